@@ -1,0 +1,15 @@
+//! Enigma's pure protocol code: everything that can be computed without I/O.
+//!
+//! `protocol/` never imports `actors/` or `node/` (DESIGN §2): the same code runs in unit tests, in
+//! the node, and in fuzz targets. Modules, bottom up:
+//! - [`field`]: GF(2^127 − 1); [`shamir`]: sharing and reconstruction; [`fixed`]: fixed-point numbers;
+//! - [`value`]: the value codec (what users store ↔ field elements + public metadata);
+//! - [`identity`]: secp256k1 keys, addresses, signatures.
+
+pub mod field;
+pub mod fixed;
+pub mod identity;
+pub mod shamir;
+pub mod value;
+
+pub use field::Fp;
