@@ -4,12 +4,19 @@
 //! the node, and in fuzz targets. Modules, bottom up:
 //! - [`field`]: GF(2^127 − 1); [`shamir`]: sharing and reconstruction; [`fixed`]: fixed-point numbers;
 //! - [`value`]: the value codec (what users store ↔ field elements + public metadata);
-//! - [`identity`]: secp256k1 keys, addresses, signatures.
+//! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
+//! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
+//! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC).
 
+pub mod api;
 pub mod field;
 pub mod fixed;
 pub mod identity;
+pub mod keys;
+pub mod manifest;
+pub mod placement;
 pub mod shamir;
 pub mod value;
+pub mod wire;
 
 pub use field::Fp;
