@@ -1,1 +1,24 @@
-//! placeholder crate root, replaced below
+//! Enigma's actors (DESIGN §2): one responsibility each, talking only through typed messages.
+//!
+//! - [`front`]: one client request → one workflow (store, load, delete, keys, status …);
+//! - [`network`]: the libp2p swarm (driver task) and the peer table; [`router`]: inbound requests;
+//! - [`custody`]: this node's shares in LMDB, and their upkeep ([`custody::sync`]);
+//! - [`keystore`]: the node's secp256k1 identity;
+//! - [`system`]: starts them all for one node.
+//!
+//! `actors/` never imports `node/`; pure logic lives in `enigma_protocol`.
+
+pub mod custody;
+pub mod front;
+pub mod keystore;
+pub mod network;
+pub mod router;
+pub mod system;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

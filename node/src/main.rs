@@ -1,1 +1,27 @@
-fn main() {}
+//! The `enigma` binary: parses the command line and hands over to the module that does the work.
+//! Errors end here (anyhow at the binary's edge).
+
+mod cli;
+mod client_cmd;
+mod demo;
+mod devnet;
+mod rpc;
+mod run;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        None => run::run(cli.run),
+        Some(cli::Command::Devnet(args)) => devnet::run(args),
+        Some(cmd) => client_cmd::run(cmd),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("enigma: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

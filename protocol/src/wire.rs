@@ -209,6 +209,16 @@ impl Response {
     }
 }
 
+/// What the DHT holds under a data key: the manifest, or the owner-signed tombstone once deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DhtRecord {
+    Manifest(Manifest),
+    Tombstone(Signed<DeleteKey>),
+}
+
+/// Gossip topic carrying owner-signed tombstones.
+pub const TOMBSTONE_TOPIC: &str = "enigma/tombstones/1";
+
 #[cfg(test)]
 mod tests {
     use super::*;

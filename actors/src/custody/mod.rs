@@ -1,0 +1,170 @@
+//! The Custody actor: this node's shares, on their own thread (a `SyncArbiter`), because LMDB
+//! writes block and must not stall the network.
+//!
+//! Owns: the [`CustodyStore`]; one typed message per storage operation. The SyncArbiter restarts the
+//! actor from its factory if it stops. Must never: verify signatures or decide access — the router
+//! does that before asking; never reconstruct anything (it only ever sees one share per key).
+
+mod store;
+pub mod sync;
+
+pub use store::{CustodyStore, HeldShare, ShareRecord, ShareState, StoreError};
+
+use actix::prelude::*;
+use enigma_protocol::field::Fp;
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::Manifest;
+use enigma_protocol::wire::{DeleteKey, Signed};
+
+pub struct Custody {
+    store: CustodyStore,
+}
+
+impl Custody {
+    /// Starts the actor on its own thread over an opened store.
+    pub fn start(store: CustodyStore) -> Addr<Custody> {
+        SyncArbiter::start(1, move || Custody {
+            store: store.clone(),
+        })
+    }
+}
+
+impl Actor for Custody {
+    type Context = SyncContext<Self>;
+}
+
+/// Store phase 1: keep a share as pending.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct PutPending {
+    pub manifest: Manifest,
+    pub salt: [u8; 32],
+    pub share: Vec<Fp>,
+    pub now_ms: u64,
+}
+impl Handler<PutPending> for Custody {
+    type Result = Result<(), StoreError>;
+    fn handle(&mut self, m: PutPending, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store
+            .put_pending(&m.manifest, m.salt, &m.share, m.now_ms)
+    }
+}
+
+/// Store phase 2: commit a pending share. `Ok(false)` if the key is not held here.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct Commit {
+    pub key: DataKey,
+    pub now_ms: u64,
+}
+impl Handler<Commit> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: Commit, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.commit(&m.key, m.now_ms)
+    }
+}
+
+/// The committed share of a key.
+#[derive(Message)]
+#[rtype(result = "Result<Option<HeldShare>, StoreError>")]
+pub struct GetShare {
+    pub key: DataKey,
+}
+impl Handler<GetShare> for Custody {
+    type Result = Result<Option<HeldShare>, StoreError>;
+    fn handle(&mut self, m: GetShare, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.get(&m.key)
+    }
+}
+
+/// The manifest of a committed key.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Manifest>, StoreError>")]
+pub struct GetManifest {
+    pub key: DataKey,
+}
+impl Handler<GetManifest> for Custody {
+    type Result = Result<Option<Manifest>, StoreError>;
+    fn handle(&mut self, m: GetManifest, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.manifest(&m.key)
+    }
+}
+
+/// Delete a share and keep its tombstone. `Ok(true)` if a share was held.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct Delete {
+    pub tombstone: Signed<DeleteKey>,
+}
+impl Handler<Delete> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: Delete, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.delete(&m.tombstone)
+    }
+}
+
+/// Tombstones held for some keys.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Signed<DeleteKey>>, StoreError>")]
+pub struct Tombstones {
+    pub keys: Vec<DataKey>,
+}
+impl Handler<Tombstones> for Custody {
+    type Result = Result<Vec<Signed<DeleteKey>>, StoreError>;
+    fn handle(&mut self, m: Tombstones, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.tombstones(&m.keys)
+    }
+}
+
+/// Records a request nonce; `Ok(false)` means it was seen before (a replay).
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct CheckNonce {
+    pub signer: Vec<u8>,
+    pub nonce: [u8; 16],
+    pub expires_ms: u64,
+}
+impl Handler<CheckNonce> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: CheckNonce, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.check_nonce(&m.signer, &m.nonce, m.expires_ms)
+    }
+}
+
+/// Every record held here.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ShareRecord>, StoreError>")]
+pub struct Held;
+impl Handler<Held> for Custody {
+    type Result = Result<Vec<ShareRecord>, StoreError>;
+    fn handle(&mut self, _: Held, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.held()
+    }
+}
+
+/// Recovery pass and housekeeping (see [`CustodyStore::sweep`]).
+#[derive(Message)]
+#[rtype(result = "Result<(usize, usize), StoreError>")]
+pub struct Sweep {
+    pub pending_before_ms: u64,
+    pub now_ms: u64,
+}
+impl Handler<Sweep> for Custody {
+    type Result = Result<(usize, usize), StoreError>;
+    fn handle(&mut self, m: Sweep, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.sweep(m.pending_before_ms, m.now_ms)
+    }
+}
+
+/// The record of a key in any state.
+#[derive(Message)]
+#[rtype(result = "Result<Option<ShareRecord>, StoreError>")]
+pub struct GetRecord {
+    pub key: DataKey,
+}
+impl Handler<GetRecord> for Custody {
+    type Result = Result<Option<ShareRecord>, StoreError>;
+    fn handle(&mut self, m: GetRecord, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.record(&m.key)
+    }
+}

@@ -1,0 +1,123 @@
+//! The `load` workflow: gather t+1 verified shares from the holders and reconstruct.
+//!
+//! Owns: the signed share requests (one per holder, addressed to it), dropping shares whose
+//! commitment does not match the manifest, reconstruction and decoding. Live holders are asked first
+//! and concurrently; others only if the live ones are not enough. Must never: accept a share that
+//! fails its commitment, or reconstruct from fewer than t+1 shares.
+
+use super::{FrontCtx, blocking, now_ms, peer_error};
+use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::field::Fp;
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::Manifest;
+use enigma_protocol::shamir;
+use enigma_protocol::value::{self, Value};
+use enigma_protocol::wire::{GetShare, Request, Response, Signed};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use libp2p::PeerId;
+use std::collections::HashSet;
+use std::time::Duration;
+
+pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
+    let manifest = ctx.find_manifest(key).await?;
+    let shares = gather_shares(&ctx, &manifest).await?;
+    let meta = manifest.body.meta.clone();
+    let t = manifest.body.threshold as usize;
+    blocking(move || {
+        let points: Vec<(Fp, &[Fp])> = shares
+            .iter()
+            .map(|(x, s)| (Fp::from_u64(*x), s.as_slice()))
+            .collect();
+        let elements = shamir::reconstruct(&points, t)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        value::decode(&meta, &elements).map_err(ApiError::from)
+    })
+    .await?
+}
+
+/// Collects t+1 shares that match their commitments, as (x, share).
+pub async fn gather_shares(
+    ctx: &FrontCtx,
+    manifest: &Manifest,
+) -> Result<Vec<(u64, Vec<Fp>)>, ApiError> {
+    let id = ctx.identity().await?;
+    let key = manifest.body.key;
+    let need = manifest.body.threshold as usize + 1;
+    let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
+    let holders: Vec<PeerId> = manifest
+        .body
+        .holders
+        .iter()
+        .filter_map(|h| PeerId::from_bytes(&h.peer).ok())
+        .collect();
+    let (first, second): (Vec<PeerId>, Vec<PeerId>) =
+        holders.iter().partition(|p| live.contains(p));
+
+    let mut good = Vec::new();
+    let mut errors: Vec<ApiError> = Vec::new();
+    for (round, timeout) in [
+        (first, ctx.cfg.request_timeout),
+        (second, Duration::from_secs(10)),
+    ] {
+        let mut asks: FuturesUnordered<_> = round
+            .into_iter()
+            .map(|peer| {
+                let req = Request::GetShare(Signed::sign(
+                    GetShare {
+                        key,
+                        holder: peer.to_bytes(),
+                    },
+                    &id,
+                    now_ms(),
+                    &mut rand::rng(),
+                ));
+                async move { (peer, ctx.request_with_timeout(peer, &req, timeout).await) }
+            })
+            .collect();
+        while let Some((peer, r)) = asks.next().await {
+            match r {
+                Ok(Response::Share { salt, share }) => {
+                    match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
+                        Ok(x) => good.push((x, share.0)),
+                        Err(e) => {
+                            tracing::warn!(%peer, %key, error = %e, "dropping a share that fails its commitment");
+                            errors.push(ApiError::new(
+                                ErrorCode::Unavailable,
+                                format!("bad share from {peer}"),
+                            ));
+                        }
+                    }
+                }
+                Ok(other) => errors.push(peer_error(&peer, other)),
+                Err(e) => errors.push(e),
+            }
+            if good.len() >= need {
+                return Ok(good);
+            }
+        }
+    }
+    // Not enough: say why in the most useful terms.
+    if let Some(e) = errors.iter().find(|e| e.code == ErrorCode::AccessDenied) {
+        return Err(ApiError::new(
+            ErrorCode::AccessDenied,
+            format!("access denied to key {key}: {}", e.message),
+        ));
+    }
+    if good.is_empty()
+        && !errors.is_empty()
+        && errors.iter().all(|e| e.code == ErrorCode::UnknownKey)
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnknownKey,
+            format!("unknown key {key}"),
+        ));
+    }
+    Err(ApiError::new(
+        ErrorCode::NotEnoughNodes,
+        format!(
+            "not enough custody nodes online for key {key}: got {} valid shares, {need} needed",
+            good.len()
+        ),
+    ))
+}

@@ -1,0 +1,256 @@
+//! The Front actor: one client request becomes one workflow (mini-redis style: one file per command).
+//!
+//! Owns: the typed client requests (one message per API call) and the helpers workflows share —
+//! talking to peers through the Network actor, finding a key's manifest, the caller's identity.
+//! Workflows live in `store.rs`, `load.rs`, `delete.rs`, `keys.rs`, `status.rs`. Must never: keep
+//! state between requests, or reconstruct anything but a value its own identity is allowed to load
+//! (the requester's node is where the requester's outputs are revealed — DESIGN §3).
+
+mod delete;
+mod keys;
+mod load;
+mod status;
+mod store;
+
+pub use status::NodeStatus;
+
+use crate::keystore::{GetIdentity, Keystore};
+use crate::network::{GetRecord, LivePeers, Network, Proto, SendRequest};
+use actix::prelude::*;
+use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::identity::Identity;
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::Manifest;
+use enigma_protocol::placement;
+use enigma_protocol::value::Value;
+use enigma_protocol::wire::{self, DhtRecord, ErrorKind, Request, Response};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use libp2p::PeerId;
+use std::time::Duration;
+
+/// Settings the workflows need.
+#[derive(Clone, Debug)]
+pub struct FrontConfig {
+    pub group_size: usize,
+    pub max_value_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+/// Everything a workflow may use: addresses and settings, cheap to clone.
+#[derive(Clone)]
+pub struct FrontCtx {
+    pub local: PeerId,
+    pub network: Addr<Network>,
+    pub keystore: Addr<Keystore>,
+    pub cfg: FrontConfig,
+}
+
+fn unavailable<E: std::fmt::Display>(e: E) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("node internal error: {e}"))
+}
+
+impl FrontCtx {
+    pub async fn identity(&self) -> Result<Identity, ApiError> {
+        self.keystore.send(GetIdentity).await.map_err(unavailable)
+    }
+
+    /// Live peers including this node.
+    pub async fn live_nodes(&self) -> Result<Vec<PeerId>, ApiError> {
+        let mut peers = self.network.send(LivePeers).await.map_err(unavailable)?;
+        peers.push(self.local);
+        Ok(peers)
+    }
+
+    /// Sends a custody request to `peer` (or to this node) and decodes the response.
+    pub async fn request(&self, peer: PeerId, req: &Request) -> Result<Response, ApiError> {
+        self.request_with_timeout(peer, req, self.cfg.request_timeout)
+            .await
+    }
+
+    pub async fn request_with_timeout(
+        &self,
+        peer: PeerId,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Response, ApiError> {
+        let send = self.network.send(SendRequest {
+            proto: Proto::Custody,
+            peer,
+            frame: wire::encode(req),
+        });
+        let frame = match tokio::time::timeout(timeout, send).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::Timeout,
+                    format!("peer {peer} did not answer in time"),
+                ));
+            }
+            Ok(r) => r
+                .map_err(unavailable)?
+                .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?,
+        };
+        wire::decode::<Response>(&frame).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("peer {peer} sent a malformed response: {e}"),
+            )
+        })
+    }
+
+    /// Finds and verifies the manifest of `key`: this node, then the DHT, then the peers most likely
+    /// to hold it (placement order), asked concurrently.
+    pub async fn find_manifest(&self, key: DataKey) -> Result<Manifest, ApiError> {
+        let unknown = || ApiError::new(ErrorCode::UnknownKey, format!("unknown key {key}"));
+        let ask = Request::GetManifest { key };
+        if let Ok(Response::Manifest(Some(m))) = self.request(self.local, &ask).await {
+            if m.verify().is_ok() && m.body.key == key {
+                return Ok(m);
+            }
+        }
+        if let Ok(Some(bytes)) = self
+            .network
+            .send(GetRecord {
+                key: key.0.to_vec(),
+            })
+            .await
+        {
+            match wire::decode::<DhtRecord>(&bytes) {
+                Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => {
+                    return Ok(m);
+                }
+                Ok(DhtRecord::Tombstone(t))
+                    if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() =>
+                {
+                    return Err(unknown());
+                }
+                _ => tracing::debug!(%key, "ignoring an invalid DHT record"),
+            }
+        }
+        let peers = self.live_nodes().await?;
+        let peer_bytes: Vec<Vec<u8>> = peers
+            .iter()
+            .filter(|p| **p != self.local)
+            .map(|p| p.to_bytes())
+            .collect();
+        let mut asks: FuturesUnordered<_> = placement::rank(&key, &peer_bytes)
+            .into_iter()
+            .filter_map(|b| PeerId::from_bytes(b).ok())
+            .map(|p| {
+                let ask = ask.clone();
+                async move {
+                    self.request_with_timeout(p, &ask, Duration::from_secs(10))
+                        .await
+                }
+            })
+            .collect();
+        while let Some(r) = asks.next().await {
+            if let Ok(Response::Manifest(Some(m))) = r {
+                if m.verify().is_ok() && m.body.key == key {
+                    return Ok(m);
+                }
+            }
+        }
+        Err(unknown())
+    }
+}
+
+/// Maps a peer's error response to a client error.
+pub fn peer_error(peer: &PeerId, resp: Response) -> ApiError {
+    match resp {
+        Response::Error { kind, message } => {
+            let code = match kind {
+                ErrorKind::UnknownKey => ErrorCode::UnknownKey,
+                ErrorKind::AccessDenied => ErrorCode::AccessDenied,
+                ErrorKind::TooLarge => ErrorCode::TooLarge,
+                ErrorKind::Busy => ErrorCode::Busy,
+                _ => ErrorCode::Unavailable,
+            };
+            ApiError::new(code, format!("{message} (from {peer})"))
+        }
+        other => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("unexpected response from {peer}: {other:?}"),
+        ),
+    }
+}
+
+pub fn now_ms() -> u64 {
+    crate::now_ms()
+}
+
+/// Runs CPU-heavy pure work off the actor's thread.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(unavailable)
+}
+
+pub struct Front {
+    ctx: FrontCtx,
+}
+
+impl Front {
+    pub fn new(ctx: FrontCtx) -> Front {
+        Front { ctx }
+    }
+}
+
+impl Actor for Front {
+    type Context = Context<Self>;
+}
+
+impl actix::Supervised for Front {}
+
+macro_rules! workflow {
+    ($(#[$doc:meta])* $msg:ident { $($field:ident : $ty:ty),* } -> $ret:ty => $func:path) => {
+        $(#[$doc])*
+        pub struct $msg { $(pub $field: $ty),* }
+
+        impl Message for $msg {
+            type Result = Result<$ret, ApiError>;
+        }
+
+        impl Handler<$msg> for Front {
+            type Result = ResponseFuture<Result<$ret, ApiError>>;
+            fn handle(&mut self, msg: $msg, _: &mut Context<Self>) -> Self::Result {
+                let ctx = self.ctx.clone();
+                let $msg { $($field),* } = msg;
+                Box::pin(async move { $func(ctx, $($field),*).await })
+            }
+        }
+    };
+}
+
+workflow!(
+    /// `gen_key()`: a new identity for this node, returned as (private hex, public hex).
+    GenKey {} -> (String, String) => keys::gen_key
+);
+workflow!(
+    /// `get_pubkey()`: compressed public key, hex.
+    GetPubkey {} -> String => keys::get_pubkey
+);
+workflow!(
+    /// `get_address()`: P2PKH address of the identity.
+    GetAddress {} -> String => keys::get_address
+);
+workflow!(
+    /// `set_privkey(privkey)`: true if the key was valid and is now the node's identity.
+    SetPrivkey { privkey: String } -> bool => keys::set_privkey
+);
+workflow!(
+    /// `store(data)`: shares the value over a custody group, returns its key.
+    Store { value: Value } -> DataKey => store::store
+);
+workflow!(
+    /// `load(key)`: gathers t+1 verified shares and reconstructs the value.
+    Load { key: DataKey } -> Value => load::load
+);
+workflow!(
+    /// `delete(key)`: removes every share (owner only); false if the key is unknown.
+    Delete { key: DataKey } -> bool => delete::delete
+);
+workflow!(
+    /// `status()` / `peers()`: this node's view of the network.
+    Status {} -> NodeStatus => status::status
+);

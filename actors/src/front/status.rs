@@ -1,0 +1,49 @@
+//! `status()` and `peers()`: what this node sees of the network.
+//!
+//! Owns: the node summary clients print. Must never: include secrets (the identity appears as its
+//! public key and address only).
+
+use super::FrontCtx;
+use crate::network::GetView;
+use enigma_protocol::api::{ApiError, ErrorCode};
+
+/// This node's summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerSummary>,
+    pub pubkey: String,
+    pub address: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PeerSummary {
+    pub peer_id: String,
+    pub addrs: Vec<String>,
+}
+
+pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
+    let view = ctx
+        .network
+        .send(GetView)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("network: {e}")))?;
+    let id = ctx.identity().await?;
+    Ok(NodeStatus {
+        peer_id: view.local.to_string(),
+        listen: view.listen.iter().map(|a| a.to_string()).collect(),
+        peers: view
+            .peers
+            .into_iter()
+            .map(|(p, a)| PeerSummary {
+                peer_id: p.to_string(),
+                addrs: a.iter().map(|x| x.to_string()).collect(),
+            })
+            .collect(),
+        pubkey: id.public_hex(),
+        address: id.address(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}

@@ -1,0 +1,187 @@
+//! The `store` workflow: encode, share, place, two-phase write, publish the manifest.
+//!
+//! Owns: choosing the custody group (placement over live nodes), dealing Shamir shares with salted
+//! commitments, the owner-signed manifest, and the two-phase write (every holder keeps its share as
+//! pending; then the owner commits). A holder that fails in phase 1 is replaced by the next peer in
+//! placement order (same x-coordinate, same share) and the manifest re-signed. Must never: send a
+//! holder anything but its own share, or return a key before at least t+1 holders committed.
+
+use super::{FrontCtx, blocking, now_ms, peer_error};
+use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::field::{Fp, FpVec};
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody};
+use enigma_protocol::value::{self, Value};
+use enigma_protocol::wire::{self, CommitKey, DhtRecord, Request, Response, Signed};
+use enigma_protocol::{placement, shamir};
+use libp2p::PeerId;
+use rand::Rng;
+use std::sync::Arc;
+
+/// Attempts at finding a full custody group when holders fail during phase 1.
+const PLACEMENT_ATTEMPTS: usize = 3;
+
+pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
+    let id = ctx.identity().await?;
+    let max = ctx.cfg.max_value_bytes;
+    let (meta, elements) = blocking(move || value::encode(&value)).await??;
+    let size = elements.len() * enigma_protocol::field::BYTES;
+    if size > max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("value too large: {size} bytes encoded, the limit is {max}"),
+        ));
+    }
+
+    let live = ctx.live_nodes().await?;
+    let n = placement::group_size(ctx.cfg.group_size, live.len())
+        .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
+    let t = shamir::max_threshold(n);
+
+    let mut nonce = [0u8; 32];
+    rand::rng().fill_bytes(&mut nonce);
+    let owner = id.pubkey();
+    let elements = Arc::new(elements);
+    let (key, shares, salts) = {
+        let elements = elements.clone();
+        let meta = meta.clone();
+        blocking(move || -> Result<_, ApiError> {
+            let key = DataKey::derive(&value::canonical_bytes(&meta, &elements), &owner, &nonce);
+            let mut rng = rand::rng();
+            let shares = shamir::share(&elements, t, n, &mut rng)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+            let salts: Vec<[u8; 32]> = (0..n)
+                .map(|_| {
+                    let mut s = [0u8; 32];
+                    rng.fill_bytes(&mut s);
+                    s
+                })
+                .collect();
+            Ok((key, shares, salts))
+        })
+        .await??
+    };
+    drop(elements);
+    let commitments: Vec<[u8; 32]> = {
+        let shares = shares.clone();
+        let salts = salts.clone();
+        blocking(move || {
+            (0..shares.len())
+                .map(|i| shamir::commitment(&salts[i], shamir::x_of(i), &shares[i]))
+                .collect()
+        })
+        .await?
+    };
+
+    // Candidates in placement order; the first n hold x = 1..n, the rest are replacements.
+    let live_bytes: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
+    let mut candidates: Vec<PeerId> = placement::rank(&key, &live_bytes)
+        .into_iter()
+        .filter_map(|b| PeerId::from_bytes(b).ok())
+        .collect();
+    let mut assigned: Vec<PeerId> = candidates.drain(..n).collect();
+    let created_ms = now_ms();
+
+    let mut attempt = 0;
+    let manifest = loop {
+        attempt += 1;
+        let body = ManifestBody {
+            version: MANIFEST_VERSION,
+            key,
+            owner,
+            meta: meta.clone(),
+            threshold: t as u32,
+            holders: assigned
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Holder {
+                    peer: p.to_bytes(),
+                    x: i as u64 + 1,
+                    commitment: commitments[i],
+                })
+                .collect(),
+            created_ms,
+            epoch: 0,
+        };
+        let manifest = body.sign(&id);
+        let failed = put_all(&ctx, &manifest, &shares, &salts, &assigned).await;
+        if failed.is_empty() {
+            break manifest;
+        }
+        tracing::warn!(%key, failed = failed.len(), attempt, "holders failed during store");
+        if attempt >= PLACEMENT_ATTEMPTS || candidates.len() < failed.len() {
+            return Err(ApiError::new(
+                ErrorCode::NotEnoughNodes,
+                format!(
+                    "not enough custody nodes online: {} of {n} holders did not accept their share",
+                    failed.len()
+                ),
+            ));
+        }
+        for i in failed {
+            assigned[i] = candidates.remove(0);
+        }
+    };
+
+    let commit = Request::Commit(Signed::sign(
+        CommitKey { key },
+        &id,
+        now_ms(),
+        &mut rand::rng(),
+    ));
+    let results =
+        futures::future::join_all(assigned.iter().map(|p| ctx.request(*p, &commit))).await;
+    let committed = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Response::Ack)))
+        .count();
+    if committed < t + 1 {
+        return Err(ApiError::new(
+            ErrorCode::NotEnoughNodes,
+            format!(
+                "not enough custody nodes online: only {committed} holders committed, {} needed",
+                t + 1
+            ),
+        ));
+    }
+    if committed < n {
+        tracing::warn!(%key, committed, n, "some holders missed the commit; their shares stay pending");
+    }
+    ctx.network.do_send(crate::network::PutRecord {
+        key: key.0.to_vec(),
+        value: wire::encode(&DhtRecord::Manifest(manifest)),
+    });
+    tracing::info!(%key, n, t, "stored");
+    Ok(key)
+}
+
+/// Phase 1 to every holder concurrently. Returns the indices of holders that failed.
+async fn put_all(
+    ctx: &FrontCtx,
+    manifest: &Manifest,
+    shares: &[Vec<Fp>],
+    salts: &[[u8; 32]],
+    holders: &[PeerId],
+) -> Vec<usize> {
+    let puts = holders.iter().enumerate().map(|(i, peer)| {
+        let req = Request::PutShare { manifest: manifest.clone(), salt: salts[i], share: FpVec(shares[i].clone()) };
+        async move {
+            match ctx.request(*peer, &req).await {
+                Ok(Response::Ack) => None,
+                Ok(other) => {
+                    tracing::warn!(%peer, error = %peer_error(peer, other), "holder refused its share");
+                    Some(i)
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "holder unreachable");
+                    Some(i)
+                }
+            }
+        }
+    });
+    futures::future::join_all(puts)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -1,0 +1,357 @@
+//! The swarm driver: the one task that owns the libp2p `Swarm`.
+//!
+//! Owns: the Swarm, its pending request/response/query bookkeeping, peer discovery (dial the seed,
+//! bootstrap Kademlia, dial every Enigma peer Kademlia finds) and liveness (a peer is *up* once it has
+//! identified itself as an Enigma node, *down* when its last connection closes). It `select!`s over a
+//! command channel and swarm events (the shape of rust-libp2p's file-sharing example) and reports
+//! typed [`NetEvent`]s. Must never: interpret frames or touch application state.
+
+use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
+use super::{NetError, NetEvent, Proto};
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What the Network actor asks the driver to do.
+pub enum Command {
+    Request {
+        proto: Proto,
+        peer: PeerId,
+        frame: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    },
+    Respond {
+        proto: Proto,
+        id: u64,
+        frame: Vec<u8>,
+    },
+    PutRecord {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    GetRecord {
+        key: Vec<u8>,
+        reply: oneshot::Sender<Option<Vec<u8>>>,
+    },
+    Subscribe {
+        topic: String,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+    },
+    Disconnect {
+        peer: PeerId,
+    },
+}
+
+pub struct Driver {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<NetEvent>,
+    seed: Option<Multiaddr>,
+    pending_out: HashMap<(Proto, OutboundRequestId), oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    pending_in: HashMap<(Proto, u64), ResponseChannel<Vec<u8>>>,
+    next_inbound: u64,
+    pending_get: HashMap<kad::QueryId, oneshot::Sender<Option<Vec<u8>>>>,
+    up: HashSet<PeerId>,
+}
+
+impl Driver {
+    pub fn new(
+        swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::UnboundedSender<NetEvent>,
+        seed: Option<Multiaddr>,
+    ) -> Driver {
+        Driver {
+            swarm,
+            commands,
+            events,
+            seed,
+            pending_out: HashMap::new(),
+            pending_in: HashMap::new(),
+            next_inbound: 0,
+            pending_get: HashMap::new(),
+            up: HashSet::new(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        self.dial_seed();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                _ = tick.tick() => {
+                    ticks += 1;
+                    self.on_tick(ticks);
+                }
+            }
+        }
+        tracing::debug!("swarm driver stopped");
+    }
+
+    fn dial_seed(&mut self) {
+        if let Some(addr) = self.seed.clone() {
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, error = %e, "cannot dial seed");
+            }
+        }
+    }
+
+    fn on_tick(&mut self, ticks: u64) {
+        // Keep trying the seed until we know someone; refresh the routing table often while young,
+        // then once a minute, so joiners are found quickly and the network heals after partitions.
+        if self.up.is_empty() && self.swarm.connected_peers().next().is_none() {
+            self.dial_seed();
+        }
+        if ticks <= 12 || ticks % 12 == 0 {
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+        self.pending_in.retain(|_, ch| ch.is_open());
+    }
+
+    fn rr(&mut self, proto: Proto) -> &mut request_response::Behaviour<super::codec::FrameCodec> {
+        match proto {
+            Proto::Custody => &mut self.swarm.behaviour_mut().custody,
+            Proto::Mpc => &mut self.swarm.behaviour_mut().mpc,
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Request {
+                proto,
+                peer,
+                frame,
+                reply,
+            } => {
+                let id = self.rr(proto).send_request(&peer, frame);
+                self.pending_out.insert((proto, id), reply);
+            }
+            Command::Respond { proto, id, frame } => {
+                if let Some(ch) = self.pending_in.remove(&(proto, id)) {
+                    if self.rr(proto).send_response(ch, frame).is_err() {
+                        tracing::debug!("response not sent: the requester went away");
+                    }
+                }
+            }
+            Command::PutRecord { key, value } => {
+                let record = kad::Record::new(key, value);
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .put_record(record, kad::Quorum::One)
+                {
+                    tracing::debug!(error = ?e, "DHT put failed");
+                }
+            }
+            Command::GetRecord { key, reply } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_record(kad::RecordKey::new(&key));
+                self.pending_get.insert(id, reply);
+            }
+            Command::Subscribe { topic } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&gossipsub::IdentTopic::new(topic));
+            }
+            Command::Publish { topic, data } => {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(gossipsub::IdentTopic::new(topic), data)
+                {
+                    tracing::debug!(error = %e, "gossip publish failed");
+                }
+            }
+            Command::Disconnect { peer } => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    fn emit(&self, ev: NetEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.emit(NetEvent::Listening(address));
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                if self.up.remove(&peer_id) {
+                    tracing::info!(peer = %peer_id, "peer down");
+                    self.emit(NetEvent::PeerDown(peer_id));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocol_version != PROTOCOL_VERSION {
+                    tracing::debug!(peer = %peer_id, version = %info.protocol_version, "not an Enigma peer");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().filter(usable).collect();
+                for a in &addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, a.clone());
+                }
+                if self.up.insert(peer_id) {
+                    tracing::info!(peer = %peer_id, "peer up");
+                    self.emit(NetEvent::PeerUp {
+                        peer: peer_id,
+                        addrs,
+                    });
+                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(e),
+            })) => {
+                tracing::debug!(%peer, error = %e, "ping failed, closing connection");
+                self.swarm.close_connection(connection);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                message,
+                ..
+            })) => {
+                self.emit(NetEvent::Gossip {
+                    topic: message.topic.into_string(),
+                    source: message.source,
+                    data: message.data,
+                });
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Custody(ev)) => self.on_rr(Proto::Custody, ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Mpc(ev)) => self.on_rr(Proto::Mpc, ev),
+            _ => {}
+        }
+    }
+
+    fn on_kad(&mut self, ev: kad::Event) {
+        match ev {
+            kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            } => {
+                if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) {
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addresses.into_vec())
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    let _ = self.swarm.dial(opts);
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetRecord(r),
+                step,
+                ..
+            } => match r {
+                Ok(kad::GetRecordOk::FoundRecord(rec)) => {
+                    if let Some(reply) = self.pending_get.remove(&id) {
+                        let _ = reply.send(Some(rec.record.value));
+                    }
+                }
+                _ if step.last => {
+                    if let Some(reply) = self.pending_get.remove(&id) {
+                        let _ = reply.send(None);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn on_rr(&mut self, proto: Proto, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let id = self.next_inbound;
+                    self.next_inbound += 1;
+                    self.pending_in.insert((proto, id), channel);
+                    self.emit(NetEvent::Inbound {
+                        proto,
+                        peer,
+                        id,
+                        frame: request,
+                    });
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            } => {
+                if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
+                    let err = match error {
+                        request_response::OutboundFailure::Timeout => NetError::Timeout,
+                        request_response::OutboundFailure::DialFailure => {
+                            NetError::Unreachable(peer.to_string())
+                        }
+                        other => NetError::Failed(other.to_string()),
+                    };
+                    let _ = reply.send(Err(err));
+                }
+            }
+            request_response::Event::InboundFailure { error, peer, .. } => {
+                tracing::debug!(%peer, %error, "inbound request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}
+
+/// Addresses worth remembering for a peer: not unspecified, not circuit/memory.
+fn usable(a: &Multiaddr) -> bool {
+    a.iter().all(|p| match p {
+        Protocol::Ip4(ip) => !ip.is_unspecified(),
+        Protocol::Ip6(ip) => !ip.is_unspecified(),
+        Protocol::Memory(_) => false,
+        _ => true,
+    })
+}

@@ -1,0 +1,437 @@
+//! The Network actor: the node's one door to the libp2p network.
+//!
+//! Owns: the command channel into the swarm driver, the table of live Enigma peers, and routing of
+//! inbound requests to the [`Router`](crate::router::Router) (and of requests addressed to this node
+//! itself, so workflows never special-case "the holder is me"). Must never: decide anything about
+//! data or access — it moves frames; the router and the other actors decide.
+
+mod behaviour;
+mod codec;
+mod driver;
+
+pub use behaviour::{CUSTODY_PROTOCOL, MPC_PROTOCOL, PROTOCOL_VERSION};
+
+use crate::router::Router;
+use actix::prelude::*;
+use behaviour::{Behaviour, BehaviourConfig};
+use driver::{Command, Driver};
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Which request-response protocol a frame travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Custody,
+    Mpc,
+}
+
+/// Network failures, as seen by callers.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum NetError {
+    #[error("peer did not answer in time")]
+    Timeout,
+    #[error("peer {0} is unreachable")]
+    Unreachable(String),
+    #[error("request failed: {0}")]
+    Failed(String),
+    #[error("the network layer is shutting down")]
+    Stopped,
+    #[error("cannot start networking: {0}")]
+    Setup(String),
+}
+
+/// What the driver reports.
+#[derive(Debug)]
+pub enum NetEvent {
+    Listening(Multiaddr),
+    PeerUp {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
+    PeerDown(PeerId),
+    Inbound {
+        proto: Proto,
+        peer: PeerId,
+        id: u64,
+        frame: Vec<u8>,
+    },
+    Gossip {
+        topic: String,
+        source: Option<PeerId>,
+        data: Vec<u8>,
+    },
+}
+
+/// Network settings.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub listen: Multiaddr,
+    pub seed: Option<Multiaddr>,
+    pub max_frame: usize,
+    pub request_timeout: Duration,
+}
+
+/// A peer changed state (for actors that care: custody sync, sessions).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum PeerEvent {
+    Up(PeerId),
+    Down(PeerId),
+}
+
+/// A gossip message on a topic someone subscribed to.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct GossipMessage {
+    pub topic: String,
+    pub source: Option<PeerId>,
+    pub data: Vec<u8>,
+}
+
+pub struct Network {
+    local: PeerId,
+    commands: mpsc::Sender<Command>,
+    events: Option<mpsc::UnboundedReceiver<NetEvent>>,
+    peers: BTreeMap<PeerId, Vec<Multiaddr>>,
+    listen: Vec<Multiaddr>,
+    router: Option<Router>,
+    peer_subscribers: Vec<Recipient<PeerEvent>>,
+    gossip_subscribers: Vec<(String, Recipient<GossipMessage>)>,
+}
+
+impl Network {
+    /// Starts the swarm driver and the Network actor on a dedicated arbiter (thread).
+    pub async fn start(key: Keypair, cfg: NetConfig) -> Result<Addr<Network>, NetError> {
+        let local = key.public().to_peer_id();
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let arbiter = Arbiter::new();
+        let bcfg = BehaviourConfig {
+            max_frame: cfg.max_frame,
+            request_timeout: cfg.request_timeout,
+        };
+        let listen = cfg.listen.clone();
+        let seed = cfg.seed.clone();
+        arbiter.spawn(async move {
+            let swarm = match build_swarm(key, &bcfg, listen) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            Driver::new(swarm, cmd_rx, ev_tx, seed).run().await;
+        });
+        ready_rx.await.map_err(|_| NetError::Stopped)??;
+        let actor = Network {
+            local,
+            commands: cmd_tx,
+            events: Some(ev_rx),
+            peers: BTreeMap::new(),
+            listen: Vec::new(),
+            router: None,
+            peer_subscribers: Vec::new(),
+            gossip_subscribers: Vec::new(),
+        };
+        Ok(Network::start_in_arbiter(&arbiter.handle(), |_| actor))
+    }
+
+    fn send_command(&self, cmd: Command) {
+        if self.commands.try_send(cmd).is_err() {
+            tracing::warn!("swarm command queue full or closed; command dropped");
+        }
+    }
+}
+
+fn build_swarm(
+    key: Keypair,
+    cfg: &BehaviourConfig,
+    listen: Multiaddr,
+) -> Result<libp2p::Swarm<Behaviour>, NetError> {
+    let setup = |e: String| NetError::Setup(e);
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| setup(e.to_string()))?
+        .with_behaviour(|key| {
+            Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+        })
+        .map_err(|e| setup(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
+        .build();
+    swarm
+        .listen_on(listen.clone())
+        .map_err(|e| setup(format!("cannot listen on {listen}: {e}")))?;
+    Ok(swarm)
+}
+
+impl Actor for Network {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(mut rx) = self.events.take() {
+            ctx.add_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        }
+    }
+}
+
+impl StreamHandler<NetEvent> for Network {
+    fn handle(&mut self, ev: NetEvent, _ctx: &mut Context<Self>) {
+        match ev {
+            NetEvent::Listening(a) => self.listen.push(a),
+            NetEvent::PeerUp { peer, addrs } => {
+                self.peers.insert(peer, addrs);
+                for s in &self.peer_subscribers {
+                    s.do_send(PeerEvent::Up(peer));
+                }
+            }
+            NetEvent::PeerDown(peer) => {
+                self.peers.remove(&peer);
+                for s in &self.peer_subscribers {
+                    s.do_send(PeerEvent::Down(peer));
+                }
+            }
+            NetEvent::Inbound {
+                proto,
+                peer,
+                id,
+                frame,
+            } => {
+                let Some(router) = self.router.clone() else {
+                    tracing::debug!("inbound request before the router is ready; dropped");
+                    return;
+                };
+                let commands = self.commands.clone();
+                actix::spawn(async move {
+                    let response = router.handle(proto, peer, frame).await;
+                    let _ = commands
+                        .send(Command::Respond {
+                            proto,
+                            id,
+                            frame: response,
+                        })
+                        .await;
+                });
+            }
+            NetEvent::Gossip {
+                topic,
+                source,
+                data,
+            } => {
+                for (t, r) in &self.gossip_subscribers {
+                    if *t == topic {
+                        r.do_send(GossipMessage {
+                            topic: topic.clone(),
+                            source,
+                            data: data.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        tracing::error!("swarm driver ended; the node has no network");
+    }
+}
+
+/// Installs the router once every actor it needs is running.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRouter(pub Router);
+
+impl Handler<SetRouter> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: SetRouter, _: &mut Context<Self>) {
+        self.router = Some(msg.0);
+    }
+}
+
+/// Sends a frame to a peer (or to this node itself) and waits for the response frame.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<u8>, NetError>")]
+pub struct SendRequest {
+    pub proto: Proto,
+    pub peer: PeerId,
+    pub frame: Vec<u8>,
+}
+
+impl Handler<SendRequest> for Network {
+    type Result = ResponseFuture<Result<Vec<u8>, NetError>>;
+
+    fn handle(&mut self, msg: SendRequest, _: &mut Context<Self>) -> Self::Result {
+        if msg.peer == self.local {
+            let router = self.router.clone();
+            return Box::pin(async move {
+                match router {
+                    Some(r) => Ok(r.handle(msg.proto, msg.peer, msg.frame).await),
+                    None => Err(NetError::Stopped),
+                }
+            });
+        }
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Request {
+            proto: msg.proto,
+            peer: msg.peer,
+            frame: msg.frame,
+            reply,
+        };
+        let commands = self.commands.clone();
+        Box::pin(async move {
+            commands.send(cmd).await.map_err(|_| NetError::Stopped)?;
+            rx.await.map_err(|_| NetError::Stopped)?
+        })
+    }
+}
+
+/// The live Enigma peers this node sees (not including itself).
+#[derive(Message)]
+#[rtype(result = "Vec<PeerId>")]
+pub struct LivePeers;
+
+impl Handler<LivePeers> for Network {
+    type Result = Vec<PeerId>;
+    fn handle(&mut self, _: LivePeers, _: &mut Context<Self>) -> Vec<PeerId> {
+        self.peers.keys().copied().collect()
+    }
+}
+
+/// A summary of this node's view of the network.
+#[derive(Clone, Debug)]
+pub struct NetworkView {
+    pub local: PeerId,
+    pub listen: Vec<Multiaddr>,
+    pub peers: Vec<(PeerId, Vec<Multiaddr>)>,
+}
+
+#[derive(Message)]
+#[rtype(result = "NetworkView")]
+pub struct GetView;
+
+impl Handler<GetView> for Network {
+    type Result = MessageResult<GetView>;
+    fn handle(&mut self, _: GetView, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(NetworkView {
+            local: self.local,
+            listen: self.listen.clone(),
+            peers: self.peers.iter().map(|(p, a)| (*p, a.clone())).collect(),
+        })
+    }
+}
+
+/// Publishes a record in the DHT (best effort).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PutRecord {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+impl Handler<PutRecord> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: PutRecord, _: &mut Context<Self>) {
+        self.send_command(Command::PutRecord {
+            key: msg.key,
+            value: msg.value,
+        });
+    }
+}
+
+/// Looks a record up in the DHT.
+#[derive(Message)]
+#[rtype(result = "Option<Vec<u8>>")]
+pub struct GetRecord {
+    pub key: Vec<u8>,
+}
+
+impl Handler<GetRecord> for Network {
+    type Result = ResponseFuture<Option<Vec<u8>>>;
+    fn handle(&mut self, msg: GetRecord, _: &mut Context<Self>) -> Self::Result {
+        let (reply, rx) = oneshot::channel();
+        let commands = self.commands.clone();
+        Box::pin(async move {
+            commands
+                .send(Command::GetRecord {
+                    key: msg.key,
+                    reply,
+                })
+                .await
+                .ok()?;
+            tokio::time::timeout(Duration::from_secs(10), rx)
+                .await
+                .ok()?
+                .ok()?
+        })
+    }
+}
+
+/// Subscribes a recipient to a gossip topic (and joins the topic).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeGossip {
+    pub topic: String,
+    pub recipient: Recipient<GossipMessage>,
+}
+
+impl Handler<SubscribeGossip> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: SubscribeGossip, _: &mut Context<Self>) {
+        self.send_command(Command::Subscribe {
+            topic: msg.topic.clone(),
+        });
+        self.gossip_subscribers.push((msg.topic, msg.recipient));
+    }
+}
+
+/// Publishes on a gossip topic.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub topic: String,
+    pub data: Vec<u8>,
+}
+
+impl Handler<Publish> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
+        self.send_command(Command::Publish {
+            topic: msg.topic,
+            data: msg.data,
+        });
+    }
+}
+
+/// Subscribes a recipient to peer up/down events.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribePeers(pub Recipient<PeerEvent>);
+
+impl Handler<SubscribePeers> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: SubscribePeers, _: &mut Context<Self>) {
+        self.peer_subscribers.push(msg.0);
+    }
+}
+
+/// Cuts a peer off (hostile or misbehaving).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect(pub PeerId);
+
+impl Handler<Disconnect> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+        tracing::warn!(peer = %msg.0, "disconnecting misbehaving peer");
+        self.send_command(Command::Disconnect { peer: msg.0 });
+    }
+}

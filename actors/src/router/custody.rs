@@ -1,0 +1,166 @@
+//! Handlers for custody requests: put (store phase 1), commit (phase 2), get share, get manifest,
+//! delete, tombstones.
+//!
+//! Owns: the holder's side of storing, loading and deleting — verifying manifests and commitments
+//! before keeping a share, and signature, freshness, replay and access checks before serving one.
+//! Must never: serve a share to anyone but the key's owner (or, with the ledger, a grantee), serve a
+//! pending share, or keep a share whose commitment does not match.
+
+use super::Router;
+use crate::custody::{self, StoreError};
+use enigma_protocol::field::FpVec;
+use enigma_protocol::wire::{ErrorKind, Request, Response};
+use libp2p::PeerId;
+
+fn internal<E: std::fmt::Display>(e: E) -> Response {
+    Response::error(ErrorKind::Internal, e.to_string())
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::Tombstoned => Response::error(ErrorKind::UnknownKey, "key was deleted"),
+        other => internal(other),
+    }
+}
+
+pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
+    match req {
+        Request::PutShare {
+            manifest,
+            salt,
+            share,
+        } => {
+            if let Err(e) = manifest.verify() {
+                return Response::error(ErrorKind::BadRequest, e.to_string());
+            }
+            let me = router.local.to_bytes();
+            if let Err(e) = manifest.check_share(&me, &salt, &share.0) {
+                return Response::error(ErrorKind::BadRequest, e.to_string());
+            }
+            tracing::debug!(%peer, key = %manifest.body.key, "pending share received");
+            let put = custody::PutPending {
+                manifest,
+                salt,
+                share: share.0,
+                now_ms: crate::now_ms(),
+            };
+            match router.custody.send(put).await {
+                Ok(Ok(())) => Response::Ack,
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+        Request::Commit(signed) => {
+            if let Err(r) = router.authenticate(&signed).await {
+                return r;
+            }
+            let key = signed.body.key;
+            match router.custody.send(custody::GetRecord { key }).await {
+                Ok(Ok(Some(rec))) if rec.manifest.body.owner == signed.auth.signer => {}
+                Ok(Ok(Some(_))) => {
+                    return Response::error(
+                        ErrorKind::AccessDenied,
+                        "access denied: only the owner commits",
+                    );
+                }
+                Ok(Ok(None)) => {
+                    return Response::error(ErrorKind::UnknownKey, format!("unknown key {key}"));
+                }
+                Ok(Err(e)) => return store_error(e),
+                Err(e) => return internal(e),
+            }
+            match router
+                .custody
+                .send(custody::Commit {
+                    key,
+                    now_ms: crate::now_ms(),
+                })
+                .await
+            {
+                Ok(Ok(true)) => Response::Ack,
+                Ok(Ok(false)) => {
+                    Response::error(ErrorKind::UnknownKey, format!("unknown key {key}"))
+                }
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+        Request::GetShare(signed) => {
+            if signed.body.holder != router.local.to_bytes() {
+                return Response::error(
+                    ErrorKind::BadRequest,
+                    "request is addressed to another holder",
+                );
+            }
+            if let Err(r) = router.authenticate(&signed).await {
+                return r;
+            }
+            let key = signed.body.key;
+            let held = match router.custody.send(custody::GetShare { key }).await {
+                Ok(Ok(Some(h))) => h,
+                Ok(Ok(None)) => {
+                    return Response::error(ErrorKind::UnknownKey, format!("unknown key {key}"));
+                }
+                Ok(Err(e)) => return store_error(e),
+                Err(e) => return internal(e),
+            };
+            if held.record.manifest.body.owner != signed.auth.signer {
+                tracing::info!(%peer, %key, "share refused: requester is not the owner");
+                return Response::error(ErrorKind::AccessDenied, "access denied");
+            }
+            Response::Share {
+                salt: held.record.salt,
+                share: FpVec(held.share),
+            }
+        }
+        Request::GetManifest { key } => {
+            match router.custody.send(custody::GetManifest { key }).await {
+                Ok(Ok(m)) => Response::Manifest(m),
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+        Request::Delete(signed) => {
+            if let Err(r) = router.authenticate(&signed).await {
+                return r;
+            }
+            let key = signed.body.key;
+            match router.custody.send(custody::GetRecord { key }).await {
+                Ok(Ok(Some(rec))) if rec.manifest.body.owner != signed.auth.signer => {
+                    return Response::error(
+                        ErrorKind::AccessDenied,
+                        "access denied: only the owner deletes",
+                    );
+                }
+                Ok(Ok(Some(_))) => {}
+                // Not held here: nothing to delete, and without the manifest this node cannot check
+                // that the signer owns the key, so it keeps no tombstone.
+                Ok(Ok(None)) => return Response::Ack,
+                Ok(Err(e)) => return store_error(e),
+                Err(e) => return internal(e),
+            }
+            match router
+                .custody
+                .send(custody::Delete { tombstone: signed })
+                .await
+            {
+                Ok(Ok(_)) => Response::Ack,
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+        Request::Tombstones { keys } => {
+            if keys.len() > 10_000 {
+                return Response::error(
+                    ErrorKind::TooLarge,
+                    "too many keys in one tombstone query",
+                );
+            }
+            match router.custody.send(custody::Tombstones { keys }).await {
+                Ok(Ok(t)) => Response::Tombstones(t),
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The router: turns an inbound frame into a response by calling the handler for its kind
+//! (Lighthouse's `network/router` shape: the libp2p layer moves frames, the router decides).
+//!
+//! Owns: decoding inbound frames (refusing unknown versions and garbage with an error response),
+//! dispatch to one handler per request kind, and the checks every handler shares (signature,
+//! freshness, replay, access). Must never: hold state of its own — it is a bundle of actor addresses
+//! — or trust a peer's claim about access: every decision is made here, on this node's own view.
+
+mod custody;
+
+use crate::custody::{CheckNonce, Custody};
+use crate::network::Proto;
+use actix::Addr;
+use enigma_protocol::wire::{
+    self, AuthError, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed, SignedBody,
+};
+use libp2p::PeerId;
+
+/// Addresses the handlers need.
+#[derive(Clone)]
+pub struct Router {
+    pub local: PeerId,
+    pub custody: Addr<Custody>,
+}
+
+impl Router {
+    /// Handles one inbound frame and returns the response frame.
+    pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> Vec<u8> {
+        let response = match proto {
+            Proto::Custody => match wire::decode::<wire::Request>(&frame) {
+                Ok(req) => custody::handle(self, peer, req).await,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "refusing malformed custody frame");
+                    Response::error(ErrorKind::BadRequest, e.to_string())
+                }
+            },
+            Proto::Mpc => Response::error(
+                ErrorKind::BadRequest,
+                "MPC sessions are not available on this node yet",
+            ),
+        };
+        wire::encode(&response)
+    }
+
+    /// Signature, freshness and replay checks of a signed request.
+    pub async fn authenticate<T: SignedBody>(&self, req: &Signed<T>) -> Result<(), Response> {
+        let now = crate::now_ms();
+        req.verify(now).map_err(auth_response)?;
+        let fresh = self
+            .custody
+            .send(CheckNonce {
+                signer: req.auth.signer.to_vec(),
+                nonce: req.auth.nonce,
+                expires_ms: req.auth.timestamp_ms + MAX_CLOCK_SKEW_MS,
+            })
+            .await
+            .map_err(|e| Response::error(ErrorKind::Internal, e.to_string()))?
+            .map_err(|e| Response::error(ErrorKind::Internal, e.to_string()))?;
+        if !fresh {
+            return Err(auth_response(AuthError::Replay));
+        }
+        Ok(())
+    }
+}
+
+fn auth_response(e: AuthError) -> Response {
+    let kind = match e {
+        AuthError::BadSignature => ErrorKind::AccessDenied,
+        AuthError::Stale => ErrorKind::Stale,
+        AuthError::Replay => ErrorKind::Replay,
+    };
+    Response::error(kind, e.to_string())
+}

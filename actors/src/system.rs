@@ -1,0 +1,122 @@
+//! Starting a node: opens its data directory and starts every actor in the right order.
+//!
+//! Owns: the node's configuration and the wiring between actors (who gets whose address). Must
+//! never: contain workflow logic. Call [`start`] from inside a running actix `System`.
+
+use crate::custody::{Custody, CustodyStore, sync::CustodySync};
+use crate::front::{Front, FrontConfig, FrontCtx};
+use crate::keystore::{self, Keystore};
+use crate::network::{NetConfig, Network, SetRouter};
+use crate::router::Router;
+use actix::prelude::*;
+use libp2p::{Multiaddr, PeerId};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that configures one node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    /// Address to listen on for peers, e.g. `/ip4/0.0.0.0/tcp/6655`.
+    pub listen: Multiaddr,
+    /// A node to join through.
+    pub seed: Option<Multiaddr>,
+    /// Custody group size (default 5; fewer when the network is smaller; never below 3).
+    pub group_size: usize,
+    /// Largest encoded value accepted by `store`, in bytes.
+    pub max_value_bytes: usize,
+    /// Deadline of one request to a peer.
+    pub request_timeout: Duration,
+    /// LMDB map size (virtual; the file grows with use).
+    pub lmdb_map_size: usize,
+}
+
+impl NodeConfig {
+    pub fn new(data_dir: PathBuf, listen: Multiaddr) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            listen,
+            seed: None,
+            group_size: enigma_protocol::placement::DEFAULT_GROUP,
+            max_value_bytes: 256 << 20,
+            request_timeout: Duration::from_secs(120),
+            lmdb_map_size: 1 << 40,
+        }
+    }
+}
+
+/// Failures starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Keys(#[from] keystore::KeyFileError),
+    #[error(transparent)]
+    Store(#[from] crate::custody::StoreError),
+    #[error(transparent)]
+    Net(#[from] crate::network::NetError),
+    #[error("data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+}
+
+/// Addresses of a running node's actors.
+#[derive(Clone)]
+pub struct NodeHandles {
+    pub local: PeerId,
+    pub front: Addr<Front>,
+    pub network: Addr<Network>,
+    pub custody: Addr<Custody>,
+    pub keystore: Addr<Keystore>,
+}
+
+/// Starts every actor of a node.
+pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.clone(), e))?;
+    let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir)?;
+    let identity = keystore::file::load_or_create_identity(&cfg.data_dir)?;
+    let local = node_key.public().to_peer_id();
+
+    let store = CustodyStore::open(&cfg.data_dir.join("custody"), cfg.lmdb_map_size)?;
+    let custody = Custody::start(store);
+    let dir = cfg.data_dir.clone();
+    let keystore = Supervisor::start(move |_| Keystore::new(dir, identity));
+
+    let max_frame = cfg.max_value_bytes + cfg.max_value_bytes / 8 + (1 << 20);
+    let network = Network::start(
+        node_key,
+        NetConfig {
+            listen: cfg.listen.clone(),
+            seed: cfg.seed.clone(),
+            max_frame,
+            request_timeout: cfg.request_timeout,
+        },
+    )
+    .await?;
+    network.do_send(SetRouter(Router {
+        local,
+        custody: custody.clone(),
+    }));
+    {
+        let (c, n) = (custody.clone(), network.clone());
+        Supervisor::start(move |_| CustodySync::new(c, n));
+    }
+    let front_ctx = FrontCtx {
+        local,
+        network: network.clone(),
+        keystore: keystore.clone(),
+        cfg: FrontConfig {
+            group_size: cfg.group_size,
+            max_value_bytes: cfg.max_value_bytes,
+            request_timeout: cfg.request_timeout,
+        },
+    };
+    let front = Supervisor::start(move |_| Front::new(front_ctx));
+    tracing::info!(peer = %local, "node started");
+    Ok(NodeHandles {
+        local,
+        front,
+        network,
+        custody,
+        keystore,
+    })
+}

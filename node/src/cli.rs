@@ -1,0 +1,148 @@
+//! Command-line interface: running a node (`enigma 6655`, `enigma <seed-ip> 6655`), the local devnet,
+//! the client commands, and the benchmarks.
+//!
+//! Owns: argument definitions and their documentation. Must never: do work (see `run`, `devnet`,
+//! `client_cmd`, `bench`).
+
+use clap::{Args, Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "enigma",
+    version,
+    about = "Enigma: store data as secret shares across many nodes and compute on it by MPC.",
+    long_about = "Run a node:    enigma 6655               (a seed node on port 6655)\n               enigma 24.133.12.31 6655  (join the network through that seed)\n\nOr use a subcommand (client commands talk to a node's socket: --socket, $ENIGMA_SOCKET,\nthe devnet's node 0, or ~/.enigma/enigma.sock).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Running a node.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// PORT to start a seed node on, or the seed's IP address when joining (then PORT follows).
+    #[arg(value_name = "SEED_IP | PORT")]
+    pub first: Option<String>,
+    /// The seed's port when joining.
+    #[arg(value_name = "PORT")]
+    pub second: Option<String>,
+    /// This node's own port when joining (default: the seed's port if free here, else any free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Data directory (identity, shares, client socket).
+    #[arg(long, env = "ENIGMA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Also serve the client API on this TCP address (e.g. 127.0.0.1:7000).
+    #[arg(long)]
+    pub rpc: Option<SocketAddr>,
+    /// IP address to listen on for peers.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub listen_ip: IpAddr,
+    /// Custody group size n (fewer when the network is smaller; never below 3).
+    #[arg(long, default_value_t = 5)]
+    pub group_size: usize,
+    /// Largest encoded value `store` accepts, in bytes (a number is 16 bytes; bytes pack 15 per 16).
+    #[arg(long, default_value_t = 256 << 20)]
+    pub max_value_bytes: usize,
+    /// Deadline of one request to a peer, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout: u64,
+    /// Log filter (e.g. info, debug, enigma_actors=debug).
+    #[arg(long, default_value = "info", env = "ENIGMA_LOG")]
+    pub log: String,
+}
+
+/// Which node a client command talks to.
+#[derive(Args, Debug, Clone)]
+pub struct Conn {
+    /// Node socket path or host:port.
+    #[arg(long, env = "ENIGMA_SOCKET")]
+    pub socket: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start a local network of nodes on 127.0.0.1 (and optionally run the walkthrough).
+    Devnet(DevnetArgs),
+    /// New identity for the node: prints the private and public key.
+    GenKey(Conn),
+    /// The node identity's compressed public key.
+    GetPubkey(Conn),
+    /// The node identity's Bitcoin (P2PKH) address.
+    GetAddress(Conn),
+    /// Switch the node to a given private key (hex or WIF); prints true or false.
+    SetPrivkey {
+        privkey: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Store data (a JSON value: number, nested array, string, object) and print its key.
+    Store {
+        /// The data as JSON, e.g. '[1,2,3]' or '24' or '"text"'.
+        data: Option<String>,
+        /// Store the contents of a file as bytes.
+        #[arg(long, conflicts_with = "data")]
+        file: Option<PathBuf>,
+        /// How to read DATA: auto, json (keep as JSON text), string.
+        #[arg(long = "as", default_value = "auto")]
+        store_as: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Load a key and print its value (bytes as base64, or raw with --out).
+    Load {
+        key: String,
+        /// Write bytes values to this file instead of printing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete a key everywhere (owner only).
+    Delete {
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Peers the node sees.
+    Peers(Conn),
+    /// The node's status.
+    Status(Conn),
+    /// Call any JSON-RPC method with JSON params.
+    Call {
+        method: String,
+        #[arg(default_value = "{}")]
+        params: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+/// The local devnet.
+#[derive(Args, Debug, Clone)]
+pub struct DevnetArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Parent directory of the nodes' data directories (default ~/.enigma/devnet).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Port of node 0 (the others take ports after it); 0 lets the system choose every port.
+    #[arg(long, default_value_t = 0)]
+    pub base_port: u16,
+    /// Run the walkthrough against the network, then stop it and exit.
+    #[arg(long)]
+    pub demo: bool,
+    /// Custody group size.
+    #[arg(long, default_value_t = 5)]
+    pub group_size: usize,
+    /// Start from empty data directories.
+    #[arg(long)]
+    pub fresh: bool,
+}

@@ -1,0 +1,233 @@
+//! `enigma devnet`: a local network of real node processes on 127.0.0.1.
+//!
+//! Owns: starting node 0 as the seed and the others joining through it (each its own process, data
+//! directory and port), waiting until every node sees every other, printing `ready` and the client
+//! sockets, running the walkthrough with `--demo`, and stopping the nodes (also if this process
+//! dies: the children get SIGTERM). Must never: give nodes a static peer list — they find each other.
+
+use crate::cli::DevnetArgs;
+use crate::run::{INFO_FILE, SOCKET_FILE, init_logging};
+use anyhow::{Context, bail};
+use enigma_client::Client;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The running nodes of a devnet; stopped when dropped.
+pub struct Devnet {
+    pub dirs: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl Devnet {
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.dirs[i].join(SOCKET_FILE)
+    }
+
+    fn stop(&mut self) {
+        for c in &self.children {
+            // SAFETY: kill(2) with a pid we spawned; no memory is involved.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for c in &mut self.children {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_node(exe: &Path, dir: &Path, args: &[String]) -> anyhow::Result<Child> {
+    std::fs::create_dir_all(dir)?;
+    let _ = std::fs::remove_file(dir.join(INFO_FILE));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--listen-ip")
+        .arg("127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: prctl only sets this child's parent-death signal, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .with_context(|| format!("starting {}", exe.display()))
+}
+
+/// Waits for a node's `node.json` and returns its TCP port for peers.
+fn wait_info(dir: &Path, child: &mut Child, deadline: Instant) -> anyhow::Result<u16> {
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join(INFO_FILE)) {
+            let info: serde_json::Value = serde_json::from_str(&text)?;
+            if let Some(port) = info["listen"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .find_map(|a| {
+                    a.rsplit_once("/tcp/")
+                        .and_then(|(_, p)| p.parse::<u16>().ok())
+                })
+            {
+                return Ok(port);
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!(
+                "node in {} exited ({status}); see {}",
+                dir.display(),
+                dir.join("node.log").display()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "node in {} did not start in time; see {}",
+                dir.display(),
+                dir.join("node.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `n` nodes under `root` and waits until every node sees every other.
+pub fn start(
+    root: &Path,
+    n: usize,
+    base_port: u16,
+    group_size: usize,
+    fresh: bool,
+) -> anyhow::Result<Devnet> {
+    if n == 0 {
+        bail!("a devnet needs at least one node");
+    }
+    let exe = std::env::current_exe().context("locating the enigma binary")?;
+    let dirs: Vec<PathBuf> = (0..n).map(|i| root.join(format!("node{i}"))).collect();
+    if fresh {
+        for d in &dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    let mut net = Devnet {
+        dirs: dirs.clone(),
+        children: Vec::new(),
+    };
+    let common = vec!["--group-size".to_string(), group_size.to_string()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    let mut seed_args = vec![base_port.to_string()];
+    seed_args.extend(common.clone());
+    net.children.push(spawn_node(&exe, &dirs[0], &seed_args)?);
+    let seed_port = wait_info(&dirs[0], &mut net.children[0], deadline)?;
+    for (i, dir) in dirs.iter().enumerate().skip(1) {
+        let own = if base_port == 0 {
+            0
+        } else {
+            base_port + i as u16
+        };
+        let mut args = vec![
+            "127.0.0.1".to_string(),
+            seed_port.to_string(),
+            "--port".to_string(),
+            own.to_string(),
+        ];
+        args.extend(common.clone());
+        net.children.push(spawn_node(&exe, dir, &args)?);
+    }
+    for i in 1..n {
+        wait_info(&dirs[i], &mut net.children[i], deadline)?;
+    }
+    wait_connected(&net, n, deadline)?;
+    Ok(net)
+}
+
+/// Polls every node until it sees the n−1 others.
+pub fn wait_connected(net: &Devnet, n: usize, deadline: Instant) -> anyhow::Result<()> {
+    for i in 0..n {
+        loop {
+            let seen = Client::connect(&net.socket(i).to_string_lossy())
+                .and_then(|mut c| c.peers())
+                .map(|p| p.len())
+                .unwrap_or(0);
+            if seen >= n - 1 {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("node {i} sees {seen} of {} peers after the deadline", n - 1);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
+    init_logging("warn");
+    let root = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| enigma_client::enigma_home().join("devnet"));
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let root = root.canonicalize()?;
+    println!("starting {} nodes under {}", args.nodes, root.display());
+    let mut net = start(
+        &root,
+        args.nodes,
+        args.base_port,
+        args.group_size,
+        args.fresh,
+    )?;
+    println!("ready: {} nodes, every node sees the others", args.nodes);
+    for i in 0..args.nodes {
+        println!("node{i} socket {}", net.socket(i).display());
+    }
+    if args.demo {
+        let result = crate::demo::walkthrough(&net.socket(0).to_string_lossy());
+        net.stop();
+        return result;
+    }
+    println!(
+        "press Ctrl-C to stop (export ENIGMA_SOCKET={} to use node 0)",
+        net.socket(0).display()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    println!("stopping");
+    net.stop();
+    Ok(())
+}

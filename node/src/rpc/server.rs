@@ -1,0 +1,209 @@
+//! The client socket: JSON-RPC 2.0, one JSON object per line, over a Unix socket (mode 0600) and
+//! optionally TCP.
+//!
+//! Owns: listening, per-connection reading with a size limit, request validation (parse error,
+//! invalid request, batches, notifications), concurrent calls per connection with responses written
+//! as they finish, and progress notifications. Must never: let one bad request affect another, or a
+//! client read unbounded input into memory.
+
+use super::dispatch::{RpcCtx, dispatch};
+use enigma_protocol::api::{ApiError, ErrorCode};
+use serde_json::{Value as Json, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::mpsc;
+
+/// Limits of the client socket.
+#[derive(Clone, Debug)]
+pub struct RpcLimits {
+    pub max_request_bytes: usize,
+}
+
+/// Binds the Unix socket (replacing a stale one) with mode 0600.
+pub fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+pub async fn serve_unix(listener: UnixListener, ctx: RpcCtx, limits: RpcLimits) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let (r, w) = stream.into_split();
+                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "client socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tracing::debug!(%peer, "client connected over TCP");
+                let _ = stream.set_nodelay(true);
+                let (r, w) = stream.into_split();
+                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "client TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn error_response(id: Json, e: &ApiError) -> Json {
+    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()})
+}
+
+async fn connection<R, W>(r: R, mut w: W, ctx: RpcCtx, limits: RpcLimits)
+where
+    R: AsyncRead + Unpin + 'static,
+    W: AsyncWrite + Unpin + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Json>();
+    let writer = actix_rt::spawn(async move {
+        while let Some(msg) = out_rx.recv().await {
+            let mut line = msg.to_string();
+            line.push('\n');
+            if w.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut reader = BufReader::with_capacity(1 << 16, r);
+    let ctx = Arc::new(ctx);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match read_line_limited(&mut reader, &mut buf, limits.max_request_bytes).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(LineError::TooLong) => {
+                let e = ApiError::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "request too large: the limit is {} bytes",
+                        limits.max_request_bytes
+                    ),
+                );
+                let _ = out_tx.send(error_response(Json::Null, &e));
+                break; // the rest of the line cannot be resynchronised
+            }
+            Err(LineError::Io) => break,
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed: Result<Json, _> = serde_json::from_slice(&buf);
+        let out = out_tx.clone();
+        let ctx = ctx.clone();
+        match parsed {
+            Err(e) => {
+                let err = ApiError::new(ErrorCode::ParseError, format!("parse error: {e}"));
+                let _ = out.send(error_response(Json::Null, &err));
+            }
+            Ok(Json::Array(batch)) if !batch.is_empty() => {
+                actix_rt::spawn(async move {
+                    let mut replies = Vec::new();
+                    for item in batch {
+                        if let Some(r) = call(&ctx, item).await {
+                            replies.push(r);
+                        }
+                    }
+                    if !replies.is_empty() {
+                        let _ = out.send(Json::Array(replies));
+                    }
+                });
+            }
+            Ok(msg) => {
+                actix_rt::spawn(async move {
+                    if let Some(r) = call(&ctx, msg).await {
+                        let _ = out.send(r);
+                    }
+                });
+            }
+        }
+    }
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+/// Validates and runs one request object. `None` for notifications (no id).
+async fn call(ctx: &RpcCtx, msg: Json) -> Option<Json> {
+    let invalid = |id: Json, m: &str| {
+        Some(error_response(
+            id,
+            &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}")),
+        ))
+    };
+    let Json::Object(mut obj) = msg else {
+        return invalid(Json::Null, "expected a JSON object");
+    };
+    let id = obj.remove("id");
+    let id_json = id.clone().unwrap_or(Json::Null);
+    if !matches!(id_json, Json::Null | Json::Number(_) | Json::String(_)) {
+        return invalid(Json::Null, "id must be a number, a string or null");
+    }
+    if obj.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
+        return invalid(id_json, "\"jsonrpc\" must be \"2.0\"");
+    }
+    let Some(Json::String(method)) = obj.remove("method") else {
+        return invalid(id_json, "\"method\" must be a string");
+    };
+    let mut params = obj.remove("params");
+    if let Some(Json::Object(p)) = params.as_mut() {
+        // every client may ask for progress; only long operations report it
+        p.remove("progress");
+    }
+    let started = std::time::Instant::now();
+    let result = dispatch(ctx, &method, params).await;
+    tracing::debug!(%method, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "call");
+    id.as_ref()?;
+    Some(match result {
+        Ok(r) => json!({"jsonrpc": "2.0", "id": id_json, "result": r}),
+        Err(e) => error_response(id_json, &e),
+    })
+}
+
+enum LineError {
+    TooLong,
+    Io,
+}
+
+async fn read_line_limited<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, LineError> {
+    loop {
+        let chunk = r.fill_buf().await.map_err(|_| LineError::Io)?;
+        if chunk.is_empty() {
+            return Ok(out.len());
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if out.len() + take > max + 1 {
+            return Err(LineError::TooLong);
+        }
+        out.extend_from_slice(&chunk[..take]);
+        r.consume(take);
+        if done {
+            return Ok(out.len());
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Running one node: command line → configuration → actors → client socket, until a signal stops it.
+//!
+//! Owns: the meaning of `enigma 6655` and `enigma <seed-ip> 6655` (DESIGN §6), the data directory
+//! layout seen from outside (`enigma.sock`, `node.json` with the peer id and addresses), logging
+//! setup and shutdown. Must never: hold node logic (that is the actors).
+
+use crate::cli::RunArgs;
+use crate::rpc::dispatch::RpcCtx;
+use crate::rpc::server::{self, RpcLimits};
+use anyhow::{Context, bail};
+use enigma_actors::network::GetView;
+use enigma_actors::system::{self, NodeConfig};
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The standard port.
+pub const DEFAULT_PORT: u16 = 6655;
+pub const SOCKET_FILE: &str = "enigma.sock";
+pub const INFO_FILE: &str = "node.json";
+
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Seed (if joining) and own port from the positional arguments.
+pub fn parse_positional(args: &RunArgs) -> anyhow::Result<(Option<SocketAddr>, u16)> {
+    let parse_port = |s: &str| -> anyhow::Result<u16> {
+        s.parse::<u16>()
+            .with_context(|| format!("{s:?} is not a port number (1-65535)"))
+    };
+    let parse_ip = |s: &str| -> anyhow::Result<IpAddr> {
+        if s == "localhost" {
+            return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        s.parse::<IpAddr>()
+            .with_context(|| format!("{s:?} is not an IP address (the seed must be given by IP)"))
+    };
+    Ok(match (&args.first, &args.second) {
+        (None, _) => (None, args.port.unwrap_or(DEFAULT_PORT)),
+        (Some(one), None) => {
+            if one.parse::<IpAddr>().is_ok() {
+                bail!("missing the seed's PORT after {one} (usage: enigma {one} 6655)");
+            }
+            (None, args.port.unwrap_or(parse_port(one)?))
+        }
+        (Some(ip), Some(port)) => {
+            let seed = SocketAddr::new(parse_ip(ip)?, parse_port(port)?);
+            let own = match args.port {
+                Some(p) => p,
+                None if port_free(args.listen_ip, seed.port()) => seed.port(),
+                None => 0,
+            };
+            (Some(seed), own)
+        }
+    })
+}
+
+fn port_free(ip: IpAddr, port: u16) -> bool {
+    TcpListener::bind((ip, port)).is_ok()
+}
+
+fn multiaddr(ip: IpAddr, port: u16) -> Multiaddr {
+    let mut a = Multiaddr::empty();
+    a.push(match ip {
+        IpAddr::V4(v4) => Protocol::Ip4(v4),
+        IpAddr::V6(v6) => Protocol::Ip6(v6),
+    });
+    a.push(Protocol::Tcp(port));
+    a
+}
+
+/// `~/.enigma` (or `$ENIGMA_HOME`).
+pub fn default_data_dir() -> PathBuf {
+    enigma_client::enigma_home()
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(&args.log);
+    let (seed, port) = parse_positional(&args)?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let mut cfg = NodeConfig::new(data_dir.clone(), multiaddr(args.listen_ip, port));
+    cfg.seed = seed.map(|s| multiaddr(s.ip(), s.port()));
+    cfg.group_size = args.group_size;
+    cfg.max_value_bytes = args.max_value_bytes;
+    cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    let rpc_tcp = args.rpc;
+    let sys = actix_rt::System::new();
+    let result = sys.block_on(async move { serve(cfg, rpc_tcp).await });
+    result
+}
+
+async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {
+    let data_dir = cfg.data_dir.clone();
+    // JSON and base64 make a request larger than the value it carries.
+    let limits = RpcLimits {
+        max_request_bytes: cfg.max_value_bytes.saturating_mul(3).max(1 << 20),
+    };
+    let handles = system::start(cfg).await.context("starting the node")?;
+    let socket = data_dir.join(SOCKET_FILE);
+    if socket.as_os_str().len() > 100 {
+        bail!(
+            "client socket path {} is too long for a Unix socket; use a shorter --data-dir",
+            socket.display()
+        );
+    }
+    let listener = server::bind_unix(&socket)
+        .with_context(|| format!("binding the client socket {}", socket.display()))?;
+    let ctx = RpcCtx {
+        front: handles.front.clone(),
+    };
+    actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
+    if let Some(addr) = rpc_tcp {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the client API on {addr}"))?;
+        tracing::info!(%addr, "client API on TCP");
+        actix_rt::spawn(server::serve_tcp(l, ctx, limits));
+    }
+
+    // Wait for the swarm to report its listen addresses, then publish them for scripts and tests.
+    let mut view = handles.network.send(GetView).await?;
+    for _ in 0..100 {
+        if !view.listen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        view = handles.network.send(GetView).await?;
+    }
+    write_info(
+        &data_dir,
+        &view.local.to_string(),
+        &view.listen,
+        &socket,
+        rpc_tcp,
+    )?;
+    println!(
+        "enigma node {} ready: peers {}; client socket {}",
+        view.local,
+        view.listen
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        socket.display()
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    let _ = std::fs::remove_file(&socket);
+    actix_rt::System::current().stop();
+    Ok(())
+}
+
+fn write_info(
+    dir: &Path,
+    peer: &str,
+    listen: &[Multiaddr],
+    socket: &Path,
+    rpc: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let info = serde_json::json!({
+        "peer_id": peer,
+        "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "socket": socket,
+        "rpc": rpc.map(|a| a.to_string()),
+        "pid": std::process::id(),
+    });
+    let tmp = dir.join(format!("{INFO_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&info)?)?;
+    std::fs::rename(&tmp, dir.join(INFO_FILE))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(v: &[&str]) -> RunArgs {
+        let mut all = vec!["enigma"];
+        all.extend_from_slice(v);
+        crate::cli::Cli::parse_from(all).run
+    }
+
+    #[test]
+    fn positional_forms() {
+        assert_eq!(parse_positional(&args(&["6655"])).unwrap(), (None, 6655));
+        let (seed, _) = parse_positional(&args(&["24.133.12.31", "6655"])).unwrap();
+        assert_eq!(seed, Some("24.133.12.31:6655".parse().unwrap()));
+        let (_, own) = parse_positional(&args(&["127.0.0.1", "6655", "--port", "7001"])).unwrap();
+        assert_eq!(own, 7001);
+        assert!(parse_positional(&args(&["127.0.0.1"])).is_err());
+        assert!(parse_positional(&args(&["notaport"])).is_err());
+        assert!(parse_positional(&args(&["seed.example", "6655"])).is_err());
+        assert_eq!(parse_positional(&args(&[])).unwrap(), (None, DEFAULT_PORT));
+    }
+}
