@@ -103,6 +103,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     let front_ctx = FrontCtx {
         local,
         network: network.clone(),
+        custody: custody.clone(),
         keystore: keystore.clone(),
         cfg: FrontConfig {
             group_size: cfg.group_size,

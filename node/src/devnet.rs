@@ -160,8 +160,8 @@ pub fn start(
         args.extend(common.clone());
         net.children.push(spawn_node(&exe, dir, &args)?);
     }
-    for i in 1..n {
-        wait_info(&dirs[i], &mut net.children[i], deadline)?;
+    for (dir, child) in dirs.iter().zip(net.children.iter_mut()).skip(1) {
+        wait_info(dir, child, deadline)?;
     }
     wait_connected(&net, n, deadline)?;
     Ok(net)

@@ -94,8 +94,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     let rpc_tcp = args.rpc;
     let sys = actix_rt::System::new();
-    let result = sys.block_on(async move { serve(cfg, rpc_tcp).await });
-    result
+
+    sys.block_on(async move { serve(cfg, rpc_tcp).await })
 }
 
 async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {

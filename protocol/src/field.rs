@@ -237,7 +237,7 @@ pub enum FieldDecodeError {
 
 /// Decodes concatenated little-endian elements, refusing non-canonical values.
 pub fn from_bytes_vec(b: &[u8]) -> Result<Vec<Fp>, FieldDecodeError> {
-    if b.len() % BYTES != 0 {
+    if !b.len().is_multiple_of(BYTES) {
         return Err(FieldDecodeError::BadLength(b.len()));
     }
     b.chunks_exact(BYTES)

@@ -194,10 +194,20 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Ack,
-    Share { salt: [u8; 32], share: FpVec },
+    Share {
+        salt: [u8; 32],
+        share: FpVec,
+    },
     Manifest(Option<Manifest>),
     Tombstones(Vec<Signed<DeleteKey>>),
-    Error { kind: ErrorKind, message: String },
+    /// Answer to a delete: whether this holder had a share of the key.
+    Deleted {
+        had_share: bool,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
 }
 
 impl Response {

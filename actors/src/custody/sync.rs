@@ -143,6 +143,10 @@ async fn on_peer_up(custody: Addr<Custody>, network: Addr<Network>, peer: PeerId
             }
         }
     }
+    // re-read: tombstones just applied must not be re-published as live manifests
+    let Ok(Ok(held)) = custody.send(Held).await else {
+        return;
+    };
     for r in held
         .into_iter()
         .filter(|r| r.state == ShareState::Committed)

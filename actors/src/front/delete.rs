@@ -1,6 +1,8 @@
 //! The `delete` workflow: owner-signed delete to every holder, tombstone gossiped and put in the DHT.
 //!
-//! Owns: the owner check at the requester and the tombstone's distribution. Holders verify the
+//! Owns: the owner check at the requester and the tombstone's distribution. Returns true when shares
+//! were removed (or some holder could not be asked, so the delete is in flight), false for a key that
+//! is unknown or already deleted. Holders verify the
 //! signature and ownership themselves; a holder that is offline deletes its share when it learns the
 //! tombstone (gossip, or the custody sync when it returns). Must never: delete a key for a caller who
 //! is not its owner.
@@ -38,7 +40,11 @@ pub async fn delete(ctx: FrontCtx, key: DataKey) -> Result<bool, ApiError> {
     let results = futures::future::join_all(holders.iter().map(|p| ctx.request(*p, &req))).await;
     let acked = results
         .iter()
-        .filter(|r| matches!(r, Ok(Response::Ack)))
+        .filter(|r| matches!(r, Ok(Response::Deleted { .. })))
+        .count();
+    let removed = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Response::Deleted { had_share: true })))
         .count();
     if acked < holders.len() {
         tracing::warn!(%key, acked, holders = holders.len(), "some holders missed the delete; the tombstone will reach them");
@@ -51,6 +57,8 @@ pub async fn delete(ctx: FrontCtx, key: DataKey) -> Result<bool, ApiError> {
         key: key.0.to_vec(),
         value: wire::encode(&DhtRecord::Tombstone(tombstone)),
     });
-    tracing::info!(%key, acked, "deleted");
-    Ok(true)
+    tracing::info!(%key, acked, removed, "deleted");
+    // true when shares were removed now (or a holder could not be asked: the delete is in flight);
+    // a key whose shares were already gone reports false like any unknown key
+    Ok(removed > 0 || acked < holders.len())
 }

@@ -104,10 +104,14 @@ pub async fn gather_shares(
             format!("access denied to key {key}: {}", e.message),
         ));
     }
-    if good.is_empty()
-        && !errors.is_empty()
-        && errors.iter().all(|e| e.code == ErrorCode::UnknownKey)
-    {
+    // When more than n − (t+1) holders answer that they have no share (deleted), fewer than t+1 can
+    // still hold one: the key is gone whatever the unreachable holders say.
+    let n = manifest.body.holders.len();
+    let gone = errors
+        .iter()
+        .filter(|e| e.code == ErrorCode::UnknownKey)
+        .count();
+    if gone > n - need {
         return Err(ApiError::new(
             ErrorCode::UnknownKey,
             format!("unknown key {key}"),

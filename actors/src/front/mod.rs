@@ -42,6 +42,7 @@ pub struct FrontConfig {
 pub struct FrontCtx {
     pub local: PeerId,
     pub network: Addr<Network>,
+    pub custody: Addr<crate::custody::Custody>,
     pub keystore: Addr<Keystore>,
     pub cfg: FrontConfig,
 }
@@ -103,21 +104,26 @@ impl FrontCtx {
     pub async fn find_manifest(&self, key: DataKey) -> Result<Manifest, ApiError> {
         let unknown = || ApiError::new(ErrorCode::UnknownKey, format!("unknown key {key}"));
         let ask = Request::GetManifest { key };
-        if let Ok(Response::Manifest(Some(m))) = self.request(self.local, &ask).await {
-            if m.verify().is_ok() && m.body.key == key {
-                return Ok(m);
-            }
+        if let Ok(Response::Manifest(Some(m))) = self.request(self.local, &ask).await
+            && m.verify().is_ok()
+            && m.body.key == key
+        {
+            return Ok(m);
         }
-        if let Ok(Some(bytes)) = self
+        // The DHT may briefly hold both a manifest and the tombstone that replaces it: a valid
+        // owner-signed tombstone wins.
+        let records = self
             .network
             .send(GetRecord {
                 key: key.0.to_vec(),
             })
             .await
-        {
+            .unwrap_or_default();
+        let mut found = None;
+        for bytes in records {
             match wire::decode::<DhtRecord>(&bytes) {
                 Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => {
-                    return Ok(m);
+                    found.get_or_insert(m);
                 }
                 Ok(DhtRecord::Tombstone(t))
                     if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() =>
@@ -126,6 +132,9 @@ impl FrontCtx {
                 }
                 _ => tracing::debug!(%key, "ignoring an invalid DHT record"),
             }
+        }
+        if let Some(m) = found {
+            return Ok(m);
         }
         let peers = self.live_nodes().await?;
         let peer_bytes: Vec<Vec<u8>> = peers
@@ -145,10 +154,11 @@ impl FrontCtx {
             })
             .collect();
         while let Some(r) = asks.next().await {
-            if let Ok(Response::Manifest(Some(m))) = r {
-                if m.verify().is_ok() && m.body.key == key {
-                    return Ok(m);
-                }
+            if let Ok(Response::Manifest(Some(m))) = r
+                && m.verify().is_ok()
+                && m.body.key == key
+            {
+                return Ok(m);
             }
         }
         Err(unknown())

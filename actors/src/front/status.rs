@@ -16,6 +16,10 @@ pub struct NodeStatus {
     pub pubkey: String,
     pub address: String,
     pub version: String,
+    /// Committed shares this node holds.
+    pub held_shares: usize,
+    /// Shares received for stores that have not committed (yet).
+    pub pending_shares: usize,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -31,6 +35,16 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("network: {e}")))?;
     let id = ctx.identity().await?;
+    let held = ctx
+        .custody
+        .send(crate::custody::Held)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
+    let committed = held
+        .iter()
+        .filter(|r| r.state == crate::custody::ShareState::Committed)
+        .count();
     Ok(NodeStatus {
         peer_id: view.local.to_string(),
         listen: view.listen.iter().map(|a| a.to_string()).collect(),
@@ -45,5 +59,7 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         pubkey: id.public_hex(),
         address: id.address(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        held_shares: committed,
+        pending_shares: held.len() - committed,
     })
 }

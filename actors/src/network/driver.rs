@@ -35,9 +35,11 @@ pub enum Command {
         key: Vec<u8>,
         value: Vec<u8>,
     },
+    /// Every distinct value found for a key (a manifest and a newer tombstone may coexist in the DHT
+    /// while a delete propagates; the caller picks).
     GetRecord {
         key: Vec<u8>,
-        reply: oneshot::Sender<Option<Vec<u8>>>,
+        reply: oneshot::Sender<Vec<Vec<u8>>>,
     },
     Subscribe {
         topic: String,
@@ -51,15 +53,28 @@ pub enum Command {
     },
 }
 
+/// Where the response to an outbound request goes.
+type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
+
+/// A DHT lookup collecting values until its query ends or shortly after the first value.
+struct PendingGet {
+    reply: oneshot::Sender<Vec<Vec<u8>>>,
+    values: Vec<Vec<u8>>,
+    first_found: Option<std::time::Instant>,
+}
+
+/// How long a lookup keeps collecting after its first value.
+const GET_LINGER: Duration = Duration::from_millis(750);
+
 pub struct Driver {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<NetEvent>,
     seed: Option<Multiaddr>,
-    pending_out: HashMap<(Proto, OutboundRequestId), oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    pending_out: HashMap<(Proto, OutboundRequestId), ReplyTo>,
     pending_in: HashMap<(Proto, u64), ResponseChannel<Vec<u8>>>,
     next_inbound: u64,
-    pending_get: HashMap<kad::QueryId, oneshot::Sender<Option<Vec<u8>>>>,
+    pending_get: HashMap<kad::QueryId, PendingGet>,
     up: HashSet<PeerId>,
 }
 
@@ -87,6 +102,7 @@ impl Driver {
         self.dial_seed();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut ticks: u64 = 0;
+        let mut fast_tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
@@ -98,16 +114,17 @@ impl Driver {
                     ticks += 1;
                     self.on_tick(ticks);
                 }
+                _ = fast_tick.tick() => self.finish_lingering_gets(),
             }
         }
         tracing::debug!("swarm driver stopped");
     }
 
     fn dial_seed(&mut self) {
-        if let Some(addr) = self.seed.clone() {
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                tracing::warn!(%addr, error = %e, "cannot dial seed");
-            }
+        if let Some(addr) = self.seed.clone()
+            && let Err(e) = self.swarm.dial(addr.clone())
+        {
+            tracing::warn!(%addr, error = %e, "cannot dial seed");
         }
     }
 
@@ -117,10 +134,27 @@ impl Driver {
         if self.up.is_empty() && self.swarm.connected_peers().next().is_none() {
             self.dial_seed();
         }
-        if ticks <= 12 || ticks % 12 == 0 {
+        if ticks <= 12 || ticks.is_multiple_of(12) {
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
         self.pending_in.retain(|_, ch| ch.is_open());
+    }
+
+    fn finish_lingering_gets(&mut self) {
+        let done: Vec<kad::QueryId> = self
+            .pending_get
+            .iter()
+            .filter(|(_, g)| g.first_found.is_some_and(|t| t.elapsed() > GET_LINGER))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                q.finish();
+            }
+            if let Some(g) = self.pending_get.remove(&id) {
+                let _ = g.reply.send(g.values);
+            }
+        }
     }
 
     fn rr(&mut self, proto: Proto) -> &mut request_response::Behaviour<super::codec::FrameCodec> {
@@ -142,10 +176,10 @@ impl Driver {
                 self.pending_out.insert((proto, id), reply);
             }
             Command::Respond { proto, id, frame } => {
-                if let Some(ch) = self.pending_in.remove(&(proto, id)) {
-                    if self.rr(proto).send_response(ch, frame).is_err() {
-                        tracing::debug!("response not sent: the requester went away");
-                    }
+                if let Some(ch) = self.pending_in.remove(&(proto, id))
+                    && self.rr(proto).send_response(ch, frame).is_err()
+                {
+                    tracing::debug!("response not sent: the requester went away");
                 }
             }
             Command::PutRecord { key, value } => {
@@ -165,7 +199,14 @@ impl Driver {
                     .behaviour_mut()
                     .kad
                     .get_record(kad::RecordKey::new(&key));
-                self.pending_get.insert(id, reply);
+                self.pending_get.insert(
+                    id,
+                    PendingGet {
+                        reply,
+                        values: Vec::new(),
+                        first_found: None,
+                    },
+                );
             }
             Command::Subscribe { topic } => {
                 let _ = self
@@ -204,11 +245,9 @@ impl Driver {
                 peer_id,
                 num_established: 0,
                 ..
-            } => {
-                if self.up.remove(&peer_id) {
-                    tracing::info!(peer = %peer_id, "peer down");
-                    self.emit(NetEvent::PeerDown(peer_id));
-                }
+            } if self.up.remove(&peer_id) => {
+                tracing::info!(peer = %peer_id, "peer down");
+                self.emit(NetEvent::PeerDown(peer_id));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -265,33 +304,33 @@ impl Driver {
         match ev {
             kad::Event::RoutingUpdated {
                 peer, addresses, ..
-            } => {
-                if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addresses.into_vec())
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    let _ = self.swarm.dial(opts);
-                }
+            } if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) => {
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addresses.into_vec())
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                let _ = self.swarm.dial(opts);
             }
             kad::Event::OutboundQueryProgressed {
                 id,
                 result: kad::QueryResult::GetRecord(r),
                 step,
                 ..
-            } => match r {
-                Ok(kad::GetRecordOk::FoundRecord(rec)) => {
-                    if let Some(reply) = self.pending_get.remove(&id) {
-                        let _ = reply.send(Some(rec.record.value));
+            } => {
+                if let Some(g) = self.pending_get.get_mut(&id) {
+                    if let Ok(kad::GetRecordOk::FoundRecord(rec)) = r {
+                        if !g.values.contains(&rec.record.value) {
+                            g.values.push(rec.record.value);
+                        }
+                        g.first_found.get_or_insert_with(std::time::Instant::now);
+                    }
+                    if step.last
+                        && let Some(g) = self.pending_get.remove(&id)
+                    {
+                        let _ = g.reply.send(g.values);
                     }
                 }
-                _ if step.last => {
-                    if let Some(reply) = self.pending_get.remove(&id) {
-                        let _ = reply.send(None);
-                    }
-                }
-                _ => {}
-            },
+            }
             _ => {}
         }
     }

@@ -347,30 +347,33 @@ impl Handler<PutRecord> for Network {
     }
 }
 
-/// Looks a record up in the DHT.
+/// Looks a record up in the DHT: every distinct value found (empty if none).
 #[derive(Message)]
-#[rtype(result = "Option<Vec<u8>>")]
+#[rtype(result = "Vec<Vec<u8>>")]
 pub struct GetRecord {
     pub key: Vec<u8>,
 }
 
 impl Handler<GetRecord> for Network {
-    type Result = ResponseFuture<Option<Vec<u8>>>;
+    type Result = ResponseFuture<Vec<Vec<u8>>>;
     fn handle(&mut self, msg: GetRecord, _: &mut Context<Self>) -> Self::Result {
         let (reply, rx) = oneshot::channel();
         let commands = self.commands.clone();
         Box::pin(async move {
-            commands
+            if commands
                 .send(Command::GetRecord {
                     key: msg.key,
                     reply,
                 })
                 .await
-                .ok()?;
-            tokio::time::timeout(Duration::from_secs(10), rx)
-                .await
-                .ok()?
-                .ok()?
+                .is_err()
+            {
+                return Vec::new();
+            }
+            match tokio::time::timeout(Duration::from_secs(10), rx).await {
+                Ok(Ok(values)) => values,
+                _ => Vec::new(),
+            }
         })
     }
 }

@@ -135,7 +135,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Ok(Ok(Some(_))) => {}
                 // Not held here: nothing to delete, and without the manifest this node cannot check
                 // that the signer owns the key, so it keeps no tombstone.
-                Ok(Ok(None)) => return Response::Ack,
+                Ok(Ok(None)) => return Response::Deleted { had_share: false },
                 Ok(Err(e)) => return store_error(e),
                 Err(e) => return internal(e),
             }
@@ -144,7 +144,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 .send(custody::Delete { tombstone: signed })
                 .await
             {
-                Ok(Ok(_)) => Response::Ack,
+                Ok(Ok(had_share)) => Response::Deleted { had_share },
                 Ok(Err(e)) => store_error(e),
                 Err(e) => internal(e),
             }

@@ -100,25 +100,6 @@ impl Params {
             .map_err(|e: enigma_protocol::keys::KeyParseError| invalid(&self.method, e.to_string()))
     }
 
-    /// A required non-empty list of data keys.
-    pub fn keys(&mut self, name: &str) -> Result<Vec<DataKey>, ApiError> {
-        let list: Vec<String> = self.required(name)?;
-        if list.is_empty() {
-            return Err(invalid(
-                &self.method,
-                format!("{name:?} needs at least one key"),
-            ));
-        }
-        list.iter()
-            .map(|s| {
-                s.parse()
-                    .map_err(|e: enigma_protocol::keys::KeyParseError| {
-                        invalid(&self.method, e.to_string())
-                    })
-            })
-            .collect()
-    }
-
     /// Refuses any parameter nobody asked for.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.map.is_empty() {

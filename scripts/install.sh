@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing Enigma needs beyond a Rust toolchain and Python 3:
+# cargo-nextest (if missing) and a virtualenv with the Python client installed from ./python.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest"
+  cargo install cargo-nextest --locked || echo "cargo-nextest unavailable: tests will run with cargo test"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install --quiet ./python
+echo "python client installed in .venv"
