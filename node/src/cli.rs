@@ -114,6 +114,9 @@ pub enum Command {
     Peers(Conn),
     /// The node's status.
     Status(Conn),
+    /// Benchmarks on a local devnet (prints a table).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Call any JSON-RPC method with JSON params.
     Call {
         method: String,
@@ -145,4 +148,18 @@ pub struct DevnetArgs {
     /// Start from empty data directories.
     #[arg(long)]
     pub fresh: bool,
+}
+
+/// Benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Store and load throughput: 1 KB, 1 MB, 64 MB values and a 10^6-element array.
+    Storage {
+        /// Nodes in the devnet.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Fewer repetitions.
+        #[arg(long)]
+        quick: bool,
+    },
 }

@@ -28,7 +28,7 @@ fn print_json(j: &Json) {
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Devnet(_) => unreachable!("handled in main"),
+        Command::Devnet(_) | Command::Bench(_) => anyhow::bail!("not a client command"),
         Command::GenKey(conn) => {
             let (sk, pk) = connect(&conn)?.gen_key()?;
             println!("private_key {sk}\npublic_key  {pk}");

@@ -1,6 +1,7 @@
 //! The `enigma` binary: parses the command line and hands over to the module that does the work.
 //! Errors end here (anyhow at the binary's edge).
 
+mod bench;
 mod cli;
 mod client_cmd;
 mod demo;
@@ -15,6 +16,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         None => run::run(cli.run),
         Some(cli::Command::Devnet(args)) => devnet::run(args),
+        Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => {
+            bench::storage::run(nodes, quick)
+        }
         Some(cmd) => client_cmd::run(cmd),
     };
     match result {

@@ -51,50 +51,71 @@ pub async fn gather_shares(
         .iter()
         .filter_map(|h| PeerId::from_bytes(&h.peer).ok())
         .collect();
-    let (first, second): (Vec<PeerId>, Vec<PeerId>) =
-        holders.iter().partition(|p| live.contains(p));
+    // Ask exactly as many holders as are needed — this node first (free), then live holders, then
+    // the others with a short deadline — and ask the next one each time one fails.
+    let mut queue: Vec<(PeerId, Duration)> = Vec::with_capacity(holders.len());
+    queue.extend(
+        holders
+            .iter()
+            .filter(|p| **p == ctx.local)
+            .map(|p| (*p, ctx.cfg.request_timeout)),
+    );
+    queue.extend(
+        holders
+            .iter()
+            .filter(|p| **p != ctx.local && live.contains(p))
+            .map(|p| (*p, ctx.cfg.request_timeout)),
+    );
+    queue.extend(
+        holders
+            .iter()
+            .filter(|p| !live.contains(p))
+            .map(|p| (*p, Duration::from_secs(10))),
+    );
+    let mut queue = queue.into_iter();
 
+    let ask = |peer: PeerId, timeout: Duration| {
+        let req = Request::GetShare(Signed::sign(
+            GetShare {
+                key,
+                holder: peer.to_bytes(),
+            },
+            &id,
+            now_ms(),
+            &mut rand::rng(),
+        ));
+        async move { (peer, ctx.request_with_timeout(peer, &req, timeout).await) }
+    };
     let mut good = Vec::new();
     let mut errors: Vec<ApiError> = Vec::new();
-    for (round, timeout) in [
-        (first, ctx.cfg.request_timeout),
-        (second, Duration::from_secs(10)),
-    ] {
-        let mut asks: FuturesUnordered<_> = round
-            .into_iter()
-            .map(|peer| {
-                let req = Request::GetShare(Signed::sign(
-                    GetShare {
-                        key,
-                        holder: peer.to_bytes(),
-                    },
-                    &id,
-                    now_ms(),
-                    &mut rand::rng(),
-                ));
-                async move { (peer, ctx.request_with_timeout(peer, &req, timeout).await) }
-            })
-            .collect();
-        while let Some((peer, r)) = asks.next().await {
-            match r {
-                Ok(Response::Share { salt, share }) => {
-                    match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
-                        Ok(x) => good.push((x, share.0)),
-                        Err(e) => {
-                            tracing::warn!(%peer, %key, error = %e, "dropping a share that fails its commitment");
-                            errors.push(ApiError::new(
-                                ErrorCode::Unavailable,
-                                format!("bad share from {peer}"),
-                            ));
-                        }
+    let mut asks = FuturesUnordered::new();
+    for (peer, timeout) in queue.by_ref().take(need) {
+        asks.push(ask(peer, timeout));
+    }
+    while let Some((peer, r)) = asks.next().await {
+        match r {
+            Ok(Response::Share { salt, share }) => {
+                match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
+                    Ok(x) => good.push((x, share.0)),
+                    Err(e) => {
+                        tracing::warn!(%peer, %key, error = %e, "dropping a share that fails its commitment");
+                        errors.push(ApiError::new(
+                            ErrorCode::Unavailable,
+                            format!("bad share from {peer}"),
+                        ));
                     }
                 }
-                Ok(other) => errors.push(peer_error(&peer, other)),
-                Err(e) => errors.push(e),
             }
-            if good.len() >= need {
-                return Ok(good);
-            }
+            Ok(other) => errors.push(peer_error(&peer, other)),
+            Err(e) => errors.push(e),
+        }
+        if good.len() >= need {
+            return Ok(good);
+        }
+        if good.len() + asks.len() < need
+            && let Some((peer, timeout)) = queue.next()
+        {
+            asks.push(ask(peer, timeout));
         }
     }
     // Not enough: say why in the most useful terms.
