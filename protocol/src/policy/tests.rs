@@ -1042,3 +1042,28 @@ fn decoded_view_shows_everything() {
     assert_eq!(first_view["prev"], serde_json::Value::Null);
     assert!(book.view(&Txid::all_zeros()).is_none());
 }
+
+/// The worked example in `docs/ledger.md` is produced by this code.
+#[test]
+fn docs_example_is_current() {
+    let doc = include_str!("../../../docs/ledger.md");
+    let owner = Identity::parse(&"11".repeat(32)).unwrap();
+    let tx = build_policy_tx(
+        &owner,
+        None,
+        PolicyChange::pair(
+            vec!["1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH".into()],
+            1_767_225_600,
+        ),
+    )
+    .unwrap();
+    let bytes = encode_tx(&tx);
+    assert!(doc.contains(&hex::encode(&bytes)), "hex in docs/ledger.md");
+    assert!(doc.contains(&tx.compute_txid().to_string()), "txid");
+    let genesis = genesis_outpoint(&owner.pubkey()).txid.to_byte_array();
+    assert!(
+        doc.contains(&hex::encode(genesis)),
+        "genesis outpoint bytes"
+    );
+    assert!(doc.contains(&format!("{} bytes, {} vbytes", bytes.len(), tx.vsize())));
+}
