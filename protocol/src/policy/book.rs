@@ -42,9 +42,15 @@ impl PolicyBook {
     pub fn submit(&mut self, tx_bytes: &[u8]) -> Result<ValidTx, PolicyError> {
         match validate(tx_bytes, &self.index) {
             Ok(valid) => {
+                // Index and state advance only here, together; check both preconditions before
+                // mutating either, so a refusal leaves the book unchanged.
+                if self.state.tip(&valid.owner) != valid.prev {
+                    return Err(PolicyError::BrokenLink {
+                        txid: valid.txid,
+                        reason: "the access state is not at the owner's tip".to_string(),
+                    });
+                }
                 self.index.insert(&valid)?;
-                // validate + insert guarantee `valid.prev` is the owner's tip, which is also the
-                // state's tip: both advance only here.
                 self.state.apply(&valid)?;
                 self.order.push(valid.txid);
                 self.txs.insert(valid.txid, valid.clone());

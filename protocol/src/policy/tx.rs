@@ -21,7 +21,7 @@ use bitcoin::secp256k1::{Message, PublicKey};
 use bitcoin::sighash::SighashCache;
 use bitcoin::transaction::Version;
 use bitcoin::{
-    Address, Amount, CompressedPublicKey, EcdsaSighashType, Network, OutPoint, ScriptBuf, Sequence,
+    Address, Amount, CompressedPublicKey, EcdsaSighashType, OutPoint, ScriptBuf, Sequence,
     Transaction, TxIn, TxOut, Txid, Witness,
 };
 use std::collections::HashSet;
@@ -97,12 +97,13 @@ impl PolicyChange {
         let mut seen = HashSet::new();
         for a in &self.addresses {
             let canonical = identity::parse_address(a)?;
-            let address: Address = canonical
+            // parse_address accepted it as a mainnet address, so re-parsing its canonical form
+            // cannot fail and the network check is already done.
+            let script = canonical
                 .parse::<Address<bitcoin::address::NetworkUnchecked>>()
                 .map_err(|e| identity::AddressError::Invalid(a.clone(), e.to_string()))?
-                .require_network(Network::Bitcoin)
-                .map_err(|_| identity::AddressError::WrongNetwork(a.clone()))?;
-            let script = address.script_pubkey();
+                .assume_checked()
+                .script_pubkey();
             if seen.insert(script.clone()) {
                 grantees.push(script);
             }
