@@ -6,7 +6,8 @@
 //! - [`value`]: the value codec (what users store ↔ field elements + public metadata);
 //! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
 //! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
-//! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC).
+//! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
+//! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate).
 
 pub mod api;
 pub mod field;
@@ -15,6 +16,8 @@ pub mod identity;
 pub mod keys;
 pub mod manifest;
 pub mod placement;
+/// Access-control policy transactions in Bitcoin transaction format (DESIGN §5).
+pub mod policy;
 pub mod shamir;
 pub mod value;
 pub mod wire;
