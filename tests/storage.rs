@@ -15,19 +15,13 @@ use support::{Cluster, Opts, wait_for};
 
 #[test]
 fn seven_nodes_that_know_only_the_seed_find_each_other() {
-    let c = Cluster::start(Opts {
-        nodes: 7,
-        ..Opts::default()
-    });
+    let c = Cluster::start(Opts { nodes: 7, ..Opts::default() });
     for i in 0..7 {
         let peers = c.client(i).peers().unwrap();
         assert_eq!(peers.len(), 6, "node {i} sees {peers:?}");
         for j in 0..7 {
             if i != j {
-                assert!(
-                    peers.contains(&c.nodes[j].peer_id),
-                    "node {i} does not see node {j}"
-                );
+                assert!(peers.contains(&c.nodes[j].peer_id), "node {i} does not see node {j}");
             }
         }
     }
@@ -37,10 +31,7 @@ fn seven_nodes_that_know_only_the_seed_find_each_other() {
 fn store_on_one_node_load_on_another_and_survive_holder_loss() {
     let mut c = Cluster::start(Opts::default());
     let (sk, _) = c.client(0).gen_key().unwrap();
-    assert!(
-        c.client(1).set_privkey(&sk).unwrap(),
-        "same identity on node 1"
-    );
+    assert!(c.client(1).set_privkey(&sk).unwrap(), "same identity on node 1");
     let data = json!([[90, 60, 90], [88, 57, 89], [92, 64, 91]]);
     let key = c.client(0).store_json(data.clone()).unwrap();
     assert_eq!(c.client(1).load(&key).unwrap().to_json(), data);
@@ -54,10 +45,7 @@ fn store_on_one_node_load_on_another_and_survive_holder_loss() {
     c.kill(2);
     let err = c.client(1).load(&key).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotEnoughNodes), "{err}");
-    assert!(
-        err.to_string().contains("not enough custody nodes"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("not enough custody nodes"), "{err}");
 
     // they come back: the key loads again
     c.restart(2);
@@ -105,10 +93,7 @@ fn no_node_keeps_the_plaintext() {
             }
         }
         let log = std::fs::read(node.dir.join("node.log")).unwrap();
-        assert!(
-            !log.windows(canary.len()).any(|w| w == canary.as_slice()),
-            "log holds the plaintext"
-        );
+        assert!(!log.windows(canary.len()).any(|w| w == canary.as_slice()), "log holds the plaintext");
     }
     assert!(files >= 10, "scanned only {files} files");
 }
@@ -146,21 +131,14 @@ fn delete_removes_every_share_and_reaches_an_offline_holder() {
 
     // the holder that was offline learns the tombstone when it returns
     c.restart(4);
-    wait_for(
-        "node 4 to drop the deleted share",
-        Duration::from_secs(30),
-        || (c.held(4) == 1).then_some(()),
-    );
+    wait_for("node 4 to drop the deleted share", Duration::from_secs(30), || (c.held(4) == 1).then_some(()));
     assert_eq!(
         c.client(4).load(&keep).unwrap_err().code(),
         Some(ErrorCode::AccessDenied),
         "node 4 has another identity"
     );
     assert_eq!(c.client(0).load(&keep).unwrap(), Value::Int(1));
-    assert!(
-        !c.client(0).delete(&gone).unwrap(),
-        "deleting twice says false"
-    );
+    assert!(!c.client(0).delete(&gone).unwrap(), "deleting twice says false");
 }
 
 #[test]
@@ -174,38 +152,25 @@ fn another_identity_can_neither_load_nor_delete() {
     assert!(err.to_string().contains("access denied"));
     let err = other.delete(&key).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AccessDenied), "{err}");
-    assert_eq!(
-        c.client(0).load(&key).unwrap(),
-        Value::Int(42),
-        "the owner still can"
-    );
+    assert_eq!(c.client(0).load(&key).unwrap(), Value::Int(42), "the owner still can");
 }
 
 #[test]
 fn restart_keeps_identity_and_shares() {
     let mut c = Cluster::start(Opts::default());
     let pk = c.client(2).get_pubkey().unwrap();
-    let key = c
-        .client(2)
-        .store(&Value::String("persisted".into()))
-        .unwrap();
+    let key = c.client(2).store(&Value::String("persisted".into())).unwrap();
     c.kill(2);
     c.restart(2);
     c.wait_full_mesh();
     assert_eq!(c.client(2).get_pubkey().unwrap(), pk);
-    assert_eq!(
-        c.client(2).load(&key).unwrap(),
-        Value::String("persisted".into())
-    );
+    assert_eq!(c.client(2).load(&key).unwrap(), Value::String("persisted".into()));
     assert_eq!(c.held(2), 1);
 }
 
 #[test]
 fn fewer_than_three_nodes_refuse_to_store() {
-    let c = Cluster::start(Opts {
-        nodes: 2,
-        ..Opts::default()
-    });
+    let c = Cluster::start(Opts { nodes: 2, ..Opts::default() });
     let err = c.client(0).store_json(json!(1)).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotEnoughNodes), "{err}");
     assert!(err.to_string().contains("need 3, have 2"), "{err}");
@@ -213,15 +178,9 @@ fn fewer_than_three_nodes_refuse_to_store() {
 
 #[test]
 fn three_nodes_store_with_a_group_of_three() {
-    let c = Cluster::start(Opts {
-        nodes: 3,
-        ..Opts::default()
-    });
+    let c = Cluster::start(Opts { nodes: 3, ..Opts::default() });
     let key = c.client(0).store_json(json!([[1, 2], [3, 4]])).unwrap();
-    assert_eq!(
-        c.client(0).load(&key).unwrap().to_json(),
-        json!([[1, 2], [3, 4]])
-    );
+    assert_eq!(c.client(0).load(&key).unwrap().to_json(), json!([[1, 2], [3, 4]]));
     for i in 0..3 {
         assert_eq!(c.held(i), 1);
     }
@@ -247,18 +206,13 @@ fn raw(socket: &str, lines: &[&[u8]]) -> Vec<Json> {
 }
 
 fn code(j: &Json) -> i64 {
-    j["error"]["code"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("not an error: {j}"))
+    j["error"]["code"].as_i64().unwrap_or_else(|| panic!("not an error: {j}"))
 }
 
 #[test]
 fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
-    let c = Cluster::start(Opts {
-        nodes: 3,
-        extra: vec!["--max-value-bytes".into(), "4096".into()],
-        ..Opts::default()
-    });
+    let c =
+        Cluster::start(Opts { nodes: 3, extra: vec!["--max-value-bytes".into(), "4096".into()], ..Opts::default() });
     let sock = c.nodes[0].socket();
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the client socket is private");
@@ -288,39 +242,14 @@ fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     assert_eq!(replies[1]["id"], 1);
     assert_eq!(code(&replies[2]), -32602);
     assert_eq!(code(&replies[3]), -32602);
-    assert!(
-        replies[3]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("invalid key")
-    );
+    assert!(replies[3]["error"]["message"].as_str().unwrap().contains("invalid key"));
     assert_eq!(code(&replies[4]), -32602);
-    assert!(
-        replies[4]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("extra")
-    );
-    assert_eq!(
-        code(&replies[5]),
-        -32700,
-        "1e999 is not a JSON number serde accepts: {}",
-        replies[5]
-    );
+    assert!(replies[4]["error"]["message"].as_str().unwrap().contains("extra"));
+    assert_eq!(code(&replies[5]), -32700, "1e999 is not a JSON number serde accepts: {}", replies[5]);
     assert_eq!(code(&replies[6]), 1003, "out of range: {}", replies[6]);
-    assert!(
-        replies[6]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("out of range")
-    );
+    assert!(replies[6]["error"]["message"].as_str().unwrap().contains("out of range"));
     assert_eq!(code(&replies[7]), -32600);
-    assert_eq!(
-        code(&replies[8][0]),
-        -32600,
-        "batch items are checked one by one: {}",
-        replies[8]
-    );
+    assert_eq!(code(&replies[8][0]), -32600, "batch items are checked one by one: {}", replies[8]);
     assert_eq!(code(&replies[9]), 1005, "too large: {}", replies[9]);
     assert_eq!(code(&replies[10]), 1001, "unknown key: {}", replies[10]);
 
@@ -338,10 +267,7 @@ fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
 
 #[test]
 fn every_data_type_round_trips() {
-    let c = Cluster::start(Opts {
-        nodes: 3,
-        ..Opts::default()
-    });
+    let c = Cluster::start(Opts { nodes: 3, ..Opts::default() });
     let mut cl = c.client(0);
     let cases = [
         Value::Int(-7),
@@ -361,8 +287,5 @@ fn every_data_type_round_trips() {
         assert_eq!(cl.load(&k).unwrap(), v);
     }
     // the same value twice gets two different keys (salted with a nonce)
-    assert_ne!(
-        cl.store_json(json!(24)).unwrap(),
-        cl.store_json(json!(24)).unwrap()
-    );
+    assert_ne!(cl.store_json(json!(24)).unwrap(), cl.store_json(json!(24)).unwrap());
 }

@@ -11,14 +11,12 @@
 pub mod custody;
 pub mod front;
 pub mod keystore;
+pub mod ledger;
 pub mod network;
 pub mod router;
 pub mod system;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

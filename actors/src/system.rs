@@ -6,6 +6,7 @@
 use crate::custody::{Custody, CustodyStore, sync::CustodySync};
 use crate::front::{Front, FrontConfig, FrontCtx};
 use crate::keystore::{self, Keystore};
+use crate::ledger::{Ledger, backend::Backend};
 use crate::network::{NetConfig, Network, SetRouter};
 use crate::router::Router;
 use actix::prelude::*;
@@ -29,6 +30,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// LMDB map size (virtual; the file grows with use).
     pub lmdb_map_size: usize,
+    /// Where policy transactions go besides the embedded ledger.
+    pub ledger_backend: Backend,
 }
 
 impl NodeConfig {
@@ -41,6 +44,7 @@ impl NodeConfig {
             max_value_bytes: 256 << 20,
             request_timeout: Duration::from_secs(120),
             lmdb_map_size: 1 << 40,
+            ledger_backend: Backend::Embedded,
         }
     }
 }
@@ -54,6 +58,8 @@ pub enum StartError {
     Store(#[from] crate::custody::StoreError),
     #[error(transparent)]
     Net(#[from] crate::network::NetError),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::store::LedgerStoreError),
     #[error("data directory {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
 }
@@ -66,12 +72,12 @@ pub struct NodeHandles {
     pub network: Addr<Network>,
     pub custody: Addr<Custody>,
     pub keystore: Addr<Keystore>,
+    pub ledger: Addr<Ledger>,
 }
 
 /// Starts every actor of a node.
 pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| StartError::DataDir(cfg.data_dir.clone(), e))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StartError::DataDir(cfg.data_dir.clone(), e))?;
     let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir)?;
     let identity = keystore::file::load_or_create_identity(&cfg.data_dir)?;
     let local = node_key.public().to_peer_id();
@@ -92,9 +98,15 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         },
     )
     .await?;
+    let ledger = {
+        let ledger = Ledger::open(&cfg.data_dir.join("ledger"), 1 << 34, network.clone(), cfg.ledger_backend.clone())?;
+        Ledger::start_in_arbiter(&Arbiter::new().handle(), |_| ledger)
+    };
     network.do_send(SetRouter(Router {
         local,
         custody: custody.clone(),
+        ledger: ledger.clone(),
+        network: network.clone(),
     }));
     {
         let (c, n) = (custody.clone(), network.clone());
@@ -104,6 +116,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         local,
         network: network.clone(),
         custody: custody.clone(),
+        ledger: ledger.clone(),
         keystore: keystore.clone(),
         cfg: FrontConfig {
             group_size: cfg.group_size,
@@ -113,11 +126,5 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     };
     let front = Supervisor::start(move |_| Front::new(front_ctx));
     tracing::info!(peer = %local, "node started");
-    Ok(NodeHandles {
-        local,
-        front,
-        network,
-        custody,
-        keystore,
-    })
+    Ok(NodeHandles { local, front, network, custody, keystore, ledger })
 }

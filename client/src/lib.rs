@@ -20,10 +20,7 @@ pub enum ClientError {
     #[error("{0}")]
     Api(#[from] ApiError),
     #[error("cannot reach the node at {endpoint}: {source}")]
-    Connect {
-        endpoint: String,
-        source: std::io::Error,
-    },
+    Connect { endpoint: String, source: std::io::Error },
     #[error("connection to the node failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("the node sent something that is not JSON-RPC: {0}")]
@@ -66,25 +63,16 @@ pub struct Progress {
 impl Client {
     /// Connects to a Unix socket path, or to `host:port` (anything with a ':' that is not a path).
     pub fn connect(endpoint: &str) -> Result<Client> {
-        let err = |source| ClientError::Connect {
-            endpoint: endpoint.to_string(),
-            source,
+        let err = |source| ClientError::Connect { endpoint: endpoint.to_string(), source };
+        let (r, w): (Box<dyn Stream>, Box<dyn Stream>) = if endpoint.contains(':') && !Path::new(endpoint).exists() {
+            let s = TcpStream::connect(endpoint).map_err(err)?;
+            s.set_nodelay(true).ok();
+            (Box::new(s.try_clone().map_err(err)?), Box::new(s))
+        } else {
+            let s = UnixStream::connect(endpoint).map_err(err)?;
+            (Box::new(s.try_clone().map_err(err)?), Box::new(s))
         };
-        let (r, w): (Box<dyn Stream>, Box<dyn Stream>) =
-            if endpoint.contains(':') && !Path::new(endpoint).exists() {
-                let s = TcpStream::connect(endpoint).map_err(err)?;
-                s.set_nodelay(true).ok();
-                (Box::new(s.try_clone().map_err(err)?), Box::new(s))
-            } else {
-                let s = UnixStream::connect(endpoint).map_err(err)?;
-                (Box::new(s.try_clone().map_err(err)?), Box::new(s))
-            };
-        Ok(Client {
-            reader: BufReader::new(r),
-            writer: w,
-            next_id: 1,
-            endpoint: endpoint.to_string(),
-        })
+        Ok(Client { reader: BufReader::new(r), writer: w, next_id: 1, endpoint: endpoint.to_string() })
     }
 
     /// The default endpoint: `$ENIGMA_SOCKET`, else the devnet's node 0, else the default node.
@@ -122,8 +110,7 @@ impl Client {
             m.insert("progress".into(), Json::Bool(true));
         }
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let mut line =
-            serde_json::to_string(&req).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut line = serde_json::to_string(&req).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         self.writer.write_all(line.as_bytes())?;
         self.writer.flush()?;
@@ -135,8 +122,7 @@ impl Client {
                     "the node closed the connection",
                 )));
             }
-            let msg: Json =
-                serde_json::from_str(&buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let msg: Json = serde_json::from_str(&buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
             if msg.get("method").is_some() {
                 // a notification: only progress is defined
                 if msg["method"].as_str() == Some(method::PROGRESS) {
@@ -156,14 +142,9 @@ impl Client {
                 return Err(ApiError::from_json(err).into());
             }
             if !for_us {
-                return Err(ClientError::Protocol(format!(
-                    "response for another request: {buf}"
-                )));
+                return Err(ClientError::Protocol(format!("response for another request: {buf}")));
             }
-            return msg
-                .get("result")
-                .cloned()
-                .ok_or_else(|| ClientError::Protocol("response without result".into()));
+            return msg.get("result").cloned().ok_or_else(|| ClientError::Protocol("response without result".into()));
         }
     }
 
@@ -171,8 +152,7 @@ impl Client {
 
     pub fn gen_key(&mut self) -> Result<(String, String)> {
         let r = self.call(method::GEN_KEY, json!({}))?;
-        let pair: (String, String) =
-            serde_json::from_value(r).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let pair: (String, String) = serde_json::from_value(r).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(pair)
     }
 
@@ -235,19 +215,13 @@ pub fn enigma_home() -> PathBuf {
     if let Ok(h) = std::env::var("ENIGMA_HOME") {
         return PathBuf::from(h);
     }
-    std::env::var("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("."))
-        .join(".enigma")
+    std::env::var("HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".")).join(".enigma")
 }
 
 fn string(j: Json) -> Result<String> {
-    j.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ClientError::Protocol(format!("expected a string, got {j}")))
+    j.as_str().map(str::to_string).ok_or_else(|| ClientError::Protocol(format!("expected a string, got {j}")))
 }
 
 fn boolean(j: Json) -> Result<bool> {
-    j.as_bool()
-        .ok_or_else(|| ClientError::Protocol(format!("expected a boolean, got {j}")))
+    j.as_bool().ok_or_else(|| ClientError::Protocol(format!("expected a boolean, got {j}")))
 }

@@ -53,6 +53,12 @@ pub struct RunArgs {
     /// Deadline of one request to a peer, in seconds.
     #[arg(long, default_value_t = 120)]
     pub request_timeout: u64,
+    /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
+    #[arg(long, requires = "bitcoin_rpc_auth_file")]
+    pub bitcoin_rpc: Option<String>,
+    /// File holding `user:password` for --bitcoin-rpc (Bitcoin Core's cookie file works).
+    #[arg(long)]
+    pub bitcoin_rpc_auth_file: Option<PathBuf>,
     /// Log filter (e.g. info, debug, enigma_actors=debug).
     #[arg(long, default_value = "info", env = "ENIGMA_LOG")]
     pub log: String,
@@ -106,6 +112,44 @@ pub enum Command {
     },
     /// Delete a key everywhere (owner only).
     Delete {
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Grant Bitcoin addresses access to your data (all keys, or --key K ...); prints the txid.
+    Pair {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// Only these keys (repeatable).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// load (raw data and computations) or compute (results of computations only).
+        #[arg(long)]
+        level: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Take access back; prints the txid once every live node has it.
+    Revoke {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        #[arg(long)]
+        level: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Your current grants.
+    Policy(Conn),
+    /// A policy transaction: raw hex and decoded view.
+    LedgerTx {
+        txid: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Who loaded or computed on a key, and when (owner only).
+    AccessLog {
         key: String,
         #[command(flatten)]
         conn: Conn,

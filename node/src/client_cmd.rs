@@ -19,14 +19,15 @@ fn connect(conn: &Conn) -> anyhow::Result<Client> {
 fn print_json(j: &Json) {
     match j {
         Json::String(s) => println!("{s}"),
-        other => println!(
-            "{}",
-            serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())
-        ),
+        other => println!("{}", serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())),
     }
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
+    let cmd_name = match &cmd {
+        Command::Pair { .. } => "pair",
+        _ => "",
+    };
     match cmd {
         Command::Devnet(_) | Command::Bench(_) => anyhow::bail!("not a client command"),
         Command::GenKey(conn) => {
@@ -38,31 +39,20 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::SetPrivkey { privkey, conn } => {
             println!("{}", connect(&conn)?.set_privkey(&privkey)?)
         }
-        Command::Store {
-            data,
-            file,
-            store_as,
-            conn,
-        } => {
+        Command::Store { data, file, store_as, conn } => {
             let mut client = connect(&conn)?;
             let key = if let Some(path) = file {
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 client.store(&Value::Bytes(bytes))?
             } else {
-                let Some(text) = data else {
-                    bail!("give the data as JSON, or --file PATH")
-                };
+                let Some(text) = data else { bail!("give the data as JSON, or --file PATH") };
                 match store_as.as_str() {
                     "string" => client.store(&Value::String(text))?,
                     "auto" | "json" => {
-                        let j: Json = serde_json::from_str(&text)
-                            .with_context(|| format!("{text:?} is not JSON (quote strings: '\"text\"', or use --as string)"))?;
-                        if store_as == "json" {
-                            client.store(&Value::Json(j))?
-                        } else {
-                            client.store_json(j)?
-                        }
+                        let j: Json = serde_json::from_str(&text).with_context(|| {
+                            format!("{text:?} is not JSON (quote strings: '\"text\"', or use --as string)")
+                        })?;
+                        if store_as == "json" { client.store(&Value::Json(j))? } else { client.store_json(j)? }
                     }
                     other => bail!("--as must be auto, json or string, not {other:?}"),
                 }
@@ -72,8 +62,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Load { key, out, conn } => {
             let v = connect(&conn)?.load(&key)?;
             match (v, out) {
-                (Value::Bytes(b), Some(path)) => std::fs::write(&path, b)
-                    .with_context(|| format!("writing {}", path.display()))?,
+                (Value::Bytes(b), Some(path)) => {
+                    std::fs::write(&path, b).with_context(|| format!("writing {}", path.display()))?
+                }
                 (Value::Bytes(b), None) => {
                     println!("{}", base64::engine::general_purpose::STANDARD.encode(b))
                 }
@@ -81,19 +72,33 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Delete { key, conn } => println!("{}", connect(&conn)?.delete(&key)?),
+        Command::Pair { addresses, keys, level, conn } | Command::Revoke { addresses, keys, level, conn } => {
+            let method = if matches!(cmd_name, "pair") { "pair" } else { "revoke" };
+            let mut params = serde_json::json!({ "addresses": addresses });
+            if !keys.is_empty() {
+                params["keys"] = serde_json::json!(keys);
+            }
+            if let Some(l) = level {
+                params["level"] = serde_json::json!(l);
+            }
+            print_json(&connect(&conn)?.call(method, params)?);
+        }
+        Command::Policy(conn) => print_json(&connect(&conn)?.call("policy", serde_json::json!({}))?),
+        Command::LedgerTx { txid, conn } => {
+            print_json(&connect(&conn)?.call("ledger_tx", serde_json::json!({"txid": txid}))?)
+        }
+        Command::AccessLog { key, conn } => {
+            print_json(&connect(&conn)?.call("access_log", serde_json::json!({"key": key}))?)
+        }
         Command::Peers(conn) => {
             for p in connect(&conn)?.peers()? {
                 println!("{p}");
             }
         }
         Command::Status(conn) => print_json(&connect(&conn)?.status()?),
-        Command::Call {
-            method,
-            params,
-            conn,
-        } => {
-            let params: Json = serde_json::from_str(&params)
-                .with_context(|| format!("params {params:?} are not JSON"))?;
+        Command::Call { method, params, conn } => {
+            let params: Json =
+                serde_json::from_str(&params).with_context(|| format!("params {params:?} are not JSON"))?;
             print_json(&connect(&conn)?.call(&method, params)?);
         }
     }

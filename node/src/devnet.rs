@@ -56,10 +56,7 @@ impl Drop for Devnet {
 fn spawn_node(exe: &Path, dir: &Path, args: &[String]) -> anyhow::Result<Child> {
     std::fs::create_dir_all(dir)?;
     let _ = std::fs::remove_file(dir.join(INFO_FILE));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("node.log"))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .arg("--data-dir")
@@ -76,8 +73,7 @@ fn spawn_node(exe: &Path, dir: &Path, args: &[String]) -> anyhow::Result<Child> 
             Ok(())
         });
     }
-    cmd.spawn()
-        .with_context(|| format!("starting {}", exe.display()))
+    cmd.spawn().with_context(|| format!("starting {}", exe.display()))
 }
 
 /// Waits for a node's `node.json` and returns its TCP port for peers.
@@ -90,40 +86,23 @@ fn wait_info(dir: &Path, child: &mut Child, deadline: Instant) -> anyhow::Result
                 .into_iter()
                 .flatten()
                 .filter_map(|a| a.as_str())
-                .find_map(|a| {
-                    a.rsplit_once("/tcp/")
-                        .and_then(|(_, p)| p.parse::<u16>().ok())
-                })
+                .find_map(|a| a.rsplit_once("/tcp/").and_then(|(_, p)| p.parse::<u16>().ok()))
             {
                 return Ok(port);
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
-            bail!(
-                "node in {} exited ({status}); see {}",
-                dir.display(),
-                dir.join("node.log").display()
-            );
+            bail!("node in {} exited ({status}); see {}", dir.display(), dir.join("node.log").display());
         }
         if Instant::now() > deadline {
-            bail!(
-                "node in {} did not start in time; see {}",
-                dir.display(),
-                dir.join("node.log").display()
-            );
+            bail!("node in {} did not start in time; see {}", dir.display(), dir.join("node.log").display());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// Starts `n` nodes under `root` and waits until every node sees every other.
-pub fn start(
-    root: &Path,
-    n: usize,
-    base_port: u16,
-    group_size: usize,
-    fresh: bool,
-) -> anyhow::Result<Devnet> {
+pub fn start(root: &Path, n: usize, base_port: u16, group_size: usize, fresh: bool) -> anyhow::Result<Devnet> {
     if n == 0 {
         bail!("a devnet needs at least one node");
     }
@@ -134,10 +113,7 @@ pub fn start(
             let _ = std::fs::remove_dir_all(d);
         }
     }
-    let mut net = Devnet {
-        dirs: dirs.clone(),
-        children: Vec::new(),
-    };
+    let mut net = Devnet { dirs: dirs.clone(), children: Vec::new() };
     let common = vec!["--group-size".to_string(), group_size.to_string()];
     let deadline = Instant::now() + Duration::from_secs(60);
 
@@ -146,17 +122,8 @@ pub fn start(
     net.children.push(spawn_node(&exe, &dirs[0], &seed_args)?);
     let seed_port = wait_info(&dirs[0], &mut net.children[0], deadline)?;
     for (i, dir) in dirs.iter().enumerate().skip(1) {
-        let own = if base_port == 0 {
-            0
-        } else {
-            base_port + i as u16
-        };
-        let mut args = vec![
-            "127.0.0.1".to_string(),
-            seed_port.to_string(),
-            "--port".to_string(),
-            own.to_string(),
-        ];
+        let own = if base_port == 0 { 0 } else { base_port + i as u16 };
+        let mut args = vec!["127.0.0.1".to_string(), seed_port.to_string(), "--port".to_string(), own.to_string()];
         args.extend(common.clone());
         net.children.push(spawn_node(&exe, dir, &args)?);
     }
@@ -189,20 +156,11 @@ pub fn wait_connected(net: &Devnet, n: usize, deadline: Instant) -> anyhow::Resu
 
 pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
     init_logging("warn");
-    let root = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| enigma_client::enigma_home().join("devnet"));
+    let root = args.data_dir.clone().unwrap_or_else(|| enigma_client::enigma_home().join("devnet"));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let root = root.canonicalize()?;
     println!("starting {} nodes under {}", args.nodes, root.display());
-    let mut net = start(
-        &root,
-        args.nodes,
-        args.base_port,
-        args.group_size,
-        args.fresh,
-    )?;
+    let mut net = start(&root, args.nodes, args.base_port, args.group_size, args.fresh)?;
     println!("ready: {} nodes, every node sees the others", args.nodes);
     for i in 0..args.nodes {
         println!("node{i} socket {}", net.socket(i).display());
@@ -212,13 +170,8 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
         net.stop();
         return result;
     }
-    println!(
-        "press Ctrl-C to stop (export ENIGMA_SOCKET={} to use node 0)",
-        net.socket(0).display()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    println!("press Ctrl-C to stop (export ENIGMA_SOCKET={} to use node 0)", net.socket(0).display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

@@ -16,9 +16,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         None => run::run(cli.run),
         Some(cli::Command::Devnet(args)) => devnet::run(args),
-        Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => {
-            bench::storage::run(nodes, quick)
-        }
+        Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
         Some(cmd) => client_cmd::run(cmd),
     };
     match result {

@@ -22,27 +22,21 @@ pub const SOCKET_FILE: &str = "enigma.sock";
 pub const INFO_FILE: &str = "node.json";
 
 pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }
 
 /// Seed (if joining) and own port from the positional arguments.
 pub fn parse_positional(args: &RunArgs) -> anyhow::Result<(Option<SocketAddr>, u16)> {
     let parse_port = |s: &str| -> anyhow::Result<u16> {
-        s.parse::<u16>()
-            .with_context(|| format!("{s:?} is not a port number (1-65535)"))
+        s.parse::<u16>().with_context(|| format!("{s:?} is not a port number (1-65535)"))
     };
     let parse_ip = |s: &str| -> anyhow::Result<IpAddr> {
         if s == "localhost" {
             return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
-        s.parse::<IpAddr>()
-            .with_context(|| format!("{s:?} is not an IP address (the seed must be given by IP)"))
+        s.parse::<IpAddr>().with_context(|| format!("{s:?} is not an IP address (the seed must be given by IP)"))
     };
     Ok(match (&args.first, &args.second) {
         (None, _) => (None, args.port.unwrap_or(DEFAULT_PORT)),
@@ -92,6 +86,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.group_size = args.group_size;
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    if let (Some(url), Some(auth)) = (&args.bitcoin_rpc, &args.bitcoin_rpc_auth_file) {
+        let rpc = enigma_actors::ledger::backend::CoreRpc::new(url, auth)?;
+        cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
+    }
     let rpc_tcp = args.rpc;
     let sys = actix_rt::System::new();
 
@@ -101,27 +99,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
-    let limits = RpcLimits {
-        max_request_bytes: cfg.max_value_bytes.saturating_mul(3).max(1 << 20),
-    };
+    let limits = RpcLimits { max_request_bytes: cfg.max_value_bytes.saturating_mul(3).max(1 << 20) };
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {
-        bail!(
-            "client socket path {} is too long for a Unix socket; use a shorter --data-dir",
-            socket.display()
-        );
+        bail!("client socket path {} is too long for a Unix socket; use a shorter --data-dir", socket.display());
     }
-    let listener = server::bind_unix(&socket)
-        .with_context(|| format!("binding the client socket {}", socket.display()))?;
-    let ctx = RpcCtx {
-        front: handles.front.clone(),
-    };
+    let listener =
+        server::bind_unix(&socket).with_context(|| format!("binding the client socket {}", socket.display()))?;
+    let ctx = RpcCtx { front: handles.front.clone() };
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
     if let Some(addr) = rpc_tcp {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding the client API on {addr}"))?;
+        let l =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the client API on {addr}"))?;
         tracing::info!(%addr, "client API on TCP");
         actix_rt::spawn(server::serve_tcp(l, ctx, limits));
     }
@@ -135,21 +125,11 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<(
         tokio::time::sleep(Duration::from_millis(50)).await;
         view = handles.network.send(GetView).await?;
     }
-    write_info(
-        &data_dir,
-        &view.local.to_string(),
-        &view.listen,
-        &socket,
-        rpc_tcp,
-    )?;
+    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, rpc_tcp)?;
     println!(
         "enigma node {} ready: peers {}; client socket {}",
         view.local,
-        view.listen
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        view.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         socket.display()
     );
 

@@ -144,10 +144,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError { code, message: message.into() }
     }
 
     /// The JSON-RPC error object.
@@ -157,16 +154,8 @@ impl ApiError {
 
     /// Parses a JSON-RPC error object.
     pub fn from_json(j: &Json) -> ApiError {
-        let code = j
-            .get("code")
-            .and_then(Json::as_i64)
-            .and_then(ErrorCode::from_code)
-            .unwrap_or(ErrorCode::Internal);
-        let message = j
-            .get("message")
-            .and_then(Json::as_str)
-            .unwrap_or("unknown error")
-            .to_string();
+        let code = j.get("code").and_then(Json::as_i64).and_then(ErrorCode::from_code).unwrap_or(ErrorCode::Internal);
+        let message = j.get("message").and_then(Json::as_str).unwrap_or("unknown error").to_string();
         ApiError { code, message }
     }
 }
@@ -240,18 +229,12 @@ pub fn value_to_json(v: &Value) -> Json {
 /// Inverse of [`value_to_json`] (used by the Rust client).
 pub fn value_from_json(j: &Json) -> Result<Value, ApiError> {
     let bad = |m: &str| ApiError::new(ErrorCode::Internal, format!("malformed typed value: {m}"));
-    let ty = j
-        .get("type")
-        .and_then(Json::as_str)
-        .ok_or_else(|| bad("no type"))?;
+    let ty = j.get("type").and_then(Json::as_str).ok_or_else(|| bad("no type"))?;
     let value = j.get("value").cloned().unwrap_or(Json::Null);
     match ty {
         "int" => value.as_i64().map(Value::Int).ok_or_else(|| bad("int")),
         "float" => value.as_f64().map(Value::Float).ok_or_else(|| bad("float")),
-        "string" => value
-            .as_str()
-            .map(|s| Value::String(s.into()))
-            .ok_or_else(|| bad("string")),
+        "string" => value.as_str().map(|s| Value::String(s.into())).ok_or_else(|| bad("string")),
         "json" => Ok(Value::Json(value)),
         "bytes" => value
             .as_str()
@@ -259,27 +242,18 @@ pub fn value_from_json(j: &Json) -> Result<Value, ApiError> {
             .map(Value::Bytes)
             .ok_or_else(|| bad("bytes")),
         "array" => {
-            let shape: Vec<usize> = j
-                .get("shape")
-                .and_then(|s| serde_json::from_value(s.clone()).ok())
-                .ok_or_else(|| bad("shape"))?;
-            let dtype = j
-                .get("dtype")
-                .and_then(Json::as_str)
-                .ok_or_else(|| bad("dtype"))?;
+            let shape: Vec<usize> =
+                j.get("shape").and_then(|s| serde_json::from_value(s.clone()).ok()).ok_or_else(|| bad("shape"))?;
+            let dtype = j.get("dtype").and_then(Json::as_str).ok_or_else(|| bad("dtype"))?;
             let mut flat = Vec::new();
             flatten(&value, &mut flat);
             let data = if dtype == "int" {
                 ArrayData::Int(
-                    flat.iter()
-                        .map(|x| x.as_i64().ok_or_else(|| bad("int element")))
-                        .collect::<Result<_, _>>()?,
+                    flat.iter().map(|x| x.as_i64().ok_or_else(|| bad("int element"))).collect::<Result<_, _>>()?,
                 )
             } else {
                 ArrayData::Float(
-                    flat.iter()
-                        .map(|x| x.as_f64().ok_or_else(|| bad("float element")))
-                        .collect::<Result<_, _>>()?,
+                    flat.iter().map(|x| x.as_f64().ok_or_else(|| bad("float element"))).collect::<Result<_, _>>()?,
                 )
             };
             if data.len() != shape.iter().product::<usize>() {
@@ -328,21 +302,10 @@ mod tests {
 
     #[test]
     fn store_params() {
-        assert_eq!(
-            value_from_params(json!("AAEC"), StoreAs::Bytes).unwrap(),
-            Value::Bytes(vec![0, 1, 2])
-        );
+        assert_eq!(value_from_params(json!("AAEC"), StoreAs::Bytes).unwrap(), Value::Bytes(vec![0, 1, 2]));
         assert!(value_from_params(json!(5), StoreAs::Bytes).is_err());
         assert!(value_from_params(json!("!!"), StoreAs::Bytes).is_err());
-        assert_eq!(
-            value_from_params(json!([1, 2]), StoreAs::Json).unwrap(),
-            Value::Json(json!([1, 2]))
-        );
-        assert_eq!(
-            value_from_params(json!(1e300), StoreAs::Auto)
-                .unwrap_err()
-                .code,
-            ErrorCode::OutOfRange
-        );
+        assert_eq!(value_from_params(json!([1, 2]), StoreAs::Json).unwrap(), Value::Json(json!([1, 2])));
+        assert_eq!(value_from_params(json!(1e300), StoreAs::Auto).unwrap_err().code, ErrorCode::OutOfRange);
     }
 }

@@ -71,21 +71,13 @@ impl Fp {
     /// Signed embedding: a negative integer maps to P − |v|. Exact for |v| < 2^126.
     #[inline]
     pub fn from_i128(v: i128) -> Fp {
-        if v >= 0 {
-            Fp::new(v as u128)
-        } else {
-            -Fp::new(v.unsigned_abs())
-        }
+        if v >= 0 { Fp::new(v as u128) } else { -Fp::new(v.unsigned_abs()) }
     }
 
     /// Inverse of [`Fp::from_i128`]: elements above (P−1)/2 are read as negative.
     #[inline]
     pub fn to_i128(self) -> i128 {
-        if self.0 > P / 2 {
-            -((P - self.0) as i128)
-        } else {
-            self.0 as i128
-        }
+        if self.0 > P / 2 { -((P - self.0) as i128) } else { self.0 as i128 }
     }
 
     /// The canonical representative in [0, P).
@@ -116,11 +108,7 @@ impl Fp {
 
     /// Multiplicative inverse; `None` for zero.
     pub fn inv(self) -> Option<Fp> {
-        if self.0 == 0 {
-            None
-        } else {
-            Some(self.pow(P - 2))
-        }
+        if self.0 == 0 { None } else { Some(self.pow(P - 2)) }
     }
 
     /// A square root when one exists (P ≡ 3 mod 4, so it is self^((P+1)/4)).
@@ -172,11 +160,7 @@ impl Sub for Fp {
     type Output = Fp;
     #[inline(always)]
     fn sub(self, o: Fp) -> Fp {
-        Fp(if self.0 >= o.0 {
-            self.0 - o.0
-        } else {
-            self.0 + P - o.0
-        })
+        Fp(if self.0 >= o.0 { self.0 - o.0 } else { self.0 + P - o.0 })
     }
 }
 impl SubAssign for Fp {
@@ -263,9 +247,7 @@ impl Serialize for FpVec {
 impl<'de> Deserialize<'de> for FpVec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let bytes: serde_bytes::ByteBuf = Deserialize::deserialize(d)?;
-        from_bytes_vec(&bytes)
-            .map(FpVec)
-            .map_err(serde::de::Error::custom)
+        from_bytes_vec(&bytes).map(FpVec).map_err(serde::de::Error::custom)
     }
 }
 

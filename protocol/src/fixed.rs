@@ -117,18 +117,7 @@ mod tests {
 
     #[test]
     fn decimals_roundtrip() {
-        for x in [
-            0.1,
-            0.2,
-            0.3,
-            1.5,
-            -0.1,
-            123456.654321,
-            42.0,
-            -999999.999999,
-            1e-6,
-            -685450757.152678,
-        ] {
+        for x in [0.1, 0.2, 0.3, 1.5, -0.1, 123456.654321, 42.0, -999999.999999, 1e-6, -685450757.152678] {
             assert_eq!(decode_float(encode_float(x).unwrap()), x, "{x}");
         }
         assert_eq!(decode_float(encode_float(1e-7).unwrap()), 0.0);

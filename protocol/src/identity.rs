@@ -50,10 +50,7 @@ impl Identity {
     }
 
     fn from_secret(secret: SecretKey) -> Identity {
-        Identity {
-            public: PublicKey::from_secret_key(secp(), &secret),
-            secret,
-        }
+        Identity { public: PublicKey::from_secret_key(secp(), &secret), secret }
     }
 
     /// Parses a private key given as 64 hex characters or as WIF. `None` for anything that is not a
@@ -62,13 +59,9 @@ impl Identity {
         let s = s.trim();
         if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             let bytes = hex::decode(s).ok()?;
-            return SecretKey::from_slice(&bytes)
-                .ok()
-                .map(Identity::from_secret);
+            return SecretKey::from_slice(&bytes).ok().map(Identity::from_secret);
         }
-        PrivateKey::from_wif(s)
-            .ok()
-            .map(|k| Identity::from_secret(k.inner))
+        PrivateKey::from_wif(s).ok().map(|k| Identity::from_secret(k.inner))
     }
 
     /// Private key as 64 hex characters.
@@ -164,15 +157,11 @@ pub enum AddressError {
 
 /// Validates a mainnet Bitcoin address (P2PKH, P2SH, bech32/bech32m) and returns its canonical form.
 pub fn parse_address(s: &str) -> Result<String, AddressError> {
-    let unchecked: Address<bitcoin::address::NetworkUnchecked> =
-        s.trim()
-            .parse()
-            .map_err(|e: bitcoin::address::ParseError| {
-                AddressError::Invalid(s.to_string(), e.to_string())
-            })?;
-    let checked = unchecked
-        .require_network(Network::Bitcoin)
-        .map_err(|_| AddressError::WrongNetwork(s.to_string()))?;
+    let unchecked: Address<bitcoin::address::NetworkUnchecked> = s
+        .trim()
+        .parse()
+        .map_err(|e: bitcoin::address::ParseError| AddressError::Invalid(s.to_string(), e.to_string()))?;
+    let checked = unchecked.require_network(Network::Bitcoin).map_err(|_| AddressError::WrongNetwork(s.to_string()))?;
     Ok(checked.to_string())
 }
 
@@ -198,16 +187,10 @@ mod tests {
     fn invalid_keys_are_refused() {
         assert_eq!(Identity::parse(&"00".repeat(32)), None);
         // the group order n itself
-        assert_eq!(
-            Identity::parse("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141"),
-            None
-        );
+        assert_eq!(Identity::parse("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141"), None);
         assert_eq!(Identity::parse("not a key"), None);
         assert_eq!(Identity::parse(""), None);
-        assert!(
-            Identity::parse("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140")
-                .is_some()
-        );
+        assert!(Identity::parse("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140").is_some());
     }
 
     #[test]
@@ -223,21 +206,13 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(
-            parse_address("1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhD").unwrap(),
-            "1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhD"
-        );
+        assert_eq!(parse_address("1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhD").unwrap(), "1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhD");
         assert!(parse_address("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").is_ok());
         assert!(parse_address("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").is_ok());
-        assert!(
-            parse_address("1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhE").is_err(),
-            "bad checksum"
-        );
+        assert!(parse_address("1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhE").is_err(), "bad checksum");
         assert_eq!(
             parse_address("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"),
-            Err(AddressError::WrongNetwork(
-                "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn".into()
-            ))
+            Err(AddressError::WrongNetwork("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn".into()))
         );
         assert!(parse_address("garbage").is_err());
         let id = Identity::generate(&mut StdRng::seed_from_u64(6));

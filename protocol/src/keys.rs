@@ -72,16 +72,8 @@ mod tests {
         let owner_a = [2u8; 33];
         let owner_b = [3u8; 33];
         let k1 = DataKey::derive(b"24", &owner_a, &[0; 32]);
-        assert_ne!(
-            k1,
-            DataKey::derive(b"24", &owner_a, &[1; 32]),
-            "nonce salts"
-        );
-        assert_ne!(
-            k1,
-            DataKey::derive(b"24", &owner_b, &[0; 32]),
-            "owner salts"
-        );
+        assert_ne!(k1, DataKey::derive(b"24", &owner_a, &[1; 32]), "nonce salts");
+        assert_ne!(k1, DataKey::derive(b"24", &owner_b, &[0; 32]), "owner salts");
         assert_eq!(k1.to_hex().len(), 64);
         assert_eq!(k1.to_hex().parse::<DataKey>().unwrap(), k1);
     }

@@ -73,10 +73,7 @@ impl ManifestBody {
     /// Signs the body with the owner's identity.
     pub fn sign(self, owner: &Identity) -> Manifest {
         let signature = owner.sign(DOMAIN, &self.signing_bytes());
-        Manifest {
-            body: self,
-            signature,
-        }
+        Manifest { body: self, signature }
     }
 }
 
@@ -85,25 +82,17 @@ impl Manifest {
     pub fn verify(&self) -> Result<(), ManifestError> {
         let b = &self.body;
         if b.version != MANIFEST_VERSION {
-            return Err(ManifestError::Malformed(format!(
-                "unknown version {}",
-                b.version
-            )));
+            return Err(ManifestError::Malformed(format!("unknown version {}", b.version)));
         }
         let n = b.holders.len();
         if n < crate::placement::MIN_GROUP || b.threshold as usize > shamir::max_threshold(n) {
-            return Err(ManifestError::Malformed(format!(
-                "threshold {} with {n} holders",
-                b.threshold
-            )));
+            return Err(ManifestError::Malformed(format!("threshold {} with {n} holders", b.threshold)));
         }
         let mut xs: Vec<u64> = b.holders.iter().map(|h| h.x).collect();
         xs.sort_unstable();
         xs.dedup();
         if xs.len() != n || xs.first() == Some(&0) {
-            return Err(ManifestError::Malformed(
-                "x-coordinates must be distinct and non-zero".into(),
-            ));
+            return Err(ManifestError::Malformed("x-coordinates must be distinct and non-zero".into()));
         }
         let mut peers: Vec<&[u8]> = b.holders.iter().map(|h| h.peer.as_slice()).collect();
         peers.sort_unstable();
@@ -126,21 +115,10 @@ impl Manifest {
     }
 
     /// Checks a share served by `peer` against the commitment recorded for it.
-    pub fn check_share(
-        &self,
-        peer: &[u8],
-        salt: &[u8; 32],
-        share: &[Fp],
-    ) -> Result<u64, ManifestError> {
+    pub fn check_share(&self, peer: &[u8], salt: &[u8; 32], share: &[Fp]) -> Result<u64, ManifestError> {
         let h = self.holder(peer).ok_or(ManifestError::NotAHolder)?;
-        let expected = self
-            .body
-            .meta
-            .element_count()
-            .ok_or(ManifestError::BadShare)?;
-        if share.len() != expected
-            || shamir::commitment(salt, Fp::from_u64(h.x), share) != h.commitment
-        {
+        let expected = self.body.meta.element_count().ok_or(ManifestError::BadShare)?;
+        if share.len() != expected || shamir::commitment(salt, Fp::from_u64(h.x), share) != h.commitment {
             return Err(ManifestError::BadShare);
         }
         Ok(h.x)
@@ -153,8 +131,7 @@ impl Manifest {
 
     /// Decodes and verifies.
     pub fn from_bytes(b: &[u8]) -> Result<Manifest, ManifestError> {
-        let m: Manifest =
-            postcard::from_bytes(b).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        let m: Manifest = postcard::from_bytes(b).map_err(|e| ManifestError::Malformed(e.to_string()))?;
         m.verify()?;
         Ok(m)
     }
@@ -196,14 +173,8 @@ mod tests {
         let (m, shares, salts) = sample(&owner);
         assert_eq!(Manifest::from_bytes(&m.to_bytes()).unwrap(), m);
         assert_eq!(m.check_share(&[1; 4], &salts[1], &shares[1]), Ok(2));
-        assert_eq!(
-            m.check_share(&[1; 4], &salts[0], &shares[1]),
-            Err(ManifestError::BadShare)
-        );
-        assert_eq!(
-            m.check_share(&[9; 4], &salts[1], &shares[1]),
-            Err(ManifestError::NotAHolder)
-        );
+        assert_eq!(m.check_share(&[1; 4], &salts[0], &shares[1]), Err(ManifestError::BadShare));
+        assert_eq!(m.check_share(&[9; 4], &salts[1], &shares[1]), Err(ManifestError::NotAHolder));
     }
 
     #[test]

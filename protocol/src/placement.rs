@@ -21,8 +21,7 @@ pub fn weight(key: &DataKey, peer: &[u8]) -> [u8; 32] {
 
 /// Orders candidate peers by decreasing weight for `key` (deterministic, independent of input order).
 pub fn rank<'a, P: AsRef<[u8]>>(key: &DataKey, peers: &'a [P]) -> Vec<&'a P> {
-    let mut scored: Vec<([u8; 32], &P)> =
-        peers.iter().map(|p| (weight(key, p.as_ref()), p)).collect();
+    let mut scored: Vec<([u8; 32], &P)> = peers.iter().map(|p| (weight(key, p.as_ref()), p)).collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.as_ref().cmp(b.1.as_ref())));
     scored.into_iter().map(|(_, p)| p).collect()
 }
@@ -31,10 +30,7 @@ pub fn rank<'a, P: AsRef<[u8]>>(key: &DataKey, peers: &'a [P]) -> Vec<&'a P> {
 pub fn group_size(configured: usize, live: usize) -> Result<usize, PlacementError> {
     let n = configured.max(MIN_GROUP).min(live);
     if n < MIN_GROUP {
-        return Err(PlacementError::NotEnoughNodes {
-            need: MIN_GROUP,
-            have: live,
-        });
+        return Err(PlacementError::NotEnoughNodes { need: MIN_GROUP, have: live });
     }
     Ok(n)
 }
@@ -71,9 +67,6 @@ mod tests {
         assert_eq!(group_size(5, 4), Ok(4));
         assert_eq!(group_size(5, 3), Ok(3));
         assert_eq!(group_size(2, 7), Ok(3));
-        assert_eq!(
-            group_size(5, 2),
-            Err(PlacementError::NotEnoughNodes { need: 3, have: 2 })
-        );
+        assert_eq!(group_size(5, 2), Err(PlacementError::NotEnoughNodes { need: 3, have: 2 }));
     }
 }

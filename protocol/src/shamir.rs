@@ -35,12 +35,7 @@ pub enum ShamirError {
 
 /// Deals shares of every secret in `secrets` to `n` parties with threshold `t`.
 /// Returns `shares[party][element]`.
-pub fn share<R: Rng + ?Sized>(
-    secrets: &[Fp],
-    t: usize,
-    n: usize,
-    rng: &mut R,
-) -> Result<Vec<Vec<Fp>>, ShamirError> {
+pub fn share<R: Rng + ?Sized>(secrets: &[Fp], t: usize, n: usize, rng: &mut R) -> Result<Vec<Vec<Fp>>, ShamirError> {
     if t >= n {
         return Err(ShamirError::BadThreshold { t, n });
     }
@@ -90,10 +85,7 @@ pub fn lagrange_at(xs: &[Fp], at: Fp) -> Result<Vec<Fp>, ShamirError> {
 /// shares; callers that can detect bad shares (commitments) drop them before calling.
 pub fn reconstruct(shares: &[(Fp, &[Fp])], t: usize) -> Result<Vec<Fp>, ShamirError> {
     if shares.len() < t + 1 {
-        return Err(ShamirError::NotEnoughShares {
-            need: t + 1,
-            got: shares.len(),
-        });
+        return Err(ShamirError::NotEnoughShares { need: t + 1, got: shares.len() });
     }
     let used = &shares[..t + 1];
     let len = used[0].1.len();
@@ -137,9 +129,7 @@ mod tests {
         let mut idx: Vec<usize> = (0..n).collect();
         let mut s = seed;
         for i in (1..n).rev() {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             idx.swap(i, (s >> 33) as usize % (i + 1));
         }
         idx.truncate(k);
@@ -205,10 +195,7 @@ mod tests {
                 counts[(s[0][0].value() & 15) as usize] += 1;
             }
             let expected = trials as f64 / 16.0;
-            let chi2: f64 = counts
-                .iter()
-                .map(|&c| (c as f64 - expected).powi(2) / expected)
-                .sum();
+            let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
             // 15 degrees of freedom: p = 0.001 critical value is 37.7
             assert!(chi2 < 37.7, "chi2 = {chi2} for secret {secret:?}");
         }
@@ -219,10 +206,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let shares = share(&[Fp::ONE], 2, 5, &mut rng).unwrap();
         let pts: Vec<(Fp, &[Fp])> = vec![(x_of(0), &shares[0]), (x_of(1), &shares[1])];
-        assert_eq!(
-            reconstruct(&pts, 2),
-            Err(ShamirError::NotEnoughShares { need: 3, got: 2 })
-        );
+        assert_eq!(reconstruct(&pts, 2), Err(ShamirError::NotEnoughShares { need: 3, got: 2 }));
         assert!(share(&[Fp::ONE], 3, 3, &mut rng).is_err());
     }
 }

@@ -84,9 +84,9 @@ impl ValueMeta {
     pub fn element_count(&self) -> Option<usize> {
         match self {
             ValueMeta::Int | ValueMeta::Float => Some(1),
-            ValueMeta::Array { shape, .. } => shape
-                .iter()
-                .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?)),
+            ValueMeta::Array { shape, .. } => {
+                shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))
+            }
             ValueMeta::String { len } | ValueMeta::Bytes { len } | ValueMeta::Json { len } => {
                 Some(usize::try_from(*len).ok()?.div_ceil(BYTES_PER_ELEMENT))
             }
@@ -95,31 +95,19 @@ impl ValueMeta {
 
     /// True for numbers and numeric arrays (what MPC can compute on).
     pub fn is_numeric(&self) -> bool {
-        matches!(
-            self,
-            ValueMeta::Int | ValueMeta::Float | ValueMeta::Array { .. }
-        )
+        matches!(self, ValueMeta::Int | ValueMeta::Float | ValueMeta::Array { .. })
     }
 
     /// True when every element is a whole number (ints and int arrays).
     pub fn is_integer(&self) -> bool {
-        matches!(
-            self,
-            ValueMeta::Int
-                | ValueMeta::Array {
-                    dtype: Dtype::Int,
-                    ..
-                }
-        )
+        matches!(self, ValueMeta::Int | ValueMeta::Array { dtype: Dtype::Int, .. })
     }
 
     /// The array shape (empty for a scalar); `None` for non-numeric values.
     pub fn shape(&self) -> Option<Vec<usize>> {
         match self {
             ValueMeta::Int | ValueMeta::Float => Some(vec![]),
-            ValueMeta::Array { shape, .. } => {
-                shape.iter().map(|&d| usize::try_from(d).ok()).collect()
-            }
+            ValueMeta::Array { shape, .. } => shape.iter().map(|&d| usize::try_from(d).ok()).collect(),
             _ => None,
         }
     }
@@ -151,14 +139,8 @@ pub enum ValueError {
 /// Encodes a value into (metadata, field elements).
 pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
     Ok(match v {
-        Value::Int(i) => (
-            ValueMeta::Int,
-            vec![fixed::to_field(fixed::encode_int(*i)?)],
-        ),
-        Value::Float(x) => (
-            ValueMeta::Float,
-            vec![fixed::to_field(fixed::encode_float(*x)?)],
-        ),
+        Value::Int(i) => (ValueMeta::Int, vec![fixed::to_field(fixed::encode_int(*i)?)]),
+        Value::Float(x) => (ValueMeta::Float, vec![fixed::to_field(fixed::encode_float(*x)?)]),
         Value::Array(a) => {
             let expected: usize = a.shape.iter().product();
             if expected != a.data.len() {
@@ -169,58 +151,30 @@ pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
                 )));
             }
             let elements = match &a.data {
-                ArrayData::Int(v) => v
-                    .iter()
-                    .map(|i| fixed::encode_int(*i).map(fixed::to_field))
-                    .collect::<Result<Vec<_>, _>>()?,
-                ArrayData::Float(v) => v
-                    .iter()
-                    .map(|x| fixed::encode_float(*x).map(fixed::to_field))
-                    .collect::<Result<Vec<_>, _>>()?,
+                ArrayData::Int(v) => {
+                    v.iter().map(|i| fixed::encode_int(*i).map(fixed::to_field)).collect::<Result<Vec<_>, _>>()?
+                }
+                ArrayData::Float(v) => {
+                    v.iter().map(|x| fixed::encode_float(*x).map(fixed::to_field)).collect::<Result<Vec<_>, _>>()?
+                }
             };
             let shape = a.shape.iter().map(|&d| d as u64).collect();
-            (
-                ValueMeta::Array {
-                    dtype: a.data.dtype(),
-                    shape,
-                },
-                elements,
-            )
+            (ValueMeta::Array { dtype: a.data.dtype(), shape }, elements)
         }
-        Value::String(s) => (
-            ValueMeta::String {
-                len: s.len() as u64,
-            },
-            pack_bytes(s.as_bytes()),
-        ),
-        Value::Bytes(b) => (
-            ValueMeta::Bytes {
-                len: b.len() as u64,
-            },
-            pack_bytes(b),
-        ),
+        Value::String(s) => (ValueMeta::String { len: s.len() as u64 }, pack_bytes(s.as_bytes())),
+        Value::Bytes(b) => (ValueMeta::Bytes { len: b.len() as u64 }, pack_bytes(b)),
         Value::Json(j) => {
             let text = serde_json::to_vec(j).map_err(|e| ValueError::Corrupt(e.to_string()))?;
-            (
-                ValueMeta::Json {
-                    len: text.len() as u64,
-                },
-                pack_bytes(&text),
-            )
+            (ValueMeta::Json { len: text.len() as u64 }, pack_bytes(&text))
         }
     })
 }
 
 /// Decodes field elements back to the value described by `meta`.
 pub fn decode(meta: &ValueMeta, elements: &[Fp]) -> Result<Value, ValueError> {
-    let expected = meta
-        .element_count()
-        .ok_or_else(|| ValueError::Corrupt("element count overflows".into()))?;
+    let expected = meta.element_count().ok_or_else(|| ValueError::Corrupt("element count overflows".into()))?;
     if expected != elements.len() {
-        return Err(ValueError::Corrupt(format!(
-            "metadata says {expected} elements, got {}",
-            elements.len()
-        )));
+        return Err(ValueError::Corrupt(format!("metadata says {expected} elements, got {}", elements.len())));
     }
     let int_of = |f: &Fp| {
         fixed::decode_int(fixed::from_field(*f))
@@ -232,15 +186,10 @@ pub fn decode(meta: &ValueMeta, elements: &[Fp]) -> Result<Value, ValueError> {
         ValueMeta::Array { dtype, shape } => {
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
             let data = match dtype {
-                Dtype::Int => {
-                    ArrayData::Int(elements.iter().map(int_of).collect::<Result<_, _>>()?)
+                Dtype::Int => ArrayData::Int(elements.iter().map(int_of).collect::<Result<_, _>>()?),
+                Dtype::Float => {
+                    ArrayData::Float(elements.iter().map(|f| fixed::decode_float(fixed::from_field(*f))).collect())
                 }
-                Dtype::Float => ArrayData::Float(
-                    elements
-                        .iter()
-                        .map(|f| fixed::decode_float(fixed::from_field(*f)))
-                        .collect(),
-                ),
             };
             Value::Array(Array { shape, data })
         }
@@ -285,9 +234,7 @@ fn unpack_bytes(elements: &[Fp], len: u64) -> Result<Vec<u8>, ValueError> {
         out.extend_from_slice(&v.to_le_bytes()[..BYTES_PER_ELEMENT]);
     }
     if out.len() < len || out[len..].iter().any(|&b| b != 0) {
-        return Err(ValueError::Corrupt(
-            "packed bytes do not match length".into(),
-        ));
+        return Err(ValueError::Corrupt("packed bytes do not match length".into()));
     }
     out.truncate(len);
     Ok(out)
@@ -325,9 +272,7 @@ impl Value {
 }
 
 fn float_json(x: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(x)
-        .map(serde_json::Value::Number)
-        .unwrap_or(serde_json::Value::Null)
+    serde_json::Number::from_f64(x).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
 }
 
 /// Nested JSON lists for a row-major array of the given shape.
@@ -341,11 +286,7 @@ pub fn array_json(shape: &[usize], data: &ArrayData) -> serde_json::Value {
             *offset += 1;
             return v;
         }
-        serde_json::Value::Array(
-            (0..shape[0])
-                .map(|_| build(&shape[1..], data, offset))
-                .collect(),
-        )
+        serde_json::Value::Array((0..shape[0]).map(|_| build(&shape[1..], data, offset)).collect())
     }
     let mut offset = 0;
     build(shape, data, &mut offset)
@@ -358,9 +299,7 @@ fn number(n: &serde_json::Number) -> Result<Value, ValueError> {
     } else if n.is_u64() {
         Err(FixedError::OutOfRange(n.to_string()).into())
     } else {
-        let x = n
-            .as_f64()
-            .ok_or_else(|| FixedError::NotFinite(n.to_string()))?;
+        let x = n.as_f64().ok_or_else(|| FixedError::NotFinite(n.to_string()))?;
         fixed::encode_float(x)?;
         Ok(Value::Float(x))
     }
@@ -422,10 +361,7 @@ fn numeric_array(items: &[serde_json::Value]) -> Result<Option<Array>, ValueErro
     }
     if shape.iter().product::<usize>() == 0 {
         // numpy gives float64 for empty arrays
-        return Ok(Some(Array {
-            shape,
-            data: ArrayData::Float(vec![]),
-        }));
+        return Ok(Some(Array { shape, data: ArrayData::Float(vec![]) }));
     }
     let data = match floats {
         Some(f) => ArrayData::Float(f),
@@ -449,46 +385,16 @@ mod tests {
     fn classification() {
         assert_eq!(Value::from_json(json!(24)).unwrap(), Value::Int(24));
         assert_eq!(Value::from_json(json!(24.0)).unwrap(), Value::Float(24.0));
-        assert_eq!(
-            Value::from_json(json!("hi")).unwrap(),
-            Value::String("hi".into())
-        );
+        assert_eq!(Value::from_json(json!("hi")).unwrap(), Value::String("hi".into()));
         let body = Value::from_json(json!([[90, 60, 90], [88, 57, 89]])).unwrap();
-        assert_eq!(
-            body,
-            Value::Array(Array {
-                shape: vec![2, 3],
-                data: ArrayData::Int(vec![90, 60, 90, 88, 57, 89])
-            })
-        );
+        assert_eq!(body, Value::Array(Array { shape: vec![2, 3], data: ArrayData::Int(vec![90, 60, 90, 88, 57, 89]) }));
         let mixed = Value::from_json(json!([1, 2.5])).unwrap();
-        assert_eq!(
-            mixed,
-            Value::Array(Array {
-                shape: vec![2],
-                data: ArrayData::Float(vec![1.0, 2.5])
-            })
-        );
-        assert!(matches!(
-            Value::from_json(json!([1, "a"])).unwrap(),
-            Value::Json(_)
-        ));
-        assert!(matches!(
-            Value::from_json(json!([[1, 2], [3]])).unwrap(),
-            Value::Json(_)
-        ));
-        assert!(matches!(
-            Value::from_json(json!({"a": 1})).unwrap(),
-            Value::Json(_)
-        ));
-        assert!(matches!(
-            Value::from_json(json!(true)).unwrap(),
-            Value::Json(_)
-        ));
-        assert!(matches!(
-            Value::from_json(json!(null)).unwrap(),
-            Value::Json(_)
-        ));
+        assert_eq!(mixed, Value::Array(Array { shape: vec![2], data: ArrayData::Float(vec![1.0, 2.5]) }));
+        assert!(matches!(Value::from_json(json!([1, "a"])).unwrap(), Value::Json(_)));
+        assert!(matches!(Value::from_json(json!([[1, 2], [3]])).unwrap(), Value::Json(_)));
+        assert!(matches!(Value::from_json(json!({"a": 1})).unwrap(), Value::Json(_)));
+        assert!(matches!(Value::from_json(json!(true)).unwrap(), Value::Json(_)));
+        assert!(matches!(Value::from_json(json!(null)).unwrap(), Value::Json(_)));
         assert!(Value::from_json(json!(1e300)).is_err());
         assert!(Value::from_json(json!([1, 2, 9007199254740993u64])).is_err());
         assert!(Value::from_json(json!(u64::MAX)).is_err());
@@ -516,10 +422,7 @@ mod tests {
         el[0] = Fp::new(u128::MAX >> 2);
         assert!(decode(&meta, &el).is_err());
         assert!(decode(&ValueMeta::Int, &[]).is_err());
-        assert!(
-            decode(&ValueMeta::Int, &[Fp::ONE]).is_err(),
-            "1/2^20 is not an integer"
-        );
+        assert!(decode(&ValueMeta::Int, &[Fp::ONE]).is_err(), "1/2^20 is not an integer");
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
@@ -530,17 +433,11 @@ mod tests {
             ".*".prop_map(Value::String),
             prop::collection::vec(any::<u8>(), 0..100).prop_map(Value::Bytes),
             (1usize..4, 1usize..4, prop::collection::vec(-max..max, 16)).prop_map(|(a, b, v)| {
-                Value::Array(Array {
-                    shape: vec![a, b],
-                    data: ArrayData::Int(v[..a * b].to_vec()),
-                })
+                Value::Array(Array { shape: vec![a, b], data: ArrayData::Int(v[..a * b].to_vec()) })
             }),
             prop::collection::vec(-1e9f64..1e9, 1..10).prop_map(|v| {
                 let v: Vec<f64> = v.into_iter().map(|x| (x * 1e6).round() / 1e6).collect();
-                Value::Array(Array {
-                    shape: vec![v.len()],
-                    data: ArrayData::Float(v),
-                })
+                Value::Array(Array { shape: vec![v.len()], data: ArrayData::Float(v) })
             }),
         ]
     }

@@ -99,15 +99,7 @@ impl<T: SignedBody> Signed<T> {
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let signature = id.sign(T::DOMAIN, &signing_bytes(&body, &nonce, now_ms));
-        Signed {
-            body,
-            auth: Auth {
-                signer: id.pubkey(),
-                nonce,
-                timestamp_ms: now_ms,
-                signature,
-            },
-        }
+        Signed { body, auth: Auth { signer: id.pubkey(), nonce, timestamp_ms: now_ms, signature } }
     }
 
     /// Checks the signature and that the timestamp is within [`MAX_CLOCK_SKEW_MS`] of `now_ms`.
@@ -132,6 +124,8 @@ pub struct GetShare {
     /// The holder this request is meant for (peer id bytes), so it can't be replayed to another.
     #[serde(with = "serde_bytes")]
     pub holder: Vec<u8>,
+    /// Identifies the whole load (the same on every holder asked), for the owner's access log.
+    pub request: [u8; 16],
 }
 impl SignedBody for GetShare {
     const DOMAIN: &'static str = "enigma get-share v1";
@@ -159,11 +153,7 @@ impl SignedBody for DeleteKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Store phase 1: the holder keeps its share as pending. The owner-signed manifest authorises it.
-    PutShare {
-        manifest: Manifest,
-        salt: [u8; 32],
-        share: FpVec,
-    },
+    PutShare { manifest: Manifest, salt: [u8; 32], share: FpVec },
     /// Store phase 2.
     Commit(Signed<CommitKey>),
     /// Load: the holder's share (after signature, freshness, replay and access checks).
@@ -174,6 +164,37 @@ pub enum Request {
     Delete(Signed<DeleteKey>),
     /// Which of these keys have tombstones here?
     Tombstones { keys: Vec<DataKey> },
+    /// A policy transaction (consensus bytes) for this node's ledger to validate and keep.
+    LedgerPush { tx: Vec<u8> },
+    /// The txids this node's ledger holds, in acceptance order (parents before children).
+    LedgerInventory,
+    /// Policy transactions by txid (raw 32-byte txids, internal byte order).
+    LedgerTxs { txids: Vec<[u8; 32]> },
+    /// The owner asks a holder who accessed a key.
+    AccessLog(Signed<AccessLogQuery>),
+}
+
+/// Owner's query of a holder's access log for one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLogQuery {
+    pub key: DataKey,
+    #[serde(with = "serde_bytes")]
+    pub holder: Vec<u8>,
+}
+impl SignedBody for AccessLogQuery {
+    const DOMAIN: &'static str = "enigma access-log v1";
+}
+
+/// One recorded access to a key, as a holder saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessEntry {
+    #[serde(with = "serde_bytes")]
+    pub requester: PubkeyBytes,
+    /// "load" or "compute".
+    pub action: String,
+    pub timestamp_ms: u64,
+    /// The operation's id: the same load seen by several holders is one access.
+    pub request: [u8; 16],
 }
 
 /// Error kinds a node reports to another.
@@ -204,6 +225,9 @@ pub enum Response {
     Deleted {
         had_share: bool,
     },
+    LedgerInventory(Vec<[u8; 32]>),
+    LedgerTxs(Vec<Vec<u8>>),
+    AccessLog(Vec<AccessEntry>),
     Error {
         kind: ErrorKind,
         message: String,
@@ -212,10 +236,7 @@ pub enum Response {
 
 impl Response {
     pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
-        Response::Error {
-            kind,
-            message: message.into(),
-        }
+        Response::Error { kind, message: message.into() }
     }
 }
 
@@ -228,6 +249,8 @@ pub enum DhtRecord {
 
 /// Gossip topic carrying owner-signed tombstones.
 pub const TOMBSTONE_TOPIC: &str = "enigma/tombstones/1";
+/// Gossip topic carrying policy transactions.
+pub const LEDGER_TOPIC: &str = "enigma/ledger/1";
 
 #[cfg(test)]
 mod tests {
@@ -237,19 +260,14 @@ mod tests {
 
     #[test]
     fn frames_roundtrip_and_refuse_other_versions() {
-        let req = Request::GetManifest {
-            key: DataKey([4; 32]),
-        };
+        let req = Request::GetManifest { key: DataKey([4; 32]) };
         let frame = encode(&req);
         assert_eq!(decode::<Request>(&frame), Ok(req));
         let mut bad = frame.clone();
         bad[0] = 9;
         assert_eq!(decode::<Request>(&bad), Err(WireError::Version(9)));
         assert_eq!(decode::<Request>(&[1]), Err(WireError::Truncated));
-        assert!(matches!(
-            decode::<Request>(&[1, 0, 200, 3]),
-            Err(WireError::Malformed(_))
-        ));
+        assert!(matches!(decode::<Request>(&[1, 0, 200, 3]), Err(WireError::Malformed(_))));
     }
 
     #[test]
@@ -257,26 +275,14 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(8);
         let id = Identity::generate(&mut rng);
         let now = 1_700_000_000_000;
-        let s = Signed::sign(
-            DeleteKey {
-                key: DataKey([1; 32]),
-            },
-            &id,
-            now,
-            &mut rng,
-        );
+        let s = Signed::sign(DeleteKey { key: DataKey([1; 32]) }, &id, now, &mut rng);
         assert_eq!(s.verify(now + 1000), Ok(()));
         assert_eq!(s.verify(now + MAX_CLOCK_SKEW_MS + 1), Err(AuthError::Stale));
         let mut forged = s.clone();
         forged.body.key = DataKey([2; 32]);
         assert_eq!(forged.verify(now), Err(AuthError::BadSignature));
         // a delete signature is not a commit signature for the same key
-        let as_commit = Signed {
-            body: CommitKey {
-                key: DataKey([1; 32]),
-            },
-            auth: s.auth.clone(),
-        };
+        let as_commit = Signed { body: CommitKey { key: DataKey([1; 32]) }, auth: s.auth.clone() };
         assert_eq!(as_commit.verify(now), Err(AuthError::BadSignature));
     }
 }

@@ -21,10 +21,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Opti
         if let Some(v) = cond() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -45,9 +42,7 @@ impl Node {
 
     pub fn client(&self) -> Client {
         let s = self.socket();
-        wait_for("the client socket", Duration::from_secs(10), || {
-            Client::connect(&s).ok()
-        })
+        wait_for("the client socket", Duration::from_secs(10), || Client::connect(&s).ok())
     }
 
     pub fn is_running(&self) -> bool {
@@ -72,11 +67,7 @@ impl Drop for Node {
 fn spawn(dir: &Path, args: &[String]) -> Child {
     std::fs::create_dir_all(dir).unwrap();
     let _ = std::fs::remove_file(dir.join("node.json"));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("node.log"))
-        .unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
     Command::new(BIN)
         .args(args)
         .arg("--data-dir")
@@ -92,24 +83,20 @@ fn spawn(dir: &Path, args: &[String]) -> Child {
 }
 
 fn read_info(dir: &Path, child: &mut Child) -> (u16, String) {
-    wait_for(
-        &format!("node.json in {}", dir.display()),
-        Duration::from_secs(30),
-        || {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
-                panic!("node in {} exited with {status}:\n{log}", dir.display());
-            }
-            let text = std::fs::read_to_string(dir.join("node.json")).ok()?;
-            let info: Json = serde_json::from_str(&text).ok()?;
-            let port = info["listen"]
-                .as_array()?
-                .iter()
-                .filter_map(|a| a.as_str())
-                .find_map(|a| a.rsplit_once("/tcp/").and_then(|(_, p)| p.parse().ok()))?;
-            Some((port, info["peer_id"].as_str()?.to_string()))
-        },
-    )
+    wait_for(&format!("node.json in {}", dir.display()), Duration::from_secs(30), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+            panic!("node in {} exited with {status}:\n{log}", dir.display());
+        }
+        let text = std::fs::read_to_string(dir.join("node.json")).ok()?;
+        let info: Json = serde_json::from_str(&text).ok()?;
+        let port = info["listen"]
+            .as_array()?
+            .iter()
+            .filter_map(|a| a.as_str())
+            .find_map(|a| a.rsplit_once("/tcp/").and_then(|(_, p)| p.parse().ok()))?;
+        Some((port, info["peer_id"].as_str()?.to_string()))
+    })
 }
 
 /// Options for a cluster.
@@ -122,11 +109,7 @@ pub struct Opts {
 
 impl Default for Opts {
     fn default() -> Opts {
-        Opts {
-            nodes: 5,
-            group_size: 5,
-            extra: vec![],
-        }
+        Opts { nodes: 5, group_size: 5, extra: vec![] }
     }
 }
 
@@ -138,10 +121,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn start(opts: Opts) -> Cluster {
         // short paths: Unix socket paths are limited to ~100 bytes
-        let root = tempfile::Builder::new()
-            .prefix("enig")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let root = tempfile::Builder::new().prefix("enig").tempdir_in("/tmp").unwrap();
         let mut extra = vec!["--group-size".to_string(), opts.group_size.to_string()];
         extra.extend(opts.extra.clone());
         let mut nodes: Vec<Node> = Vec::new();
@@ -150,24 +130,12 @@ impl Cluster {
             let seed_port = nodes.first().map(|n| n.port);
             let mut args = match seed_port {
                 None => vec!["0".to_string()],
-                Some(p) => vec![
-                    "127.0.0.1".into(),
-                    p.to_string(),
-                    "--port".into(),
-                    "0".into(),
-                ],
+                Some(p) => vec!["127.0.0.1".into(), p.to_string(), "--port".into(), "0".into()],
             };
             args.extend(extra.clone());
             let mut child = spawn(&dir, &args);
             let (port, peer_id) = read_info(&dir, &mut child);
-            nodes.push(Node {
-                dir,
-                port,
-                peer_id,
-                child: Some(child),
-                extra: extra.clone(),
-                seed_port,
-            });
+            nodes.push(Node { dir, port, peer_id, child: Some(child), extra: extra.clone(), seed_port });
         }
         let c = Cluster { nodes, _root: root };
         c.wait_full_mesh();
@@ -179,14 +147,10 @@ impl Cluster {
         let running: Vec<&Node> = self.nodes.iter().filter(|n| n.is_running()).collect();
         let want = running.len() - 1;
         for n in &running {
-            wait_for(
-                &format!("{} to see {want} peers", n.dir.display()),
-                Duration::from_secs(60),
-                || {
-                    let peers = Client::connect(&n.socket()).ok()?.peers().ok()?;
-                    (peers.len() >= want).then_some(())
-                },
-            );
+            wait_for(&format!("{} to see {want} peers", n.dir.display()), Duration::from_secs(60), || {
+                let peers = Client::connect(&n.socket()).ok()?.peers().ok()?;
+                (peers.len() >= want).then_some(())
+            });
         }
     }
 
@@ -201,19 +165,10 @@ impl Cluster {
     /// Restarts a killed node with the same data directory and port, joining through node 0 (or,
     /// for node 0, through node 1).
     pub fn restart(&mut self, i: usize) {
-        let seed_port = if i == 0 {
-            self.nodes[1].port
-        } else {
-            self.nodes[0].port
-        };
+        let seed_port = if i == 0 { self.nodes[1].port } else { self.nodes[0].port };
         let n = &mut self.nodes[i];
         assert!(n.child.is_none(), "node {i} is running");
-        let mut args = vec![
-            "127.0.0.1".into(),
-            seed_port.to_string(),
-            "--port".into(),
-            n.port.to_string(),
-        ];
+        let mut args = vec!["127.0.0.1".into(), seed_port.to_string(), "--port".into(), n.port.to_string()];
         args.extend(n.extra.clone());
         let mut child = spawn(&n.dir, &args);
         let (port, peer_id) = read_info(&n.dir, &mut child);
@@ -224,15 +179,10 @@ impl Cluster {
 
     /// Committed shares node `i` holds (from its status).
     pub fn held(&self, i: usize) -> u64 {
-        self.client(i).status().unwrap()["held_shares"]
-            .as_u64()
-            .unwrap()
+        self.client(i).status().unwrap()["held_shares"].as_u64().unwrap()
     }
 
     pub fn peer_index(&self, peer_id: &str) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| n.peer_id == peer_id)
-            .unwrap()
+        self.nodes.iter().position(|n| n.peer_id == peer_id).unwrap()
     }
 }

@@ -14,7 +14,7 @@ use actix::prelude::*;
 use enigma_protocol::field::Fp;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::Manifest;
-use enigma_protocol::wire::{DeleteKey, Signed};
+use enigma_protocol::wire::{AccessEntry, DeleteKey, Signed};
 
 pub struct Custody {
     store: CustodyStore,
@@ -23,9 +23,7 @@ pub struct Custody {
 impl Custody {
     /// Starts the actor on its own thread over an opened store.
     pub fn start(store: CustodyStore) -> Addr<Custody> {
-        SyncArbiter::start(1, move || Custody {
-            store: store.clone(),
-        })
+        SyncArbiter::start(1, move || Custody { store: store.clone() })
     }
 }
 
@@ -45,8 +43,7 @@ pub struct PutPending {
 impl Handler<PutPending> for Custody {
     type Result = Result<(), StoreError>;
     fn handle(&mut self, m: PutPending, _: &mut SyncContext<Self>) -> Self::Result {
-        self.store
-            .put_pending(&m.manifest, m.salt, &m.share, m.now_ms)
+        self.store.put_pending(&m.manifest, m.salt, &m.share, m.now_ms)
     }
 }
 
@@ -166,5 +163,32 @@ impl Handler<GetRecord> for Custody {
     type Result = Result<Option<ShareRecord>, StoreError>;
     fn handle(&mut self, m: GetRecord, _: &mut SyncContext<Self>) -> Self::Result {
         self.store.record(&m.key)
+    }
+}
+
+/// Records an access to a key.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct RecordAccess {
+    pub key: DataKey,
+    pub entry: AccessEntry,
+}
+impl Handler<RecordAccess> for Custody {
+    type Result = Result<(), StoreError>;
+    fn handle(&mut self, m: RecordAccess, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.record_access(&m.key, &m.entry)
+    }
+}
+
+/// The access log of a key.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<AccessEntry>, StoreError>")]
+pub struct AccessLog {
+    pub key: DataKey,
+}
+impl Handler<AccessLog> for Custody {
+    type Result = Result<Vec<AccessEntry>, StoreError>;
+    fn handle(&mut self, m: AccessLog, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.access_log(&m.key)
     }
 }

@@ -9,7 +9,7 @@
 use enigma_protocol::field::{self, Fp};
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::Manifest;
-use enigma_protocol::wire::{DeleteKey, Signed};
+use enigma_protocol::wire::{AccessEntry, DeleteKey, Signed};
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions};
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,7 @@ pub struct CustodyStore {
     shares: Database<Bytes, Bytes>,
     tombstones: Database<Bytes, Bytes>,
     nonces: Database<Bytes, Bytes>,
+    access: Database<Bytes, Bytes>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -74,25 +75,15 @@ impl CustodyStore {
         std::fs::create_dir_all(dir)?;
         // SAFETY: heed requires that the same environment is not opened twice in one process and that
         // the files are not modified by other processes while open; this node owns its data dir.
-        let env = unsafe {
-            EnvOpenOptions::new()
-                .map_size(map_size)
-                .max_dbs(8)
-                .open(dir)?
-        };
+        let env = unsafe { EnvOpenOptions::new().map_size(map_size).max_dbs(8).open(dir)? };
         let mut wtxn = env.write_txn()?;
         let records = env.create_database(&mut wtxn, Some("records"))?;
         let shares = env.create_database(&mut wtxn, Some("shares"))?;
         let tombstones = env.create_database(&mut wtxn, Some("tombstones"))?;
         let nonces = env.create_database(&mut wtxn, Some("nonces"))?;
+        let access = env.create_database(&mut wtxn, Some("access"))?;
         wtxn.commit()?;
-        Ok(CustodyStore {
-            env,
-            records,
-            shares,
-            tombstones,
-            nonces,
-        })
+        Ok(CustodyStore { env, records, shares, tombstones, nonces, access })
     }
 
     /// Phase 1 of a store: keeps the share as pending. Idempotent for the same manifest; a key that
@@ -115,21 +106,13 @@ impl CustodyStore {
                 return if existing.manifest == *manifest {
                     Ok(())
                 } else {
-                    Err(StoreError::Corrupt(
-                        "key already stored with another manifest".into(),
-                    ))
+                    Err(StoreError::Corrupt("key already stored with another manifest".into()))
                 };
             }
         }
-        let record = ShareRecord {
-            state: ShareState::Pending,
-            manifest: manifest.clone(),
-            salt,
-            updated_ms: now_ms,
-        };
+        let record = ShareRecord { state: ShareState::Pending, manifest: manifest.clone(), salt, updated_ms: now_ms };
         self.records.put(&mut wtxn, &key, &enc(&record)?)?;
-        self.shares
-            .put(&mut wtxn, &key, &field::to_bytes_vec(share))?;
+        self.shares.put(&mut wtxn, &key, &field::to_bytes_vec(share))?;
         wtxn.commit()?;
         Ok(())
     }
@@ -160,10 +143,8 @@ impl CustodyStore {
         if record.state != ShareState::Committed {
             return Ok(None);
         }
-        let bytes = self
-            .shares
-            .get(&rtxn, &key.0)?
-            .ok_or_else(|| StoreError::Corrupt("record without share".into()))?;
+        let bytes =
+            self.shares.get(&rtxn, &key.0)?.ok_or_else(|| StoreError::Corrupt("record without share".into()))?;
         let share = field::from_bytes_vec(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Some(HeldShare { record, share }))
     }
@@ -215,12 +196,7 @@ impl CustodyStore {
     }
 
     /// Records a (signer, nonce) pair until `expires_ms`; false if it was already seen (a replay).
-    pub fn check_nonce(
-        &self,
-        signer: &[u8],
-        nonce: &[u8; 16],
-        expires_ms: u64,
-    ) -> Result<bool, StoreError> {
+    pub fn check_nonce(&self, signer: &[u8], nonce: &[u8; 16], expires_ms: u64) -> Result<bool, StoreError> {
         let mut id = signer.to_vec();
         id.extend_from_slice(nonce);
         let mut wtxn = self.env.write_txn()?;
@@ -230,6 +206,27 @@ impl CustodyStore {
         self.nonces.put(&mut wtxn, &id, &expires_ms.to_le_bytes())?;
         wtxn.commit()?;
         Ok(true)
+    }
+
+    /// Records one access to a key (the owner's access log, kept by each holder).
+    pub fn record_access(&self, key: &DataKey, entry: &AccessEntry) -> Result<(), StoreError> {
+        let mut id = key.0.to_vec();
+        id.extend_from_slice(&entry.timestamp_ms.to_be_bytes());
+        id.extend_from_slice(&entry.request);
+        let mut wtxn = self.env.write_txn()?;
+        self.access.put(&mut wtxn, &id, &enc(entry)?)?;
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    /// The recorded accesses to a key, oldest first.
+    pub fn access_log(&self, key: &DataKey) -> Result<Vec<AccessEntry>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut out = Vec::new();
+        for item in self.access.prefix_iter(&rtxn, &key.0)? {
+            out.push(dec(item?.1)?);
+        }
+        Ok(out)
     }
 
     /// Every key with a record here, with its state and manifest.
@@ -262,10 +259,7 @@ impl CustodyStore {
         let mut expired = Vec::new();
         for item in self.nonces.iter(&wtxn)? {
             let (k, v) = item?;
-            let exp = u64::from_le_bytes(
-                v.try_into()
-                    .map_err(|_| StoreError::Corrupt("nonce expiry".into()))?,
-            );
+            let exp = u64::from_le_bytes(v.try_into().map_err(|_| StoreError::Corrupt("nonce expiry".into()))?);
             if exp < now_ms {
                 expired.push(k.to_vec());
             }
@@ -288,13 +282,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     fn manifest(owner: &Identity, key: u8) -> Manifest {
-        let holders = (0..3)
-            .map(|i| Holder {
-                peer: vec![i; 4],
-                x: i as u64 + 1,
-                commitment: [0; 32],
-            })
-            .collect();
+        let holders = (0..3).map(|i| Holder { peer: vec![i; 4], x: i as u64 + 1, commitment: [0; 32] }).collect();
         ManifestBody {
             version: MANIFEST_VERSION,
             key: DataKey([key; 32]),
@@ -317,11 +305,7 @@ mod tests {
         let m = manifest(&owner, 1);
         let key = m.body.key;
         store.put_pending(&m, [1; 32], &[Fp::ONE], 10).unwrap();
-        assert_eq!(
-            store.get(&key).unwrap(),
-            None,
-            "pending shares are not served"
-        );
+        assert_eq!(store.get(&key).unwrap(), None, "pending shares are not served");
         assert!(store.commit(&key, 11).unwrap());
         let held = store.get(&key).unwrap().unwrap();
         assert_eq!(held.share, vec![Fp::ONE]);
@@ -330,10 +314,7 @@ mod tests {
         let tomb = Signed::sign(DeleteKey { key }, &owner, 12, &mut rng);
         assert!(store.delete(&tomb).unwrap());
         assert_eq!(store.get(&key).unwrap(), None);
-        assert!(matches!(
-            store.put_pending(&m, [1; 32], &[Fp::ONE], 13),
-            Err(StoreError::Tombstoned)
-        ));
+        assert!(matches!(store.put_pending(&m, [1; 32], &[Fp::ONE], 13), Err(StoreError::Tombstoned)));
         assert_eq!(store.tombstones(&[key]).unwrap(), vec![tomb]);
 
         let m2 = manifest(&owner, 2);
@@ -362,16 +343,13 @@ mod tests {
         let m = manifest(&owner, 7);
         {
             let store = CustodyStore::open(dir.path(), 1 << 24).unwrap();
-            store
-                .put_pending(&m, [1; 32], &[Fp::from_u64(9)], 1)
-                .unwrap();
+            store.put_pending(&m, [1; 32], &[Fp::from_u64(9)], 1).unwrap();
             store.commit(&m.body.key, 2).unwrap();
-            store.env.clone().prepare_for_closing().wait();
+            let env = store.env.clone();
+            drop(store);
+            env.prepare_for_closing().wait();
         }
         let store = CustodyStore::open(dir.path(), 1 << 24).unwrap();
-        assert_eq!(
-            store.get(&m.body.key).unwrap().unwrap().share,
-            vec![Fp::from_u64(9)]
-        );
+        assert_eq!(store.get(&m.body.key).unwrap().unwrap().share, vec![Fp::from_u64(9)]);
     }
 }

@@ -8,13 +8,10 @@
 
 use super::{Custody, GetRecord, Held, ShareState, Sweep};
 use crate::network::{
-    GossipMessage, Network, PeerEvent, Proto, PutRecord, SendRequest, SubscribeGossip,
-    SubscribePeers,
+    GossipMessage, Network, PeerEvent, Proto, PutRecord, SendRequest, SubscribeGossip, SubscribePeers,
 };
 use actix::prelude::*;
-use enigma_protocol::wire::{
-    self, DeleteKey, DhtRecord, Request, Response, Signed, TOMBSTONE_TOPIC,
-};
+use enigma_protocol::wire::{self, DeleteKey, DhtRecord, Request, Response, Signed, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
 use std::time::Duration;
 
@@ -37,13 +34,7 @@ impl CustodySync {
         actix::spawn(async move {
             let now = crate::now_ms();
             let before = now.saturating_sub(PENDING_GRACE.as_millis() as u64);
-            match custody
-                .send(Sweep {
-                    pending_before_ms: before,
-                    now_ms: now,
-                })
-                .await
-            {
+            match custody.send(Sweep { pending_before_ms: before, now_ms: now }).await {
                 Ok(Ok((pending, nonces))) if pending + nonces > 0 => {
                     tracing::info!(pending, nonces, "custody sweep dropped stale records")
                 }
@@ -74,12 +65,9 @@ impl Actor for CustodySync {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.network.do_send(SubscribeGossip {
-            topic: TOMBSTONE_TOPIC.to_string(),
-            recipient: ctx.address().recipient(),
-        });
         self.network
-            .do_send(SubscribePeers(ctx.address().recipient()));
+            .do_send(SubscribeGossip { topic: TOMBSTONE_TOPIC.to_string(), recipient: ctx.address().recipient() });
+        self.network.do_send(SubscribePeers(ctx.address().recipient()));
         self.sweep();
         ctx.run_interval(HOUSEKEEPING, |act, _| act.sweep());
     }
@@ -118,23 +106,11 @@ async fn on_peer_up(custody: Addr<Custody>, network: Addr<Network>, peer: PeerId
         return;
     };
     let peer_bytes = peer.to_bytes();
-    let shared: Vec<_> = held
-        .iter()
-        .filter(|r| r.manifest.holder(&peer_bytes).is_some())
-        .map(|r| r.manifest.body.key)
-        .collect();
+    let shared: Vec<_> =
+        held.iter().filter(|r| r.manifest.holder(&peer_bytes).is_some()).map(|r| r.manifest.body.key).collect();
     for chunk in shared.chunks(1000) {
-        let req = wire::encode(&Request::Tombstones {
-            keys: chunk.to_vec(),
-        });
-        let Ok(Ok(frame)) = network
-            .send(SendRequest {
-                proto: Proto::Custody,
-                peer,
-                frame: req,
-            })
-            .await
-        else {
+        let req = wire::encode(&Request::Tombstones { keys: chunk.to_vec() });
+        let Ok(Ok(frame)) = network.send(SendRequest { proto: Proto::Custody, peer, frame: req }).await else {
             return;
         };
         if let Ok(Response::Tombstones(ts)) = wire::decode::<Response>(&frame) {
@@ -147,10 +123,7 @@ async fn on_peer_up(custody: Addr<Custody>, network: Addr<Network>, peer: PeerId
     let Ok(Ok(held)) = custody.send(Held).await else {
         return;
     };
-    for r in held
-        .into_iter()
-        .filter(|r| r.state == ShareState::Committed)
-    {
+    for r in held.into_iter().filter(|r| r.state == ShareState::Committed) {
         network.do_send(PutRecord {
             key: r.manifest.body.key.0.to_vec(),
             value: wire::encode(&DhtRecord::Manifest(r.manifest)),

@@ -12,12 +12,7 @@ fn keystore_error<E: std::fmt::Display>(e: E) -> ApiError {
 }
 
 pub async fn gen_key(ctx: FrontCtx) -> Result<(String, String), ApiError> {
-    let id = ctx
-        .keystore
-        .send(keystore::GenKey)
-        .await
-        .map_err(keystore_error)?
-        .map_err(keystore_error)?;
+    let id = ctx.keystore.send(keystore::GenKey).await.map_err(keystore_error)?.map_err(keystore_error)?;
     Ok((id.secret_hex(), id.public_hex()))
 }
 
@@ -30,9 +25,5 @@ pub async fn get_address(ctx: FrontCtx) -> Result<String, ApiError> {
 }
 
 pub async fn set_privkey(ctx: FrontCtx, privkey: String) -> Result<bool, ApiError> {
-    ctx.keystore
-        .send(keystore::SetPrivkey(privkey))
-        .await
-        .map_err(keystore_error)?
-        .map_err(keystore_error)
+    ctx.keystore.send(keystore::SetPrivkey(privkey)).await.map_err(keystore_error)?.map_err(keystore_error)
 }

@@ -16,6 +16,7 @@ use enigma_protocol::wire::{GetShare, Request, Response, Signed};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use libp2p::PeerId;
+use rand::Rng;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -25,61 +26,35 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
     let meta = manifest.body.meta.clone();
     let t = manifest.body.threshold as usize;
     blocking(move || {
-        let points: Vec<(Fp, &[Fp])> = shares
-            .iter()
-            .map(|(x, s)| (Fp::from_u64(*x), s.as_slice()))
-            .collect();
-        let elements = shamir::reconstruct(&points, t)
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let points: Vec<(Fp, &[Fp])> = shares.iter().map(|(x, s)| (Fp::from_u64(*x), s.as_slice())).collect();
+        let elements =
+            shamir::reconstruct(&points, t).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
         value::decode(&meta, &elements).map_err(ApiError::from)
     })
     .await?
 }
 
 /// Collects t+1 shares that match their commitments, as (x, share).
-pub async fn gather_shares(
-    ctx: &FrontCtx,
-    manifest: &Manifest,
-) -> Result<Vec<(u64, Vec<Fp>)>, ApiError> {
+pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u64, Vec<Fp>)>, ApiError> {
     let id = ctx.identity().await?;
     let key = manifest.body.key;
     let need = manifest.body.threshold as usize + 1;
     let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
-    let holders: Vec<PeerId> = manifest
-        .body
-        .holders
-        .iter()
-        .filter_map(|h| PeerId::from_bytes(&h.peer).ok())
-        .collect();
+    let holders: Vec<PeerId> = manifest.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
     // Ask exactly as many holders as are needed — this node first (free), then live holders, then
     // the others with a short deadline — and ask the next one each time one fails.
     let mut queue: Vec<(PeerId, Duration)> = Vec::with_capacity(holders.len());
-    queue.extend(
-        holders
-            .iter()
-            .filter(|p| **p == ctx.local)
-            .map(|p| (*p, ctx.cfg.request_timeout)),
-    );
-    queue.extend(
-        holders
-            .iter()
-            .filter(|p| **p != ctx.local && live.contains(p))
-            .map(|p| (*p, ctx.cfg.request_timeout)),
-    );
-    queue.extend(
-        holders
-            .iter()
-            .filter(|p| !live.contains(p))
-            .map(|p| (*p, Duration::from_secs(10))),
-    );
+    queue.extend(holders.iter().filter(|p| **p == ctx.local).map(|p| (*p, ctx.cfg.request_timeout)));
+    queue
+        .extend(holders.iter().filter(|p| **p != ctx.local && live.contains(p)).map(|p| (*p, ctx.cfg.request_timeout)));
+    queue.extend(holders.iter().filter(|p| !live.contains(p)).map(|p| (*p, Duration::from_secs(10))));
     let mut queue = queue.into_iter();
 
+    let mut request = [0u8; 16];
+    rand::rng().fill_bytes(&mut request);
     let ask = |peer: PeerId, timeout: Duration| {
         let req = Request::GetShare(Signed::sign(
-            GetShare {
-                key,
-                holder: peer.to_bytes(),
-            },
+            GetShare { key, holder: peer.to_bytes(), request },
             &id,
             now_ms(),
             &mut rand::rng(),
@@ -94,18 +69,13 @@ pub async fn gather_shares(
     }
     while let Some((peer, r)) = asks.next().await {
         match r {
-            Ok(Response::Share { salt, share }) => {
-                match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
-                    Ok(x) => good.push((x, share.0)),
-                    Err(e) => {
-                        tracing::warn!(%peer, %key, error = %e, "dropping a share that fails its commitment");
-                        errors.push(ApiError::new(
-                            ErrorCode::Unavailable,
-                            format!("bad share from {peer}"),
-                        ));
-                    }
+            Ok(Response::Share { salt, share }) => match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
+                Ok(x) => good.push((x, share.0)),
+                Err(e) => {
+                    tracing::warn!(%peer, %key, error = %e, "dropping a share that fails its commitment");
+                    errors.push(ApiError::new(ErrorCode::Unavailable, format!("bad share from {peer}")));
                 }
-            }
+            },
             Ok(other) => errors.push(peer_error(&peer, other)),
             Err(e) => errors.push(e),
         }
@@ -120,29 +90,17 @@ pub async fn gather_shares(
     }
     // Not enough: say why in the most useful terms.
     if let Some(e) = errors.iter().find(|e| e.code == ErrorCode::AccessDenied) {
-        return Err(ApiError::new(
-            ErrorCode::AccessDenied,
-            format!("access denied to key {key}: {}", e.message),
-        ));
+        return Err(ApiError::new(ErrorCode::AccessDenied, format!("access denied to key {key}: {}", e.message)));
     }
     // When more than n − (t+1) holders answer that they have no share (deleted), fewer than t+1 can
     // still hold one: the key is gone whatever the unreachable holders say.
     let n = manifest.body.holders.len();
-    let gone = errors
-        .iter()
-        .filter(|e| e.code == ErrorCode::UnknownKey)
-        .count();
+    let gone = errors.iter().filter(|e| e.code == ErrorCode::UnknownKey).count();
     if gone > n - need {
-        return Err(ApiError::new(
-            ErrorCode::UnknownKey,
-            format!("unknown key {key}"),
-        ));
+        return Err(ApiError::new(ErrorCode::UnknownKey, format!("unknown key {key}")));
     }
     Err(ApiError::new(
         ErrorCode::NotEnoughNodes,
-        format!(
-            "not enough custody nodes online for key {key}: got {} valid shares, {need} needed",
-            good.len()
-        ),
+        format!("not enough custody nodes online for key {key}: got {} valid shares, {need} needed", good.len()),
     ))
 }

@@ -6,9 +6,12 @@
 //! state between requests, or reconstruct anything but a value its own identity is allowed to load
 //! (the requester's node is where the requester's outputs are revealed — DESIGN §3).
 
+mod access_log;
 mod delete;
 mod keys;
 mod load;
+mod pair;
+mod policy;
 mod status;
 mod store;
 
@@ -43,6 +46,7 @@ pub struct FrontCtx {
     pub local: PeerId,
     pub network: Addr<Network>,
     pub custody: Addr<crate::custody::Custody>,
+    pub ledger: Addr<crate::ledger::Ledger>,
     pub keystore: Addr<Keystore>,
     pub cfg: FrontConfig,
 }
@@ -65,8 +69,7 @@ impl FrontCtx {
 
     /// Sends a custody request to `peer` (or to this node) and decodes the response.
     pub async fn request(&self, peer: PeerId, req: &Request) -> Result<Response, ApiError> {
-        self.request_with_timeout(peer, req, self.cfg.request_timeout)
-            .await
+        self.request_with_timeout(peer, req, self.cfg.request_timeout).await
     }
 
     pub async fn request_with_timeout(
@@ -75,28 +78,15 @@ impl FrontCtx {
         req: &Request,
         timeout: Duration,
     ) -> Result<Response, ApiError> {
-        let send = self.network.send(SendRequest {
-            proto: Proto::Custody,
-            peer,
-            frame: wire::encode(req),
-        });
+        let send = self.network.send(SendRequest { proto: Proto::Custody, peer, frame: wire::encode(req) });
         let frame = match tokio::time::timeout(timeout, send).await {
             Err(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::Timeout,
-                    format!("peer {peer} did not answer in time"),
-                ));
+                return Err(ApiError::new(ErrorCode::Timeout, format!("peer {peer} did not answer in time")));
             }
-            Ok(r) => r
-                .map_err(unavailable)?
-                .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?,
+            Ok(r) => r.map_err(unavailable)?.map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?,
         };
-        wire::decode::<Response>(&frame).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                format!("peer {peer} sent a malformed response: {e}"),
-            )
-        })
+        wire::decode::<Response>(&frame)
+            .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("peer {peer} sent a malformed response: {e}")))
     }
 
     /// Finds and verifies the manifest of `key`: this node, then the DHT, then the peers most likely
@@ -112,22 +102,14 @@ impl FrontCtx {
         }
         // The DHT may briefly hold both a manifest and the tombstone that replaces it: a valid
         // owner-signed tombstone wins.
-        let records = self
-            .network
-            .send(GetRecord {
-                key: key.0.to_vec(),
-            })
-            .await
-            .unwrap_or_default();
+        let records = self.network.send(GetRecord { key: key.0.to_vec() }).await.unwrap_or_default();
         let mut found = None;
         for bytes in records {
             match wire::decode::<DhtRecord>(&bytes) {
                 Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => {
                     found.get_or_insert(m);
                 }
-                Ok(DhtRecord::Tombstone(t))
-                    if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() =>
-                {
+                Ok(DhtRecord::Tombstone(t)) if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() => {
                     return Err(unknown());
                 }
                 _ => tracing::debug!(%key, "ignoring an invalid DHT record"),
@@ -137,20 +119,13 @@ impl FrontCtx {
             return Ok(m);
         }
         let peers = self.live_nodes().await?;
-        let peer_bytes: Vec<Vec<u8>> = peers
-            .iter()
-            .filter(|p| **p != self.local)
-            .map(|p| p.to_bytes())
-            .collect();
+        let peer_bytes: Vec<Vec<u8>> = peers.iter().filter(|p| **p != self.local).map(|p| p.to_bytes()).collect();
         let mut asks: FuturesUnordered<_> = placement::rank(&key, &peer_bytes)
             .into_iter()
             .filter_map(|b| PeerId::from_bytes(b).ok())
             .map(|p| {
                 let ask = ask.clone();
-                async move {
-                    self.request_with_timeout(p, &ask, Duration::from_secs(10))
-                        .await
-                }
+                async move { self.request_with_timeout(p, &ask, Duration::from_secs(10)).await }
             })
             .collect();
         while let Some(r) = asks.next().await {
@@ -178,10 +153,7 @@ pub fn peer_error(peer: &PeerId, resp: Response) -> ApiError {
             };
             ApiError::new(code, format!("{message} (from {peer})"))
         }
-        other => ApiError::new(
-            ErrorCode::Unavailable,
-            format!("unexpected response from {peer}: {other:?}"),
-        ),
+        other => ApiError::new(ErrorCode::Unavailable, format!("unexpected response from {peer}: {other:?}")),
     }
 }
 
@@ -190,9 +162,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// Runs CPU-heavy pure work off the actor's thread.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(unavailable)
 }
 
@@ -263,4 +233,24 @@ workflow!(
 workflow!(
     /// `status()` / `peers()`: this node's view of the network.
     Status {} -> NodeStatus => status::status
+);
+workflow!(
+    /// `pair(addresses, keys?, level?)`: grant access; returns the policy transaction's txid.
+    Pair { addresses: Vec<String>, keys: Option<Vec<DataKey>>, level: Option<String> } -> String => pair::pair
+);
+workflow!(
+    /// `revoke(addresses, keys?, level?)`: take access back; returns the txid once every live node has it.
+    Revoke { addresses: Vec<String>, keys: Option<Vec<DataKey>>, level: Option<String> } -> String => pair::revoke
+);
+workflow!(
+    /// `policy()`: this identity's current grants.
+    Policy {} -> serde_json::Value => policy::policy
+);
+workflow!(
+    /// `ledger_tx(txid)`: raw transaction hex and decoded view.
+    LedgerTx { txid: String } -> serde_json::Value => policy::ledger_tx
+);
+workflow!(
+    /// `access_log(key)`: who accessed the key and when (owner only).
+    AccessLogOf { key: DataKey } -> serde_json::Value => access_log::access_log
 );

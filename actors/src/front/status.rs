@@ -29,11 +29,8 @@ pub struct PeerSummary {
 }
 
 pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
-    let view = ctx
-        .network
-        .send(GetView)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("network: {e}")))?;
+    let view =
+        ctx.network.send(GetView).await.map_err(|e| ApiError::new(ErrorCode::Internal, format!("network: {e}")))?;
     let id = ctx.identity().await?;
     let held = ctx
         .custody
@@ -41,20 +38,14 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
-    let committed = held
-        .iter()
-        .filter(|r| r.state == crate::custody::ShareState::Committed)
-        .count();
+    let committed = held.iter().filter(|r| r.state == crate::custody::ShareState::Committed).count();
     Ok(NodeStatus {
         peer_id: view.local.to_string(),
         listen: view.listen.iter().map(|a| a.to_string()).collect(),
         peers: view
             .peers
             .into_iter()
-            .map(|(p, a)| PeerSummary {
-                peer_id: p.to_string(),
-                addrs: a.iter().map(|x| x.to_string()).collect(),
-            })
+            .map(|(p, a)| PeerSummary { peer_id: p.to_string(), addrs: a.iter().map(|x| x.to_string()).collect() })
             .collect(),
         pubkey: id.public_hex(),
         address: id.address(),

@@ -66,19 +66,15 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
         let shares = shares.clone();
         let salts = salts.clone();
         blocking(move || {
-            (0..shares.len())
-                .map(|i| shamir::commitment(&salts[i], shamir::x_of(i), &shares[i]))
-                .collect()
+            (0..shares.len()).map(|i| shamir::commitment(&salts[i], shamir::x_of(i), &shares[i])).collect()
         })
         .await?
     };
 
     // Candidates in placement order; the first n hold x = 1..n, the rest are replacements.
     let live_bytes: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
-    let mut candidates: Vec<PeerId> = placement::rank(&key, &live_bytes)
-        .into_iter()
-        .filter_map(|b| PeerId::from_bytes(b).ok())
-        .collect();
+    let mut candidates: Vec<PeerId> =
+        placement::rank(&key, &live_bytes).into_iter().filter_map(|b| PeerId::from_bytes(b).ok()).collect();
     let mut assigned: Vec<PeerId> = candidates.drain(..n).collect();
     let created_ms = now_ms();
 
@@ -94,11 +90,7 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
             holders: assigned
                 .iter()
                 .enumerate()
-                .map(|(i, p)| Holder {
-                    peer: p.to_bytes(),
-                    x: i as u64 + 1,
-                    commitment: commitments[i],
-                })
+                .map(|(i, p)| Holder { peer: p.to_bytes(), x: i as u64 + 1, commitment: commitments[i] })
                 .collect(),
             created_ms,
             epoch: 0,
@@ -112,10 +104,7 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
         if attempt >= PLACEMENT_ATTEMPTS || candidates.len() < failed.len() {
             return Err(ApiError::new(
                 ErrorCode::NotEnoughNodes,
-                format!(
-                    "not enough custody nodes online: {} of {n} holders did not accept their share",
-                    failed.len()
-                ),
+                format!("not enough custody nodes online: {} of {n} holders did not accept their share", failed.len()),
             ));
         }
         for i in failed {
@@ -123,25 +112,13 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
         }
     };
 
-    let commit = Request::Commit(Signed::sign(
-        CommitKey { key },
-        &id,
-        now_ms(),
-        &mut rand::rng(),
-    ));
-    let results =
-        futures::future::join_all(assigned.iter().map(|p| ctx.request(*p, &commit))).await;
-    let committed = results
-        .iter()
-        .filter(|r| matches!(r, Ok(Response::Ack)))
-        .count();
+    let commit = Request::Commit(Signed::sign(CommitKey { key }, &id, now_ms(), &mut rand::rng()));
+    let results = futures::future::join_all(assigned.iter().map(|p| ctx.request(*p, &commit))).await;
+    let committed = results.iter().filter(|r| matches!(r, Ok(Response::Ack))).count();
     if committed < t + 1 {
         return Err(ApiError::new(
             ErrorCode::NotEnoughNodes,
-            format!(
-                "not enough custody nodes online: only {committed} holders committed, {} needed",
-                t + 1
-            ),
+            format!("not enough custody nodes online: only {committed} holders committed, {} needed", t + 1),
         ));
     }
     if committed < n {
@@ -179,9 +156,5 @@ async fn put_all(
             }
         }
     });
-    futures::future::join_all(puts)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    futures::future::join_all(puts).await.into_iter().flatten().collect()
 }

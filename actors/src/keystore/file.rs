@@ -19,35 +19,23 @@ pub const RETIRED_DIR: &str = "retired-keys";
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("key file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("key file {0} is corrupt")]
     Corrupt(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
-    move |source| KeyFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| KeyFileError::Io { path: path.to_path_buf(), source }
 }
 
 /// Writes `bytes` to `path` atomically with mode 0600.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let tmp = path.with_extension("tmp");
     {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
+        let mut f =
+            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
         // the mode only applies to new files: force it in case a stale tmp existed
-        f.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io(&tmp))?;
+        f.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
@@ -79,14 +67,8 @@ pub fn replace_identity(dir: &Path, old: &Identity, new: &Identity) -> Result<()
     let retired = dir.join(RETIRED_DIR);
     fs::create_dir_all(&retired).map_err(io(&retired))?;
     fs::set_permissions(&retired, fs::Permissions::from_mode(0o700)).map_err(io(&retired))?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    write_secret(
-        &retired.join(format!("{stamp}-{}.key", old.public_hex())),
-        old.secret_hex().as_bytes(),
-    )?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    write_secret(&retired.join(format!("{stamp}-{}.key", old.public_hex())), old.secret_hex().as_bytes())?;
     write_secret(&dir.join(IDENTITY_FILE), new.secret_hex().as_bytes())
 }
 
@@ -97,9 +79,7 @@ pub fn load_or_create_node_key(dir: &Path) -> Result<Keypair, KeyFileError> {
         Ok(b) => Keypair::from_protobuf_encoding(&b).map_err(|_| KeyFileError::Corrupt(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = Keypair::generate_ed25519();
-            let bytes = key
-                .to_protobuf_encoding()
-                .map_err(|_| KeyFileError::Corrupt(path.clone()))?;
+            let bytes = key.to_protobuf_encoding().map_err(|_| KeyFileError::Corrupt(path.clone()))?;
             write_secret(&path, &bytes)?;
             Ok(key)
         }
@@ -116,38 +96,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = load_or_create_identity(dir.path()).unwrap();
         assert_eq!(load_or_create_identity(dir.path()).unwrap(), id);
-        let mode = fs::metadata(dir.path().join(IDENTITY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = fs::metadata(dir.path().join(IDENTITY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let nk = load_or_create_node_key(dir.path()).unwrap();
-        assert_eq!(
-            load_or_create_node_key(dir.path()).unwrap().public(),
-            nk.public()
-        );
-        let mode = fs::metadata(dir.path().join(NODE_KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        assert_eq!(load_or_create_node_key(dir.path()).unwrap().public(), nk.public());
+        let mode = fs::metadata(dir.path().join(NODE_KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
 
         let new = Identity::generate(&mut rand::rng());
         replace_identity(dir.path(), &id, &new).unwrap();
         assert_eq!(load_or_create_identity(dir.path()).unwrap(), new);
-        assert_eq!(
-            fs::read_dir(dir.path().join(RETIRED_DIR)).unwrap().count(),
-            1
-        );
+        assert_eq!(fs::read_dir(dir.path().join(RETIRED_DIR)).unwrap().count(), 1);
     }
 
     #[test]
     fn corrupt_files_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(IDENTITY_FILE), "zz").unwrap();
-        assert!(matches!(
-            load_or_create_identity(dir.path()),
-            Err(KeyFileError::Corrupt(_))
-        ));
+        assert!(matches!(load_or_create_identity(dir.path()), Err(KeyFileError::Corrupt(_))));
     }
 }

@@ -43,16 +43,13 @@ impl Behaviour {
                 .with_interval(Duration::from_secs(60)),
         );
         let ping = ping::Behaviour::new(
-            ping::Config::new()
-                .with_interval(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(10)),
+            ping::Config::new().with_interval(Duration::from_secs(5)).with_timeout(Duration::from_secs(10)),
         );
         let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
         kad_cfg.set_query_timeout(Duration::from_secs(20));
         kad_cfg.set_record_ttl(None);
         kad_cfg.set_publication_interval(Some(Duration::from_secs(3600)));
-        let mut kad =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+        let mut kad = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
         // Always answer DHT queries: nodes on loopback or private networks have no confirmed external
         // address, and client mode would make them invisible.
         kad.set_mode(Some(kad::Mode::Server));
@@ -62,10 +59,7 @@ impl Behaviour {
             .max_transmit_size(256 * 1024)
             .build()
             .map_err(|e| e.to_string())?;
-        let gossipsub = gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            gossip_cfg,
-        )?;
+        let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_cfg)?;
         let rr_cfg = request_response::Config::default()
             .with_request_timeout(cfg.request_timeout)
             .with_max_concurrent_streams(256);
@@ -79,13 +73,6 @@ impl Behaviour {
             [(MPC_PROTOCOL, request_response::ProtocolSupport::Full)],
             rr_cfg,
         );
-        Ok(Behaviour {
-            identify,
-            ping,
-            kad,
-            gossipsub,
-            custody,
-            mpc,
-        })
+        Ok(Behaviour { identify, ping, kad, gossipsub, custody, mpc })
     }
 }

@@ -35,19 +35,12 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
     let mut buf = Vec::with_capacity(len.min(1 << 20));
     io.take(len as u64).read_to_end(&mut buf).await?;
     if buf.len() != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "frame truncated",
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame truncated"));
     }
     Ok(buf)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(
-    io: &mut T,
-    frame: &[u8],
-    max: usize,
-) -> io::Result<()> {
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], max: usize) -> io::Result<()> {
     if frame.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -78,24 +71,14 @@ impl Codec for FrameCodec {
         read_frame(io, self.max_frame).await
     }
 
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: Vec<u8>,
-    ) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, &req, self.max_frame).await
     }
 
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: Vec<u8>,
-    ) -> io::Result<()>
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {

@@ -166,12 +166,7 @@ impl Driver {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Request {
-                proto,
-                peer,
-                frame,
-                reply,
-            } => {
+            Command::Request { proto, peer, frame, reply } => {
                 let id = self.rr(proto).send_request(&peer, frame);
                 self.pending_out.insert((proto, id), reply);
             }
@@ -184,44 +179,19 @@ impl Driver {
             }
             Command::PutRecord { key, value } => {
                 let record = kad::Record::new(key, value);
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .put_record(record, kad::Quorum::One)
-                {
+                if let Err(e) = self.swarm.behaviour_mut().kad.put_record(record, kad::Quorum::One) {
                     tracing::debug!(error = ?e, "DHT put failed");
                 }
             }
             Command::GetRecord { key, reply } => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .get_record(kad::RecordKey::new(&key));
-                self.pending_get.insert(
-                    id,
-                    PendingGet {
-                        reply,
-                        values: Vec::new(),
-                        first_found: None,
-                    },
-                );
+                let id = self.swarm.behaviour_mut().kad.get_record(kad::RecordKey::new(&key));
+                self.pending_get.insert(id, PendingGet { reply, values: Vec::new(), first_found: None });
             }
             Command::Subscribe { topic } => {
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .subscribe(&gossipsub::IdentTopic::new(topic));
+                let _ = self.swarm.behaviour_mut().gossipsub.subscribe(&gossipsub::IdentTopic::new(topic));
             }
             Command::Publish { topic, data } => {
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(gossipsub::IdentTopic::new(topic), data)
-                {
+                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(gossipsub::IdentTopic::new(topic), data) {
                     tracing::debug!(error = %e, "gossip publish failed");
                 }
             }
@@ -241,19 +211,11 @@ impl Driver {
                 tracing::info!(%address, "listening");
                 self.emit(NetEvent::Listening(address));
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                ..
-            } if self.up.remove(&peer_id) => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if self.up.remove(&peer_id) => {
                 tracing::info!(peer = %peer_id, "peer down");
                 self.emit(NetEvent::PeerDown(peer_id));
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
-                peer_id,
-                info,
-                ..
-            })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 if info.protocol_version != PROTOCOL_VERSION {
                     tracing::debug!(peer = %peer_id, version = %info.protocol_version, "not an Enigma peer");
                     let _ = self.swarm.disconnect_peer_id(peer_id);
@@ -261,33 +223,20 @@ impl Driver {
                 }
                 let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().filter(usable).collect();
                 for a in &addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, a.clone());
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, a.clone());
                 }
                 if self.up.insert(peer_id) {
                     tracing::info!(peer = %peer_id, "peer up");
-                    self.emit(NetEvent::PeerUp {
-                        peer: peer_id,
-                        addrs,
-                    });
+                    self.emit(NetEvent::PeerUp { peer: peer_id, addrs });
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
-                peer,
-                connection,
-                result: Err(e),
-            })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(e) })) => {
                 tracing::debug!(%peer, error = %e, "ping failed, closing connection");
                 self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev),
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-                message,
-                ..
-            })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
                 self.emit(NetEvent::Gossip {
                     topic: message.topic.into_string(),
                     source: message.source,
@@ -302,21 +251,16 @@ impl Driver {
 
     fn on_kad(&mut self, ev: kad::Event) {
         match ev {
-            kad::Event::RoutingUpdated {
-                peer, addresses, ..
-            } if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) => {
+            kad::Event::RoutingUpdated { peer, addresses, .. }
+                if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) =>
+            {
                 let opts = DialOpts::peer_id(peer)
                     .addresses(addresses.into_vec())
                     .condition(PeerCondition::DisconnectedAndNotDialing)
                     .build();
                 let _ = self.swarm.dial(opts);
             }
-            kad::Event::OutboundQueryProgressed {
-                id,
-                result: kad::QueryResult::GetRecord(r),
-                step,
-                ..
-            } => {
+            kad::Event::OutboundQueryProgressed { id, result: kad::QueryResult::GetRecord(r), step, .. } => {
                 if let Some(g) = self.pending_get.get_mut(&id) {
                     if let Ok(kad::GetRecordOk::FoundRecord(rec)) = r {
                         if !g.values.contains(&rec.record.value) {
@@ -338,40 +282,23 @@ impl Driver {
     fn on_rr(&mut self, proto: Proto, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
+                request_response::Message::Request { request, channel, .. } => {
                     let id = self.next_inbound;
                     self.next_inbound += 1;
                     self.pending_in.insert((proto, id), channel);
-                    self.emit(NetEvent::Inbound {
-                        proto,
-                        peer,
-                        id,
-                        frame: request,
-                    });
+                    self.emit(NetEvent::Inbound { proto, peer, id, frame: request });
                 }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
+                request_response::Message::Response { request_id, response } => {
                     if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
-            request_response::Event::OutboundFailure {
-                request_id,
-                error,
-                peer,
-                ..
-            } => {
+            request_response::Event::OutboundFailure { request_id, error, peer, .. } => {
                 if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
                     let err = match error {
                         request_response::OutboundFailure::Timeout => NetError::Timeout,
-                        request_response::OutboundFailure::DialFailure => {
-                            NetError::Unreachable(peer.to_string())
-                        }
+                        request_response::OutboundFailure::DialFailure => NetError::Unreachable(peer.to_string()),
                         other => NetError::Failed(other.to_string()),
                     };
                     let _ = reply.send(Err(err));

@@ -47,22 +47,10 @@ pub enum NetError {
 #[derive(Debug)]
 pub enum NetEvent {
     Listening(Multiaddr),
-    PeerUp {
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-    },
+    PeerUp { peer: PeerId, addrs: Vec<Multiaddr> },
     PeerDown(PeerId),
-    Inbound {
-        proto: Proto,
-        peer: PeerId,
-        id: u64,
-        frame: Vec<u8>,
-    },
-    Gossip {
-        topic: String,
-        source: Option<PeerId>,
-        data: Vec<u8>,
-    },
+    Inbound { proto: Proto, peer: PeerId, id: u64, frame: Vec<u8> },
+    Gossip { topic: String, source: Option<PeerId>, data: Vec<u8> },
 }
 
 /// Network settings.
@@ -110,10 +98,7 @@ impl Network {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let arbiter = Arbiter::new();
-        let bcfg = BehaviourConfig {
-            max_frame: cfg.max_frame,
-            request_timeout: cfg.request_timeout,
-        };
+        let bcfg = BehaviourConfig { max_frame: cfg.max_frame, request_timeout: cfg.request_timeout };
         let listen = cfg.listen.clone();
         let seed = cfg.seed.clone();
         arbiter.spawn(async move {
@@ -148,11 +133,7 @@ impl Network {
     }
 }
 
-fn build_swarm(
-    key: Keypair,
-    cfg: &BehaviourConfig,
-    listen: Multiaddr,
-) -> Result<libp2p::Swarm<Behaviour>, NetError> {
+fn build_swarm(key: Keypair, cfg: &BehaviourConfig, listen: Multiaddr) -> Result<libp2p::Swarm<Behaviour>, NetError> {
     let setup = |e: String| NetError::Setup(e);
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -162,15 +143,11 @@ fn build_swarm(
             libp2p::yamux::Config::default,
         )
         .map_err(|e| setup(e.to_string()))?
-        .with_behaviour(|key| {
-            Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from)
-        })
+        .with_behaviour(|key| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from))
         .map_err(|e| setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
         .build();
-    swarm
-        .listen_on(listen.clone())
-        .map_err(|e| setup(format!("cannot listen on {listen}: {e}")))?;
+    swarm.listen_on(listen.clone()).map_err(|e| setup(format!("cannot listen on {listen}: {e}")))?;
     Ok(swarm)
 }
 
@@ -200,12 +177,7 @@ impl StreamHandler<NetEvent> for Network {
                     s.do_send(PeerEvent::Down(peer));
                 }
             }
-            NetEvent::Inbound {
-                proto,
-                peer,
-                id,
-                frame,
-            } => {
+            NetEvent::Inbound { proto, peer, id, frame } => {
                 let Some(router) = self.router.clone() else {
                     tracing::debug!("inbound request before the router is ready; dropped");
                     return;
@@ -213,27 +185,13 @@ impl StreamHandler<NetEvent> for Network {
                 let commands = self.commands.clone();
                 actix::spawn(async move {
                     let response = router.handle(proto, peer, frame).await;
-                    let _ = commands
-                        .send(Command::Respond {
-                            proto,
-                            id,
-                            frame: response,
-                        })
-                        .await;
+                    let _ = commands.send(Command::Respond { proto, id, frame: response }).await;
                 });
             }
-            NetEvent::Gossip {
-                topic,
-                source,
-                data,
-            } => {
+            NetEvent::Gossip { topic, source, data } => {
                 for (t, r) in &self.gossip_subscribers {
                     if *t == topic {
-                        r.do_send(GossipMessage {
-                            topic: topic.clone(),
-                            source,
-                            data: data.clone(),
-                        });
+                        r.do_send(GossipMessage { topic: topic.clone(), source, data: data.clone() });
                     }
                 }
             }
@@ -280,12 +238,7 @@ impl Handler<SendRequest> for Network {
             });
         }
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Request {
-            proto: msg.proto,
-            peer: msg.peer,
-            frame: msg.frame,
-            reply,
-        };
+        let cmd = Command::Request { proto: msg.proto, peer: msg.peer, frame: msg.frame, reply };
         let commands = self.commands.clone();
         Box::pin(async move {
             commands.send(cmd).await.map_err(|_| NetError::Stopped)?;
@@ -340,10 +293,7 @@ pub struct PutRecord {
 impl Handler<PutRecord> for Network {
     type Result = ();
     fn handle(&mut self, msg: PutRecord, _: &mut Context<Self>) {
-        self.send_command(Command::PutRecord {
-            key: msg.key,
-            value: msg.value,
-        });
+        self.send_command(Command::PutRecord { key: msg.key, value: msg.value });
     }
 }
 
@@ -360,14 +310,7 @@ impl Handler<GetRecord> for Network {
         let (reply, rx) = oneshot::channel();
         let commands = self.commands.clone();
         Box::pin(async move {
-            if commands
-                .send(Command::GetRecord {
-                    key: msg.key,
-                    reply,
-                })
-                .await
-                .is_err()
-            {
+            if commands.send(Command::GetRecord { key: msg.key, reply }).await.is_err() {
                 return Vec::new();
             }
             match tokio::time::timeout(Duration::from_secs(10), rx).await {
@@ -389,9 +332,7 @@ pub struct SubscribeGossip {
 impl Handler<SubscribeGossip> for Network {
     type Result = ();
     fn handle(&mut self, msg: SubscribeGossip, _: &mut Context<Self>) {
-        self.send_command(Command::Subscribe {
-            topic: msg.topic.clone(),
-        });
+        self.send_command(Command::Subscribe { topic: msg.topic.clone() });
         self.gossip_subscribers.push((msg.topic, msg.recipient));
     }
 }
@@ -407,14 +348,11 @@ pub struct Publish {
 impl Handler<Publish> for Network {
     type Result = ();
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
-        self.send_command(Command::Publish {
-            topic: msg.topic,
-            data: msg.data,
-        });
+        self.send_command(Command::Publish { topic: msg.topic, data: msg.data });
     }
 }
 
-/// Subscribes a recipient to peer up/down events.
+/// Subscribes a recipient to peer up/down events (starting with an `Up` for every peer already up).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SubscribePeers(pub Recipient<PeerEvent>);
@@ -422,6 +360,10 @@ pub struct SubscribePeers(pub Recipient<PeerEvent>);
 impl Handler<SubscribePeers> for Network {
     type Result = ();
     fn handle(&mut self, msg: SubscribePeers, _: &mut Context<Self>) {
+        // peers that came up before this subscription are reported too, so no subscriber misses one
+        for peer in self.peers.keys() {
+            msg.0.do_send(PeerEvent::Up(*peer));
+        }
         self.peer_subscribers.push(msg.0);
     }
 }

@@ -9,7 +9,8 @@
 use super::Router;
 use crate::custody::{self, StoreError};
 use enigma_protocol::field::FpVec;
-use enigma_protocol::wire::{ErrorKind, Request, Response};
+use enigma_protocol::policy::Level;
+use enigma_protocol::wire::{AccessEntry, ErrorKind, Request, Response};
 use libp2p::PeerId;
 
 fn internal<E: std::fmt::Display>(e: E) -> Response {
@@ -25,11 +26,7 @@ fn store_error(e: StoreError) -> Response {
 
 pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
     match req {
-        Request::PutShare {
-            manifest,
-            salt,
-            share,
-        } => {
+        Request::PutShare { manifest, salt, share } => {
             if let Err(e) = manifest.verify() {
                 return Response::error(ErrorKind::BadRequest, e.to_string());
             }
@@ -38,12 +35,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 return Response::error(ErrorKind::BadRequest, e.to_string());
             }
             tracing::debug!(%peer, key = %manifest.body.key, "pending share received");
-            let put = custody::PutPending {
-                manifest,
-                salt,
-                share: share.0,
-                now_ms: crate::now_ms(),
-            };
+            let put = custody::PutPending { manifest, salt, share: share.0, now_ms: crate::now_ms() };
             match router.custody.send(put).await {
                 Ok(Ok(())) => Response::Ack,
                 Ok(Err(e)) => store_error(e),
@@ -58,10 +50,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
             match router.custody.send(custody::GetRecord { key }).await {
                 Ok(Ok(Some(rec))) if rec.manifest.body.owner == signed.auth.signer => {}
                 Ok(Ok(Some(_))) => {
-                    return Response::error(
-                        ErrorKind::AccessDenied,
-                        "access denied: only the owner commits",
-                    );
+                    return Response::error(ErrorKind::AccessDenied, "access denied: only the owner commits");
                 }
                 Ok(Ok(None)) => {
                     return Response::error(ErrorKind::UnknownKey, format!("unknown key {key}"));
@@ -69,28 +58,16 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Ok(Err(e)) => return store_error(e),
                 Err(e) => return internal(e),
             }
-            match router
-                .custody
-                .send(custody::Commit {
-                    key,
-                    now_ms: crate::now_ms(),
-                })
-                .await
-            {
+            match router.custody.send(custody::Commit { key, now_ms: crate::now_ms() }).await {
                 Ok(Ok(true)) => Response::Ack,
-                Ok(Ok(false)) => {
-                    Response::error(ErrorKind::UnknownKey, format!("unknown key {key}"))
-                }
+                Ok(Ok(false)) => Response::error(ErrorKind::UnknownKey, format!("unknown key {key}")),
                 Ok(Err(e)) => store_error(e),
                 Err(e) => internal(e),
             }
         }
         Request::GetShare(signed) => {
             if signed.body.holder != router.local.to_bytes() {
-                return Response::error(
-                    ErrorKind::BadRequest,
-                    "request is addressed to another holder",
-                );
+                return Response::error(ErrorKind::BadRequest, "request is addressed to another holder");
             }
             if let Err(r) = router.authenticate(&signed).await {
                 return r;
@@ -104,22 +81,26 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Ok(Err(e)) => return store_error(e),
                 Err(e) => return internal(e),
             };
-            if held.record.manifest.body.owner != signed.auth.signer {
-                tracing::info!(%peer, %key, "share refused: requester is not the owner");
+            if !router.may(&held.record.manifest, &signed.auth.signer, Level::Load).await {
+                tracing::info!(%peer, %key, "share refused: no load grant for the requester");
                 return Response::error(ErrorKind::AccessDenied, "access denied");
             }
-            Response::Share {
-                salt: held.record.salt,
-                share: FpVec(held.share),
+            let entry = AccessEntry {
+                requester: signed.auth.signer,
+                action: "load".into(),
+                timestamp_ms: signed.auth.timestamp_ms,
+                request: signed.body.request,
+            };
+            if let Ok(Err(e)) = router.custody.send(custody::RecordAccess { key, entry }).await {
+                tracing::warn!(%key, error = %e, "cannot record an access");
             }
+            Response::Share { salt: held.record.salt, share: FpVec(held.share) }
         }
-        Request::GetManifest { key } => {
-            match router.custody.send(custody::GetManifest { key }).await {
-                Ok(Ok(m)) => Response::Manifest(m),
-                Ok(Err(e)) => store_error(e),
-                Err(e) => internal(e),
-            }
-        }
+        Request::GetManifest { key } => match router.custody.send(custody::GetManifest { key }).await {
+            Ok(Ok(m)) => Response::Manifest(m),
+            Ok(Err(e)) => store_error(e),
+            Err(e) => internal(e),
+        },
         Request::Delete(signed) => {
             if let Err(r) = router.authenticate(&signed).await {
                 return r;
@@ -127,10 +108,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
             let key = signed.body.key;
             match router.custody.send(custody::GetRecord { key }).await {
                 Ok(Ok(Some(rec))) if rec.manifest.body.owner != signed.auth.signer => {
-                    return Response::error(
-                        ErrorKind::AccessDenied,
-                        "access denied: only the owner deletes",
-                    );
+                    return Response::error(ErrorKind::AccessDenied, "access denied: only the owner deletes");
                 }
                 Ok(Ok(Some(_))) => {}
                 // Not held here: nothing to delete, and without the manifest this node cannot check
@@ -139,22 +117,41 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Ok(Err(e)) => return store_error(e),
                 Err(e) => return internal(e),
             }
-            match router
-                .custody
-                .send(custody::Delete { tombstone: signed })
-                .await
-            {
+            match router.custody.send(custody::Delete { tombstone: signed }).await {
                 Ok(Ok(had_share)) => Response::Deleted { had_share },
                 Ok(Err(e)) => store_error(e),
                 Err(e) => internal(e),
             }
         }
+        Request::AccessLog(signed) => {
+            if signed.body.holder != router.local.to_bytes() {
+                return Response::error(ErrorKind::BadRequest, "request is addressed to another holder");
+            }
+            if let Err(r) = router.authenticate(&signed).await {
+                return r;
+            }
+            let key = signed.body.key;
+            match router.custody.send(custody::GetRecord { key }).await {
+                Ok(Ok(Some(rec))) if rec.manifest.body.owner == signed.auth.signer => {}
+                Ok(Ok(Some(_))) => {
+                    return Response::error(ErrorKind::AccessDenied, "access denied: the access log is the owner's");
+                }
+                Ok(Ok(None)) => return Response::error(ErrorKind::UnknownKey, format!("unknown key {key}")),
+                Ok(Err(e)) => return store_error(e),
+                Err(e) => return internal(e),
+            }
+            match router.custody.send(custody::AccessLog { key }).await {
+                Ok(Ok(entries)) => Response::AccessLog(entries),
+                Ok(Err(e)) => store_error(e),
+                Err(e) => internal(e),
+            }
+        }
+        Request::LedgerPush { .. } | Request::LedgerInventory | Request::LedgerTxs { .. } => {
+            Response::error(ErrorKind::BadRequest, "ledger requests are routed to the ledger")
+        }
         Request::Tombstones { keys } => {
             if keys.len() > 10_000 {
-                return Response::error(
-                    ErrorKind::TooLarge,
-                    "too many keys in one tombstone query",
-                );
+                return Response::error(ErrorKind::TooLarge, "too many keys in one tombstone query");
             }
             match router.custody.send(custody::Tombstones { keys }).await {
                 Ok(Ok(t)) => Response::Tombstones(t),

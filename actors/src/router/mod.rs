@@ -7,13 +7,16 @@
 //! — or trust a peer's claim about access: every decision is made here, on this node's own view.
 
 mod custody;
+mod ledger;
 
 use crate::custody::{CheckNonce, Custody};
+use crate::ledger::{self as ledger_actor, Ledger};
 use crate::network::Proto;
 use actix::Addr;
-use enigma_protocol::wire::{
-    self, AuthError, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed, SignedBody,
-};
+use enigma_protocol::identity::PubkeyBytes;
+use enigma_protocol::manifest::Manifest;
+use enigma_protocol::policy::Level;
+use enigma_protocol::wire::{self, AuthError, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed, SignedBody};
 use libp2p::PeerId;
 
 /// Addresses the handlers need.
@@ -21,6 +24,8 @@ use libp2p::PeerId;
 pub struct Router {
     pub local: PeerId,
     pub custody: Addr<Custody>,
+    pub ledger: Addr<Ledger>,
+    pub network: Addr<crate::network::Network>,
 }
 
 impl Router {
@@ -28,18 +33,37 @@ impl Router {
     pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> Vec<u8> {
         let response = match proto {
             Proto::Custody => match wire::decode::<wire::Request>(&frame) {
+                Ok(
+                    req @ (wire::Request::LedgerPush { .. }
+                    | wire::Request::LedgerInventory
+                    | wire::Request::LedgerTxs { .. }),
+                ) => ledger::handle(self, peer, req).await,
                 Ok(req) => custody::handle(self, peer, req).await,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed custody frame");
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
-            Proto::Mpc => Response::error(
-                ErrorKind::BadRequest,
-                "MPC sessions are not available on this node yet",
-            ),
+            Proto::Mpc => Response::error(ErrorKind::BadRequest, "MPC sessions are not available on this node yet"),
         };
         wire::encode(&response)
+    }
+
+    /// May `requester` act at `level` on the key of `manifest`? The owner always may; anyone else
+    /// needs a grant in this node's own ledger.
+    pub async fn may(&self, manifest: &Manifest, requester: &PubkeyBytes, level: Level) -> bool {
+        if manifest.body.owner == *requester {
+            return true;
+        }
+        self.ledger
+            .send(ledger_actor::May {
+                owner: manifest.body.owner,
+                requester: *requester,
+                key: manifest.body.key,
+                level,
+            })
+            .await
+            .unwrap_or(false)
     }
 
     /// Signature, freshness and replay checks of a signed request.

@@ -33,10 +33,8 @@ fn bytes_value(n: usize) -> Value {
 }
 
 fn array_value() -> Value {
-    let data: Vec<f64> = (0..1_000_000)
-        .map(|i| (i as f64 * 0.37).sin() * 1000.0)
-        .map(|x| (x * 1e6).round() / 1e6)
-        .collect();
+    let data: Vec<f64> =
+        (0..1_000_000).map(|i| (i as f64 * 0.37).sin() * 1000.0).map(|x| (x * 1e6).round() / 1e6).collect();
     Value::Array(enigma_protocol::value::Array {
         shape: vec![1_000_000],
         data: enigma_protocol::value::ArrayData::Float(data),
@@ -106,20 +104,9 @@ pub fn run(nodes: usize, quick: bool) -> anyhow::Result<()> {
             format!("{:.0}", rate(total_values, load_t)),
         ]);
     }
-    println!(
-        "\nstorage on a {nodes}-node devnet (group 5, t = 2), 127.0.0.1, through node 0's client socket"
-    );
+    println!("\nstorage on a {nodes}-node devnet (group 5, t = 2), 127.0.0.1, through node 0's client socket");
     print_table(
-        &[
-            "value",
-            "reps",
-            "store ms",
-            "store MB/s",
-            "store values/s",
-            "load ms",
-            "load MB/s",
-            "load values/s",
-        ],
+        &["value", "reps", "store ms", "store MB/s", "store values/s", "load ms", "load MB/s", "load values/s"],
         &rows,
     );
     drop(net);

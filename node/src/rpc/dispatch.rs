@@ -16,10 +16,7 @@ pub struct RpcCtx {
 }
 
 fn mailbox(e: actix::MailboxError) -> ApiError {
-    ApiError::new(
-        ErrorCode::Internal,
-        format!("node is restarting an internal component: {e}"),
-    )
+    ApiError::new(ErrorCode::Internal, format!("node is restarting an internal component: {e}"))
 }
 
 macro_rules! ask {
@@ -81,16 +78,37 @@ pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>) -> Result<Jso
         method::PEERS => {
             p(&[])?.finish()?;
             let s = ask!(ctx, front::Status {})?;
-            Ok(json!(
-                s.peers
-                    .iter()
-                    .map(|p| p.peer_id.clone())
-                    .collect::<Vec<_>>()
-            ))
+            Ok(json!(s.peers.iter().map(|p| p.peer_id.clone()).collect::<Vec<_>>()))
         }
-        other => Err(ApiError::new(
-            ErrorCode::MethodNotFound,
-            format!("method not found: {other}"),
-        )),
+        method::PAIR | method::REVOKE => {
+            let mut ps = p(&["addresses", "keys", "level"])?;
+            let addresses: Vec<String> = ps.required("addresses")?;
+            let keys = ps.optional_keys("keys")?;
+            let level: Option<String> = ps.optional("level")?;
+            ps.finish()?;
+            let txid = if m == method::PAIR {
+                ask!(ctx, front::Pair { addresses, keys, level })?
+            } else {
+                ask!(ctx, front::Revoke { addresses, keys, level })?
+            };
+            Ok(json!(txid))
+        }
+        method::POLICY => {
+            p(&[])?.finish()?;
+            ask!(ctx, front::Policy {})
+        }
+        method::LEDGER_TX => {
+            let mut ps = p(&["txid"])?;
+            let txid: String = ps.required("txid")?;
+            ps.finish()?;
+            ask!(ctx, front::LedgerTx { txid })
+        }
+        method::ACCESS_LOG => {
+            let mut ps = p(&["key"])?;
+            let key = ps.key("key")?;
+            ps.finish()?;
+            ask!(ctx, front::AccessLogOf { key })
+        }
+        other => Err(ApiError::new(ErrorCode::MethodNotFound, format!("method not found: {other}"))),
     }
 }

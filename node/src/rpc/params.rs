@@ -15,10 +15,7 @@ pub struct Params {
 }
 
 fn invalid(method: &str, msg: String) -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidParams,
-        format!("invalid params for {method}: {msg}"),
-    )
+    ApiError::new(ErrorCode::InvalidParams, format!("invalid params for {method}: {msg}"))
 }
 
 impl Params {
@@ -43,37 +40,23 @@ impl Params {
                     if items.len() > names.len() {
                         return Err(invalid(
                             method,
-                            format!(
-                                "takes at most {} positional parameters, got {}",
-                                names.len(),
-                                items.len()
-                            ),
+                            format!("takes at most {} positional parameters, got {}", names.len(), items.len()),
                         ));
                     }
                     names.iter().map(|n| n.to_string()).zip(items).collect()
                 }
             },
             Some(other) => {
-                return Err(invalid(
-                    method,
-                    format!("params must be an object or an array, got {other}"),
-                ));
+                return Err(invalid(method, format!("params must be an object or an array, got {other}")));
             }
         };
-        Ok(Params {
-            method: method.to_string(),
-            map,
-        })
+        Ok(Params { method: method.to_string(), map })
     }
 
     /// A required parameter.
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, ApiError> {
-        let v = self
-            .map
-            .remove(name)
-            .ok_or_else(|| invalid(&self.method, format!("missing parameter {name:?}")))?;
-        serde_json::from_value(v)
-            .map_err(|e| invalid(&self.method, format!("parameter {name:?}: {e}")))
+        let v = self.map.remove(name).ok_or_else(|| invalid(&self.method, format!("missing parameter {name:?}")))?;
+        serde_json::from_value(v).map_err(|e| invalid(&self.method, format!("parameter {name:?}: {e}")))
     }
 
     /// An optional parameter (absent or null → None).
@@ -88,16 +71,22 @@ impl Params {
 
     /// The raw JSON of a required parameter.
     pub fn raw(&mut self, name: &str) -> Result<Json, ApiError> {
-        self.map
-            .remove(name)
-            .ok_or_else(|| invalid(&self.method, format!("missing parameter {name:?}")))
+        self.map.remove(name).ok_or_else(|| invalid(&self.method, format!("missing parameter {name:?}")))
     }
 
     /// A required data key.
     pub fn key(&mut self, name: &str) -> Result<DataKey, ApiError> {
         let s: String = self.required(name)?;
-        s.parse()
-            .map_err(|e: enigma_protocol::keys::KeyParseError| invalid(&self.method, e.to_string()))
+        s.parse().map_err(|e: enigma_protocol::keys::KeyParseError| invalid(&self.method, e.to_string()))
+    }
+
+    /// An optional list of data keys.
+    pub fn optional_keys(&mut self, name: &str) -> Result<Option<Vec<DataKey>>, ApiError> {
+        let Some(list) = self.optional::<Vec<String>>(name)? else { return Ok(None) };
+        list.iter()
+            .map(|s| s.parse().map_err(|e: enigma_protocol::keys::KeyParseError| invalid(&self.method, e.to_string())))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// Refuses any parameter nobody asked for.
@@ -106,10 +95,7 @@ impl Params {
             return Ok(());
         }
         let names: Vec<&str> = self.map.keys().map(String::as_str).collect();
-        Err(invalid(
-            &self.method,
-            format!("unknown parameter(s): {}", names.join(", ")),
-        ))
+        Err(invalid(&self.method, format!("unknown parameter(s): {}", names.join(", "))))
     }
 }
 
@@ -127,27 +113,17 @@ mod tests {
         let mut p = Params::parse("load", Some(json!(["ab"])), &["key"], None).unwrap();
         assert_eq!(p.required::<String>("key").unwrap(), "ab");
 
-        let p =
-            Params::parse("load", Some(json!({"key": "ab", "kye": 1})), &["key"], None).unwrap();
+        let p = Params::parse("load", Some(json!({"key": "ab", "kye": 1})), &["key"], None).unwrap();
         assert!(p.finish().is_err());
         assert!(Params::parse("load", Some(json!(["a", "b"])), &["key"], None).is_err());
         assert!(Params::parse("load", Some(json!(5)), &["key"], None).is_err());
 
         let mut p = Params::parse("load", Some(json!({"key": 5})), &["key"], None).unwrap();
-        assert_eq!(
-            p.required::<String>("key").unwrap_err().code,
-            ErrorCode::InvalidParams
-        );
+        assert_eq!(p.required::<String>("key").unwrap_err().code, ErrorCode::InvalidParams);
         let mut p = Params::parse("load", Some(json!({"key": "zz"})), &["key"], None).unwrap();
         assert_eq!(p.key("key").unwrap_err().code, ErrorCode::InvalidParams);
 
-        let mut p = Params::parse(
-            "stats.mean",
-            Some(json!(["a", "b"])),
-            &["keys"],
-            Some("keys"),
-        )
-        .unwrap();
+        let mut p = Params::parse("stats.mean", Some(json!(["a", "b"])), &["keys"], Some("keys")).unwrap();
         assert_eq!(p.required::<Vec<String>>("keys").unwrap(), vec!["a", "b"]);
     }
 }

@@ -94,10 +94,7 @@ where
             Err(LineError::TooLong) => {
                 let e = ApiError::new(
                     ErrorCode::TooLarge,
-                    format!(
-                        "request too large: the limit is {} bytes",
-                        limits.max_request_bytes
-                    ),
+                    format!("request too large: the limit is {} bytes", limits.max_request_bytes),
                 );
                 let _ = out_tx.send(error_response(Json::Null, &e));
                 break; // the rest of the line cannot be resynchronised
@@ -144,10 +141,7 @@ where
 /// Validates and runs one request object. `None` for notifications (no id).
 async fn call(ctx: &RpcCtx, msg: Json) -> Option<Json> {
     let invalid = |id: Json, m: &str| {
-        Some(error_response(
-            id,
-            &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}")),
-        ))
+        Some(error_response(id, &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}"))))
     };
     let Json::Object(mut obj) = msg else {
         return invalid(Json::Null, "expected a JSON object");

@@ -56,11 +56,7 @@ impl PolicyBook {
                 self.txs.insert(valid.txid, valid.clone());
                 Ok(valid)
             }
-            Err(PolicyError::Fork {
-                outpoint,
-                existing,
-                conflicting,
-            }) => {
+            Err(PolicyError::Fork { outpoint, existing, conflicting }) => {
                 self.index.mark_fork_loser(conflicting);
                 if let Some(accepted) = self.txs.get(&existing)
                     && !self.forks.iter().any(|f| f.conflicting == conflicting)
@@ -68,11 +64,7 @@ impl PolicyBook {
                 {
                     self.forks.push(evidence);
                 }
-                Err(PolicyError::Fork {
-                    outpoint,
-                    existing,
-                    conflicting,
-                })
+                Err(PolicyError::Fork { outpoint, existing, conflicting })
             }
             Err(PolicyError::ExtendsFork { txid, prev }) => {
                 self.index.mark_fork_loser(txid);
@@ -84,11 +76,7 @@ impl PolicyBook {
 
     /// Builds, signs and accepts `owner`'s next policy transaction (on its current tip).
     /// Returns it; gossip `bytes` and answer `pair` / `revoke` with `txid.to_string()`.
-    pub fn author(
-        &mut self,
-        owner: &Identity,
-        change: PolicyChange,
-    ) -> Result<ValidTx, PolicyError> {
+    pub fn author(&mut self, owner: &Identity, change: PolicyChange) -> Result<ValidTx, PolicyError> {
         let tx = build_policy_tx(owner, self.tip(&owner.pubkey()), change)?;
         self.submit(&encode_tx(&tx))
     }
@@ -130,13 +118,7 @@ impl PolicyBook {
     }
 
     /// See [`PolicyState::may`].
-    pub fn may(
-        &self,
-        owner: &PubkeyBytes,
-        requester: &PubkeyBytes,
-        key: &DataKey,
-        level: Level,
-    ) -> bool {
+    pub fn may(&self, owner: &PubkeyBytes, requester: &PubkeyBytes, key: &DataKey, level: Level) -> bool {
         self.state.may(owner, requester, key, level)
     }
 

@@ -77,10 +77,7 @@ pub fn link<V: ChainView + ?Sized>(checked: CheckedTx, chain: &V) -> Result<Vali
             None => {
                 return Err(PolicyError::BrokenLink {
                     txid,
-                    reason: format!(
-                        "spends output {} of {prev}; policy transactions spend output 0",
-                        outpoint.vout
-                    ),
+                    reason: format!("spends output {} of {prev}; policy transactions spend output 0", outpoint.vout),
                 });
             }
             Some(owner) if owner != checked.owner => {
@@ -92,10 +89,7 @@ pub fn link<V: ChainView + ?Sized>(checked: CheckedTx, chain: &V) -> Result<Vali
             Some(_) if outpoint.vout != 0 => {
                 return Err(PolicyError::BrokenLink {
                     txid,
-                    reason: format!(
-                        "spends output {} of {prev}; policy transactions spend output 0",
-                        outpoint.vout
-                    ),
+                    reason: format!("spends output {} of {prev}; policy transactions spend output 0", outpoint.vout),
                 });
             }
             Some(_) => Some(prev),
@@ -103,11 +97,7 @@ pub fn link<V: ChainView + ?Sized>(checked: CheckedTx, chain: &V) -> Result<Vali
     };
     match chain.spender(&outpoint) {
         Some(existing) if existing == txid => Err(PolicyError::AlreadyKnown(txid)),
-        Some(existing) => Err(PolicyError::Fork {
-            outpoint,
-            existing,
-            conflicting: txid,
-        }),
+        Some(existing) => Err(PolicyError::Fork { outpoint, existing, conflicting: txid }),
         None => Ok(ValidTx {
             txid,
             owner: checked.owner,
@@ -145,10 +135,7 @@ impl ForkEvidence {
             return Err(PolicyError::AlreadyKnown(a.txid));
         }
         if a.owner != b.owner || a.spends() != b.spends() {
-            return Err(PolicyError::BrokenLink {
-                txid: b.txid,
-                reason: format!("does not conflict with {}", a.txid),
-            });
+            return Err(PolicyError::BrokenLink { txid: b.txid, reason: format!("does not conflict with {}", a.txid) });
         }
         Ok(ForkEvidence {
             owner: a.owner,
@@ -203,8 +190,7 @@ impl ChainIndex {
                 txid: tx.txid,
                 reason: match tip {
                     Some(t) => format!("the owner's tip is {t}"),
-                    None => "the owner has no chain yet; the first transaction spends genesis"
-                        .to_string(),
+                    None => "the owner has no chain yet; the first transaction spends genesis".to_string(),
                 },
             });
         }

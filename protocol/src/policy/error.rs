@@ -70,18 +70,12 @@ pub enum PolicyError {
     #[error("transaction {txid} does not extend its owner's chain: {reason}")]
     BrokenLink { txid: Txid, reason: String },
     /// The previous policy transaction is not known here: the node should sync it and retry.
-    #[error(
-        "transaction {txid} spends unknown policy transaction {prev}; sync the ledger and retry"
-    )]
+    #[error("transaction {txid} spends unknown policy transaction {prev}; sync the ledger and retry")]
     UnknownPrevious { txid: Txid, prev: Txid },
     /// Two different valid transactions of the same owner spend the same outpoint. `existing` is
     /// the one already in the ledger; `conflicting` is the refused one.
     #[error("fork: transaction {conflicting} spends {outpoint}, already spent by {existing}")]
-    Fork {
-        outpoint: OutPoint,
-        existing: Txid,
-        conflicting: Txid,
-    },
+    Fork { outpoint: OutPoint, existing: Txid, conflicting: Txid },
     /// The transaction builds on a transaction that was refused as one side of a fork (or on a
     /// descendant of one).
     #[error("transaction {txid} extends {prev}, which lost a fork")]

@@ -32,6 +32,4 @@ pub use decoded::view;
 pub use error::{PayloadError, PolicyError};
 pub use payload::{Action, DataKey, Level, Payload, Scope};
 pub use state::{Grant, PolicyState, requester_scripts};
-pub use tx::{
-    CheckedTx, PolicyChange, build_policy_tx, check_tx, decode_tx, encode_tx, genesis_outpoint,
-};
+pub use tx::{CheckedTx, PolicyChange, build_policy_tx, check_tx, decode_tx, encode_tx, genesis_outpoint};

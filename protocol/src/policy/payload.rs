@@ -26,8 +26,7 @@ pub const MAX_SCRIPT_LEN: usize = 42;
 const HEADER_LEN: usize = 4 + 1 + 1 + 1 + 8 + 1;
 /// The largest payload the limits allow (12 478 bytes), well under Bitcoin Core's 100 000-byte
 /// OP_RETURN relay limit (Core ≥ 30).
-pub const MAX_PAYLOAD_LEN: usize =
-    HEADER_LEN + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
+pub const MAX_PAYLOAD_LEN: usize = HEADER_LEN + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
 
 /// A data key: the 32-byte SHA-256 that `store` returns (as 64 hex characters).
 pub use crate::keys::DataKey;
@@ -131,19 +130,14 @@ pub struct Payload {
 
 /// The mainnet address string of a scriptPubKey, if it is a standard address script.
 pub fn script_address(script: &Script) -> Option<String> {
-    Address::from_script(script, Network::Bitcoin)
-        .ok()
-        .map(|a| a.to_string())
+    Address::from_script(script, Network::Bitcoin).ok().map(|a| a.to_string())
 }
 
 impl Payload {
     /// The grantees as mainnet address strings (each decodes back to the exact address the owner
     /// gave, in its canonical form).
     pub fn addresses(&self) -> Vec<String> {
-        self.grantees
-            .iter()
-            .map(|s| script_address(s).unwrap_or_else(|| hex::encode(s.as_bytes())))
-            .collect()
+        self.grantees.iter().map(|s| script_address(s).unwrap_or_else(|| hex::encode(s.as_bytes()))).collect()
     }
 
     /// Checks every invariant of a well-formed payload.
@@ -257,13 +251,7 @@ impl Payload {
         if r.pos != bytes.len() {
             return Err(PayloadError::TrailingBytes(bytes.len() - r.pos));
         }
-        let payload = Payload {
-            action,
-            level,
-            scope,
-            grantees,
-            timestamp,
-        };
+        let payload = Payload { action, level, scope, grantees, timestamp };
         payload.check()?;
         Ok(payload)
     }
@@ -279,10 +267,7 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], PayloadError> {
         let rest = &self.bytes[self.pos..];
         if rest.len() < n {
-            return Err(PayloadError::Truncated {
-                offset: self.pos,
-                needed: n - rest.len(),
-            });
+            return Err(PayloadError::Truncated { offset: self.pos, needed: n - rest.len() });
         }
         self.pos += n;
         Ok(&rest[..n])
@@ -337,11 +322,7 @@ mod tests {
         let p = Payload {
             action: Action::Revoke,
             level: Level::Compute,
-            scope: Scope::Keys(
-                (0..MAX_SCOPE_KEYS)
-                    .map(|i| DataKey([i as u8; 32]))
-                    .collect(),
-            ),
+            scope: Scope::Keys((0..MAX_SCOPE_KEYS).map(|i| DataKey([i as u8; 32])).collect()),
             grantees: (0..MAX_GRANTEES)
                 .map(|i| {
                     let prog = WitnessProgram::new(WitnessVersion::V2, &[i as u8; 40]).unwrap();
@@ -372,10 +353,7 @@ mod tests {
         assert_eq!(with(16, 0), Err(PayloadError::NoGrantees));
         assert_eq!(with(16, 101), Err(PayloadError::TooManyGrantees(101)));
         assert!(matches!(with(18, 0x6a), Err(PayloadError::BadScript(_))));
-        assert!(matches!(
-            Payload::decode(&good[..good.len() - 1]),
-            Err(PayloadError::Truncated { .. })
-        ));
+        assert!(matches!(Payload::decode(&good[..good.len() - 1]), Err(PayloadError::Truncated { .. })));
         let mut long = good.clone();
         long.push(0);
         assert_eq!(Payload::decode(&long), Err(PayloadError::TrailingBytes(1)));
@@ -403,8 +381,7 @@ mod tests {
     fn arb_script() -> impl Strategy<Value = ScriptBuf> {
         prop_oneof![
             any::<[u8; 20]>().prop_map(|h| ScriptBuf::new_p2pkh(&PubkeyHash::from_byte_array(h))),
-            any::<[u8; 20]>()
-                .prop_map(|h| ScriptBuf::new_p2sh(&bitcoin::ScriptHash::from_byte_array(h))),
+            any::<[u8; 20]>().prop_map(|h| ScriptBuf::new_p2sh(&bitcoin::ScriptHash::from_byte_array(h))),
             any::<[u8; 20]>().prop_map(|h| ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array(h))),
             any::<[u8; 32]>().prop_map(|h| ScriptBuf::new_p2wsh(&WScriptHash::from_byte_array(h))),
             any::<[u8; 32]>().prop_map(|k| {
@@ -430,13 +407,7 @@ mod tests {
             .prop_map(|(action, level, scope, mut grantees, timestamp)| {
                 let mut seen = HashSet::new();
                 grantees.retain(|g| seen.insert(g.clone()));
-                Payload {
-                    action,
-                    level,
-                    scope,
-                    grantees,
-                    timestamp,
-                }
+                Payload { action, level, scope, grantees, timestamp }
             })
     }
 

@@ -169,27 +169,12 @@ impl PolicyState {
     /// Whether the holder of `requester` may use `owner`'s data `key` at `level`: the owner
     /// always may; anyone else iff one of its [`requester_scripts`] is granted at least `level`
     /// on `key`.
-    pub fn may(
-        &self,
-        owner: &PubkeyBytes,
-        requester: &PubkeyBytes,
-        key: &DataKey,
-        level: Level,
-    ) -> bool {
-        owner == requester
-            || requester_scripts(requester)
-                .iter()
-                .any(|s| self.may_script(owner, s, key, level))
+    pub fn may(&self, owner: &PubkeyBytes, requester: &PubkeyBytes, key: &DataKey, level: Level) -> bool {
+        owner == requester || requester_scripts(requester).iter().any(|s| self.may_script(owner, s, key, level))
     }
 
     /// Whether the grantee `script` (a scriptPubKey) holds at least `level` on `owner`'s `key`.
-    pub fn may_script(
-        &self,
-        owner: &PubkeyBytes,
-        script: &ScriptBuf,
-        key: &DataKey,
-        level: Level,
-    ) -> bool {
+    pub fn may_script(&self, owner: &PubkeyBytes, script: &ScriptBuf, key: &DataKey, level: Level) -> bool {
         self.owners
             .get(owner)
             .and_then(|p| p.grantees.get(script))
@@ -215,19 +200,10 @@ impl PolicyState {
                         except: rights.overrides.keys().copied().collect(),
                     });
                 } else {
-                    let keys: Vec<DataKey> = rights
-                        .overrides
-                        .iter()
-                        .filter(|(_, v)| **v == Some(level))
-                        .map(|(k, _)| *k)
-                        .collect();
+                    let keys: Vec<DataKey> =
+                        rights.overrides.iter().filter(|(_, v)| **v == Some(level)).map(|(k, _)| *k).collect();
                     if !keys.is_empty() {
-                        out.push(Grant {
-                            address: address.clone(),
-                            level,
-                            scope: Scope::Keys(keys),
-                            except: vec![],
-                        });
+                        out.push(Grant { address: address.clone(), level, scope: Scope::Keys(keys), except: vec![] });
                     }
                 }
             }

@@ -10,8 +10,8 @@ use bitcoin::script::{Builder, Instruction, PushBytesBuf};
 use bitcoin::secp256k1::{Message, PublicKey, ecdsa};
 use bitcoin::sighash::SighashCache;
 use bitcoin::{
-    Address, Amount, CompressedPublicKey, EcdsaSighashType, Network, OutPoint, ScriptBuf,
-    Transaction, TxOut, Txid, WScriptHash, Witness, XOnlyPublicKey,
+    Address, Amount, CompressedPublicKey, EcdsaSighashType, Network, OutPoint, ScriptBuf, Transaction, TxOut, Txid,
+    WScriptHash, Witness, XOnlyPublicKey,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -43,22 +43,14 @@ fn grant(addresses: &[&str], level: Level, scope: Scope) -> PolicyChange {
 }
 
 fn revoke(addresses: &[&str], level: Level, scope: Scope) -> PolicyChange {
-    PolicyChange {
-        action: Action::Revoke,
-        ..grant(addresses, level, scope)
-    }
+    PolicyChange { action: Action::Revoke, ..grant(addresses, level, scope) }
 }
 
 /// Re-signs input 0 of `tx` as a P2WPKH spend by `signer`, with `owner`'s prevout script.
 fn resign(tx: &mut Transaction, signer: &Identity, witness_key: &Identity) {
     let spk = tx::owner_script(&witness_key.pubkey()).unwrap();
-    let sighash = SighashCache::new(&*tx)
-        .p2wpkh_signature_hash(0, &spk, Amount::ZERO, EcdsaSighashType::All)
-        .unwrap();
-    let sig = secp().sign_ecdsa(
-        &Message::from_digest(sighash.to_byte_array()),
-        signer.secret_key(),
-    );
+    let sighash = SighashCache::new(&*tx).p2wpkh_signature_hash(0, &spk, Amount::ZERO, EcdsaSighashType::All).unwrap();
+    let sig = secp().sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), signer.secret_key());
     let pk = PublicKey::from_slice(&witness_key.pubkey()).unwrap();
     tx.input[0].witness = Witness::p2wpkh(&bitcoin::ecdsa::Signature::sighash_all(sig), &pk);
 }
@@ -91,29 +83,15 @@ fn build_encode_validate_round_trip() {
     let hex = valid.txid.to_string();
     assert_eq!(hex.len(), 64);
     assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
-    assert_eq!(
-        tx.input[0].previous_output,
-        genesis_outpoint(&owner.pubkey())
-    );
+    assert_eq!(tx.input[0].previous_output, genesis_outpoint(&owner.pubkey()));
 
     // The second transaction spends output 0 of the first.
     let mut index = ChainIndex::new();
     index.insert(&valid).unwrap();
-    let next = build_policy_tx(
-        &owner,
-        Some(valid.txid),
-        PolicyChange::revoke(vec![p2pkh(&friend)], T + 1),
-    )
-    .unwrap();
+    let next = build_policy_tx(&owner, Some(valid.txid), PolicyChange::revoke(vec![p2pkh(&friend)], T + 1)).unwrap();
     let v2 = validate(&encode_tx(&next), &index).unwrap();
     assert_eq!(v2.prev, Some(valid.txid));
-    assert_eq!(
-        next.input[0].previous_output,
-        OutPoint {
-            txid: valid.txid,
-            vout: 0
-        }
-    );
+    assert_eq!(next.input[0].previous_output, OutPoint { txid: valid.txid, vout: 0 });
 }
 
 #[test]
@@ -153,12 +131,7 @@ fn varint(b: &[u8], pos: &mut usize) -> usize {
 fn layout_and_sighash_checked_by_hand() {
     let owner = id(5);
     let prev = Txid::from_byte_array([9; 32]);
-    let tx = build_policy_tx(
-        &owner,
-        Some(prev),
-        PolicyChange::pair(vec![p2pkh(&id(6))], T),
-    )
-    .unwrap();
+    let tx = build_policy_tx(&owner, Some(prev), PolicyChange::pair(vec![p2pkh(&id(6))], T)).unwrap();
     let b = encode_tx(&tx);
     let mut pos = 0;
     assert_eq!(b[0..4], 2u32.to_le_bytes(), "version 2");
@@ -252,11 +225,7 @@ fn generic_bitcoin_decoder_finds_op_return_and_witness() {
     assert_eq!(pushes.len(), 1);
     let payload = Payload::decode(&pushes[0]).unwrap();
     assert_eq!(payload.addresses(), vec![p2pkh(&friend)]);
-    assert!(
-        op_return
-            .to_asm_string()
-            .starts_with("OP_RETURN OP_PUSHBYTES_")
-    );
+    assert!(op_return.to_asm_string().starts_with("OP_RETURN OP_PUSHBYTES_"));
     let out0 = Address::from_script(&decoded.output[0].script_pubkey, Network::Bitcoin).unwrap();
     assert_eq!(out0.to_string(), identity::addresses_of(&owner.pubkey())[2]);
 
@@ -266,15 +235,10 @@ fn generic_bitcoin_decoder_finds_op_return_and_witness() {
     let sig = bitcoin::ecdsa::Signature::from_slice(w.nth(0).unwrap()).unwrap();
     assert_eq!(sig.sighash_type, EcdsaSighashType::All);
     let spk = decoded.output[0].script_pubkey.clone();
-    let sighash = SighashCache::new(&decoded)
-        .p2wpkh_signature_hash(0, &spk, Amount::ZERO, EcdsaSighashType::All)
-        .unwrap();
+    let sighash =
+        SighashCache::new(&decoded).p2wpkh_signature_hash(0, &spk, Amount::ZERO, EcdsaSighashType::All).unwrap();
     let pk = PublicKey::from_slice(&owner.pubkey()).unwrap();
-    assert!(
-        secp()
-            .verify_ecdsa(&Message::from(sighash), &sig.signature, &pk)
-            .is_ok()
-    );
+    assert!(secp().verify_ecdsa(&Message::from(sighash), &sig.signature, &pk).is_ok());
 }
 
 // ---------------------------------------------------------------- refusals
@@ -287,26 +251,17 @@ fn tampered_payload_or_signature_is_refused() {
 
     // Change the OP_RETURN after signing (the timestamp's last byte).
     let mut tampered = tx.clone();
-    let mut data = tx::op_return_data(&tampered.output[1].script_pubkey)
-        .unwrap()
-        .to_vec();
+    let mut data = tx::op_return_data(&tampered.output[1].script_pubkey).unwrap().to_vec();
     data[14] ^= 1;
-    tampered.output[1].script_pubkey =
-        ScriptBuf::new_op_return(PushBytesBuf::try_from(data).unwrap());
-    assert!(matches!(
-        validate(&encode_tx(&tampered), &chain),
-        Err(PolicyError::BadSignature(_))
-    ));
+    tampered.output[1].script_pubkey = ScriptBuf::new_op_return(PushBytesBuf::try_from(data).unwrap());
+    assert!(matches!(validate(&encode_tx(&tampered), &chain), Err(PolicyError::BadSignature(_))));
 
     // Flip a bit of the signature's r value.
     let mut forged = tx.clone();
     let mut sig = forged.input[0].witness.nth(0).unwrap().to_vec();
     sig[10] ^= 0x40;
     forged.input[0].witness = Witness::from_slice(&[sig, owner.pubkey().to_vec()]);
-    assert!(matches!(
-        validate(&encode_tx(&forged), &chain),
-        Err(PolicyError::BadSignature(_))
-    ));
+    assert!(matches!(validate(&encode_tx(&forged), &chain), Err(PolicyError::BadSignature(_))));
 
     // Not SIGHASH_ALL.
     let mut anyone = tx.clone();
@@ -322,16 +277,12 @@ fn tampered_payload_or_signature_is_refused() {
     let mut badkey = tx.clone();
     let sig = badkey.input[0].witness.nth(0).unwrap().to_vec();
     badkey.input[0].witness = Witness::from_slice(&[sig, vec![0x05; 33]]);
-    assert_eq!(
-        validate(&encode_tx(&badkey), &chain),
-        Err(PolicyError::BadOwnerKey)
-    );
+    assert_eq!(validate(&encode_tx(&badkey), &chain), Err(PolicyError::BadOwnerKey));
 }
 
 /// n − s for a 32-byte big-endian s (the high-S twin of a low-S signature).
 fn negate_s(s: &[u8; 32]) -> [u8; 32] {
-    let n =
-        hex::decode("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141").unwrap();
+    let n = hex::decode("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141").unwrap();
     let mut out = [0u8; 32];
     let mut borrow = 0i16;
     for i in (0..32).rev() {
@@ -364,10 +315,7 @@ fn high_s_malleated_signature_is_refused() {
     let mut malleated = tx.clone();
     malleated.input[0].witness = Witness::from_slice(&[der, owner.pubkey().to_vec()]);
     assert_eq!(malleated.compute_txid(), tx.compute_txid());
-    assert!(matches!(
-        validate(&encode_tx(&malleated), &ChainIndex::new()),
-        Err(PolicyError::BadSignature(_))
-    ));
+    assert!(matches!(validate(&encode_tx(&malleated), &ChainIndex::new()), Err(PolicyError::BadSignature(_))));
 }
 
 #[test]
@@ -375,18 +323,13 @@ fn signature_by_another_key_is_refused() {
     let owner = id(12);
     let mallory = id(13);
     let mut book = PolicyBook::new();
-    let first = book
-        .author(&owner, PolicyChange::pair(vec![p2pkh(&id(14))], T))
-        .unwrap();
+    let first = book.author(&owner, PolicyChange::pair(vec![p2pkh(&id(14))], T)).unwrap();
 
     // Mallory signs the owner's next transaction with her key, leaving the owner's key in place.
     let change = PolicyChange::pair(vec![p2pkh(&mallory)], T + 1);
     let mut tx = build_policy_tx(&owner, Some(first.txid), change.clone()).unwrap();
     resign(&mut tx, &mallory, &owner);
-    assert!(matches!(
-        book.submit(&encode_tx(&tx)),
-        Err(PolicyError::BadSignature(_))
-    ));
+    assert!(matches!(book.submit(&encode_tx(&tx)), Err(PolicyError::BadSignature(_))));
 
     // … or puts her own key in the witness: output 0 no longer pays the witness key.
     let mut tx = build_policy_tx(&owner, Some(first.txid), change.clone()).unwrap();
@@ -409,17 +352,10 @@ fn signature_by_another_key_is_refused() {
 fn broken_links_and_gaps() {
     let owner = id(20);
     let mut book = PolicyBook::new();
-    let first = book
-        .author(&owner, PolicyChange::pair(vec![p2pkh(&id(21))], T))
-        .unwrap();
+    let first = book.author(&owner, PolicyChange::pair(vec![p2pkh(&id(21))], T)).unwrap();
 
     // Spends output 1 (the OP_RETURN) of the owner's tip.
-    let mut tx = build_policy_tx(
-        &owner,
-        Some(first.txid),
-        PolicyChange::pair(vec![p2pkh(&id(22))], T),
-    )
-    .unwrap();
+    let mut tx = build_policy_tx(&owner, Some(first.txid), PolicyChange::pair(vec![p2pkh(&id(22))], T)).unwrap();
     tx.input[0].previous_output.vout = 1;
     resign(&mut tx, &owner, &owner);
     assert!(matches!(
@@ -429,35 +365,20 @@ fn broken_links_and_gaps() {
 
     // Spends an unknown transaction: a gap, sync and retry.
     let missing = Txid::from_byte_array([7; 32]);
-    let tx = build_policy_tx(
-        &owner,
-        Some(missing),
-        PolicyChange::pair(vec![p2pkh(&id(22))], T),
-    )
-    .unwrap();
+    let tx = build_policy_tx(&owner, Some(missing), PolicyChange::pair(vec![p2pkh(&id(22))], T)).unwrap();
     assert_eq!(
         book.submit(&encode_tx(&tx)),
-        Err(PolicyError::UnknownPrevious {
-            txid: tx.compute_txid(),
-            prev: missing
-        })
+        Err(PolicyError::UnknownPrevious { txid: tx.compute_txid(), prev: missing })
     );
 
     // Another owner's genesis outpoint.
-    let mut tx =
-        build_policy_tx(&owner, None, PolicyChange::pair(vec![p2pkh(&id(22))], T)).unwrap();
+    let mut tx = build_policy_tx(&owner, None, PolicyChange::pair(vec![p2pkh(&id(22))], T)).unwrap();
     tx.input[0].previous_output = genesis_outpoint(&id(23).pubkey());
     resign(&mut tx, &owner, &owner);
-    assert!(matches!(
-        book.submit(&encode_tx(&tx)),
-        Err(PolicyError::UnknownPrevious { .. })
-    ));
+    assert!(matches!(book.submit(&encode_tx(&tx)), Err(PolicyError::UnknownPrevious { .. })));
 
     // Resubmitting is harmless.
-    assert_eq!(
-        book.submit(&first.bytes),
-        Err(PolicyError::AlreadyKnown(first.txid))
-    );
+    assert_eq!(book.submit(&first.bytes), Err(PolicyError::AlreadyKnown(first.txid)));
     assert_eq!(book.txids(), &[first.txid]);
 }
 
@@ -465,12 +386,8 @@ fn broken_links_and_gaps() {
 fn out_of_order_arrival_is_a_gap_then_succeeds() {
     let owner = id(24);
     let mut source = PolicyBook::new();
-    let a = source
-        .author(&owner, PolicyChange::pair(vec![p2pkh(&id(25))], T))
-        .unwrap();
-    let b = source
-        .author(&owner, PolicyChange::revoke(vec![p2pkh(&id(25))], T + 1))
-        .unwrap();
+    let a = source.author(&owner, PolicyChange::pair(vec![p2pkh(&id(25))], T)).unwrap();
+    let b = source.author(&owner, PolicyChange::revoke(vec![p2pkh(&id(25))], T + 1)).unwrap();
     let mut node = PolicyBook::new();
     assert!(matches!(
         node.submit(&b.bytes),
@@ -486,9 +403,7 @@ fn forks_are_refused_with_evidence() {
     let owner = id(30);
     let (x, y, z) = (p2pkh(&id(31)), p2pkh(&id(32)), p2pkh(&id(33)));
     let mut book = PolicyBook::new();
-    let first = book
-        .author(&owner, PolicyChange::pair(vec![x.clone()], T))
-        .unwrap();
+    let first = book.author(&owner, PolicyChange::pair(vec![x.clone()], T)).unwrap();
 
     // A second, different first transaction: double spend of the genesis outpoint.
     let rival = build_policy_tx(&owner, None, PolicyChange::pair(vec![y.clone()], T)).unwrap();
@@ -503,15 +418,8 @@ fn forks_are_refused_with_evidence() {
     );
 
     // Spending an older (no longer tip) output is a fork too.
-    let second = book
-        .author(&owner, PolicyChange::pair(vec![y.clone()], T + 1))
-        .unwrap();
-    let stale = build_policy_tx(
-        &owner,
-        Some(first.txid),
-        PolicyChange::pair(vec![z.clone()], T + 2),
-    )
-    .unwrap();
+    let second = book.author(&owner, PolicyChange::pair(vec![y.clone()], T + 1)).unwrap();
+    let stale = build_policy_tx(&owner, Some(first.txid), PolicyChange::pair(vec![z.clone()], T + 2)).unwrap();
     let stale_id = stale.compute_txid();
     assert!(matches!(
         book.submit(&encode_tx(&stale)),
@@ -530,37 +438,17 @@ fn forks_are_refused_with_evidence() {
     assert!(ForkEvidence::verify(&first.bytes, &first.bytes).is_err());
 
     // Descendants of a fork loser are refused without asking for a sync.
-    let child = build_policy_tx(
-        &owner,
-        Some(rival_id),
-        PolicyChange::pair(vec![z.clone()], T + 3),
-    )
-    .unwrap();
+    let child = build_policy_tx(&owner, Some(rival_id), PolicyChange::pair(vec![z.clone()], T + 3)).unwrap();
     assert_eq!(
         book.submit(&encode_tx(&child)),
-        Err(PolicyError::ExtendsFork {
-            txid: child.compute_txid(),
-            prev: rival_id
-        })
+        Err(PolicyError::ExtendsFork { txid: child.compute_txid(), prev: rival_id })
     );
-    let grandchild = build_policy_tx(
-        &owner,
-        Some(child.compute_txid()),
-        PolicyChange::pair(vec![z], T + 4),
-    )
-    .unwrap();
-    assert!(matches!(
-        book.submit(&encode_tx(&grandchild)),
-        Err(PolicyError::ExtendsFork { .. })
-    ));
+    let grandchild = build_policy_tx(&owner, Some(child.compute_txid()), PolicyChange::pair(vec![z], T + 4)).unwrap();
+    assert!(matches!(book.submit(&encode_tx(&grandchild)), Err(PolicyError::ExtendsFork { .. })));
 
     // The accepted chain and state are untouched by the refused branches.
     assert_eq!(book.chain(&owner.pubkey()), &[first.txid, second.txid]);
-    let grants: Vec<String> = book
-        .grants(&owner.pubkey())
-        .into_iter()
-        .map(|g| g.address)
-        .collect();
+    let grants: Vec<String> = book.grants(&owner.pubkey()).into_iter().map(|g| g.address).collect();
     assert_eq!(grants.len(), 2);
     assert!(grants.contains(&x) && grants.contains(&y));
 }
@@ -576,23 +464,13 @@ fn validate_variant(owner: &Identity, edit: impl FnOnce(&mut Transaction)) -> Po
 #[test]
 fn malformed_structure_and_op_return_are_refused() {
     let owner = id(40);
-    let op_return =
-        |data: &[u8]| ScriptBuf::new_op_return(PushBytesBuf::try_from(data.to_vec()).unwrap());
-    let good = tx::op_return_data(&first_tx(&owner).output[1].script_pubkey)
-        .unwrap()
-        .to_vec();
+    let op_return = |data: &[u8]| ScriptBuf::new_op_return(PushBytesBuf::try_from(data.to_vec()).unwrap());
+    let good = tx::op_return_data(&first_tx(&owner).output[1].script_pubkey).unwrap().to_vec();
 
-    let e = validate_variant(&owner, |tx| {
-        tx.output[1].script_pubkey = op_return(b"not an enigma payload")
-    });
+    let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = op_return(b"not an enigma payload"));
     assert_eq!(e, PolicyError::Payload(PayloadError::BadMagic));
-    let e = validate_variant(&owner, |tx| {
-        tx.output[1].script_pubkey = op_return(&good[..good.len() - 3])
-    });
-    assert!(matches!(
-        e,
-        PolicyError::Payload(PayloadError::Truncated { .. })
-    ));
+    let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = op_return(&good[..good.len() - 3]));
+    assert!(matches!(e, PolicyError::Payload(PayloadError::Truncated { .. })));
     let mut v2 = good.clone();
     v2[4] = 2;
     let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = op_return(&v2));
@@ -607,25 +485,16 @@ fn malformed_structure_and_op_return_are_refused() {
     // Two pushes.
     let e = validate_variant(&owner, |tx| {
         let p = PushBytesBuf::try_from(good.clone()).unwrap();
-        tx.output[1].script_pubkey = Builder::new()
-            .push_opcode(bitcoin::opcodes::all::OP_RETURN)
-            .push_slice(&p)
-            .push_slice([1u8])
-            .into_script();
+        tx.output[1].script_pubkey =
+            Builder::new().push_opcode(bitcoin::opcodes::all::OP_RETURN).push_slice(&p).push_slice([1u8]).into_script();
     });
     assert!(matches!(e, PolicyError::Structure(_)));
     // Payload not in an OP_RETURN.
-    let e = validate_variant(&owner, |tx| {
-        tx.output[1].script_pubkey = ScriptBuf::new_p2wsh(&WScriptHash::all_zeros())
-    });
+    let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = ScriptBuf::new_p2wsh(&WScriptHash::all_zeros()));
     assert!(matches!(e, PolicyError::Structure(_)));
     // Extra output, extra input, value, version, lock time, sequence, scriptSig.
-    let e = validate_variant(&owner, |tx| {
-        tx.output.push(TxOut {
-            value: Amount::ZERO,
-            script_pubkey: ScriptBuf::new(),
-        })
-    });
+    let e =
+        validate_variant(&owner, |tx| tx.output.push(TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::new() }));
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("3 outputs")));
     let e = validate_variant(&owner, |tx| tx.input.push(tx.input[0].clone()));
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("2 inputs")));
@@ -633,17 +502,11 @@ fn malformed_structure_and_op_return_are_refused() {
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("0 sat")));
     let e = validate_variant(&owner, |tx| tx.version = bitcoin::transaction::Version::ONE);
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("version")));
-    let e = validate_variant(&owner, |tx| {
-        tx.lock_time = bitcoin::absolute::LockTime::from_consensus(5)
-    });
+    let e = validate_variant(&owner, |tx| tx.lock_time = bitcoin::absolute::LockTime::from_consensus(5));
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("lock time")));
-    let e = validate_variant(&owner, |tx| {
-        tx.input[0].sequence = bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME
-    });
+    let e = validate_variant(&owner, |tx| tx.input[0].sequence = bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME);
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("sequence")));
-    let e = validate_variant(&owner, |tx| {
-        tx.input[0].script_sig = ScriptBuf::from_bytes(vec![0x51])
-    });
+    let e = validate_variant(&owner, |tx| tx.input[0].script_sig = ScriptBuf::from_bytes(vec![0x51]));
     assert!(matches!(e, PolicyError::Structure(m) if m.contains("scriptSig")));
     // A witness with three items.
     let mut tx = first_tx(&owner);
@@ -662,22 +525,14 @@ fn truncated_and_garbage_bytes_are_refused() {
     }
     let mut long = bytes.clone();
     long.push(0);
-    assert!(matches!(
-        validate(&long, &ChainIndex::new()),
-        Err(PolicyError::Decode(_))
-    ));
+    assert!(matches!(validate(&long, &ChainIndex::new()), Err(PolicyError::Decode(_))));
     assert!(matches!(
         validate(&vec![0u8; tx::MAX_TX_BYTES + 1], &ChainIndex::new()),
         Err(PolicyError::Decode(m)) if m.contains("limit")
     ));
-    assert!(matches!(
-        validate(b"hello, ledger", &ChainIndex::new()),
-        Err(PolicyError::Decode(_))
-    ));
+    assert!(matches!(validate(b"hello, ledger", &ChainIndex::new()), Err(PolicyError::Decode(_))));
     // A huge declared count must not allocate or panic.
-    let huge = [
-        2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    ];
+    let huge = [2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
     assert!(validate(&huge, &ChainIndex::new()).is_err());
 }
 
@@ -712,17 +567,10 @@ mod garbage {
 fn bad_addresses_are_refused_by_name() {
     let owner = id(50);
     let build = |addresses: Vec<&str>| {
-        build_policy_tx(
-            &owner,
-            None,
-            PolicyChange::pair(addresses.into_iter().map(String::from).collect(), T),
-        )
+        build_policy_tx(&owner, None, PolicyChange::pair(addresses.into_iter().map(String::from).collect(), T))
     };
     let testnet = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn";
-    assert_eq!(
-        build(vec![testnet]).unwrap_err(),
-        PolicyError::Address(AddressError::WrongNetwork(testnet.into()))
-    );
+    assert_eq!(build(vec![testnet]).unwrap_err(), PolicyError::Address(AddressError::WrongNetwork(testnet.into())));
     let bad_checksum = "1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhE";
     let e = build(vec!["1DEP8i3QJCsomS4BSMY2RpU1upv62aGvhD", bad_checksum]).unwrap_err();
     assert!(matches!(&e, PolicyError::Address(AddressError::Invalid(a, _)) if a == bad_checksum));
@@ -730,14 +578,8 @@ fn bad_addresses_are_refused_by_name() {
     let e = build(vec!["garbage"]).unwrap_err();
     assert!(e.to_string().contains("garbage"));
     let e = build(vec!["tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"]).unwrap_err();
-    assert!(matches!(
-        e,
-        PolicyError::Address(AddressError::WrongNetwork(_))
-    ));
-    assert_eq!(
-        build(vec![]).unwrap_err(),
-        PolicyError::Payload(PayloadError::NoGrantees)
-    );
+    assert!(matches!(e, PolicyError::Address(AddressError::WrongNetwork(_))));
+    assert_eq!(build(vec![]).unwrap_err(), PolicyError::Payload(PayloadError::NoGrantees));
     let many: Vec<String> = (0..101).map(|i| p2pkh(&id(1000 + i))).collect();
     assert_eq!(
         build(many.iter().map(String::as_str).collect()).unwrap_err(),
@@ -756,12 +598,8 @@ fn every_address_type_decodes_back_exactly() {
     let friend = id(52);
     let pk = CompressedPublicKey::from_slice(&friend.pubkey()).unwrap();
     let mut addresses = identity::addresses_of(&friend.pubkey());
-    addresses.push(
-        Address::p2tr(secp(), XOnlyPublicKey::from(pk.0), None, Network::Bitcoin).to_string(),
-    );
-    addresses.push(
-        Address::p2wsh(&ScriptBuf::new_p2pkh(&pk.pubkey_hash()), Network::Bitcoin).to_string(),
-    );
+    addresses.push(Address::p2tr(secp(), XOnlyPublicKey::from(pk.0), None, Network::Bitcoin).to_string());
+    addresses.push(Address::p2wsh(&ScriptBuf::new_p2pkh(&pk.pubkey_hash()), Network::Bitcoin).to_string());
     addresses.push("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy".to_string());
     let tx = build_policy_tx(&owner, None, PolicyChange::pair(addresses.clone(), T)).unwrap();
     let v = validate(&encode_tx(&tx), &ChainIndex::new()).unwrap();
@@ -780,8 +618,7 @@ fn policy_evaluation_table() {
     let bob = id(62);
     let carol = id(63);
     let other_owner = id(64);
-    let [alice_1, alice_3, alice_bc1] =
-        <[String; 3]>::try_from(identity::addresses_of(&alice.pubkey())).unwrap();
+    let [alice_1, alice_3, alice_bc1] = <[String; 3]>::try_from(identity::addresses_of(&alice.pubkey())).unwrap();
     let bob_1 = p2pkh(&bob);
     let carol_1 = p2pkh(&carol);
     let (o, a, b, c) = (owner.pubkey(), alice.pubkey(), bob.pubkey(), carol.pubkey());
@@ -802,8 +639,7 @@ fn policy_evaluation_table() {
     // Unrelated owner's keys are not covered by this owner's grant.
     assert!(!book.may(&other_owner.pubkey(), &a, &k1, Compute));
     // …and grants by an unrelated owner don't apply to this owner's keys.
-    book.author(&other_owner, PolicyChange::pair(vec![bob_1.clone()], T))
-        .unwrap();
+    book.author(&other_owner, PolicyChange::pair(vec![bob_1.clone()], T)).unwrap();
     assert!(book.may(&other_owner.pubkey(), &b, &k1, Load));
     assert!(!book.may(&o, &b, &k1, Compute));
 
@@ -819,10 +655,7 @@ fn policy_evaluation_table() {
     assert!(book.may(&o, &a, &k1, Load) && book.may(&o, &a, &k3, Load));
 
     // Revoke compute (scoped) on k3: nothing on k3, carved out of the all-keys grant.
-    step(
-        &mut book,
-        revoke(&[&alice_1], Compute, Scope::Keys(vec![k3])),
-    );
+    step(&mut book, revoke(&[&alice_1], Compute, Scope::Keys(vec![k3])));
     assert!(!book.may(&o, &a, &k3, Compute));
     assert!(book.may(&o, &a, &k1, Load));
     let g = book.grants(&o);
@@ -833,37 +666,22 @@ fn policy_evaluation_table() {
     assert_eq!(alice_lines[0].except, vec![k2, k3]);
     assert_eq!(alice_lines[1].level, Compute);
     assert_eq!(alice_lines[1].scope, Scope::Keys(vec![k2]));
-    assert_eq!(
-        alice_lines[0].to_json()["except"],
-        serde_json::json!([k2.to_hex(), k3.to_hex()])
-    );
+    assert_eq!(alice_lines[0].to_json()["except"], serde_json::json!([k2.to_hex(), k3.to_hex()]));
 
     // Re-grant all keys restores everything.
     step(&mut book, grant(&[&alice_1], Load, Scope::All));
     assert!(book.may(&o, &a, &k2, Load) && book.may(&o, &a, &k3, Load));
 
     // Two addresses granted in one change, one of them revoked: the other still works.
-    step(
-        &mut book,
-        PolicyChange::pair(vec![bob_1.clone(), carol_1.clone()], T),
-    );
+    step(&mut book, PolicyChange::pair(vec![bob_1.clone(), carol_1.clone()], T));
     step(&mut book, PolicyChange::revoke(vec![bob_1.clone()], T));
-    assert!(
-        !book.may(&o, &b, &k1, Compute),
-        "unscoped revoke removes every grant of bob"
-    );
+    assert!(!book.may(&o, &b, &k1, Compute), "unscoped revoke removes every grant of bob");
     assert!(book.may(&o, &c, &k2, Load));
 
     // Alice's grant was to her P2PKH address; a grant to her P2SH-P2WPKH or bech32 address
     // matches her key just the same, and revoking one address leaves the others.
-    step(
-        &mut book,
-        grant(&[&alice_3], Compute, Scope::Keys(vec![k1])),
-    );
-    step(
-        &mut book,
-        grant(&[&alice_bc1], Compute, Scope::Keys(vec![k2])),
-    );
+    step(&mut book, grant(&[&alice_3], Compute, Scope::Keys(vec![k1])));
+    step(&mut book, grant(&[&alice_bc1], Compute, Scope::Keys(vec![k2])));
     step(&mut book, PolicyChange::revoke(vec![alice_1.clone()], T));
     assert!(book.may(&o, &a, &k1, Compute) && !book.may(&o, &a, &k1, Load));
     assert!(book.may(&o, &a, &k2, Compute));
@@ -883,9 +701,7 @@ fn policy_evaluation_table() {
 
     let json = book.state().grants_json(&o);
     let lines = json.as_array().unwrap();
-    assert!(lines.iter().any(|l| l["address"] == carol_1.as_str()
-        && l["level"] == "compute"
-        && l["scope"] == "all"));
+    assert!(lines.iter().any(|l| l["address"] == carol_1.as_str() && l["level"] == "compute" && l["scope"] == "all"));
     assert!(!lines.iter().any(|l| l["address"] == bob_1.as_str()));
     assert!(!lines.iter().any(|l| l["address"] == alice_1.as_str()));
 }
@@ -899,33 +715,20 @@ fn taproot_and_script_grants() {
     let owner = id(70);
     let dave = id(71);
     let pk = CompressedPublicKey::from_slice(&dave.pubkey()).unwrap();
-    let p2tr =
-        Address::p2tr(secp(), XOnlyPublicKey::from(pk.0), None, Network::Bitcoin).to_string();
-    let p2wsh =
-        Address::p2wsh(&ScriptBuf::new_p2pkh(&pk.pubkey_hash()), Network::Bitcoin).to_string();
+    let p2tr = Address::p2tr(secp(), XOnlyPublicKey::from(pk.0), None, Network::Bitcoin).to_string();
+    let p2wsh = Address::p2wsh(&ScriptBuf::new_p2pkh(&pk.pubkey_hash()), Network::Bitcoin).to_string();
     let mut book = PolicyBook::new();
-    book.author(&owner, grant(&[&p2wsh], Load, Scope::All))
-        .unwrap();
+    book.author(&owner, grant(&[&p2wsh], Load, Scope::All)).unwrap();
     // A P2WSH grant is recorded but no bare key proves control of a script.
     assert!(!book.may(&owner.pubkey(), &dave.pubkey(), &key(1), Compute));
     assert_eq!(book.grants(&owner.pubkey())[0].address, p2wsh);
     // A BIP86 key-path Taproot address is the key's own.
-    book.author(&owner, grant(&[&p2tr], Load, Scope::All))
-        .unwrap();
+    book.author(&owner, grant(&[&p2tr], Load, Scope::All)).unwrap();
     assert!(book.may(&owner.pubkey(), &dave.pubkey(), &key(1), Load));
     let scripts = requester_scripts(&dave.pubkey());
-    let strings: Vec<String> = scripts
-        .iter()
-        .map(|s| {
-            Address::from_script(s, Network::Bitcoin)
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(
-        &strings[..3],
-        identity::addresses_of(&dave.pubkey()).as_slice()
-    );
+    let strings: Vec<String> =
+        scripts.iter().map(|s| Address::from_script(s, Network::Bitcoin).unwrap().to_string()).collect();
+    assert_eq!(&strings[..3], identity::addresses_of(&dave.pubkey()).as_slice());
     assert_eq!(strings[3], p2tr);
 }
 
@@ -933,22 +736,12 @@ fn taproot_and_script_grants() {
 fn state_applies_only_in_chain_order() {
     let owner = id(80);
     let mut src = PolicyBook::new();
-    let a = src
-        .author(&owner, PolicyChange::pair(vec![p2pkh(&id(81))], T))
-        .unwrap();
-    let b = src
-        .author(&owner, PolicyChange::revoke(vec![p2pkh(&id(81))], T))
-        .unwrap();
+    let a = src.author(&owner, PolicyChange::pair(vec![p2pkh(&id(81))], T)).unwrap();
+    let b = src.author(&owner, PolicyChange::revoke(vec![p2pkh(&id(81))], T)).unwrap();
     let mut state = PolicyState::new();
-    assert!(matches!(
-        state.apply(&b),
-        Err(PolicyError::BrokenLink { .. })
-    ));
+    assert!(matches!(state.apply(&b), Err(PolicyError::BrokenLink { .. })));
     state.apply(&a).unwrap();
-    assert!(matches!(
-        state.apply(&a),
-        Err(PolicyError::BrokenLink { .. })
-    ));
+    assert!(matches!(state.apply(&a), Err(PolicyError::BrokenLink { .. })));
     state.apply(&b).unwrap();
     assert_eq!(state.tip(&owner.pubkey()), Some(b.txid));
     let mut index = ChainIndex::new();
@@ -961,18 +754,9 @@ fn state_applies_only_in_chain_order() {
 fn replay_in_acceptance_order_rebuilds_the_book() {
     let (o1, o2) = (id(90), id(91));
     let mut book = PolicyBook::new();
-    book.author(&o1, PolicyChange::pair(vec![p2pkh(&id(92))], T))
-        .unwrap();
-    book.author(
-        &o2,
-        grant(&[&p2pkh(&id(93))], Compute, Scope::Keys(vec![key(4)])),
-    )
-    .unwrap();
-    book.author(
-        &o1,
-        revoke(&[&p2pkh(&id(92))], Load, Scope::Keys(vec![key(5)])),
-    )
-    .unwrap();
+    book.author(&o1, PolicyChange::pair(vec![p2pkh(&id(92))], T)).unwrap();
+    book.author(&o2, grant(&[&p2pkh(&id(93))], Compute, Scope::Keys(vec![key(4)]))).unwrap();
+    book.author(&o1, revoke(&[&p2pkh(&id(92))], Load, Scope::Keys(vec![key(5)]))).unwrap();
     let mut replayed = PolicyBook::new();
     for txid in book.txids() {
         replayed.submit(&book.get(txid).unwrap().bytes).unwrap();
@@ -991,15 +775,8 @@ fn decoded_view_shows_everything() {
     let owner = id(100);
     let friend = id(101);
     let mut book = PolicyBook::new();
-    let first = book
-        .author(&owner, PolicyChange::pair(vec![p2pkh(&friend)], T))
-        .unwrap();
-    let second = book
-        .author(
-            &owner,
-            revoke(&[&p2pkh(&friend)], Load, Scope::Keys(vec![key(0xab)])),
-        )
-        .unwrap();
+    let first = book.author(&owner, PolicyChange::pair(vec![p2pkh(&friend)], T)).unwrap();
+    let second = book.author(&owner, revoke(&[&p2pkh(&friend)], Load, Scope::Keys(vec![key(0xab)]))).unwrap();
     let v = book.view(&second.txid).unwrap();
     assert_eq!(v["txid"], second.txid.to_string());
     assert_eq!(v["hex"], hex::encode(&second.bytes));
@@ -1013,18 +790,10 @@ fn decoded_view_shows_everything() {
     assert_eq!(v["inputs"][0]["spends"], "policy");
     assert_eq!(v["inputs"][0]["witness"][1], owner.public_hex());
     assert_eq!(v["outputs"][0]["type"], "witness_v0_keyhash");
-    assert_eq!(
-        v["outputs"][0]["address"],
-        identity::addresses_of(&owner.pubkey())[2]
-    );
+    assert_eq!(v["outputs"][0]["address"], identity::addresses_of(&owner.pubkey())[2]);
     assert_eq!(v["outputs"][0]["value"], 0);
     assert_eq!(v["outputs"][1]["type"], "nulldata");
-    assert!(
-        v["outputs"][1]["data"]
-            .as_str()
-            .unwrap()
-            .starts_with("454e4947")
-    );
+    assert!(v["outputs"][1]["data"].as_str().unwrap().starts_with("454e4947"));
     assert_eq!(
         v["payload"],
         serde_json::json!({
@@ -1051,19 +820,13 @@ fn docs_example_is_current() {
     let tx = build_policy_tx(
         &owner,
         None,
-        PolicyChange::pair(
-            vec!["1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH".into()],
-            1_767_225_600,
-        ),
+        PolicyChange::pair(vec!["1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH".into()], 1_767_225_600),
     )
     .unwrap();
     let bytes = encode_tx(&tx);
     assert!(doc.contains(&hex::encode(&bytes)), "hex in docs/ledger.md");
     assert!(doc.contains(&tx.compute_txid().to_string()), "txid");
     let genesis = genesis_outpoint(&owner.pubkey()).txid.to_byte_array();
-    assert!(
-        doc.contains(&hex::encode(genesis)),
-        "genesis outpoint bytes"
-    );
+    assert!(doc.contains(&hex::encode(genesis)), "genesis outpoint bytes");
     assert!(doc.contains(&format!("{} bytes, {} vbytes", bytes.len(), tx.vsize())));
 }

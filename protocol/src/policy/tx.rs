@@ -21,8 +21,8 @@ use bitcoin::secp256k1::{Message, PublicKey};
 use bitcoin::sighash::SighashCache;
 use bitcoin::transaction::Version;
 use bitcoin::{
-    Address, Amount, CompressedPublicKey, EcdsaSighashType, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxOut, Txid, Witness,
+    Address, Amount, CompressedPublicKey, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+    Txid, Witness,
 };
 use std::collections::HashSet;
 
@@ -41,10 +41,7 @@ pub fn genesis_outpoint(owner: &PubkeyBytes) -> OutPoint {
     let mut pre = Vec::with_capacity(GENESIS_TAG.len() + owner.len());
     pre.extend_from_slice(GENESIS_TAG);
     pre.extend_from_slice(owner);
-    OutPoint {
-        txid: Txid::from_raw_hash(sha256d::Hash::hash(&pre)),
-        vout: 0,
-    }
+    OutPoint { txid: Txid::from_raw_hash(sha256d::Hash::hash(&pre)), vout: 0 }
 }
 
 /// The P2WPKH scriptPubKey of an owner's compressed key: what output 0 pays, and (with value 0)
@@ -69,24 +66,12 @@ pub struct PolicyChange {
 impl PolicyChange {
     /// `pair(addresses)`: grant `load` (hence also `compute`) on all of the owner's keys.
     pub fn pair(addresses: Vec<String>, timestamp: u64) -> PolicyChange {
-        PolicyChange {
-            action: Action::Grant,
-            level: Level::Load,
-            scope: Scope::All,
-            addresses,
-            timestamp,
-        }
+        PolicyChange { action: Action::Grant, level: Level::Load, scope: Scope::All, addresses, timestamp }
     }
 
     /// `revoke(addresses)`: take back every access to all of the owner's keys.
     pub fn revoke(addresses: Vec<String>, timestamp: u64) -> PolicyChange {
-        PolicyChange {
-            action: Action::Revoke,
-            level: Level::Compute,
-            scope: Scope::All,
-            addresses,
-            timestamp,
-        }
+        PolicyChange { action: Action::Revoke, level: Level::Compute, scope: Scope::All, addresses, timestamp }
     }
 
     /// The payload this change becomes. Every address is parsed with
@@ -115,13 +100,7 @@ impl PolicyChange {
                 Scope::Keys(keys.iter().copied().filter(|k| seen.insert(*k)).collect())
             }
         };
-        let payload = Payload {
-            action: self.action,
-            level: self.level,
-            scope,
-            grantees,
-            timestamp: self.timestamp,
-        };
+        let payload = Payload { action: self.action, level: self.level, scope, grantees, timestamp: self.timestamp };
         payload.check()?;
         Ok(payload)
     }
@@ -129,25 +108,16 @@ impl PolicyChange {
 
 /// Builds and signs the policy transaction of `owner` that spends `prev:0` (or the owner's
 /// genesis outpoint when `prev` is `None`) and carries `change`.
-pub fn build_policy_tx(
-    owner: &Identity,
-    prev: Option<Txid>,
-    change: PolicyChange,
-) -> Result<Transaction, PolicyError> {
+pub fn build_policy_tx(owner: &Identity, prev: Option<Txid>, change: PolicyChange) -> Result<Transaction, PolicyError> {
     let payload = change.to_payload()?;
     build_from_payload(owner, prev, &payload)
 }
 
 /// Builds and signs a policy transaction carrying an already-built payload.
-pub fn build_from_payload(
-    owner: &Identity,
-    prev: Option<Txid>,
-    payload: &Payload,
-) -> Result<Transaction, PolicyError> {
+pub fn build_from_payload(owner: &Identity, prev: Option<Txid>, payload: &Payload) -> Result<Transaction, PolicyError> {
     let owner_key = owner.pubkey();
     let spk = owner_script(&owner_key)?;
-    let data = PushBytesBuf::try_from(payload.encode()?)
-        .map_err(|e| PolicyError::Signing(e.to_string()))?;
+    let data = PushBytesBuf::try_from(payload.encode()?).map_err(|e| PolicyError::Signing(e.to_string()))?;
     let previous_output = match prev {
         Some(txid) => OutPoint { txid, vout: 0 },
         None => genesis_outpoint(&owner_key),
@@ -162,14 +132,8 @@ pub fn build_from_payload(
             witness: Witness::new(),
         }],
         output: vec![
-            TxOut {
-                value: Amount::ZERO,
-                script_pubkey: spk.clone(),
-            },
-            TxOut {
-                value: Amount::ZERO,
-                script_pubkey: ScriptBuf::new_op_return(data),
-            },
+            TxOut { value: Amount::ZERO, script_pubkey: spk.clone() },
+            TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::new_op_return(data) },
         ],
     };
     let msg = sighash_message(&tx, &spk)?;
@@ -195,10 +159,7 @@ pub fn encode_tx(tx: &Transaction) -> Vec<u8> {
 /// Consensus decoding of a whole byte string (no bytes may be left over).
 pub fn decode_tx(bytes: &[u8]) -> Result<Transaction, PolicyError> {
     if bytes.len() > MAX_TX_BYTES {
-        return Err(PolicyError::Decode(format!(
-            "{} bytes is more than the {MAX_TX_BYTES}-byte limit",
-            bytes.len()
-        )));
+        return Err(PolicyError::Decode(format!("{} bytes is more than the {MAX_TX_BYTES}-byte limit", bytes.len())));
     }
     encode::deserialize(bytes).map_err(|e| PolicyError::Decode(e.to_string()))
 }
@@ -234,30 +195,19 @@ fn structure(msg: impl Into<String>) -> PolicyError {
 pub fn check_tx(bytes: &[u8]) -> Result<CheckedTx, PolicyError> {
     let tx = decode_tx(bytes)?;
     if tx.version != TX_VERSION {
-        return Err(structure(format!(
-            "transaction version {} (expected 2)",
-            tx.version.0
-        )));
+        return Err(structure(format!("transaction version {} (expected 2)", tx.version.0)));
     }
     if tx.lock_time != LockTime::ZERO {
         return Err(structure("lock time must be 0"));
     }
     let [input] = tx.input.as_slice() else {
-        return Err(structure(format!(
-            "{} inputs (expected exactly 1)",
-            tx.input.len()
-        )));
+        return Err(structure(format!("{} inputs (expected exactly 1)", tx.input.len())));
     };
     let [out_owner, out_data] = tx.output.as_slice() else {
-        return Err(structure(format!(
-            "{} outputs (expected exactly 2)",
-            tx.output.len()
-        )));
+        return Err(structure(format!("{} outputs (expected exactly 2)", tx.output.len())));
     };
     if !input.script_sig.is_empty() {
-        return Err(structure(
-            "the input's scriptSig must be empty (P2WPKH spend)",
-        ));
+        return Err(structure("the input's scriptSig must be empty (P2WPKH spend)"));
     }
     if input.sequence != Sequence::MAX {
         return Err(structure("the input's sequence must be 0xffffffff"));
@@ -282,31 +232,16 @@ pub fn check_tx(bytes: &[u8]) -> Result<CheckedTx, PolicyError> {
     }
     let payload = Payload::decode(op_return_data(&out_data.script_pubkey)?)?;
 
-    let sig = bitcoin::ecdsa::Signature::from_slice(sig_bytes)
-        .map_err(|e| PolicyError::BadSignature(e.to_string()))?;
+    let sig = bitcoin::ecdsa::Signature::from_slice(sig_bytes).map_err(|e| PolicyError::BadSignature(e.to_string()))?;
     if sig.sighash_type != EcdsaSighashType::All {
-        return Err(PolicyError::BadSignature(format!(
-            "sighash type {} (expected SIGHASH_ALL)",
-            sig.sighash_type
-        )));
+        return Err(PolicyError::BadSignature(format!("sighash type {} (expected SIGHASH_ALL)", sig.sighash_type)));
     }
     let msg = sighash_message(&tx, &spk)?;
     // libsecp256k1 only accepts low-S signatures, so a malleated (high-S) copy is refused too.
-    secp()
-        .verify_ecdsa(&msg, &sig.signature, &pk)
-        .map_err(|_| {
-            PolicyError::BadSignature(format!(
-                "does not verify for key {} over the BIP143 sighash",
-                hex::encode(owner)
-            ))
-        })?;
-    Ok(CheckedTx {
-        txid: tx.compute_txid(),
-        owner,
-        payload,
-        tx,
-        bytes: bytes.to_vec(),
-    })
+    secp().verify_ecdsa(&msg, &sig.signature, &pk).map_err(|_| {
+        PolicyError::BadSignature(format!("does not verify for key {} over the BIP143 sighash", hex::encode(owner)))
+    })?;
+    Ok(CheckedTx { txid: tx.compute_txid(), owner, payload, tx, bytes: bytes.to_vec() })
 }
 
 /// The pushed data of an `OP_RETURN <one minimal push>` script.

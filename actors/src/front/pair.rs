@@ -1,0 +1,103 @@
+//! The `pair` and `revoke` workflows: publish a policy transaction and see it reach the network.
+//!
+//! Owns: turning the caller's addresses, key scope and level into a policy change, having the Ledger
+//! author it (signed by this node's identity), and pushing it to every live node, returning only once
+//! each confirmed (or a clear timeout). Nodes that are offline get it from gossip or sync on return.
+//! Must never: return a txid for a transaction the Ledger did not record.
+
+use super::{FrontCtx, now_ms};
+use crate::ledger::Author;
+use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::policy::{Action, Level, PolicyChange, PolicyError, Scope};
+use enigma_protocol::wire::{ErrorKind, Request, Response};
+use std::time::Duration;
+
+/// How long a node has to confirm a pushed policy transaction.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn pair(
+    ctx: FrontCtx,
+    addresses: Vec<String>,
+    keys: Option<Vec<DataKey>>,
+    level: Option<String>,
+) -> Result<String, ApiError> {
+    let level = parse_level(level)?.unwrap_or(Level::Load);
+    publish(&ctx, change(Action::Grant, level, addresses, keys)).await
+}
+
+pub async fn revoke(
+    ctx: FrontCtx,
+    addresses: Vec<String>,
+    keys: Option<Vec<DataKey>>,
+    level: Option<String>,
+) -> Result<String, ApiError> {
+    // revoking `compute` (the default) takes every access back; revoking `load` leaves `compute`
+    let level = parse_level(level)?.unwrap_or(Level::Compute);
+    publish(&ctx, change(Action::Revoke, level, addresses, keys)).await
+}
+
+fn parse_level(level: Option<String>) -> Result<Option<Level>, ApiError> {
+    level
+        .map(|l| {
+            Level::parse(&l).ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidParams, format!("invalid level {l:?}: use \"load\" or \"compute\""))
+            })
+        })
+        .transpose()
+}
+
+fn change(action: Action, level: Level, addresses: Vec<String>, keys: Option<Vec<DataKey>>) -> PolicyChange {
+    PolicyChange { action, level, scope: keys.map_or(Scope::All, Scope::Keys), addresses, timestamp: now_ms() / 1000 }
+}
+
+fn policy_error(e: PolicyError) -> ApiError {
+    match e {
+        PolicyError::Address(a) => ApiError::new(ErrorCode::InvalidAddress, a.to_string()),
+        PolicyError::Payload(p) => ApiError::new(ErrorCode::InvalidParams, p.to_string()),
+        other => ApiError::new(ErrorCode::Internal, other.to_string()),
+    }
+}
+
+async fn publish(ctx: &FrontCtx, change: PolicyChange) -> Result<String, ApiError> {
+    let identity = ctx.identity().await?;
+    let valid = ctx
+        .ledger
+        .send(Author { identity, change })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("ledger: {e}")))?
+        .map_err(policy_error)?;
+    let txid = valid.txid.to_string();
+    let peers: Vec<_> = ctx.live_nodes().await?.into_iter().filter(|p| *p != ctx.local).collect();
+    let push = Request::LedgerPush { tx: valid.bytes };
+    let confirmations = futures::future::join_all(peers.iter().map(|p| {
+        let push = &push;
+        async move {
+            // a node that was behind syncs from us and asks for the push again
+            for _ in 0..3 {
+                match ctx.request_with_timeout(*p, push, CONFIRM_TIMEOUT).await {
+                    Ok(Response::Ack) => return true,
+                    Ok(Response::Error { kind: ErrorKind::Busy, .. }) => continue,
+                    Ok(other) => {
+                        tracing::warn!(peer = %p, response = ?other, "peer refused a policy transaction");
+                        return false;
+                    }
+                    Err(_) => return false,
+                }
+            }
+            false
+        }
+    }))
+    .await;
+    let missing = confirmations.iter().filter(|ok| !**ok).count();
+    if missing > 0 {
+        return Err(ApiError::new(
+            ErrorCode::Timeout,
+            format!(
+                "policy transaction {txid} is recorded and gossiped, but {missing} of {} nodes did not confirm it in time",
+                peers.len()
+            ),
+        ));
+    }
+    Ok(txid)
+}
