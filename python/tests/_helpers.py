@@ -127,6 +127,8 @@ class Devnet:
     STOP_DEADLINE = 20.0
 
     def __init__(self, binary, nodes=5):
+        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+            raise RuntimeError("ENIGMA_BIN=%s is not an executable file" % binary)
         self.binary = binary
         self.nodes = nodes
         self.root = tempfile.mkdtemp(prefix="enigma-py-")  # short: Unix socket paths are limited
@@ -136,8 +138,6 @@ class Devnet:
         self._lines = queue.Queue()
 
     def start(self):
-        if not (os.path.isfile(self.binary) and os.access(self.binary, os.X_OK)):
-            raise RuntimeError("ENIGMA_BIN=%s is not an executable file" % self.binary)
         self.proc = subprocess.Popen(
             [self.binary, "devnet", "--nodes", str(self.nodes), "--data-dir", self.root, "--fresh"],
             stdin=subprocess.DEVNULL,
@@ -161,7 +161,11 @@ class Devnet:
                     self._fail("the devnet exited with status %s before it was ready" % self.proc.returncode)
                 continue
             if line is None:
-                self._fail("the devnet closed its output before it was ready")
+                try:
+                    status = self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    status = "still running"
+                self._fail("the devnet closed its output before it was ready (exit status %s)" % status)
             if line.startswith("ready"):
                 ready = True
             parts = line.split(" ", 2)
@@ -185,7 +189,7 @@ class Devnet:
         )
         out = "\n".join(self.output[-40:])
         self.stop(keep=True)
-        raise RuntimeError("%s\n--- devnet output ---\n%s\n--- node logs: %s" % (why, out, logs))
+        raise RuntimeError("%s\n--- devnet output ---\n%s\n--- node logs (kept): %s" % (why, out, logs))
 
     def stop(self, keep=False):
         proc, self.proc = self.proc, None
@@ -198,5 +202,7 @@ class Devnet:
                 proc.wait(timeout=self.STOP_DEADLINE)
         if proc is not None:
             self._reader.join(timeout=self.STOP_DEADLINE)  # ends at the devnet's end of output
+            if not self._reader.is_alive():
+                proc.stdout.close()
         if not keep and not os.environ.get("ENIGMA_KEEP_DEVNET"):
             shutil.rmtree(self.root, ignore_errors=True)

@@ -2,13 +2,16 @@
 requests every method sends (including methods the real node does not have yet), Ctrl-C and timeouts
 cancelling by closing the connection, reconnection, connection errors and the default endpoint."""
 
+
 import os
 import signal
 import tempfile
+import sys
 import threading
 import unittest
 from unittest import mock
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # finds _helpers however the tests are run
 from _helpers import WAIT, FakeNode, wait_until
 
 import enigma

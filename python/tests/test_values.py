@@ -1,11 +1,15 @@
 """Offline tests: how Python values become ``store`` parameters, how typed values come back, errors."""
 
+
 import array
 import base64
 import math
+import os
 import pickle
+import sys
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # finds _helpers however the tests are run
 import _helpers  # noqa: F401  (puts the package from this tree first on sys.path)
 import enigma
 from enigma._values import from_typed, store_params
