@@ -1,0 +1,177 @@
+"""Enigma from Python: store data as Shamir secret shares on an Enigma network and compute on it by MPC.
+
+    import enigma
+    key = enigma.store([[90, 60, 90], [88, 57, 89]])
+    enigma.load(key)                 # [[90, 60, 90], [88, 57, 89]]
+    enigma.stats.mean(key)           # [79.0]
+
+The module-level functions use a default :class:`Client`, created on first use for the default endpoint:
+``$ENIGMA_SOCKET``, else ``$ENIGMA_HOME/devnet/node0/enigma.sock`` if it exists, else
+``$ENIGMA_HOME/enigma.sock`` (``ENIGMA_HOME`` defaults to ``~/.enigma``). If that endpoint changes (say
+``ENIGMA_SOCKET`` is set later) the next call follows it, unless :func:`set_default_client` pinned a
+client. ``enigma.Client(path_or_host_port)`` talks to a node of your choice. Every failure raises
+:class:`enigma.Error` with ``.code``, ``.kind`` and ``.message``. Standard library only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import List, Optional, Tuple
+
+from .client import Client, Linalg, Stats, default_endpoint, enigma_home
+from .errors import CODES, Error
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Error",
+    "CODES",
+    "connect",
+    "default_client",
+    "set_default_client",
+    "default_endpoint",
+    "enigma_home",
+    "gen_key",
+    "get_pubkey",
+    "get_address",
+    "set_privkey",
+    "store",
+    "load",
+    "delete",
+    "pair",
+    "revoke",
+    "policy",
+    "ledger_tx",
+    "access_log",
+    "peers",
+    "status",
+    "cancel",
+    "call",
+    "stats",
+    "linalg",
+]
+
+_default: Optional[Client] = None
+_pinned = False
+_default_lock = threading.Lock()
+
+
+def connect(socket_path_or_host_port=None, **kwargs) -> Client:
+    """A new :class:`Client` (same arguments), connected now so an unreachable node shows at once."""
+    return Client(socket_path_or_host_port, **kwargs).connect()
+
+
+def default_client() -> Client:
+    """The client the module-level functions use (created lazily for :func:`default_endpoint`)."""
+    global _default
+    with _default_lock:
+        if _pinned and _default is not None:
+            return _default
+        endpoint = default_endpoint()
+        if _default is None or _default.endpoint != endpoint:
+            old, _default = _default, Client(endpoint)
+            if old is not None:
+                old.close()
+        return _default
+
+
+def set_default_client(client=None) -> Optional[Client]:
+    """Makes the module-level functions use ``client`` (a :class:`Client` or an endpoint string).
+
+    ``None`` goes back to following the default endpoint. Returns the client now pinned, if any.
+    """
+    global _default, _pinned
+    if client is not None and not isinstance(client, Client):
+        client = Client(client)
+    with _default_lock:
+        old, _default, _pinned = _default, client, client is not None
+    if old is not None and old is not client:
+        old.close()
+    return client
+
+
+def gen_key() -> Tuple[str, str]:
+    """Generates a new identity for the node; returns ``(private_key_hex, public_key_hex)``."""
+    return default_client().gen_key()
+
+
+def get_pubkey() -> str:
+    """The node's compressed public key, hex."""
+    return default_client().get_pubkey()
+
+
+def get_address() -> str:
+    """The node identity's Bitcoin P2PKH address (``1…``)."""
+    return default_client().get_address()
+
+
+def set_privkey(privkey: str) -> bool:
+    """Sets the node's identity (hex or WIF private key); False if the key is not valid."""
+    return default_client().set_privkey(privkey)
+
+
+def store(data, *, progress=None) -> str:
+    """Stores ``data`` as secret shares; returns its key (64 hex). See :meth:`Client.store`."""
+    return default_client().store(data, progress=progress)
+
+
+def load(key: str, *, progress=None):
+    """The data stored under ``key``, as stored (ints stay ints, bytes are bytes, arrays nested lists)."""
+    return default_client().load(key, progress=progress)
+
+
+def delete(key: str) -> bool:
+    """Deletes ``key`` on every node (owner only)."""
+    return default_client().delete(key)
+
+
+def pair(addresses, keys=None, level=None) -> str:
+    """Grants Bitcoin ``addresses`` access; returns the policy transaction id."""
+    return default_client().pair(addresses, keys=keys, level=level)
+
+
+def revoke(addresses, keys=None) -> str:
+    """Takes access back from ``addresses``; returns the policy transaction id."""
+    return default_client().revoke(addresses, keys=keys)
+
+
+def policy() -> list:
+    """The grants in force for this identity's data."""
+    return default_client().policy()
+
+
+def ledger_tx(txid: str) -> dict:
+    """A policy transaction on the ledger, by id."""
+    return default_client().ledger_tx(txid)
+
+
+def access_log(key: str) -> list:
+    """Who used ``key``, and how."""
+    return default_client().access_log(key)
+
+
+def peers() -> List[str]:
+    """Peer ids the node sees."""
+    return default_client().peers()
+
+
+def status() -> dict:
+    """The node's status."""
+    return default_client().status()
+
+
+def cancel(op: str) -> bool:
+    """Cancels a running operation by id."""
+    return default_client().cancel(op)
+
+
+def call(method: str, /, *, progress=None, **params):
+    """Calls any node method with named parameters; returns its raw JSON result."""
+    return default_client().call(method, progress=progress, **params)
+
+
+#: ``enigma.stats.mean(key, ...)`` and friends, on the default client.
+stats = Stats(default_client)
+#: ``enigma.linalg.dot(key_a, key_b)`` and ``enigma.linalg.inv(key)``, on the default client.
+linalg = Linalg(default_client)

@@ -1,0 +1,522 @@
+"""The connection to one Enigma node: JSON-RPC 2.0, one JSON object per line, over the node's Unix
+socket (``<data-dir>/enigma.sock``) or ``host:port``.
+
+:class:`Client` owns the socket, request ids, progress notifications and typed wrappers with the same
+names and results as every other Enigma client (DESIGN §1). It never retries a request that may have
+had effects: a request is sent once; if the connection breaks, the caller gets an :class:`Error` and the
+next call opens a new connection. Abandoning a call (Ctrl-C, a timeout, an exception in a progress
+callback) closes the connection, which makes the node cancel what it was doing for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from typing import Any, Callable, List, Optional, Tuple
+
+from ._values import from_typed, store_params
+from .errors import Error
+
+ProgressCallback = Callable[[int, int, str], Any]
+
+#: How long to wait for the node to accept a connection, in seconds.
+CONNECT_TIMEOUT = 10.0
+
+
+def enigma_home() -> str:
+    """``$ENIGMA_HOME``, else ``~/.enigma``."""
+    home = os.environ.get("ENIGMA_HOME")
+    if home:
+        return home
+    return os.path.join(os.path.expanduser("~"), ".enigma")
+
+
+def default_endpoint() -> str:
+    """``$ENIGMA_SOCKET``, else the devnet's node 0 socket if it exists, else ``$ENIGMA_HOME/enigma.sock``."""
+    env = os.environ.get("ENIGMA_SOCKET")
+    if env:
+        return env
+    home = enigma_home()
+    devnet = os.path.join(home, "devnet", "node0", "enigma.sock")
+    if os.path.exists(devnet):
+        return devnet
+    return os.path.join(home, "enigma.sock")
+
+
+def _is_tcp(endpoint: str) -> bool:
+    # the Rust client's rule: anything with a ':' that is not an existing path is host:port
+    return ":" in endpoint and not os.path.exists(endpoint)
+
+
+def _host_port(endpoint: str) -> Tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not host or not 0 < number < 65536:
+        raise Error(
+            "cannot reach the Enigma node at %s: not a socket path or host:port" % endpoint,
+            kind="unavailable",
+        )
+    return host, number
+
+
+def _keys_list(keys) -> List[str]:
+    """Variadic keys, also accepting one list or tuple of keys."""
+    if len(keys) == 1 and isinstance(keys[0], (list, tuple)):
+        keys = keys[0]
+    return list(keys)
+
+
+def _str_list(value) -> List[str]:
+    """One string or an iterable of strings, as a list."""
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _expect(result, kind, method: str):
+    if isinstance(result, bool) and kind is not bool:
+        ok = False
+    else:
+        ok = isinstance(result, kind)
+    if not ok:
+        raise Error(
+            "the node sent an unexpected result for %s: %r" % (method, result), kind="internal"
+        )
+    return result
+
+
+def _value_or_key(result):
+    """A typed value (decoded) or, for ``store=True``, the key of the stored result."""
+    if isinstance(result, str):
+        return result
+    return from_typed(result)
+
+
+class Client:
+    """A connection to one Enigma node.
+
+    ``Client()`` uses the default endpoint (``$ENIGMA_SOCKET``, else the devnet's node 0, else
+    ``$ENIGMA_HOME/enigma.sock``); ``Client("/path/enigma.sock")`` or ``Client("127.0.0.1:7000")``
+    picks one. The connection opens on the first call and reopens after a failure. ``timeout`` (seconds,
+    ``None`` = wait as long as the node works) bounds each call; a call that runs out of time is
+    cancelled on the node and raises :class:`Error` with kind ``timeout``.
+
+    One call runs at a time per client (calls from several threads wait for each other); use one client
+    per thread for parallel calls. ``client.stats`` and ``client.linalg`` hold the computations.
+    """
+
+    def __init__(
+        self,
+        socket_path_or_host_port=None,
+        *,
+        timeout: Optional[float] = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ):
+        if socket_path_or_host_port is None:
+            socket_path_or_host_port = default_endpoint()
+        self.endpoint = os.fspath(socket_path_or_host_port)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        #: The node's id of the operation in flight, from its latest progress notification (for ``cancel``).
+        self.current_op: Optional[str] = None
+        self._sock: Optional[socket.socket] = None
+        self._buf = bytearray()
+        self._scanned = 0
+        self._next_id = 1
+        self._lock = threading.RLock()
+        self.stats = Stats(lambda: self)
+        self.linalg = Linalg(lambda: self)
+
+    def __repr__(self) -> str:
+        state = "connected" if self._sock is not None else "not connected"
+        return "enigma.Client(%r, %s)" % (self.endpoint, state)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- connection ----
+
+    def connect(self) -> "Client":
+        """Opens the connection now (calls open it on demand anyway); raises ``Error`` if the node is unreachable."""
+        with self._lock:
+            self._ensure_connected()
+        return self
+
+    def close(self) -> None:
+        """Closes the connection (the node cancels anything still running for it). The next call reconnects."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        sock, self._sock = self._sock, None
+        self._buf = bytearray()
+        self._scanned = 0
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _unavailable(self, what: str, e: Optional[BaseException] = None) -> Error:
+        detail = ""
+        if e is not None:
+            detail = ": %s" % (getattr(e, "strerror", None) or e or type(e).__name__)
+        return Error("%s the Enigma node at %s%s" % (what, self.endpoint, detail), kind="unavailable")
+
+    def _open(self) -> socket.socket:
+        ep = self.endpoint
+        try:
+            if _is_tcp(ep):
+                sock = socket.create_connection(_host_port(ep), timeout=self.connect_timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            else:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.connect_timeout)
+                    sock.connect(ep)
+                except BaseException:
+                    sock.close()
+                    raise
+        except Error:
+            raise
+        except OSError as e:
+            err = self._unavailable("cannot reach", e)
+            if isinstance(e, (FileNotFoundError, ConnectionRefusedError)):
+                err = Error(
+                    err.message + " (is the node running? `enigma devnet` starts a local network; "
+                    "$ENIGMA_SOCKET picks the socket)",
+                    kind="unavailable",
+                )
+            raise err from None
+        return sock
+
+    def _idle_connection_alive(self, sock: socket.socket) -> bool:
+        """False when the node closed the idle connection (e.g. it restarted) or sent something unasked."""
+        try:
+            sock.setblocking(False)
+            try:
+                data = sock.recv(1, socket.MSG_PEEK)
+            finally:
+                sock.setblocking(True)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        return False  # EOF, or bytes nobody asked for
+
+    def _ensure_connected(self) -> socket.socket:
+        if self._sock is not None and not self._buf and self._idle_connection_alive(self._sock):
+            return self._sock
+        self._drop()
+        self._sock = self._open()
+        return self._sock
+
+    # ---- calls ----
+
+    def call(self, method: str, /, *, progress=None, **params):
+        """Calls any node method with named parameters and returns its raw JSON result.
+
+        ``progress`` may be a callable ``progress(done, total, stage)``: the node is then asked for
+        progress notifications and each is passed on. Raises :class:`Error` for the node's errors.
+        """
+        if progress is not None and not callable(progress):
+            params["progress"] = progress
+            progress = None
+        return self._request(method, params, progress)
+
+    def _request(self, method: str, params: dict, progress: Optional[ProgressCallback] = None):
+        if progress is not None:
+            params = dict(params, progress=True)
+        with self._lock:
+            request_id = self._next_id
+            self._next_id += 1
+            try:
+                line = json.dumps(
+                    {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
+                    allow_nan=False,
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                ).encode("utf-8") + b"\n"
+            except ValueError as e:  # NaN or infinity
+                raise Error("value out of range for fixed-point: %s" % e, kind="out_of_range") from None
+            except TypeError as e:
+                raise Error("invalid params for %s: %s" % (method, e), kind="invalid_params") from None
+            deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            self.current_op = None
+            sock = self._ensure_connected()
+            try:
+                self._send(sock, line, deadline)
+                reply = self._wait_reply(sock, request_id, progress, deadline)
+            except BaseException:
+                # Ctrl-C, a timeout, a broken connection or a failing progress callback: the call is
+                # abandoned, and closing the connection makes the node cancel it.
+                self._drop()
+                raise
+            finally:
+                self.current_op = None
+        if "error" in reply:
+            raise Error.from_json(reply["error"])
+        return reply["result"]
+
+    def _timeout_error(self) -> Error:
+        return Error(
+            "no answer from the Enigma node at %s within %gs; the call was cancelled"
+            % (self.endpoint, self.timeout),
+            kind="timeout",
+        )
+
+    def _set_deadline(self, sock: socket.socket, deadline: Optional[float]) -> None:
+        if deadline is None:
+            sock.settimeout(None)
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout_error()
+        sock.settimeout(remaining)
+
+    def _send(self, sock: socket.socket, line: bytes, deadline: Optional[float]) -> None:
+        try:
+            self._set_deadline(sock, deadline)
+            sock.sendall(line)
+        except socket.timeout:
+            raise self._timeout_error() from None
+        except OSError as e:
+            raise self._unavailable("lost the connection to", e) from None
+
+    def _read_line(self, sock: socket.socket, deadline: Optional[float]) -> bytes:
+        while True:
+            i = self._buf.find(b"\n", self._scanned)
+            if i >= 0:
+                line = bytes(self._buf[:i])
+                del self._buf[: i + 1]
+                self._scanned = 0
+                return line
+            self._scanned = len(self._buf)
+            try:
+                self._set_deadline(sock, deadline)
+                chunk = sock.recv(1 << 16)
+            except socket.timeout:
+                raise self._timeout_error() from None
+            except OSError as e:
+                raise self._unavailable("lost the connection to", e) from None
+            if not chunk:
+                raise self._unavailable("the connection was closed by")
+            self._buf += chunk
+
+    def _wait_reply(self, sock, request_id: int, progress, deadline) -> dict:
+        while True:
+            raw = self._read_line(sock, deadline)
+            if not raw.strip():
+                continue
+            try:
+                msg = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                raise Error(
+                    "the node sent something that is not JSON-RPC: %r" % raw[:200], kind="internal"
+                ) from None
+            if not isinstance(msg, dict):
+                raise Error("the node sent an unexpected message: %r" % raw[:200], kind="internal")
+            if "method" in msg:
+                # a notification: only progress is defined
+                if msg.get("method") == "progress":
+                    p = msg.get("params")
+                    p = p if isinstance(p, dict) else {}
+                    if isinstance(p.get("op"), str):
+                        self.current_op = p["op"]
+                    if progress is not None:
+                        progress(_int(p.get("done")), _int(p.get("total")), str(p.get("stage") or ""))
+                continue
+            mid = msg.get("id")
+            if mid == request_id and not isinstance(mid, bool):
+                if "error" not in msg and "result" not in msg:
+                    raise Error("the node sent a response without a result", kind="internal")
+                return msg
+            if mid is None and "error" in msg:
+                # the node could not read our request (too large, parse error): it has nothing more
+                # to say about it, and may have closed the connection
+                self._drop()
+                return msg
+            raise Error("the node sent a response for another request: %r" % raw[:200], kind="internal")
+
+    # ---- identity ----
+
+    def gen_key(self) -> Tuple[str, str]:
+        """Generates a new secp256k1 identity for the node; returns ``(private_key_hex, public_key_hex)``."""
+        r = self._request("gen_key", {})
+        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, str) for x in r)):
+            raise Error("the node sent an unexpected result for gen_key: %r" % (r,), kind="internal")
+        return r[0], r[1]
+
+    def get_pubkey(self) -> str:
+        """The node's compressed public key, hex."""
+        return _expect(self._request("get_pubkey", {}), str, "get_pubkey")
+
+    def get_address(self) -> str:
+        """The node identity's Bitcoin P2PKH address (``1…``)."""
+        return _expect(self._request("get_address", {}), str, "get_address")
+
+    def set_privkey(self, privkey: str) -> bool:
+        """Sets the node's identity from a private key (hex or WIF); False if it is not a valid key."""
+        return _expect(self._request("set_privkey", {"privkey": privkey}), bool, "set_privkey")
+
+    # ---- data ----
+
+    def store(self, data, *, progress: Optional[ProgressCallback] = None) -> str:
+        """Stores ``data`` as secret shares; returns its key (64 hex characters).
+
+        Numbers and regular nested numeric lists/tuples (and anything with ``.tolist()``, e.g. numpy
+        arrays) become computable numbers; ``str`` a string; ``bytes``/``bytearray``/``memoryview``
+        bytes; dicts, bools, None and other lists JSON. NaN and infinities raise ``Error``
+        (``out_of_range``) before anything is sent.
+        """
+        return _expect(self._request("store", store_params(data), progress), str, "store")
+
+    def load(self, key: str, *, progress: Optional[ProgressCallback] = None):
+        """The data stored under ``key``, as stored: int, float, nested lists, str, bytes or a JSON value."""
+        return from_typed(self._request("load", {"key": key}, progress))
+
+    def delete(self, key: str) -> bool:
+        """Deletes ``key`` everywhere (owner only); False if there was nothing to delete."""
+        return _expect(self._request("delete", {"key": key}), bool, "delete")
+
+    # ---- access control ----
+
+    def pair(self, addresses, keys=None, level=None) -> str:
+        """Grants Bitcoin ``addresses`` (one or a list) access to ``keys`` (default: all of the owner's
+        data); returns the policy transaction id (64 hex)."""
+        params = {"addresses": _str_list(addresses)}
+        if keys is not None:
+            params["keys"] = _str_list(keys)
+        if level is not None:
+            params["level"] = level
+        return _expect(self._request("pair", params), str, "pair")
+
+    def revoke(self, addresses, keys=None) -> str:
+        """Takes access back from ``addresses``; returns the policy transaction id (64 hex)."""
+        params = {"addresses": _str_list(addresses)}
+        if keys is not None:
+            params["keys"] = _str_list(keys)
+        return _expect(self._request("revoke", params), str, "revoke")
+
+    def policy(self) -> list:
+        """The grants in force for this identity's data."""
+        return _expect(self._request("policy", {}), list, "policy")
+
+    def ledger_tx(self, txid: str) -> dict:
+        """A policy transaction on the ledger, by id."""
+        return _expect(self._request("ledger_tx", {"txid": txid}), dict, "ledger_tx")
+
+    def access_log(self, key: str) -> list:
+        """Who used ``key``, and how."""
+        return _expect(self._request("access_log", {"key": key}), list, "access_log")
+
+    # ---- network ----
+
+    def peers(self) -> List[str]:
+        """Peer ids the node sees."""
+        return _expect(self._request("peers", {}), list, "peers")
+
+    def status(self) -> dict:
+        """The node's status."""
+        return _expect(self._request("status", {}), dict, "status")
+
+    def cancel(self, op: str) -> bool:
+        """Cancels a running operation by its id (see ``current_op``); False if it was not running."""
+        return _expect(self._request("cancel", {"op": op}), bool, "cancel")
+
+
+def _int(x) -> int:
+    return x if isinstance(x, int) and not isinstance(x, bool) else 0
+
+
+def _compute_params(store: bool, **params) -> dict:
+    if store:
+        params["store"] = True
+    return params
+
+
+class Stats:
+    """``stats.*`` computations on secret data (numpy / scipy semantics), run by MPC on the nodes.
+
+    Every method takes ``store=False`` (``True``: keep the result secret on the network and return its
+    key) and ``progress=None`` (a callable ``progress(done, total, stage)``).
+    """
+
+    def __init__(self, client: Callable[[], Client]):
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "<enigma stats>"
+
+    def _keys_call(self, method: str, keys, store: bool, progress):
+        params = _compute_params(store, keys=_keys_list(keys))
+        return self._client()._request(method, params, progress)
+
+    def max(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> str:
+        """The key holding the maximum over ``keys`` (scalars: one of the keys; arrays: a new secret key)."""
+        return _expect(self._keys_call("stats.max", keys, store, progress), str, "stats.max")
+
+    def min(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> str:
+        """The key holding the minimum over ``keys``."""
+        return _expect(self._keys_call("stats.min", keys, store, progress), str, "stats.min")
+
+    def _moment(self, method, keys, store, progress):
+        r = self._keys_call(method, keys, store, progress)
+        return r if isinstance(r, str) else _expect(r, list, method)
+
+    def mean(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
+        """``[mean]`` over the flattened data of all ``keys`` (or the result's key with ``store=True``)."""
+        return self._moment("stats.mean", keys, store, progress)
+
+    def var(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
+        """``[variance]`` (ddof=0) over the flattened data of all ``keys``."""
+        return self._moment("stats.var", keys, store, progress)
+
+    def std(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
+        """``[standard deviation]`` (ddof=0) over the flattened data of all ``keys``."""
+        return self._moment("stats.std", keys, store, progress)
+
+    def linregress(
+        self, key_x: str, key_y: str, *, store: bool = False, progress: Optional[ProgressCallback] = None
+    ):
+        """``(slope, intercept, r_value, p_value, std_err)`` as scipy.stats.linregress."""
+        params = _compute_params(store, key_x=key_x, key_y=key_y)
+        r = self._client()._request("stats.linregress", params, progress)
+        if isinstance(r, str):
+            return r
+        return tuple(_expect(r, list, "stats.linregress"))
+
+
+class Linalg:
+    """``linalg.*`` computations on secret arrays (numpy semantics), run by MPC on the nodes.
+
+    Results are typed like ``load`` (an int/float or nested lists), or the result's key with
+    ``store=True``; ``progress`` is a callable ``progress(done, total, stage)``.
+    """
+
+    def __init__(self, client: Callable[[], Client]):
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "<enigma linalg>"
+
+    def dot(self, key_a: str, key_b: str, *, store: bool = False, progress: Optional[ProgressCallback] = None):
+        """numpy.dot of the arrays under ``key_a`` and ``key_b``."""
+        params = _compute_params(store, key_a=key_a, key_b=key_b)
+        return _value_or_key(self._client()._request("linalg.dot", params, progress))
+
+    def inv(self, key: str, *, store: bool = False, progress: Optional[ProgressCallback] = None):
+        """numpy.linalg.inv of the square matrix under ``key`` (singular → ``Error`` kind ``singular``)."""
+        params = _compute_params(store, key=key)
+        return _value_or_key(self._client()._request("linalg.inv", params, progress))
