@@ -18,6 +18,6 @@ fi
 
 echo "== python client"
 if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; export PYTHONPATH="$PWD/python"; fi
-ENIGMA_BIN="$PWD/$bin" "$py" -m unittest discover -s python/tests -t python -v
+ENIGMA_BIN="$PWD/$bin" "$py" -m unittest discover -s python/tests -v
 
 echo "== all tests passed"
