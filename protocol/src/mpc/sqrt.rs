@@ -24,6 +24,23 @@ fn shift(j: usize) -> i32 {
     (j as i32 - NEWTON_F as i32 + 2).div_euclid(2)
 }
 
+/// Smallest and largest exponent s(j) over j < 127.
+pub(crate) fn s_range() -> (i32, i32) {
+    (shift(0), shift(FIELD_BITS - 1))
+}
+
+/// Result of [`Party::normalise`], per element.
+pub(crate) struct Normalised {
+    /// Mantissa M ∈ [2^(F−2), 2^F) at scale 2^F (0 when W = 0).
+    pub mant: Vec<Fp>,
+    /// 2^(s + s0).
+    pub pw: Vec<Fp>,
+    /// One-hot of s − s_min (64 entries per element; all zero when W = 0).
+    pub onehot_s: Vec<Vec<Fp>>,
+    /// [W ≠ 0].
+    pub nonzero: Vec<Fp>,
+}
+
 /// −min_j s(j): the offset making every 2^(s + s0) an integer.
 pub(crate) fn s0() -> u32 {
     (-shift(0)).max(0) as u32
@@ -39,19 +56,24 @@ impl<T: Transport> Party<T> {
         &mut self,
         wbits: &[Fp],
         count: usize,
-    ) -> Result<(Vec<Fp>, Vec<Fp>), MpcError> {
+    ) -> Result<Normalised, MpcError> {
         let m = FIELD_BITS;
         let y = self.suffix_or(wbits, count, m).await?;
         let s0 = s0() as i32;
         let mut local = Vec::with_capacity(count);
         let mut pw = Vec::with_capacity(count);
+        let (smin, smax) = s_range();
+        let mut onehot_s = Vec::with_capacity(count);
+        let mut nonzero = Vec::with_capacity(count);
         for e in 0..count {
+            let mut oh = vec![Fp::ZERO; (smax - smin + 1) as usize];
             let b = &wbits[e * m..(e + 1) * m];
             let ys = &y[e * m..(e + 1) * m];
             let mut acc = Fp::ZERO;
             let mut p = Fp::ZERO;
             for j in 0..m {
                 let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
+                oh[(shift(j) - smin) as usize] += onehot;
                 let s2 = 2 * shift(j);
                 // ⌊W / 2^s2⌋ as a linear combination of W's bits (left shift when s2 < 0)
                 let mut vj = Fp::ZERO;
@@ -66,9 +88,16 @@ impl<T: Transport> Party<T> {
             }
             local.push(acc);
             pw.push(p);
+            onehot_s.push(oh);
+            nonzero.push(ys[0]);
         }
         let mant = self.reduce(&local).await?;
-        Ok((mant, pw))
+        Ok(Normalised {
+            mant,
+            pw,
+            onehot_s,
+            nonzero,
+        })
     }
 
     /// 1/√z at scale 2^F for z ∈ [1/4, 1) at scale 2^F (z = 0 gives a bounded value ≤ 2^5).
@@ -101,11 +130,11 @@ impl<T: Transport> Party<T> {
         wbits: &[Fp],
         count: usize,
     ) -> Result<(Vec<Fp>, u32), MpcError> {
-        let (mant, pw) = self.normalise(wbits, count).await?;
-        let y = self.inv_sqrt(&mant).await?;
-        let sq = self.mul(&mant, &y).await?;
+        let nm = self.normalise(wbits, count).await?;
+        let y = self.inv_sqrt(&nm.mant).await?;
+        let sq = self.mul(&nm.mant, &y).await?;
         let sq = self.trunc(&sq, NEWTON_F, 2 * NEWTON_F + 6).await?;
-        let r = self.mul(&sq, &pw).await?;
+        let r = self.mul(&sq, &nm.pw).await?;
         Ok((r, s0() + NEWTON_F / 2))
     }
 }

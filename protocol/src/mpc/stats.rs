@@ -108,7 +108,10 @@ impl<T: Transport> Party<T> {
 
     /// Bits of Σx + 2^B (B = 62 + ⌈log2 N⌉, so the sum is non-negative), with the number of
     /// meaningful bits and the extra precision f available for dividing by N.
-    async fn sum_bits(&mut self, x: &[Fp]) -> Result<(usize, u32, Vec<Fp>, u32), MpcError> {
+    pub(crate) async fn sum_bits(
+        &mut self,
+        x: &[Fp],
+    ) -> Result<(usize, u32, Vec<Fp>, u32), MpcError> {
         let n = x.len() as u128;
         let bb = STORED_BITS + clog2(n);
         if bb + 2 > 126 {
@@ -130,7 +133,7 @@ impl<T: Transport> Party<T> {
     }
 
     /// Centred data d and its certificate flag: N·Σd² < 2^125 is guaranteed when the flag is 1.
-    async fn centred(&mut self, x: &[Fp]) -> Result<(Vec<Fp>, Fp), MpcError> {
+    pub(crate) async fn centred(&mut self, x: &[Fp]) -> Result<(Vec<Fp>, Fp), MpcError> {
         let n = x.len();
         let mu = self.centre(x).await?;
         let d: Vec<Fp> = x.iter().map(|v| *v - mu).collect();

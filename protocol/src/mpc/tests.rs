@@ -555,3 +555,130 @@ fn non_numeric_input_is_refused() {
     let (r, _, _) = run_op(3, 1, Op::Mean, &[Value::String("hello".into())], 1);
     assert!(matches!(r, Err(MpcError::NotNumeric(_))), "{r:?}");
 }
+
+/// `cargo test -p enigma-protocol --release bench_table -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_table() {
+    println!("{}", bench::run_in_memory(3, 1, 100_000));
+    println!("{}", bench::run_in_memory(5, 2, 100_000));
+}
+
+fn ref_linregress(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
+    let syy: f64 = y.iter().map(|a| (a - my) * (a - my)).sum();
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let slope = sxy / sxx;
+    let r = if syy == 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    };
+    let df = n - 2.0;
+    let (p, se) = if x.len() == 2 {
+        (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)
+    } else {
+        let t = r * (df / ((1.0 - r + 1e-20) * (1.0 + r + 1e-20))).sqrt();
+        (
+            tdist::t_two_sided(t, df),
+            ((1.0 - r * r).max(0.0) * syy / sxx / df).sqrt(),
+        )
+    };
+    (slope, my - slope * mx, r, p, se)
+}
+
+#[test]
+fn linregress_matches_scipy_semantics() {
+    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (
+            (0..100).map(|i| i as f64).collect(),
+            (0..100)
+                .map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1)
+                .collect(),
+        ),
+        (
+            (0..500)
+                .map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3)
+                .collect(),
+            (0..500)
+                .map(|i| {
+                    -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4
+                })
+                .collect(),
+        ),
+        (vec![1.0, 3.0], vec![2.0, -1.5]),
+        ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
+        (
+            (0..10_000)
+                .map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0)
+                .collect(),
+            (0..10_000)
+                .map(|i| {
+                    ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003
+                })
+                .collect(),
+        ),
+    ];
+    for (ci, (x, y)) in cases.iter().enumerate() {
+        let (xd, yd) = (decoded(x), decoded(y));
+        let (slope, icpt, r, p, se) = ref_linregress(&xd, &yd);
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (res, audits, _) = run_op(
+            nt.0,
+            nt.1,
+            Op::Linregress,
+            &[farr(x), farr(y)],
+            40 + ci as u64,
+        );
+        match res.unwrap() {
+            OpResult::Linregress {
+                slope: s,
+                intercept: i,
+                r_value: rv,
+                p_value: pv,
+                std_err: e,
+            } => {
+                let scale = xd.iter().chain(&yd).fold(1f64, |a, b| a.max(b.abs()));
+                // r carries ~2^-30 absolute truncation noise (exactly 0 is not reproduced)
+                let q = (slope / r).abs();
+                assert!(
+                    close(s, slope, 1e-6, 1e-8 * q.max(1.0)),
+                    "case {ci}: slope {s} vs {slope}"
+                );
+                assert!(
+                    close(i, icpt, 1e-6, 1e-6 * scale * 1e-3),
+                    "case {ci}: intercept {i} vs {icpt}"
+                );
+                assert!(close(rv, r, 1e-6, 1e-8), "case {ci}: r {rv} vs {r}");
+                // p and std_err depend on 1 − r², which amplifies r's ~2^-32 relative error by
+                // 2r²/(1 − r²): the tolerance follows that conditioning (docs/mpc.md)
+                let cond = 1e-6 + 1e-9 / (1.0 - r * r).max(1e-12);
+                assert!(close(pv, p, cond, 1e-9), "case {ci}: p {pv} vs {p}");
+                assert!(close(e, se, cond, 1e-12), "case {ci}: stderr {e} vs {se}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let reps: Vec<Fp> = xd
+            .iter()
+            .chain(&yd)
+            .map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap()))
+            .collect();
+        assert_masked_only(&audits, &reps);
+    }
+    // identical x → clear error; different lengths → shape error
+    let (res, _, _) = run_op(
+        3,
+        1,
+        Op::Linregress,
+        &[farr(&[2.0; 5]), farr(&[1.0, 2.0, 3.0, 4.0, 5.0])],
+        1,
+    );
+    assert!(
+        matches!(res, Err(MpcError::Invalid(ref m)) if m.contains("identical")),
+        "{res:?}"
+    );
+    let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0; 4])], 1);
+    assert!(matches!(res, Err(MpcError::Shape(_))), "{res:?}");
+}
