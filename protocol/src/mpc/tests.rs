@@ -682,3 +682,106 @@ fn linregress_matches_scipy_semantics() {
     let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0; 4])], 1);
     assert!(matches!(res, Err(MpcError::Shape(_))), "{res:?}");
 }
+
+fn inv_residual(a: &[f64], x: &[f64], d: usize) -> f64 {
+    let mut worst = 0f64;
+    for i in 0..d {
+        let mut row = 0f64;
+        for j in 0..d {
+            let v: f64 = (0..d).map(|k| a[i * d + k] * x[k * d + j]).sum::<f64>()
+                - if i == j { 1.0 } else { 0.0 };
+            row += v.abs();
+        }
+        worst = worst.max(row);
+    }
+    worst
+}
+
+fn mat(d: usize, v: Vec<f64>) -> Value {
+    Value::Array(Array {
+        shape: vec![d, d],
+        data: ArrayData::Float(v),
+    })
+}
+
+#[test]
+fn inverse_accuracy_and_errors() {
+    // 10×10 well conditioned, 10×10 with condition number ~ 500, 32×32
+    let mut cases: Vec<(usize, Vec<f64>)> = Vec::new();
+    let d = 10;
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    5.0
+                } else {
+                    ((i * 37 % 19) as f64 - 9.0) * 0.05
+                }
+            })
+            .collect(),
+    ));
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    1000.0 / (1 + i / (d + 1)) as f64 / 5.0
+                } else {
+                    ((i * 13 % 7) as f64 - 3.0) * 0.001
+                }
+            })
+            .collect(),
+    ));
+    let d = 32;
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    40.0 + (i % 7) as f64
+                } else {
+                    ((i * 7919 % 101) as f64 - 50.0) * 0.02
+                }
+            })
+            .collect(),
+    ));
+    for (ci, (d, a)) in cases.iter().enumerate() {
+        let ad = decoded(a);
+        let nt = if ci == 1 { (5, 2) } else { (3, 1) };
+        let (r, audits, _) = run_op(nt.0, nt.1, Op::Inv, &[mat(*d, a.clone())], 60 + ci as u64);
+        match r.unwrap() {
+            OpResult::Array {
+                shape,
+                data: ArrayData::Float(x),
+                ..
+            } => {
+                assert_eq!(shape, vec![*d, *d]);
+                let res = inv_residual(&ad, &x, *d);
+                println!("inv case {ci}: d = {d}, ‖A·inv(A) − I‖∞ = {res:e}");
+                assert!(res <= 1e-5, "case {ci}: ‖A·inv(A) − I‖∞ = {res}");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_masked_only(&audits, &[]);
+    }
+    // singular → clear error
+    let sing: Vec<f64> = (0..16)
+        .map(|i| ((i / 4) + 1) as f64 * ((i % 4) + 1) as f64)
+        .collect();
+    let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(4, sing)], 70);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+    let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(3, vec![0.0; 9])], 71);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+    let (r, _, _) = run_op(
+        3,
+        1,
+        Op::Inv,
+        &[Value::Array(Array {
+            shape: vec![2, 3],
+            data: ArrayData::Float(vec![1.0; 6]),
+        })],
+        72,
+    );
+    assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
+}
