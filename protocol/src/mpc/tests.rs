@@ -785,3 +785,19 @@ fn inverse_accuracy_and_errors() {
     );
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
+
+#[test]
+#[ignore]
+fn bench_ltz_only() {
+    let k = 10_000;
+    let t0 = std::time::Instant::now();
+    let res = simulate(3, 1, 2, move |mut p| async move {
+        let x: Vec<Fp> = (0..k as i128).map(|v| Fp::from_i128(v - 7)).collect();
+        p.preprocess(&compare::ltz_needs(k, 64)).await.unwrap();
+        let s = std::time::Instant::now();
+        p.ltz(&x, 64).await.unwrap();
+        p.counters.online_time = s.elapsed();
+        p.counters.clone()
+    });
+    println!("wall {:?} {:?}", t0.elapsed(), res[0]);
+}
