@@ -466,7 +466,7 @@ pub fn reveal(
         )),
         OutputLayout::KeyIndex { keys } => {
             let i = vals[0].value();
-            if i >= *keys as u128 || *keys != inputs_meta.len().max(*keys) {
+            if i >= *keys as u128 || (!inputs_meta.is_empty() && *keys != inputs_meta.len()) {
                 return Err(MpcError::Inconsistent("key index out of range".into()));
             }
             Ok(OpResult::KeyIndex(i as usize))

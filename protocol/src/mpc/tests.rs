@@ -801,3 +801,111 @@ fn bench_ltz_only() {
     });
     println!("wall {:?} {:?}", t0.elapsed(), res[0]);
 }
+
+fn online_labels(a: &[AuditEntry]) -> Vec<(&'static str, usize)> {
+    a.iter()
+        .filter(|e| e.label != "dn-mul") // preprocessing (triples and random bits)
+        .map(|e| (e.label, e.values.len()))
+        .collect()
+}
+
+#[test]
+fn openings_match_the_protocol() {
+    // mean: one decomposition = 1 masked opening of one element + 9 reductions (7 prefix levels,
+    // carries, sum bits); nothing else, and the output is never opened.
+    let (_, audits, _) = run_op(3, 1, Op::Mean, &[farr(&[1.0, 2.0, 4.0, 8.0])], 3);
+    for a in &audits {
+        let l = online_labels(a);
+        assert_eq!(l[0], ("decompose", 1));
+        assert_eq!(l.len(), 10, "{l:?}");
+        assert!(l[1..].iter().all(|(k, _)| *k == "reduce"));
+    }
+    // max over 5 scalar keys: 3 tournament levels with 2, 1, 1 comparisons; each level opens the
+    // LTZ masks, 6 BitLT reductions (63 bits) and one Beaver pair per comparison (value, index)
+    let keys: Vec<Value> = [3.0, 1.0, 4.0, 1.5, 9.0]
+        .iter()
+        .map(|v| Value::Float(*v))
+        .collect();
+    let (r, audits, c) = run_op(3, 1, Op::Max, &keys, 4);
+    assert_eq!(r.unwrap(), OpResult::KeyIndex(4));
+    for a in &audits {
+        let l = online_labels(a);
+        let ltz: Vec<usize> = l.iter().filter(|x| x.0 == "ltz").map(|x| x.1).collect();
+        let beaver: Vec<usize> = l.iter().filter(|x| x.0 == "beaver").map(|x| x.1).collect();
+        assert_eq!(ltz, vec![2, 1, 1]);
+        assert_eq!(beaver, vec![8, 4, 4]); // (d, e) for [b; b] × [Δvalue, Δindex]
+        assert_eq!(l.iter().filter(|x| x.0 == "reduce").count(), 18);
+        assert_eq!(l.len(), 24);
+    }
+    assert_eq!(c[0].comparisons, 4);
+    assert_eq!(
+        c[0].prep_topups, 0,
+        "the preprocessing plan covers the whole tournament"
+    );
+}
+
+#[test]
+fn progress_is_reported() {
+    use std::sync::{Arc, Mutex};
+    let log: Arc<Mutex<Vec<(u64, u64, String)>>> = Arc::default();
+    let mut rng = StdRng::seed_from_u64(1);
+    let inputs = share_value(&farr(&[1.0, 2.0, 3.0]), 3, 1, &mut rng);
+    let log2 = log.clone();
+    simulate(3, 1, 1, move |mut p| {
+        let inp = inputs[p.me()].clone();
+        let log = log2.clone();
+        async move {
+            if p.me() == 0 {
+                p.set_progress(Box::new(move |d, t, s| {
+                    log.lock().unwrap().push((d, t, s.to_string()))
+                }));
+            }
+            run(&mut p, &Op::Std, vec![inp]).await.unwrap();
+        }
+    });
+    let log = log.lock().unwrap();
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(log.windows(2).all(|w| w[0].0 <= w[1].0));
+    let last = log.last().unwrap();
+    assert_eq!(last.0, last.1);
+}
+
+#[test]
+fn dot_result_can_be_stored() {
+    let a = Value::Array(Array {
+        shape: vec![2, 2],
+        data: ArrayData::Int(vec![1, 2, 3, 4]),
+    });
+    let mut rng = StdRng::seed_from_u64(2);
+    let ia = share_value(&a, 3, 1, &mut rng);
+    let res = simulate(3, 1, 2, move |mut p| {
+        let inp = vec![ia[p.me()].clone(), ia[p.me()].clone()];
+        async move {
+            let out = run(&mut p, &Op::Dot, inp).await.unwrap();
+            let flags = out.check_shares().to_vec();
+            (out.into_stored().unwrap(), flags)
+        }
+    });
+    let meta = res[0].0.0.clone();
+    let elems = open_all(&res.iter().map(|r| r.0.1.clone()).collect::<Vec<_>>(), 1);
+    let flags = open_all(&res.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), 1);
+    assert_eq!(flags, vec![Fp::ONE]);
+    assert_eq!(
+        crate::value::decode(&meta, &elems).unwrap(),
+        Value::Array(Array {
+            shape: vec![2, 2],
+            data: ArrayData::Int(vec![7, 10, 15, 22])
+        })
+    );
+}
+
+#[test]
+fn output_share_roundtrips_on_the_wire() {
+    let s = OutputShare {
+        layout: OutputLayout::Scalars(vec![Scale::STORAGE]),
+        checks: vec![ops::Check::Range],
+        shares: vec![Fp::from_u64(5), Fp::ONE],
+    };
+    let b = postcard::to_stdvec(&s).unwrap();
+    assert_eq!(postcard::from_bytes::<OutputShare>(&b).unwrap(), s);
+}
