@@ -25,7 +25,7 @@
 //!   r = Σ r_j, q = Σ q_j. The honest contributor's r_j is uniform on [0, D·2^kq), which the callers
 //!   choose ≥ 2^κ × the range of the masked value (see `trunc.rs`).
 
-use super::{MpcError, Party, Transport, deal, decode};
+use super::{MpcError, Party, Transport, decode};
 use crate::field::{self, Fp};
 use rand::{Rng, RngExt};
 
@@ -81,7 +81,7 @@ impl Pool {
         self.cols.first().map_or(0, |c| c.len() - self.pos)
     }
     fn push(&mut self, new: Vec<Vec<Fp>>) {
-        if self.cols.is_empty() {
+        if self.cols.is_empty() || self.avail() == 0 {
             self.cols = new;
             self.pos = 0;
             return;
@@ -153,50 +153,68 @@ impl<T: Transport> Party<T> {
         };
 
         // ---- round 1: deal everything that needs no multiplication ----
-        let sr: Vec<Fp> = (0..kr).map(|_| Fp::random(&mut self.rng)).collect();
-        let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(&mut self.rng)).collect();
-        let mut parts: Vec<Vec<Vec<Fp>>> = vec![
-            deal(&sr, t, n, &mut self.rng),
-            deal(&sd, t, n, &mut self.rng),
-            deal(&sd, 2 * t, n, &mut self.rng),
-        ];
+        // Each committee member's vector, dealt straight into per-party buffers.
+        let total = kr + 2 * kd + contrib_len(me);
+        let mut bufs: Vec<Vec<Fp>> = (0..n).map(|_| Vec::with_capacity(total)).collect();
+        let xs: Vec<Fp> = (0..n).map(crate::shamir::x_of).collect();
+        let mut coeffs = vec![Fp::ZERO; 2 * t];
+        let rng = &mut self.rng;
+        let mut deal_one =
+            |bufs: &mut [Vec<Fp>], s: Fp, deg: usize, rng: &mut rand::rngs::StdRng| {
+                for c in coeffs[..deg].iter_mut() {
+                    *c = Fp::random(rng);
+                }
+                for (b, x) in bufs.iter_mut().zip(&xs) {
+                    let mut acc = Fp::ZERO;
+                    for c in coeffs[..deg].iter().rev() {
+                        acc = (acc + *c) * *x;
+                    }
+                    b.push(acc + s);
+                }
+            };
+        for _ in 0..kr {
+            let s = Fp::random(rng);
+            deal_one(&mut bufs, s, t, rng);
+        }
+        let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(rng)).collect();
+        for &s in &sd {
+            deal_one(&mut bufs, s, t, rng);
+        }
+        for &s in &sd {
+            deal_one(&mut bufs, s, 2 * t, rng);
+        }
         if me <= t {
-            let bits: Vec<Fp> = (0..nbits)
-                .map(|_| Fp::from_u64(self.rng.next_u64() & 1))
-                .collect();
-            parts.push(deal(&bits, t, n, &mut self.rng));
+            for _ in 0..nbits {
+                let b = Fp::from_u64(rng.next_u64() & 1);
+                deal_one(&mut bufs, b, t, rng);
+            }
             for &(spec, k) in &pairs {
-                let mut rs = Vec::with_capacity(k);
                 let mut qs = Vec::with_capacity(k);
                 for _ in 0..k {
-                    let q = random_bits_u128(&mut self.rng, spec.kq);
+                    let q = random_bits_u128(rng, spec.kq);
                     let s = if spec.d > 1 {
-                        self.rng.random_range(0..spec.d)
+                        rng.random_range(0..spec.d)
                     } else {
                         0
                     };
                     // d·2^kq < p is checked by the caller (trunc.rs), so this cannot wrap.
-                    rs.push(Fp::new(spec.d * q + s));
+                    deal_one(&mut bufs, Fp::new(spec.d * q + s), t, rng);
                     qs.push(Fp::new(q));
                 }
-                parts.push(deal(&rs, t, n, &mut self.rng));
-                parts.push(deal(&qs, t, n, &mut self.rng));
+                for q in qs {
+                    deal_one(&mut bufs, q, t, rng);
+                }
             }
         }
         let mut out = Vec::with_capacity(n - 1);
         let mut mine: Vec<Fp> = Vec::new();
-        for j in 0..n {
-            let mut v: Vec<Fp> = Vec::new();
-            for p in &parts {
-                v.extend_from_slice(&p[j]);
-            }
+        for (j, b) in bufs.into_iter().enumerate() {
             if j == me {
-                mine = v;
+                mine = b;
             } else {
-                out.push((j, field::to_bytes_vec(&v)));
+                out.push((j, field::to_bytes_vec(&b)));
             }
         }
-        drop(parts);
         let from: Vec<usize> = (0..n).filter(|&j| j != me).collect();
         let got = self.exchange(out, &from).await?;
         // received[j] = the vector dealer j sent me
