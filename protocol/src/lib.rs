@@ -7,7 +7,9 @@
 //! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
 //! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
-//! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate).
+//! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate);
+//! - [`mpc`]: the MPC engine (preprocessing, Beaver/DN multiplication, truncation, comparison,
+//!   statistics, linear algebra) over a transport trait.
 
 pub mod api;
 pub mod field;
@@ -15,6 +17,7 @@ pub mod fixed;
 pub mod identity;
 pub mod keys;
 pub mod manifest;
+pub mod mpc;
 pub mod placement;
 /// Access-control policy transactions in Bitcoin transaction format (DESIGN §5).
 pub mod policy;

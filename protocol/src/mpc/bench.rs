@@ -1,0 +1,212 @@
+//! In-memory simulation of a committee (tests, benchmarks, `enigma bench mpc`).
+//!
+//! Owns: running n parties as concurrent tokio tasks over [`InMemoryTransport`], and the benchmark
+//! table. Must never be used by the node for real data: every party lives in one process.
+
+use super::prep::Needs;
+use super::{Counters, InMemoryTransport, Op, Party, SharedInput};
+use crate::field::Fp;
+use crate::value::{self, Array, ArrayData, Value};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::fmt::Write;
+use std::future::Future;
+use std::time::Instant;
+
+/// Runs `f` for each of n parties (threshold t) concurrently; returns their results in order.
+/// Party i gets seed `seed + i` (deterministic runs).
+pub fn simulate<R, F, Fut>(n: usize, t: usize, seed: u64, f: F) -> Vec<R>
+where
+    F: Fn(Party<InMemoryTransport>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        let mut handles = Vec::new();
+        for (i, tr) in InMemoryTransport::network(n).into_iter().enumerate() {
+            let f = f.clone();
+            let party = Party::with_seed(tr, n, t, seed.wrapping_add(i as u64)).expect("party");
+            handles.push(tokio::spawn(f(party)));
+        }
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.expect("party task panicked"));
+        }
+        out
+    })
+}
+
+/// Shares a value among n parties (threshold t): party i's [`SharedInput`].
+pub fn share_value(v: &Value, n: usize, t: usize, rng: &mut StdRng) -> Vec<SharedInput> {
+    let (meta, elems) = value::encode(v).expect("encodable value");
+    let shares = crate::shamir::share(&elems, t, n, rng).expect("share");
+    shares
+        .into_iter()
+        .map(|share| SharedInput {
+            meta: meta.clone(),
+            share,
+        })
+        .collect()
+}
+
+fn row(out: &mut String, name: &str, items: f64, wall: f64, c: &Counters) {
+    let _ = writeln!(
+        out,
+        "{name:<28} {items:>9.0} {:>10.4} {:>10.4} {wall:>10.4} {:>12.0} {:>7} {:>12}",
+        c.prep_time.as_secs_f64(),
+        c.online_time.as_secs_f64(),
+        items / c.online_time.as_secs_f64().max(1e-9),
+        c.rounds,
+        c.bytes_sent
+    );
+}
+
+/// Benchmarks the engine with n parties in memory and returns a table (party 0's counters; wall is
+/// the whole simulation, all parties sharing this machine's cores).
+pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "in-memory MPC, n = {n}, t = {t} (party 0 counters; wall = whole simulation)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
+        "operation", "items", "prep s", "online s", "wall s", "online/s", "rounds", "bytes sent"
+    );
+    let big = scale.max(1);
+    // Beaver multiplications
+    {
+        let k = big;
+        let w = Instant::now();
+        let res = simulate(n, t, 1, move |mut p| async move {
+            let x: Vec<Fp> = (0..k as u64).map(Fp::from_u64).collect();
+            p.preprocess(&Needs {
+                triples: k,
+                ..Default::default()
+            })
+            .await
+            .expect("prep");
+            let s = Instant::now();
+            p.mul(&x, &x).await.expect("mul");
+            p.counters.online_time = s.elapsed();
+            p.counters.clone()
+        });
+        row(
+            &mut out,
+            "beaver mult",
+            k as f64,
+            w.elapsed().as_secs_f64(),
+            &res[0],
+        );
+    }
+    // comparisons
+    {
+        let k = (big / 10).max(1);
+        let w = Instant::now();
+        let res = simulate(n, t, 2, move |mut p| async move {
+            let x: Vec<Fp> = (0..k as i128).map(|v| Fp::from_i128(v - 7)).collect();
+            p.preprocess(&super::compare::ltz_needs(k, 64))
+                .await
+                .expect("prep");
+            let s = Instant::now();
+            p.ltz(&x, 64).await.expect("ltz");
+            p.counters.online_time = s.elapsed();
+            p.counters.clone()
+        });
+        row(
+            &mut out,
+            "ltz 64-bit",
+            k as f64,
+            w.elapsed().as_secs_f64(),
+            &res[0],
+        );
+    }
+    let mut rng = StdRng::seed_from_u64(9);
+    let data: Vec<f64> = (0..big).map(|i| 1e6 + (i % 1000) as f64 * 0.001).collect();
+    let arr = Value::Array(Array {
+        shape: vec![big],
+        data: ArrayData::Float(data.clone()),
+    });
+    for (name, op) in [
+        ("mean", Op::Mean),
+        ("var (centred)", Op::Var),
+        ("std", Op::Std),
+    ] {
+        let inputs = share_value(&arr, n, t, &mut rng);
+        let w = Instant::now();
+        let res = simulate(n, t, 3, move |mut p| {
+            let inp = inputs[p.me()].clone();
+            let op = op.clone();
+            async move {
+                let r = super::run(&mut p, &op, vec![inp]).await;
+                (r.is_ok(), p.counters.clone())
+            }
+        });
+        row(
+            &mut out,
+            name,
+            big as f64,
+            w.elapsed().as_secs_f64(),
+            &res[0].1,
+        );
+    }
+    {
+        let ys: Vec<f64> = data
+            .iter()
+            .enumerate()
+            .map(|(i, x)| 2.0 * x + (i % 7) as f64)
+            .collect();
+        let y = Value::Array(Array {
+            shape: vec![big],
+            data: ArrayData::Float(ys),
+        });
+        let ix = share_value(&arr, n, t, &mut rng);
+        let iy = share_value(&y, n, t, &mut rng);
+        let w = Instant::now();
+        let res = simulate(n, t, 4, move |mut p| {
+            let inp = vec![ix[p.me()].clone(), iy[p.me()].clone()];
+            async move {
+                let r = super::run(&mut p, &Op::Linregress, inp).await;
+                (r.is_ok(), p.counters.clone())
+            }
+        });
+        if res[0].0 {
+            row(
+                &mut out,
+                "linregress",
+                big as f64,
+                w.elapsed().as_secs_f64(),
+                &res[0].1,
+            );
+        } else {
+            let _ = writeln!(out, "{:<28} (not available)", "linregress");
+        }
+    }
+    {
+        let d = 100;
+        let m = Value::Array(Array {
+            shape: vec![d, d],
+            data: ArrayData::Float((0..d * d).map(|i| (i % 17) as f64 * 0.25 - 2.0).collect()),
+        });
+        let ia = share_value(&m, n, t, &mut rng);
+        let ib = share_value(&m, n, t, &mut rng);
+        let w = Instant::now();
+        let res = simulate(n, t, 5, move |mut p| {
+            let inp = vec![ia[p.me()].clone(), ib[p.me()].clone()];
+            async move {
+                let r = super::run(&mut p, &Op::Dot, inp).await;
+                (r.is_ok(), p.counters.clone())
+            }
+        });
+        row(
+            &mut out,
+            "dot 100x100 float",
+            (d * d) as f64,
+            w.elapsed().as_secs_f64(),
+            &res[0].1,
+        );
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! Linear algebra on secret arrays: numpy.dot semantics (1-D, 2-D, N-D, scalar) and the matrix
+//! inverse.
+//!
+//! Owns: shape handling and the products. Every output element is a sum of local products reduced
+//! once (one opened, uniformly masked element per output, see `mul.rs`), so a 100×100 product costs
+//! 10^4 opened elements whatever the inner dimension. Must never open a product or a partial sum.
+//!
+//! Range: a stored element can be 2^62 at scale 2^20, so Σ a_k·b_k can exceed the field. The rows of
+//! the left operand and the columns of the right one get a range certificate (`stats.rs`):
+//! ‖row‖·‖col‖ < 2^80 for floats (then truncating by 2^20 keeps κ = 40 bits of masking) or < 2^124
+//! for ints (exact, multiplied by the field inverse of 2^20). The flag multiplies every output
+//! before any truncation, and is an output to the requester.
+
+use super::stats::STORED_BITS;
+use super::{MpcError, Party, Transport};
+use crate::field::Fp;
+use crate::fixed::FRAC_BITS;
+
+/// Output shape of numpy.dot(a, b), with the contraction length.
+pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcError> {
+    if a.is_empty() || b.is_empty() {
+        let other = if a.is_empty() { b } else { a };
+        return Ok((other.to_vec(), 1));
+    }
+    let k = a[a.len() - 1];
+    let kb = if b.len() == 1 { b[0] } else { b[b.len() - 2] };
+    if k != kb {
+        return Err(MpcError::Shape(format!(
+            "shapes {a:?} and {b:?} not aligned: {k} (dim {}) != {kb} (dim {})",
+            a.len() - 1,
+            if b.len() == 1 { 0 } else { b.len() - 2 }
+        )));
+    }
+    let mut out: Vec<usize> = a[..a.len() - 1].to_vec();
+    if b.len() >= 2 {
+        out.extend_from_slice(&b[..b.len() - 2]);
+        out.push(b[b.len() - 1]);
+    }
+    Ok((out, k))
+}
+
+impl<T: Transport> Party<T> {
+    /// numpy.dot on secret arrays at the storage scale; returns (output shares at scale 2^20, flag).
+    pub(crate) async fn dot_impl(
+        &mut self,
+        a: &[Fp],
+        ash: &[usize],
+        b: &[Fp],
+        bsh: &[usize],
+        ints: bool,
+    ) -> Result<(Vec<Fp>, Fp), MpcError> {
+        let (_, k) = dot_shape(ash, bsh)?;
+        let l = if ints { 62 } else { 40 };
+        let (groups, raw): (Vec<Vec<Fp>>, Vec<Fp>) = if ash.is_empty() || bsh.is_empty() {
+            let (s, arr) = if ash.is_empty() { (a[0], b) } else { (b[0], a) };
+            let sv = vec![s; arr.len()];
+            let prod = self.mul(&sv, arr).await?;
+            (vec![vec![s], arr.to_vec()], prod)
+        } else {
+            let ra = a.len() / k.max(1);
+            let (nb, m) = if bsh.len() == 1 {
+                (1, 1)
+            } else {
+                (
+                    b.len() / (k * bsh[bsh.len() - 1]).max(1),
+                    bsh[bsh.len() - 1],
+                )
+            };
+            // columns of b, contiguous
+            let mut cols: Vec<Vec<Fp>> = Vec::with_capacity(nb * m);
+            for bb in 0..nb {
+                for j in 0..m {
+                    cols.push((0..k).map(|kk| b[bb * k * m + kk * m + j]).collect());
+                }
+            }
+            let rows: Vec<Vec<Fp>> = (0..ra).map(|r| a[r * k..(r + 1) * k].to_vec()).collect();
+            let mut local = Vec::with_capacity(ra * cols.len());
+            for row in &rows {
+                for col in &cols {
+                    local.push(super::mul::dot(row, col));
+                }
+            }
+            self.counters.mults += (ra * cols.len() * k) as u64;
+            let out = self.reduce(&local).await?;
+            let mut groups = rows;
+            groups.extend(cols);
+            (groups, out)
+        };
+        self.step("products");
+        let flag = if k == 0 {
+            Fp::ONE
+        } else {
+            self.certify(&groups, STORED_BITS + 1, l).await?
+        };
+        let fv = vec![flag; raw.len()];
+        let gated = self.mul(&raw, &fv).await?;
+        let out = if ints {
+            let inv = Fp::new(1u128 << FRAC_BITS).inv().unwrap_or(Fp::ZERO);
+            gated.iter().map(|v| *v * inv).collect()
+        } else {
+            // centre the truncation error: ⌊x/D⌋ + e, e ∈ [0, t+1], becomes ±(t/2 + 1) units
+            let c = Fp::new((self.t as u128) << (FRAC_BITS - 1));
+            let centred: Vec<Fp> = gated.iter().map(|v| *v - c).collect();
+            self.trunc(&centred, FRAC_BITS, 2 * l + 1).await?
+        };
+        self.step("rescale");
+        Ok((out, flag))
+    }
+}
+
+/// Fractional bits of the Newton–Schulz iteration.
+const NS_F: u32 = 29;
+/// Largest condition number the iteration count is sized for.
+const NS_KAPPA: f64 = 1e3;
+
+/// Newton–Schulz iterations for a d×d matrix: the residual I − B·X_k = (I − B·Bᵀ)^(2^k) has
+/// eigenvalues ≤ (1 − σ_min²)^(2^k) with σ_min(B) ≥ 1/(2κ√d) (‖B‖_F ≥ 1/2), so 2^k ≥ 28/σ_min²
+/// brings it below e^-28 ≈ 2^-40.
+pub(crate) fn ns_iterations(d: usize) -> u32 {
+    let need = 28.0 * 4.0 * NS_KAPPA * NS_KAPPA * d as f64;
+    need.log2().ceil() as u32
+}
+
+impl<T: Transport> Party<T> {
+    /// Secret matrix product (r×k)·(k×c) of degree-t sharings, one reduction for all outputs.
+    pub async fn matmul(
+        &mut self,
+        a: &[Fp],
+        b: &[Fp],
+        r: usize,
+        k: usize,
+        c: usize,
+    ) -> Result<Vec<Fp>, MpcError> {
+        let cols: Vec<Vec<Fp>> = (0..c)
+            .map(|j| (0..k).map(|kk| b[kk * c + j]).collect())
+            .collect();
+        let mut local = Vec::with_capacity(r * c);
+        for i in 0..r {
+            let row = &a[i * k..(i + 1) * k];
+            for col in &cols {
+                local.push(super::mul::dot(row, col));
+            }
+        }
+        self.counters.mults += (r * k * c) as u64;
+        self.reduce(&local).await
+    }
+}
+
+/// Committee side of inv: numpy.linalg.inv of a square 2-D matrix.
+///
+/// 1. Range certificate ‖A‖_F < 2^62 (rep units), s = ‖A‖_F² exactly (one reduction), bits of s,
+///    secret normalisation s ≈ M·4^u.
+/// 2. B = A·2^(3−u) (real), i.e. B_rep = trunc(A_rep·2^(F−17−u+35), 35): ‖B‖_F ∈ [1/2, 1).
+///    The secret power of two is a linear combination of the one-hot of u.
+/// 3. Newton–Schulz X ← X(2I − B·X) from X0 = Bᵀ, a fixed (public, size-only) number of
+///    iterations. Every |entry| stays below 2^17 even for singular B (the iteration maps each
+///    singular value σ to f ≤ min(2^k·σ, 1/σ)), so every truncation has a static bound.
+/// 4. Residual check ‖I − B·X‖_F² ≤ 2^-40 by one LTZ: its bit is an output (Check::Invertible)
+///    and gates the result, so a singular input reveals nothing but the flag.
+/// 5. inv(A) = X·2^(3−u): output X_rep·2^(47−u) at public scale 2^(F+44).
+pub(crate) async fn run_inv<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<super::SharedInput>,
+) -> Result<super::OutputShare, MpcError> {
+    use super::ops::{Check, OutputLayout, OutputShare, Scale};
+    use crate::value::Dtype;
+    if inputs.len() != 1 {
+        return Err(MpcError::Invalid(format!(
+            "inv takes 1 key, got {}",
+            inputs.len()
+        )));
+    }
+    let shape = inputs[0].meta.shape().unwrap_or_default();
+    if shape.len() != 2 {
+        return Err(MpcError::Shape(format!(
+            "inv needs a 2-D matrix, got {}-D (shape {shape:?})",
+            shape.len()
+        )));
+    }
+    if shape[0] != shape[1] || shape[0] == 0 {
+        return Err(MpcError::Shape(format!(
+            "last 2 dimensions of the array must be square, got {shape:?}"
+        )));
+    }
+    let d = shape[0];
+    let a = inputs[0].share.clone();
+    let f = NS_F;
+    let iters = ns_iterations(d);
+    party.progress_plan(iters as u64 + 4);
+    let t = party.t;
+    // preprocessing sized from d
+    {
+        let mut needs = super::bits::decompose_needs(1);
+        needs.add(&super::bits::suffix_or_needs(1, super::bits::FIELD_BITS));
+        let (s, k) = super::stats::cert_plan(d * d, STORED_BITS + 1, 62, t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 1, t)?;
+        needs.pair(spec, d * d);
+        needs.add(&super::compare::ltz_needs(2, k.max(70)));
+        let (spec, _) = super::trunc::plan(1u128 << 35, 66, t)?;
+        needs.pair(spec, d * d);
+        let (spec, _) = super::trunc::plan(1u128 << f, 2 * f + 21, t)?;
+        needs.pair(spec, 2 * d * d * iters as usize + d * d);
+        needs.doubles += 2 * d * d * iters as usize + d * d + 4;
+        needs.triples += 2 * d * d + 8;
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+
+    // 1. certificate and ‖A‖_F²
+    let flag_r = party
+        .certify(std::slice::from_ref(&a), STORED_BITS + 1, 62)
+        .await?;
+    let s = party.reduce(&[super::mul::dot(&a, &a)]).await?[0];
+    let sb = party.decompose(&[s]).await?;
+    let nm = party.normalise(&sb, 1).await?;
+    let (smin, _) = super::sqrt::s_range();
+    // 2. B = A·2^(3−u): factor 2^(F − 17 − u + 33) from the one-hot of u
+    let half = (super::div::NEWTON_F / 2) as i32;
+    let mut fac = Fp::ZERO;
+    let mut outfac = Fp::ZERO;
+    for (i, oh) in nm.onehot_s[0].iter().enumerate() {
+        let u = i as i32 + smin;
+        let e = f as i32 - half - u + 35;
+        if (0..126).contains(&e) {
+            fac += *oh * Fp::new(1u128 << e);
+        }
+        let o = 47 - u;
+        if (0..126).contains(&o) {
+            outfac += *oh * Fp::new(1u128 << o);
+        }
+    }
+    // gate A by the range flag first, so that every truncation below has its static bound
+    let mut gate = vec![flag_r; d * d];
+    gate.push(fac);
+    let mut av = a.clone();
+    av.push(flag_r);
+    let g = party.mul(&av, &gate).await?;
+    let (ag, facg) = (&g[..d * d], g[d * d]);
+    let scaled = party.mul(ag, &vec![facg; d * d]).await?;
+    let b = party.trunc(&scaled, 35, 66).await?;
+    party.step("normalise");
+
+    // 3. Newton–Schulz from X0 = Bᵀ
+    let mut x: Vec<Fp> = (0..d * d).map(|i| b[(i % d) * d + i / d]).collect();
+    let two = Fp::new(2u128 << f);
+    let bound = 2 * f + 21;
+    let mut bx = Vec::new();
+    for _ in 0..iters {
+        let p = party.matmul(&b, &x, d, d, d).await?;
+        bx = party.trunc(&p, f, bound).await?;
+        let mut q: Vec<Fp> = bx.iter().map(|v| -*v).collect();
+        for i in 0..d {
+            q[i * d + i] += two;
+        }
+        let nx = party.matmul(&x, &q, d, d, d).await?;
+        x = party.trunc(&nx, f, bound).await?;
+        party.step("newton-schulz");
+    }
+    // 4. residual of the final X
+    let p = party.matmul(&b, &x, d, d, d).await?;
+    bx.clone_from(&party.trunc(&p, f, bound).await?);
+    let mut res: Vec<Fp> = bx.iter().map(|v| -*v).collect();
+    for i in 0..d {
+        res[i * d + i] += Fp::new(1u128 << f);
+    }
+    let rr = party.reduce(&[super::mul::dot(&res, &res)]).await?[0];
+    // ‖R‖_F² ≤ 2^-40 ⇔ rr ≤ 2^(2F−40); |rr| < d²·2^(2F+2)
+    let thr = Fp::new(1u128 << (2 * f - 40));
+    let kbits = super::stats::clog2((d * d) as u128) + 2 * f + 4;
+    let neg = party.ltz(&[thr - rr], kbits).await?[0];
+    let flag_i = Fp::ONE - neg;
+    // 5. output
+    let ok = party.mul(&[flag_r], &[flag_i]).await?[0];
+    let xo = party.mul(&x, &vec![outfac; d * d]).await?;
+    let mut out = party.mul(&xo, &vec![ok; d * d]).await?;
+    party.step("done");
+    out.push(flag_i);
+    out.push(flag_r);
+    Ok(OutputShare {
+        layout: OutputLayout::Array {
+            shape: vec![d, d],
+            dtype: Dtype::Float,
+            scale: Scale {
+                frac_bits: f as i32 + 44,
+                divisor: 1.0,
+            },
+        },
+        checks: vec![Check::Invertible, Check::Range],
+        shares: out,
+    })
+}

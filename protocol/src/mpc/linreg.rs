@@ -1,0 +1,272 @@
+//! Linear regression (scipy.stats.linregress) on secret x, y.
+//!
+//! Owns: the committee side (centred exact aggregates, normalisation, r, q = √(Syy/Sxx), intercept)
+//! and the requester side `finish` (slope = r·q, p-value and std_err in the clear from the revealed
+//! r, q and n: DESIGN §3 allows it, they are functions of the outputs). Must never open Sxx, Syy,
+//! Sxy or the means.
+
+use super::bits::{FIELD_BITS, decompose_needs, suffix_or_needs};
+use super::compare::ltz_needs;
+use super::div::{NEWTON_F, bits_times_const, round_pow2_div};
+use super::mul::dot;
+use super::ops::{Check, OutputLayout, OutputShare, Scale, SharedInput};
+use super::prep::Needs;
+use super::sqrt::s_range;
+use super::stats::{STORED_BITS, cert_plan, clog2};
+use super::{MpcError, OpResult, Party, Transport, tdist, trunc};
+use crate::field::Fp;
+
+/// Output scale of q: q_rep = q·2^(F + Q_LOW); q below 2^-Q_LOW reads as 0, above 2^Q_HIGH is out
+/// of range. Q_LOW + Q_HIGH + F + 2 < 126 keeps q_rep inside the field.
+const Q_LOW: i32 = 48;
+const Q_HIGH: i32 = 42;
+
+/// Committee side of linregress.
+///
+/// 1. Exact sums → bits (one decomposition of [Σx, Σy]) → centring means at 2^20, and x̄, ȳ at 2^40.
+/// 2. d_x, d_y centred; range certificate (N·Σd² < 2^125); one reduction gives the exact
+///    Cxx = N·Σdx² − (Σdx)², Cyy, Cxy (= N²·Sxx·2^40 etc.; |Cxy| ≤ √(Cxx·Cyy)).
+/// 3. Decompose [Cxx, Cyy, Cxy + 2^126]; normalise Cxx ≈ Mx·4^sx, Cyy ≈ My·4^sy (secret sx, sy).
+/// 4. Joint one-hots of sx + sy and sy − sx (4096 local products, one reduction round);
+///    Cxy' = ⌊Cxy / 2^(sx+sy)⌋ (|Cxy'| < 2^F) as one inner product with shifted bit combinations.
+/// 5. Newton: yx = 1/√mx, yy = 1/√my. r = c·yx·yy, q = my·yy·yx·2^(sy−sx), slope = c·yx²·2^(sy−sx)
+///    with c = Cxy'/2^F.
+/// 6. intercept = ȳ − x̄·slope at scale 2^40: u = x̄·(c·yx²) exactly, then one decomposition of u
+///    and a secret shift by (F − d), d = sy − sx, as one inner product; a last decomposition checks
+///    |intercept| < 2^42.
+///
+/// Outputs r, q, intercept (gated by the checks) and the check flags [x varies], [in range].
+pub(crate) async fn run_linregress<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<SharedInput>,
+) -> Result<OutputShare, MpcError> {
+    if inputs.len() != 2 {
+        return Err(MpcError::Invalid(format!(
+            "linregress takes 2 keys (x, y), got {}",
+            inputs.len()
+        )));
+    }
+    let x = inputs[0].share.clone();
+    let y = inputs[1].share.clone();
+    if x.len() != y.len() {
+        return Err(MpcError::Shape(format!(
+            "linregress needs x and y of the same length, got {} and {}",
+            x.len(),
+            y.len()
+        )));
+    }
+    let n = x.len();
+    if n < 2 {
+        return Err(MpcError::Invalid(
+            "linregress needs at least 2 points".into(),
+        ));
+    }
+    let f = NEWTON_F;
+    let t = party.t;
+    party.progress_plan(9);
+    party.preprocess(&plan(n, t)?).await?;
+    party.step("preprocessing");
+
+    // 1. sums → bits → means
+    let nn = n as u128;
+    let bb = STORED_BITS + clog2(nn);
+    if bb + 21 > 126 {
+        return Err(MpcError::OutOfRange("too many values".into()));
+    }
+    let off = Fp::new(1u128 << bb);
+    let sx: Fp = x.iter().copied().sum::<Fp>() + off;
+    let sy: Fp = y.iter().copied().sum::<Fp>() + off;
+    let sb = party.decompose(&[sx, sy]).await?;
+    let m = FIELD_BITS;
+    let (bx, by) = sb.split_at(m);
+    let mbits = (bb + 1) as usize;
+    let mean_at = |bits: &[Fp], fr: u32| -> Result<Fp, MpcError> {
+        Ok(bits_times_const(bits, mbits, fr, nn)? - Fp::new(round_pow2_div(bb + fr, nn)))
+    };
+    let (mux, muy) = (mean_at(bx, 0)?, mean_at(by, 0)?);
+    let (xbar, ybar) = (mean_at(bx, 20)?, mean_at(by, 20)?); // scale 2^40
+    party.step("means");
+
+    // 2. centred data, certificate, exact centred aggregates
+    let dx: Vec<Fp> = x.iter().map(|v| *v - mux).collect();
+    let dy: Vec<Fp> = y.iter().map(|v| *v - muy).collect();
+    let l = (125 - clog2(nn)) / 2;
+    let flag_c = party
+        .certify(&[dx.clone(), dy.clone()], STORED_BITS + 2, l)
+        .await?;
+    let nf = Fp::from_u64(n as u64);
+    let (sdx, sdy): (Fp, Fp) = (dx.iter().copied().sum(), dy.iter().copied().sum());
+    let local = [
+        nf * dot(&dx, &dx) - sdx * sdx,
+        nf * dot(&dy, &dy) - sdy * sdy,
+        nf * dot(&dx, &dy) - sdx * sdy,
+    ];
+    let cc = party.reduce(&local).await?;
+    let (cxx, cyy, cxy) = (cc[0], cc[1], cc[2]);
+    party.step("aggregates");
+
+    // 3. bits and normalisation
+    let top = Fp::new(1u128 << 126);
+    let cb = party.decompose(&[cxx, cyy, cxy + top]).await?;
+    let nm = party.normalise(&cb[..2 * m], 2).await?;
+    let cxy_bits = &cb[2 * m..];
+    party.step("normalise");
+
+    // 4. joint one-hots: h over sx + sy, g over sy − sx
+    let (smin, smax) = s_range();
+    let w = (smax - smin + 1) as usize;
+    let (ux, uy) = (&nm.onehot_s[0], &nm.onehot_s[1]);
+    let mut hl = vec![Fp::ZERO; 2 * w - 1];
+    let mut gl = vec![Fp::ZERO; 2 * w - 1];
+    for a in 0..w {
+        for b in 0..w {
+            let p = ux[a] * uy[b];
+            hl[a + b] += p;
+            gl[b + w - 1 - a] += p;
+        }
+    }
+    let mut hg = hl;
+    hg.extend(gl);
+    let hg = party.reduce(&hg).await?;
+    let (h, g) = hg.split_at(2 * w - 1);
+    // Cxy' = Σ_k h_k·⌊Cxy / 2^σ⌋, σ = k + 2·smin
+    let mut acc = Fp::ZERO;
+    for (k, hk) in h.iter().enumerate() {
+        let sigma = k as i32 + 2 * smin;
+        acc += *hk * shifted(cxy_bits, cxy, sigma, 126);
+    }
+    let c = party.reduce(&[acc]).await?[0];
+    // gate c by the certificate so that a failing range never feeds an out-of-bound truncation
+    let c = party.mul(&[c], &[flag_c]).await?[0];
+    party.step("shift");
+
+    // 5. Newton and the outputs r, q
+    let ys = party.inv_sqrt(&nm.mant).await?;
+    let (yx, yy) = (ys[0], ys[1]);
+    let b2 = 2 * f + 8;
+    let p1 = party.mul(&[c, nm.mant[1]], &[yx, yy]).await?;
+    let p1 = party.trunc(&p1, f, b2).await?; // [c·yx, √my]
+    let p2 = party.mul(&[p1[0], p1[1], p1[0]], &[yy, yx, yx]).await?;
+    let p2 = party.trunc(&p2, f, b2).await?; // [r, q_m, slope_m]
+    let (r, qm, slope_m) = (p2[0], p2[1], p2[2]);
+    // q = q_m·2^d, output at scale 2^(F + Q_LOW): factor Σ_{−Q_LOW ≤ d ≤ Q_HIGH} g_d·2^(d+Q_LOW)
+    let mut qfac = Fp::ZERO;
+    let mut too_big = Fp::ZERO;
+    for (i, gd) in g.iter().enumerate() {
+        let d = i as i32 - (w as i32 - 1);
+        if d > Q_HIGH {
+            too_big += *gd;
+        } else if d >= -Q_LOW {
+            qfac += *gd * Fp::new(1u128 << (d + Q_LOW));
+        }
+    }
+    let flag_q = Fp::ONE - too_big;
+
+    // 6. intercept = ȳ − x̄·slope_m·2^d at scale 2^40
+    let u = party.mul(&[xbar, qm], &[slope_m, qfac]).await?;
+    let (u, q_out) = (u[0], u[1]);
+    let uoff = 119u32;
+    let ub = party.decompose(&[u + Fp::new(1u128 << uoff)]).await?;
+    let mut term = Fp::ZERO;
+    for (i, gd) in g.iter().enumerate() {
+        let d = i as i32 - (w as i32 - 1);
+        if d <= Q_HIGH {
+            term += *gd * shifted(&ub, u, f as i32 - d, uoff);
+        }
+    }
+    let term = party.reduce(&[term]).await?[0];
+    let intercept = ybar - term;
+    let ib = party.decompose(&[intercept + Fp::new(1u128 << 82)]).await?;
+    let high = party.suffix_or(&ib[83..], 1, m - 83).await?[0];
+    let flag_i = Fp::ONE - high;
+    party.step("intercept");
+
+    // checks and gating
+    let fl = party
+        .mul(&[flag_c, nm.nonzero[0]], &[flag_q, flag_i])
+        .await?;
+    let range = party.mul(&[fl[0]], &[fl[1]]).await?[0];
+    let ok = party.mul(&[range], &[nm.nonzero[0]]).await?[0];
+    let outs = party.mul(&[r, q_out, intercept], &[ok, ok, ok]).await?;
+    party.step("done");
+    let mut shares = outs;
+    shares.push(nm.nonzero[0]);
+    shares.push(range);
+    Ok(OutputShare {
+        layout: OutputLayout::Linregress {
+            n,
+            r: Scale {
+                frac_bits: f as i32,
+                divisor: 1.0,
+            },
+            q: Scale {
+                frac_bits: f as i32 + Q_LOW,
+                divisor: 1.0,
+            },
+            intercept: Scale {
+                frac_bits: 40,
+                divisor: 1.0,
+            },
+        },
+        checks: vec![Check::XVaries, Check::Range],
+        shares,
+    })
+}
+
+/// Share of ⌊v / 2^σ⌋ for a secret v given both as a sharing `v` and by the bits of v + 2^off:
+/// a public linear combination of the bits for σ ≥ 0, v·2^(−σ) for σ < 0.
+fn shifted(bits: &[Fp], v: Fp, sigma: i32, off: u32) -> Fp {
+    if sigma < 0 {
+        return v * Fp::new(1u128 << (-sigma));
+    }
+    let s = sigma as usize;
+    let mut acc = Fp::ZERO;
+    for (i, b) in bits.iter().enumerate().skip(s) {
+        acc += *b * Fp::new(1u128 << (i - s));
+    }
+    if (sigma as u32) <= off {
+        acc - Fp::new(1u128 << (off - sigma as u32))
+    } else {
+        acc
+    }
+}
+
+/// Preprocessing of a linregress on n points (the large, n-sized part; the rest tops up).
+fn plan(n: usize, t: usize) -> Result<Needs, MpcError> {
+    let mut needs = decompose_needs(2);
+    let l = (125 - clog2(n as u128)) / 2;
+    let (s, k) = cert_plan(n, STORED_BITS + 2, l, t)?;
+    let (spec, _) = trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
+    needs.pair(spec, 2 * n);
+    needs.add(&ltz_needs(2, k));
+    needs.add(&decompose_needs(5));
+    needs.add(&suffix_or_needs(2, FIELD_BITS));
+    needs.add(&suffix_or_needs(1, FIELD_BITS - 83));
+    needs.doubles += 3 + 2 + 2 * 127 + 2;
+    needs.triples += 48;
+    Ok(needs)
+}
+
+/// Requester side: scipy.stats.linregress's outputs from the revealed r, q, intercept and n.
+pub(crate) fn finish(n: usize, r: f64, q: f64, intercept: f64) -> OpResult {
+    let r = r.clamp(-1.0, 1.0);
+    let slope = r * q;
+    let (p_value, std_err) = if n == 2 {
+        (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)
+    } else {
+        let df = (n - 2) as f64;
+        const TINY: f64 = 1e-20;
+        let t = r * (df / ((1.0 - r + TINY) * (1.0 + r + TINY))).sqrt();
+        (
+            tdist::t_two_sided(t, df),
+            q * ((1.0 - r * r).max(0.0) / df).sqrt(),
+        )
+    };
+    OpResult::Linregress {
+        slope,
+        intercept,
+        r_value: r,
+        p_value,
+        std_err,
+    }
+}

@@ -1,0 +1,140 @@
+//! Square roots of exact secret integers by secret normalisation and Newton–Raphson.
+//!
+//! Owns: `normalise` (from the bits of W: the one-hot of its most significant bit, a mantissa
+//! M ∈ [2^(F−2), 2^F) with W ≈ M·4^s, and the secret power 2^(s + s0)), `inv_sqrt` and `sqrt_int`.
+//! Must never open the exponent s or the mantissa: s only ever appears inside secret linear
+//! combinations of the one-hot bits.
+//!
+//! Normalisation costs one suffix-OR (7 rounds) and one degree reduction: M = Σ_j e_j·⌊W/4^s(j)⌋,
+//! where e is the one-hot of the top bit and each ⌊W/4^s(j)⌋ is a public linear combination of W's
+//! bits, so the whole sum is one inner product. s(j) = ⌊(j − F + 2)/2⌋ makes the shift even, so
+//! √W = √M·2^s exactly up to M's truncation (relative 2^-(F−2)).
+//!
+//! Newton ranges (F = 34): z = M/2^F ∈ [1/4, 1) (or 0 when W = 0), y ≤ 2^5 even when z = 0 (y grows
+//! by 3/2 per step from y0 < 2.5), so every product is below 2^(2F+10) = 2^78 and each truncation
+//! leaves κ = 40 bits of masking (checked again by `trunc::plan`).
+
+use super::bits::FIELD_BITS;
+use super::div::NEWTON_F;
+use super::{MpcError, Party, Transport};
+use crate::field::Fp;
+
+/// Shift s(j) for a top bit at position j (may be negative).
+fn shift(j: usize) -> i32 {
+    (j as i32 - NEWTON_F as i32 + 2).div_euclid(2)
+}
+
+/// Smallest and largest exponent s(j) over j < 127.
+pub(crate) fn s_range() -> (i32, i32) {
+    (shift(0), shift(FIELD_BITS - 1))
+}
+
+/// Result of [`Party::normalise`], per element.
+pub(crate) struct Normalised {
+    /// Mantissa M ∈ [2^(F−2), 2^F) at scale 2^F (0 when W = 0).
+    pub mant: Vec<Fp>,
+    /// 2^(s + s0).
+    pub pw: Vec<Fp>,
+    /// One-hot of s − s_min (64 entries per element; all zero when W = 0).
+    pub onehot_s: Vec<Vec<Fp>>,
+    /// [W ≠ 0].
+    pub nonzero: Vec<Fp>,
+}
+
+/// −min_j s(j): the offset making every 2^(s + s0) an integer.
+pub(crate) fn s0() -> u32 {
+    (-shift(0)).max(0) as u32
+}
+
+/// Number of Newton iterations for 1/√z from the chord start (error ≤ 1/4 → 2^-40 after 5).
+const INV_SQRT_ITERS: usize = 5;
+
+impl<T: Transport> Party<T> {
+    /// For each element (127 bits each, element-major): (M, P) with M ∈ [2^(F−2), 2^F) the
+    /// mantissa at scale 2^F (0 when W = 0) and P = 2^(s + s0), so W ≈ M·4^s.
+    pub(crate) async fn normalise(
+        &mut self,
+        wbits: &[Fp],
+        count: usize,
+    ) -> Result<Normalised, MpcError> {
+        let m = FIELD_BITS;
+        let y = self.suffix_or(wbits, count, m).await?;
+        let s0 = s0() as i32;
+        let mut local = Vec::with_capacity(count);
+        let mut pw = Vec::with_capacity(count);
+        let (smin, smax) = s_range();
+        let mut onehot_s = Vec::with_capacity(count);
+        let mut nonzero = Vec::with_capacity(count);
+        for e in 0..count {
+            let mut oh = vec![Fp::ZERO; (smax - smin + 1) as usize];
+            let b = &wbits[e * m..(e + 1) * m];
+            let ys = &y[e * m..(e + 1) * m];
+            let mut acc = Fp::ZERO;
+            let mut p = Fp::ZERO;
+            for j in 0..m {
+                let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
+                oh[(shift(j) - smin) as usize] += onehot;
+                let s2 = 2 * shift(j);
+                // ⌊W / 2^s2⌋ as a linear combination of W's bits (left shift when s2 < 0)
+                let mut vj = Fp::ZERO;
+                for (i, bi) in b.iter().enumerate() {
+                    let e2 = i as i32 - s2;
+                    if (0..127).contains(&e2) {
+                        vj += *bi * Fp::new(1u128 << e2);
+                    }
+                }
+                acc += onehot * vj; // degree 2t, summed, reduced once below
+                p += onehot * Fp::new(1u128 << (shift(j) + s0));
+            }
+            local.push(acc);
+            pw.push(p);
+            onehot_s.push(oh);
+            nonzero.push(ys[0]);
+        }
+        let mant = self.reduce(&local).await?;
+        Ok(Normalised {
+            mant,
+            pw,
+            onehot_s,
+            nonzero,
+        })
+    }
+
+    /// 1/√z at scale 2^F for z ∈ [1/4, 1) at scale 2^F (z = 0 gives a bounded value ≤ 2^5).
+    pub async fn inv_sqrt(&mut self, z: &[Fp]) -> Result<Vec<Fp>, MpcError> {
+        let f = NEWTON_F;
+        let one = 1u128 << f;
+        // y0 = 7/3 − (4/3)z, the chord of 1/√z on [1/4, 1]: relative error ≤ 0.18.
+        let c0 = Fp::new(7 * one / 3);
+        let c1 = Fp::new(4 * one / 3);
+        let y0: Vec<Fp> = z.iter().map(|z| *z * c1).collect();
+        let y0 = self.trunc(&y0, f, 2 * f + 2).await?;
+        let mut y: Vec<Fp> = y0.iter().map(|v| c0 - *v).collect();
+        for _ in 0..INV_SQRT_ITERS {
+            // y ← y·(3 − z·y²)/2
+            let y2 = self.mul(&y, &y).await?;
+            let y2 = self.trunc(&y2, f, 2 * f + 10).await?;
+            let zy2 = self.mul(z, &y2).await?;
+            let zy2 = self.trunc(&zy2, f, 2 * f + 10).await?;
+            let three: Vec<Fp> = zy2.iter().map(|v| Fp::new(3 * one) - *v).collect();
+            let ny = self.mul(&y, &three).await?;
+            y = self.trunc(&ny, f + 1, 2 * f + 10).await?;
+        }
+        Ok(y)
+    }
+
+    /// For exact secret integers W ≥ 0 given by their bits: R with √W ≈ R / 2^(s0 + F/2).
+    /// Returns (R, s0 + F/2). R < 2^(F + 1 + 64).
+    pub(crate) async fn sqrt_int(
+        &mut self,
+        wbits: &[Fp],
+        count: usize,
+    ) -> Result<(Vec<Fp>, u32), MpcError> {
+        let nm = self.normalise(wbits, count).await?;
+        let y = self.inv_sqrt(&nm.mant).await?;
+        let sq = self.mul(&nm.mant, &y).await?;
+        let sq = self.trunc(&sq, NEWTON_F, 2 * NEWTON_F + 6).await?;
+        let r = self.mul(&sq, &nm.pw).await?;
+        Ok((r, s0() + NEWTON_F / 2))
+    }
+}

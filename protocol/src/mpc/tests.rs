@@ -1,0 +1,911 @@
+//! Tests of the MPC engine over the in-memory transport (n = 3 and n = 5, parties as tokio tasks).
+
+use super::bench::{share_value, simulate};
+use super::*;
+use crate::field::Fp;
+use crate::shamir;
+use crate::value::{Array, ArrayData, Value};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// Reconstructs per-party share vectors (party i's at index i) from the first t + 1.
+fn open_all(shares: &[Vec<Fp>], t: usize) -> Vec<Fp> {
+    let pts: Vec<(Fp, &[Fp])> = shares
+        .iter()
+        .enumerate()
+        .take(t + 1)
+        .map(|(i, s)| (shamir::x_of(i), s.as_slice()))
+        .collect();
+    shamir::reconstruct(&pts, t).unwrap()
+}
+
+fn share_fp(v: &[Fp], n: usize, t: usize, seed: u64) -> Vec<Vec<Fp>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    shamir::share(v, t, n, &mut rng).unwrap()
+}
+
+fn ints(v: &[i128]) -> Vec<Fp> {
+    v.iter().map(|x| Fp::from_i128(*x)).collect()
+}
+
+/// Runs an op on values, returns the requester's result and every party's audit.
+fn run_op(
+    n: usize,
+    t: usize,
+    op: Op,
+    vals: &[Value],
+    seed: u64,
+) -> (
+    Result<OpResult, MpcError>,
+    Vec<Vec<AuditEntry>>,
+    Vec<Counters>,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let per_key: Vec<Vec<SharedInput>> = vals
+        .iter()
+        .map(|v| share_value(v, n, t, &mut rng))
+        .collect();
+    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
+    let op2 = op.clone();
+    let res = simulate(n, t, seed, move |mut p| {
+        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
+        let op = op2.clone();
+        async move {
+            p.enable_audit();
+            let r = run(&mut p, &op, inputs).await;
+            (p.me(), r, p.audit().to_vec(), p.counters().clone())
+        }
+    });
+    let mut shares = Vec::new();
+    let mut audits = Vec::new();
+    let mut counters = Vec::new();
+    let mut err = None;
+    for (i, r, a, c) in res {
+        match r {
+            Ok(s) => shares.push((i, s)),
+            Err(e) => err = Some(e),
+        }
+        audits.push(a);
+        counters.push(c);
+    }
+    if let Some(e) = err {
+        return (Err(e), audits, counters);
+    }
+    (reveal(&op, &metas, &shares, t), audits, counters)
+}
+
+fn farr(v: &[f64]) -> Value {
+    Value::Array(Array {
+        shape: vec![v.len()],
+        data: ArrayData::Float(v.to_vec()),
+    })
+}
+
+fn decoded(v: &[f64]) -> Vec<f64> {
+    // the values as stored (fixed point), which the references must use
+    v.iter()
+        .map(|x| crate::fixed::decode_float(crate::fixed::encode_float(*x).unwrap()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- primitives
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..ProptestConfig::default() })]
+
+    #[test]
+    fn beaver_and_dn_multiply(nt in prop::sample::select(vec![(3usize, 1usize), (5, 2)]),
+                              xs in prop::collection::vec(any::<i64>(), 1..40),
+                              seed in any::<u64>()) {
+        let (n, t) = nt;
+        let x: Vec<Fp> = xs.iter().map(|v| Fp::from_i128(*v as i128)).collect();
+        let y: Vec<Fp> = xs.iter().rev().map(|v| Fp::from_i128(*v as i128 / 3)).collect();
+        let sx = share_fp(&x, n, t, seed);
+        let sy = share_fp(&y, n, t, seed ^ 1);
+        let res = simulate(n, t, seed, move |mut p| {
+            let (a, b) = (sx[p.me()].clone(), sy[p.me()].clone());
+            async move {
+                let z1 = p.mul(&a, &b).await.unwrap();
+                let z2 = p.mul_dn(&a, &b).await.unwrap();
+                let ip = p.inner_products(&[(&a, &b)]).await.unwrap();
+                (z1, z2, ip)
+            }
+        });
+        let expect: Vec<Fp> = x.iter().zip(&y).map(|(a, b)| *a * *b).collect();
+        let z1: Vec<Vec<Fp>> = res.iter().map(|r| r.0.clone()).collect();
+        let z2: Vec<Vec<Fp>> = res.iter().map(|r| r.1.clone()).collect();
+        let ip: Vec<Vec<Fp>> = res.iter().map(|r| r.2.clone()).collect();
+        prop_assert_eq!(open_all(&z1, t), expect.clone());
+        prop_assert_eq!(open_all(&z2, t), expect.clone());
+        prop_assert_eq!(open_all(&ip, t)[0], expect.iter().copied().sum::<Fp>());
+    }
+
+    #[test]
+    fn truncation_error_is_bounded(nt in prop::sample::select(vec![(3usize, 1usize), (5, 2)]),
+                                   xs in prop::collection::vec(-(1i128 << 62)..(1i128 << 62), 1..30),
+                                   m in 1u32..40, seed in any::<u64>()) {
+        let (n, t) = nt;
+        let sx = share_fp(&ints(&xs), n, t, seed);
+        let res = simulate(n, t, seed, move |mut p| {
+            let a = sx[p.me()].clone();
+            async move { (p.trunc(&a, m, 62).await.unwrap(), p.trunc_div(&a, 1000, 62).await.unwrap()) }
+        });
+        let r1 = open_all(&res.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), t);
+        let r2 = open_all(&res.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), t);
+        for (i, x) in xs.iter().enumerate() {
+            let e1 = r1[i].to_i128() - x.div_euclid(1 << m);
+            let e2 = r2[i].to_i128() - x.div_euclid(1000);
+            prop_assert!((0..=t as i128 + 1).contains(&e1), "trunc error {}", e1);
+            prop_assert!((0..=t as i128 + 1).contains(&e2), "div error {}", e2);
+        }
+    }
+
+    #[test]
+    fn ltz_and_decompose(nt in prop::sample::select(vec![(3usize, 1usize), (5, 2)]),
+                         xs in prop::collection::vec(-(1i128 << 62)..(1i128 << 62), 1..12),
+                         seed in any::<u64>()) {
+        let (n, t) = nt;
+        let mut vals = xs.clone();
+        vals.extend([0, -1, 1, (1i128 << 62) - 1, -(1i128 << 62)]);
+        let sx = share_fp(&ints(&vals), n, t, seed);
+        let res = simulate(n, t, seed, move |mut p| {
+            let a = sx[p.me()].clone();
+            async move {
+                let l = p.ltz(&a, 64).await.unwrap();
+                let b = p.decompose(&a).await.unwrap();
+                (l, b)
+            }
+        });
+        let l = open_all(&res.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), t);
+        let b = open_all(&res.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), t);
+        for (i, x) in vals.iter().enumerate() {
+            prop_assert_eq!(l[i], Fp::from_u64((*x < 0) as u64), "ltz of {}", x);
+            let bits = &b[i * 127..(i + 1) * 127];
+            prop_assert!(bits.iter().all(|v| *v == Fp::ZERO || *v == Fp::ONE));
+            prop_assert_eq!(bits::compose(bits), Fp::from_i128(*x), "bits of {}", x);
+        }
+    }
+}
+
+#[test]
+fn decompose_edge_values() {
+    let (n, t) = (3, 1);
+    let vals = vec![
+        Fp::ZERO,
+        Fp::ONE,
+        Fp::new(field::P - 1),
+        Fp::new(1u128 << 126),
+        Fp::new(12345),
+    ];
+    let sx = share_fp(&vals, n, t, 5);
+    let res = simulate(n, t, 5, move |mut p| {
+        let a = sx[p.me()].clone();
+        async move { p.decompose(&a).await.unwrap() }
+    });
+    let b = open_all(&res, t);
+    for (i, v) in vals.iter().enumerate() {
+        assert_eq!(bits::compose(&b[i * 127..(i + 1) * 127]), *v);
+    }
+}
+
+#[test]
+fn closed_channel_is_an_error_not_a_hang() {
+    let (n, t) = (3, 1);
+    let x = share_fp(&[Fp::from_u64(3); 10], n, t, 1);
+    let res = simulate(n, t, 1, move |mut p| {
+        let a = x[p.me()].clone();
+        async move {
+            if p.me() == 2 {
+                p.transport_mut().close();
+                return Err(MpcError::Transport("crashed".into()));
+            }
+            let r = tokio::time::timeout(std::time::Duration::from_secs(10), p.mul(&a, &a)).await;
+            r.map_err(|_| MpcError::Transport("hang".into()))?
+        }
+    });
+    for r in &res {
+        assert!(
+            matches!(r, Err(MpcError::Transport(m)) if m != "hang"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_message_is_refused() {
+    let (n, t) = (3, 1);
+    let res = simulate(n, t, 1, move |mut p| async move {
+        if p.me() == 1 {
+            // a hostile peer sends garbage instead of its opening share
+            for to in [0usize, 2] {
+                p.transport_mut().send(to, vec![0xff; 7]).await.unwrap();
+            }
+            return Ok(vec![]);
+        }
+        p.open(&[Fp::ONE], 1, "test").await
+    });
+    assert!(
+        matches!(res[2], Err(MpcError::Malformed { from: 1, .. })),
+        "{:?}",
+        res[2]
+    );
+}
+
+#[test]
+fn reshare_moves_a_secret_into_the_committee() {
+    // source group: 3 holders (t=1) are participants 3, 4 (dealers), committee 0..3 (t=1)
+    let (n, t) = (3, 1);
+    let secret = vec![Fp::from_u64(42), Fp::new(field::P - 7)];
+    let mut rng = StdRng::seed_from_u64(3);
+    let src = shamir::share(&secret, 1, 3, &mut rng).unwrap();
+    let dealers = vec![(3usize, shamir::x_of(0)), (4usize, shamir::x_of(2))];
+    let src_shares = [src[0].clone(), src[2].clone()];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let out = rt.block_on(async move {
+        let mut hs = Vec::new();
+        for (i, tr) in InMemoryTransport::network(5).into_iter().enumerate() {
+            let dealers = dealers.clone();
+            let mine = if i >= 3 {
+                Some(src_shares[i - 3].clone())
+            } else {
+                None
+            };
+            hs.push(tokio::spawn(async move {
+                let mut p = Party::with_seed(tr, n, t, i as u64).unwrap();
+                reshare_in(&mut p, &dealers, mine.as_deref(), 2)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut v = Vec::new();
+        for h in hs {
+            v.push(h.await.unwrap());
+        }
+        v
+    });
+    assert!(out[3].is_none() && out[4].is_none());
+    let committee: Vec<Vec<Fp>> = out[..3].iter().map(|s| s.clone().unwrap()).collect();
+    assert_eq!(open_all(&committee, t), secret);
+    // and any other pair of committee members agrees
+    let pts: Vec<(Fp, &[Fp])> = vec![
+        (shamir::x_of(1), &committee[1]),
+        (shamir::x_of(2), &committee[2]),
+    ];
+    assert_eq!(shamir::reconstruct(&pts, 1).unwrap(), secret);
+}
+
+// ---------------------------------------------------------------- ops
+
+fn assert_masked_only(audits: &[Vec<AuditEntry>], forbidden: &[Fp]) {
+    for a in audits {
+        for e in a {
+            assert_eq!(e.kind, OpenKind::Masked);
+            for v in &e.values {
+                assert!(
+                    !forbidden.contains(v),
+                    "opened a forbidden value {v:?} ({})",
+                    e.label
+                );
+            }
+        }
+    }
+}
+
+fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+    (a - b).abs() <= rel * b.abs().max(a.abs()) + abs
+}
+
+fn ref_stats(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+    (m, var)
+}
+
+#[test]
+fn mean_var_std_accuracy_and_leakage() {
+    let cases: Vec<Vec<f64>> = vec![
+        vec![1.5],
+        vec![1.0, 2.0, 3.0, 4.0],
+        (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f64 * 0.001 - 0.5)
+            .collect(),
+        // around 10^6 with tiny spread: centring keeps accuracy
+        (0..2000)
+            .map(|i| 1e6 + ((i * 31) % 97) as f64 * 1e-6)
+            .collect(),
+        (0..10_000)
+            .map(|i| (((i * 7919) % 20001) as f64 - 10000.0) * 123.456789)
+            .collect(),
+    ];
+    for (ci, data) in cases.iter().enumerate() {
+        let vals = decoded(data);
+        let (m, var) = ref_stats(&vals);
+        for (nt, op) in [((3, 1), Op::Mean), ((3, 1), Op::Var), ((5, 2), Op::Std)] {
+            let (r, audits, _) = run_op(nt.0, nt.1, op.clone(), &[farr(data)], 11 + ci as u64);
+            let got = match r.unwrap() {
+                OpResult::Scalars(v) => v[0],
+                o => panic!("{o:?}"),
+            };
+            let expect = match op {
+                Op::Mean => m,
+                Op::Var => var,
+                _ => var.sqrt(),
+            };
+            let scale = vals.iter().fold(0f64, |a, b| a.max(b.abs()));
+            assert!(
+                close(got, expect, 1e-6, 1e-9 * scale.max(1.0)),
+                "case {ci} {op:?}: got {got}, expected {expect}"
+            );
+            // leakage: only masked openings, never an input, the sum or the sum of squares
+            let reps: Vec<i128> = vals
+                .iter()
+                .map(|x| crate::fixed::encode_float(*x).unwrap())
+                .collect();
+            let mut forbidden: Vec<Fp> = reps.iter().map(|r| Fp::from_i128(*r)).collect();
+            forbidden.push(Fp::from_i128(reps.iter().sum()));
+            forbidden.push(
+                reps.iter()
+                    .map(|r| Fp::from_i128(*r) * Fp::from_i128(*r))
+                    .sum(),
+            );
+            assert_masked_only(&audits, &forbidden);
+        }
+    }
+}
+
+#[test]
+fn mean_openings_are_exactly_the_protocol() {
+    let (r, audits, _) = run_op(3, 1, Op::Mean, &[farr(&[1.0, 2.0, 4.0])], 3);
+    match r.unwrap() {
+        OpResult::Scalars(v) => assert!((v[0] - 7.0 / 3.0).abs() < 1e-12, "{v:?}"),
+        o => panic!("{o:?}"),
+    }
+    // one decomposition: 1 masked opening of c = Σx + r, then 9 degree reductions of the adder
+    for a in &audits {
+        let labels: Vec<&str> = a.iter().map(|e| e.label).collect();
+        assert_eq!(labels.iter().filter(|l| **l == "decompose").count(), 1);
+        assert!(
+            labels
+                .iter()
+                .all(|l| ["decompose", "reduce", "dn-mul"].contains(l)),
+            "{labels:?}"
+        );
+        assert_eq!(
+            a.iter()
+                .find(|e| e.label == "decompose")
+                .unwrap()
+                .values
+                .len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn out_of_range_variance_is_a_clear_error() {
+    // values near 2^41 with a huge spread: N·Σd² would overflow the field
+    let data: Vec<f64> = (0..64)
+        .map(|i| if i % 2 == 0 { 4.0e12 } else { -4.0e12 })
+        .collect();
+    let (r, audits, _) = run_op(3, 1, Op::Var, &[farr(&data)], 5);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    assert_masked_only(&audits, &[]);
+}
+
+#[test]
+fn max_min_scalar_keys_and_arrays() {
+    let keys: Vec<Value> = [3.5, -1.0, 7.25, 7.25, 0.0]
+        .iter()
+        .map(|v| Value::Float(*v))
+        .collect();
+    let (r, audits, _) = run_op(3, 1, Op::Max, &keys, 8);
+    assert_eq!(r.unwrap(), OpResult::KeyIndex(2)); // ties → first
+    let (r, _, _) = run_op(5, 2, Op::Min, &keys, 9);
+    assert_eq!(r.unwrap(), OpResult::KeyIndex(1));
+    assert_masked_only(&audits, &[]);
+    let ints = Value::Array(Array {
+        shape: vec![2, 3],
+        data: ArrayData::Int(vec![5, -9, 12, 12, 0, -9]),
+    });
+    let (r, _, _) = run_op(3, 1, Op::Min, &[ints.clone(), Value::Int(-3)], 10);
+    assert_eq!(
+        r.unwrap(),
+        OpResult::Array {
+            shape: vec![],
+            dtype: crate::value::Dtype::Int,
+            data: ArrayData::Int(vec![-9])
+        }
+    );
+    let (r, _, _) = run_op(3, 1, Op::Max, &[ints], 10);
+    assert_eq!(
+        r.unwrap(),
+        OpResult::Array {
+            shape: vec![],
+            dtype: crate::value::Dtype::Int,
+            data: ArrayData::Int(vec![12])
+        }
+    );
+}
+
+fn ref_dot(a: &[f64], ash: &[usize], b: &[f64], bsh: &[usize]) -> Vec<f64> {
+    let (oshape, k) = linalg::dot_shape(ash, bsh).unwrap();
+    let nout: usize = oshape.iter().product();
+    if ash.is_empty() || bsh.is_empty() {
+        let (s, arr) = if ash.is_empty() { (a[0], b) } else { (b[0], a) };
+        return arr.iter().map(|v| s * v).collect();
+    }
+    let m = if bsh.len() >= 2 {
+        bsh[bsh.len() - 1]
+    } else {
+        1
+    };
+    let nb = b.len() / (k * m);
+    let ra = a.len() / k;
+    let mut out = Vec::with_capacity(nout);
+    for r in 0..ra {
+        for bb in 0..nb {
+            for j in 0..m {
+                out.push(
+                    (0..k)
+                        .map(|kk| a[r * k + kk] * b[bb * k * m + kk * m + j])
+                        .sum(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dot_shapes_ints_exact_floats_close() {
+    let shapes: Vec<(Vec<usize>, Vec<usize>)> = vec![
+        (vec![4], vec![4]),
+        (vec![2, 3], vec![3, 2]),
+        (vec![3], vec![3, 2]),
+        (vec![2, 3], vec![3]),
+        (vec![2, 2, 3], vec![2, 3, 2]),
+        (vec![], vec![2, 2]),
+    ];
+    for (si, (ash, bsh)) in shapes.iter().enumerate() {
+        let na: usize = ash.iter().product();
+        let nb: usize = bsh.iter().product();
+        let ai: Vec<i64> = (0..na as i64).map(|i| i * 37 % 11 - 5).collect();
+        let bi: Vec<i64> = (0..nb as i64).map(|i| i * 13 % 7 - 3).collect();
+        let mk = |sh: &Vec<usize>, d: ArrayData| {
+            if sh.is_empty() {
+                match d {
+                    ArrayData::Int(v) => Value::Int(v[0]),
+                    ArrayData::Float(v) => Value::Float(v[0]),
+                }
+            } else {
+                Value::Array(Array {
+                    shape: sh.clone(),
+                    data: d,
+                })
+            }
+        };
+        let (r, _, _) = run_op(
+            3,
+            1,
+            Op::Dot,
+            &[
+                mk(ash, ArrayData::Int(ai.clone())),
+                mk(bsh, ArrayData::Int(bi.clone())),
+            ],
+            20 + si as u64,
+        );
+        let af: Vec<f64> = ai.iter().map(|v| *v as f64).collect();
+        let bf: Vec<f64> = bi.iter().map(|v| *v as f64).collect();
+        let expect = ref_dot(&af, ash, &bf, bsh);
+        let (oshape, _) = linalg::dot_shape(ash, bsh).unwrap();
+        assert_eq!(
+            r.unwrap(),
+            OpResult::Array {
+                shape: oshape.clone(),
+                dtype: crate::value::Dtype::Int,
+                data: ArrayData::Int(expect.iter().map(|v| *v as i64).collect())
+            },
+            "shape case {si}"
+        );
+        // floats
+        let a2: Vec<f64> = decoded(&af.iter().map(|v| v * 1.37 + 0.1).collect::<Vec<_>>());
+        let b2: Vec<f64> = decoded(&bf.iter().map(|v| v * 2.11 - 0.3).collect::<Vec<_>>());
+        let (r, _, _) = run_op(
+            5,
+            2,
+            Op::Dot,
+            &[
+                mk(ash, ArrayData::Float(a2.clone())),
+                mk(bsh, ArrayData::Float(b2.clone())),
+            ],
+            30 + si as u64,
+        );
+        let expect = ref_dot(&a2, ash, &b2, bsh);
+        match r.unwrap() {
+            OpResult::Array {
+                shape,
+                data: ArrayData::Float(v),
+                ..
+            } => {
+                assert_eq!(shape, oshape);
+                for (g, e) in v.iter().zip(&expect) {
+                    assert!(close(*g, *e, 1e-6, 2.5e-6), "dot {si}: {g} vs {e}");
+                }
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+    let (r, _, _) = run_op(
+        3,
+        1,
+        Op::Dot,
+        &[farr(&[1.0, 2.0]), farr(&[1.0, 2.0, 3.0])],
+        1,
+    );
+    assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
+}
+
+#[test]
+fn non_numeric_input_is_refused() {
+    let (r, _, _) = run_op(3, 1, Op::Mean, &[Value::String("hello".into())], 1);
+    assert!(matches!(r, Err(MpcError::NotNumeric(_))), "{r:?}");
+}
+
+/// `cargo test -p enigma-protocol --release bench_table -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_table() {
+    println!("{}", bench::run_in_memory(3, 1, 100_000));
+    println!("{}", bench::run_in_memory(5, 2, 100_000));
+}
+
+fn ref_linregress(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
+    let syy: f64 = y.iter().map(|a| (a - my) * (a - my)).sum();
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let slope = sxy / sxx;
+    let r = if syy == 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    };
+    let df = n - 2.0;
+    let (p, se) = if x.len() == 2 {
+        (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)
+    } else {
+        let t = r * (df / ((1.0 - r + 1e-20) * (1.0 + r + 1e-20))).sqrt();
+        (
+            tdist::t_two_sided(t, df),
+            ((1.0 - r * r).max(0.0) * syy / sxx / df).sqrt(),
+        )
+    };
+    (slope, my - slope * mx, r, p, se)
+}
+
+#[test]
+fn linregress_matches_scipy_semantics() {
+    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (
+            (0..100).map(|i| i as f64).collect(),
+            (0..100)
+                .map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1)
+                .collect(),
+        ),
+        (
+            (0..500)
+                .map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3)
+                .collect(),
+            (0..500)
+                .map(|i| {
+                    -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4
+                })
+                .collect(),
+        ),
+        (vec![1.0, 3.0], vec![2.0, -1.5]),
+        ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
+        (
+            (0..10_000)
+                .map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0)
+                .collect(),
+            (0..10_000)
+                .map(|i| {
+                    ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003
+                })
+                .collect(),
+        ),
+    ];
+    for (ci, (x, y)) in cases.iter().enumerate() {
+        let (xd, yd) = (decoded(x), decoded(y));
+        let (slope, icpt, r, p, se) = ref_linregress(&xd, &yd);
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (res, audits, _) = run_op(
+            nt.0,
+            nt.1,
+            Op::Linregress,
+            &[farr(x), farr(y)],
+            40 + ci as u64,
+        );
+        match res.unwrap() {
+            OpResult::Linregress {
+                slope: s,
+                intercept: i,
+                r_value: rv,
+                p_value: pv,
+                std_err: e,
+            } => {
+                let scale = xd.iter().chain(&yd).fold(1f64, |a, b| a.max(b.abs()));
+                // r carries ~2^-30 absolute truncation noise (exactly 0 is not reproduced)
+                let q = (slope / r).abs();
+                assert!(
+                    close(s, slope, 1e-6, 1e-8 * q.max(1.0)),
+                    "case {ci}: slope {s} vs {slope}"
+                );
+                assert!(
+                    close(i, icpt, 1e-6, 1e-6 * scale * 1e-3),
+                    "case {ci}: intercept {i} vs {icpt}"
+                );
+                assert!(close(rv, r, 1e-6, 1e-8), "case {ci}: r {rv} vs {r}");
+                // p and std_err depend on 1 − r², which amplifies r's ~2^-32 relative error by
+                // 2r²/(1 − r²): the tolerance follows that conditioning (docs/mpc.md)
+                let cond = 1e-6 + 1e-9 / (1.0 - r * r).max(1e-12);
+                assert!(close(pv, p, cond, 1e-9), "case {ci}: p {pv} vs {p}");
+                assert!(close(e, se, cond, 1e-12), "case {ci}: stderr {e} vs {se}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let reps: Vec<Fp> = xd
+            .iter()
+            .chain(&yd)
+            .map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap()))
+            .collect();
+        assert_masked_only(&audits, &reps);
+    }
+    // identical x → clear error; different lengths → shape error
+    let (res, _, _) = run_op(
+        3,
+        1,
+        Op::Linregress,
+        &[farr(&[2.0; 5]), farr(&[1.0, 2.0, 3.0, 4.0, 5.0])],
+        1,
+    );
+    assert!(
+        matches!(res, Err(MpcError::Invalid(ref m)) if m.contains("identical")),
+        "{res:?}"
+    );
+    let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0; 4])], 1);
+    assert!(matches!(res, Err(MpcError::Shape(_))), "{res:?}");
+}
+
+fn inv_residual(a: &[f64], x: &[f64], d: usize) -> f64 {
+    let mut worst = 0f64;
+    for i in 0..d {
+        let mut row = 0f64;
+        for j in 0..d {
+            let v: f64 = (0..d).map(|k| a[i * d + k] * x[k * d + j]).sum::<f64>()
+                - if i == j { 1.0 } else { 0.0 };
+            row += v.abs();
+        }
+        worst = worst.max(row);
+    }
+    worst
+}
+
+fn mat(d: usize, v: Vec<f64>) -> Value {
+    Value::Array(Array {
+        shape: vec![d, d],
+        data: ArrayData::Float(v),
+    })
+}
+
+#[test]
+fn inverse_accuracy_and_errors() {
+    // 10×10 well conditioned, 10×10 with condition number ~ 500, 32×32
+    let mut cases: Vec<(usize, Vec<f64>)> = Vec::new();
+    let d = 10;
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    5.0
+                } else {
+                    ((i * 37 % 19) as f64 - 9.0) * 0.05
+                }
+            })
+            .collect(),
+    ));
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    1000.0 / (1 + i / (d + 1)) as f64 / 5.0
+                } else {
+                    ((i * 13 % 7) as f64 - 3.0) * 0.001
+                }
+            })
+            .collect(),
+    ));
+    let d = 32;
+    cases.push((
+        d,
+        (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    40.0 + (i % 7) as f64
+                } else {
+                    ((i * 7919 % 101) as f64 - 50.0) * 0.02
+                }
+            })
+            .collect(),
+    ));
+    for (ci, (d, a)) in cases.iter().enumerate() {
+        let ad = decoded(a);
+        let nt = if ci == 1 { (5, 2) } else { (3, 1) };
+        let (r, audits, _) = run_op(nt.0, nt.1, Op::Inv, &[mat(*d, a.clone())], 60 + ci as u64);
+        match r.unwrap() {
+            OpResult::Array {
+                shape,
+                data: ArrayData::Float(x),
+                ..
+            } => {
+                assert_eq!(shape, vec![*d, *d]);
+                let res = inv_residual(&ad, &x, *d);
+                println!("inv case {ci}: d = {d}, ‖A·inv(A) − I‖∞ = {res:e}");
+                assert!(res <= 1e-5, "case {ci}: ‖A·inv(A) − I‖∞ = {res}");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_masked_only(&audits, &[]);
+    }
+    // singular → clear error
+    let sing: Vec<f64> = (0..16)
+        .map(|i| ((i / 4) + 1) as f64 * ((i % 4) + 1) as f64)
+        .collect();
+    let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(4, sing)], 70);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+    let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(3, vec![0.0; 9])], 71);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+    let (r, _, _) = run_op(
+        3,
+        1,
+        Op::Inv,
+        &[Value::Array(Array {
+            shape: vec![2, 3],
+            data: ArrayData::Float(vec![1.0; 6]),
+        })],
+        72,
+    );
+    assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
+}
+
+#[test]
+#[ignore]
+fn bench_ltz_only() {
+    let k = 10_000;
+    let t0 = std::time::Instant::now();
+    let res = simulate(3, 1, 2, move |mut p| async move {
+        let x: Vec<Fp> = (0..k as i128).map(|v| Fp::from_i128(v - 7)).collect();
+        p.preprocess(&compare::ltz_needs(k, 64)).await.unwrap();
+        let s = std::time::Instant::now();
+        p.ltz(&x, 64).await.unwrap();
+        p.counters.online_time = s.elapsed();
+        p.counters.clone()
+    });
+    println!("wall {:?} {:?}", t0.elapsed(), res[0]);
+}
+
+fn online_labels(a: &[AuditEntry]) -> Vec<(&'static str, usize)> {
+    a.iter()
+        .filter(|e| e.label != "dn-mul") // preprocessing (triples and random bits)
+        .map(|e| (e.label, e.values.len()))
+        .collect()
+}
+
+#[test]
+fn openings_match_the_protocol() {
+    // mean: one decomposition = 1 masked opening of one element + 9 reductions (7 prefix levels,
+    // carries, sum bits); nothing else, and the output is never opened.
+    let (_, audits, _) = run_op(3, 1, Op::Mean, &[farr(&[1.0, 2.0, 4.0, 8.0])], 3);
+    for a in &audits {
+        let l = online_labels(a);
+        assert_eq!(l[0], ("decompose", 1));
+        assert_eq!(l.len(), 10, "{l:?}");
+        assert!(l[1..].iter().all(|(k, _)| *k == "reduce"));
+    }
+    // max over 5 scalar keys: 3 tournament levels with 2, 1, 1 comparisons; each level opens the
+    // LTZ masks, 6 BitLT reductions (63 bits) and one Beaver pair per comparison (value, index)
+    let keys: Vec<Value> = [3.0, 1.0, 4.0, 1.5, 9.0]
+        .iter()
+        .map(|v| Value::Float(*v))
+        .collect();
+    let (r, audits, c) = run_op(3, 1, Op::Max, &keys, 4);
+    assert_eq!(r.unwrap(), OpResult::KeyIndex(4));
+    for a in &audits {
+        let l = online_labels(a);
+        let ltz: Vec<usize> = l.iter().filter(|x| x.0 == "ltz").map(|x| x.1).collect();
+        let beaver: Vec<usize> = l.iter().filter(|x| x.0 == "beaver").map(|x| x.1).collect();
+        assert_eq!(ltz, vec![2, 1, 1]);
+        assert_eq!(beaver, vec![8, 4, 4]); // (d, e) for [b; b] × [Δvalue, Δindex]
+        assert_eq!(l.iter().filter(|x| x.0 == "reduce").count(), 18);
+        assert_eq!(l.len(), 24);
+    }
+    assert_eq!(c[0].comparisons, 4);
+    assert_eq!(
+        c[0].prep_topups, 0,
+        "the preprocessing plan covers the whole tournament"
+    );
+}
+
+#[test]
+fn progress_is_reported() {
+    use std::sync::{Arc, Mutex};
+    let log: Arc<Mutex<Vec<(u64, u64, String)>>> = Arc::default();
+    let mut rng = StdRng::seed_from_u64(1);
+    let inputs = share_value(&farr(&[1.0, 2.0, 3.0]), 3, 1, &mut rng);
+    let log2 = log.clone();
+    simulate(3, 1, 1, move |mut p| {
+        let inp = inputs[p.me()].clone();
+        let log = log2.clone();
+        async move {
+            if p.me() == 0 {
+                p.set_progress(Box::new(move |d, t, s| {
+                    log.lock().unwrap().push((d, t, s.to_string()))
+                }));
+            }
+            run(&mut p, &Op::Std, vec![inp]).await.unwrap();
+        }
+    });
+    let log = log.lock().unwrap();
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(log.windows(2).all(|w| w[0].0 <= w[1].0));
+    let last = log.last().unwrap();
+    assert_eq!(last.0, last.1);
+}
+
+#[test]
+fn dot_result_can_be_stored() {
+    let a = Value::Array(Array {
+        shape: vec![2, 2],
+        data: ArrayData::Int(vec![1, 2, 3, 4]),
+    });
+    let mut rng = StdRng::seed_from_u64(2);
+    let ia = share_value(&a, 3, 1, &mut rng);
+    let res = simulate(3, 1, 2, move |mut p| {
+        let inp = vec![ia[p.me()].clone(), ia[p.me()].clone()];
+        async move {
+            let out = run(&mut p, &Op::Dot, inp).await.unwrap();
+            let flags = out.check_shares().to_vec();
+            (out.into_stored().unwrap(), flags)
+        }
+    });
+    let meta = res[0].0.0.clone();
+    let elems = open_all(&res.iter().map(|r| r.0.1.clone()).collect::<Vec<_>>(), 1);
+    let flags = open_all(&res.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), 1);
+    assert_eq!(flags, vec![Fp::ONE]);
+    assert_eq!(
+        crate::value::decode(&meta, &elems).unwrap(),
+        Value::Array(Array {
+            shape: vec![2, 2],
+            data: ArrayData::Int(vec![7, 10, 15, 22])
+        })
+    );
+}
+
+#[test]
+fn output_share_roundtrips_on_the_wire() {
+    let s = OutputShare {
+        layout: OutputLayout::Scalars(vec![Scale::STORAGE]),
+        checks: vec![ops::Check::Range],
+        shares: vec![Fp::from_u64(5), Fp::ONE],
+    };
+    let b = postcard::to_stdvec(&s).unwrap();
+    assert_eq!(postcard::from_bytes::<OutputShare>(&b).unwrap(), s);
+}
