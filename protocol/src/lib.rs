@@ -21,6 +21,7 @@ pub mod mpc;
 pub mod placement;
 /// Access-control policy transactions in Bitcoin transaction format (DESIGN §5).
 pub mod policy;
+pub mod session;
 pub mod shamir;
 pub mod value;
 pub mod wire;
