@@ -28,8 +28,8 @@ if [ -n "${ENIGMA_SKIP_DOCKER_TESTS:-}" ]; then
   echo "SKIPPED: the container suite did not run (ENIGMA_SKIP_DOCKER_TESTS is set)"
 elif ! command -v docker >/dev/null 2>&1; then
   echo "SKIPPED: the container suite did not run: no docker command here"
-elif ! engine="$(docker info --format '{{.ServerVersion}}' 2>&1)" || [ -z "$engine" ]; then
-  echo "SKIPPED: the container suite did not run: no Docker engine reachable (docker info: ${engine:-no answer})"
+elif ! engine="$(docker info --format '{{.ServerVersion}}' 2>&1 | tr -s '\n' ' ')" || [ -z "${engine// /}" ]; then
+  echo "SKIPPED: the container suite did not run: no Docker engine reachable (docker info:${engine:- no answer})"
 elif cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release -p enigma --test containers --run-ignored only --no-capture
 else
