@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: Rust unit, property and integration tests (real node processes
-# on 127.0.0.1), then the Python client against a real devnet.
+# on 127.0.0.1), then the Python client against a real devnet, then the container suite (when a Docker
+# engine is present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -19,5 +20,20 @@ fi
 echo "== python client"
 if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; export PYTHONPATH="$PWD/python"; fi
 ENIGMA_BIN="$PWD/$bin" "$py" -m unittest discover -s python/tests -v
+
+echo "== container tests (docker/, tests/containers.rs)"
+# Real containers FROM scratch on a private Docker network, built from the binary above. They need a
+# Docker engine, so they are #[ignore]d in the Rust run and run here when `docker info` works.
+if [ -n "${ENIGMA_SKIP_DOCKER_TESTS:-}" ]; then
+  echo "SKIPPED: the container suite did not run (ENIGMA_SKIP_DOCKER_TESTS is set)"
+elif ! command -v docker >/dev/null 2>&1; then
+  echo "SKIPPED: the container suite did not run: no docker command here"
+elif ! engine="$(docker info --format '{{.ServerVersion}}' 2>&1 | tr -s '\n' ' ')" || [ -z "${engine// /}" ]; then
+  echo "SKIPPED: the container suite did not run: no Docker engine reachable (docker info:${engine:- no answer})"
+elif cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release -p enigma --test containers --run-ignored only --no-capture
+else
+  cargo test --release -p enigma --test containers -- --ignored --nocapture --test-threads 1
+fi
 
 echo "== all tests passed"
