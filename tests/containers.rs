@@ -125,20 +125,13 @@ fn wait_for<T>(what: &str, limit: Duration, mut cond: impl FnMut() -> Option<T>)
         if let Some(v) = cond() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }
 
 /// Runs `f` on its own thread and fails the test if it has not answered by `limit` (a hang).
-fn within<R: Send + 'static>(
-    what: &str,
-    limit: Duration,
-    f: impl FnOnce() -> R + Send + 'static,
-) -> R {
+fn within<R: Send + 'static>(what: &str, limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -157,26 +150,14 @@ fn step<R>(name: &str, f: impl FnOnce() -> R) -> R {
     eprintln!("[containers] {name} …");
     let t0 = Instant::now();
     let r = f();
-    eprintln!(
-        "[containers] {name}: ok ({:.1}s)",
-        t0.elapsed().as_secs_f64()
-    );
+    eprintln!("[containers] {name}: ok ({:.1}s)", t0.elapsed().as_secs_f64());
     r
 }
 
 /// The Docker engine's version, or why there is none (then the suite is skipped with a notice).
 fn docker_engine() -> Result<String, String> {
-    docker_in(
-        Duration::from_secs(20),
-        &["info", "--format", "{{.ServerVersion}}"],
-    )
-    .and_then(|v| {
-        if v.is_empty() {
-            Err("docker info gave no server version".into())
-        } else {
-            Ok(v)
-        }
-    })
+    docker_in(Duration::from_secs(20), &["info", "--format", "{{.ServerVersion}}"])
+        .and_then(|v| if v.is_empty() { Err("docker info gave no server version".into()) } else { Ok(v) })
 }
 
 fn skip_without_docker() -> bool {
@@ -197,10 +178,7 @@ fn skip_without_docker() -> bool {
 
 /// `etest<pid>x<random>`: unique per run, and tells the sweep whose it is.
 fn run_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let mix = (nanos as u64) ^ ((nanos >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32);
     format!("etest{}x{:08x}", std::process::id(), mix as u32)
 }
@@ -211,13 +189,7 @@ fn remove_by_prefix(prefix: &str) -> Vec<String> {
     let mut left = Vec::new();
     let list = |args: &[&str]| -> Vec<String> {
         docker_in(Duration::from_secs(30), args)
-            .map(|s| {
-                s.lines()
-                    .map(str::trim)
-                    .filter(|n| n.starts_with(prefix))
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|s| s.lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(str::to_string).collect())
             .unwrap_or_default()
     };
     let mut rm = |what: &str, base: &[&str], names: Vec<String>| {
@@ -251,10 +223,7 @@ fn leftovers(prefix: &str) -> Vec<String> {
         &["images", "--format", "{{.Repository}}:{{.Tag}}"][..],
     ] {
         found.extend(
-            must(args)
-                .lines()
-                .filter(|n| n.trim().starts_with(prefix))
-                .map(|n| format!("{} {}", args[0], n.trim())),
+            must(args).lines().filter(|n| n.trim().starts_with(prefix)).map(|n| format!("{} {}", args[0], n.trim())),
         );
     }
     found
@@ -270,12 +239,7 @@ fn sweep_stale_runs() {
         &["volume", "ls", "--format", "{{.Name}}"][..],
         &["images", "--format", "{{.Repository}}"][..],
     ] {
-        names.extend(
-            docker(args)
-                .unwrap_or_default()
-                .lines()
-                .map(|s| s.trim().to_string()),
-        );
+        names.extend(docker(args).unwrap_or_default().lines().map(|s| s.trim().to_string()));
     }
     let mut dead = BTreeSet::new();
     for n in names {
@@ -316,8 +280,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(Compose { cmd, env }) = self.compose.take() {
             let mut c = Command::new(&cmd[0]);
-            c.args(&cmd[1..])
-                .args(["down", "-v", "--remove-orphans", "-t", "2"]);
+            c.args(&cmd[1..]).args(["down", "-v", "--remove-orphans", "-t", "2"]);
             for (k, v) in env {
                 c.env(k, v);
             }
@@ -334,17 +297,11 @@ impl Drop for Guard {
 fn build_image(prefix: &str) -> String {
     let tag = format!("{prefix}:test");
     let out = run(
-        Command::new(format!("{REPO}/scripts/docker-image.sh"))
-            .arg(&tag)
-            .env("ENIGMA_BIN", BIN),
+        Command::new(format!("{REPO}/scripts/docker-image.sh")).arg(&tag).env("ENIGMA_BIN", BIN),
         Duration::from_secs(300),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.ok,
-        "scripts/docker-image.sh failed:\n{}{}",
-        out.stdout, out.stderr
-    );
+    assert!(out.ok, "scripts/docker-image.sh failed:\n{}{}", out.stdout, out.stderr);
     tag
 }
 
@@ -356,19 +313,11 @@ fn build_image(prefix: &str) -> String {
 /// fixed container addresses (`--ip`).
 fn free_subnet(probe: &str) -> (Ipv4Addr, u8) {
     must(&["network", "create", probe]);
-    let subnet = docker(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-        probe,
-    ]);
+    let subnet = docker(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", probe]);
     let _ = docker(&["network", "rm", probe]);
     let subnet = subnet.unwrap_or_else(|e| panic!("{e}"));
-    let v4 = subnet
-        .split_whitespace()
-        .find(|s| s.contains('.'))
-        .unwrap_or_else(|| panic!("no IPv4 subnet in {subnet:?}"));
+    let v4 =
+        subnet.split_whitespace().find(|s| s.contains('.')).unwrap_or_else(|| panic!("no IPv4 subnet in {subnet:?}"));
     let (ip, bits) = v4.split_once('/').expect("CIDR");
     let bits: u8 = bits.parse().expect("prefix length");
     assert!(bits <= 26, "subnet {v4} too small for the test");
@@ -385,36 +334,26 @@ fn nth(base: Ipv4Addr, n: u32) -> Ipv4Addr {
 /// Calls a method over a node's published client API, failing the test if it hangs.
 fn call_at(endpoint: &str, method: &str, params: Json) -> Result<Json, ClientError> {
     let (ep, m) = (endpoint.to_string(), method.to_string());
-    within(
-        &format!("{method} via {endpoint}"),
-        REQUEST_LIMIT,
-        move || Client::connect(&ep)?.call(&m, params),
-    )
+    within(&format!("{method} via {endpoint}"), REQUEST_LIMIT, move || Client::connect(&ep)?.call(&m, params))
 }
 
 fn load_at(endpoint: &str, key: &str) -> Result<Value, ClientError> {
     let (ep, k) = (endpoint.to_string(), key.to_string());
-    within(&format!("load via {endpoint}"), REQUEST_LIMIT, move || {
-        Client::connect(&ep)?.load(&k)
-    })
+    within(&format!("load via {endpoint}"), REQUEST_LIMIT, move || Client::connect(&ep)?.load(&k))
 }
 
 /// One JSON-RPC request as a line over TCP, and the node's reply as it is on the wire.
 fn raw_rpc(endpoint: &str, method: &str, params: Json) -> Json {
     use std::io::{BufRead, BufReader, Write};
     let (ep, m) = (endpoint.to_string(), method.to_string());
-    within(
-        &format!("{method} via {endpoint}"),
-        REQUEST_LIMIT,
-        move || {
-            let mut s = std::net::TcpStream::connect(&ep).expect("connect");
-            let req = json!({"jsonrpc": "2.0", "id": 7, "method": m, "params": params});
-            writeln!(s, "{req}").expect("send");
-            let mut line = String::new();
-            BufReader::new(s).read_line(&mut line).expect("reply");
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-        },
-    )
+    within(&format!("{method} via {endpoint}"), REQUEST_LIMIT, move || {
+        let mut s = std::net::TcpStream::connect(&ep).expect("connect");
+        let req = json!({"jsonrpc": "2.0", "id": 7, "method": m, "params": params});
+        writeln!(s, "{req}").expect("send");
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).expect("reply");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    })
 }
 
 /// `docker exec <container> /enigma ARGS` (the client finds the node through $ENIGMA_SOCKET).
@@ -451,22 +390,11 @@ struct Net {
 impl Net {
     fn start() -> Net {
         let prefix = run_prefix();
-        let guard = Guard {
-            prefix: prefix.clone(),
-            compose: None,
-        };
+        let guard = Guard { prefix: prefix.clone(), compose: None };
         let image = step("1. build the image FROM scratch", || build_image(&prefix));
         let network = format!("{prefix}-net");
         let (base, bits) = free_subnet(&format!("{prefix}-probe"));
-        must(&[
-            "network",
-            "create",
-            "--driver",
-            "bridge",
-            "--subnet",
-            &format!("{base}/{bits}"),
-            &network,
-        ]);
+        must(&["network", "create", "--driver", "bridge", "--subnet", &format!("{base}/{bits}"), &network]);
         let mut net = Net {
             guard,
             image,
@@ -487,10 +415,7 @@ impl Net {
 
     /// `docker run -d … enigma 6655` for node 0, `… enigma <seed-ip> 6655` for the others.
     fn run_node(&mut self, i: usize) {
-        let (ip, volume) = (
-            self.ips[i].to_string(),
-            format!("{}-v{i}", self.guard.prefix),
-        );
+        let (ip, volume) = (self.ips[i].to_string(), format!("{}-v{i}", self.guard.prefix));
         let mount = format!("{volume}:/data");
         let publish = format!("127.0.0.1::{RPC_PORT}");
         let seed = self.ips[0].to_string();
@@ -515,15 +440,7 @@ impl Net {
         if i > 0 {
             args.push(&seed);
         }
-        args.extend([
-            port.as_str(),
-            "--rpc",
-            &rpc,
-            "--request-timeout",
-            &timeout,
-            "--group-size",
-            "5",
-        ]);
+        args.extend([port.as_str(), "--rpc", &rpc, "--request-timeout", &timeout, "--group-size", "5"]);
         must(&args);
         self.came_up(i);
     }
@@ -532,30 +449,22 @@ impl Net {
     /// its published port.
     fn came_up(&mut self, i: usize) {
         let name = self.names[i].clone();
-        let status = wait_for(
-            &format!("node {i} ({name}) to answer `status`"),
-            Duration::from_secs(30),
-            || {
-                if docker(&["inspect", "-f", "{{.State.Running}}", &name]).as_deref() != Ok("true")
-                {
-                    let logs = docker(&["logs", "--tail", "30", &name]).unwrap_or_default();
-                    panic!("container {name} is not running:\n{logs}");
-                }
-                let out = exec_in(&name, &["status"]);
-                if !out.ok {
-                    return None;
-                }
-                serde_json::from_str::<Json>(&out.stdout).ok()
-            },
-        );
+        let status = wait_for(&format!("node {i} ({name}) to answer `status`"), Duration::from_secs(30), || {
+            if docker(&["inspect", "-f", "{{.State.Running}}", &name]).as_deref() != Ok("true") {
+                let logs = docker(&["logs", "--tail", "30", &name]).unwrap_or_default();
+                panic!("container {name} is not running:\n{logs}");
+            }
+            let out = exec_in(&name, &["status"]);
+            if !out.ok {
+                return None;
+            }
+            serde_json::from_str::<Json>(&out.stdout).ok()
+        });
         let peer_id = status["peer_id"].as_str().expect("peer_id").to_string();
         if self.peer_ids[i].is_empty() {
             self.peer_ids[i] = peer_id;
         } else {
-            assert_eq!(
-                self.peer_ids[i], peer_id,
-                "node {i} keeps its peer id across a restart (it is in its volume)"
-            );
+            assert_eq!(self.peer_ids[i], peer_id, "node {i} keeps its peer id across a restart (it is in its volume)");
         }
         self.refresh_port(i);
         self.running[i] = true;
@@ -587,9 +496,7 @@ impl Net {
     }
 
     fn store(&self, i: usize, data: Json) -> String {
-        let key = self
-            .call(i, "store", json!({ "data": data }))
-            .unwrap_or_else(|e| panic!("store on node {i}: {e}"));
+        let key = self.call(i, "store", json!({ "data": data })).unwrap_or_else(|e| panic!("store on node {i}: {e}"));
         key.as_str().expect("a key").to_string()
     }
 
@@ -600,45 +507,31 @@ impl Net {
     /// `docker exec … /enigma ARGS` that must succeed; its stdout.
     fn cli(&self, i: usize, args: &[&str]) -> String {
         let out = self.exec(i, args);
-        assert!(
-            out.ok,
-            "`enigma {}` on node {i} failed: {}",
-            args.join(" "),
-            out.stderr.trim()
-        );
+        assert!(out.ok, "`enigma {}` on node {i} failed: {}", args.join(" "), out.stderr.trim());
         out.stdout.trim().to_string()
     }
 
     fn peers_of(&self, i: usize) -> Option<BTreeSet<String>> {
         let out = self.exec(i, &["peers"]);
-        out.ok
-            .then(|| out.stdout.lines().map(|l| l.trim().to_string()).collect())
+        out.ok.then(|| out.stdout.lines().map(|l| l.trim().to_string()).collect())
     }
 
     /// Waits until every running node sees every other running node (asked with `docker exec`).
     fn wait_mesh(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         for i in (0..NODES).filter(|&i| self.running[i]) {
-            let want: BTreeSet<String> = (0..NODES)
-                .filter(|&j| j != i && self.running[j])
-                .map(|j| self.peer_ids[j].clone())
-                .collect();
+            let want: BTreeSet<String> =
+                (0..NODES).filter(|&j| j != i && self.running[j]).map(|j| self.peer_ids[j].clone()).collect();
             wait_for(
                 &format!("node {i} to see the {} others", want.len()),
                 deadline.saturating_duration_since(Instant::now()),
-                || {
-                    self.peers_of(i)
-                        .filter(|seen| seen.is_superset(&want))
-                        .map(|_| ())
-                },
+                || self.peers_of(i).filter(|seen| seen.is_superset(&want)).map(|_| ()),
             );
         }
     }
 
     fn held(&self, i: usize) -> u64 {
-        self.call(i, "status", json!({})).expect("status")["held_shares"]
-            .as_u64()
-            .expect("held_shares")
+        self.call(i, "status", json!({})).expect("status")["held_shares"].as_u64().expect("held_shares")
     }
 
     fn kill(&mut self, i: usize) {
@@ -677,11 +570,7 @@ fn store_mpc_data(net: &Net, i: usize) -> MpcData {
     let x = vec![1.0, 2.0, 3.0, 4.0, 5.0];
     let y = vec![2.1, 3.9, 6.2, 7.8, 10.1];
     MpcData {
-        scalars: [
-            (net.store(i, json!(3)), 3.0),
-            (net.store(i, json!(11)), 11.0),
-            (net.store(i, json!(-4)), -4.0),
-        ],
+        scalars: [(net.store(i, json!(3)), 3.0), (net.store(i, json!(11)), 11.0), (net.store(i, json!(-4)), -4.0)],
         x: (net.store(i, json!([1, 2, 3, 4, 5])), x),
         y: (net.store(i, json!(y)), y),
         a: net.store(i, json!([[1, 2], [3, 4]])),
@@ -700,10 +589,7 @@ fn mpc_requests(d: &MpcData) -> Vec<(&'static str, Json)> {
         ("stats.mean", json!({ "keys": [d.x.0] })),
         ("stats.var", json!({ "keys": [d.x.0] })),
         ("stats.std", json!({ "keys": [d.x.0] })),
-        (
-            "stats.linregress",
-            json!({ "key_x": d.x.0, "key_y": d.y.0 }),
-        ),
+        ("stats.linregress", json!({ "key_x": d.x.0, "key_y": d.y.0 })),
         ("linalg.dot", json!({ "key_a": d.a, "key_b": d.b })),
         ("linalg.inv", json!({ "key": d.inv })),
     ]
@@ -712,9 +598,7 @@ fn mpc_requests(d: &MpcData) -> Vec<(&'static str, Json)> {
 /// Numbers of a JSON answer (a typed value is unwrapped), flattened.
 fn numbers(j: &Json) -> Vec<f64> {
     let j = if j.get("type").is_some() {
-        api::value_from_json(j)
-            .unwrap_or_else(|e| panic!("malformed typed value {j}: {e}"))
-            .to_json()
+        api::value_from_json(j).unwrap_or_else(|e| panic!("malformed typed value {j}: {e}")).to_json()
     } else {
         j.clone()
     };
@@ -733,10 +617,7 @@ fn numbers(j: &Json) -> Vec<f64> {
 fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: got {got:?}, want {want:?}");
     for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{what}: got {got:?}, want {want:?}"
-        );
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{what}: got {got:?}, want {want:?}");
     }
 }
 
@@ -756,32 +637,22 @@ fn check_mpc_calls(net: &Net, i: usize, d: &MpcData) {
         // (checked on the wire, not through a client's mapping of codes).
         for (method, params) in mpc_requests(d) {
             let reply = raw_rpc(&net.endpoint(i), method, params);
-            let err = reply.get("error").unwrap_or_else(|| {
-                panic!("{method} answered {reply}: the node has it now, flip MPC_CALLS_IN_NODE")
-            });
+            let err = reply
+                .get("error")
+                .unwrap_or_else(|| panic!("{method} answered {reply}: the node has it now, flip MPC_CALLS_IN_NODE"));
             assert_eq!(err["code"], json!(-32601), "{method}: {reply}");
             let message = err["message"].as_str().unwrap_or_default();
-            assert!(
-                message.contains("method not found") && message.contains(method),
-                "{method}: {reply}"
-            );
+            assert!(message.contains("method not found") && message.contains(method), "{method}: {reply}");
         }
         return;
     }
     let call = |method: &str, params: Json| -> Json {
-        net.call(i, method, params)
-            .unwrap_or_else(|e| panic!("{method} on node {i}: {e}"))
+        net.call(i, method, params).unwrap_or_else(|e| panic!("{method} on node {i}: {e}"))
     };
     let scalar_keys: Vec<&str> = d.scalars.iter().map(|(k, _)| k.as_str()).collect();
     // max / min of scalars: one of the input keys
-    assert_eq!(
-        call("stats.max", json!({ "keys": scalar_keys })),
-        json!(d.scalars[1].0)
-    );
-    assert_eq!(
-        call("stats.min", json!({ "keys": scalar_keys })),
-        json!(d.scalars[2].0)
-    );
+    assert_eq!(call("stats.max", json!({ "keys": scalar_keys })), json!(d.scalars[1].0));
+    assert_eq!(call("stats.min", json!({ "keys": scalar_keys })), json!(d.scalars[2].0));
     // max / min of an array: a new key to a secret result
     let kmax = call("stats.max", json!({ "keys": [d.x.0] }));
     let kmax = kmax.as_str().expect("stats.max of an array gives a key");
@@ -811,17 +682,9 @@ fn check_mpc_calls(net: &Net, i: usize, d: &MpcData) {
     let r = sxy / (sxx * syy).sqrt();
     let n = x.len() as f64;
     let std_err = slope * ((1.0 - r * r) / (n - 2.0)).sqrt() / r;
-    let lr = numbers(&call(
-        "stats.linregress",
-        json!({ "key_x": d.x.0, "key_y": d.y.0 }),
-    ));
+    let lr = numbers(&call("stats.linregress", json!({ "key_x": d.x.0, "key_y": d.y.0 })));
     assert_eq!(lr.len(), 5, "linregress gives 5 values: {lr:?}");
-    assert_close(
-        "linregress slope, intercept, r",
-        &lr[..3],
-        &[slope, my - slope * mx, r],
-        1e-3,
-    );
+    assert_close("linregress slope, intercept, r", &lr[..3], &[slope, my - slope * mx, r], 1e-3);
     assert!((0.0..1e-3).contains(&lr[3]), "p_value {}", lr[3]);
     assert_close("linregress std_err", &lr[4..], &[std_err], 1e-2);
 
@@ -831,24 +694,9 @@ fn check_mpc_calls(net: &Net, i: usize, d: &MpcData) {
         &[19.0, 22.0, 43.0, 50.0],
         1e-4,
     );
-    assert_close(
-        "dot of 1-D",
-        &numbers(&call(
-            "linalg.dot",
-            json!({ "key_a": d.x.0, "key_b": d.x.0 }),
-        )),
-        &[55.0],
-        1e-4,
-    );
-    assert_close(
-        "inv",
-        &numbers(&call("linalg.inv", json!({ "key": d.inv }))),
-        &[0.6, -0.7, -0.2, 0.4],
-        1e-3,
-    );
-    let err = net
-        .call(i, "linalg.inv", json!({ "key": d.singular }))
-        .expect_err("inverse of a singular matrix");
+    assert_close("dot of 1-D", &numbers(&call("linalg.dot", json!({ "key_a": d.x.0, "key_b": d.x.0 }))), &[55.0], 1e-4);
+    assert_close("inv", &numbers(&call("linalg.inv", json!({ "key": d.inv }))), &[0.6, -0.7, -0.2, 0.4], 1e-3);
+    let err = net.call(i, "linalg.inv", json!({ "key": d.singular })).expect_err("inverse of a singular matrix");
     assert_eq!(err.code(), Some(ErrorCode::Singular), "{err}");
 }
 
@@ -878,12 +726,7 @@ fn traffic(
             let started = t0.elapsed();
             let outcome = once();
             let took = t0.elapsed() - started;
-            log.lock().unwrap().push(Req {
-                via,
-                started,
-                took,
-                outcome,
-            });
+            log.lock().unwrap().push(Req { via, started, took, outcome });
         }
     })
 }
@@ -905,98 +748,70 @@ fn five_containers_store_survive_loss_restart_and_partition() {
     step("1. every node sees the four others", || {
         net.wait_mesh(Duration::from_secs(90));
         let via_tcp = net.call(0, "peers", json!({})).expect("peers over TCP");
-        assert_eq!(
-            via_tcp.as_array().map(Vec::len),
-            Some(NODES - 1),
-            "{via_tcp}"
-        );
+        assert_eq!(via_tcp.as_array().map(Vec::len), Some(NODES - 1), "{via_tcp}");
     });
-    let owner = step("2. one identity on nodes 0, 1 and 4", || {
-        same_identity(&net)
-    });
-    let mut data = step("2. store through node 0, load through node 1", || {
-        store_and_load(&net)
-    });
+    let owner = step("2. one identity on nodes 0, 1 and 4", || same_identity(&net));
+    let mut data = step("2. store through node 0, load through node 1", || store_and_load(&net));
     step("2. every node holds a share of every key (n = 5)", || {
         for i in 0..NODES {
             assert_eq!(net.held(i), data.keys_total, "node {i}");
         }
     });
-    step(
-        "2b. data-processing calls answer -32601 method not found until MPC_CALLS_IN_NODE",
-        || check_mpc_calls(&net, 0, &data.mpc),
-    );
+    step("2b. data-processing calls answer -32601 method not found until MPC_CALLS_IN_NODE", || {
+        check_mpc_calls(&net, 0, &data.mpc)
+    });
     // what each node holds before the kills (computations may have stored results since step 2)
     let held_before: Vec<u64> = (0..NODES).map(|i| net.held(i)).collect();
-    step(
-        "3. docker kill t = 2 custody containers: load and compute still work",
-        || {
-            for i in NODES - T..NODES {
-                net.kill(i);
-            }
-            for (key, v) in &data.stored {
-                assert_eq!(&net.load(1, key).expect("load with t holders down"), v);
-            }
-            check_mpc_calls(&net, 1, &data.mpc);
-        },
-    );
+    step("3. docker kill t = 2 custody containers: load and compute still work", || {
+        for i in NODES - T..NODES {
+            net.kill(i);
+        }
+        for (key, v) in &data.stored {
+            assert_eq!(&net.load(1, key).expect("load with t holders down"), v);
+        }
+        check_mpc_calls(&net, 1, &data.mpc);
+    });
     step("3. kill one more: a clear error, no hang", || {
         net.kill(NODES - T - 1);
         one_too_many_down(&net, &data.stored[1].0);
     });
-    step(
-        "4. restart the killed containers: everything stored is intact",
-        || {
-            for i in NODES - T - 1..NODES {
-                net.restart(i);
-            }
-            net.wait_mesh(Duration::from_secs(90));
-            for (i, &before) in held_before.iter().enumerate() {
-                let now = net.held(i);
-                assert!(now >= before, "node {i} held {before} shares, now {now}");
-            }
-            assert_eq!(
-                net.cli(4, &["get-pubkey"]),
-                owner,
-                "node 4 kept its identity"
-            );
-            for (key, v) in &data.stored {
-                assert_eq!(&net.load(1, key).expect("load after restart"), v);
-                assert_eq!(&net.load(4, key).expect("load through a restarted node"), v);
-            }
-            let shown = net.cli(2, &["load", &data.own2]);
-            assert_eq!(shown.split_whitespace().collect::<String>(), "[1,2,3]");
-        },
-    );
-    step(
-        "5. cut node 4 off during requests; reconnect: it rejoins and serves",
-        || cut_off_and_rejoin(&mut net, &mut data),
-    );
+    step("4. restart the killed containers: everything stored is intact", || {
+        for i in NODES - T - 1..NODES {
+            net.restart(i);
+        }
+        net.wait_mesh(Duration::from_secs(90));
+        for (i, &before) in held_before.iter().enumerate() {
+            let now = net.held(i);
+            assert!(now >= before, "node {i} held {before} shares, now {now}");
+        }
+        assert_eq!(net.cli(4, &["get-pubkey"]), owner, "node 4 kept its identity");
+        for (key, v) in &data.stored {
+            assert_eq!(&net.load(1, key).expect("load after restart"), v);
+            assert_eq!(&net.load(4, key).expect("load through a restarted node"), v);
+        }
+        let shown = net.cli(2, &["load", &data.own2]);
+        assert_eq!(shown.split_whitespace().collect::<String>(), "[1,2,3]");
+    });
+    step("5. cut node 4 off during requests; reconnect: it rejoins and serves", || {
+        cut_off_and_rejoin(&mut net, &mut data)
+    });
     step("6. remove everything the run created", || {
         drop(net);
         let left = leftovers(&prefix);
         assert!(left.is_empty(), "left behind: {left:?}");
     });
-    eprintln!(
-        "[containers] suite passed in {:.1}s",
-        t_suite.elapsed().as_secs_f64()
-    );
+    eprintln!("[containers] suite passed in {:.1}s", t_suite.elapsed().as_secs_f64());
 }
 
 /// Step 2: a new identity on node 0, set on nodes 1 and 4 with `set-privkey`; its public key.
 fn same_identity(net: &Net) -> String {
     let (sk, pk): (String, String) =
-        serde_json::from_value(net.call(0, "gen_key", json!({})).expect("gen_key"))
-            .expect("(private_key, public_key)");
+        serde_json::from_value(net.call(0, "gen_key", json!({})).expect("gen_key")).expect("(private_key, public_key)");
     for i in [1, 4] {
         assert_eq!(net.cli(i, &["set-privkey", &sk]), "true", "node {i}");
         assert_eq!(net.cli(i, &["get-pubkey"]), pk, "node {i}");
     }
-    assert_eq!(
-        net.cli(1, &["set-privkey", "00"]),
-        "false",
-        "an invalid private key is refused"
-    );
+    assert_eq!(net.cli(1, &["set-privkey", "00"]), "false", "an invalid private key is refused");
     pk
 }
 
@@ -1025,13 +840,8 @@ fn store_and_load(net: &Net) -> Stored {
     let mut stored: Vec<(String, Value)> = Vec::new();
     for data in &samples {
         let key = net.store(0, data.clone());
-        assert!(
-            key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit()),
-            "{key}"
-        );
-        let v = net
-            .load(1, &key)
-            .unwrap_or_else(|e| panic!("load {data}: {e}"));
+        assert!(key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+        let v = net.load(1, &key).unwrap_or_else(|e| panic!("load {data}: {e}"));
         assert_eq!(v.to_json(), *data, "loaded through node 1");
         stored.push((key, v));
     }
@@ -1046,10 +856,7 @@ fn store_and_load(net: &Net) -> Stored {
     }
     let big = Value::Bytes(big);
     let (ep, v) = (net.endpoint(0), big.clone());
-    let key = within("store 3 MiB", REQUEST_LIMIT, move || {
-        Client::connect(&ep)?.store(&v)
-    })
-    .expect("store bytes");
+    let key = within("store 3 MiB", REQUEST_LIMIT, move || Client::connect(&ep)?.store(&v)).expect("store bytes");
     assert_eq!(net.load(1, &key).expect("load bytes"), big);
     stored.push((key, big));
 
@@ -1057,9 +864,7 @@ fn store_and_load(net: &Net) -> Stored {
     let shown: Json = serde_json::from_str(&net.cli(1, &["load", &stored[1].0])).unwrap();
     assert_eq!(shown, samples[1]);
     // another identity (node 3) is refused
-    let err = net
-        .load(3, &stored[0].0)
-        .expect_err("node 3 is another owner");
+    let err = net.load(3, &stored[0].0).expect_err("node 3 is another owner");
     assert_eq!(err.code(), Some(ErrorCode::AccessDenied), "{err}");
     // a key stored with the CLI on node 2, under node 2's own identity
     let own2 = net.cli(2, &["store", "[1,2,3]"]);
@@ -1068,12 +873,7 @@ fn store_and_load(net: &Net) -> Stored {
 
     let mpc = store_mpc_data(net, 0);
     let keys_total = stored.len() as u64 + 1 + mpc.keys();
-    Stored {
-        stored,
-        own2,
-        mpc,
-        keys_total,
-    }
+    Stored { stored, own2, mpc, keys_total }
 }
 
 /// Step 3: with t + 1 custody nodes down, a load through the published API and one through
@@ -1083,26 +883,14 @@ fn one_too_many_down(net: &Net, key: &str) {
     let k = key.to_string();
     let t0 = Instant::now();
     let cli = std::thread::spawn(move || exec_in(&name1, &["load", &k]));
-    let err = net
-        .load(1, key)
-        .expect_err("3 of 5 holders down: t + 1 = 3 shares are not there");
-    eprintln!(
-        "[containers]   error after {:.1}s: {err}",
-        t0.elapsed().as_secs_f64()
-    );
+    let err = net.load(1, key).expect_err("3 of 5 holders down: t + 1 = 3 shares are not there");
+    eprintln!("[containers]   error after {:.1}s: {err}", t0.elapsed().as_secs_f64());
     assert_eq!(err.code(), Some(ErrorCode::NotEnoughNodes), "{err}");
-    assert!(
-        err.to_string().contains("not enough custody nodes"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("not enough custody nodes"), "{err}");
     let out = cli.join().expect("the CLI load");
     assert!(!out.ok, "the CLI load succeeded: {}", out.stdout);
     assert_clean_cli_error(&out, "load with 3 holders down");
-    assert!(
-        out.stderr.contains("not enough custody nodes"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("not enough custody nodes"), "{}", out.stderr);
 }
 
 /// Step 5: node 4 (same identity as node 0) is disconnected from the network while requests run
@@ -1134,10 +922,7 @@ fn cut_off_and_rejoin(net: &mut Net, data: &mut Stored) {
     let through_0 = traffic("node 0", t0, stop.clone(), log.clone(), move || {
         let clean = |e: ClientError| -> String {
             assert!(
-                matches!(
-                    e.code(),
-                    Some(ErrorCode::NotEnoughNodes | ErrorCode::Timeout | ErrorCode::Unavailable)
-                ),
+                matches!(e.code(), Some(ErrorCode::NotEnoughNodes | ErrorCode::Timeout | ErrorCode::Unavailable)),
                 "not a clean error through node 0: {e}"
             );
             e.to_string()
@@ -1147,10 +932,7 @@ fn cut_off_and_rejoin(net: &mut Net, data: &mut Stored) {
         if n % 2 == 1 {
             let value = json!([n, -n, n * 1000]);
             let key = call_at(&ep0, "store", json!({ "data": value })).map_err(clean)?;
-            made0
-                .lock()
-                .unwrap()
-                .push((key.as_str().expect("a key").to_string(), value));
+            made0.lock().unwrap().push((key.as_str().expect("a key").to_string(), value));
             Ok(())
         } else {
             let v = load_at(&ep0, &big_key).map_err(clean)?;
@@ -1158,138 +940,75 @@ fn cut_off_and_rejoin(net: &mut Net, data: &mut Stored) {
             Ok(())
         }
     });
-    wait_for(
-        "requests through node 4 to run",
-        Duration::from_secs(30),
-        || (log.lock().unwrap().iter().any(|r| r.via == "node 4")).then_some(()),
-    );
+    wait_for("requests through node 4 to run", Duration::from_secs(30), || {
+        (log.lock().unwrap().iter().any(|r| r.via == "node 4")).then_some(())
+    });
 
     let cut_at = t0.elapsed();
     must(&["network", "disconnect", &net.network, &net.names[4]]);
-    eprintln!(
-        "[containers]   node 4 cut off at {:.1}s",
-        cut_at.as_secs_f64()
-    );
+    eprintln!("[containers]   node 4 cut off at {:.1}s", cut_at.as_secs_f64());
     let (p4, ep0) = (net.peer_ids[4].clone(), net.endpoint(0));
-    wait_for(
-        "node 0 to notice node 4 is gone",
-        Duration::from_secs(60),
-        || {
-            let peers = call_at(&ep0, "peers", json!({})).ok()?;
-            (!peers.as_array()?.iter().any(|p| p.as_str() == Some(&p4))).then_some(())
-        },
-    );
-    eprintln!(
-        "[containers]   node 0 saw node 4 go at {:.1}s",
-        t0.elapsed().as_secs_f64()
-    );
+    wait_for("node 0 to notice node 4 is gone", Duration::from_secs(60), || {
+        let peers = call_at(&ep0, "peers", json!({})).ok()?;
+        (!peers.as_array()?.iter().any(|p| p.as_str() == Some(&p4))).then_some(())
+    });
+    eprintln!("[containers]   node 0 saw node 4 go at {:.1}s", t0.elapsed().as_secs_f64());
     wait_for(
         "a request through node 4 made while it was cut off to end",
         REQUEST_LIMIT + Duration::from_secs(10),
-        || {
-            log.lock()
-                .unwrap()
-                .iter()
-                .any(|r| r.via == "node 4" && r.started > cut_at)
-                .then_some(())
-        },
+        || log.lock().unwrap().iter().any(|r| r.via == "node 4" && r.started > cut_at).then_some(()),
     );
     let ip4 = net.ips[4].to_string();
-    must(&[
-        "network",
-        "connect",
-        "--ip",
-        &ip4,
-        &net.network,
-        &net.names[4],
-    ]);
+    must(&["network", "connect", "--ip", &ip4, &net.network, &net.names[4]]);
     net.refresh_port(4);
     let back_at = t0.elapsed();
-    eprintln!(
-        "[containers]   node 4 reconnected at {:.1}s",
-        back_at.as_secs_f64()
-    );
+    eprintln!("[containers]   node 4 reconnected at {:.1}s", back_at.as_secs_f64());
     net.wait_mesh(Duration::from_secs(120));
-    eprintln!(
-        "[containers]   every node sees the others again at {:.1}s",
-        t0.elapsed().as_secs_f64()
-    );
+    eprintln!("[containers]   every node sees the others again at {:.1}s", t0.elapsed().as_secs_f64());
     stop.store(true, Ordering::SeqCst);
     through_4.join().expect("requests through node 4");
     through_0.join().expect("requests through node 0");
 
     let log = log.lock().unwrap();
     for r in log.iter() {
-        assert!(
-            r.took <= REQUEST_LIMIT,
-            "a request via {} took {:?} (limit {REQUEST_LIMIT:?})",
-            r.via,
-            r.took
-        );
+        assert!(r.took <= REQUEST_LIMIT, "a request via {} took {:?} (limit {REQUEST_LIMIT:?})", r.via, r.took);
     }
     for via in ["node 4", "node 0"] {
-        let during: Vec<&Req> = log
-            .iter()
-            .filter(|r| r.via == via && r.started + r.took > cut_at && r.started < back_at)
-            .collect();
-        let failed: Vec<&String> = during
-            .iter()
-            .filter_map(|r| r.outcome.as_ref().err())
-            .collect();
+        let during: Vec<&Req> =
+            log.iter().filter(|r| r.via == via && r.started + r.took > cut_at && r.started < back_at).collect();
+        let failed: Vec<&String> = during.iter().filter_map(|r| r.outcome.as_ref().err()).collect();
         let slowest = during.iter().map(|r| r.took).max().unwrap_or_default();
         eprintln!(
             "[containers]   through {via}: {} requests overlapped the cut, {} ended in a clean error, slowest {:.1}s{}",
             during.len(),
             failed.len(),
             slowest.as_secs_f64(),
-            failed
-                .first()
-                .map(|e| format!(", e.g. {e:?}"))
-                .unwrap_or_default()
+            failed.first().map(|e| format!(", e.g. {e:?}")).unwrap_or_default()
         );
-        assert!(
-            !during.is_empty(),
-            "no request through {via} overlapped the cut"
-        );
+        assert!(!during.is_empty(), "no request through {via} overlapped the cut");
     }
 
     // node 4 serves again: it loads, it stores, and what node 0 stored meanwhile loads through it
     wait_for("node 4 to load again", Duration::from_secs(60), || {
         let out = net.exec(4, &["load", &data.stored[1].0]);
-        (out.ok && serde_json::from_str::<Json>(&out.stdout).ok()? == data.stored[1].1.to_json())
-            .then_some(())
+        (out.ok && serde_json::from_str::<Json>(&out.stdout).ok()? == data.stored[1].1.to_json()).then_some(())
     });
     let k = net.cli(4, &["store", "[7,8,9]"]);
-    assert_eq!(
-        net.load(0, &k).expect("load what node 4 stored").to_json(),
-        json!([7, 8, 9])
-    );
+    assert_eq!(net.load(0, &k).expect("load what node 4 stored").to_json(), json!([7, 8, 9]));
     for (key, v) in &data.stored {
         assert_eq!(&net.load(4, key).expect("load through node 4"), v);
     }
     let made = made.lock().unwrap();
     for (key, v) in made.iter() {
-        assert_eq!(
-            &net.load(4, key)
-                .expect("a key stored during the cut")
-                .to_json(),
-            v
-        );
+        assert_eq!(&net.load(4, key).expect("a key stored during the cut").to_json(), v);
     }
-    eprintln!(
-        "[containers]   {} keys stored through node 0 during the run load through node 4",
-        made.len()
-    );
+    eprintln!("[containers]   {} keys stored through node 0 during the run load through node 4", made.len());
 }
 
 /// `docker compose` (the plugin) or `docker-compose`, whichever works here.
 fn compose_command() -> Option<Vec<String>> {
     for cmd in [&["docker", "compose"][..], &["docker-compose"][..]] {
-        let ok = run(
-            Command::new(cmd[0]).args(&cmd[1..]).arg("version"),
-            Duration::from_secs(30),
-        )
-        .is_ok_and(|o| o.ok);
+        let ok = run(Command::new(cmd[0]).args(&cmd[1..]).arg("version"), Duration::from_secs(30)).is_ok_and(|o| o.ok);
         if ok {
             return Some(cmd.iter().map(|s| s.to_string()).collect());
         }
@@ -1298,10 +1017,7 @@ fn compose_command() -> Option<Vec<String>> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 #[test]
@@ -1316,10 +1032,7 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
     };
     sweep_stale_runs();
     let prefix = run_prefix();
-    let mut guard = Guard {
-        prefix: prefix.clone(),
-        compose: None,
-    };
+    let mut guard = Guard { prefix: prefix.clone(), compose: None };
     let image = step("compose: build the image", || build_image(&prefix));
     // the compose file's defaults (172.28.0.0/24, port 7000) may be taken here: override them
     let (base, bits) = free_subnet(&format!("{prefix}-probe"));
@@ -1327,24 +1040,13 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
     let env: Vec<(String, String)> = vec![
         ("ENIGMA_IMAGE".into(), image),
         ("ENIGMA_SUBNET".into(), format!("{base}/{bits}")),
-        (
-            "ENIGMA_IP_RANGE".into(),
-            format!("{}/{}", nth(base, 1 << (31 - bits)), bits + 1),
-        ),
+        ("ENIGMA_IP_RANGE".into(), format!("{}/{}", nth(base, 1 << (31 - bits)), bits + 1)),
         ("ENIGMA_SEED_IP".into(), nth(base, 10).to_string()),
         ("ENIGMA_RPC_PORT".into(), port.to_string()),
     ];
     let mut cmd = compose.clone();
-    cmd.extend([
-        "-p".to_string(),
-        format!("{prefix}c"),
-        "-f".to_string(),
-        format!("{REPO}/docker/compose.yml"),
-    ]);
-    guard.compose = Some(Compose {
-        cmd: cmd.clone(),
-        env: env.clone(),
-    });
+    cmd.extend(["-p".to_string(), format!("{prefix}c"), "-f".to_string(), format!("{REPO}/docker/compose.yml")]);
+    guard.compose = Some(Compose { cmd: cmd.clone(), env: env.clone() });
     let compose_run = |args: &[&str]| -> String {
         let mut c = Command::new(&cmd[0]);
         c.args(&cmd[1..]).args(args);
@@ -1352,60 +1054,42 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
             c.env(k, v);
         }
         let out = run(&mut c, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            out.ok,
-            "compose {}: {}{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        );
+        assert!(out.ok, "compose {}: {}{}", args.join(" "), out.stdout, out.stderr);
         out.stdout
     };
 
-    step(
-        "compose: up -d brings up five nodes that see each other",
-        || {
-            compose_run(&["up", "-d"]);
-            let ids: Vec<String> = compose_run(&["ps", "-q"])
-                .lines()
-                .map(|l| l.trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect();
-            assert_eq!(ids.len(), NODES, "{ids:?}");
-            let deadline = Instant::now() + Duration::from_secs(90);
-            for id in &ids {
-                wait_for(
-                    &format!("container {id} to see the four others"),
-                    deadline.saturating_duration_since(Instant::now()),
-                    || {
-                        let out = exec_in(id, &["peers"]);
-                        (out.ok && out.stdout.lines().count() >= NODES - 1).then_some(())
-                    },
-                );
-            }
-        },
-    );
+    step("compose: up -d brings up five nodes that see each other", || {
+        compose_run(&["up", "-d"]);
+        let ids: Vec<String> =
+            compose_run(&["ps", "-q"]).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        assert_eq!(ids.len(), NODES, "{ids:?}");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for id in &ids {
+            wait_for(
+                &format!("container {id} to see the four others"),
+                deadline.saturating_duration_since(Instant::now()),
+                || {
+                    let out = exec_in(id, &["peers"]);
+                    (out.ok && out.stdout.lines().count() >= NODES - 1).then_some(())
+                },
+            );
+        }
+    });
 
-    step(
-        "compose: node0's client API on the host (Rust client and CLI)",
-        || {
-            let ep = format!("127.0.0.1:{port}");
-            let peers = call_at(&ep, "peers", json!({})).expect("peers");
-            assert_eq!(peers.as_array().map(Vec::len), Some(NODES - 1), "{peers}");
-            let data = json!([[90, 60, 90], [88, 57, 89]]);
-            let key = call_at(&ep, "store", json!({ "data": data })).expect("store");
-            let key = key.as_str().expect("a key");
-            assert_eq!(load_at(&ep, key).expect("load").to_json(), data);
-            let out = run(
-                Command::new(BIN).args(["load", key, "--socket", &ep]),
-                REQUEST_LIMIT,
-            )
+    step("compose: node0's client API on the host (Rust client and CLI)", || {
+        let ep = format!("127.0.0.1:{port}");
+        let peers = call_at(&ep, "peers", json!({})).expect("peers");
+        assert_eq!(peers.as_array().map(Vec::len), Some(NODES - 1), "{peers}");
+        let data = json!([[90, 60, 90], [88, 57, 89]]);
+        let key = call_at(&ep, "store", json!({ "data": data })).expect("store");
+        let key = key.as_str().expect("a key");
+        assert_eq!(load_at(&ep, key).expect("load").to_json(), data);
+        let out = run(Command::new(BIN).args(["load", key, "--socket", &ep]), REQUEST_LIMIT)
             .unwrap_or_else(|e| panic!("{e}"));
-            assert!(out.ok, "enigma load {key} --socket {ep}: {}", out.stderr);
-            let shown: Json = serde_json::from_str(&out.stdout).expect("JSON");
-            assert_eq!(shown, data);
-        },
-    );
+        assert!(out.ok, "enigma load {key} --socket {ep}: {}", out.stderr);
+        let shown: Json = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(shown, data);
+    });
 
     step("compose: down -v removes everything", || {
         drop(guard);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// Client failures: the node's own errors, or trouble talking to it.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0}")]
+    #[error(transparent)]
     Api(#[from] ApiError),
     #[error("cannot reach the node at {endpoint}: {source}")]
     Connect { endpoint: String, source: std::io::Error },

@@ -19,6 +19,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// For client commands: the node's socket path or host:port.
+    #[arg(long, global = true, env = "ENIGMA_SOCKET")]
+    pub socket: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -64,30 +67,18 @@ pub struct RunArgs {
     pub log: String,
 }
 
-/// Which node a client command talks to.
-#[derive(Args, Debug, Clone)]
-pub struct Conn {
-    /// Node socket path or host:port.
-    #[arg(long, env = "ENIGMA_SOCKET")]
-    pub socket: Option<String>,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start a local network of nodes on 127.0.0.1 (and optionally run the walkthrough).
     Devnet(DevnetArgs),
     /// New identity for the node: prints the private and public key.
-    GenKey(Conn),
+    GenKey,
     /// The node identity's compressed public key.
-    GetPubkey(Conn),
+    GetPubkey,
     /// The node identity's Bitcoin (P2PKH) address.
-    GetAddress(Conn),
+    GetAddress,
     /// Switch the node to a given private key (hex or WIF); prints true or false.
-    SetPrivkey {
-        privkey: String,
-        #[command(flatten)]
-        conn: Conn,
-    },
+    SetPrivkey { privkey: String },
     /// Store data (a JSON value: number, nested array, string, object) and print its key.
     Store {
         /// The data as JSON, e.g. '[1,2,3]' or '24' or '"text"'.
@@ -98,8 +89,6 @@ pub enum Command {
         /// How to read DATA: auto, json (keep as JSON text), string.
         #[arg(long = "as", default_value = "auto")]
         store_as: String,
-        #[command(flatten)]
-        conn: Conn,
     },
     /// Load a key and print its value (bytes as base64, or raw with --out).
     Load {
@@ -107,15 +96,9 @@ pub enum Command {
         /// Write bytes values to this file instead of printing them.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[command(flatten)]
-        conn: Conn,
     },
     /// Delete a key everywhere (owner only).
-    Delete {
-        key: String,
-        #[command(flatten)]
-        conn: Conn,
-    },
+    Delete { key: String },
     /// Grant Bitcoin addresses access to your data (all keys, or --key K ...); prints the txid.
     Pair {
         #[arg(required = true)]
@@ -126,8 +109,6 @@ pub enum Command {
         /// load (raw data and computations) or compute (results of computations only).
         #[arg(long)]
         level: Option<String>,
-        #[command(flatten)]
-        conn: Conn,
     },
     /// Take access back; prints the txid once every live node has it.
     Revoke {
@@ -137,27 +118,17 @@ pub enum Command {
         keys: Vec<String>,
         #[arg(long)]
         level: Option<String>,
-        #[command(flatten)]
-        conn: Conn,
     },
     /// Your current grants.
-    Policy(Conn),
+    Policy,
     /// A policy transaction: raw hex and decoded view.
-    LedgerTx {
-        txid: String,
-        #[command(flatten)]
-        conn: Conn,
-    },
+    LedgerTx { txid: String },
     /// Who loaded or computed on a key, and when (owner only).
-    AccessLog {
-        key: String,
-        #[command(flatten)]
-        conn: Conn,
-    },
+    AccessLog { key: String },
     /// Peers the node sees.
-    Peers(Conn),
+    Peers,
     /// The node's status.
-    Status(Conn),
+    Status,
     /// Benchmarks on a local devnet (prints a table).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -166,8 +137,6 @@ pub enum Command {
         method: String,
         #[arg(default_value = "{}")]
         params: String,
-        #[command(flatten)]
-        conn: Conn,
     },
 }
 

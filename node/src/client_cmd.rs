@@ -4,15 +4,15 @@
 //! strings plainly, everything else as JSON). Must never: talk to the network other than through the
 //! node's client socket.
 
-use crate::cli::{Command, Conn};
+use crate::cli::Command;
 use anyhow::{Context, bail};
 use base64::Engine;
 use enigma_client::Client;
 use enigma_protocol::value::Value;
 use serde_json::Value as Json;
 
-fn connect(conn: &Conn) -> anyhow::Result<Client> {
-    let endpoint = conn.socket.clone().unwrap_or_else(Client::default_endpoint);
+fn connect(socket: &Option<String>) -> anyhow::Result<Client> {
+    let endpoint = socket.clone().unwrap_or_else(Client::default_endpoint);
     Ok(Client::connect(&endpoint)?)
 }
 
@@ -23,24 +23,25 @@ fn print_json(j: &Json) {
     }
 }
 
-pub fn run(cmd: Command) -> anyhow::Result<()> {
+pub fn run(cmd: Command, socket: Option<String>) -> anyhow::Result<()> {
+    let conn = &socket;
     let cmd_name = match &cmd {
         Command::Pair { .. } => "pair",
         _ => "",
     };
     match cmd {
         Command::Devnet(_) | Command::Bench(_) => anyhow::bail!("not a client command"),
-        Command::GenKey(conn) => {
-            let (sk, pk) = connect(&conn)?.gen_key()?;
+        Command::GenKey => {
+            let (sk, pk) = connect(conn)?.gen_key()?;
             println!("private_key {sk}\npublic_key  {pk}");
         }
-        Command::GetPubkey(conn) => println!("{}", connect(&conn)?.get_pubkey()?),
-        Command::GetAddress(conn) => println!("{}", connect(&conn)?.get_address()?),
-        Command::SetPrivkey { privkey, conn } => {
-            println!("{}", connect(&conn)?.set_privkey(&privkey)?)
+        Command::GetPubkey => println!("{}", connect(conn)?.get_pubkey()?),
+        Command::GetAddress => println!("{}", connect(conn)?.get_address()?),
+        Command::SetPrivkey { privkey, .. } => {
+            println!("{}", connect(conn)?.set_privkey(&privkey)?)
         }
-        Command::Store { data, file, store_as, conn } => {
-            let mut client = connect(&conn)?;
+        Command::Store { data, file, store_as, .. } => {
+            let mut client = connect(conn)?;
             let key = if let Some(path) = file {
                 let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 client.store(&Value::Bytes(bytes))?
@@ -59,8 +60,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             };
             println!("{key}");
         }
-        Command::Load { key, out, conn } => {
-            let v = connect(&conn)?.load(&key)?;
+        Command::Load { key, out, .. } => {
+            let v = connect(conn)?.load(&key)?;
             match (v, out) {
                 (Value::Bytes(b), Some(path)) => {
                     std::fs::write(&path, b).with_context(|| format!("writing {}", path.display()))?
@@ -71,8 +72,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 (other, _) => print_json(&other.to_json()),
             }
         }
-        Command::Delete { key, conn } => println!("{}", connect(&conn)?.delete(&key)?),
-        Command::Pair { addresses, keys, level, conn } | Command::Revoke { addresses, keys, level, conn } => {
+        Command::Delete { key, .. } => println!("{}", connect(conn)?.delete(&key)?),
+        Command::Pair { addresses, keys, level, .. } | Command::Revoke { addresses, keys, level, .. } => {
             let method = if matches!(cmd_name, "pair") { "pair" } else { "revoke" };
             let mut params = serde_json::json!({ "addresses": addresses });
             if !keys.is_empty() {
@@ -81,25 +82,25 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             if let Some(l) = level {
                 params["level"] = serde_json::json!(l);
             }
-            print_json(&connect(&conn)?.call(method, params)?);
+            print_json(&connect(conn)?.call(method, params)?);
         }
-        Command::Policy(conn) => print_json(&connect(&conn)?.call("policy", serde_json::json!({}))?),
-        Command::LedgerTx { txid, conn } => {
-            print_json(&connect(&conn)?.call("ledger_tx", serde_json::json!({"txid": txid}))?)
+        Command::Policy => print_json(&connect(conn)?.call("policy", serde_json::json!({}))?),
+        Command::LedgerTx { txid, .. } => {
+            print_json(&connect(conn)?.call("ledger_tx", serde_json::json!({"txid": txid}))?)
         }
-        Command::AccessLog { key, conn } => {
-            print_json(&connect(&conn)?.call("access_log", serde_json::json!({"key": key}))?)
+        Command::AccessLog { key, .. } => {
+            print_json(&connect(conn)?.call("access_log", serde_json::json!({"key": key}))?)
         }
-        Command::Peers(conn) => {
-            for p in connect(&conn)?.peers()? {
+        Command::Peers => {
+            for p in connect(conn)?.peers()? {
                 println!("{p}");
             }
         }
-        Command::Status(conn) => print_json(&connect(&conn)?.status()?),
-        Command::Call { method, params, conn } => {
+        Command::Status => print_json(&connect(conn)?.status()?),
+        Command::Call { method, params, .. } => {
             let params: Json =
                 serde_json::from_str(&params).with_context(|| format!("params {params:?} are not JSON"))?;
-            print_json(&connect(&conn)?.call(&method, params)?);
+            print_json(&connect(conn)?.call(&method, params)?);
         }
     }
     Ok(())

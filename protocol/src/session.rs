@@ -102,7 +102,9 @@ impl SignedBody for SessionStore {
 pub enum MpcRequest {
     Start(Signed<SessionStart>),
     /// Every participant acknowledged the start: run.
-    Go { session: SessionId },
+    Go {
+        session: SessionId,
+    },
     /// One protocol message from participant `from` (ordered by `seq` per sender).
     Msg {
         session: SessionId,
@@ -112,11 +114,24 @@ pub enum MpcRequest {
         payload: Vec<u8>,
     },
     /// A committee member's outcome, to the requester.
-    Output { session: SessionId, from: u32, outcome: SessionOutcome, timing: SessionTiming },
+    Output {
+        session: SessionId,
+        from: u32,
+        outcome: SessionOutcome,
+        timing: SessionTiming,
+    },
     /// Progress of the computation, to the requester.
-    Progress { session: SessionId, done: u64, total: u64, stage: String },
+    Progress {
+        session: SessionId,
+        done: u64,
+        total: u64,
+        stage: String,
+    },
     /// Keep the stored result (requester → committee).
     Store(Signed<SessionStore>),
     /// Stop the session (requester → participants, or a participant that failed).
-    Abort { session: SessionId, reason: String },
+    Abort {
+        session: SessionId,
+        reason: String,
+    },
 }

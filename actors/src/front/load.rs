@@ -47,7 +47,7 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
     queue.extend(holders.iter().filter(|p| **p == ctx.local).map(|p| (*p, ctx.cfg.request_timeout)));
     queue
         .extend(holders.iter().filter(|p| **p != ctx.local && live.contains(p)).map(|p| (*p, ctx.cfg.request_timeout)));
-    queue.extend(holders.iter().filter(|p| !live.contains(p)).map(|p| (*p, Duration::from_secs(10))));
+    queue.extend(holders.iter().filter(|p| !live.contains(p)).map(|p| (*p, Duration::from_secs(5))));
     let mut queue = queue.into_iter();
 
     let mut request = [0u8; 16];

@@ -3,7 +3,8 @@
 //! Owns: choosing the custody group (placement over live nodes), dealing Shamir shares with salted
 //! commitments, the owner-signed manifest, and the two-phase write (every holder keeps its share as
 //! pending; then the owner commits). A holder that fails in phase 1 is replaced by the next peer in
-//! placement order (same x-coordinate, same share) and the manifest re-signed. Must never: send a
+//! placement order (same x-coordinate, same share) and the manifest re-signed; when there is no such
+//! peer, the value is dealt afresh over the holders that answered (a smaller group, never below 3). Must never: send a
 //! holder anything but its own share, or return a key before at least t+1 holders committed.
 
 use super::{FrontCtx, blocking, now_ms, peer_error};
@@ -34,41 +35,16 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
     }
 
     let live = ctx.live_nodes().await?;
-    let n = placement::group_size(ctx.cfg.group_size, live.len())
+    let mut n = placement::group_size(ctx.cfg.group_size, live.len())
         .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
-    let t = shamir::max_threshold(n);
 
     let mut nonce = [0u8; 32];
     rand::rng().fill_bytes(&mut nonce);
     let owner = id.pubkey();
     let elements = Arc::new(elements);
-    let (key, shares, salts) = {
-        let elements = elements.clone();
-        let meta = meta.clone();
-        blocking(move || -> Result<_, ApiError> {
-            let key = DataKey::derive(&value::canonical_bytes(&meta, &elements), &owner, &nonce);
-            let mut rng = rand::rng();
-            let shares = shamir::share(&elements, t, n, &mut rng)
-                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-            let salts: Vec<[u8; 32]> = (0..n)
-                .map(|_| {
-                    let mut s = [0u8; 32];
-                    rng.fill_bytes(&mut s);
-                    s
-                })
-                .collect();
-            Ok((key, shares, salts))
-        })
-        .await??
-    };
-    drop(elements);
-    let commitments: Vec<[u8; 32]> = {
-        let shares = shares.clone();
-        let salts = salts.clone();
-        blocking(move || {
-            (0..shares.len()).map(|i| shamir::commitment(&salts[i], shamir::x_of(i), &shares[i])).collect()
-        })
-        .await?
+    let key = {
+        let (elements, meta) = (elements.clone(), meta.clone());
+        blocking(move || DataKey::derive(&value::canonical_bytes(&meta, &elements), &owner, &nonce)).await?
     };
 
     // Candidates in placement order; the first n hold x = 1..n, the rest are replacements.
@@ -79,8 +55,10 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
     let created_ms = now_ms();
 
     let mut attempt = 0;
+    let mut dealt = deal(elements.clone(), n).await?;
     let manifest = loop {
         attempt += 1;
+        let t = shamir::max_threshold(n);
         let body = ManifestBody {
             version: MANIFEST_VERSION,
             key,
@@ -90,27 +68,46 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
             holders: assigned
                 .iter()
                 .enumerate()
-                .map(|(i, p)| Holder { peer: p.to_bytes(), x: i as u64 + 1, commitment: commitments[i] })
+                .map(|(i, p)| Holder { peer: p.to_bytes(), x: i as u64 + 1, commitment: dealt.commitments[i] })
                 .collect(),
             created_ms,
             epoch: 0,
         };
         let manifest = body.sign(&id);
-        let failed = put_all(&ctx, &manifest, &shares, &salts, &assigned).await;
+        let failed = put_all(&ctx, &manifest, &dealt.shares, &dealt.salts, &assigned).await;
         if failed.is_empty() {
             break manifest;
         }
         tracing::warn!(%key, failed = failed.len(), attempt, "holders failed during store");
-        if attempt >= PLACEMENT_ATTEMPTS || candidates.len() < failed.len() {
+        if attempt >= PLACEMENT_ATTEMPTS {
             return Err(ApiError::new(
                 ErrorCode::NotEnoughNodes,
                 format!("not enough custody nodes online: {} of {n} holders did not accept their share", failed.len()),
             ));
         }
-        for i in failed {
-            assigned[i] = candidates.remove(0);
+        if candidates.len() >= failed.len() {
+            // same x-coordinates, same shares: only the holders change
+            for i in failed {
+                assigned[i] = candidates.remove(0);
+            }
+        } else if n - failed.len() >= placement::MIN_GROUP {
+            // no peer to replace them: a smaller group of the holders that answered, dealt afresh
+            assigned = assigned.iter().enumerate().filter(|(i, _)| !failed.contains(i)).map(|(_, p)| *p).collect();
+            n = assigned.len();
+            tracing::warn!(%key, n, "storing with a smaller custody group");
+            dealt = deal(elements.clone(), n).await?;
+        } else {
+            return Err(ApiError::new(
+                ErrorCode::NotEnoughNodes,
+                format!(
+                    "not enough custody nodes online: {} of {n} holders did not accept their share and no other node can hold it",
+                    failed.len()
+                ),
+            ));
         }
     };
+    drop(elements);
+    let t = shamir::max_threshold(n);
 
     let commit = Request::Commit(Signed::sign(CommitKey { key }, &id, now_ms(), &mut rand::rng()));
     let results = futures::future::join_all(assigned.iter().map(|p| ctx.request(*p, &commit))).await;
@@ -130,6 +127,32 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
     });
     tracing::info!(%key, n, t, "stored");
     Ok(key)
+}
+
+/// Shares of a value for a group of `n`, with per-share salts and commitments.
+struct Dealt {
+    shares: Vec<Vec<Fp>>,
+    salts: Vec<[u8; 32]>,
+    commitments: Vec<[u8; 32]>,
+}
+
+/// Deals Shamir shares (threshold ⌊(n−1)/2⌋) off the actor thread.
+async fn deal(elements: Arc<Vec<Fp>>, n: usize) -> Result<Dealt, ApiError> {
+    blocking(move || {
+        let mut rng = rand::rng();
+        let shares = shamir::share(&elements, shamir::max_threshold(n), n, &mut rng)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let salts: Vec<[u8; 32]> = (0..n)
+            .map(|_| {
+                let mut s = [0u8; 32];
+                rng.fill_bytes(&mut s);
+                s
+            })
+            .collect();
+        let commitments = (0..n).map(|i| shamir::commitment(&salts[i], shamir::x_of(i), &shares[i])).collect();
+        Ok(Dealt { shares, salts, commitments })
+    })
+    .await?
 }
 
 /// Phase 1 to every holder concurrently. Returns the indices of holders that failed.

@@ -43,7 +43,9 @@ impl Behaviour {
                 .with_interval(Duration::from_secs(60)),
         );
         let ping = ping::Behaviour::new(
-            ping::Config::new().with_interval(Duration::from_secs(5)).with_timeout(Duration::from_secs(10)),
+            // a peer that stops answering (cut off, or its host gone without a TCP reset) is dropped
+            // within about 8 s
+            ping::Config::new().with_interval(Duration::from_secs(3)).with_timeout(Duration::from_secs(5)),
         );
         let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
         kad_cfg.set_query_timeout(Duration::from_secs(20));

@@ -221,7 +221,7 @@ impl Driver {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
-                let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().filter(usable).collect();
+                let addrs = usable_addrs(info.listen_addrs);
                 for a in &addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, a.clone());
                 }
@@ -312,12 +312,40 @@ impl Driver {
     }
 }
 
-/// Addresses worth remembering for a peer: not unspecified, not circuit/memory.
-fn usable(a: &Multiaddr) -> bool {
-    a.iter().all(|p| match p {
-        Protocol::Ip4(ip) => !ip.is_unspecified(),
-        Protocol::Ip6(ip) => !ip.is_unspecified(),
-        Protocol::Memory(_) => false,
-        _ => true,
-    })
+/// Addresses worth remembering for a peer: not unspecified, not in-memory; and loopback ones only when
+/// the peer has nothing else (a devnet on one machine), since from another host or container a
+/// loopback address reaches the dialer itself.
+fn usable_addrs(addrs: Vec<Multiaddr>) -> Vec<Multiaddr> {
+    let routable = |a: &Multiaddr| {
+        a.iter().all(|p| match p {
+            Protocol::Ip4(ip) => !ip.is_unspecified(),
+            Protocol::Ip6(ip) => !ip.is_unspecified(),
+            Protocol::Memory(_) => false,
+            _ => true,
+        })
+    };
+    let loopback = |a: &Multiaddr| {
+        a.iter().any(|p| match p {
+            Protocol::Ip4(ip) => ip.is_loopback(),
+            Protocol::Ip6(ip) => ip.is_loopback(),
+            _ => false,
+        })
+    };
+    let all: Vec<Multiaddr> = addrs.into_iter().filter(routable).collect();
+    if all.iter().all(loopback) { all } else { all.into_iter().filter(|a| !loopback(a)).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_only_when_nothing_else() {
+        let a = |s: &str| s.parse::<Multiaddr>().unwrap();
+        assert_eq!(usable_addrs(vec![a("/ip4/127.0.0.1/tcp/1")]), vec![a("/ip4/127.0.0.1/tcp/1")]);
+        assert_eq!(
+            usable_addrs(vec![a("/ip4/127.0.0.1/tcp/1"), a("/ip4/172.28.0.10/tcp/1"), a("/ip4/0.0.0.0/tcp/1")]),
+            vec![a("/ip4/172.28.0.10/tcp/1")]
+        );
+    }
 }

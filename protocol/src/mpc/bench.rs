@@ -21,11 +21,8 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .expect("tokio runtime");
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().expect("tokio runtime");
     rt.block_on(async move {
         let mut handles = Vec::new();
         for (i, tr) in InMemoryTransport::network(n).into_iter().enumerate() {
@@ -45,13 +42,7 @@ where
 pub fn share_value(v: &Value, n: usize, t: usize, rng: &mut StdRng) -> Vec<SharedInput> {
     let (meta, elems) = value::encode(v).expect("encodable value");
     let shares = crate::shamir::share(&elems, t, n, rng).expect("share");
-    shares
-        .into_iter()
-        .map(|share| SharedInput {
-            meta: meta.clone(),
-            share,
-        })
-        .collect()
+    shares.into_iter().map(|share| SharedInput { meta: meta.clone(), share }).collect()
 }
 
 fn row(out: &mut String, name: &str, items: f64, wall: f64, c: &Counters) {
@@ -82,24 +73,13 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
         let w = Instant::now();
         let res = simulate(n, t, 1, move |mut p| async move {
             let x: Vec<Fp> = (0..k as u64).map(Fp::from_u64).collect();
-            p.preprocess(&Needs {
-                triples: k,
-                ..Default::default()
-            })
-            .await
-            .expect("prep");
+            p.preprocess(&Needs { triples: k, ..Default::default() }).await.expect("prep");
             let s = Instant::now();
             p.mul(&x, &x).await.expect("mul");
             p.counters.online_time = s.elapsed();
             p.counters.clone()
         });
-        row(
-            &mut out,
-            "beaver mult",
-            k as f64,
-            w.elapsed().as_secs_f64(),
-            &res[0],
-        );
+        row(&mut out, "beaver mult", k as f64, w.elapsed().as_secs_f64(), &res[0]);
     }
     // comparisons
     {
@@ -107,33 +87,18 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
         let w = Instant::now();
         let res = simulate(n, t, 2, move |mut p| async move {
             let x: Vec<Fp> = (0..k as i128).map(|v| Fp::from_i128(v - 7)).collect();
-            p.preprocess(&super::compare::ltz_needs(k, 64))
-                .await
-                .expect("prep");
+            p.preprocess(&super::compare::ltz_needs(k, 64)).await.expect("prep");
             let s = Instant::now();
             p.ltz(&x, 64).await.expect("ltz");
             p.counters.online_time = s.elapsed();
             p.counters.clone()
         });
-        row(
-            &mut out,
-            "ltz 64-bit",
-            k as f64,
-            w.elapsed().as_secs_f64(),
-            &res[0],
-        );
+        row(&mut out, "ltz 64-bit", k as f64, w.elapsed().as_secs_f64(), &res[0]);
     }
     let mut rng = StdRng::seed_from_u64(9);
     let data: Vec<f64> = (0..big).map(|i| 1e6 + (i % 1000) as f64 * 0.001).collect();
-    let arr = Value::Array(Array {
-        shape: vec![big],
-        data: ArrayData::Float(data.clone()),
-    });
-    for (name, op) in [
-        ("mean", Op::Mean),
-        ("var (centred)", Op::Var),
-        ("std", Op::Std),
-    ] {
+    let arr = Value::Array(Array { shape: vec![big], data: ArrayData::Float(data.clone()) });
+    for (name, op) in [("mean", Op::Mean), ("var (centred)", Op::Var), ("std", Op::Std)] {
         let inputs = share_value(&arr, n, t, &mut rng);
         let w = Instant::now();
         let res = simulate(n, t, 3, move |mut p| {
@@ -144,24 +109,11 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
                 (r.is_ok(), p.counters.clone())
             }
         });
-        row(
-            &mut out,
-            name,
-            big as f64,
-            w.elapsed().as_secs_f64(),
-            &res[0].1,
-        );
+        row(&mut out, name, big as f64, w.elapsed().as_secs_f64(), &res[0].1);
     }
     {
-        let ys: Vec<f64> = data
-            .iter()
-            .enumerate()
-            .map(|(i, x)| 2.0 * x + (i % 7) as f64)
-            .collect();
-        let y = Value::Array(Array {
-            shape: vec![big],
-            data: ArrayData::Float(ys),
-        });
+        let ys: Vec<f64> = data.iter().enumerate().map(|(i, x)| 2.0 * x + (i % 7) as f64).collect();
+        let y = Value::Array(Array { shape: vec![big], data: ArrayData::Float(ys) });
         let ix = share_value(&arr, n, t, &mut rng);
         let iy = share_value(&y, n, t, &mut rng);
         let w = Instant::now();
@@ -173,13 +125,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
             }
         });
         if res[0].0 {
-            row(
-                &mut out,
-                "linregress",
-                big as f64,
-                w.elapsed().as_secs_f64(),
-                &res[0].1,
-            );
+            row(&mut out, "linregress", big as f64, w.elapsed().as_secs_f64(), &res[0].1);
         } else {
             let _ = writeln!(out, "{:<28} (not available)", "linregress");
         }
@@ -200,13 +146,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
                 (r.is_ok(), p.counters.clone())
             }
         });
-        row(
-            &mut out,
-            "dot 100x100 float",
-            (d * d) as f64,
-            w.elapsed().as_secs_f64(),
-            &res[0].1,
-        );
+        row(&mut out, "dot 100x100 float", (d * d) as f64, w.elapsed().as_secs_f64(), &res[0].1);
     }
     out
 }

@@ -138,12 +138,7 @@ impl<T: Transport> Party<T> {
     }
 
     /// Suffix OR: y_i = OR_{j ≥ i} x_j per element (Sklansky from the top, ⌈log2 m⌉ rounds).
-    pub async fn suffix_or(
-        &mut self,
-        x: &[Fp],
-        count: usize,
-        m: usize,
-    ) -> Result<Vec<Fp>, MpcError> {
+    pub async fn suffix_or(&mut self, x: &[Fp], count: usize, m: usize) -> Result<Vec<Fp>, MpcError> {
         // reverse each element's bits, prefix-OR, reverse back
         let mut y: Vec<Fp> = Vec::with_capacity(x.len());
         for e in 0..count {
@@ -198,9 +193,7 @@ impl<T: Transport> Party<T> {
             return Ok(vec![]);
         }
         let r = self.take_bits(count * m).await?;
-        let masked: Vec<Fp> = (0..count)
-            .map(|e| x[e] + compose(&r[e * m..(e + 1) * m]))
-            .collect();
+        let masked: Vec<Fp> = (0..count).map(|e| x[e] + compose(&r[e * m..(e + 1) * m])).collect();
         // Mask: r is uniform over [0, 2^127) from XOR-contributed bits (see prep.rs).
         let c = self.open(&masked, self.t, "decompose").await?;
         let mut g = Vec::with_capacity(count * m);
@@ -270,11 +263,7 @@ pub(crate) fn decompose_needs(count: usize) -> super::prep::Needs {
         l += 1;
     }
     doubles += (m - 1) + m;
-    super::prep::Needs {
-        bits: count * m,
-        doubles: count * doubles,
-        ..Default::default()
-    }
+    super::prep::Needs { bits: count * m, doubles: count * doubles, ..Default::default() }
 }
 
 /// Preprocessing a suffix-OR of `count` × `m` bits consumes.
@@ -285,10 +274,7 @@ pub(crate) fn suffix_or_needs(count: usize, m: usize) -> super::prep::Needs {
         doubles += (0..m).filter(|i| (i >> l) & 1 == 1).count();
         l += 1;
     }
-    super::prep::Needs {
-        doubles: count * doubles,
-        ..Default::default()
-    }
+    super::prep::Needs { doubles: count * doubles, ..Default::default() }
 }
 
 /// Products a carry tree over m bits uses per element.

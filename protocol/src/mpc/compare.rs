@@ -17,10 +17,7 @@ use super::{KAPPA, MpcError, Party, Transport};
 use crate::field::{Fp, P};
 
 /// The contributed high mask of LTZ.
-pub(crate) const LTZ_HIGH: PairSpec = PairSpec {
-    d: 1,
-    kq: KAPPA + 2,
-};
+pub(crate) const LTZ_HIGH: PairSpec = PairSpec { d: 1, kq: KAPPA + 2 };
 
 /// Checks that LTZ on k-bit signed values fits in the field.
 pub(crate) fn ltz_check(k: u32, t: usize) -> Result<(), MpcError> {
@@ -32,9 +29,7 @@ pub(crate) fn ltz_check(k: u32, t: usize) -> Result<(), MpcError> {
     if ok {
         Ok(())
     } else {
-        Err(MpcError::OutOfRange(format!(
-            "comparison of {k}-bit values leaves no room for {KAPPA} bits of masking"
-        )))
+        Err(MpcError::OutOfRange(format!("comparison of {k}-bit values leaves no room for {KAPPA} bits of masking")))
     }
 }
 
@@ -74,12 +69,7 @@ impl<T: Transport> Party<T> {
 
     /// Max (or min) of secret k-bit signed values, with the secret index of the winner (the first
     /// one on ties). log2 N rounds of batched comparisons; nothing is opened but LTZ/Beaver masks.
-    pub async fn tournament(
-        &mut self,
-        vals: &[Fp],
-        k: u32,
-        want_max: bool,
-    ) -> Result<(Fp, Fp), MpcError> {
+    pub async fn tournament(&mut self, vals: &[Fp], k: u32, want_max: bool) -> Result<(Fp, Fp), MpcError> {
         if vals.is_empty() {
             return Err(MpcError::Invalid("max/min of no values".into()));
         }

@@ -23,9 +23,7 @@ pub(crate) fn bits_times_const(bits: &[Fp], nbits: usize, f: u32, d: u128) -> Re
         return Ok(Fp::ZERO);
     }
     if nbits as u32 - 1 + f > 126 || d == 0 {
-        return Err(MpcError::OutOfRange(format!(
-            "scaling {nbits} bits by 2^{f}/{d} does not fit the field"
-        )));
+        return Err(MpcError::OutOfRange(format!("scaling {nbits} bits by 2^{f}/{d} does not fit the field")));
     }
     let mut acc = Fp::ZERO;
     for (i, b) in bits.iter().take(nbits).enumerate() {
@@ -45,10 +43,7 @@ impl<T: Transport> Party<T> {
         let f = NEWTON_F;
         let one = 1u128 << f;
         // chord through (1/4, 4) and (1, 1): y0 = 5 − 4z, within a factor (1 ± 1/3) of 1/z on [1/4,1]
-        let mut y: Vec<Fp> = z
-            .iter()
-            .map(|z| Fp::new(5 * one) - *z * Fp::from_u64(4))
-            .collect();
+        let mut y: Vec<Fp> = z.iter().map(|z| Fp::new(5 * one) - *z * Fp::from_u64(4)).collect();
         for _ in 0..6 {
             let zy = self.mul(z, &y).await?;
             let zy = self.trunc(&zy, f, 2 * f + 4).await?;

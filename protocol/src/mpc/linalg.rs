@@ -58,14 +58,8 @@ impl<T: Transport> Party<T> {
             (vec![vec![s], arr.to_vec()], prod)
         } else {
             let ra = a.len() / k.max(1);
-            let (nb, m) = if bsh.len() == 1 {
-                (1, 1)
-            } else {
-                (
-                    b.len() / (k * bsh[bsh.len() - 1]).max(1),
-                    bsh[bsh.len() - 1],
-                )
-            };
+            let (nb, m) =
+                if bsh.len() == 1 { (1, 1) } else { (b.len() / (k * bsh[bsh.len() - 1]).max(1), bsh[bsh.len() - 1]) };
             // columns of b, contiguous
             let mut cols: Vec<Vec<Fp>> = Vec::with_capacity(nb * m);
             for bb in 0..nb {
@@ -87,11 +81,7 @@ impl<T: Transport> Party<T> {
             (groups, out)
         };
         self.step("products");
-        let flag = if k == 0 {
-            Fp::ONE
-        } else {
-            self.certify(&groups, STORED_BITS + 1, l).await?
-        };
+        let flag = if k == 0 { Fp::ONE } else { self.certify(&groups, STORED_BITS + 1, l).await? };
         let fv = vec![flag; raw.len()];
         let gated = self.mul(&raw, &fv).await?;
         let out = if ints {
@@ -123,17 +113,8 @@ pub(crate) fn ns_iterations(d: usize) -> u32 {
 
 impl<T: Transport> Party<T> {
     /// Secret matrix product (r×k)·(k×c) of degree-t sharings, one reduction for all outputs.
-    pub async fn matmul(
-        &mut self,
-        a: &[Fp],
-        b: &[Fp],
-        r: usize,
-        k: usize,
-        c: usize,
-    ) -> Result<Vec<Fp>, MpcError> {
-        let cols: Vec<Vec<Fp>> = (0..c)
-            .map(|j| (0..k).map(|kk| b[kk * c + j]).collect())
-            .collect();
+    pub async fn matmul(&mut self, a: &[Fp], b: &[Fp], r: usize, k: usize, c: usize) -> Result<Vec<Fp>, MpcError> {
+        let cols: Vec<Vec<Fp>> = (0..c).map(|j| (0..k).map(|kk| b[kk * c + j]).collect()).collect();
         let mut local = Vec::with_capacity(r * c);
         for i in 0..r {
             let row = &a[i * k..(i + 1) * k];
@@ -165,22 +146,14 @@ pub(crate) async fn run_inv<T: Transport>(
     use super::ops::{Check, OutputLayout, OutputShare, Scale};
     use crate::value::Dtype;
     if inputs.len() != 1 {
-        return Err(MpcError::Invalid(format!(
-            "inv takes 1 key, got {}",
-            inputs.len()
-        )));
+        return Err(MpcError::Invalid(format!("inv takes 1 key, got {}", inputs.len())));
     }
     let shape = inputs[0].meta.shape().unwrap_or_default();
     if shape.len() != 2 {
-        return Err(MpcError::Shape(format!(
-            "inv needs a 2-D matrix, got {}-D (shape {shape:?})",
-            shape.len()
-        )));
+        return Err(MpcError::Shape(format!("inv needs a 2-D matrix, got {}-D (shape {shape:?})", shape.len())));
     }
     if shape[0] != shape[1] || shape[0] == 0 {
-        return Err(MpcError::Shape(format!(
-            "last 2 dimensions of the array must be square, got {shape:?}"
-        )));
+        return Err(MpcError::Shape(format!("last 2 dimensions of the array must be square, got {shape:?}")));
     }
     let d = shape[0];
     let a = inputs[0].share.clone();
@@ -207,9 +180,7 @@ pub(crate) async fn run_inv<T: Transport>(
     party.step("preprocessing");
 
     // 1. certificate and ‖A‖_F²
-    let flag_r = party
-        .certify(std::slice::from_ref(&a), STORED_BITS + 1, 62)
-        .await?;
+    let flag_r = party.certify(std::slice::from_ref(&a), STORED_BITS + 1, 62).await?;
     let s = party.reduce(&[super::mul::dot(&a, &a)]).await?[0];
     let sb = party.decompose(&[s]).await?;
     let nm = party.normalise(&sb, 1).await?;
@@ -280,10 +251,7 @@ pub(crate) async fn run_inv<T: Transport>(
         layout: OutputLayout::Array {
             shape: vec![d, d],
             dtype: Dtype::Float,
-            scale: Scale {
-                frac_bits: f as i32 + 44,
-                divisor: 1.0,
-            },
+            scale: Scale { frac_bits: f as i32 + 44, divisor: 1.0 },
         },
         checks: vec![Check::Invertible, Check::Range],
         shares: out,

@@ -41,10 +41,7 @@ pub(crate) async fn run_linregress<T: Transport>(
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
     if inputs.len() != 2 {
-        return Err(MpcError::Invalid(format!(
-            "linregress takes 2 keys (x, y), got {}",
-            inputs.len()
-        )));
+        return Err(MpcError::Invalid(format!("linregress takes 2 keys (x, y), got {}", inputs.len())));
     }
     let x = inputs[0].share.clone();
     let y = inputs[1].share.clone();
@@ -57,9 +54,7 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let n = x.len();
     if n < 2 {
-        return Err(MpcError::Invalid(
-            "linregress needs at least 2 points".into(),
-        ));
+        return Err(MpcError::Invalid("linregress needs at least 2 points".into()));
     }
     let f = NEWTON_F;
     let t = party.t;
@@ -91,16 +86,10 @@ pub(crate) async fn run_linregress<T: Transport>(
     let dx: Vec<Fp> = x.iter().map(|v| *v - mux).collect();
     let dy: Vec<Fp> = y.iter().map(|v| *v - muy).collect();
     let l = (125 - clog2(nn)) / 2;
-    let flag_c = party
-        .certify(&[dx.clone(), dy.clone()], STORED_BITS + 2, l)
-        .await?;
+    let flag_c = party.certify(&[dx.clone(), dy.clone()], STORED_BITS + 2, l).await?;
     let nf = Fp::from_u64(n as u64);
     let (sdx, sdy): (Fp, Fp) = (dx.iter().copied().sum(), dy.iter().copied().sum());
-    let local = [
-        nf * dot(&dx, &dx) - sdx * sdx,
-        nf * dot(&dy, &dy) - sdy * sdy,
-        nf * dot(&dx, &dy) - sdx * sdy,
-    ];
+    let local = [nf * dot(&dx, &dx) - sdx * sdx, nf * dot(&dy, &dy) - sdy * sdy, nf * dot(&dx, &dy) - sdx * sdy];
     let cc = party.reduce(&local).await?;
     let (cxx, cyy, cxy) = (cc[0], cc[1], cc[2]);
     party.step("aggregates");
@@ -182,9 +171,7 @@ pub(crate) async fn run_linregress<T: Transport>(
     party.step("intercept");
 
     // checks and gating
-    let fl = party
-        .mul(&[flag_c, nm.nonzero[0]], &[flag_q, flag_i])
-        .await?;
+    let fl = party.mul(&[flag_c, nm.nonzero[0]], &[flag_q, flag_i]).await?;
     let range = party.mul(&[fl[0]], &[fl[1]]).await?[0];
     let ok = party.mul(&[range], &[nm.nonzero[0]]).await?[0];
     let outs = party.mul(&[r, q_out, intercept], &[ok, ok, ok]).await?;
@@ -195,18 +182,9 @@ pub(crate) async fn run_linregress<T: Transport>(
     Ok(OutputShare {
         layout: OutputLayout::Linregress {
             n,
-            r: Scale {
-                frac_bits: f as i32,
-                divisor: 1.0,
-            },
-            q: Scale {
-                frac_bits: f as i32 + Q_LOW,
-                divisor: 1.0,
-            },
-            intercept: Scale {
-                frac_bits: 40,
-                divisor: 1.0,
-            },
+            r: Scale { frac_bits: f as i32, divisor: 1.0 },
+            q: Scale { frac_bits: f as i32 + Q_LOW, divisor: 1.0 },
+            intercept: Scale { frac_bits: 40, divisor: 1.0 },
         },
         checks: vec![Check::XVaries, Check::Range],
         shares,
@@ -224,11 +202,7 @@ fn shifted(bits: &[Fp], v: Fp, sigma: i32, off: u32) -> Fp {
     for (i, b) in bits.iter().enumerate().skip(s) {
         acc += *b * Fp::new(1u128 << (i - s));
     }
-    if (sigma as u32) <= off {
-        acc - Fp::new(1u128 << (off - sigma as u32))
-    } else {
-        acc
-    }
+    if (sigma as u32) <= off { acc - Fp::new(1u128 << (off - sigma as u32)) } else { acc }
 }
 
 /// Preprocessing of a linregress on n points (the large, n-sized part; the rest tops up).
@@ -257,16 +231,7 @@ pub(crate) fn finish(n: usize, r: f64, q: f64, intercept: f64) -> OpResult {
         let df = (n - 2) as f64;
         const TINY: f64 = 1e-20;
         let t = r * (df / ((1.0 - r + TINY) * (1.0 + r + TINY))).sqrt();
-        (
-            tdist::t_two_sided(t, df),
-            q * ((1.0 - r * r).max(0.0) / df).sqrt(),
-        )
+        (tdist::t_two_sided(t, df), q * ((1.0 - r * r).max(0.0) / df).sqrt())
     };
-    OpResult::Linregress {
-        slope,
-        intercept,
-        r_value: r,
-        p_value,
-        std_err,
-    }
+    OpResult::Linregress { slope, intercept, r_value: r, p_value, std_err }
 }

@@ -127,20 +127,13 @@ impl<T: Transport> Party<T> {
     }
 
     /// A party with a deterministic seed (tests and benchmarks only).
-    pub fn with_seed(
-        transport: T,
-        committee: usize,
-        t: usize,
-        seed: u64,
-    ) -> Result<Self, MpcError> {
+    pub fn with_seed(transport: T, committee: usize, t: usize, seed: u64) -> Result<Self, MpcError> {
         Self::with_rng(transport, committee, t, StdRng::seed_from_u64(seed))
     }
 
     fn with_rng(transport: T, n: usize, t: usize, rng: StdRng) -> Result<Self, MpcError> {
         if n < 3 || 2 * t >= n || t == 0 {
-            return Err(MpcError::Config(format!(
-                "need 3 ≤ n and 1 ≤ t < n/2, got n = {n}, t = {t}"
-            )));
+            return Err(MpcError::Config(format!("need 3 ≤ n and 1 ≤ t < n/2, got n = {n}, t = {t}")));
         }
         if transport.parties() < n {
             return Err(MpcError::Config(format!(
@@ -149,11 +142,8 @@ impl<T: Transport> Party<T> {
             )));
         }
         let me = transport.me();
-        let (lambda_t, lambda_2t) = if me < n {
-            (open::lambdas(me, n, t)?, open::lambdas(me, n, 2 * t)?)
-        } else {
-            (vec![], vec![])
-        };
+        let (lambda_t, lambda_2t) =
+            if me < n { (open::lambdas(me, n, t)?, open::lambdas(me, n, 2 * t)?) } else { (vec![], vec![]) };
         Ok(Party {
             tr: transport,
             n,
@@ -207,9 +197,7 @@ impl<T: Transport> Party<T> {
     pub(crate) fn check_member(&self) -> Result<usize, MpcError> {
         let me = self.tr.me();
         if me >= self.n {
-            return Err(MpcError::Config(format!(
-                "participant {me} is not a committee member"
-            )));
+            return Err(MpcError::Config(format!("participant {me} is not a committee member")));
         }
         Ok(me)
     }
@@ -227,11 +215,7 @@ impl<T: Transport> Party<T> {
 
     pub(crate) fn record(&mut self, kind: OpenKind, label: &'static str, values: &[Fp]) {
         if let Some(a) = self.audit.as_mut() {
-            a.push(AuditEntry {
-                kind,
-                label,
-                values: values.to_vec(),
-            });
+            a.push(AuditEntry { kind, label, values: values.to_vec() });
         }
     }
 
@@ -278,17 +262,10 @@ pub(crate) fn decode(from: usize, bytes: &[u8], len: usize) -> Result<Vec<Fp>, M
     if bytes.len() != len * field::BYTES {
         return Err(MpcError::Malformed {
             from,
-            why: format!(
-                "expected {} bytes ({len} elements), got {}",
-                len * field::BYTES,
-                bytes.len()
-            ),
+            why: format!("expected {} bytes ({len} elements), got {}", len * field::BYTES, bytes.len()),
         });
     }
-    field::from_bytes_vec(bytes).map_err(|e| MpcError::Malformed {
-        from,
-        why: e.to_string(),
-    })
+    field::from_bytes_vec(bytes).map_err(|e| MpcError::Malformed { from, why: e.to_string() })
 }
 
 /// Shares of one batch dealt with degree `deg`, one vector per committee member.

@@ -21,11 +21,7 @@ impl<T: Transport> Party<T> {
     /// Elementwise [x·y] by Beaver triples. One round, 2 opened elements per product.
     pub async fn mul(&mut self, x: &[Fp], y: &[Fp]) -> Result<Vec<Fp>, MpcError> {
         if x.len() != y.len() {
-            return Err(MpcError::Shape(format!(
-                "mul of {} by {} elements",
-                x.len(),
-                y.len()
-            )));
+            return Err(MpcError::Shape(format!("mul of {} by {} elements", x.len(), y.len())));
         }
         let k = x.len();
         if k == 0 {
@@ -39,9 +35,7 @@ impl<T: Transport> Party<T> {
         let opened = self.open(&de, self.t, "beaver").await?;
         let (d, e) = opened.split_at(k);
         self.counters.mults += k as u64;
-        Ok((0..k)
-            .map(|i| tr.c[i] + d[i] * tr.b[i] + e[i] * tr.a[i] + d[i] * e[i])
-            .collect())
+        Ok((0..k).map(|i| tr.c[i] + d[i] * tr.b[i] + e[i] * tr.a[i] + d[i] * e[i]).collect())
     }
 
     /// Reduces degree-2t sharings (local products or sums of them) to degree t. One round.

@@ -24,12 +24,7 @@ pub(crate) fn lambdas(me: usize, n: usize, d: usize) -> Result<Vec<Fp>, MpcError
 impl<T: Transport> Party<T> {
     /// Opens `shares` (degree `deg` ∈ {t, 2t}) to every committee member. `label` names the mask in
     /// the audit. Returns the opened values.
-    pub(crate) async fn open(
-        &mut self,
-        shares: &[Fp],
-        deg: usize,
-        label: &'static str,
-    ) -> Result<Vec<Fp>, MpcError> {
+    pub(crate) async fn open(&mut self, shares: &[Fp], deg: usize, label: &'static str) -> Result<Vec<Fp>, MpcError> {
         let me = self.check_member()?;
         let n = self.n;
         debug_assert!(deg == self.t || deg == 2 * self.t);
@@ -37,11 +32,7 @@ impl<T: Transport> Party<T> {
         let out: Vec<(usize, Vec<u8>)> = (1..=deg).map(|k| ((me + k) % n, bytes.clone())).collect();
         let from: Vec<usize> = (1..=deg).map(|k| (me + n - k) % n).collect();
         let got = self.exchange(out, &from).await?;
-        let lam = if deg == self.t {
-            &self.lambda_t
-        } else {
-            &self.lambda_2t
-        };
+        let lam = if deg == self.t { &self.lambda_t } else { &self.lambda_2t };
         let mut res: Vec<Fp> = shares.iter().map(|s| *s * lam[0]).collect();
         for (k, msg) in got.iter().enumerate() {
             let peer = decode(from[k], msg, shares.len())?;

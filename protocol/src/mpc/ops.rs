@@ -43,10 +43,7 @@ pub struct Scale {
 }
 
 impl Scale {
-    pub const STORAGE: Scale = Scale {
-        frac_bits: FRAC_BITS as i32,
-        divisor: 1.0,
-    };
+    pub const STORAGE: Scale = Scale { frac_bits: FRAC_BITS as i32, divisor: 1.0 };
     fn decode(&self, v: Fp) -> f64 {
         v.to_i128() as f64 * 2f64.powi(-self.frac_bits) / self.divisor
     }
@@ -71,18 +68,9 @@ pub enum OutputLayout {
     /// max / min over scalar keys: the index of the winning key.
     KeyIndex { keys: usize },
     /// An array (0-d for a scalar result) at the given scale.
-    Array {
-        shape: Vec<usize>,
-        dtype: Dtype,
-        scale: Scale,
-    },
+    Array { shape: Vec<usize>, dtype: Dtype, scale: Scale },
     /// linregress: r, q = √(Syy/Sxx), intercept, and the number of points.
-    Linregress {
-        n: usize,
-        r: Scale,
-        q: Scale,
-        intercept: Scale,
-    },
+    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale },
 }
 
 impl OutputLayout {
@@ -113,11 +101,7 @@ impl OutputShare {
     /// zeroes the values.
     pub fn into_stored(self) -> Result<(ValueMeta, Vec<Fp>), MpcError> {
         match &self.layout {
-            OutputLayout::Array {
-                shape,
-                dtype,
-                scale,
-            } if *scale == Scale::STORAGE => {
+            OutputLayout::Array { shape, dtype, scale } if *scale == Scale::STORAGE => {
                 let n: usize = shape.iter().product();
                 let meta = if shape.is_empty() {
                     match dtype {
@@ -125,18 +109,13 @@ impl OutputShare {
                         Dtype::Float => ValueMeta::Float,
                     }
                 } else {
-                    ValueMeta::Array {
-                        dtype: *dtype,
-                        shape: shape.iter().map(|&d| d as u64).collect(),
-                    }
+                    ValueMeta::Array { dtype: *dtype, shape: shape.iter().map(|&d| d as u64).collect() }
                 };
                 let mut s = self.shares;
                 s.truncate(n);
                 Ok((meta, s))
             }
-            _ => Err(MpcError::Unsupported(
-                "this output cannot be stored as a value".into(),
-            )),
+            _ => Err(MpcError::Unsupported("this output cannot be stored as a value".into())),
         }
     }
 
@@ -150,19 +129,9 @@ impl OutputShare {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpResult {
     Scalars(Vec<f64>),
-    Linregress {
-        slope: f64,
-        intercept: f64,
-        r_value: f64,
-        p_value: f64,
-        std_err: f64,
-    },
+    Linregress { slope: f64, intercept: f64, r_value: f64, p_value: f64, std_err: f64 },
     KeyIndex(usize),
-    Array {
-        shape: Vec<usize>,
-        dtype: Dtype,
-        data: ArrayData,
-    },
+    Array { shape: Vec<usize>, dtype: Dtype, data: ArrayData },
 }
 
 fn check_inputs(inputs: &[SharedInput]) -> Result<(), MpcError> {
@@ -176,10 +145,8 @@ fn check_inputs(inputs: &[SharedInput]) -> Result<(), MpcError> {
                 inp.meta.kind_name()
             )));
         }
-        let want = inp
-            .meta
-            .element_count()
-            .ok_or_else(|| MpcError::Invalid(format!("input {i}: element count overflows")))?;
+        let want =
+            inp.meta.element_count().ok_or_else(|| MpcError::Invalid(format!("input {i}: element count overflows")))?;
         if want != inp.share.len() {
             return Err(MpcError::Invalid(format!(
                 "input {i}: metadata says {want} elements, share has {}",
@@ -191,10 +158,7 @@ fn check_inputs(inputs: &[SharedInput]) -> Result<(), MpcError> {
 }
 
 fn flatten(inputs: &[SharedInput]) -> Vec<Fp> {
-    inputs
-        .iter()
-        .flat_map(|i| i.share.iter().copied())
-        .collect()
+    inputs.iter().flat_map(|i| i.share.iter().copied()).collect()
 }
 
 fn shape_of(m: &ValueMeta) -> Vec<usize> {
@@ -237,10 +201,7 @@ async fn run_inner<T: Transport>(
             if *op == Op::Mean {
                 let (v, f) = party.mean_impl(&x).await?;
                 return Ok(OutputShare {
-                    layout: OutputLayout::Scalars(vec![Scale {
-                        frac_bits: (FRAC_BITS + f) as i32,
-                        divisor: 1.0,
-                    }]),
+                    layout: OutputLayout::Scalars(vec![Scale { frac_bits: (FRAC_BITS + f) as i32, divisor: 1.0 }]),
                     checks: vec![],
                     shares: vec![v],
                 });
@@ -253,17 +214,10 @@ async fn run_inner<T: Transport>(
                     divisor: n as f64,
                 }
             } else {
-                Scale {
-                    frac_bits: 2 * FRAC_BITS as i32,
-                    divisor: 1.0,
-                }
+                Scale { frac_bits: 2 * FRAC_BITS as i32, divisor: 1.0 }
             };
             party.step("done");
-            Ok(OutputShare {
-                layout: OutputLayout::Scalars(vec![scale]),
-                checks: vec![Check::Range],
-                shares: out,
-            })
+            Ok(OutputShare { layout: OutputLayout::Scalars(vec![scale]), checks: vec![Check::Range], shares: out })
         }
         Op::Max | Op::Min => {
             let scalars = inputs.iter().all(|i| shape_of(&i.meta).is_empty());
@@ -273,9 +227,7 @@ async fn run_inner<T: Transport>(
             }
             let rounds = usize::BITS - (x.len() - 1).leading_zeros();
             party.progress_plan(rounds as u64 + 1);
-            party
-                .preprocess(&super::compare::tournament_needs(x.len(), STORED_BITS + 1))
-                .await?;
+            party.preprocess(&super::compare::tournament_needs(x.len(), STORED_BITS + 1)).await?;
             party.step("preprocessing");
             let (v, i) = party.maxmin_impl(&x, *op == Op::Max).await?;
             if scalars {
@@ -298,19 +250,14 @@ async fn run_inner<T: Transport>(
         }
         Op::Dot => {
             if inputs.len() != 2 {
-                return Err(MpcError::Invalid(format!(
-                    "dot takes 2 keys, got {}",
-                    inputs.len()
-                )));
+                return Err(MpcError::Invalid(format!("dot takes 2 keys, got {}", inputs.len())));
             }
             let (ash, bsh) = (shape_of(&inputs[0].meta), shape_of(&inputs[1].meta));
             let (oshape, _) = super::linalg::dot_shape(&ash, &bsh)?;
             party.progress_plan(4);
             party.preprocess(&plan_dot(&ash, &bsh, all_int, t)?).await?;
             party.step("preprocessing");
-            let (out, flag) = party
-                .dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int)
-                .await?;
+            let (out, flag) = party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int).await?;
             let mut shares = out;
             shares.push(flag);
             party.step("done");
@@ -366,11 +313,7 @@ fn plan_dot(a: &[usize], b: &[usize], ints: bool, t: usize) -> Result<Needs, Mpc
         na / k.max(1) + nb / k.max(1)
     };
     let l = if ints { 62 } else { 40 };
-    let maxlen = if a.is_empty() || b.is_empty() {
-        na.max(nb)
-    } else {
-        k
-    };
+    let maxlen = if a.is_empty() || b.is_empty() { na.max(nb) } else { k };
     if maxlen > 0 {
         let (s, kb) = super::stats::cert_plan(maxlen, STORED_BITS + 1, l, t)?;
         let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 1, t)?;
@@ -396,46 +339,26 @@ pub fn reveal(
     t: usize,
 ) -> Result<OpResult, MpcError> {
     if shares.len() < t + 1 {
-        return Err(MpcError::Inconsistent(format!(
-            "need {} output shares, got {}",
-            t + 1,
-            shares.len()
-        )));
+        return Err(MpcError::Inconsistent(format!("need {} output shares, got {}", t + 1, shares.len())));
     }
     let first = &shares[0].1;
     for (_, s) in shares {
-        if s.layout != first.layout
-            || s.checks != first.checks
-            || s.shares.len() != first.shares.len()
-        {
-            return Err(MpcError::Inconsistent(
-                "parties disagree on the output layout".into(),
-            ));
+        if s.layout != first.layout || s.checks != first.checks || s.shares.len() != first.shares.len() {
+            return Err(MpcError::Inconsistent("parties disagree on the output layout".into()));
         }
     }
     if first.shares.len() != first.layout.values() + first.checks.len() {
-        return Err(MpcError::Inconsistent(
-            "wrong number of output shares".into(),
-        ));
+        return Err(MpcError::Inconsistent("wrong number of output shares".into()));
     }
-    let xs: Vec<Fp> = shares[..t + 1]
-        .iter()
-        .map(|(i, _)| shamir::x_of(*i))
-        .collect();
-    let pts: Vec<(Fp, &[Fp])> = shares[..t + 1]
-        .iter()
-        .map(|(i, s)| (shamir::x_of(*i), s.shares.as_slice()))
-        .collect();
+    let xs: Vec<Fp> = shares[..t + 1].iter().map(|(i, _)| shamir::x_of(*i)).collect();
+    let pts: Vec<(Fp, &[Fp])> = shares[..t + 1].iter().map(|(i, s)| (shamir::x_of(*i), s.shares.as_slice())).collect();
     let vals = shamir::reconstruct(&pts, t).map_err(|e| MpcError::Inconsistent(e.to_string()))?;
     for (i, s) in &shares[t + 1..] {
-        let lam = shamir::lagrange_at(&xs, shamir::x_of(*i))
-            .map_err(|e| MpcError::Inconsistent(e.to_string()))?;
+        let lam = shamir::lagrange_at(&xs, shamir::x_of(*i)).map_err(|e| MpcError::Inconsistent(e.to_string()))?;
         for (k, v) in s.shares.iter().enumerate() {
             let expect: Fp = pts.iter().zip(&lam).map(|((_, p), l)| p[k] * *l).sum();
             if expect != *v {
-                return Err(MpcError::Inconsistent(format!(
-                    "share of party {i} does not match the others"
-                )));
+                return Err(MpcError::Inconsistent(format!("share of party {i} does not match the others")));
             }
         }
     }
@@ -448,22 +371,18 @@ pub fn reveal(
             return Err(MpcError::Inconsistent("check flag is not a bit".into()));
         }
         return Err(match c {
-            Check::Range => MpcError::OutOfRange(format!(
-                "the {op:?} of this data does not fit the fixed-point range"
-            )),
-            Check::Invertible => {
-                MpcError::Singular("matrix is singular or too ill-conditioned to invert".into())
+            Check::Range => MpcError::OutOfRange(format!("the {op:?} of this data does not fit the fixed-point range")),
+            Check::Invertible => MpcError::Singular("matrix is singular or too ill-conditioned to invert".into()),
+            Check::XVaries => {
+                MpcError::Invalid("cannot calculate a linear regression if all x values are identical".into())
             }
-            Check::XVaries => MpcError::Invalid(
-                "cannot calculate a linear regression if all x values are identical".into(),
-            ),
         });
     }
     let vals = &vals[..nv];
     match &first.layout {
-        OutputLayout::Scalars(scales) => Ok(OpResult::Scalars(
-            vals.iter().zip(scales).map(|(v, s)| s.decode(*v)).collect(),
-        )),
+        OutputLayout::Scalars(scales) => {
+            Ok(OpResult::Scalars(vals.iter().zip(scales).map(|(v, s)| s.decode(*v)).collect()))
+        }
         OutputLayout::KeyIndex { keys } => {
             let i = vals[0].value();
             if i >= *keys as u128 || (!inputs_meta.is_empty() && *keys != inputs_meta.len()) {
@@ -471,40 +390,26 @@ pub fn reveal(
             }
             Ok(OpResult::KeyIndex(i as usize))
         }
-        OutputLayout::Array {
-            shape,
-            dtype,
-            scale,
-        } => {
+        OutputLayout::Array { shape, dtype, scale } => {
             let data = match dtype {
                 Dtype::Int if *scale == Scale::STORAGE => ArrayData::Int(
                     vals.iter()
                         .map(|v| {
-                            fixed::decode_int(v.to_i128()).ok_or_else(|| {
-                                MpcError::OutOfRange("integer result does not fit 64 bits".into())
-                            })
+                            fixed::decode_int(v.to_i128())
+                                .ok_or_else(|| MpcError::OutOfRange("integer result does not fit 64 bits".into()))
                         })
                         .collect::<Result<_, _>>()?,
                 ),
-                _ if *scale == Scale::STORAGE => ArrayData::Float(
-                    vals.iter()
-                        .map(|v| fixed::decode_float(v.to_i128()))
-                        .collect(),
-                ),
+                _ if *scale == Scale::STORAGE => {
+                    ArrayData::Float(vals.iter().map(|v| fixed::decode_float(v.to_i128())).collect())
+                }
                 _ => ArrayData::Float(vals.iter().map(|v| scale.decode(*v)).collect()),
             };
-            Ok(OpResult::Array {
-                shape: shape.clone(),
-                dtype: *dtype,
-                data,
-            })
+            Ok(OpResult::Array { shape: shape.clone(), dtype: *dtype, data })
         }
-        OutputLayout::Linregress { n, r, q, intercept } => Ok(super::linreg::finish(
-            *n,
-            r.decode(vals[0]),
-            q.decode(vals[1]),
-            intercept.decode(vals[2]),
-        )),
+        OutputLayout::Linregress { n, r, q, intercept } => {
+            Ok(super::linreg::finish(*n, r.decode(vals[0]), q.decode(vals[1]), intercept.decode(vals[2])))
+        }
     }
 }
 

@@ -62,10 +62,7 @@ impl Needs {
         }
     }
     pub fn is_empty(&self) -> bool {
-        self.triples == 0
-            && self.doubles == 0
-            && self.bits == 0
-            && self.pairs.iter().all(|(_, k)| *k == 0)
+        self.triples == 0 && self.doubles == 0 && self.bits == 0 && self.pairs.iter().all(|(_, k)| *k == 0)
     }
 }
 
@@ -138,19 +135,9 @@ impl<T: Transport> Party<T> {
         let n_dbl = nt + xor_mults + needs.doubles;
         let kr = n_rand.div_ceil(per);
         let kd = n_dbl.div_ceil(per);
-        let pairs: Vec<(PairSpec, usize)> = needs
-            .pairs
-            .iter()
-            .copied()
-            .filter(|(_, k)| *k > 0)
-            .collect();
-        let contrib_len = |s: usize| -> usize {
-            if s <= t {
-                nbits + 2 * pairs.iter().map(|(_, k)| k).sum::<usize>()
-            } else {
-                0
-            }
-        };
+        let pairs: Vec<(PairSpec, usize)> = needs.pairs.iter().copied().filter(|(_, k)| *k > 0).collect();
+        let contrib_len =
+            |s: usize| -> usize { if s <= t { nbits + 2 * pairs.iter().map(|(_, k)| k).sum::<usize>() } else { 0 } };
 
         // ---- round 1: deal everything that needs no multiplication ----
         // Each committee member's vector, dealt straight into per-party buffers.
@@ -159,19 +146,18 @@ impl<T: Transport> Party<T> {
         let xs: Vec<Fp> = (0..n).map(crate::shamir::x_of).collect();
         let mut coeffs = vec![Fp::ZERO; 2 * t];
         let rng = &mut self.rng;
-        let mut deal_one =
-            |bufs: &mut [Vec<Fp>], s: Fp, deg: usize, rng: &mut rand::rngs::StdRng| {
-                for c in coeffs[..deg].iter_mut() {
-                    *c = Fp::random(rng);
+        let mut deal_one = |bufs: &mut [Vec<Fp>], s: Fp, deg: usize, rng: &mut rand::rngs::StdRng| {
+            for c in coeffs[..deg].iter_mut() {
+                *c = Fp::random(rng);
+            }
+            for (b, x) in bufs.iter_mut().zip(&xs) {
+                let mut acc = Fp::ZERO;
+                for c in coeffs[..deg].iter().rev() {
+                    acc = (acc + *c) * *x;
                 }
-                for (b, x) in bufs.iter_mut().zip(&xs) {
-                    let mut acc = Fp::ZERO;
-                    for c in coeffs[..deg].iter().rev() {
-                        acc = (acc + *c) * *x;
-                    }
-                    b.push(acc + s);
-                }
-            };
+                b.push(acc + s);
+            }
+        };
         for _ in 0..kr {
             let s = Fp::random(rng);
             deal_one(&mut bufs, s, t, rng);
@@ -192,11 +178,7 @@ impl<T: Transport> Party<T> {
                 let mut qs = Vec::with_capacity(k);
                 for _ in 0..k {
                     let q = random_bits_u128(rng, spec.kq);
-                    let s = if spec.d > 1 {
-                        rng.random_range(0..spec.d)
-                    } else {
-                        0
-                    };
+                    let s = if spec.d > 1 { rng.random_range(0..spec.d) } else { 0 };
                     // d·2^kq < p is checked by the caller (trunc.rs), so this cannot wrap.
                     deal_one(&mut bufs, Fp::new(spec.d * q + s), t, rng);
                     qs.push(Fp::new(q));
@@ -226,13 +208,8 @@ impl<T: Transport> Party<T> {
         received[me] = mine;
 
         // ---- DN extraction ----
-        let vander: Vec<Vec<Fp>> = (0..per)
-            .map(|k| {
-                (0..n)
-                    .map(|j| Fp::from_u64(j as u64 + 1).pow(k as u128))
-                    .collect()
-            })
-            .collect();
+        let vander: Vec<Vec<Fp>> =
+            (0..per).map(|k| (0..n).map(|j| Fp::from_u64(j as u64 + 1).pow(k as u128)).collect()).collect();
         let extract = |off: usize, k: usize, count: usize| -> Vec<Fp> {
             let mut res = Vec::with_capacity(k * per);
             for b in 0..k {
@@ -254,10 +231,8 @@ impl<T: Transport> Party<T> {
 
         // contributed material
         let mut cbits: Vec<Vec<Fp>> = Vec::new();
-        let mut cpairs: Vec<(Vec<Fp>, Vec<Fp>)> = pairs
-            .iter()
-            .map(|(_, k)| (vec![Fp::ZERO; *k], vec![Fp::ZERO; *k]))
-            .collect();
+        let mut cpairs: Vec<(Vec<Fp>, Vec<Fp>)> =
+            pairs.iter().map(|(_, k)| (vec![Fp::ZERO; *k], vec![Fp::ZERO; *k])).collect();
         for (s, rec) in received.iter().enumerate().take(t + 1) {
             let base = kr + 2 * kd;
             cbits.push(rec[base..base + nbits].to_vec());
@@ -328,9 +303,7 @@ impl<T: Transport> Party<T> {
 
         self.counters.mults += (nt + xor_mults) as u64;
         if nt > 0 {
-            self.pools
-                .triples
-                .push(vec![a.to_vec(), b.to_vec(), c_vals]);
+            self.pools.triples.push(vec![a.to_vec(), b.to_vec(), c_vals]);
         }
         if needs.doubles > 0 {
             self.pools.doubles.push(vec![rest_dt, rest_d2]);
@@ -355,10 +328,7 @@ impl<T: Transport> Party<T> {
         let have = self.pools.triples.avail();
         if have < k {
             self.counters.prep_topups += 1;
-            let needs = Needs {
-                triples: k - have,
-                ..Default::default()
-            };
+            let needs = Needs { triples: k - have, ..Default::default() };
             self.preprocess(&needs).await?;
         }
         let mut c = self.pools.triples.take(k);
@@ -373,10 +343,7 @@ impl<T: Transport> Party<T> {
         let have = self.pools.doubles.avail();
         if have < k {
             self.counters.prep_topups += 1;
-            let needs = Needs {
-                doubles: k - have,
-                ..Default::default()
-            };
+            let needs = Needs { doubles: k - have, ..Default::default() };
             self.preprocess(&needs).await?;
         }
         let mut c = self.pools.doubles.take(k);
@@ -389,27 +356,15 @@ impl<T: Transport> Party<T> {
         let have = self.pools.bits.avail();
         if have < k {
             self.counters.prep_topups += 1;
-            let needs = Needs {
-                bits: k - have,
-                ..Default::default()
-            };
+            let needs = Needs { bits: k - have, ..Default::default() };
             self.preprocess(&needs).await?;
         }
         Ok(self.pools.bits.take(k).pop().unwrap_or_default())
     }
 
     /// `k` truncation pairs ([r], [q]) for `spec`.
-    pub(crate) async fn take_pairs(
-        &mut self,
-        spec: PairSpec,
-        k: usize,
-    ) -> Result<(Vec<Fp>, Vec<Fp>), MpcError> {
-        let have = self
-            .pools
-            .pairs
-            .iter()
-            .find(|(s, _)| *s == spec)
-            .map_or(0, |(_, p)| p.avail());
+    pub(crate) async fn take_pairs(&mut self, spec: PairSpec, k: usize) -> Result<(Vec<Fp>, Vec<Fp>), MpcError> {
+        let have = self.pools.pairs.iter().find(|(s, _)| *s == spec).map_or(0, |(_, p)| p.avail());
         if have < k {
             self.counters.prep_topups += 1;
             let mut needs = Needs::default();

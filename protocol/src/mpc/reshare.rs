@@ -27,9 +27,7 @@ pub async fn reshare_in<T: Transport>(
     let xs: Vec<Fp> = dealers.iter().map(|(_, x)| *x).collect();
     let lam = shamir::lagrange_at_zero(&xs).map_err(|e| MpcError::Config(e.to_string()))?;
     if dealers.iter().any(|(p, _)| *p >= party.tr.parties()) {
-        return Err(MpcError::Config(
-            "dealer index outside the transport".into(),
-        ));
+        return Err(MpcError::Config("dealer index outside the transport".into()));
     }
     let my_pos = dealers.iter().position(|(p, _)| *p == me);
     let mut out = Vec::new();
@@ -37,10 +35,7 @@ pub async fn reshare_in<T: Transport>(
     if let Some(pos) = my_pos {
         let s = my_share.ok_or_else(|| MpcError::Config("dealer without a share".into()))?;
         if s.len() != len {
-            return Err(MpcError::Shape(format!(
-                "share has {} elements, expected {len}",
-                s.len()
-            )));
+            return Err(MpcError::Shape(format!("share has {} elements, expected {len}", s.len())));
         }
         let weighted: Vec<Fp> = s.iter().map(|v| *v * lam[pos]).collect();
         let subs = deal(&weighted, party.t, n, &mut party.rng);
@@ -52,15 +47,7 @@ pub async fn reshare_in<T: Transport>(
             }
         }
     }
-    let from: Vec<usize> = if me < n {
-        dealers
-            .iter()
-            .map(|(p, _)| *p)
-            .filter(|p| *p != me)
-            .collect()
-    } else {
-        vec![]
-    };
+    let from: Vec<usize> = if me < n { dealers.iter().map(|(p, _)| *p).filter(|p| *p != me).collect() } else { vec![] };
     let got = party.exchange(out, &from).await?;
     if me >= n {
         return Ok(None);

@@ -52,11 +52,7 @@ const INV_SQRT_ITERS: usize = 5;
 impl<T: Transport> Party<T> {
     /// For each element (127 bits each, element-major): (M, P) with M ∈ [2^(F−2), 2^F) the
     /// mantissa at scale 2^F (0 when W = 0) and P = 2^(s + s0), so W ≈ M·4^s.
-    pub(crate) async fn normalise(
-        &mut self,
-        wbits: &[Fp],
-        count: usize,
-    ) -> Result<Normalised, MpcError> {
+    pub(crate) async fn normalise(&mut self, wbits: &[Fp], count: usize) -> Result<Normalised, MpcError> {
         let m = FIELD_BITS;
         let y = self.suffix_or(wbits, count, m).await?;
         let s0 = s0() as i32;
@@ -92,12 +88,7 @@ impl<T: Transport> Party<T> {
             nonzero.push(ys[0]);
         }
         let mant = self.reduce(&local).await?;
-        Ok(Normalised {
-            mant,
-            pw,
-            onehot_s,
-            nonzero,
-        })
+        Ok(Normalised { mant, pw, onehot_s, nonzero })
     }
 
     /// 1/√z at scale 2^F for z ∈ [1/4, 1) at scale 2^F (z = 0 gives a bounded value ≤ 2^5).
@@ -125,11 +116,7 @@ impl<T: Transport> Party<T> {
 
     /// For exact secret integers W ≥ 0 given by their bits: R with √W ≈ R / 2^(s0 + F/2).
     /// Returns (R, s0 + F/2). R < 2^(F + 1 + 64).
-    pub(crate) async fn sqrt_int(
-        &mut self,
-        wbits: &[Fp],
-        count: usize,
-    ) -> Result<(Vec<Fp>, u32), MpcError> {
+    pub(crate) async fn sqrt_int(&mut self, wbits: &[Fp], count: usize) -> Result<(Vec<Fp>, u32), MpcError> {
         let nm = self.normalise(wbits, count).await?;
         let y = self.inv_sqrt(&nm.mant).await?;
         let sq = self.mul(&nm.mant, &y).await?;

@@ -28,11 +28,7 @@ pub(crate) const STORED_BITS: u32 = 62;
 
 /// ⌈log2 v⌉ for v ≥ 1.
 pub(crate) fn clog2(v: u128) -> u32 {
-    if v <= 1 {
-        0
-    } else {
-        128 - (v - 1).leading_zeros()
-    }
+    if v <= 1 { 0 } else { 128 - (v - 1).leading_zeros() }
 }
 
 /// Parameters (S, T per unit length, LTZ bits) of a certificate; error if impossible.
@@ -42,9 +38,7 @@ pub(crate) fn cert_plan(len: usize, b: u32, l: u32, t: usize) -> Result<(u32, u3
     let fac = clog2((1u128 << CERT_G) + t as u128 + 1);
     let s = (l as i64) - len_half as i64 - fac as i64;
     if s < 1 || s as u32 >= b {
-        return Err(MpcError::OutOfRange(format!(
-            "no range certificate for {len} values of {b} bits under 2^{l}"
-        )));
+        return Err(MpcError::OutOfRange(format!("no range certificate for {len} values of {b} bits under 2^{l}")));
     }
     let s = s as u32;
     // Q < len·(2^(b−S) + t + 2)²; T − Q needs k bits signed
@@ -75,17 +69,13 @@ impl<T: Transport> Party<T> {
             off += g.len();
         }
         let q = self.reduce(&local).await?;
-        let diff: Vec<Fp> = groups
-            .iter()
-            .zip(&q)
-            .map(|(g, q)| Fp::new((g.len() as u128) << (2 * CERT_G)) - *q)
-            .collect();
+        let diff: Vec<Fp> =
+            groups.iter().zip(&q).map(|(g, q)| Fp::new((g.len() as u128) << (2 * CERT_G)) - *q).collect();
         let neg = self.ltz(&diff, k).await?;
         let mut flags: Vec<Fp> = neg.iter().map(|b| Fp::ONE - *b).collect();
         while flags.len() > 1 {
             let half = flags.len() / 2;
-            let (a, bb): (Vec<Fp>, Vec<Fp>) =
-                (0..half).map(|i| (flags[2 * i], flags[2 * i + 1])).unzip();
+            let (a, bb): (Vec<Fp>, Vec<Fp>) = (0..half).map(|i| (flags[2 * i], flags[2 * i + 1])).unzip();
             let mut next = self.mul(&a, &bb).await?;
             if flags.len() % 2 == 1 {
                 next.push(flags[flags.len() - 1]);
@@ -101,17 +91,13 @@ impl<T: Transport> Party<T> {
         let n = x.len() as u128;
         let (mbits, fm, bits, bb) = self.sum_bits(x).await?;
         // mean·2^(20+f) = Σ_i a_i·round(2^(i+f)/N) − round(2^(B+f)/N)
-        let v = bits_times_const(&bits, mbits, fm, n)?
-            - Fp::new(super::div::round_pow2_div(bb + fm, n));
+        let v = bits_times_const(&bits, mbits, fm, n)? - Fp::new(super::div::round_pow2_div(bb + fm, n));
         Ok((v, fm))
     }
 
     /// Bits of Σx + 2^B (B = 62 + ⌈log2 N⌉, so the sum is non-negative), with the number of
     /// meaningful bits and the extra precision f available for dividing by N.
-    pub(crate) async fn sum_bits(
-        &mut self,
-        x: &[Fp],
-    ) -> Result<(usize, u32, Vec<Fp>, u32), MpcError> {
+    pub(crate) async fn sum_bits(&mut self, x: &[Fp]) -> Result<(usize, u32, Vec<Fp>, u32), MpcError> {
         let n = x.len() as u128;
         let bb = STORED_BITS + clog2(n);
         if bb + 2 > 126 {
@@ -138,9 +124,7 @@ impl<T: Transport> Party<T> {
         let mu = self.centre(x).await?;
         let d: Vec<Fp> = x.iter().map(|v| *v - mu).collect();
         let l = (125 - clog2(n as u128)) / 2;
-        let flag = self
-            .certify(std::slice::from_ref(&d), STORED_BITS + 2, l)
-            .await?;
+        let flag = self.certify(std::slice::from_ref(&d), STORED_BITS + 2, l).await?;
         Ok((d, flag))
     }
 
@@ -172,11 +156,7 @@ impl<T: Transport> Party<T> {
     }
 
     /// Max or min over secret values (stored scale). Returns (value, index).
-    pub(crate) async fn maxmin_impl(
-        &mut self,
-        x: &[Fp],
-        want_max: bool,
-    ) -> Result<(Fp, Fp), MpcError> {
+    pub(crate) async fn maxmin_impl(&mut self, x: &[Fp], want_max: bool) -> Result<(Fp, Fp), MpcError> {
         self.tournament(x, STORED_BITS + 1, want_max).await
     }
 }

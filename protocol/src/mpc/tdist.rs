@@ -86,11 +86,7 @@ pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
     }
     let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
     let front = ln_front.exp();
-    if x < (a + 1.0) / (a + b + 2.0) {
-        front * betacf(a, b, x) / a
-    } else {
-        1.0 - front * betacf(b, a, 1.0 - x) / b
-    }
+    if x < (a + 1.0) / (a + b + 2.0) { front * betacf(a, b, x) / a } else { 1.0 - front * betacf(b, a, 1.0 - x) / b }
 }
 
 /// Two-sided p-value P(|T| ≥ |t|) for Student's t with `df` degrees of freedom.

@@ -11,12 +11,8 @@ use rand::rngs::StdRng;
 
 /// Reconstructs per-party share vectors (party i's at index i) from the first t + 1.
 fn open_all(shares: &[Vec<Fp>], t: usize) -> Vec<Fp> {
-    let pts: Vec<(Fp, &[Fp])> = shares
-        .iter()
-        .enumerate()
-        .take(t + 1)
-        .map(|(i, s)| (shamir::x_of(i), s.as_slice()))
-        .collect();
+    let pts: Vec<(Fp, &[Fp])> =
+        shares.iter().enumerate().take(t + 1).map(|(i, s)| (shamir::x_of(i), s.as_slice())).collect();
     shamir::reconstruct(&pts, t).unwrap()
 }
 
@@ -36,16 +32,9 @@ fn run_op(
     op: Op,
     vals: &[Value],
     seed: u64,
-) -> (
-    Result<OpResult, MpcError>,
-    Vec<Vec<AuditEntry>>,
-    Vec<Counters>,
-) {
+) -> (Result<OpResult, MpcError>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let per_key: Vec<Vec<SharedInput>> = vals
-        .iter()
-        .map(|v| share_value(v, n, t, &mut rng))
-        .collect();
+    let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
     let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
     let op2 = op.clone();
     let res = simulate(n, t, seed, move |mut p| {
@@ -76,17 +65,12 @@ fn run_op(
 }
 
 fn farr(v: &[f64]) -> Value {
-    Value::Array(Array {
-        shape: vec![v.len()],
-        data: ArrayData::Float(v.to_vec()),
-    })
+    Value::Array(Array { shape: vec![v.len()], data: ArrayData::Float(v.to_vec()) })
 }
 
 fn decoded(v: &[f64]) -> Vec<f64> {
     // the values as stored (fixed point), which the references must use
-    v.iter()
-        .map(|x| crate::fixed::decode_float(crate::fixed::encode_float(*x).unwrap()))
-        .collect()
+    v.iter().map(|x| crate::fixed::decode_float(crate::fixed::encode_float(*x).unwrap())).collect()
 }
 
 // ---------------------------------------------------------------- primitives
@@ -171,13 +155,7 @@ proptest! {
 #[test]
 fn decompose_edge_values() {
     let (n, t) = (3, 1);
-    let vals = vec![
-        Fp::ZERO,
-        Fp::ONE,
-        Fp::new(field::P - 1),
-        Fp::new(1u128 << 126),
-        Fp::new(12345),
-    ];
+    let vals = vec![Fp::ZERO, Fp::ONE, Fp::new(field::P - 1), Fp::new(1u128 << 126), Fp::new(12345)];
     let sx = share_fp(&vals, n, t, 5);
     let res = simulate(n, t, 5, move |mut p| {
         let a = sx[p.me()].clone();
@@ -205,10 +183,7 @@ fn closed_channel_is_an_error_not_a_hang() {
         }
     });
     for r in &res {
-        assert!(
-            matches!(r, Err(MpcError::Transport(m)) if m != "hang"),
-            "{r:?}"
-        );
+        assert!(matches!(r, Err(MpcError::Transport(m)) if m != "hang"), "{r:?}");
     }
 }
 
@@ -225,11 +200,7 @@ fn malformed_message_is_refused() {
         }
         p.open(&[Fp::ONE], 1, "test").await
     });
-    assert!(
-        matches!(res[2], Err(MpcError::Malformed { from: 1, .. })),
-        "{:?}",
-        res[2]
-    );
+    assert!(matches!(res[2], Err(MpcError::Malformed { from: 1, .. })), "{:?}", res[2]);
 }
 
 #[test]
@@ -241,24 +212,15 @@ fn reshare_moves_a_secret_into_the_committee() {
     let src = shamir::share(&secret, 1, 3, &mut rng).unwrap();
     let dealers = vec![(3usize, shamir::x_of(0)), (4usize, shamir::x_of(2))];
     let src_shares = [src[0].clone(), src[2].clone()];
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let out = rt.block_on(async move {
         let mut hs = Vec::new();
         for (i, tr) in InMemoryTransport::network(5).into_iter().enumerate() {
             let dealers = dealers.clone();
-            let mine = if i >= 3 {
-                Some(src_shares[i - 3].clone())
-            } else {
-                None
-            };
+            let mine = if i >= 3 { Some(src_shares[i - 3].clone()) } else { None };
             hs.push(tokio::spawn(async move {
                 let mut p = Party::with_seed(tr, n, t, i as u64).unwrap();
-                reshare_in(&mut p, &dealers, mine.as_deref(), 2)
-                    .await
-                    .unwrap()
+                reshare_in(&mut p, &dealers, mine.as_deref(), 2).await.unwrap()
             }));
         }
         let mut v = Vec::new();
@@ -271,10 +233,7 @@ fn reshare_moves_a_secret_into_the_committee() {
     let committee: Vec<Vec<Fp>> = out[..3].iter().map(|s| s.clone().unwrap()).collect();
     assert_eq!(open_all(&committee, t), secret);
     // and any other pair of committee members agrees
-    let pts: Vec<(Fp, &[Fp])> = vec![
-        (shamir::x_of(1), &committee[1]),
-        (shamir::x_of(2), &committee[2]),
-    ];
+    let pts: Vec<(Fp, &[Fp])> = vec![(shamir::x_of(1), &committee[1]), (shamir::x_of(2), &committee[2])];
     assert_eq!(shamir::reconstruct(&pts, 1).unwrap(), secret);
 }
 
@@ -285,11 +244,7 @@ fn assert_masked_only(audits: &[Vec<AuditEntry>], forbidden: &[Fp]) {
         for e in a {
             assert_eq!(e.kind, OpenKind::Masked);
             for v in &e.values {
-                assert!(
-                    !forbidden.contains(v),
-                    "opened a forbidden value {v:?} ({})",
-                    e.label
-                );
+                assert!(!forbidden.contains(v), "opened a forbidden value {v:?} ({})", e.label);
             }
         }
     }
@@ -311,16 +266,10 @@ fn mean_var_std_accuracy_and_leakage() {
     let cases: Vec<Vec<f64>> = vec![
         vec![1.5],
         vec![1.0, 2.0, 3.0, 4.0],
-        (0..1000)
-            .map(|i| ((i * 7919) % 1000) as f64 * 0.001 - 0.5)
-            .collect(),
+        (0..1000).map(|i| ((i * 7919) % 1000) as f64 * 0.001 - 0.5).collect(),
         // around 10^6 with tiny spread: centring keeps accuracy
-        (0..2000)
-            .map(|i| 1e6 + ((i * 31) % 97) as f64 * 1e-6)
-            .collect(),
-        (0..10_000)
-            .map(|i| (((i * 7919) % 20001) as f64 - 10000.0) * 123.456789)
-            .collect(),
+        (0..2000).map(|i| 1e6 + ((i * 31) % 97) as f64 * 1e-6).collect(),
+        (0..10_000).map(|i| (((i * 7919) % 20001) as f64 - 10000.0) * 123.456789).collect(),
     ];
     for (ci, data) in cases.iter().enumerate() {
         let vals = decoded(data);
@@ -337,22 +286,12 @@ fn mean_var_std_accuracy_and_leakage() {
                 _ => var.sqrt(),
             };
             let scale = vals.iter().fold(0f64, |a, b| a.max(b.abs()));
-            assert!(
-                close(got, expect, 1e-6, 1e-9 * scale.max(1.0)),
-                "case {ci} {op:?}: got {got}, expected {expect}"
-            );
+            assert!(close(got, expect, 1e-6, 1e-9 * scale.max(1.0)), "case {ci} {op:?}: got {got}, expected {expect}");
             // leakage: only masked openings, never an input, the sum or the sum of squares
-            let reps: Vec<i128> = vals
-                .iter()
-                .map(|x| crate::fixed::encode_float(*x).unwrap())
-                .collect();
+            let reps: Vec<i128> = vals.iter().map(|x| crate::fixed::encode_float(*x).unwrap()).collect();
             let mut forbidden: Vec<Fp> = reps.iter().map(|r| Fp::from_i128(*r)).collect();
             forbidden.push(Fp::from_i128(reps.iter().sum()));
-            forbidden.push(
-                reps.iter()
-                    .map(|r| Fp::from_i128(*r) * Fp::from_i128(*r))
-                    .sum(),
-            );
+            forbidden.push(reps.iter().map(|r| Fp::from_i128(*r) * Fp::from_i128(*r)).sum());
             assert_masked_only(&audits, &forbidden);
         }
     }
@@ -369,29 +308,15 @@ fn mean_openings_are_exactly_the_protocol() {
     for a in &audits {
         let labels: Vec<&str> = a.iter().map(|e| e.label).collect();
         assert_eq!(labels.iter().filter(|l| **l == "decompose").count(), 1);
-        assert!(
-            labels
-                .iter()
-                .all(|l| ["decompose", "reduce", "dn-mul"].contains(l)),
-            "{labels:?}"
-        );
-        assert_eq!(
-            a.iter()
-                .find(|e| e.label == "decompose")
-                .unwrap()
-                .values
-                .len(),
-            1
-        );
+        assert!(labels.iter().all(|l| ["decompose", "reduce", "dn-mul"].contains(l)), "{labels:?}");
+        assert_eq!(a.iter().find(|e| e.label == "decompose").unwrap().values.len(), 1);
     }
 }
 
 #[test]
 fn out_of_range_variance_is_a_clear_error() {
     // values near 2^41 with a huge spread: N·Σd² would overflow the field
-    let data: Vec<f64> = (0..64)
-        .map(|i| if i % 2 == 0 { 4.0e12 } else { -4.0e12 })
-        .collect();
+    let data: Vec<f64> = (0..64).map(|i| if i % 2 == 0 { 4.0e12 } else { -4.0e12 }).collect();
     let (r, audits, _) = run_op(3, 1, Op::Var, &[farr(&data)], 5);
     assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
     assert_masked_only(&audits, &[]);
@@ -399,36 +324,22 @@ fn out_of_range_variance_is_a_clear_error() {
 
 #[test]
 fn max_min_scalar_keys_and_arrays() {
-    let keys: Vec<Value> = [3.5, -1.0, 7.25, 7.25, 0.0]
-        .iter()
-        .map(|v| Value::Float(*v))
-        .collect();
+    let keys: Vec<Value> = [3.5, -1.0, 7.25, 7.25, 0.0].iter().map(|v| Value::Float(*v)).collect();
     let (r, audits, _) = run_op(3, 1, Op::Max, &keys, 8);
     assert_eq!(r.unwrap(), OpResult::KeyIndex(2)); // ties → first
     let (r, _, _) = run_op(5, 2, Op::Min, &keys, 9);
     assert_eq!(r.unwrap(), OpResult::KeyIndex(1));
     assert_masked_only(&audits, &[]);
-    let ints = Value::Array(Array {
-        shape: vec![2, 3],
-        data: ArrayData::Int(vec![5, -9, 12, 12, 0, -9]),
-    });
+    let ints = Value::Array(Array { shape: vec![2, 3], data: ArrayData::Int(vec![5, -9, 12, 12, 0, -9]) });
     let (r, _, _) = run_op(3, 1, Op::Min, &[ints.clone(), Value::Int(-3)], 10);
     assert_eq!(
         r.unwrap(),
-        OpResult::Array {
-            shape: vec![],
-            dtype: crate::value::Dtype::Int,
-            data: ArrayData::Int(vec![-9])
-        }
+        OpResult::Array { shape: vec![], dtype: crate::value::Dtype::Int, data: ArrayData::Int(vec![-9]) }
     );
     let (r, _, _) = run_op(3, 1, Op::Max, &[ints], 10);
     assert_eq!(
         r.unwrap(),
-        OpResult::Array {
-            shape: vec![],
-            dtype: crate::value::Dtype::Int,
-            data: ArrayData::Int(vec![12])
-        }
+        OpResult::Array { shape: vec![], dtype: crate::value::Dtype::Int, data: ArrayData::Int(vec![12]) }
     );
 }
 
@@ -439,22 +350,14 @@ fn ref_dot(a: &[f64], ash: &[usize], b: &[f64], bsh: &[usize]) -> Vec<f64> {
         let (s, arr) = if ash.is_empty() { (a[0], b) } else { (b[0], a) };
         return arr.iter().map(|v| s * v).collect();
     }
-    let m = if bsh.len() >= 2 {
-        bsh[bsh.len() - 1]
-    } else {
-        1
-    };
+    let m = if bsh.len() >= 2 { bsh[bsh.len() - 1] } else { 1 };
     let nb = b.len() / (k * m);
     let ra = a.len() / k;
     let mut out = Vec::with_capacity(nout);
     for r in 0..ra {
         for bb in 0..nb {
             for j in 0..m {
-                out.push(
-                    (0..k)
-                        .map(|kk| a[r * k + kk] * b[bb * k * m + kk * m + j])
-                        .sum(),
-                );
+                out.push((0..k).map(|kk| a[r * k + kk] * b[bb * k * m + kk * m + j]).sum());
             }
         }
     }
@@ -483,20 +386,14 @@ fn dot_shapes_ints_exact_floats_close() {
                     ArrayData::Float(v) => Value::Float(v[0]),
                 }
             } else {
-                Value::Array(Array {
-                    shape: sh.clone(),
-                    data: d,
-                })
+                Value::Array(Array { shape: sh.clone(), data: d })
             }
         };
         let (r, _, _) = run_op(
             3,
             1,
             Op::Dot,
-            &[
-                mk(ash, ArrayData::Int(ai.clone())),
-                mk(bsh, ArrayData::Int(bi.clone())),
-            ],
+            &[mk(ash, ArrayData::Int(ai.clone())), mk(bsh, ArrayData::Int(bi.clone()))],
             20 + si as u64,
         );
         let af: Vec<f64> = ai.iter().map(|v| *v as f64).collect();
@@ -519,19 +416,12 @@ fn dot_shapes_ints_exact_floats_close() {
             5,
             2,
             Op::Dot,
-            &[
-                mk(ash, ArrayData::Float(a2.clone())),
-                mk(bsh, ArrayData::Float(b2.clone())),
-            ],
+            &[mk(ash, ArrayData::Float(a2.clone())), mk(bsh, ArrayData::Float(b2.clone()))],
             30 + si as u64,
         );
         let expect = ref_dot(&a2, ash, &b2, bsh);
         match r.unwrap() {
-            OpResult::Array {
-                shape,
-                data: ArrayData::Float(v),
-                ..
-            } => {
+            OpResult::Array { shape, data: ArrayData::Float(v), .. } => {
                 assert_eq!(shape, oshape);
                 for (g, e) in v.iter().zip(&expect) {
                     assert!(close(*g, *e, 1e-6, 2.5e-6), "dot {si}: {g} vs {e}");
@@ -540,13 +430,7 @@ fn dot_shapes_ints_exact_floats_close() {
             o => panic!("{o:?}"),
         }
     }
-    let (r, _, _) = run_op(
-        3,
-        1,
-        Op::Dot,
-        &[farr(&[1.0, 2.0]), farr(&[1.0, 2.0, 3.0])],
-        1,
-    );
+    let (r, _, _) = run_op(3, 1, Op::Dot, &[farr(&[1.0, 2.0]), farr(&[1.0, 2.0, 3.0])], 1);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
 
@@ -571,20 +455,13 @@ fn ref_linregress(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
     let syy: f64 = y.iter().map(|a| (a - my) * (a - my)).sum();
     let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
     let slope = sxy / sxx;
-    let r = if syy == 0.0 {
-        0.0
-    } else {
-        sxy / (sxx * syy).sqrt()
-    };
+    let r = if syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() };
     let df = n - 2.0;
     let (p, se) = if x.len() == 2 {
         (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)
     } else {
         let t = r * (df / ((1.0 - r + 1e-20) * (1.0 + r + 1e-20))).sqrt();
-        (
-            tdist::t_two_sided(t, df),
-            ((1.0 - r * r).max(0.0) * syy / sxx / df).sqrt(),
-        )
+        (tdist::t_two_sided(t, df), ((1.0 - r * r).max(0.0) * syy / sxx / df).sqrt())
     };
     (slope, my - slope * mx, r, p, se)
 }
@@ -594,30 +471,18 @@ fn linregress_matches_scipy_semantics() {
     let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
         (
             (0..100).map(|i| i as f64).collect(),
-            (0..100)
-                .map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1)
-                .collect(),
+            (0..100).map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1).collect(),
         ),
         (
-            (0..500)
-                .map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3)
-                .collect(),
-            (0..500)
-                .map(|i| {
-                    -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4
-                })
-                .collect(),
+            (0..500).map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3).collect(),
+            (0..500).map(|i| -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4).collect(),
         ),
         (vec![1.0, 3.0], vec![2.0, -1.5]),
         ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
         (
+            (0..10_000).map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0).collect(),
             (0..10_000)
-                .map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0)
-                .collect(),
-            (0..10_000)
-                .map(|i| {
-                    ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003
-                })
+                .map(|i| ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003)
                 .collect(),
         ),
     ];
@@ -625,32 +490,14 @@ fn linregress_matches_scipy_semantics() {
         let (xd, yd) = (decoded(x), decoded(y));
         let (slope, icpt, r, p, se) = ref_linregress(&xd, &yd);
         let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
-        let (res, audits, _) = run_op(
-            nt.0,
-            nt.1,
-            Op::Linregress,
-            &[farr(x), farr(y)],
-            40 + ci as u64,
-        );
+        let (res, audits, _) = run_op(nt.0, nt.1, Op::Linregress, &[farr(x), farr(y)], 40 + ci as u64);
         match res.unwrap() {
-            OpResult::Linregress {
-                slope: s,
-                intercept: i,
-                r_value: rv,
-                p_value: pv,
-                std_err: e,
-            } => {
+            OpResult::Linregress { slope: s, intercept: i, r_value: rv, p_value: pv, std_err: e } => {
                 let scale = xd.iter().chain(&yd).fold(1f64, |a, b| a.max(b.abs()));
                 // r carries ~2^-30 absolute truncation noise (exactly 0 is not reproduced)
                 let q = (slope / r).abs();
-                assert!(
-                    close(s, slope, 1e-6, 1e-8 * q.max(1.0)),
-                    "case {ci}: slope {s} vs {slope}"
-                );
-                assert!(
-                    close(i, icpt, 1e-6, 1e-6 * scale * 1e-3),
-                    "case {ci}: intercept {i} vs {icpt}"
-                );
+                assert!(close(s, slope, 1e-6, 1e-8 * q.max(1.0)), "case {ci}: slope {s} vs {slope}");
+                assert!(close(i, icpt, 1e-6, 1e-6 * scale * 1e-3), "case {ci}: intercept {i} vs {icpt}");
                 assert!(close(rv, r, 1e-6, 1e-8), "case {ci}: r {rv} vs {r}");
                 // p and std_err depend on 1 − r², which amplifies r's ~2^-32 relative error by
                 // 2r²/(1 − r²): the tolerance follows that conditioning (docs/mpc.md)
@@ -660,25 +507,13 @@ fn linregress_matches_scipy_semantics() {
             }
             o => panic!("{o:?}"),
         }
-        let reps: Vec<Fp> = xd
-            .iter()
-            .chain(&yd)
-            .map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap()))
-            .collect();
+        let reps: Vec<Fp> =
+            xd.iter().chain(&yd).map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap())).collect();
         assert_masked_only(&audits, &reps);
     }
     // identical x → clear error; different lengths → shape error
-    let (res, _, _) = run_op(
-        3,
-        1,
-        Op::Linregress,
-        &[farr(&[2.0; 5]), farr(&[1.0, 2.0, 3.0, 4.0, 5.0])],
-        1,
-    );
-    assert!(
-        matches!(res, Err(MpcError::Invalid(ref m)) if m.contains("identical")),
-        "{res:?}"
-    );
+    let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0, 2.0, 3.0, 4.0, 5.0])], 1);
+    assert!(matches!(res, Err(MpcError::Invalid(ref m)) if m.contains("identical")), "{res:?}");
     let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0; 4])], 1);
     assert!(matches!(res, Err(MpcError::Shape(_))), "{res:?}");
 }
@@ -688,8 +523,7 @@ fn inv_residual(a: &[f64], x: &[f64], d: usize) -> f64 {
     for i in 0..d {
         let mut row = 0f64;
         for j in 0..d {
-            let v: f64 = (0..d).map(|k| a[i * d + k] * x[k * d + j]).sum::<f64>()
-                - if i == j { 1.0 } else { 0.0 };
+            let v: f64 = (0..d).map(|k| a[i * d + k] * x[k * d + j]).sum::<f64>() - if i == j { 1.0 } else { 0.0 };
             row += v.abs();
         }
         worst = worst.max(row);
@@ -698,10 +532,7 @@ fn inv_residual(a: &[f64], x: &[f64], d: usize) -> f64 {
 }
 
 fn mat(d: usize, v: Vec<f64>) -> Value {
-    Value::Array(Array {
-        shape: vec![d, d],
-        data: ArrayData::Float(v),
-    })
+    Value::Array(Array { shape: vec![d, d], data: ArrayData::Float(v) })
 }
 
 #[test]
@@ -711,15 +542,7 @@ fn inverse_accuracy_and_errors() {
     let d = 10;
     cases.push((
         d,
-        (0..d * d)
-            .map(|i| {
-                if i % (d + 1) == 0 {
-                    5.0
-                } else {
-                    ((i * 37 % 19) as f64 - 9.0) * 0.05
-                }
-            })
-            .collect(),
+        (0..d * d).map(|i| if i % (d + 1) == 0 { 5.0 } else { ((i * 37 % 19) as f64 - 9.0) * 0.05 }).collect(),
     ));
     cases.push((
         d,
@@ -737,13 +560,7 @@ fn inverse_accuracy_and_errors() {
     cases.push((
         d,
         (0..d * d)
-            .map(|i| {
-                if i % (d + 1) == 0 {
-                    40.0 + (i % 7) as f64
-                } else {
-                    ((i * 7919 % 101) as f64 - 50.0) * 0.02
-                }
-            })
+            .map(|i| if i % (d + 1) == 0 { 40.0 + (i % 7) as f64 } else { ((i * 7919 % 101) as f64 - 50.0) * 0.02 })
             .collect(),
     ));
     for (ci, (d, a)) in cases.iter().enumerate() {
@@ -751,11 +568,7 @@ fn inverse_accuracy_and_errors() {
         let nt = if ci == 1 { (5, 2) } else { (3, 1) };
         let (r, audits, _) = run_op(nt.0, nt.1, Op::Inv, &[mat(*d, a.clone())], 60 + ci as u64);
         match r.unwrap() {
-            OpResult::Array {
-                shape,
-                data: ArrayData::Float(x),
-                ..
-            } => {
+            OpResult::Array { shape, data: ArrayData::Float(x), .. } => {
                 assert_eq!(shape, vec![*d, *d]);
                 let res = inv_residual(&ad, &x, *d);
                 println!("inv case {ci}: d = {d}, ‖A·inv(A) − I‖∞ = {res:e}");
@@ -766,23 +579,13 @@ fn inverse_accuracy_and_errors() {
         assert_masked_only(&audits, &[]);
     }
     // singular → clear error
-    let sing: Vec<f64> = (0..16)
-        .map(|i| ((i / 4) + 1) as f64 * ((i % 4) + 1) as f64)
-        .collect();
+    let sing: Vec<f64> = (0..16).map(|i| ((i / 4) + 1) as f64 * ((i % 4) + 1) as f64).collect();
     let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(4, sing)], 70);
     assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
     let (r, _, _) = run_op(3, 1, Op::Inv, &[mat(3, vec![0.0; 9])], 71);
     assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
-    let (r, _, _) = run_op(
-        3,
-        1,
-        Op::Inv,
-        &[Value::Array(Array {
-            shape: vec![2, 3],
-            data: ArrayData::Float(vec![1.0; 6]),
-        })],
-        72,
-    );
+    let (r, _, _) =
+        run_op(3, 1, Op::Inv, &[Value::Array(Array { shape: vec![2, 3], data: ArrayData::Float(vec![1.0; 6]) })], 72);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
 
@@ -822,10 +625,7 @@ fn openings_match_the_protocol() {
     }
     // max over 5 scalar keys: 3 tournament levels with 2, 1, 1 comparisons; each level opens the
     // LTZ masks, 6 BitLT reductions (63 bits) and one Beaver pair per comparison (value, index)
-    let keys: Vec<Value> = [3.0, 1.0, 4.0, 1.5, 9.0]
-        .iter()
-        .map(|v| Value::Float(*v))
-        .collect();
+    let keys: Vec<Value> = [3.0, 1.0, 4.0, 1.5, 9.0].iter().map(|v| Value::Float(*v)).collect();
     let (r, audits, c) = run_op(3, 1, Op::Max, &keys, 4);
     assert_eq!(r.unwrap(), OpResult::KeyIndex(4));
     for a in &audits {
@@ -838,10 +638,7 @@ fn openings_match_the_protocol() {
         assert_eq!(l.len(), 24);
     }
     assert_eq!(c[0].comparisons, 4);
-    assert_eq!(
-        c[0].prep_topups, 0,
-        "the preprocessing plan covers the whole tournament"
-    );
+    assert_eq!(c[0].prep_topups, 0, "the preprocessing plan covers the whole tournament");
 }
 
 #[test]
@@ -856,9 +653,7 @@ fn progress_is_reported() {
         let log = log2.clone();
         async move {
             if p.me() == 0 {
-                p.set_progress(Box::new(move |d, t, s| {
-                    log.lock().unwrap().push((d, t, s.to_string()))
-                }));
+                p.set_progress(Box::new(move |d, t, s| log.lock().unwrap().push((d, t, s.to_string()))));
             }
             run(&mut p, &Op::Std, vec![inp]).await.unwrap();
         }
@@ -872,10 +667,7 @@ fn progress_is_reported() {
 
 #[test]
 fn dot_result_can_be_stored() {
-    let a = Value::Array(Array {
-        shape: vec![2, 2],
-        data: ArrayData::Int(vec![1, 2, 3, 4]),
-    });
+    let a = Value::Array(Array { shape: vec![2, 2], data: ArrayData::Int(vec![1, 2, 3, 4]) });
     let mut rng = StdRng::seed_from_u64(2);
     let ia = share_value(&a, 3, 1, &mut rng);
     let res = simulate(3, 1, 2, move |mut p| {
@@ -892,10 +684,7 @@ fn dot_result_can_be_stored() {
     assert_eq!(flags, vec![Fp::ONE]);
     assert_eq!(
         crate::value::decode(&meta, &elems).unwrap(),
-        Value::Array(Array {
-            shape: vec![2, 2],
-            data: ArrayData::Int(vec![7, 10, 15, 22])
-        })
+        Value::Array(Array { shape: vec![2, 2], data: ArrayData::Int(vec![7, 10, 15, 22]) })
     );
 }
 

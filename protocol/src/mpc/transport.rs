@@ -21,11 +21,7 @@ pub trait Transport: Send {
     /// Number of participants (committee first, then any extra dealers).
     fn parties(&self) -> usize;
     /// Queues `msg` for participant `to`; must not wait for `to` to receive it.
-    fn send(
-        &mut self,
-        to: usize,
-        msg: Vec<u8>,
-    ) -> impl Future<Output = Result<(), MpcError>> + Send;
+    fn send(&mut self, to: usize, msg: Vec<u8>) -> impl Future<Output = Result<(), MpcError>> + Send;
     /// The next message from participant `from`.
     fn recv(&mut self, from: usize) -> impl Future<Output = Result<Vec<u8>, MpcError>> + Send;
 }
@@ -75,25 +71,18 @@ impl Transport for InMemoryTransport {
     fn parties(&self) -> usize {
         self.parties
     }
-    fn send(
-        &mut self,
-        to: usize,
-        msg: Vec<u8>,
-    ) -> impl Future<Output = Result<(), MpcError>> + Send {
+    fn send(&mut self, to: usize, msg: Vec<u8>) -> impl Future<Output = Result<(), MpcError>> + Send {
         let r = match self.tx.get(to).and_then(|s| s.as_ref()) {
-            Some(s) => s
-                .send(msg)
-                .map_err(|_| MpcError::Transport(format!("channel to party {to} is closed"))),
+            Some(s) => s.send(msg).map_err(|_| MpcError::Transport(format!("channel to party {to} is closed"))),
             None => Err(MpcError::Transport(format!("no channel to party {to}"))),
         };
         std::future::ready(r)
     }
     async fn recv(&mut self, from: usize) -> Result<Vec<u8>, MpcError> {
         match self.rx.get_mut(from).and_then(|r| r.as_mut()) {
-            Some(r) => r
-                .recv()
-                .await
-                .ok_or_else(|| MpcError::Transport(format!("channel from party {from} is closed"))),
+            Some(r) => {
+                r.recv().await.ok_or_else(|| MpcError::Transport(format!("channel from party {from} is closed")))
+            }
             None => Err(MpcError::Transport(format!("no channel from party {from}"))),
         }
     }

@@ -23,9 +23,7 @@ use crate::field::{Fp, P};
 /// Truncation parameters for dividing values |x| < 2^bound by d; errors if the field is too small.
 pub(crate) fn plan(d: u128, bound: u32, t: usize) -> Result<(PairSpec, u32), MpcError> {
     let err = || {
-        MpcError::OutOfRange(format!(
-            "dividing a {bound}-bit value by {d} leaves no room for {KAPPA} bits of masking"
-        ))
+        MpcError::OutOfRange(format!("dividing a {bound}-bit value by {d} leaves no room for {KAPPA} bits of masking"))
     };
     if d == 0 || bound > 126 {
         return Err(err());
@@ -58,10 +56,7 @@ impl<T: Transport> Party<T> {
         // Mask: statistically (2^-κ) by the contributed r, see the module doc.
         let c = self.open(&masked, self.t, "trunc").await?;
         let sub = Fp::new(1u128 << ko);
-        Ok(c.iter()
-            .zip(&q)
-            .map(|(c, q)| Fp::new(c.value() / d) - *q - sub)
-            .collect())
+        Ok(c.iter().zip(&q).map(|(c, q)| Fp::new(c.value() / d) - *q - sub).collect())
     }
 
     /// [⌊x / 2^m⌋ + e] for |x| < 2^bound.
