@@ -8,12 +8,14 @@
 //!
 //! `actors/` never imports `node/`; pure logic lives in `enigma_protocol`.
 
+pub mod cancel;
 pub mod custody;
 pub mod front;
 pub mod keystore;
 pub mod ledger;
 pub mod network;
 pub mod router;
+pub mod sessions;
 pub mod system;
 
 /// Milliseconds since the Unix epoch.

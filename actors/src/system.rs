@@ -9,6 +9,7 @@ use crate::keystore::{self, Keystore};
 use crate::ledger::{Ledger, backend::Backend};
 use crate::network::{NetConfig, Network, SetRouter};
 use crate::router::Router;
+use crate::sessions::Sessions;
 use actix::prelude::*;
 use libp2p::{Multiaddr, PeerId};
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub struct NodeConfig {
     pub max_value_bytes: usize,
     /// Deadline of one request to a peer.
     pub request_timeout: Duration,
+    /// Deadline of one computation (MPC session).
+    pub compute_timeout: Duration,
     /// LMDB map size (virtual; the file grows with use).
     pub lmdb_map_size: usize,
     /// Where policy transactions go besides the embedded ledger.
@@ -43,6 +46,7 @@ impl NodeConfig {
             group_size: enigma_protocol::placement::DEFAULT_GROUP,
             max_value_bytes: 256 << 20,
             request_timeout: Duration::from_secs(120),
+            compute_timeout: Duration::from_secs(600),
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
         }
@@ -102,11 +106,16 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         let ledger = Ledger::open(&cfg.data_dir.join("ledger"), 1 << 34, network.clone(), cfg.ledger_backend.clone())?;
         Ledger::start_in_arbiter(&Arbiter::new().handle(), |_| ledger)
     };
+    let sessions = {
+        let (n, c, l) = (network.clone(), custody.clone(), ledger.clone());
+        Sessions::start_in_arbiter(&Arbiter::new().handle(), move |_| Sessions::new(local, n, c, l))
+    };
     network.do_send(SetRouter(Router {
         local,
         custody: custody.clone(),
         ledger: ledger.clone(),
         network: network.clone(),
+        sessions: sessions.clone(),
     }));
     {
         let (c, n) = (custody.clone(), network.clone());
@@ -117,9 +126,11 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         network: network.clone(),
         custody: custody.clone(),
         ledger: ledger.clone(),
+        sessions: sessions.clone(),
         keystore: keystore.clone(),
         cfg: FrontConfig {
             group_size: cfg.group_size,
+            compute_timeout: cfg.compute_timeout,
             max_value_bytes: cfg.max_value_bytes,
             request_timeout: cfg.request_timeout,
         },

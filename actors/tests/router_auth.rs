@@ -55,7 +55,13 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
     let ledger = actix::Actor::start(
         Ledger::open(&dir.path().join("ledger"), 1 << 26, network.clone(), Backend::Embedded).unwrap(),
     );
-    let router = Router { local, custody, ledger: ledger.clone(), network };
+    let sessions = actix::Actor::start(enigma_actors::sessions::Sessions::new(
+        local,
+        network.clone(),
+        custody.clone(),
+        ledger.clone(),
+    ));
+    let router = Router { local, custody, ledger: ledger.clone(), network, sessions };
 
     let mut rng = StdRng::seed_from_u64(11);
     let owner = Identity::generate(&mut rng);

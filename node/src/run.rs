@@ -107,7 +107,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<(
     }
     let listener =
         server::bind_unix(&socket).with_context(|| format!("binding the client socket {}", socket.display()))?;
-    let ctx = RpcCtx { front: handles.front.clone() };
+    let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default() };
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
     if let Some(addr) = rpc_tcp {
         let l =

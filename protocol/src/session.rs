@@ -16,6 +16,7 @@
 use crate::field::FpVec;
 use crate::keys::DataKey;
 use crate::manifest::Manifest;
+use crate::mpc::ops::Check;
 use crate::mpc::{Op, OutputShare};
 use crate::value::ValueMeta;
 use crate::wire::{Signed, SignedBody};
@@ -71,8 +72,9 @@ pub enum SessionOutcome {
     /// This member's output shares, for the requester to reconstruct.
     Revealed(OutputShare),
     /// With `store`: the member keeps its share of the result; the requester gets the shares of the
-    /// result's check flags and the member's salted commitment for the manifest.
-    Stored { meta: ValueMeta, checks: FpVec, commitment: [u8; 32] },
+    /// result's check flags (which checks, and this member's shares of their 0/1 results) and the
+    /// member's salted commitment for the manifest.
+    Stored { meta: ValueMeta, checks: Vec<Check>, flags: FpVec, commitment: [u8; 32] },
     /// The member failed (the message is for the requester).
     Failed(String),
 }

@@ -7,6 +7,7 @@
 //! (the requester's node is where the requester's outputs are revealed — DESIGN §3).
 
 mod access_log;
+pub mod compute;
 mod delete;
 mod keys;
 mod load;
@@ -36,6 +37,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct FrontConfig {
     pub group_size: usize,
+    /// Deadline of one computation.
+    pub compute_timeout: Duration,
     pub max_value_bytes: usize,
     pub request_timeout: Duration,
 }
@@ -47,6 +50,7 @@ pub struct FrontCtx {
     pub network: Addr<Network>,
     pub custody: Addr<crate::custody::Custody>,
     pub ledger: Addr<crate::ledger::Ledger>,
+    pub sessions: Addr<crate::sessions::Sessions>,
     pub keystore: Addr<Keystore>,
     pub cfg: FrontConfig,
 }
@@ -253,4 +257,8 @@ workflow!(
 workflow!(
     /// `access_log(key)`: who accessed the key and when (owner only).
     AccessLogOf { key: DataKey } -> serde_json::Value => access_log::access_log
+);
+workflow!(
+    /// `stats.*` / `linalg.*`: an MPC session on a committee; the result is revealed here only.
+    Compute { req: compute::ComputeRequest } -> compute::ComputeOutput => compute::compute
 );

@@ -26,6 +26,7 @@ pub struct Router {
     pub custody: Addr<Custody>,
     pub ledger: Addr<Ledger>,
     pub network: Addr<crate::network::Network>,
+    pub sessions: Addr<crate::sessions::Sessions>,
 }
 
 impl Router {
@@ -44,7 +45,16 @@ impl Router {
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
-            Proto::Mpc => Response::error(ErrorKind::BadRequest, "MPC sessions are not available on this node yet"),
+            Proto::Mpc => match wire::decode::<enigma_protocol::session::MpcRequest>(&frame) {
+                Ok(req) => match self.sessions.send(crate::sessions::Inbound { peer, req }).await {
+                    Ok(r) => r,
+                    Err(e) => Response::error(ErrorKind::Internal, e.to_string()),
+                },
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "refusing malformed MPC frame");
+                    Response::error(ErrorKind::BadRequest, e.to_string())
+                }
+            },
         };
         wire::encode(&response)
     }

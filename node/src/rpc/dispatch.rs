@@ -5,14 +5,32 @@
 //! Front actor.
 
 use super::params::Params;
+use enigma_actors::cancel::Cancel;
+use enigma_actors::front::compute::{ComputeRequest, ComputeResult, ProgressUpdate};
 use enigma_actors::front::{self, Front};
 use enigma_protocol::api::{self, ApiError, ErrorCode, StoreAs, method};
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::mpc::{Op, OpResult};
+use enigma_protocol::value::{Array, ArrayData, Value};
 use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// What a call may use besides its parameters.
 #[derive(Clone)]
 pub struct RpcCtx {
     pub front: actix::Addr<Front>,
+    /// Running long operations by op id, for `cancel` from any connection.
+    pub ops: Arc<Mutex<HashMap<String, Cancel>>>,
+}
+
+/// Per-call context: cancellation (the connection closing, or `cancel`) and where progress goes.
+pub struct CallCtx {
+    pub cancel: Cancel,
+    pub progress: Option<mpsc::UnboundedSender<ProgressUpdate>>,
+    /// Include the members' cost figures in the result (`{"result": …, "timing": …}`).
+    pub timing: bool,
 }
 
 fn mailbox(e: actix::MailboxError) -> ApiError {
@@ -26,7 +44,7 @@ macro_rules! ask {
 }
 
 /// Runs one call.
-pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>) -> Result<Json, ApiError> {
+pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx) -> Result<Json, ApiError> {
     let p = |names: &[&str]| Params::parse(m, params.clone(), names, None);
     match m {
         method::GEN_KEY => {
@@ -109,6 +127,80 @@ pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>) -> Result<Jso
             ps.finish()?;
             ask!(ctx, front::AccessLogOf { key })
         }
+        method::STATS_MAX | method::STATS_MIN | method::STATS_MEAN | method::STATS_VAR | method::STATS_STD => {
+            let mut ps = Params::parse(m, params.clone(), &["keys", "store"], Some("keys"))?;
+            let keys = ps.keys("keys")?;
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let op = match m {
+                method::STATS_MAX => Op::Max,
+                method::STATS_MIN => Op::Min,
+                method::STATS_MEAN => Op::Mean,
+                method::STATS_VAR => Op::Var,
+                _ => Op::Std,
+            };
+            compute(ctx, op, keys, store, call).await
+        }
+        method::STATS_LINREGRESS => {
+            let mut ps = p(&["key_x", "key_y", "store"])?;
+            let keys = vec![ps.key("key_x")?, ps.key("key_y")?];
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            compute(ctx, Op::Linregress, keys, store, call).await
+        }
+        method::LINALG_DOT => {
+            let mut ps = p(&["key_a", "key_b", "store"])?;
+            let keys = vec![ps.key("key_a")?, ps.key("key_b")?];
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            compute(ctx, Op::Dot, keys, store, call).await
+        }
+        method::LINALG_INV => {
+            let mut ps = p(&["key", "store"])?;
+            let keys = vec![ps.key("key")?];
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            compute(ctx, Op::Inv, keys, store, call).await
+        }
+        method::CANCEL => {
+            let mut ps = p(&["op"])?;
+            let op: String = ps.required("op")?;
+            ps.finish()?;
+            let found = ctx.ops.lock().map(|ops| ops.get(&op).cloned()).unwrap_or(None);
+            Ok(json!(found.map(|c| c.cancel()).is_some()))
+        }
         other => Err(ApiError::new(ErrorCode::MethodNotFound, format!("method not found: {other}"))),
     }
+}
+
+async fn compute(ctx: &RpcCtx, op: Op, keys: Vec<DataKey>, store: bool, call: CallCtx) -> Result<Json, ApiError> {
+    let timing = call.timing;
+    let req = ComputeRequest { op, keys, store, progress: call.progress, cancel: call.cancel };
+    let out = ask!(ctx, front::Compute { req })?;
+    let result = match out.result {
+        ComputeResult::Key(k) => json!(k.to_hex()),
+        ComputeResult::Value(OpResult::Scalars(v)) => json!(v),
+        ComputeResult::Value(OpResult::Linregress { slope, intercept, r_value, p_value, std_err }) => {
+            json!([slope, intercept, r_value, p_value, std_err])
+        }
+        ComputeResult::Value(OpResult::KeyIndex(_)) => {
+            return Err(ApiError::new(ErrorCode::Internal, "an index result without its key"));
+        }
+        ComputeResult::Value(OpResult::Array { shape, data, .. }) => {
+            let value = match (shape.is_empty(), data) {
+                (true, ArrayData::Int(v)) => Value::Int(v.first().copied().unwrap_or(0)),
+                (true, ArrayData::Float(v)) => Value::Float(v.first().copied().unwrap_or(0.0)),
+                (false, data) => Value::Array(Array { shape, data }),
+            };
+            api::value_to_json(&value)
+        }
+    };
+    if timing {
+        let t = out.timing;
+        return Ok(json!({
+            "result": result,
+            "timing": {"prep_ms": t.prep_ms, "online_ms": t.online_ms, "rounds": t.rounds, "bytes_sent": t.bytes_sent},
+        }));
+    }
+    Ok(result)
 }

@@ -89,6 +89,16 @@ impl Params {
             .map(Some)
     }
 
+    /// A required non-empty list of data keys.
+    pub fn keys(&mut self, name: &str) -> Result<Vec<DataKey>, ApiError> {
+        let list =
+            self.optional_keys(name)?.ok_or_else(|| invalid(&self.method, format!("missing parameter {name:?}")))?;
+        if list.is_empty() {
+            return Err(invalid(&self.method, format!("{name:?} needs at least one key")));
+        }
+        Ok(list)
+    }
+
     /// Refuses any parameter nobody asked for.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.map.is_empty() {

@@ -6,8 +6,10 @@
 //! as they finish, and progress notifications. Must never: let one bad request affect another, or a
 //! client read unbounded input into memory.
 
-use super::dispatch::{RpcCtx, dispatch};
+use super::dispatch::{CallCtx, RpcCtx, dispatch};
+use enigma_actors::cancel::Cancel;
 use enigma_protocol::api::{ApiError, ErrorCode};
+use rand::Rng;
 use serde_json::{Value as Json, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -85,6 +87,8 @@ where
     });
     let mut reader = BufReader::with_capacity(1 << 16, r);
     let ctx = Arc::new(ctx);
+    // closing the connection cancels what it asked for
+    let conn_cancel = Cancel::new();
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -113,10 +117,11 @@ where
                 let _ = out.send(error_response(Json::Null, &err));
             }
             Ok(Json::Array(batch)) if !batch.is_empty() => {
+                let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     let mut replies = Vec::new();
                     for item in batch {
-                        if let Some(r) = call(&ctx, item).await {
+                        if let Some(r) = call(&ctx, item, &out, &conn_cancel).await {
                             replies.push(r);
                         }
                     }
@@ -126,20 +131,22 @@ where
                 });
             }
             Ok(msg) => {
+                let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
-                    if let Some(r) = call(&ctx, msg).await {
+                    if let Some(r) = call(&ctx, msg, &out, &conn_cancel).await {
                         let _ = out.send(r);
                     }
                 });
             }
         }
     }
+    conn_cancel.cancel();
     drop(out_tx);
     let _ = writer.await;
 }
 
 /// Validates and runs one request object. `None` for notifications (no id).
-async fn call(ctx: &RpcCtx, msg: Json) -> Option<Json> {
+async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_cancel: &Cancel) -> Option<Json> {
     let invalid = |id: Json, m: &str| {
         Some(error_response(id, &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}"))))
     };
@@ -158,12 +165,49 @@ async fn call(ctx: &RpcCtx, msg: Json) -> Option<Json> {
         return invalid(id_json, "\"method\" must be a string");
     };
     let mut params = obj.remove("params");
+    // every client may ask for progress (and timing); only long operations use them
+    let mut want_progress = false;
+    let mut timing = false;
     if let Some(Json::Object(p)) = params.as_mut() {
-        // every client may ask for progress; only long operations report it
-        p.remove("progress");
+        want_progress = p.remove("progress").and_then(|v| v.as_bool()).unwrap_or(false);
+        timing = p.remove("timing").and_then(|v| v.as_bool()).unwrap_or(false);
     }
+
+    // a long operation gets an op id (in its progress notifications; `cancel` takes it)
+    let mut op_bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut op_bytes);
+    let op = hex::encode(op_bytes);
+    let cancel = Cancel::new();
+    if let Ok(mut ops) = ctx.ops.lock() {
+        ops.insert(op.clone(), cancel.clone());
+    }
+    let progress = want_progress.then(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel::<enigma_actors::front::compute::ProgressUpdate>();
+        let out = out.clone();
+        let (op, id) = (op.clone(), id_json.clone());
+        actix_rt::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                let note = json!({"jsonrpc": "2.0", "method": "progress",
+                    "params": {"id": id, "op": op, "done": p.done, "total": p.total, "stage": p.stage}});
+                if out.send(note).is_err() {
+                    break;
+                }
+            }
+        });
+        tx
+    });
     let started = std::time::Instant::now();
-    let result = dispatch(ctx, &method, params).await;
+    let work = dispatch(ctx, &method, params, CallCtx { cancel: cancel.clone(), progress, timing });
+    let result = tokio::select! {
+        r = work => r,
+        _ = conn_cancel.cancelled() => {
+            cancel.cancel();
+            Err(ApiError::new(ErrorCode::Cancelled, "the client went away"))
+        }
+    };
+    if let Ok(mut ops) = ctx.ops.lock() {
+        ops.remove(&op);
+    }
     tracing::debug!(%method, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "call");
     id.as_ref()?;
     Some(match result {

@@ -1,0 +1,442 @@
+//! The compute workflow (`stats.*`, `linalg.*`): the requester's side of an MPC session.
+//!
+//! Owns: choosing the committee (the first input's custody group when all of it is up, else the live
+//! part of it, else the best-placed live nodes), deciding how each input enters it (directly, or
+//! reshared by t+1 of its holders — never reconstructed), starting the session on every participant
+//! with a signed start, collecting the members' output shares, and reconstructing the result here,
+//! at the requester's own node, which is the only place outputs are revealed (DESIGN §3). With
+//! `store`, the result stays shared: the requester checks only the result's flags and signs the new
+//! key's manifest. Must never: reconstruct an input, or reveal an output anywhere but here.
+
+use super::{FrontCtx, now_ms};
+use crate::cancel::Cancel;
+use crate::network::{Proto, PutRecord, SendRequest};
+use crate::sessions::{RegisterRequester, RequesterEvent, UnregisterRequester};
+use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody};
+use enigma_protocol::mpc::ops::OutputLayout;
+use enigma_protocol::mpc::{self, Op, OpResult, OutputShare};
+use enigma_protocol::session::{
+    InputSource, InputSpec, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionStore, SessionTiming,
+};
+use enigma_protocol::value::ValueMeta;
+use enigma_protocol::wire::{self, DhtRecord, ErrorKind, Response, Signed};
+use enigma_protocol::{placement, shamir};
+use libp2p::PeerId;
+use rand::Rng;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A progress report for the client.
+#[derive(Clone, Debug)]
+pub struct ProgressUpdate {
+    pub done: u64,
+    pub total: u64,
+    pub stage: String,
+}
+
+/// What the caller asked to compute.
+pub struct ComputeRequest {
+    pub op: Op,
+    pub keys: Vec<DataKey>,
+    pub store: bool,
+    pub progress: Option<mpsc::UnboundedSender<ProgressUpdate>>,
+    pub cancel: Cancel,
+}
+
+/// The result: a revealed value, or a key (an input key for max/min of scalars, or a stored result).
+#[derive(Clone, Debug)]
+pub enum ComputeResult {
+    Value(OpResult),
+    Key(DataKey),
+}
+
+/// The result and the slowest member's cost figures.
+#[derive(Clone, Debug)]
+pub struct ComputeOutput {
+    pub result: ComputeResult,
+    pub timing: SessionTiming,
+}
+
+fn api(code: ErrorCode, msg: impl Into<String>) -> ApiError {
+    ApiError::new(code, msg)
+}
+
+/// Maps an engine error (as its message travels from a member) to a client error.
+fn engine_error(msg: &str) -> ApiError {
+    let code = if msg.starts_with("value out of range") {
+        ErrorCode::OutOfRange
+    } else if msg.starts_with("singular matrix") {
+        ErrorCode::Singular
+    } else if msg.starts_with("shape mismatch")
+        || msg.starts_with("input is not numeric")
+        || msg.starts_with("invalid input")
+    {
+        ErrorCode::InvalidParams
+    } else if msg.starts_with("not supported") {
+        ErrorCode::Unsupported
+    } else {
+        ErrorCode::Unavailable
+    };
+    api(code, msg.to_string())
+}
+
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Max => "stats.max",
+        Op::Min => "stats.min",
+        Op::Mean => "stats.mean",
+        Op::Var => "stats.var",
+        Op::Std => "stats.std",
+        Op::Linregress => "stats.linregress",
+        Op::Dot => "linalg.dot",
+        Op::Inv => "linalg.inv",
+    }
+}
+
+/// Unregisters the requester entry however the workflow ends.
+struct Registration {
+    ctx: FrontCtx,
+    session: SessionId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.ctx.sessions.do_send(UnregisterRequester { session: self.session });
+    }
+}
+
+pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
+    let name = op_name(&req.op);
+    let arity_ok = match req.op {
+        Op::Linregress | Op::Dot => req.keys.len() == 2,
+        Op::Inv => req.keys.len() == 1,
+        _ => !req.keys.is_empty(),
+    };
+    if !arity_ok {
+        let want = match req.op {
+            Op::Linregress | Op::Dot => "two keys",
+            Op::Inv => "one key",
+            _ => "at least one key",
+        };
+        return Err(api(ErrorCode::InvalidParams, format!("{name} takes {want}, got {}", req.keys.len())));
+    }
+
+    let manifests: Vec<Manifest> =
+        futures::future::try_join_all(req.keys.iter().map(|k| ctx.find_manifest(*k))).await?;
+    for m in &manifests {
+        if !m.body.meta.is_numeric() {
+            return Err(api(
+                ErrorCode::InvalidParams,
+                format!(
+                    "key {} holds a {}; {name} needs numbers or numeric arrays",
+                    m.body.key,
+                    m.body.meta.kind_name()
+                ),
+            ));
+        }
+    }
+    let metas: Vec<ValueMeta> = manifests.iter().map(|m| m.body.meta.clone()).collect();
+    let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
+    // max/min over arrays gives a new secret value: it is kept shared, never revealed
+    let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
+    if store && matches!(req.op, Op::Mean | Op::Var | Op::Std | Op::Linregress | Op::Inv) {
+        return Err(api(
+            ErrorCode::Unsupported,
+            format!("{name} with store=True is not available yet: its result is not at the storage scale"),
+        ));
+    }
+    if req.store && matches!(req.op, Op::Max | Op::Min) && !any_array {
+        return Err(api(
+            ErrorCode::Unsupported,
+            format!("{name} of scalar keys returns one of the input keys; store=True does not apply"),
+        ));
+    }
+
+    // ---- the committee and how each input enters it
+    let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
+    let holders = |m: &Manifest| -> Vec<PeerId> {
+        m.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect()
+    };
+    let first = holders(&manifests[0]);
+    let first_live: Vec<PeerId> = first.iter().filter(|p| live.contains(p)).copied().collect();
+    let mut session: SessionId = [0; 16];
+    rand::rng().fill_bytes(&mut session);
+    let committee: Vec<PeerId> = if first_live.len() >= placement::MIN_GROUP {
+        first_live
+    } else {
+        let n = placement::group_size(ctx.cfg.group_size, live.len())
+            .map_err(|e| api(ErrorCode::NotEnoughNodes, e.to_string()))?;
+        let bytes: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
+        placement::rank(&DataKey([0; 32]), &bytes)
+            .into_iter()
+            .take(n)
+            .filter_map(|b| PeerId::from_bytes(b).ok())
+            .collect()
+    };
+    let n = committee.len();
+    let t = shamir::max_threshold(n);
+    let mut participants = committee.clone();
+    let mut inputs = Vec::with_capacity(manifests.len());
+    for m in &manifests {
+        let hs = holders(m);
+        let direct = hs == committee
+            && m.body.threshold as usize == t
+            && m.body.holders.iter().enumerate().all(|(i, h)| h.x == i as u64 + 1);
+        let source = if direct {
+            InputSource::Direct
+        } else {
+            let need = m.body.threshold as usize + 1;
+            let mut dealers = Vec::with_capacity(need);
+            for h in m.body.holders.iter() {
+                let Ok(p) = PeerId::from_bytes(&h.peer) else { continue };
+                if !live.contains(&p) {
+                    continue;
+                }
+                let idx = match participants.iter().position(|q| *q == p) {
+                    Some(i) => i,
+                    None => {
+                        participants.push(p);
+                        participants.len() - 1
+                    }
+                };
+                dealers.push((idx as u32, h.x));
+                if dealers.len() == need {
+                    break;
+                }
+            }
+            if dealers.len() < need {
+                return Err(api(
+                    ErrorCode::NotEnoughNodes,
+                    format!(
+                        "not enough custody nodes online for key {}: {} of {need} holders reachable",
+                        m.body.key,
+                        dealers.len()
+                    ),
+                ));
+            }
+            InputSource::Reshare { dealers }
+        };
+        inputs.push(InputSpec { key: m.body.key, meta: m.body.meta.clone(), source });
+    }
+
+    // ---- start everywhere, then go
+    let id = ctx.identity().await?;
+    let deadline_ms = now_ms() + ctx.cfg.compute_timeout.as_millis() as u64;
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    ctx.sessions
+        .send(RegisterRequester { session, participants: participants.clone(), events: events_tx })
+        .await
+        .map_err(|e| api(ErrorCode::Internal, e.to_string()))?;
+    let _registration = Registration { ctx: ctx.clone(), session };
+    let start = SessionStart {
+        session,
+        op: req.op.clone(),
+        inputs,
+        participants: participants.iter().map(|p| p.to_bytes()).collect(),
+        committee: n as u32,
+        threshold: t as u32,
+        requester: ctx.local.to_bytes(),
+        store,
+        deadline_ms,
+    };
+    let start = MpcRequest::Start(Signed::sign(start, &id, now_ms(), &mut rand::rng()));
+    let acks = broadcast(&ctx, &participants, &start).await;
+    if let Some(e) = acks.into_iter().find_map(Result::err) {
+        abort(&ctx, &participants, session, "start refused").await;
+        return Err(e);
+    }
+    let go = MpcRequest::Go { session };
+    let acks = broadcast(&ctx, &participants, &go).await;
+    if let Some(e) = acks.into_iter().find_map(Result::err) {
+        abort(&ctx, &participants, session, "start failed").await;
+        return Err(e);
+    }
+
+    // ---- collect the members' outcomes
+    let mut outcomes: Vec<Option<(SessionOutcome, SessionTiming)>> = vec![None; n];
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+    while outcomes.iter().any(Option::is_none) {
+        let ev = tokio::select! {
+            _ = req.cancel.cancelled() => {
+                abort(&ctx, &participants, session, "cancelled by the requester").await;
+                return Err(api(ErrorCode::Cancelled, format!("{name} cancelled")));
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                abort(&ctx, &participants, session, "deadline passed").await;
+                return Err(api(ErrorCode::Timeout, format!("{name} did not finish before its deadline")));
+            }
+            ev = events.recv() => ev,
+        };
+        match ev {
+            Some(RequesterEvent::Outcome { from, outcome, timing }) if from < n => {
+                if let SessionOutcome::Failed(msg) = &outcome {
+                    abort(&ctx, &participants, session, "a member failed").await;
+                    return Err(engine_error(msg));
+                }
+                outcomes[from] = Some((outcome, timing));
+            }
+            Some(RequesterEvent::Outcome { .. }) => {}
+            Some(RequesterEvent::Progress { done, total, stage }) => {
+                if let Some(p) = &req.progress {
+                    let _ = p.send(ProgressUpdate { done, total, stage });
+                }
+            }
+            Some(RequesterEvent::Failed(why)) => {
+                abort(&ctx, &participants, session, &why).await;
+                return Err(api(ErrorCode::NotEnoughNodes, format!("{name} failed: {why}")));
+            }
+            None => return Err(api(ErrorCode::Internal, "session registry went away")),
+        }
+    }
+    let outcomes: Vec<(SessionOutcome, SessionTiming)> = outcomes.into_iter().flatten().collect();
+    let timing = SessionTiming {
+        prep_ms: outcomes.iter().map(|o| o.1.prep_ms).fold(0.0, f64::max),
+        online_ms: outcomes.iter().map(|o| o.1.online_ms).fold(0.0, f64::max),
+        rounds: outcomes.iter().map(|o| o.1.rounds).max().unwrap_or(0),
+        bytes_sent: outcomes.iter().map(|o| o.1.bytes_sent).sum(),
+    };
+
+    let result = if store {
+        ComputeResult::Key(keep_stored(&ctx, &req.op, &metas, &committee, t, session, outcomes).await?)
+    } else {
+        let shares: Vec<(usize, OutputShare)> = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (o, _))| match o {
+                SessionOutcome::Revealed(s) => Ok((i, s)),
+                _ => Err(api(ErrorCode::Internal, "a member kept a result that was to be revealed")),
+            })
+            .collect::<Result<_, _>>()?;
+        match mpc::reveal(&req.op, &metas, &shares, t) {
+            Ok(OpResult::KeyIndex(i)) => ComputeResult::Key(
+                *req.keys.get(i).ok_or_else(|| api(ErrorCode::Internal, "winning index out of range"))?,
+            ),
+            Ok(r) => ComputeResult::Value(r),
+            Err(e) => return Err(engine_error(&e.to_string())),
+        }
+    };
+    tracing::info!(
+        op = name,
+        n,
+        prep_ms = timing.prep_ms,
+        online_ms = timing.online_ms,
+        rounds = timing.rounds,
+        "computed"
+    );
+    Ok(ComputeOutput { result, timing })
+}
+
+/// With `store`: checks the result's flags (revealed to the requester only), then signs the new key's
+/// manifest and has every member keep its share under it.
+async fn keep_stored(
+    ctx: &FrontCtx,
+    op: &Op,
+    metas: &[ValueMeta],
+    committee: &[PeerId],
+    t: usize,
+    session: SessionId,
+    outcomes: Vec<(SessionOutcome, SessionTiming)>,
+) -> Result<DataKey, ApiError> {
+    let mut meta = None;
+    let mut flag_shares = Vec::with_capacity(outcomes.len());
+    let mut commitments = Vec::with_capacity(outcomes.len());
+    for (i, (o, _)) in outcomes.into_iter().enumerate() {
+        let SessionOutcome::Stored { meta: m, checks, flags, commitment } = o else {
+            return Err(api(ErrorCode::Internal, "a member revealed a result that was to be stored"));
+        };
+        if meta.get_or_insert_with(|| m.clone()) != &m {
+            return Err(api(ErrorCode::Unavailable, "members disagree on the result's shape"));
+        }
+        let layout = OutputLayout::Scalars(vec![]);
+        flag_shares.push((i, OutputShare { layout, checks: checks.clone(), shares: flags.0 }));
+        commitments.push(commitment);
+    }
+    let meta = meta.ok_or_else(|| api(ErrorCode::Internal, "no outcome"))?;
+    // the flags alone: a failing check becomes its clear error, exactly as for a revealed result
+    mpc::reveal(op, metas, &flag_shares, t).map_err(|e| engine_error(&e.to_string()))?;
+
+    let id = ctx.identity().await?;
+    let mut nonce = [0u8; 32];
+    rand::rng().fill_bytes(&mut nonce);
+    let mut seed = b"enigma computed value v1".to_vec();
+    seed.extend_from_slice(&session);
+    let key = DataKey::derive(&seed, &id.pubkey(), &nonce);
+    let manifest = ManifestBody {
+        version: MANIFEST_VERSION,
+        key,
+        owner: id.pubkey(),
+        meta,
+        threshold: t as u32,
+        holders: committee
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Holder { peer: p.to_bytes(), x: i as u64 + 1, commitment: commitments[i] })
+            .collect(),
+        created_ms: now_ms(),
+        epoch: 0,
+    }
+    .sign(&id);
+    let keep = MpcRequest::Store(Signed::sign(
+        SessionStore { session, manifest: manifest.clone() },
+        &id,
+        now_ms(),
+        &mut rand::rng(),
+    ));
+    let acks = broadcast(ctx, committee, &keep).await;
+    let kept = acks.iter().filter(|a| a.is_ok()).count();
+    if kept < t + 1 {
+        return Err(api(ErrorCode::NotEnoughNodes, format!("only {kept} members kept the result, {} needed", t + 1)));
+    }
+    ctx.network.do_send(PutRecord { key: key.0.to_vec(), value: wire::encode(&DhtRecord::Manifest(manifest)) });
+    Ok(key)
+}
+
+/// Sends one MPC request to every participant; each answer as Ok(()) or the error it means.
+async fn broadcast(ctx: &FrontCtx, peers: &[PeerId], req: &MpcRequest) -> Vec<Result<(), ApiError>> {
+    let frame = wire::encode(req);
+    futures::future::join_all(peers.iter().map(|p| {
+        let frame = frame.clone();
+        async move {
+            let r = ctx.network.send(SendRequest { proto: Proto::Mpc, peer: *p, frame }).await;
+            match r {
+                Ok(Ok(bytes)) => match wire::decode::<Response>(&bytes) {
+                    Ok(Response::Ack) => Ok(()),
+                    Ok(Response::Error { kind, message }) => {
+                        let code = match kind {
+                            ErrorKind::AccessDenied => ErrorCode::AccessDenied,
+                            ErrorKind::UnknownKey => ErrorCode::UnknownKey,
+                            ErrorKind::Busy => ErrorCode::Busy,
+                            _ => ErrorCode::Unavailable,
+                        };
+                        Err(api(code, format!("{message} (from {p})")))
+                    }
+                    _ => Err(api(ErrorCode::Unavailable, format!("{p} answered garbage"))),
+                },
+                Ok(Err(e)) => Err(api(ErrorCode::NotEnoughNodes, format!("committee member {p} unreachable: {e}"))),
+                Err(e) => Err(api(ErrorCode::Internal, e.to_string())),
+            }
+        }
+    }))
+    .await
+}
+
+async fn abort(ctx: &FrontCtx, peers: &[PeerId], session: SessionId, reason: &str) {
+    let req = MpcRequest::Abort { session, reason: reason.to_string() };
+    let _ = tokio::time::timeout(Duration::from_secs(5), broadcast(ctx, peers, &req)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_keep_their_meaning() {
+        assert_eq!(engine_error("value out of range for fixed-point: x").code, ErrorCode::OutOfRange);
+        assert_eq!(engine_error("singular matrix: y").code, ErrorCode::Singular);
+        assert_eq!(engine_error("shape mismatch: z").code, ErrorCode::InvalidParams);
+        assert_eq!(engine_error("transport error: gone").code, ErrorCode::Unavailable);
+    }
+}

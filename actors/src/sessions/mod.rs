@@ -1,0 +1,352 @@
+//! The Sessions actor: supervises one [`MpcSession`] per running computation at this node, and keeps
+//! the requester side of the computations this node asked for.
+//!
+//! Owns: validating a session start (the requester's signature, freshness, replay, this node's place
+//! in it, and — for every input this node holds — that the key's manifest matches and that the
+//! requester may compute on it, on this node's own ledger), creating sessions, routing protocol
+//! messages to them (checking the sender is the participant it claims to be), routing outcomes and
+//! progress to waiting requesters, and aborting sessions whose participants go down. Must never: run
+//! a session for a requester without compute access to the inputs it holds here.
+
+pub mod session;
+pub mod transport;
+
+use crate::custody::{self, Custody};
+use crate::ledger::{Ledger, May};
+use crate::network::{Network, PeerEvent, SubscribePeers};
+use actix::prelude::*;
+use enigma_protocol::field::Fp;
+use enigma_protocol::identity::PubkeyBytes;
+use enigma_protocol::policy::Level;
+use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
+use enigma_protocol::wire::{AccessEntry, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed};
+use libp2p::PeerId;
+use session::{Abort, Deliver, Go, KeepStored, MpcSession};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// The longest a session may be scheduled for.
+pub const MAX_SESSION: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Sessions running at once at this node (back-pressure instead of unbounded work).
+pub const MAX_SESSIONS: usize = 64;
+
+/// What a waiting requester hears.
+#[derive(Debug)]
+pub enum RequesterEvent {
+    Outcome { from: usize, outcome: SessionOutcome, timing: SessionTiming },
+    Progress { done: u64, total: u64, stage: String },
+    Failed(String),
+}
+
+struct Requester {
+    participants: Vec<PeerId>,
+    events: mpsc::UnboundedSender<RequesterEvent>,
+}
+
+pub struct Sessions {
+    local: PeerId,
+    network: Addr<Network>,
+    custody: Addr<Custody>,
+    ledger: Addr<Ledger>,
+    members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
+    requesters: HashMap<SessionId, Requester>,
+}
+
+impl Sessions {
+    pub fn new(local: PeerId, network: Addr<Network>, custody: Addr<Custody>, ledger: Addr<Ledger>) -> Sessions {
+        Sessions { local, network, custody, ledger, members: HashMap::new(), requesters: HashMap::new() }
+    }
+}
+
+impl Actor for Sessions {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.network.do_send(SubscribePeers(ctx.address().recipient()));
+    }
+}
+
+fn err(kind: ErrorKind, msg: impl Into<String>) -> Response {
+    Response::error(kind, msg)
+}
+
+/// Everything a start needs checked before a session exists (runs off the actor's state).
+async fn admit(
+    local: PeerId,
+    custody: Addr<Custody>,
+    ledger: Addr<Ledger>,
+    signed: Signed<SessionStart>,
+) -> Result<(SessionStart, PubkeyBytes, PeerId, usize, Vec<PeerId>, Vec<Option<Vec<Fp>>>), Response> {
+    let now = crate::now_ms();
+    signed.verify(now).map_err(|e| err(ErrorKind::AccessDenied, e.to_string()))?;
+    let fresh = custody
+        .send(custody::CheckNonce {
+            signer: signed.auth.signer.to_vec(),
+            nonce: signed.auth.nonce,
+            expires_ms: signed.auth.timestamp_ms + MAX_CLOCK_SKEW_MS,
+        })
+        .await
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    if !fresh {
+        return Err(err(ErrorKind::Replay, "session start already seen"));
+    }
+    let requester_id = signed.auth.signer;
+    let spec = signed.body;
+    let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session start: {m}"));
+    let peers: Vec<PeerId> = spec
+        .participants
+        .iter()
+        .map(|b| PeerId::from_bytes(b))
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("peer id"))?;
+    let requester = PeerId::from_bytes(&spec.requester).map_err(|_| bad("requester peer id"))?;
+    let n = spec.committee as usize;
+    let t = spec.threshold as usize;
+    let mut distinct = peers.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != peers.len() || n < 3 || n > peers.len() || t == 0 || 2 * t >= n {
+        return Err(bad("committee"));
+    }
+    if spec.deadline_ms <= now || spec.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
+        return Err(bad("deadline"));
+    }
+    if spec.inputs.is_empty() || spec.inputs.len() > 64 {
+        return Err(bad("inputs"));
+    }
+    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not a participant"))?;
+
+    let mut mine = Vec::with_capacity(spec.inputs.len());
+    for input in &spec.inputs {
+        let my_x = match &input.source {
+            InputSource::Direct => (me < n).then_some(me as u64 + 1),
+            InputSource::Reshare { dealers } => {
+                if dealers.iter().any(|(p, _)| *p as usize >= peers.len()) {
+                    return Err(bad("dealer index"));
+                }
+                dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x)
+            }
+        };
+        let Some(x) = my_x else {
+            mine.push(None);
+            continue;
+        };
+        let key = input.key;
+        let held = custody
+            .send(custody::GetShare { key })
+            .await
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let m = &held.record.manifest;
+        let my_holder = m.holder(&local.to_bytes()).ok_or_else(|| bad("this node does not hold the key"))?;
+        if my_holder.x != x || m.body.meta != input.meta {
+            return Err(bad("input does not match the key's manifest"));
+        }
+        if matches!(input.source, InputSource::Direct) {
+            let same_group = m.body.holders.len() == n
+                && m.body.threshold as usize == t
+                && m.body.holders.iter().enumerate().all(|(i, h)| h.peer == peers[i].to_bytes() && h.x == i as u64 + 1);
+            if !same_group {
+                return Err(bad("a direct input must be held by exactly the committee"));
+            }
+        }
+        let owner = m.body.owner;
+        let allowed = owner == requester_id
+            || ledger
+                .send(May { owner, requester: requester_id, key, level: Level::Compute })
+                .await
+                .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        if !allowed {
+            tracing::info!(%key, "session refused: no compute grant for the requester");
+            return Err(err(ErrorKind::AccessDenied, format!("access denied to key {key}")));
+        }
+        let mut request = [0u8; 16];
+        request.copy_from_slice(&spec.session);
+        let entry = AccessEntry { requester: requester_id, action: "compute".into(), timestamp_ms: now, request };
+        if let Ok(Err(e)) = custody.send(custody::RecordAccess { key, entry }).await {
+            tracing::warn!(%key, error = %e, "cannot record an access");
+        }
+        mine.push(Some(held.share));
+    }
+    Ok((spec, requester_id, requester, me, peers, mine))
+}
+
+/// An MPC frame from a peer (decoded by the router).
+#[derive(Message)]
+#[rtype(result = "Response")]
+pub struct Inbound {
+    pub peer: PeerId,
+    pub req: MpcRequest,
+}
+
+impl Handler<Inbound> for Sessions {
+    type Result = ResponseActFuture<Self, Response>;
+
+    fn handle(&mut self, m: Inbound, _: &mut Context<Self>) -> Self::Result {
+        let ready = |r: Response| -> Self::Result { Box::pin(actix::fut::ready(r)) };
+        match m.req {
+            MpcRequest::Start(signed) => {
+                let session = signed.body.session;
+                if self.members.contains_key(&session) {
+                    return ready(err(ErrorKind::BadRequest, "session already exists"));
+                }
+                if self.members.len() >= MAX_SESSIONS {
+                    return ready(err(ErrorKind::Busy, "too many computations running on this node"));
+                }
+                let fut = admit(self.local, self.custody.clone(), self.ledger.clone(), signed);
+                Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
+                    let (spec, requester_id, requester, me, peers, mine) = match r {
+                        Ok(v) => v,
+                        Err(resp) => return resp,
+                    };
+                    if act.members.contains_key(&session) {
+                        return err(ErrorKind::BadRequest, "session already exists");
+                    }
+                    let s = MpcSession::new(
+                        spec,
+                        requester_id,
+                        requester,
+                        me,
+                        peers.clone(),
+                        mine,
+                        act.network.clone(),
+                        act.custody.clone(),
+                        ctx.address(),
+                    );
+                    act.members.insert(session, (s.start(), peers));
+                    Response::Ack
+                }))
+            }
+            MpcRequest::Go { session } => match self.members.get(&session) {
+                Some((s, _)) => {
+                    s.do_send(Go);
+                    ready(Response::Ack)
+                }
+                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+            },
+            MpcRequest::Msg { session, from, seq, payload } => match self.members.get(&session) {
+                Some((s, _)) => {
+                    let s = s.clone();
+                    let fut = async move {
+                        match s.send(Deliver { peer: m.peer, from: from as usize, seq, payload }).await {
+                            Ok(Ok(())) => Response::Ack,
+                            Ok(Err(e)) => err(ErrorKind::BadRequest, e),
+                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                        }
+                    };
+                    Box::pin(actix::fut::wrap_future(fut))
+                }
+                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+            },
+            MpcRequest::Output { session, from, outcome, timing } => {
+                let Some(r) = self.requesters.get(&session) else {
+                    return ready(err(ErrorKind::BadRequest, "not waiting for this session"));
+                };
+                if r.participants.get(from as usize) != Some(&m.peer) {
+                    return ready(err(ErrorKind::BadRequest, "outcome from a non-participant"));
+                }
+                let _ = r.events.send(RequesterEvent::Outcome { from: from as usize, outcome, timing });
+                ready(Response::Ack)
+            }
+            MpcRequest::Progress { session, done, total, stage } => {
+                if let Some(r) = self.requesters.get(&session)
+                    && r.participants.contains(&m.peer)
+                {
+                    let _ = r.events.send(RequesterEvent::Progress { done, total, stage });
+                }
+                ready(Response::Ack)
+            }
+            MpcRequest::Store(signed) => {
+                let Some((s, _)) = self.members.get(&signed.body.session) else {
+                    return ready(err(ErrorKind::BadRequest, "unknown session"));
+                };
+                if let Err(e) = signed.verify(crate::now_ms()) {
+                    return ready(err(ErrorKind::AccessDenied, e.to_string()));
+                }
+                let s = s.clone();
+                let fut = async move {
+                    match s.send(KeepStored { signer: signed.auth.signer, manifest: signed.body.manifest }).await {
+                        Ok(Ok(())) => Response::Ack,
+                        Ok(Err(e)) => err(ErrorKind::BadRequest, e),
+                        Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                    }
+                };
+                Box::pin(actix::fut::wrap_future(fut))
+            }
+            MpcRequest::Abort { session, reason } => {
+                if let Some((s, peers)) = self.members.get(&session)
+                    && peers.contains(&m.peer)
+                {
+                    s.do_send(Abort(reason.clone()));
+                }
+                if let Some(r) = self.requesters.get(&session)
+                    && r.participants.contains(&m.peer)
+                {
+                    let _ = r.events.send(RequesterEvent::Failed(reason));
+                }
+                ready(Response::Ack)
+            }
+        }
+    }
+}
+
+/// A member session ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionEnded {
+    pub session: SessionId,
+}
+
+impl Handler<SessionEnded> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
+        self.members.remove(&m.session);
+    }
+}
+
+/// This node is the requester of a session: route its outcomes and progress to `events`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterRequester {
+    pub session: SessionId,
+    pub participants: Vec<PeerId>,
+    pub events: mpsc::UnboundedSender<RequesterEvent>,
+}
+
+impl Handler<RegisterRequester> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: RegisterRequester, _: &mut Context<Self>) {
+        self.requesters.insert(m.session, Requester { participants: m.participants, events: m.events });
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnregisterRequester {
+    pub session: SessionId,
+}
+
+impl Handler<UnregisterRequester> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: UnregisterRequester, _: &mut Context<Self>) {
+        self.requesters.remove(&m.session);
+    }
+}
+
+impl Handler<PeerEvent> for Sessions {
+    type Result = ();
+    fn handle(&mut self, ev: PeerEvent, _: &mut Context<Self>) {
+        let PeerEvent::Down(peer) = ev else { return };
+        for (s, peers) in self.members.values() {
+            if peers.contains(&peer) {
+                s.do_send(Abort(format!("participant {peer} went down")));
+            }
+        }
+        for r in self.requesters.values() {
+            if r.participants.contains(&peer) {
+                let _ = r.events.send(RequesterEvent::Failed(format!("committee member {peer} went down")));
+            }
+        }
+    }
+}
