@@ -29,11 +29,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// FLIP WHEN THE MPC CALLS LAND. Until `stats.*` and `linalg.*` are in the node it answers them with
-/// JSON-RPC -32601 "method not found", and step 2b (and the compute check of step 3) asserts exactly
-/// that. Set this to `true` and the same steps check the answers against numpy/scipy semantics.
-const MPC_CALLS_IN_NODE: bool = false;
-
 /// The `enigma` binary of this build: static-pie (see .cargo/config.toml), so it runs FROM scratch.
 const BIN: &str = env!("CARGO_BIN_EXE_enigma");
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -342,20 +337,6 @@ fn load_at(endpoint: &str, key: &str) -> Result<Value, ClientError> {
     within(&format!("load via {endpoint}"), REQUEST_LIMIT, move || Client::connect(&ep)?.load(&k))
 }
 
-/// One JSON-RPC request as a line over TCP, and the node's reply as it is on the wire.
-fn raw_rpc(endpoint: &str, method: &str, params: Json) -> Json {
-    use std::io::{BufRead, BufReader, Write};
-    let (ep, m) = (endpoint.to_string(), method.to_string());
-    within(&format!("{method} via {endpoint}"), REQUEST_LIMIT, move || {
-        let mut s = std::net::TcpStream::connect(&ep).expect("connect");
-        let req = json!({"jsonrpc": "2.0", "id": 7, "method": m, "params": params});
-        writeln!(s, "{req}").expect("send");
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).expect("reply");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-    })
-}
-
 /// `docker exec <container> /enigma ARGS` (the client finds the node through $ENIGMA_SOCKET).
 fn exec_in(container: &str, args: &[&str]) -> Out {
     let mut all = vec!["exec", container, "/enigma"];
@@ -546,7 +527,7 @@ impl Net {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Data-processing calls (step 2b): the exact state now, and the checks for when they land
+// Data-processing calls (step 2b)
 
 /// The data the compute checks use, stored through the owner's node.
 struct MpcData {
@@ -578,21 +559,6 @@ fn store_mpc_data(net: &Net, i: usize) -> MpcData {
         inv: net.store(i, json!([[4, 7], [2, 6]])),
         singular: net.store(i, json!([[1, 2], [2, 4]])),
     }
-}
-
-/// Every data-processing call with the parameters the clients send (python/, DESIGN §1).
-fn mpc_requests(d: &MpcData) -> Vec<(&'static str, Json)> {
-    let s: Vec<&str> = d.scalars.iter().map(|(k, _)| k.as_str()).collect();
-    vec![
-        ("stats.max", json!({ "keys": s })),
-        ("stats.min", json!({ "keys": s })),
-        ("stats.mean", json!({ "keys": [d.x.0] })),
-        ("stats.var", json!({ "keys": [d.x.0] })),
-        ("stats.std", json!({ "keys": [d.x.0] })),
-        ("stats.linregress", json!({ "key_x": d.x.0, "key_y": d.y.0 })),
-        ("linalg.dot", json!({ "key_a": d.a, "key_b": d.b })),
-        ("linalg.inv", json!({ "key": d.inv })),
-    ]
 }
 
 /// Numbers of a JSON answer (a typed value is unwrapped), flattened.
@@ -632,20 +598,6 @@ fn var(v: &[f64]) -> f64 {
 
 /// Step 2b through node `i` (which has the owner's identity).
 fn check_mpc_calls(net: &Net, i: usize, d: &MpcData) {
-    if !MPC_CALLS_IN_NODE {
-        // The exact state until the MPC calls land: every one is JSON-RPC -32601 "method not found"
-        // (checked on the wire, not through a client's mapping of codes).
-        for (method, params) in mpc_requests(d) {
-            let reply = raw_rpc(&net.endpoint(i), method, params);
-            let err = reply
-                .get("error")
-                .unwrap_or_else(|| panic!("{method} answered {reply}: the node has it now, flip MPC_CALLS_IN_NODE"));
-            assert_eq!(err["code"], json!(-32601), "{method}: {reply}");
-            let message = err["message"].as_str().unwrap_or_default();
-            assert!(message.contains("method not found") && message.contains(method), "{method}: {reply}");
-        }
-        return;
-    }
     let call = |method: &str, params: Json| -> Json {
         net.call(i, method, params).unwrap_or_else(|e| panic!("{method} on node {i}: {e}"))
     };
@@ -757,9 +709,7 @@ fn five_containers_store_survive_loss_restart_and_partition() {
             assert_eq!(net.held(i), data.keys_total, "node {i}");
         }
     });
-    step("2b. data-processing calls answer -32601 method not found until MPC_CALLS_IN_NODE", || {
-        check_mpc_calls(&net, 0, &data.mpc)
-    });
+    step("2b. every data-processing call answers as numpy/scipy would", || check_mpc_calls(&net, 0, &data.mpc));
     // what each node holds before the kills (computations may have stored results since step 2)
     let held_before: Vec<u64> = (0..NODES).map(|i| net.held(i)).collect();
     step("3. docker kill t = 2 custody containers: load and compute still work", || {

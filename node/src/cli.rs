@@ -166,6 +166,12 @@ pub struct DevnetArgs {
 /// Benchmarks.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// MPC: engine primitives, then every operation on 3- and 5-node devnets (prep and online apart).
+    Mpc {
+        /// Smaller inputs (10^4 instead of 10^5).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Store and load throughput: 1 KB, 1 MB, 64 MB values and a 10^6-element array.
     Storage {
         /// Nodes in the devnet.

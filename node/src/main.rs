@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
         None => run::run(cli.run),
         Some(cli::Command::Devnet(args)) => devnet::run(args),
         Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
+        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick })) => bench::mpc::run(quick),
         Some(cmd) => client_cmd::run(cmd, cli.socket),
     };
     match result {

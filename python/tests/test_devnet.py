@@ -235,27 +235,57 @@ class DevnetTest(unittest.TestCase):
         finally:
             grantee.close()
 
-    def test_methods_not_yet_on_the_node_raise_method_not_found(self):
-        # FLIP WHEN THEY LAND: stats.*, linalg.* and cancel are offered by the client, but the node
-        # answers method_not_found for now. When a method lands, move it from here to a real test
-        # (its request shape is already checked in test_fake_node).
+    def test_stats_and_linalg(self):
+        # the examples of the data-processing API, through a Client and through the module
         for name, api in self.apis():
-            key = api.store([1, 2, 3])
-            pending = {
-                "stats.max": lambda: api.stats.max(key),
-                "stats.min": lambda: api.stats.min(key),
-                "stats.mean": lambda: api.stats.mean(key),
-                "stats.var": lambda: api.stats.var(key, key, store=True),
-                "stats.std": lambda: api.stats.std(key),
-                "stats.linregress": lambda: api.stats.linregress(key, key),
-                "linalg.dot": lambda: api.linalg.dot(key, key),
-                "linalg.inv": lambda: api.linalg.inv(key, progress=lambda *a: None),
-                "cancel": lambda: api.cancel("op-1"),
-            }
-            for method, f in pending.items():
-                with self.subTest(api=name, method=method):
-                    err = self.assertKind("method_not_found", f)
-                    self.assertIn(method, str(err))
+            with self.subTest(api=name):
+                alice = api.store(10000000)
+                bob = api.store(30000)
+                self.assertEqual(api.stats.max(alice, bob), alice)
+                self.assertEqual(api.stats.min(alice, bob), bob)
+                ages = api.store([45, 43, 23, 15, 67, 32, 28, 98, 55, 14])
+                self.assertEqual(api.stats.mean(ages), [42.0])
+                (var,) = api.stats.var(ages)
+                (std,) = api.stats.std(ages)
+                self.assertAlmostEqual(var, 611.0, places=6)
+                self.assertAlmostEqual(std, 611.0 ** 0.5, places=6)
+                x = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+                y = [2.1, 3.9, 6.2, 7.8, 10.1, 12.2, 13.8, 16.1, 18.0, 20.2]
+                slope, intercept, r_value, p_value, std_err = api.stats.linregress(api.store(x), api.store(y))
+                mx, my = sum(x) / 10, sum(y) / 10
+                sxx = sum((a - mx) ** 2 for a in x)
+                sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+                syy = sum((b - my) ** 2 for b in y)
+                self.assertAlmostEqual(slope, sxy / sxx, places=6)
+                self.assertAlmostEqual(intercept, my - sxy / sxx * mx, places=5)
+                self.assertAlmostEqual(r_value, sxy / (sxx * syy) ** 0.5, places=6)
+                self.assertLess(p_value, 1e-10)
+                self.assertGreater(std_err, 0.0)
+                a = api.store([[1, 2], [3, 4]])
+                b = api.store([[5, 6], [7, 8]])
+                self.assertSameValue(api.linalg.dot(a, b), [[19, 22], [43, 50]])
+                self.assertSameValue(api.linalg.dot(api.store([1, 2, 3]), api.store([4, 5, 6])), 32)
+                inv = api.linalg.inv(api.store([[4, 7], [2, 6]]), progress=lambda done, total, stage: None)
+                for row, want in zip(inv, [[0.6, -0.7], [-0.2, 0.4]]):
+                    for got, w in zip(row, want):
+                        self.assertAlmostEqual(got, w, places=6)
+                self.assertKind("singular", api.linalg.inv, api.store([[1, 2], [2, 4]]))
+                m = api.stats.max(api.store([3, 99, -4, 17]))
+                self.assertRegex(m, HEX64)
+                self.assertSameValue(api.load(m), 99)
+                self.assertEqual(api.stats.mean(api.linalg.dot(a, b, store=True)), [33.5])
+                self.assertKind("invalid_params", api.stats.mean, api.store("text"))
+
+    def test_progress_callback_and_cancel(self):
+        size = 24
+        m = [[(30.0 if i == j else float((i * 7 + j * 3) % 11 - 5)) for j in range(size)] for i in range(size)]
+        key = self.client.store(m)
+        calls = []
+        inv = self.client.linalg.inv(key, progress=lambda done, total, stage: calls.append((done, total, stage)))
+        self.assertEqual(len(inv), size)
+        self.assertTrue(calls, "no progress reported")
+        self.assertTrue(all(d <= t for d, t, _ in calls))
+        self.assertIs(self.client.cancel("no-such-op"), False)
 
 
 if __name__ == "__main__":
