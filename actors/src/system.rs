@@ -3,7 +3,9 @@
 //! Owns: the node's configuration and the wiring between actors (who gets whose address). Must
 //! never: contain workflow logic. Call [`start`] from inside a running actix `System`.
 
-use crate::custody::{Custody, CustodyStore, sync::CustodySync};
+use crate::custody::repair::RepairDeps;
+use crate::custody::sync::{CustodySync, RepairConfig};
+use crate::custody::{Custody, CustodyStore};
 use crate::front::{Front, FrontConfig, FrontCtx};
 use crate::keystore::{self, Keystore};
 use crate::ledger::{Ledger, backend::Backend};
@@ -31,6 +33,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// Deadline of one computation (MPC session).
     pub compute_timeout: Duration,
+    /// How long a custody holder may be unreachable before its keys are repaired.
+    pub repair_grace: Duration,
     /// LMDB map size (virtual; the file grows with use).
     pub lmdb_map_size: usize,
     /// Where policy transactions go besides the embedded ledger.
@@ -47,6 +51,7 @@ impl NodeConfig {
             max_value_bytes: 256 << 20,
             request_timeout: Duration::from_secs(120),
             compute_timeout: Duration::from_secs(600),
+            repair_grace: Duration::from_secs(60),
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
         }
@@ -85,6 +90,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir)?;
     let identity = keystore::file::load_or_create_identity(&cfg.data_dir)?;
     let local = node_key.public().to_peer_id();
+    let router_key = node_key.clone();
 
     let store = CustodyStore::open(&cfg.data_dir.join("custody"), cfg.lmdb_map_size)?;
     let custody = Custody::start(store);
@@ -116,10 +122,15 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         ledger: ledger.clone(),
         network: network.clone(),
         sessions: sessions.clone(),
+        node_key: router_key,
     }));
     {
         let (c, n) = (custody.clone(), network.clone());
-        Supervisor::start(move |_| CustodySync::new(c, n));
+        let repair = RepairConfig {
+            deps: RepairDeps { local, network: network.clone(), sessions: sessions.clone() },
+            grace: cfg.repair_grace,
+        };
+        Supervisor::start(move |_| CustodySync::new(c, n, Some(repair)));
     }
     let front_ctx = FrontCtx {
         local,

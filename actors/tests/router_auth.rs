@@ -61,7 +61,8 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
         custody.clone(),
         ledger.clone(),
     ));
-    let router = Router { local, custody, ledger: ledger.clone(), network, sessions };
+    let router =
+        Router { local, custody, ledger: ledger.clone(), network, sessions, node_key: Keypair::generate_ed25519() };
 
     let mut rng = StdRng::seed_from_u64(11);
     let owner = Identity::generate(&mut rng);

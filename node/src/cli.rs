@@ -56,6 +56,9 @@ pub struct RunArgs {
     /// Deadline of one request to a peer, in seconds.
     #[arg(long, default_value_t = 120)]
     pub request_timeout: u64,
+    /// Seconds a custody holder may be unreachable before the others repair its keys.
+    #[arg(long, default_value_t = 60)]
+    pub repair_grace_secs: u64,
     /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
     #[arg(long, requires = "bitcoin_rpc_auth_file")]
     pub bitcoin_rpc: Option<String>,

@@ -34,6 +34,7 @@ pub mod method {
     pub const LINALG_INV: &str = "linalg.inv";
     pub const PEERS: &str = "peers";
     pub const STATUS: &str = "status";
+    pub const MANIFEST: &str = "manifest";
     pub const CANCEL: &str = "cancel";
     /// Notification the node sends during long operations when the request asked for progress.
     pub const PROGRESS: &str = "progress";

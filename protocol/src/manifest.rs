@@ -1,20 +1,31 @@
 //! Manifests: the owner-signed record of where a key's shares live and how to read them.
 //!
 //! Owns: the [`Manifest`] (key, owner, public value metadata, threshold, holders with their
-//! x-coordinates and salted share commitments, epoch), its signing and verification, and the check a
+//! x-coordinates and salted share commitments, epoch), its proof and verification, and the check a
 //! reader applies to each share it gathers. Must never: contain anything secret (manifests are
 //! published in the DHT and cached by every holder) — no nonce, no salt, no share.
+//!
+//! Proof: a manifest is either signed by the owner, or is the result of share repairs: the chain of
+//! bodies from an owner-signed root, where each body (epoch e+1) is endorsed — signed with their libp2p
+//! node keys — by at least t+1 holders of the body before it (epoch e). Each holder endorses at most
+//! one body per epoch, and 2(t+1) > n, so two conflicting repairs cannot both be endorsed. The chain is
+//! a flat list (no nesting), so a hostile manifest cannot make a decoder recurse.
 
 use crate::field::Fp;
 use crate::identity::{self, Identity, PubkeyBytes, SignatureBytes};
 use crate::keys::DataKey;
 use crate::shamir;
 use crate::value::ValueMeta;
+use libp2p_identity::{PeerId, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// Manifest format version.
 pub const MANIFEST_VERSION: u16 = 1;
 const DOMAIN: &str = "enigma manifest v1";
+/// Domain of holders' endorsements of a repaired manifest body.
+pub const ENDORSE_DOMAIN: &[u8] = b"enigma manifest endorsement v1\0";
+/// The longest repair chain a manifest may carry (the owner can re-sign to start afresh).
+pub const MAX_REPAIRS: usize = 64;
 
 /// One custody holder of a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,12 +55,41 @@ pub struct ManifestBody {
     pub epoch: u64,
 }
 
-/// A manifest and the owner's signature over its body.
+/// A holder's signature (with its libp2p node key) over a repaired body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endorsement {
+    /// The endorsing holder's peer id bytes (an ed25519 peer id: it carries the public key).
+    #[serde(with = "serde_bytes")]
+    pub peer: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// Why the current body is authoritative.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proof {
+    /// The owner signed the current body.
+    Owner(#[serde(with = "serde_bytes")] SignatureBytes),
+    /// Share repairs since an owner-signed root.
+    Repaired(Box<RepairChain>),
+}
+
+/// The proof of a repaired manifest: `steps` are the bodies between the owner-signed root and the
+/// current one, each with its endorsements; `endorsements` endorse the current body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairChain {
+    pub root: ManifestBody,
+    #[serde(with = "serde_bytes")]
+    pub root_signature: SignatureBytes,
+    pub steps: Vec<(ManifestBody, Vec<Endorsement>)>,
+    pub endorsements: Vec<Endorsement>,
+}
+
+/// A manifest: the current body and its proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub body: ManifestBody,
-    #[serde(with = "serde_bytes")]
-    pub signature: SignatureBytes,
+    pub proof: Proof,
 }
 
 /// Why a manifest or a share was refused.
@@ -57,6 +97,8 @@ pub struct Manifest {
 pub enum ManifestError {
     #[error("manifest signature does not verify")]
     BadSignature,
+    #[error("repaired manifest is not endorsed by enough holders of the one before it")]
+    BadEndorsement,
     #[error("manifest is malformed: {0}")]
     Malformed(String),
     #[error("share does not match its commitment")]
@@ -73,14 +115,19 @@ impl ManifestBody {
     /// Signs the body with the owner's identity.
     pub fn sign(self, owner: &Identity) -> Manifest {
         let signature = owner.sign(DOMAIN, &self.signing_bytes());
-        Manifest { body: self, signature }
+        Manifest { body: self, proof: Proof::Owner(signature) }
     }
-}
 
-impl Manifest {
-    /// Checks the signature and the structural invariants every reader relies on.
-    pub fn verify(&self) -> Result<(), ManifestError> {
-        let b = &self.body;
+    /// The bytes a holder signs to endorse this body as the repair of its key.
+    pub fn endorsement_bytes(&self) -> Vec<u8> {
+        let mut b = ENDORSE_DOMAIN.to_vec();
+        b.extend(self.signing_bytes());
+        b
+    }
+
+    /// Structural invariants every reader relies on.
+    fn check_shape(&self) -> Result<(), ManifestError> {
+        let b = self;
         if b.version != MANIFEST_VERSION {
             return Err(ManifestError::Malformed(format!("unknown version {}", b.version)));
         }
@@ -103,10 +150,101 @@ impl Manifest {
         if b.meta.element_count().is_none() {
             return Err(ManifestError::Malformed("value metadata overflows".into()));
         }
-        if !identity::verify(&b.owner, DOMAIN, &b.signing_bytes(), &self.signature) {
-            return Err(ManifestError::BadSignature);
+        Ok(())
+    }
+
+    /// Whether `next` may follow this body as a repair: same key, owner, data, one epoch later.
+    fn is_repair(&self, next: &ManifestBody) -> bool {
+        next.key == self.key
+            && next.owner == self.owner
+            && next.meta == self.meta
+            && next.created_ms == self.created_ms
+            && next.epoch == self.epoch + 1
+    }
+
+    /// Whether at least t+1 distinct holders of this body endorsed `next`.
+    fn endorsed(&self, next: &ManifestBody, endorsements: &[Endorsement]) -> bool {
+        let msg = next.endorsement_bytes();
+        let mut signers: Vec<&[u8]> = endorsements
+            .iter()
+            .filter(|e| self.holders.iter().any(|h| h.peer == e.peer))
+            .filter(|e| verify_endorsement(&e.peer, &msg, &e.signature))
+            .map(|e| e.peer.as_slice())
+            .collect();
+        signers.sort_unstable();
+        signers.dedup();
+        signers.len() > self.threshold as usize
+    }
+}
+
+/// Verifies an ed25519 signature by the key embedded in a peer id.
+pub fn verify_endorsement(peer: &[u8], msg: &[u8], signature: &[u8]) -> bool {
+    // A peer id is a multihash: varint code, varint length, digest. Keys as small as ed25519's are
+    // embedded with the identity code (0x00) and fit a one-byte length.
+    if PeerId::from_bytes(peer).is_err() {
+        return false;
+    }
+    let (code, len, digest) = match peer {
+        [code, len, rest @ ..] => (*code, *len as usize, rest),
+        _ => return false,
+    };
+    if code != 0 || len >= 0x80 || digest.len() != len {
+        return false;
+    }
+    match PublicKey::try_decode_protobuf(digest) {
+        Ok(pk) => pk.verify(msg, signature),
+        Err(_) => false,
+    }
+}
+
+impl Manifest {
+    /// Checks the proof and the structural invariants every reader relies on.
+    pub fn verify(&self) -> Result<(), ManifestError> {
+        self.body.check_shape()?;
+        match &self.proof {
+            Proof::Owner(sig) => {
+                if !identity::verify(&self.body.owner, DOMAIN, &self.body.signing_bytes(), sig) {
+                    return Err(ManifestError::BadSignature);
+                }
+            }
+            Proof::Repaired(chain) => {
+                let RepairChain { root, root_signature, steps, endorsements } = chain.as_ref();
+                if steps.len() >= MAX_REPAIRS {
+                    return Err(ManifestError::Malformed("repair chain too long".into()));
+                }
+                root.check_shape()?;
+                if !identity::verify(&root.owner, DOMAIN, &root.signing_bytes(), root_signature) {
+                    return Err(ManifestError::BadSignature);
+                }
+                let mut prev = root;
+                for (body, ends) in steps {
+                    body.check_shape()?;
+                    if !prev.is_repair(body) || !prev.endorsed(body, ends) {
+                        return Err(ManifestError::BadEndorsement);
+                    }
+                    prev = body;
+                }
+                if !prev.is_repair(&self.body) || !prev.endorsed(&self.body, endorsements) {
+                    return Err(ManifestError::BadEndorsement);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The manifest after a repair: `next` (one epoch later) endorsed by holders of this one.
+    pub fn repaired(&self, next: ManifestBody, endorsements: Vec<Endorsement>) -> Manifest {
+        let chain = match &self.proof {
+            Proof::Owner(sig) => {
+                RepairChain { root: self.body.clone(), root_signature: *sig, steps: vec![], endorsements }
+            }
+            Proof::Repaired(prev) => {
+                let mut steps = prev.steps.clone();
+                steps.push((self.body.clone(), prev.endorsements.clone()));
+                RepairChain { root: prev.root.clone(), root_signature: prev.root_signature, steps, endorsements }
+            }
+        };
+        Manifest { body: next, proof: Proof::Repaired(Box::new(chain)) }
     }
 
     /// The holder entry for `peer`, if it is one.
@@ -175,6 +313,55 @@ mod tests {
         assert_eq!(m.check_share(&[1; 4], &salts[1], &shares[1]), Ok(2));
         assert_eq!(m.check_share(&[1; 4], &salts[0], &shares[1]), Err(ManifestError::BadShare));
         assert_eq!(m.check_share(&[9; 4], &salts[1], &shares[1]), Err(ManifestError::NotAHolder));
+    }
+
+    #[test]
+    fn repairs_need_endorsements_by_enough_previous_holders() {
+        use libp2p_identity::Keypair;
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(2));
+        let keys: Vec<Keypair> = (0..4).map(|_| Keypair::generate_ed25519()).collect();
+        let peer = |k: &Keypair| k.public().to_peer_id().to_bytes();
+        let body = |peers: &[Vec<u8>], epoch: u64| ManifestBody {
+            version: MANIFEST_VERSION,
+            key: DataKey([1; 32]),
+            owner: owner.pubkey(),
+            meta: ValueMeta::Int,
+            threshold: 1,
+            holders: peers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Holder { peer: p.clone(), x: i as u64 + 1, commitment: [epoch as u8; 32] })
+                .collect(),
+            created_ms: 5,
+            epoch,
+        };
+        let first = body(&[peer(&keys[0]), peer(&keys[1]), peer(&keys[2])], 0).sign(&owner);
+        first.verify().unwrap();
+        // holder 2 is replaced by key 3
+        let next = body(&[peer(&keys[0]), peer(&keys[1]), peer(&keys[3])], 1);
+        let endorse = |k: &Keypair, b: &ManifestBody| Endorsement {
+            peer: peer(k),
+            signature: k.sign(&b.endorsement_bytes()).unwrap(),
+        };
+        let one = first.repaired(next.clone(), vec![endorse(&keys[0], &next)]);
+        assert_eq!(one.verify(), Err(ManifestError::BadEndorsement), "t+1 = 2 endorsements needed");
+        let outsider = first.repaired(next.clone(), vec![endorse(&keys[0], &next), endorse(&keys[3], &next)]);
+        assert_eq!(outsider.verify(), Err(ManifestError::BadEndorsement), "the new holder is not a previous holder");
+        let twice = first.repaired(next.clone(), vec![endorse(&keys[0], &next), endorse(&keys[0], &next)]);
+        assert_eq!(twice.verify(), Err(ManifestError::BadEndorsement), "one holder counts once");
+        let good = first.repaired(next.clone(), vec![endorse(&keys[0], &next), endorse(&keys[1], &next)]);
+        good.verify().unwrap();
+        assert_eq!(Manifest::from_bytes(&good.to_bytes()).unwrap(), good);
+        // a second repair chains on the first
+        let third = body(&[peer(&keys[2]), peer(&keys[1]), peer(&keys[3])], 2);
+        let chained = good.repaired(third.clone(), vec![endorse(&keys[1], &third), endorse(&keys[3], &third)]);
+        chained.verify().unwrap();
+        // a repair that changes the data, or skips an epoch, is refused
+        let mut changed = next.clone();
+        changed.meta = ValueMeta::Float;
+        let bad = first.repaired(changed.clone(), vec![endorse(&keys[0], &changed), endorse(&keys[1], &changed)]);
+        assert_eq!(bad.verify(), Err(ManifestError::BadEndorsement));
+        assert!(!verify_endorsement(b"garbage", b"m", b"s"));
     }
 
     #[test]

@@ -66,6 +66,23 @@ impl SignedBody for SessionStart {
     const DOMAIN: &'static str = "enigma session start v1";
 }
 
+/// A share-repair (refresh) session: t+1 holders of each key reshare it onto a new polynomial held by
+/// the new group (the old holders that are up plus replacements). Sent by the coordinating holder;
+/// authorised by its authenticated peer id being a holder of every key in the manifests this node
+/// holds — no user signature is involved, since no user data leaves the shares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshStart {
+    pub session: SessionId,
+    /// Every input is reshared (`InputSource::Reshare`), from the epoch named here.
+    pub inputs: Vec<(InputSpec, u64)>,
+    /// The new group (participants 0..committee hold the new shares at x = i + 1); dealers are among
+    /// them.
+    pub participants: Vec<Vec<u8>>,
+    pub committee: u32,
+    pub threshold: u32,
+    pub deadline_ms: u64,
+}
+
 /// What a committee member reports at the end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SessionOutcome {
@@ -75,6 +92,8 @@ pub enum SessionOutcome {
     /// result's check flags (which checks, and this member's shares of their 0/1 results) and the
     /// member's salted commitment for the manifest.
     Stored { meta: ValueMeta, checks: Vec<Check>, flags: FpVec, commitment: [u8; 32] },
+    /// A refresh: the member keeps its new share of each input; these are its salted commitments.
+    Refreshed { commitments: Vec<[u8; 32]> },
     /// The member failed (the message is for the requester).
     Failed(String),
 }
@@ -131,6 +150,13 @@ pub enum MpcRequest {
     },
     /// Keep the stored result (requester → committee).
     Store(Signed<SessionStore>),
+    /// Start a share-repair session (coordinating holder → the new group).
+    Refresh(RefreshStart),
+    /// Keep the refreshed shares under these manifests (coordinator → the new group).
+    KeepRefreshed {
+        session: SessionId,
+        manifests: Vec<Manifest>,
+    },
     /// Stop the session (requester → participants, or a participant that failed).
     Abort {
         session: SessionId,

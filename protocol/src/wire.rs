@@ -172,6 +172,8 @@ pub enum Request {
     LedgerTxs { txids: Vec<[u8; 32]> },
     /// The owner asks a holder who accessed a key.
     AccessLog(Signed<AccessLogQuery>),
+    /// A coordinating holder asks a fellow holder to endorse the repaired manifest body of a key.
+    Endorse { body: crate::manifest::ManifestBody },
 }
 
 /// Owner's query of a holder's access log for one key.
@@ -228,6 +230,8 @@ pub enum Response {
     LedgerInventory(Vec<[u8; 32]>),
     LedgerTxs(Vec<Vec<u8>>),
     AccessLog(Vec<AccessEntry>),
+    /// The endorsing holder's signature (libp2p node key) over the body's endorsement bytes.
+    Endorsement(#[serde(with = "serde_bytes")] Vec<u8>),
     Error {
         kind: ErrorKind,
         message: String,

@@ -177,6 +177,20 @@ impl Cluster {
         n.child = Some(child);
     }
 
+    /// Starts one more node joining through node 0 (or the first running node); returns its index.
+    pub fn add_node(&mut self) -> usize {
+        let seed = self.nodes.iter().find(|n| n.is_running()).expect("a running node").port;
+        let i = self.nodes.len();
+        let dir = self._root.path().join(format!("n{i}"));
+        let extra = self.nodes[0].extra.clone();
+        let mut args = vec!["127.0.0.1".into(), seed.to_string(), "--port".into(), "0".into()];
+        args.extend(extra.clone());
+        let mut child = spawn(&dir, &args);
+        let (port, peer_id) = read_info(&dir, &mut child);
+        self.nodes.push(Node { dir, port, peer_id, child: Some(child), extra, seed_port: Some(seed) });
+        i
+    }
+
     /// Committed shares node `i` holds (from its status).
     pub fn held(&self, i: usize) -> u64 {
         self.client(i).status().unwrap()["held_shares"].as_u64().unwrap()

@@ -5,6 +5,7 @@
 //! actor from its factory if it stops. Must never: verify signatures or decide access — the router
 //! does that before asking; never reconstruct anything (it only ever sees one share per key).
 
+pub mod repair;
 mod store;
 pub mod sync;
 
@@ -190,5 +191,50 @@ impl Handler<AccessLog> for Custody {
     type Result = Result<Vec<AccessEntry>, StoreError>;
     fn handle(&mut self, m: AccessLog, _: &mut SyncContext<Self>) -> Self::Result {
         self.store.access_log(&m.key)
+    }
+}
+
+/// Share repair: keep a refreshed share under a later-epoch manifest. `Ok(false)` if not newer.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct Replace {
+    pub manifest: Manifest,
+    pub salt: [u8; 32],
+    pub share: Vec<Fp>,
+    pub now_ms: u64,
+}
+impl Handler<Replace> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: Replace, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.replace(&m.manifest, m.salt, &m.share, m.now_ms)
+    }
+}
+
+/// Drops a share older than `newer_epoch` (this node was replaced while away).
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct DropStale {
+    pub key: DataKey,
+    pub newer_epoch: u64,
+}
+impl Handler<DropStale> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: DropStale, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.drop_stale(&m.key, m.newer_epoch)
+    }
+}
+
+/// Records an endorsement (one body per key and epoch).
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct EndorseOnce {
+    pub key: DataKey,
+    pub epoch: u64,
+    pub body_hash: [u8; 32],
+}
+impl Handler<EndorseOnce> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: EndorseOnce, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.endorse_once(&m.key, m.epoch, m.body_hash)
     }
 }

@@ -59,6 +59,7 @@ pub struct CustodyStore {
     tombstones: Database<Bytes, Bytes>,
     nonces: Database<Bytes, Bytes>,
     access: Database<Bytes, Bytes>,
+    endorsed: Database<Bytes, Bytes>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -82,8 +83,9 @@ impl CustodyStore {
         let tombstones = env.create_database(&mut wtxn, Some("tombstones"))?;
         let nonces = env.create_database(&mut wtxn, Some("nonces"))?;
         let access = env.create_database(&mut wtxn, Some("access"))?;
+        let endorsed = env.create_database(&mut wtxn, Some("endorsed"))?;
         wtxn.commit()?;
-        Ok(CustodyStore { env, records, shares, tombstones, nonces, access })
+        Ok(CustodyStore { env, records, shares, tombstones, nonces, access, endorsed })
     }
 
     /// Phase 1 of a store: keeps the share as pending. Idempotent for the same manifest; a key that
@@ -229,6 +231,57 @@ impl CustodyStore {
         Ok(out)
     }
 
+    /// Share repair: keeps a refreshed share, committed, under a manifest of a later epoch than the one
+    /// held (or for a key not held before). Returns false, changing nothing, if the held epoch is not
+    /// older.
+    pub fn replace(&self, manifest: &Manifest, salt: [u8; 32], share: &[Fp], now_ms: u64) -> Result<bool, StoreError> {
+        let key = manifest.body.key.0;
+        let mut wtxn = self.env.write_txn()?;
+        if self.tombstones.get(&wtxn, &key)?.is_some() {
+            return Err(StoreError::Tombstoned);
+        }
+        if let Some(raw) = self.records.get(&wtxn, &key)? {
+            let held: ShareRecord = dec(raw)?;
+            if held.manifest.body.epoch >= manifest.body.epoch {
+                return Ok(false);
+            }
+        }
+        let record = ShareRecord { state: ShareState::Committed, manifest: manifest.clone(), salt, updated_ms: now_ms };
+        self.records.put(&mut wtxn, &key, &enc(&record)?)?;
+        self.shares.put(&mut wtxn, &key, &field::to_bytes_vec(share))?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
+    /// Drops a stale share (a repair gave the key to others while this node was away). Only a share
+    /// of an epoch older than `newer_epoch` is dropped. No tombstone: the key lives on elsewhere.
+    pub fn drop_stale(&self, key: &DataKey, newer_epoch: u64) -> Result<bool, StoreError> {
+        let mut wtxn = self.env.write_txn()?;
+        let Some(raw) = self.records.get(&wtxn, &key.0)? else { return Ok(false) };
+        let held: ShareRecord = dec(raw)?;
+        if held.manifest.body.epoch >= newer_epoch {
+            return Ok(false);
+        }
+        self.records.delete(&mut wtxn, &key.0)?;
+        self.shares.delete(&mut wtxn, &key.0)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
+    /// Records that this holder endorses `body_hash` as epoch `epoch` of `key`; false if it already
+    /// endorsed a different body for that epoch (each holder endorses one repair per epoch).
+    pub fn endorse_once(&self, key: &DataKey, epoch: u64, body_hash: [u8; 32]) -> Result<bool, StoreError> {
+        let mut id = key.0.to_vec();
+        id.extend_from_slice(&epoch.to_be_bytes());
+        let mut wtxn = self.env.write_txn()?;
+        if let Some(prev) = self.endorsed.get(&wtxn, &id)? {
+            return Ok(prev == body_hash);
+        }
+        self.endorsed.put(&mut wtxn, &id, &body_hash)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
     /// Every key with a record here, with its state and manifest.
     pub fn held(&self) -> Result<Vec<ShareRecord>, StoreError> {
         let rtxn = self.env.read_txn()?;
@@ -322,6 +375,29 @@ mod tests {
         assert_eq!(store.sweep(15, 30).unwrap().0, 0);
         assert_eq!(store.sweep(25, 30).unwrap().0, 1);
         assert!(!store.commit(&m2.body.key, 31).unwrap());
+    }
+
+    #[test]
+    fn repair_replaces_only_older_epochs_and_endorses_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CustodyStore::open(dir.path(), 1 << 24).unwrap();
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(1));
+        let m0 = manifest(&owner, 3);
+        let key = m0.body.key;
+        store.put_pending(&m0, [1; 32], &[Fp::ONE], 1).unwrap();
+        store.commit(&key, 2).unwrap();
+        let mut m1 = m0.clone();
+        m1.body.epoch = 1;
+        assert!(store.replace(&m1, [2; 32], &[Fp::from_u64(5)], 3).unwrap());
+        assert_eq!(store.get(&key).unwrap().unwrap().share, vec![Fp::from_u64(5)]);
+        assert!(!store.replace(&m1, [3; 32], &[Fp::from_u64(6)], 4).unwrap(), "same epoch: no change");
+        assert!(!store.drop_stale(&key, 1).unwrap(), "not older than epoch 1");
+        assert!(store.drop_stale(&key, 2).unwrap());
+        assert_eq!(store.get(&key).unwrap(), None);
+        assert!(store.endorse_once(&key, 1, [7; 32]).unwrap());
+        assert!(store.endorse_once(&key, 1, [7; 32]).unwrap(), "the same body again");
+        assert!(!store.endorse_once(&key, 1, [8; 32]).unwrap(), "another body for the same epoch");
+        assert!(store.endorse_once(&key, 2, [8; 32]).unwrap());
     }
 
     #[test]

@@ -21,8 +21,20 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
-    let manifest = ctx.find_manifest(key).await?;
-    let shares = gather_shares(&ctx, &manifest).await?;
+    let mut manifest = ctx.find_manifest(key).await?;
+    let shares = match gather_shares(&ctx, &manifest).await {
+        Ok(s) => s,
+        // the manifest found first may predate a share repair: ask the holders for a newer one
+        Err(e) if e.code == ErrorCode::NotEnoughNodes => {
+            let newer = ctx.newest_manifest(&manifest).await;
+            if newer.body.epoch == manifest.body.epoch {
+                return Err(e);
+            }
+            manifest = newer;
+            gather_shares(&ctx, &manifest).await?
+        }
+        Err(e) => return Err(e),
+    };
     let meta = manifest.body.meta.clone();
     let t = manifest.body.threshold as usize;
     blocking(move || {

@@ -111,7 +111,10 @@ impl FrontCtx {
         for bytes in records {
             match wire::decode::<DhtRecord>(&bytes) {
                 Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => {
-                    found.get_or_insert(m);
+                    // after share repairs, the latest epoch is the one that counts
+                    if found.as_ref().is_none_or(|f: &Manifest| f.body.epoch < m.body.epoch) {
+                        found = Some(m);
+                    }
                 }
                 Ok(DhtRecord::Tombstone(t)) if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() => {
                     return Err(unknown());
@@ -141,6 +144,31 @@ impl FrontCtx {
             }
         }
         Err(unknown())
+    }
+}
+
+impl FrontCtx {
+    /// The latest verified manifest the holders of `m` (and their successors) report: after a share
+    /// repair, a node may still hold the manifest of an earlier epoch.
+    pub async fn newest_manifest(&self, m: &Manifest) -> Manifest {
+        let key = m.body.key;
+        let ask = Request::GetManifest { key };
+        let holders: Vec<PeerId> = m.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
+        let replies = futures::future::join_all(
+            holders.iter().map(|p| self.request_with_timeout(*p, &ask, Duration::from_secs(5))),
+        )
+        .await;
+        let mut best = m.clone();
+        for r in replies {
+            if let Ok(Response::Manifest(Some(c))) = r
+                && c.body.key == key
+                && c.body.epoch > best.body.epoch
+                && c.verify().is_ok()
+            {
+                best = c;
+            }
+        }
+        best
     }
 }
 
@@ -257,6 +285,10 @@ workflow!(
 workflow!(
     /// `access_log(key)`: who accessed the key and when (owner only).
     AccessLogOf { key: DataKey } -> serde_json::Value => access_log::access_log
+);
+workflow!(
+    /// `manifest(key)`: the key's public custody record (holders, epoch, threshold, shape).
+    ManifestOf { key: DataKey } -> Manifest => status::manifest
 );
 workflow!(
     /// `stats.*` / `linalg.*`: an MPC session on a committee; the result is revealed here only.

@@ -54,3 +54,12 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         pending_shares: held.len() - committed,
     })
 }
+
+/// The manifest of a key, its latest epoch as the holders report it.
+pub async fn manifest(
+    ctx: FrontCtx,
+    key: enigma_protocol::keys::DataKey,
+) -> Result<enigma_protocol::manifest::Manifest, ApiError> {
+    let m = ctx.find_manifest(key).await?;
+    Ok(ctx.newest_manifest(&m).await)
+}

@@ -146,6 +146,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Err(e) => internal(e),
             }
         }
+        Request::Endorse { body } => endorse(router, peer, body).await,
         Request::LedgerPush { .. } | Request::LedgerInventory | Request::LedgerTxs { .. } => {
             Response::error(ErrorKind::BadRequest, "ledger requests are routed to the ledger")
         }
@@ -159,5 +160,54 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Err(e) => internal(e),
             }
         }
+    }
+}
+
+/// A fellow holder asks this one to endorse the repaired manifest of a key. Endorse only a body that
+/// repairs the manifest held here (same key, owner, data; one epoch later), coordinated by one of its
+/// holders, that keeps every holder this node sees up — and only one such body per epoch.
+async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest::ManifestBody) -> Response {
+    let key = body.key;
+    let rec = match router.custody.send(custody::GetRecord { key }).await {
+        Ok(Ok(Some(r))) if r.state == custody::ShareState::Committed => r,
+        Ok(Ok(_)) => return Response::error(ErrorKind::UnknownKey, format!("unknown key {key}")),
+        Ok(Err(e)) => return store_error(e),
+        Err(e) => return internal(e),
+    };
+    let cur = &rec.manifest.body;
+    let is_repair = body.owner == cur.owner
+        && body.meta == cur.meta
+        && body.created_ms == cur.created_ms
+        && body.epoch == cur.epoch + 1;
+    if !is_repair {
+        return Response::error(ErrorKind::BadRequest, "not a repair of the manifest held here");
+    }
+    if rec.manifest.holder(&peer.to_bytes()).is_none() {
+        return Response::error(ErrorKind::AccessDenied, "only a holder coordinates a repair");
+    }
+    let live = match router.network.send(crate::network::LivePeers).await {
+        Ok(mut l) => {
+            l.push(router.local);
+            l
+        }
+        Err(e) => return internal(e),
+    };
+    let drops_live = cur
+        .holders
+        .iter()
+        .any(|h| live.iter().any(|p| p.to_bytes() == h.peer) && !body.holders.iter().any(|n| n.peer == h.peer));
+    if drops_live {
+        return Response::error(ErrorKind::BadRequest, "the repair drops a holder that is up");
+    }
+    let hash = *blake3::hash(&body.endorsement_bytes()).as_bytes();
+    match router.custody.send(custody::EndorseOnce { key, epoch: body.epoch, body_hash: hash }).await {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return Response::error(ErrorKind::Busy, "already endorsed another repair of this epoch"),
+        Ok(Err(e)) => return store_error(e),
+        Err(e) => return internal(e),
+    }
+    match router.node_key.sign(&body.endorsement_bytes()) {
+        Ok(sig) => Response::Endorsement(sig),
+        Err(e) => internal(e),
     }
 }

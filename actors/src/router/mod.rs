@@ -27,6 +27,8 @@ pub struct Router {
     pub ledger: Addr<Ledger>,
     pub network: Addr<crate::network::Network>,
     pub sessions: Addr<crate::sessions::Sessions>,
+    /// This node's libp2p key: it signs endorsements of repaired manifests.
+    pub node_key: libp2p::identity::Keypair,
 }
 
 impl Router {

@@ -17,11 +17,13 @@ use crate::network::{Network, PeerEvent, SubscribePeers};
 use actix::prelude::*;
 use enigma_protocol::field::Fp;
 use enigma_protocol::identity::PubkeyBytes;
+use enigma_protocol::mpc::Op;
 use enigma_protocol::policy::Level;
+use enigma_protocol::session::RefreshStart;
 use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
 use enigma_protocol::wire::{AccessEntry, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed};
 use libp2p::PeerId;
-use session::{Abort, Deliver, Go, KeepStored, MpcSession};
+use session::{Abort, Deliver, Go, KeepRefreshed, KeepStored, MpcSession, Purpose};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -172,6 +174,91 @@ async fn admit(
     Ok((spec, requester_id, requester, me, peers, mine))
 }
 
+/// Checks a share-repair start from `coordinator`: this node's place, and — where it deals — that the
+/// key's manifest here is the epoch being repaired, that the coordinator is one of its holders, and
+/// that the new group keeps every holder this node sees up.
+async fn admit_refresh(
+    local: PeerId,
+    coordinator: PeerId,
+    custody: Addr<Custody>,
+    network: Addr<Network>,
+    start: RefreshStart,
+) -> Result<(SessionStart, usize, Vec<PeerId>, Vec<Option<Vec<Fp>>>), Response> {
+    let now = crate::now_ms();
+    let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad refresh: {m}"));
+    let peers: Vec<PeerId> = start
+        .participants
+        .iter()
+        .map(|b| PeerId::from_bytes(b))
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("peer id"))?;
+    let n = start.committee as usize;
+    let t = start.threshold as usize;
+    let mut distinct = peers.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != peers.len() || n < 3 || n != peers.len() || t == 0 || 2 * t >= n {
+        return Err(bad("group"));
+    }
+    if start.deadline_ms <= now || start.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
+        return Err(bad("deadline"));
+    }
+    if start.inputs.is_empty() || start.inputs.len() > 1024 {
+        return Err(bad("inputs"));
+    }
+    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not in the new group"))?;
+    let mut live: Vec<PeerId> =
+        network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    live.push(local);
+    let mut mine = Vec::with_capacity(start.inputs.len());
+    for (input, epoch) in &start.inputs {
+        let InputSource::Reshare { dealers } = &input.source else { return Err(bad("a refresh reshares every input")) };
+        if dealers.iter().any(|(p, _)| *p as usize >= n) {
+            return Err(bad("dealer index"));
+        }
+        let Some(x) = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x) else {
+            mine.push(None);
+            continue;
+        };
+        let key = input.key;
+        let held = custody
+            .send(custody::GetShare { key })
+            .await
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let m = &held.record.manifest;
+        if m.body.epoch != *epoch || m.body.meta != input.meta || m.holder(&local.to_bytes()).map(|h| h.x) != Some(x) {
+            return Err(bad("input does not match the key's manifest here"));
+        }
+        if m.holder(&coordinator.to_bytes()).is_none() {
+            return Err(err(ErrorKind::AccessDenied, "only a holder coordinates a repair"));
+        }
+        let drops_live = m
+            .body
+            .holders
+            .iter()
+            .any(|h| live.iter().any(|p| p.to_bytes() == h.peer) && !peers.iter().any(|p| p.to_bytes() == h.peer));
+        if drops_live {
+            return Err(bad("the new group drops a holder that is up"));
+        }
+        mine.push(Some(held.share));
+    }
+    let spec = SessionStart {
+        session: start.session,
+        // a refresh runs no op: the session only reshares its inputs (see `Purpose::Refresh`)
+        op: Op::Mean,
+        inputs: start.inputs.into_iter().map(|(i, _)| i).collect(),
+        participants: start.participants,
+        committee: start.committee,
+        threshold: start.threshold,
+        requester: coordinator.to_bytes(),
+        store: false,
+        deadline_ms: start.deadline_ms,
+    };
+    Ok((spec, me, peers, mine))
+}
+
 /// An MPC frame from a peer (decoded by the router).
 #[derive(Message)]
 #[rtype(result = "Response")]
@@ -205,7 +292,7 @@ impl Handler<Inbound> for Sessions {
                     }
                     let s = MpcSession::new(
                         spec,
-                        requester_id,
+                        Purpose::Compute { requester_id },
                         requester,
                         me,
                         peers.clone(),
@@ -218,6 +305,53 @@ impl Handler<Inbound> for Sessions {
                     Response::Ack
                 }))
             }
+            MpcRequest::Refresh(start) => {
+                let session = start.session;
+                if self.members.contains_key(&session) {
+                    return ready(err(ErrorKind::BadRequest, "session already exists"));
+                }
+                if self.members.len() >= MAX_SESSIONS {
+                    return ready(err(ErrorKind::Busy, "too many computations running on this node"));
+                }
+                let fut = admit_refresh(self.local, m.peer, self.custody.clone(), self.network.clone(), start);
+                let coordinator = m.peer;
+                Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
+                    let (spec, me, peers, mine) = match r {
+                        Ok(v) => v,
+                        Err(resp) => return resp,
+                    };
+                    if act.members.contains_key(&session) {
+                        return err(ErrorKind::BadRequest, "session already exists");
+                    }
+                    let s = MpcSession::new(
+                        spec,
+                        Purpose::Refresh,
+                        coordinator,
+                        me,
+                        peers.clone(),
+                        mine,
+                        act.network.clone(),
+                        act.custody.clone(),
+                        ctx.address(),
+                    );
+                    act.members.insert(session, (s.start(), peers));
+                    Response::Ack
+                }))
+            }
+            MpcRequest::KeepRefreshed { session, manifests } => match self.members.get(&session) {
+                Some((s, _)) => {
+                    let s = s.clone();
+                    let fut = async move {
+                        match s.send(KeepRefreshed { peer: m.peer, manifests }).await {
+                            Ok(Ok(())) => Response::Ack,
+                            Ok(Err(e)) => err(ErrorKind::BadRequest, e),
+                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                        }
+                    };
+                    Box::pin(actix::fut::wrap_future(fut))
+                }
+                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+            },
             MpcRequest::Go { session } => match self.members.get(&session) {
                 Some((s, _)) => {
                     s.do_send(Go);

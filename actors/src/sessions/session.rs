@@ -36,10 +36,26 @@ struct StoredShare {
     commitment: [u8; 32],
 }
 
+/// What a session is for.
+#[derive(Clone, Debug)]
+pub enum Purpose {
+    /// Compute the spec's op for the user `requester_id`.
+    Compute { requester_id: PubkeyBytes },
+    /// Share repair: reshare the inputs onto the committee and keep the new shares.
+    Refresh,
+}
+
+/// How the run ended at this participant.
+enum RunResult {
+    Output(OutputShare, SessionTiming),
+    Refreshed(Vec<Vec<Fp>>),
+    Dealer,
+}
+
 pub struct MpcSession {
     id: SessionId,
     spec: SessionStart,
-    requester_id: PubkeyBytes,
+    purpose: Purpose,
     requester: PeerId,
     me: usize,
     peers: Arc<Vec<PeerId>>,
@@ -50,6 +66,7 @@ pub struct MpcSession {
     go_tx: Option<oneshot::Sender<()>>,
     go_rx: Option<oneshot::Receiver<()>>,
     stored: Option<StoredShare>,
+    refreshed: Option<Vec<StoredShare>>,
     network: Addr<Network>,
     custody: Addr<Custody>,
     sessions: Addr<Sessions>,
@@ -60,7 +77,7 @@ impl MpcSession {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: SessionStart,
-        requester_id: PubkeyBytes,
+        purpose: Purpose,
         requester: PeerId,
         me: usize,
         peers: Vec<PeerId>,
@@ -74,7 +91,7 @@ impl MpcSession {
         let left = spec.deadline_ms.saturating_sub(crate::now_ms());
         MpcSession {
             id: spec.session,
-            requester_id,
+            purpose,
             requester,
             me,
             peers: Arc::new(peers),
@@ -84,6 +101,7 @@ impl MpcSession {
             go_tx: Some(go_tx),
             go_rx: Some(go_rx),
             stored: None,
+            refreshed: None,
             network,
             custody,
             sessions,
@@ -93,7 +111,7 @@ impl MpcSession {
     }
 
     /// The protocol: reshare what must be reshared, then run the op (committee members only).
-    fn protocol(&mut self) -> impl Future<Output = Result<Option<(OutputShare, SessionTiming)>, MpcError>> + 'static {
+    fn protocol(&mut self) -> impl Future<Output = Result<RunResult, MpcError>> + 'static {
         let n = self.spec.committee as usize;
         let t = self.spec.threshold as usize;
         let me = self.me;
@@ -109,6 +127,7 @@ impl MpcSession {
         let inputs = self.spec.inputs.clone();
         let mut mine = std::mem::take(&mut self.my_inputs);
         let op = self.spec.op.clone();
+        let refresh = matches!(self.purpose, Purpose::Refresh);
         let progress = (me == 0).then(|| progress_reporter(self.network.clone(), self.requester, self.id));
         async move {
             go.await.map_err(|_| MpcError::Transport("session aborted before it started".into()))?;
@@ -142,7 +161,10 @@ impl MpcSession {
                 }
             }
             if me >= n {
-                return Ok(None);
+                return Ok(RunResult::Dealer);
+            }
+            if refresh {
+                return Ok(RunResult::Refreshed(shared.into_iter().map(|s| s.share).collect()));
             }
             let out = mpc::run(&mut party, &op, shared).await?;
             let c = party.counters();
@@ -152,7 +174,7 @@ impl MpcSession {
                 rounds: c.rounds,
                 bytes_sent: c.bytes_sent,
             };
-            Ok(Some((out, timing)))
+            Ok(RunResult::Output(out, timing))
         }
     }
 
@@ -167,33 +189,44 @@ impl MpcSession {
         });
     }
 
-    /// The run ended: report to the requester; keep a stored share until confirmed.
-    fn finish(
-        &mut self,
-        result: Result<Result<Option<(OutputShare, SessionTiming)>, MpcError>, ()>,
-        ctx: &mut Context<Self>,
-    ) {
+    /// The run ended: report to the requester; keep a stored or refreshed share until confirmed.
+    fn finish(&mut self, result: Result<Result<RunResult, MpcError>, ()>, ctx: &mut Context<Self>) {
         let result = result.unwrap_or_else(|_| Err(MpcError::Transport("session deadline passed".into())));
         let (outcome, timing) = match result {
-            Ok(None) => {
+            Ok(RunResult::Dealer) => {
                 ctx.stop(); // a pure dealer is done
                 return;
             }
-            Ok(Some((out, timing))) if self.spec.store => match self.keep(out) {
+            Ok(RunResult::Refreshed(shares)) => (self.keep_refreshed(shares), SessionTiming::default()),
+            Ok(RunResult::Output(out, timing)) if self.spec.store => match self.keep(out) {
                 Ok(o) => (o, timing),
                 Err(e) => (SessionOutcome::Failed(e.to_string()), timing),
             },
-            Ok(Some((out, timing))) => (SessionOutcome::Revealed(out), timing),
+            Ok(RunResult::Output(out, timing)) => (SessionOutcome::Revealed(out), timing),
             Err(e) => {
                 tracing::info!(session = %hex::encode(self.id), error = %e, "session failed");
                 (SessionOutcome::Failed(e.to_string()), SessionTiming::default())
             }
         };
-        let keep_waiting = matches!(outcome, SessionOutcome::Stored { .. });
+        let keep_waiting = matches!(outcome, SessionOutcome::Stored { .. } | SessionOutcome::Refreshed { .. });
         self.send_to_requester(MpcRequest::Output { session: self.id, from: self.me as u32, outcome, timing });
         if !keep_waiting {
             ctx.stop();
         }
+    }
+
+    fn keep_refreshed(&mut self, shares: Vec<Vec<Fp>>) -> SessionOutcome {
+        let mut kept = Vec::with_capacity(shares.len());
+        let mut commitments = Vec::with_capacity(shares.len());
+        for (share, input) in shares.into_iter().zip(&self.spec.inputs) {
+            let mut salt = [0u8; 32];
+            rand::rng().fill_bytes(&mut salt);
+            let commitment = shamir::commitment(&salt, shamir::x_of(self.me), &share);
+            commitments.push(commitment);
+            kept.push(StoredShare { meta: input.meta.clone(), share, salt, commitment });
+        }
+        self.refreshed = Some(kept);
+        SessionOutcome::Refreshed { commitments }
     }
 
     fn keep(&mut self, out: OutputShare) -> Result<SessionOutcome, MpcError> {
@@ -292,7 +325,7 @@ impl Handler<Abort> for MpcSession {
     fn handle(&mut self, m: Abort, ctx: &mut Context<Self>) {
         tracing::info!(session = %hex::encode(self.id), reason = %m.0, "session aborted");
         let _ = self.inbox_tx.send(Incoming::Fail(m.0));
-        if self.go_tx.is_some() || self.stored.is_some() {
+        if self.go_tx.is_some() || self.stored.is_some() || self.refreshed.is_some() {
             ctx.stop();
         }
     }
@@ -311,7 +344,10 @@ impl Handler<KeepStored> for MpcSession {
     fn handle(&mut self, m: KeepStored, _: &mut Context<Self>) -> Self::Result {
         let check = (|| {
             let s = self.stored.as_ref().ok_or("no stored result in this session")?;
-            if m.signer != self.requester_id || m.manifest.body.owner != self.requester_id {
+            let Purpose::Compute { requester_id } = &self.purpose else {
+                return Err("not a computation");
+            };
+            if m.signer != *requester_id || m.manifest.body.owner != *requester_id {
                 return Err("only the requester may keep the result");
             }
             m.manifest.verify().map_err(|_| "manifest does not verify")?;
@@ -346,6 +382,70 @@ impl Handler<KeepStored> for MpcSession {
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
+            Ok(())
+        };
+        Box::pin(actix::fut::wrap_future(fut).map(|r, _act: &mut MpcSession, ctx: &mut Context<Self>| {
+            ctx.stop();
+            r
+        }))
+    }
+}
+
+/// The coordinator confirms a refresh: keep each refreshed share under its endorsed manifest.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct KeepRefreshed {
+    pub peer: PeerId,
+    pub manifests: Vec<Manifest>,
+}
+
+impl Handler<KeepRefreshed> for MpcSession {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+    fn handle(&mut self, m: KeepRefreshed, _: &mut Context<Self>) -> Self::Result {
+        let check = (|| {
+            if m.peer != self.requester {
+                return Err("only the coordinator confirms a refresh".to_string());
+            }
+            let kept = self.refreshed.as_ref().ok_or("no refreshed shares in this session")?;
+            if m.manifests.len() != kept.len() {
+                return Err("one manifest per input is needed".into());
+            }
+            let n = self.spec.committee as usize;
+            for ((manifest, input), s) in m.manifests.iter().zip(&self.spec.inputs).zip(kept) {
+                manifest.verify().map_err(|e| format!("manifest of {}: {e}", input.key))?;
+                let b = &manifest.body;
+                let holders_match = b.holders.len() == n
+                    && b.holders
+                        .iter()
+                        .enumerate()
+                        .all(|(i, h)| h.peer == self.peers[i].to_bytes() && h.x == i as u64 + 1);
+                if b.key != input.key || !holders_match || b.threshold != self.spec.threshold || b.meta != s.meta {
+                    return Err(format!("manifest does not describe the refresh of {}", input.key));
+                }
+                if b.holders[self.me].commitment != s.commitment {
+                    return Err(format!("manifest of {} does not carry this member's commitment", input.key));
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = check {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let kept = self.refreshed.take().expect("checked above");
+        let custody = self.custody.clone();
+        let fut = async move {
+            let now = crate::now_ms();
+            for (manifest, s) in m.manifests.into_iter().zip(kept) {
+                let key = manifest.body.key;
+                let replaced = custody
+                    .send(custody::Replace { manifest, salt: s.salt, share: s.share, now_ms: now })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                if replaced {
+                    tracing::info!(%key, "share refreshed");
+                }
+            }
             Ok(())
         };
         Box::pin(actix::fut::wrap_future(fut).map(|r, _act: &mut MpcSession, ctx: &mut Context<Self>| {

@@ -121,6 +121,26 @@ pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx
             ps.finish()?;
             ask!(ctx, front::LedgerTx { txid })
         }
+        method::MANIFEST => {
+            let mut ps = p(&["key"])?;
+            let key = ps.key("key")?;
+            ps.finish()?;
+            let m = ask!(ctx, front::ManifestOf { key })?;
+            let b = &m.body;
+            Ok(json!({
+                "key": b.key.to_hex(),
+                "owner": hex::encode(b.owner),
+                "type": b.meta.kind_name(),
+                "shape": b.meta.shape(),
+                "threshold": b.threshold,
+                "epoch": b.epoch,
+                "holders": b.holders.iter().map(|h| json!({
+                    "peer_id": libp2p::PeerId::from_bytes(&h.peer).map(|p| p.to_string()).unwrap_or_default(),
+                    "x": h.x,
+                })).collect::<Vec<_>>(),
+                "repaired": !matches!(m.proof, enigma_protocol::manifest::Proof::Owner(_)),
+            }))
+        }
         method::ACCESS_LOG => {
             let mut ps = p(&["key"])?;
             let key = ps.key("key")?;
