@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
+    /// Seal the key files (identity, node key) with the passphrase in this file (Argon2id +
+    /// XChaCha20-Poly1305); existing plaintext key files are sealed on start. Needed on every start after.
+    #[arg(long, env = "ENIGMA_KEYSTORE_PASS_FILE")]
+    pub keystore_pass_file: Option<PathBuf>,
     /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
     #[arg(long, requires = "bitcoin_rpc_auth_file")]
     pub bitcoin_rpc: Option<String>,
