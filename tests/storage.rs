@@ -174,8 +174,7 @@ fn a_keystore_passphrase_seals_the_keys_and_is_needed_to_start() {
     let pass_file = pass_dir.path().join("pass");
     std::fs::write(&pass_file, "a long passphrase\n").unwrap();
     let pass_arg = pass_file.to_string_lossy().into_owned();
-    let mut c =
-        Cluster::start(Opts { nodes: 3, group_size: 3, extra: vec!["--keystore-pass-file".into(), pass_arg] });
+    let mut c = Cluster::start(Opts { nodes: 3, group_size: 3, extra: vec!["--keystore-pass-file".into(), pass_arg] });
     let pk = c.client(1).get_pubkey().unwrap();
     let key = c.client(1).store(&Value::String("sealed identity".into())).unwrap();
     c.kill(1);

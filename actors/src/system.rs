@@ -41,6 +41,8 @@ pub struct NodeConfig {
     pub ledger_backend: Backend,
     /// When set, key files are sealed under this passphrase (`--keystore-pass-file`).
     pub keystore_pass: Option<std::sync::Arc<keystore::seal::Passphrase>>,
+    /// Per-peer limits on inbound requests and when to cut a peer off.
+    pub peer_guard: crate::network::guard::GuardConfig,
 }
 
 impl NodeConfig {
@@ -57,6 +59,7 @@ impl NodeConfig {
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
             keystore_pass: None,
+            peer_guard: Default::default(),
         }
     }
 }
@@ -109,6 +112,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             seed: cfg.seed.clone(),
             max_frame,
             request_timeout: cfg.request_timeout,
+            guard: cfg.peer_guard.clone(),
         },
     )
     .await?;

@@ -20,6 +20,14 @@ pub struct NodeStatus {
     pub held_shares: usize,
     /// Shares received for stores that have not committed (yet).
     pub pending_shares: usize,
+    /// Peers this node has cut off for misbehaving (until their ban ends), with why.
+    pub banned_peers: Vec<BannedPeer>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BannedPeer {
+    pub peer_id: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -52,6 +60,11 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         held_shares: committed,
         pending_shares: held.len() - committed,
+        banned_peers: view
+            .banned
+            .into_iter()
+            .map(|(p, reason)| BannedPeer { peer_id: p.to_string(), reason })
+            .collect(),
     })
 }
 

@@ -12,6 +12,7 @@ mod ledger;
 use crate::custody::{CheckNonce, Custody};
 use crate::ledger::{self as ledger_actor, Ledger};
 use crate::network::Proto;
+use crate::network::guard::Offence;
 use actix::Addr;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::manifest::Manifest;
@@ -32,8 +33,10 @@ pub struct Router {
 }
 
 impl Router {
-    /// Handles one inbound frame and returns the response frame.
-    pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> Vec<u8> {
+    /// Handles one inbound frame and returns the response frame, with what the request did wrong
+    /// if honest peers never send such a thing (the network's guard counts it against the peer).
+    pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> (Vec<u8>, Option<Offence>) {
+        let mut malformed = false;
         let response = match proto {
             Proto::Custody => match wire::decode::<wire::Request>(&frame) {
                 Ok(
@@ -44,6 +47,7 @@ impl Router {
                 Ok(req) => custody::handle(self, peer, req).await,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed custody frame");
+                    malformed = true;
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
@@ -54,11 +58,28 @@ impl Router {
                 },
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed MPC frame");
+                    malformed = true;
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
         };
-        wire::encode(&response)
+        let offence = if malformed {
+            Some(Offence::Malformed)
+        } else {
+            match &response {
+                // refused requests honest peers do not send: bad fields, forged signatures, replays.
+                // (Stale timestamps, unknown keys, denied access and late messages to ended
+                // sessions can all happen to honest peers, and are not counted.)
+                Response::Error { kind: ErrorKind::BadRequest | ErrorKind::Replay, .. } => Some(Offence::Refused),
+                Response::Error { kind: ErrorKind::AccessDenied, message }
+                    if message == &AuthError::BadSignature.to_string() =>
+                {
+                    Some(Offence::Refused)
+                }
+                _ => None,
+            }
+        };
+        (wire::encode(&response), offence)
     }
 
     /// May `requester` act at `level` on the key of `manifest`? The owner always may; anyone else

@@ -53,11 +53,46 @@ pub struct Sessions {
     ledger: Addr<Ledger>,
     members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
     requesters: HashMap<SessionId, Requester>,
+    /// Sessions that ended here lately: a message for one of them is a late message (honest peers
+    /// send those in races), not a message for a session that never was (which honest peers don't).
+    ended: HashMap<SessionId, std::time::Instant>,
 }
+
+/// How long an ended session is remembered, and how many at most.
+const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
+const ENDED_MAX: usize = 16384;
 
 impl Sessions {
     pub fn new(local: PeerId, network: Addr<Network>, custody: Addr<Custody>, ledger: Addr<Ledger>) -> Sessions {
-        Sessions { local, network, custody, ledger, members: HashMap::new(), requesters: HashMap::new() }
+        Sessions {
+            local,
+            network,
+            custody,
+            ledger,
+            members: HashMap::new(),
+            requesters: HashMap::new(),
+            ended: HashMap::new(),
+        }
+    }
+
+    fn remember_ended(&mut self, session: SessionId) {
+        let now = std::time::Instant::now();
+        if self.ended.len() >= ENDED_MAX {
+            self.ended.retain(|_, at| now.duration_since(*at) < ENDED_MEMORY);
+            if self.ended.len() >= ENDED_MAX {
+                self.ended.clear();
+            }
+        }
+        self.ended.insert(session, now);
+    }
+
+    /// The answer to a message for a session this node does not run.
+    fn no_session(&self, session: &SessionId) -> Response {
+        if self.ended.contains_key(session) {
+            err(ErrorKind::Stale, "session already ended")
+        } else {
+            err(ErrorKind::BadRequest, "unknown session")
+        }
     }
 }
 
@@ -347,37 +382,36 @@ impl Handler<Inbound> for Sessions {
                         match s.send(KeepRefreshed { peer: m.peer, manifests }).await {
                             Ok(Ok(())) => Response::Ack,
                             Ok(Err(e)) => err(ErrorKind::BadRequest, e),
-                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                            Err(_) => err(ErrorKind::Stale, "session already ended"),
                         }
                     };
                     Box::pin(actix::fut::wrap_future(fut))
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Go { session } => match self.members.get(&session) {
                 Some((s, _)) => {
                     s.do_send(Go);
                     ready(Response::Ack)
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Msg { session, from, seq, payload } => match self.members.get(&session) {
                 Some((s, _)) => {
                     let s = s.clone();
                     let fut = async move {
                         match s.send(Deliver { peer: m.peer, from: from as usize, seq, payload }).await {
-                            Ok(Ok(())) => Response::Ack,
-                            Ok(Err(e)) => err(ErrorKind::BadRequest, e),
-                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                            Ok(r) => r,
+                            Err(_) => err(ErrorKind::Stale, "session already ended"),
                         }
                     };
                     Box::pin(actix::fut::wrap_future(fut))
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Output { session, from, outcome, timing } => {
                 let Some(r) = self.requesters.get(&session) else {
-                    return ready(err(ErrorKind::BadRequest, "not waiting for this session"));
+                    return ready(self.no_session(&session));
                 };
                 if r.participants.get(from as usize) != Some(&m.peer) {
                     return ready(err(ErrorKind::BadRequest, "outcome from a non-participant"));
@@ -395,7 +429,7 @@ impl Handler<Inbound> for Sessions {
             }
             MpcRequest::Store(signed) => {
                 let Some((s, _)) = self.members.get(&signed.body.session) else {
-                    return ready(err(ErrorKind::BadRequest, "unknown session"));
+                    return ready(self.no_session(&signed.body.session));
                 };
                 if let Err(e) = signed.verify(crate::now_ms()) {
                     return ready(err(ErrorKind::AccessDenied, e.to_string()));
@@ -438,6 +472,7 @@ impl Handler<SessionEnded> for Sessions {
     type Result = ();
     fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
         self.members.remove(&m.session);
+        self.remember_ended(m.session);
     }
 }
 
@@ -467,6 +502,7 @@ impl Handler<UnregisterRequester> for Sessions {
     type Result = ();
     fn handle(&mut self, m: UnregisterRequester, _: &mut Context<Self>) {
         self.requesters.remove(&m.session);
+        self.remember_ended(m.session);
     }
 }
 
