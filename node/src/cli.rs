@@ -59,6 +59,11 @@ pub struct RunArgs {
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
+    /// Commit deadline of a store, in milliseconds from its start: holders refuse a later commit and
+    /// the recovery pass drops (or, when a co-holder committed, commits) shares still pending after
+    /// it. Use the same value on every node of a network.
+    #[arg(long, default_value_t = 600_000)]
+    pub pending_grace_ms: u64,
     /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
     #[arg(long, requires = "bitcoin_rpc_auth_file")]
     pub bitcoin_rpc: Option<String>,

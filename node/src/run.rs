@@ -87,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     cfg.repair_grace = Duration::from_secs(args.repair_grace_secs.max(1));
+    cfg.pending_grace = Duration::from_millis(args.pending_grace_ms.max(100));
     if let (Some(url), Some(auth)) = (&args.bitcoin_rpc, &args.bitcoin_rpc_auth_file) {
         let rpc = enigma_actors::ledger::backend::CoreRpc::new(url, auth)?;
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
