@@ -31,7 +31,7 @@ const LEDGER_TRIALS: usize = 5;
 /// Commit deadline of a store on the test network (short, so the recovery pass settles quickly).
 const PENDING_GRACE_MS: u64 = 2000;
 /// Array lengths stored (0 = a scalar).
-const SIZES: [usize; 5] = [0, 10, 300, 2000, 6000];
+const SIZES: [usize; 6] = [0, 10, 300, 2000, 6000, 40_000];
 
 type RpcResult = Result<Json, (Option<ErrorCode>, String)>;
 
@@ -221,9 +221,8 @@ fn kill_minus_nine_at_random_points_leaves_complete_keys_or_nothing() {
         wait_mesh(&c);
         // either complete everywhere, or gone everywhere (tombstones reach every holder)
         let gone = wait_for(&format!("delete trial {trial}: key complete or gone everywhere"), T, || {
-            let held: Vec<BTreeSet<String>> = (0..NODES)
-                .map(|i| custody(&c, i).map(|h| h.into_keys().collect()))
-                .collect::<Option<_>>()?;
+            let held: Vec<BTreeSet<String>> =
+                (0..NODES).map(|i| custody(&c, i).map(|h| h.into_keys().collect())).collect::<Option<_>>()?;
             match held.iter().filter(|h| h.contains(&key)).count() {
                 0 => Some(true),
                 h if h == n => Some(false),
@@ -274,9 +273,8 @@ fn kill_minus_nine_at_random_points_leaves_complete_keys_or_nothing() {
         c.restart(victim); // the ledger's LMDB reopens and replays, or the node would not start
         wait_mesh(&c);
         let applied = wait_for(&format!("ledger trial {trial}: every node's policy to agree"), T, || {
-            let policies: Vec<Json> = (0..NODES)
-                .map(|i| rpc(&c.nodes[i].socket(), "policy", json!({}), T).ok())
-                .collect::<Option<_>>()?;
+            let policies: Vec<Json> =
+                (0..NODES).map(|i| rpc(&c.nodes[i].socket(), "policy", json!({}), T).ok()).collect::<Option<_>>()?;
             policies.iter().all(|p| *p == policies[0]).then(|| policies[0].to_string().contains(&address))
         });
         if let Ok(txid) = &returned {
@@ -304,6 +302,17 @@ fn kill_minus_nine_at_random_points_leaves_complete_keys_or_nothing() {
     for (k, v) in &known {
         assert_complete(&c, &held, k, v);
     }
+    // which recovery paths the kills exercised (from the nodes' logs)
+    let logs: String =
+        c.nodes.iter().map(|n| std::fs::read_to_string(n.dir.join("node.log")).unwrap_or_default()).collect();
+    let count = |what: &str| logs.lines().filter(|l| l.contains(what)).count();
+    println!(
+        "recovery passes: {} pending shares rolled forward, {} rolled back; {} shares deleted by a gossiped or \
+         synced tombstone",
+        count("recovery: pending share committed"),
+        count("recovery: pending share of a store that never committed dropped"),
+        count("share deleted by tombstone"),
+    );
     println!(
         "summary: seed {seed}, {} trials ({STORE_TRIALS} stores, {DELETE_TRIALS} deletes, {LEDGER_TRIALS} ledger writes), \
          {} keys held at the end, all complete; {:?}",

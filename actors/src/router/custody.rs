@@ -8,9 +8,9 @@
 
 use super::Router;
 use crate::custody::{self, StoreError};
+use crate::network::Publish;
 use enigma_protocol::field::FpVec;
 use enigma_protocol::policy::Level;
-use crate::network::Publish;
 use enigma_protocol::wire::{self, AccessEntry, ErrorKind, Request, Response, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
 
