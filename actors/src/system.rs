@@ -43,6 +43,8 @@ pub struct NodeConfig {
     pub lmdb_map_size: usize,
     /// Where policy transactions go besides the embedded ledger.
     pub ledger_backend: Backend,
+    /// When set, key files are sealed under this passphrase (`--keystore-pass-file`).
+    pub keystore_pass: Option<std::sync::Arc<keystore::seal::Passphrase>>,
 }
 
 impl NodeConfig {
@@ -59,6 +61,7 @@ impl NodeConfig {
             pending_grace: crate::custody::sync::PENDING_GRACE,
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
+            keystore_pass: None,
         }
     }
 }
@@ -92,15 +95,16 @@ pub struct NodeHandles {
 /// Starts every actor of a node.
 pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StartError::DataDir(cfg.data_dir.clone(), e))?;
-    let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir)?;
-    let identity = keystore::file::load_or_create_identity(&cfg.data_dir)?;
+    let pass = cfg.keystore_pass.clone();
+    let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir, pass.as_deref())?;
+    let identity = keystore::file::load_or_create_identity(&cfg.data_dir, pass.as_deref())?;
     let local = node_key.public().to_peer_id();
     let router_key = node_key.clone();
 
     let store = CustodyStore::open(&cfg.data_dir.join("custody"), cfg.lmdb_map_size)?;
     let custody = Custody::start_with_grace(store, cfg.pending_grace);
     let dir = cfg.data_dir.clone();
-    let keystore = Supervisor::start(move |_| Keystore::new(dir, identity));
+    let keystore = Supervisor::start(move |_| Keystore::new(dir, pass.clone(), identity));
 
     let max_frame = cfg.max_value_bytes + cfg.max_value_bytes / 8 + (1 << 20);
     let network = Network::start(

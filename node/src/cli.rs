@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// it. Use the same value on every node of a network.
     #[arg(long, default_value_t = 600_000)]
     pub pending_grace_ms: u64,
+    /// Seal the key files (identity, node key) with the passphrase in this file (Argon2id +
+    /// XChaCha20-Poly1305); existing plaintext key files are sealed on start. Needed on every start after.
+    #[arg(long, env = "ENIGMA_KEYSTORE_PASS_FILE")]
+    pub keystore_pass_file: Option<PathBuf>,
     /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
     #[arg(long, requires = "bitcoin_rpc_auth_file")]
     pub bitcoin_rpc: Option<String>,

@@ -17,6 +17,7 @@ use crate::network::{Network, PeerEvent, SubscribePeers};
 use actix::prelude::*;
 use enigma_protocol::field::Fp;
 use enigma_protocol::identity::PubkeyBytes;
+use enigma_protocol::keys::DataKey;
 use enigma_protocol::mpc::Op;
 use enigma_protocol::policy::Level;
 use enigma_protocol::session::RefreshStart;
@@ -71,6 +72,45 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> Response {
     Response::error(kind, msg)
 }
 
+/// The participants of a start, checked: parseable, distinct, a committee of ≥ 3 with t < n/2, a
+/// deadline in the future and within [`MAX_SESSION`], and this node among them. Returns (peers, my
+/// index). (The error is the response to send, as for every check here.)
+#[allow(clippy::result_large_err)]
+fn check_group(
+    participants: &[Vec<u8>],
+    committee: u32,
+    threshold: u32,
+    deadline_ms: u64,
+    local: PeerId,
+    now: u64,
+) -> Result<(Vec<PeerId>, usize), Response> {
+    let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session: {m}"));
+    let peers: Vec<PeerId> =
+        participants.iter().map(|b| PeerId::from_bytes(b)).collect::<Result<_, _>>().map_err(|_| bad("peer id"))?;
+    let (n, t) = (committee as usize, threshold as usize);
+    let mut distinct = peers.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != peers.len() || n < 3 || n > peers.len() || t == 0 || 2 * t >= n {
+        return Err(bad("committee"));
+    }
+    if deadline_ms <= now || deadline_ms > now + MAX_SESSION.as_millis() as u64 {
+        return Err(bad("deadline"));
+    }
+    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not a participant"))?;
+    Ok((peers, me))
+}
+
+/// This node's committed share of `key`.
+async fn held_share(custody: &Addr<Custody>, key: DataKey) -> Result<custody::HeldShare, Response> {
+    custody
+        .send(custody::GetShare { key })
+        .await
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+        .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))
+}
+
 /// Everything a start needs checked before a session exists (runs off the actor's state).
 async fn admit(
     local: PeerId,
@@ -95,28 +135,12 @@ async fn admit(
     let requester_id = signed.auth.signer;
     let spec = signed.body;
     let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session start: {m}"));
-    let peers: Vec<PeerId> = spec
-        .participants
-        .iter()
-        .map(|b| PeerId::from_bytes(b))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("peer id"))?;
     let requester = PeerId::from_bytes(&spec.requester).map_err(|_| bad("requester peer id"))?;
-    let n = spec.committee as usize;
-    let t = spec.threshold as usize;
-    let mut distinct = peers.clone();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() != peers.len() || n < 3 || n > peers.len() || t == 0 || 2 * t >= n {
-        return Err(bad("committee"));
-    }
-    if spec.deadline_ms <= now || spec.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
-        return Err(bad("deadline"));
-    }
+    let (peers, me) = check_group(&spec.participants, spec.committee, spec.threshold, spec.deadline_ms, local, now)?;
+    let (n, t) = (spec.committee as usize, spec.threshold as usize);
     if spec.inputs.is_empty() || spec.inputs.len() > 64 {
         return Err(bad("inputs"));
     }
-    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not a participant"))?;
 
     let mut mine = Vec::with_capacity(spec.inputs.len());
     for input in &spec.inputs {
@@ -134,12 +158,7 @@ async fn admit(
             continue;
         };
         let key = input.key;
-        let held = custody
-            .send(custody::GetShare { key })
-            .await
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let held = held_share(&custody, key).await?;
         let m = &held.record.manifest;
         let my_holder = m.holder(&local.to_bytes()).ok_or_else(|| bad("this node does not hold the key"))?;
         if my_holder.x != x || m.body.meta != input.meta {
@@ -186,27 +205,15 @@ async fn admit_refresh(
 ) -> Result<(SessionStart, usize, Vec<PeerId>, Vec<Option<Vec<Fp>>>), Response> {
     let now = crate::now_ms();
     let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad refresh: {m}"));
-    let peers: Vec<PeerId> = start
-        .participants
-        .iter()
-        .map(|b| PeerId::from_bytes(b))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("peer id"))?;
+    let (peers, me) =
+        check_group(&start.participants, start.committee, start.threshold, start.deadline_ms, local, now)?;
     let n = start.committee as usize;
-    let t = start.threshold as usize;
-    let mut distinct = peers.clone();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() != peers.len() || n < 3 || n != peers.len() || t == 0 || 2 * t >= n {
-        return Err(bad("group"));
-    }
-    if start.deadline_ms <= now || start.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
-        return Err(bad("deadline"));
+    if n != peers.len() {
+        return Err(bad("every participant of a refresh is in the new group"));
     }
     if start.inputs.is_empty() || start.inputs.len() > 1024 {
         return Err(bad("inputs"));
     }
-    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not in the new group"))?;
     let mut live: Vec<PeerId> =
         network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     live.push(local);
@@ -221,12 +228,7 @@ async fn admit_refresh(
             continue;
         };
         let key = input.key;
-        let held = custody
-            .send(custody::GetShare { key })
-            .await
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let held = held_share(&custody, key).await?;
         let m = &held.record.manifest;
         if m.body.epoch != *epoch || m.body.meta != input.meta || m.holder(&local.to_bytes()).map(|h| h.x) != Some(x) {
             return Err(bad("input does not match the key's manifest here"));
