@@ -314,8 +314,8 @@ fn kill_minus_nine_at_random_points_leaves_complete_keys_or_nothing() {
         count("share deleted by tombstone"),
     );
     println!(
-        "summary: seed {seed}, {} trials ({STORE_TRIALS} stores, {DELETE_TRIALS} deletes, {LEDGER_TRIALS} ledger writes), \
-         {} keys held at the end, all complete; {:?}",
+        "summary: seed {seed}, {} trials ({STORE_TRIALS} stores, {DELETE_TRIALS} deletes, \
+         {LEDGER_TRIALS} ledger writes), {} keys held at the end, all complete; {:?}",
         STORE_TRIALS + DELETE_TRIALS + LEDGER_TRIALS,
         known.len(),
         t0.elapsed()

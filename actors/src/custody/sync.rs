@@ -4,12 +4,13 @@
 //! that was offline during a delete drops its share when it returns), the recovery pass on start and
 //! every few seconds after it (see [`recover`]: a pending share is committed when a co-holder holds
 //! the same manifest committed, and dropped when the store's commit deadline has passed and every
-//! co-holder says it holds it uncommitted or not at all), housekeeping (expired nonces), re-publishing held manifests to the DHT, and share repair: noticing holders that
-//! have been down longer than the grace period and coordinating the repair of the keys where this
-//! node is the first holder that is up (see [`super::repair`]), and dropping this node's own stale
-//! shares when a co-holder shows a later manifest that replaced it. Must never: delete a share on a
-//! tombstone whose signature is not the key owner's, or drop a share on a manifest that does not
-//! verify.
+//! co-holder says it holds it uncommitted or not at all), housekeeping (expired nonces),
+//! re-publishing held manifests to the DHT, and share repair: noticing holders that have been down
+//! longer than the grace period and coordinating the repair of the keys where this node is the first
+//! holder that is up (see [`super::repair`]), and dropping this node's own stale shares when a
+//! co-holder shows a later manifest that replaced it. Must never: delete a share on a tombstone whose
+//! signature is not the key owner's, drop a share on a manifest that does not verify, or drop a
+//! pending share while a co-holder that might hold it committed cannot be asked.
 
 use super::repair::{self, RepairDeps};
 use super::{Custody, DropPending, DropStale, GetRecord, Held, RollForward, ShareState, Sweep};

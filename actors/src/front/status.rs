@@ -80,7 +80,8 @@ pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> 
                     crate::custody::ShareState::Pending => "pending",
                     crate::custody::ShareState::Committed => "committed",
                 };
-                serde_json::json!({ "key": r.manifest.body.key.to_hex(), "state": state, "epoch": r.manifest.body.epoch })
+                let b = &r.manifest.body;
+                serde_json::json!({ "key": b.key.to_hex(), "state": state, "epoch": b.epoch })
             })
             .collect(),
     ))
