@@ -35,6 +35,10 @@ pub struct NodeConfig {
     pub compute_timeout: Duration,
     /// How long a custody holder may be unreachable before its keys are repaired.
     pub repair_grace: Duration,
+    /// Commit deadline of a store, from its manifest's creation: holders refuse the owner's commit
+    /// after it and the recovery pass settles the shares still pending (default 10 minutes; the
+    /// same on every node of a network).
+    pub pending_grace: Duration,
     /// LMDB map size (virtual; the file grows with use).
     pub lmdb_map_size: usize,
     /// Where policy transactions go besides the embedded ledger.
@@ -56,6 +60,7 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(120),
             compute_timeout: Duration::from_secs(600),
             repair_grace: Duration::from_secs(60),
+            pending_grace: crate::custody::sync::PENDING_GRACE,
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
             keystore_pass: None,
@@ -100,7 +105,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     let router_key = node_key.clone();
 
     let store = CustodyStore::open(&cfg.data_dir.join("custody"), cfg.lmdb_map_size)?;
-    let custody = Custody::start(store);
+    let custody = Custody::start_with_grace(store, cfg.pending_grace);
     let dir = cfg.data_dir.clone();
     let keystore = Supervisor::start(move |_| Keystore::new(dir, pass.clone(), identity));
 
@@ -138,7 +143,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             deps: RepairDeps { local, network: network.clone(), sessions: sessions.clone() },
             grace: cfg.repair_grace,
         };
-        Supervisor::start(move |_| CustodySync::new(c, n, Some(repair)));
+        let grace = cfg.pending_grace;
+        Supervisor::start(move |_| CustodySync::new(c, n, local, grace, Some(repair)));
     }
     let front_ctx = FrontCtx {
         local,
@@ -152,6 +158,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             compute_timeout: cfg.compute_timeout,
             max_value_bytes: cfg.max_value_bytes,
             request_timeout: cfg.request_timeout,
+            pending_grace: cfg.pending_grace,
         },
     };
     let front = Supervisor::start(move |_| Front::new(front_ctx));

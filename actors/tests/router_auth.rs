@@ -89,7 +89,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
         meta: ValueMeta::Int,
         threshold: 1,
         holders,
-        created_ms: 1,
+        created_ms: enigma_actors::now_ms(), // a commit is accepted only within the deadline after this
         epoch: 0,
     }
     .sign(&owner);

@@ -59,6 +59,11 @@ pub struct RunArgs {
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
+    /// Commit deadline of a store, in milliseconds from its start: holders refuse a later commit and
+    /// the recovery pass drops (or, when a co-holder committed, commits) shares still pending after
+    /// it. Use the same value on every node of a network.
+    #[arg(long, default_value_t = 600_000)]
+    pub pending_grace_ms: u64,
     /// Seal the key files (identity, node key) with the passphrase in this file (Argon2id +
     /// XChaCha20-Poly1305); existing plaintext key files are sealed on start. Needed on every start after.
     #[arg(long, env = "ENIGMA_KEYSTORE_PASS_FILE")]

@@ -76,3 +76,26 @@ pub async fn manifest(
     let m = ctx.find_manifest(key).await?;
     Ok(ctx.newest_manifest(&m).await)
 }
+
+/// `custody_keys()`: every key this node holds a share of, as `{key, state, epoch}` (state `pending`
+/// or `committed`). Public metadata only, like `status()`: no share, no salt.
+pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> {
+    let held = ctx
+        .custody
+        .send(crate::custody::Held)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
+    Ok(serde_json::Value::Array(
+        held.iter()
+            .map(|r| {
+                let state = match r.state {
+                    crate::custody::ShareState::Pending => "pending",
+                    crate::custody::ShareState::Committed => "committed",
+                };
+                let b = &r.manifest.body;
+                serde_json::json!({ "key": b.key.to_hex(), "state": state, "epoch": b.epoch })
+            })
+            .collect(),
+    ))
+}
