@@ -184,6 +184,18 @@ pub enum BenchCmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Concurrent clients mixing store, load and stats.mean: throughput, p50/p99, errors, peak memory.
+    Load {
+        /// Nodes in the devnet.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Concurrent clients (each with its own connection, spread over the nodes).
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Duration of the run in seconds.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+    },
     /// Store and load throughput: 1 KB, 1 MB, 64 MB values and a 10^6-element array.
     Storage {
         /// Nodes in the devnet.
