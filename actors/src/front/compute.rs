@@ -142,12 +142,6 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
-    if store && matches!(req.op, Op::Mean | Op::Var | Op::Std | Op::Linregress | Op::Inv) {
-        return Err(api(
-            ErrorCode::Unsupported,
-            format!("{name} with store=True is not available yet: its result is not at the storage scale"),
-        ));
-    }
     if req.store && matches!(req.op, Op::Max | Op::Min) && !any_array {
         return Err(api(
             ErrorCode::Unsupported,

@@ -131,6 +131,7 @@ impl MpcSession {
         let mut mine = std::mem::take(&mut self.my_inputs);
         let op = self.spec.op.clone();
         let refresh = matches!(self.purpose, Purpose::Refresh);
+        let store = self.spec.store;
         let progress = (me == 0).then(|| progress_reporter(self.network.clone(), self.requester, self.id));
         async move {
             go.await.map_err(|_| MpcError::Transport("session aborted before it started".into()))?;
@@ -169,7 +170,12 @@ impl MpcSession {
             if refresh {
                 return Ok(RunResult::Refreshed(shared.into_iter().map(|s| s.share).collect()));
             }
-            let out = mpc::run(&mut party, &op, shared).await?;
+            // with store, the op puts its result at the storage scale inside the MPC
+            let out = if store {
+                mpc::run_stored(&mut party, &op, shared).await?
+            } else {
+                mpc::run(&mut party, &op, shared).await?
+            };
             let c = party.counters();
             let timing = SessionTiming {
                 prep_ms: c.prep_time.as_secs_f64() * 1e3,

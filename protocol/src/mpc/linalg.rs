@@ -138,10 +138,13 @@ impl<T: Transport> Party<T> {
 ///    singular value σ to f ≤ min(2^k·σ, 1/σ)), so every truncation has a static bound.
 /// 4. Residual check ‖I − B·X‖_F² ≤ 2^-40 by one LTZ: its bit is an output (Check::Invertible)
 ///    and gates the result, so a singular input reveals nothing but the flag.
-/// 5. inv(A) = X·2^(3−u): output X_rep·2^(47−u) at public scale 2^(F+44).
+/// 5. inv(A) = X·2^(3−u): output X_rep·2^(47−u) at public scale 2^(F+44). With `store`, the output
+///    is at the storage scale instead: inv_rep = X_rep·2^(−6−u) by a secret shift of X (`shift.rs`;
+///    |X_rep| < 2^46, so |inv_rep| < 2^56 fits the storage range), error ≤ t/2 + 1 units of 2^-20.
 pub(crate) async fn run_inv<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<super::SharedInput>,
+    store: bool,
 ) -> Result<super::OutputShare, MpcError> {
     use super::ops::{Check, OutputLayout, OutputShare, Scale};
     use crate::value::Dtype;
@@ -175,6 +178,10 @@ pub(crate) async fn run_inv<T: Transport>(
         needs.pair(spec, 2 * d * d * iters as usize + d * d);
         needs.doubles += 2 * d * d * iters as usize + d * d + 4;
         needs.triples += 2 * d * d + 8;
+        if store {
+            let (smin, smax) = super::sqrt::s_range();
+            needs.add(&super::shift::scale_pow2_needs(d * d, X_BITS, &inv_store_exponents(smin, smax), t)?);
+        }
         party.preprocess(&needs).await?;
     }
     party.step("preprocessing");
@@ -242,18 +249,28 @@ pub(crate) async fn run_inv<T: Transport>(
     let flag_i = Fp::ONE - neg;
     // 5. output
     let ok = party.mul(&[flag_r], &[flag_i]).await?[0];
-    let xo = party.mul(&x, &vec![outfac; d * d]).await?;
+    let (xo, scale) = if store {
+        let exps = inv_store_exponents(smin, smin + nm.onehot_s[0].len() as i32 - 1);
+        (party.scale_pow2_secret(&x, X_BITS, &nm.onehot_s[0], &exps).await?, Scale::STORAGE)
+    } else {
+        (party.mul(&x, &vec![outfac; d * d]).await?, Scale { frac_bits: f as i32 + 44, divisor: 1.0 })
+    };
     let mut out = party.mul(&xo, &vec![ok; d * d]).await?;
     party.step("done");
     out.push(flag_i);
     out.push(flag_r);
     Ok(OutputShare {
-        layout: OutputLayout::Array {
-            shape: vec![d, d],
-            dtype: Dtype::Float,
-            scale: Scale { frac_bits: f as i32 + 44, divisor: 1.0 },
-        },
+        layout: OutputLayout::Array { shape: vec![d, d], dtype: Dtype::Float, scale },
         checks: vec![Check::Invertible, Check::Range],
         shares: out,
     })
+}
+
+/// Static bound (bits) of the Newton–Schulz entries X_rep (|X| < 2^17 at scale 2^NS_F, plus sign).
+const X_BITS: u32 = NS_F + 18;
+
+/// Candidate exponents of the stored inverse: inv_rep = X_rep·2^(FRAC_BITS − NS_F + 3 − u) for the
+/// normalisation exponent u ∈ [umin, umax] (one-hot index u − umin).
+fn inv_store_exponents(umin: i32, umax: i32) -> Vec<i32> {
+    (umin..=umax).map(|u| FRAC_BITS as i32 - NS_F as i32 + 3 - u).collect()
 }

@@ -15,11 +15,18 @@ use super::sqrt::s_range;
 use super::stats::{STORED_BITS, cert_plan, clog2};
 use super::{MpcError, OpResult, Party, Transport, tdist, trunc};
 use crate::field::Fp;
+use crate::fixed::FRAC_BITS;
+use crate::value::Dtype;
 
 /// Output scale of q: q_rep = q·2^(F + Q_LOW); q below 2^-Q_LOW reads as 0, above 2^Q_HIGH is out
 /// of range. Q_LOW + Q_HIGH + F + 2 < 126 keeps q_rep inside the field.
 const Q_LOW: i32 = 48;
 const Q_HIGH: i32 = 42;
+/// With `store`: q = q_m·2^d with q_m < 2 and d ≤ 40, so |slope| ≤ q < 2^41 fits the storage range.
+const Q_HIGH_STORED: i32 = 40;
+/// Offset making slope_m and r non-negative for their decomposition (both are far below 2^60,
+/// even for the bounded garbage of a failing check).
+const STORE_OFF: u32 = 80;
 
 /// Committee side of linregress.
 ///
@@ -36,9 +43,17 @@ const Q_HIGH: i32 = 42;
 ///    |intercept| < 2^42.
 ///
 /// Outputs r, q, intercept (gated by the checks) and the check flags [x varies], [in range].
+///
+/// With `store` (stored linregress = the Float array [slope, intercept, r] at the storage scale;
+/// p-value and std_err are not stored, see docs/mpc.md): slope_m and r join u in the step-6
+/// decomposition (same rounds), slope·2^20 = Σ_d g_d·⌊slope_m·2^(d − F + 20)⌋ joins the term's
+/// reduction, r·2^20 = ⌊r/2^(F − 20)⌋ and intercept·2^20 = round(intercept/2^20) are exact shifts of
+/// decomposed values (the intercept's range-check decomposition is taken of intercept + 2^19 + 2^82).
+/// The slope must fit the storage range: q ≤ 2^Q_HIGH_STORED·2 (so |slope| < 2^41), else `Range`.
 pub(crate) async fn run_linregress<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     if inputs.len() != 2 {
         return Err(MpcError::Invalid(format!("linregress takes 2 keys (x, y), got {}", inputs.len())));
@@ -59,7 +74,7 @@ pub(crate) async fn run_linregress<T: Transport>(
     let f = NEWTON_F;
     let t = party.t;
     party.progress_plan(9);
-    party.preprocess(&plan(n, t)?).await?;
+    party.preprocess(&plan(n, t, store)?).await?;
     party.step("preprocessing");
 
     // 1. sums → bits → means
@@ -139,11 +154,12 @@ pub(crate) async fn run_linregress<T: Transport>(
     let p2 = party.trunc(&p2, f, b2).await?; // [r, q_m, slope_m]
     let (r, qm, slope_m) = (p2[0], p2[1], p2[2]);
     // q = q_m·2^d, output at scale 2^(F + Q_LOW): factor Σ_{−Q_LOW ≤ d ≤ Q_HIGH} g_d·2^(d+Q_LOW)
+    let q_high = if store { Q_HIGH_STORED } else { Q_HIGH };
     let mut qfac = Fp::ZERO;
     let mut too_big = Fp::ZERO;
     for (i, gd) in g.iter().enumerate() {
         let d = i as i32 - (w as i32 - 1);
-        if d > Q_HIGH {
+        if d > q_high {
             too_big += *gd;
         } else if d >= -Q_LOW {
             qfac += *gd * Fp::new(1u128 << (d + Q_LOW));
@@ -155,17 +171,30 @@ pub(crate) async fn run_linregress<T: Transport>(
     let u = party.mul(&[xbar, qm], &[slope_m, qfac]).await?;
     let (u, q_out) = (u[0], u[1]);
     let uoff = 119u32;
-    let ub = party.decompose(&[u + Fp::new(1u128 << uoff)]).await?;
+    let soff = Fp::new(1u128 << STORE_OFF);
+    let ub = if store {
+        party.decompose(&[u + Fp::new(1u128 << uoff), slope_m + soff, r + soff]).await?
+    } else {
+        party.decompose(&[u + Fp::new(1u128 << uoff)]).await?
+    };
+    let down = (f - FRAC_BITS) as i32; // from scale 2^F to the storage scale
     let mut term = Fp::ZERO;
+    let mut slope_acc = Fp::ZERO;
     for (i, gd) in g.iter().enumerate() {
         let d = i as i32 - (w as i32 - 1);
-        if d <= Q_HIGH {
-            term += *gd * shifted(&ub, u, f as i32 - d, uoff);
+        if d <= q_high {
+            term += *gd * shifted(&ub[..m], u, f as i32 - d, uoff);
+            if store {
+                slope_acc += *gd * shifted(&ub[m..2 * m], slope_m, down - d, STORE_OFF);
+            }
         }
     }
-    let term = party.reduce(&[term]).await?[0];
-    let intercept = ybar - term;
-    let ib = party.decompose(&[intercept + Fp::new(1u128 << 82)]).await?;
+    let to_reduce = if store { vec![term, slope_acc] } else { vec![term] };
+    let reduced = party.reduce(&to_reduce).await?;
+    let intercept = ybar - reduced[0];
+    // store: decompose intercept + 2^19 so that the shift by 2^20 below rounds to nearest
+    let half = if store { Fp::new(1u128 << (40 - FRAC_BITS - 1)) } else { Fp::ZERO };
+    let ib = party.decompose(&[intercept + half + Fp::new(1u128 << 82)]).await?;
     let high = party.suffix_or(&ib[83..], 1, m - 83).await?[0];
     let flag_i = Fp::ONE - high;
     party.step("intercept");
@@ -174,21 +203,27 @@ pub(crate) async fn run_linregress<T: Transport>(
     let fl = party.mul(&[flag_c, nm.nonzero[0]], &[flag_q, flag_i]).await?;
     let range = party.mul(&[fl[0]], &[fl[1]]).await?[0];
     let ok = party.mul(&[range], &[nm.nonzero[0]]).await?[0];
-    let outs = party.mul(&[r, q_out, intercept], &[ok, ok, ok]).await?;
-    party.step("done");
-    let mut shares = outs;
-    shares.push(nm.nonzero[0]);
-    shares.push(range);
-    Ok(OutputShare {
-        layout: OutputLayout::Linregress {
+    let (values, layout) = if store {
+        let slope20 = reduced[1];
+        let icpt20 = shifted(&ib, intercept + half, (40 - FRAC_BITS) as i32, 82);
+        let r20 = shifted(&ub[2 * m..], r, down, STORE_OFF);
+        let layout = OutputLayout::Array { shape: vec![3], dtype: Dtype::Float, scale: Scale::STORAGE };
+        ([slope20, icpt20, r20], layout)
+    } else {
+        let layout = OutputLayout::Linregress {
             n,
             r: Scale { frac_bits: f as i32, divisor: 1.0 },
             q: Scale { frac_bits: f as i32 + Q_LOW, divisor: 1.0 },
             intercept: Scale { frac_bits: 40, divisor: 1.0 },
-        },
-        checks: vec![Check::XVaries, Check::Range],
-        shares,
-    })
+        };
+        ([r, q_out, intercept], layout)
+    };
+    let outs = party.mul(&values, &[ok, ok, ok]).await?;
+    party.step("done");
+    let mut shares = outs;
+    shares.push(nm.nonzero[0]);
+    shares.push(range);
+    Ok(OutputShare { layout, checks: vec![Check::XVaries, Check::Range], shares })
 }
 
 /// Share of ⌊v / 2^σ⌋ for a secret v given both as a sharing `v` and by the bits of v + 2^off:
@@ -206,17 +241,17 @@ fn shifted(bits: &[Fp], v: Fp, sigma: i32, off: u32) -> Fp {
 }
 
 /// Preprocessing of a linregress on n points (the large, n-sized part; the rest tops up).
-fn plan(n: usize, t: usize) -> Result<Needs, MpcError> {
+fn plan(n: usize, t: usize, store: bool) -> Result<Needs, MpcError> {
     let mut needs = decompose_needs(2);
     let l = (125 - clog2(n as u128)) / 2;
     let (s, k) = cert_plan(n, STORED_BITS + 2, l, t)?;
     let (spec, _) = trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
     needs.pair(spec, 2 * n);
     needs.add(&ltz_needs(2, k));
-    needs.add(&decompose_needs(5));
+    needs.add(&decompose_needs(if store { 7 } else { 5 }));
     needs.add(&suffix_or_needs(2, FIELD_BITS));
     needs.add(&suffix_or_needs(1, FIELD_BITS - 83));
-    needs.doubles += 3 + 2 + 2 * 127 + 2;
+    needs.doubles += 3 + 2 + 2 * 127 + 2 + usize::from(store);
     needs.triples += 48;
     Ok(needs)
 }

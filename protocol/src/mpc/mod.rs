@@ -9,8 +9,8 @@
 //!
 //! Layout (one file per primitive): [`transport`], [`audit`], [`prep`] (preprocessing), [`open`],
 //! [`mul`] (Beaver and degree reduction), [`trunc`], [`bits`], [`compare`], [`stats`], [`linalg`],
-//! [`tdist`] (Student t in the clear), [`ops`] (the op dispatcher and requester-side decoding),
-//! [`reshare`] and [`bench`].
+//! [`shift`] (scaling by a secret power of two), [`tdist`] (Student t in the clear), [`ops`] (the
+//! op dispatcher and requester-side decoding), [`reshare`] and [`bench`].
 
 pub mod audit;
 pub mod bench;
@@ -24,6 +24,7 @@ pub mod open;
 pub mod ops;
 pub mod prep;
 pub mod reshare;
+pub mod shift;
 pub mod sqrt;
 pub mod stats;
 pub mod tdist;
@@ -34,7 +35,7 @@ pub mod trunc;
 mod tests;
 
 pub use audit::{AuditEntry, OpenKind};
-pub use ops::{Op, OpResult, OutputLayout, OutputShare, Scale, SharedInput, reveal, run};
+pub use ops::{Op, OpResult, OutputLayout, OutputShare, Scale, SharedInput, reveal, run, run_stored};
 pub use reshare::reshare_in;
 pub use transport::{InMemoryTransport, Transport};
 

@@ -96,9 +96,9 @@ pub struct OutputShare {
 
 impl OutputShare {
     /// For `store=True`: the output as a stored value (metadata + element shares at the storage
-    /// scale). Only array outputs at the storage scale can be stored; the check flags (if any) must
-    /// still be revealed to the requester with [`OutputShare::check_shares`], since a failing check
-    /// zeroes the values.
+    /// scale). Only array outputs at the storage scale can be stored — every op run by
+    /// [`run_stored`] gives one; the check flags (if any) must still be revealed to the requester
+    /// with [`OutputShare::check_shares`], since a failing check zeroes the values.
     pub fn into_stored(self) -> Result<(ValueMeta, Vec<Fp>), MpcError> {
         match &self.layout {
             OutputLayout::Array { shape, dtype, scale } if *scale == Scale::STORAGE => {
@@ -115,7 +115,9 @@ impl OutputShare {
                 s.truncate(n);
                 Ok((meta, s))
             }
-            _ => Err(MpcError::Unsupported("this output cannot be stored as a value".into())),
+            _ => Err(MpcError::Unsupported(
+                "this output is not at the storage scale (run the op with run_stored to store it)".into(),
+            )),
         }
     }
 
@@ -165,26 +167,65 @@ fn shape_of(m: &ValueMeta) -> Vec<usize> {
     m.shape().unwrap_or_default()
 }
 
-/// Runs `op` on this party's input shares; returns this party's output shares.
+/// Runs `op` on this party's input shares; returns this party's output shares (to be revealed to
+/// the requester with [`reveal`]).
 pub async fn run<T: Transport>(
     party: &mut Party<T>,
     op: &Op,
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
+    run_timed(party, op, inputs, false).await
+}
+
+/// Runs `op` for `store=True`: the output stays secret and comes out at the storage scale 2^20 as
+/// an array layout (0-d for mean/var/std, [d, d] for inv, [slope, intercept, r] for linregress), so
+/// [`OutputShare::into_stored`] turns it into a stored value. The rescaling runs inside the MPC
+/// (`div.rs`, `shift.rs`, exact shifts from bits for linregress): nothing more is opened than
+/// masked values. The check flags are still appended and must be revealed to the requester.
+/// max/min over scalar keys (whose result is an input key) is refused.
+pub async fn run_stored<T: Transport>(
+    party: &mut Party<T>,
+    op: &Op,
+    inputs: Vec<SharedInput>,
+) -> Result<OutputShare, MpcError> {
+    if matches!(op, Op::Max | Op::Min) && inputs.iter().all(|i| shape_of(&i.meta).is_empty()) {
+        return Err(MpcError::Unsupported(format!(
+            "{op:?} of scalar keys returns one of the input keys; store=True does not apply"
+        )));
+    }
+    run_timed(party, op, inputs, true).await
+}
+
+async fn run_timed<T: Transport>(
+    party: &mut Party<T>,
+    op: &Op,
+    inputs: Vec<SharedInput>,
+    store: bool,
+) -> Result<OutputShare, MpcError> {
     party.check_member()?;
     check_inputs(&inputs)?;
     let start = Instant::now();
     let prep0 = party.counters.prep_time;
-    let r = run_inner(party, op, inputs).await;
+    let r = run_inner(party, op, inputs, store).await;
     let prep = party.counters.prep_time - prep0;
     party.counters.online_time += start.elapsed().saturating_sub(prep);
     r
+}
+
+/// A 0-d Float output at the storage scale (stored mean / var / std).
+fn stored_scalar(shares: Vec<Fp>, checks: Vec<Check>) -> OutputShare {
+    OutputShare {
+        layout: OutputLayout::Array { shape: vec![], dtype: Dtype::Float, scale: Scale::STORAGE },
+        checks,
+        shares,
+    }
 }
 
 async fn run_inner<T: Transport>(
     party: &mut Party<T>,
     op: &Op,
     inputs: Vec<SharedInput>,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     let t = party.t;
     let all_int = inputs.iter().all(|i| i.meta.is_integer());
@@ -196,8 +237,21 @@ async fn run_inner<T: Transport>(
             }
             let n = x.len();
             party.progress_plan(if *op == Op::Mean { 2 } else { 5 });
-            party.preprocess(&plan_stats(op, n, t)?).await?;
+            let mut needs = plan_stats(op, n, t)?;
+            if store {
+                needs.add(&super::stats::stored_tail_needs(op, n, t)?);
+            }
+            party.preprocess(&needs).await?;
             party.step("preprocessing");
+            if store {
+                let out = if *op == Op::Mean {
+                    stored_scalar(vec![party.mean_stored_impl(&x).await?], vec![])
+                } else {
+                    stored_scalar(party.var_stored_impl(&x, *op == Op::Std).await?, vec![Check::Range])
+                };
+                party.step("done");
+                return Ok(out);
+            }
             if *op == Op::Mean {
                 let (v, f) = party.mean_impl(&x).await?;
                 return Ok(OutputShare {
@@ -271,8 +325,8 @@ async fn run_inner<T: Transport>(
                 shares,
             })
         }
-        Op::Linregress => super::linreg::run_linregress(party, inputs).await,
-        Op::Inv => super::linalg::run_inv(party, inputs).await,
+        Op::Linregress => super::linreg::run_linregress(party, inputs, store).await,
+        Op::Inv => super::linalg::run_inv(party, inputs, store).await,
     }
 }
 

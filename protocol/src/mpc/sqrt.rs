@@ -117,11 +117,23 @@ impl<T: Transport> Party<T> {
     /// For exact secret integers W ≥ 0 given by their bits: R with √W ≈ R / 2^(s0 + F/2).
     /// Returns (R, s0 + F/2). R < 2^(F + 1 + 64).
     pub(crate) async fn sqrt_int(&mut self, wbits: &[Fp], count: usize) -> Result<(Vec<Fp>, u32), MpcError> {
+        let (sq, nm) = self.sqrt_mantissa(wbits, count).await?;
+        let r = self.mul(&sq, &nm.pw).await?;
+        Ok((r, s0() + NEWTON_F / 2))
+    }
+
+    /// For exact secret integers W ≥ 0 given by their bits: (Q, normalisation) with
+    /// √W ≈ Q·2^(s − F/2), s the secret exponent of the normalisation (its one-hot is
+    /// `onehot_s`, index s − s_min). Q = √M·2^(F/2) < 2^(F + 6) statically (truncation bound below).
+    pub(crate) async fn sqrt_mantissa(
+        &mut self,
+        wbits: &[Fp],
+        count: usize,
+    ) -> Result<(Vec<Fp>, Normalised), MpcError> {
         let nm = self.normalise(wbits, count).await?;
         let y = self.inv_sqrt(&nm.mant).await?;
         let sq = self.mul(&nm.mant, &y).await?;
         let sq = self.trunc(&sq, NEWTON_F, 2 * NEWTON_F + 6).await?;
-        let r = self.mul(&sq, &nm.pw).await?;
-        Ok((r, s0() + NEWTON_F / 2))
+        Ok((sq, nm))
     }
 }

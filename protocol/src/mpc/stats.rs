@@ -26,6 +26,50 @@ const CERT_G: u32 = 5;
 /// Static bound (bits) of stored values: |rep| < 2^62.
 pub(crate) const STORED_BITS: u32 = 62;
 
+/// Largest stored variance (rep units at 2^20) + the rounding of `div_bits`: below 2^62.
+const MAX_STORED_VAR: u128 = (1u128 << 62) - 4;
+/// Extra fractional bits of z = Q·2^G/N in the stored std.
+const STD_G: u32 = 20;
+/// Static bound (bits) of the square-root mantissa Q of `sqrt_mantissa`.
+const SQ_BITS: u32 = super::div::NEWTON_F + 7;
+
+/// N²·2^20: var·2^20 = W / this.
+pub(crate) fn var_divisor(n: u128) -> Result<u128, MpcError> {
+    n.checked_mul(n)
+        .and_then(|v| v.checked_mul(1u128 << crate::fixed::FRAC_BITS))
+        .ok_or_else(|| MpcError::OutOfRange("too many values".into()))
+}
+
+/// The candidate exponents of the stored std's secret shift: index i of the normalisation's one-hot
+/// is s = i + s_min, and std·2^20 = z·2^(s − F/2 − G).
+pub(crate) fn std_exponents(len: usize) -> Vec<i32> {
+    let (smin, _) = super::sqrt::s_range();
+    (0..len).map(|i| i as i32 + smin - (super::div::NEWTON_F / 2) as i32 - STD_G as i32).collect()
+}
+
+/// Preprocessing the storage-scale tail of mean / var / std adds (`store=True`).
+pub(crate) fn stored_tail_needs(op: &super::ops::Op, n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
+    use super::ops::Op;
+    let nn = n as u128;
+    if *op == Op::Mean {
+        let bb = STORED_BITS + clog2(nn);
+        return super::div::div_bits_needs((bb + 1) as usize, nn, t, 1);
+    }
+    if *op == Op::Std {
+        let mut needs = super::prep::Needs::default();
+        let (spec, _) = super::trunc::plan(nn, SQ_BITS + STD_G, t)?;
+        needs.pair(spec, 1);
+        let (smin, smax) = super::sqrt::s_range();
+        let exps = std_exponents((smax - smin + 1) as usize);
+        needs.add(&super::shift::scale_pow2_needs(1, SQ_BITS + STD_G, &exps, t)?);
+        return Ok(needs);
+    }
+    let mut needs = super::div::div_bits_needs(125, var_divisor(nn)?, t, 1)?;
+    needs.doubles += super::bits::carry_out_products(super::bits::FIELD_BITS);
+    needs.triples += 1;
+    Ok(needs)
+}
+
 /// ⌈log2 v⌉ for v ≥ 1.
 pub(crate) fn clog2(v: u128) -> u32 {
     if v <= 1 { 0 } else { 128 - (v - 1).leading_zeros() }
@@ -152,6 +196,51 @@ impl<T: Transport> Party<T> {
             bits_times_const(&wbits, 125, 0, n * n)?
         };
         let gated = self.mul(&[out], &[flag]).await?;
+        Ok(vec![gated[0], flag])
+    }
+
+    /// Mean at the storage scale 2^20 for `store=True`: (Σx − 0)/N from the bits of Σx + 2^B by
+    /// `div_bits`, within t/2 + 1 units of 2^-20 (one extra masked truncation of the small remainder).
+    pub(crate) async fn mean_stored_impl(&mut self, x: &[Fp]) -> Result<Fp, MpcError> {
+        let n = x.len() as u128;
+        let (mbits, _, bits, bb) = self.sum_bits(x).await?;
+        let v = self.div_bits(&bits, mbits, n, 1u128 << bb).await?;
+        Ok(v[0])
+    }
+
+    /// Variance or std (ddof = 0) at the storage scale 2^20 for `store=True`: shares of
+    /// [value·2^20, flag]. The flag is the centring certificate, and for the variance also
+    /// [var·2^20 < 2^62 − 4] (a stored value must fit the storage range; std always does when the
+    /// certificate holds: std·2^20 = √W/N < 2^62.5/N).
+    ///
+    /// var·2^20 = W/(N²·2^20) by `div_bits` from W's bits; the range test is [W < N²·2^20·(2^62 − 4)]
+    /// by one BitLT on the same bits. std·2^20 = √W/N = Q·2^(s − F/2)/N (`sqrt_mantissa`): one
+    /// division z = Q·2^G/N (Q < 2^(F+7), so z has a small static bound), then the secret shift by
+    /// 2^(s − F/2 − G) (`shift.rs`). Nothing is opened but truncation, BitLT and reduction masks.
+    pub(crate) async fn var_stored_impl(&mut self, x: &[Fp], want_std: bool) -> Result<Vec<Fp>, MpcError> {
+        let n = x.len() as u128;
+        let (d, flag) = self.centred(x).await?;
+        let w = self.n2var(&d).await?;
+        let wbits = self.decompose(&[w]).await?;
+        self.step("decompose variance");
+        let (value, flag) = if want_std {
+            let (sq, nm) = self.sqrt_mantissa(&wbits, 1).await?;
+            let z = self.trunc_div(&[sq[0] * Fp::new(1u128 << STD_G)], n, SQ_BITS + STD_G).await?;
+            let exps = std_exponents(nm.onehot_s[0].len());
+            let v = self.scale_pow2_secret(&z, SQ_BITS + STD_G, &nm.onehot_s[0], &exps).await?;
+            (v[0], flag)
+        } else {
+            let dv = var_divisor(n)?;
+            let v = self.div_bits(&wbits, 125, dv, 0).await?[0];
+            let fits = match dv.checked_mul(MAX_STORED_VAR).filter(|c| *c < 1u128 << 125) {
+                // [W ≥ C] = [C − 1 < W]
+                Some(c) => Fp::ONE - self.bit_lt(&[c - 1], &wbits, super::bits::FIELD_BITS).await?[0],
+                None => Fp::ONE, // W < 2^125 ≤ C whenever the certificate holds
+            };
+            let both = self.mul(&[flag], &[fits]).await?[0];
+            (v, both)
+        };
+        let gated = self.mul(&[value], &[flag]).await?;
         Ok(vec![gated[0], flag])
     }
 

@@ -698,3 +698,330 @@ fn output_share_roundtrips_on_the_wire() {
     let b = postcard::to_stdvec(&s).unwrap();
     assert_eq!(postcard::from_bytes::<OutputShare>(&b).unwrap(), s);
 }
+
+// ---------------------------------------------------------------- store=True
+
+/// Runs `op` with `run_stored`; the requester reveals only the check flags (as the node does), and
+/// the test then opens the stored shares to check the value. Also returns every party's audit and
+/// the raw stored element shares' reconstruction (to check it was never opened).
+fn run_stored_op(
+    n: usize,
+    t: usize,
+    op: Op,
+    vals: &[Value],
+    seed: u64,
+) -> (Result<Value, MpcError>, Vec<Fp>, Vec<Vec<AuditEntry>>) {
+    let (r, elems, audits, _) = run_stored_op_counted(n, t, op, vals, seed);
+    (r, elems, audits)
+}
+
+#[allow(clippy::type_complexity)]
+fn run_stored_op_counted(
+    n: usize,
+    t: usize,
+    op: Op,
+    vals: &[Value],
+    seed: u64,
+) -> (Result<Value, MpcError>, Vec<Fp>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
+    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
+    let op2 = op.clone();
+    let res = simulate(n, t, seed, move |mut p| {
+        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
+        let op = op2.clone();
+        async move {
+            p.enable_audit();
+            let r = run_stored(&mut p, &op, inputs).await;
+            (p.me(), r, p.audit().to_vec(), p.counters().clone())
+        }
+    });
+    let mut shares = Vec::new();
+    let mut audits = Vec::new();
+    let mut counters = Vec::new();
+    let mut err = None;
+    for (i, r, a, c) in res {
+        match r {
+            Ok(s) => shares.push((i, s)),
+            Err(e) => err = Some(e),
+        }
+        audits.push(a);
+        counters.push(c);
+    }
+    if let Some(e) = err {
+        return (Err(e), vec![], audits, counters);
+    }
+    // the requester: the flags alone (a failing check is its clear error)
+    let flags: Vec<(usize, OutputShare)> = shares
+        .iter()
+        .map(|(i, s)| {
+            let layout = OutputLayout::Scalars(vec![]);
+            (*i, OutputShare { layout, checks: s.checks.clone(), shares: s.check_shares().to_vec() })
+        })
+        .collect();
+    if let Err(e) = reveal(&op, &metas, &flags, t) {
+        return (Err(e), vec![], audits, counters);
+    }
+    let stored: Vec<(crate::value::ValueMeta, Vec<Fp>)> =
+        shares.into_iter().map(|(_, s)| s.into_stored().expect("a stored layout")).collect();
+    let elems = open_all(&stored.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), t);
+    (Ok(crate::value::decode(&stored[0].0, &elems).unwrap()), elems, audits, counters)
+}
+
+fn stored_f64s(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Float(x) => vec![*x],
+        Value::Array(Array { data: ArrayData::Float(x), .. }) => x.clone(),
+        o => panic!("a stored result is a Float scalar or array, got {o:?}"),
+    }
+}
+
+/// One unit of the storage scale.
+const ULP: f64 = 1.0 / (1u64 << 20) as f64;
+
+#[test]
+fn stored_mean_var_std_are_float_scalars_at_the_storage_scale() {
+    let cases: Vec<Vec<f64>> = vec![
+        vec![1.5],
+        vec![1.0, 2.0, 3.0, 4.0],
+        (0..1000).map(|i| ((i * 7919) % 1000) as f64 * 0.001 - 0.5).collect(),
+        (0..2000).map(|i| 1e6 + ((i * 31) % 97) as f64 * 1e-6).collect(),
+        (0..10_000).map(|i| (((i * 7919) % 20001) as f64 - 10000.0) * 123.456789).collect(),
+        vec![-4.3e12, 4.3e12, 4.3e12], // mean near the storage limit
+    ];
+    for (ci, data) in cases.iter().enumerate() {
+        let vals = decoded(data);
+        let (m, var) = ref_stats(&vals);
+        for (nt, op) in [((3, 1), Op::Mean), ((5, 2), Op::Mean), ((3, 1), Op::Var), ((5, 2), Op::Std)] {
+            if ci == 5 && op != Op::Mean {
+                continue; // var/std of that spread are outside the certificate (tested below)
+            }
+            let seed = 100 + ci as u64;
+            let (r, elems, audits) = run_stored_op(nt.0, nt.1, op.clone(), &[farr(data)], seed);
+            let v = r.unwrap_or_else(|e| panic!("case {ci} {op:?}: {e}"));
+            assert!(matches!(v, Value::Float(_)), "case {ci} {op:?}: {v:?}");
+            let got = stored_f64s(&v)[0];
+            let expect = match op {
+                Op::Mean => m,
+                Op::Var => var,
+                _ => var.sqrt(),
+            };
+            // the rescaling is within t/2 + 1 units of 2^-20 (plus the 2^-20 rounding of storage);
+            // std also carries Newton's ~2^-32 relative error
+            let tol = (nt.1 as f64 / 2.0 + 2.0) * ULP + 1e-9 * expect.abs();
+            assert!((got - expect).abs() <= tol, "case {ci} {op:?} (t = {}): got {got}, expected {expect}", nt.1);
+            // the same as the revealed call, within that precision
+            let (rv, _, _) = run_op(nt.0, nt.1, op.clone(), &[farr(data)], seed);
+            let revealed = match rv.unwrap() {
+                OpResult::Scalars(v) => v[0],
+                o => panic!("{o:?}"),
+            };
+            assert!((got - revealed).abs() <= tol, "case {ci} {op:?}: stored {got}, revealed {revealed}");
+            // leakage: masked openings only; never an input, the sum, the sum of squares, or the result
+            let reps: Vec<i128> = vals.iter().map(|x| crate::fixed::encode_float(*x).unwrap()).collect();
+            let mut forbidden: Vec<Fp> = reps.iter().map(|r| Fp::from_i128(*r)).collect();
+            forbidden.push(Fp::from_i128(reps.iter().sum()));
+            forbidden.push(reps.iter().map(|r| Fp::from_i128(*r) * Fp::from_i128(*r)).sum());
+            forbidden.extend(&elems);
+            assert_masked_only(&audits, &forbidden);
+        }
+    }
+    // integers: the mean of ints is a float (numpy)
+    let ints = Value::Array(Array { shape: vec![4], data: ArrayData::Int(vec![1, 2, 3, 5]) });
+    let (r, _, _) = run_stored_op(3, 1, Op::Mean, &[ints.clone()], 7);
+    let got = stored_f64s(&r.unwrap())[0];
+    assert!((got - 2.75).abs() <= 2.0 * ULP, "{got}");
+    // max/min over scalar keys returns an input key: store=True does not apply
+    let (r, _, _) = run_stored_op(3, 1, Op::Max, &[Value::Int(1), Value::Int(2)], 7);
+    assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+    // max over an array is already at the storage scale
+    let (r, _, _) = run_stored_op(3, 1, Op::Max, &[ints], 7);
+    assert_eq!(r.unwrap(), Value::Int(5));
+    assert!((got - 2.75).abs() <= 2.0 * ULP, "{got}");
+}
+
+#[test]
+fn stored_var_outside_the_storage_range_is_a_clear_error() {
+    // var = 10^18 does not fit 2^42, its revealed value is fine, and std (10^9) stores
+    let data = [-1e9, 1e9, -1e9, 1e9];
+    let (r, _, _) = run_op(3, 1, Op::Var, &[farr(&data)], 3);
+    assert_eq!(r.unwrap(), OpResult::Scalars(vec![1e18]));
+    let (r, _, audits) = run_stored_op(3, 1, Op::Var, &[farr(&data)], 3);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    assert_masked_only(&audits, &[]);
+    let (r, _, _) = run_stored_op(3, 1, Op::Std, &[farr(&data)], 4);
+    assert!((stored_f64s(&r.unwrap())[0] - 1e9).abs() <= 1e-9 * 1e9, "std relative 2^-32 (Newton)");
+    // and the certificate still refuses what the revealed call refuses
+    let data: Vec<f64> = (0..64).map(|i| if i % 2 == 0 { 4.0e12 } else { -4.0e12 }).collect();
+    for op in [Op::Var, Op::Std] {
+        let (r, _, audits) = run_stored_op(3, 1, op, &[farr(&data)], 5);
+        assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+        assert_masked_only(&audits, &[]);
+    }
+}
+
+#[test]
+fn stored_inverse_is_the_inverse_at_the_storage_scale() {
+    let d = 10;
+    let a: Vec<f64> =
+        (0..d * d).map(|i| if i % (d + 1) == 0 { 5.0 } else { ((i * 37 % 19) as f64 - 9.0) * 0.05 }).collect();
+    let small: Vec<f64> = vec![0.001, 0.0002, -0.0003, 0.002]; // inverse entries ~ 10^3
+    let big: Vec<f64> = vec![3.0e5, 1.0e5, -2.0e5, 4.0e5]; // inverse entries ~ 10^-6
+    for (ci, (d, a, nt)) in [(d, a, (3, 1)), (2, small, (5, 2)), (2, big, (3, 1))].into_iter().enumerate() {
+        let ad = decoded(&a);
+        let (r, elems, audits) = run_stored_op(nt.0, nt.1, Op::Inv, &[mat(d, a.clone())], 80 + ci as u64);
+        let v = r.unwrap();
+        match &v {
+            Value::Array(Array { shape, data: ArrayData::Float(_) }) => assert_eq!(shape, &vec![d, d]),
+            o => panic!("{o:?}"),
+        }
+        let x = stored_f64s(&v);
+        let (rv, _, _) = run_op(nt.0, nt.1, Op::Inv, &[mat(d, a.clone())], 80 + ci as u64);
+        let revealed = match rv.unwrap() {
+            OpResult::Array { data: ArrayData::Float(x), .. } => x,
+            o => panic!("{o:?}"),
+        };
+        for (g, e) in x.iter().zip(&revealed) {
+            let tol = (nt.1 as f64 / 2.0 + 2.0) * ULP + 1e-6 * e.abs();
+            assert!((g - e).abs() <= tol, "case {ci}: stored {g}, revealed {e}");
+        }
+        if ci == 0 {
+            // each stored entry is within (t/2 + 2)·2^-20 of the revealed one: the residual
+            // (a sum over d columns) grows by at most d·max_i Σ_k |a_ik| times that
+            let row: f64 = (0..d).map(|i| (0..d).map(|j| ad[i * d + j].abs()).sum::<f64>()).fold(0.0, f64::max);
+            let res = inv_residual(&ad, &x, d);
+            assert!(res <= 1e-5 + (d as f64) * row * 2.5 * ULP, "‖A·inv(A) − I‖∞ = {res}");
+            println!("stored inv: d = {d}, ‖A·inv(A) − I‖∞ = {res:e}");
+        }
+        let mut forbidden: Vec<Fp> =
+            ad.iter().map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap())).collect();
+        forbidden.extend(elems.iter().filter(|e| **e != Fp::ZERO));
+        assert_masked_only(&audits, &forbidden);
+    }
+    // a failing check is still the clear error, not a stored garbage value
+    let sing: Vec<f64> = (0..16).map(|i| ((i / 4) + 1) as f64 * ((i % 4) + 1) as f64).collect();
+    let (r, _, _) = run_stored_op(3, 1, Op::Inv, &[mat(4, sing)], 90);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+}
+
+#[test]
+fn stored_linregress_is_slope_intercept_r() {
+    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (
+            (0..100).map(|i| i as f64).collect(),
+            (0..100).map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1).collect(),
+        ),
+        (
+            (0..500).map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3).collect(),
+            (0..500).map(|i| -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4).collect(),
+        ),
+        (vec![1.0, 3.0], vec![2.0, -1.5]),
+        ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
+        // a steep slope (~3·10^8) and a large intercept (x exactly representable at 2^-20)
+        ((0..20).map(|i| i as f64 / 1024.0).collect(), (0..20).map(|i| 3e5 * i as f64 - 2.5e9).collect()),
+    ];
+    for (ci, (x, y)) in cases.iter().enumerate() {
+        let (xd, yd) = (decoded(x), decoded(y));
+        let (slope, icpt, r, _, _) = ref_linregress(&xd, &yd);
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (res, elems, audits) = run_stored_op(nt.0, nt.1, Op::Linregress, &[farr(x), farr(y)], 140 + ci as u64);
+        let v = res.unwrap_or_else(|e| panic!("case {ci}: {e}"));
+        match &v {
+            Value::Array(Array { shape, data: ArrayData::Float(_) }) => assert_eq!(shape, &vec![3]),
+            o => panic!("{o:?}"),
+        }
+        let got = stored_f64s(&v);
+        let close20 = |g: f64, e: f64, rel: f64| (g - e).abs() <= 2.0 * ULP + rel * e.abs();
+        assert!(close20(got[0], slope, 1e-6), "case {ci}: slope {} vs {slope}", got[0]);
+        assert!(close20(got[1], icpt, 1e-6), "case {ci}: intercept {} vs {icpt}", got[1]);
+        assert!(close20(got[2], r, 1e-6), "case {ci}: r {} vs {r}", got[2]);
+        let reps: Vec<Fp> =
+            xd.iter().chain(&yd).map(|v| Fp::from_i128(crate::fixed::encode_float(*v).unwrap())).collect();
+        let mut forbidden = reps;
+        forbidden.extend(elems.iter().filter(|e| **e != Fp::ZERO));
+        assert_masked_only(&audits, &forbidden);
+    }
+    // identical x → the same clear error
+    let (res, _, _) = run_stored_op(3, 1, Op::Linregress, &[farr(&[2.0; 5]), farr(&[1.0, 2.0, 3.0, 4.0, 5.0])], 1);
+    assert!(matches!(res, Err(MpcError::Invalid(ref m)) if m.contains("identical")), "{res:?}");
+    // a slope of ~2^41.5 is revealed, but does not fit the storage range (|slope| < 2^42 needs q ≤ 2^41)
+    let (x, y) = ([0.0, 0.000001], [0.0, 3.0e6]);
+    let (res, _, _) = run_op(3, 1, Op::Linregress, &[farr(&x), farr(&y)], 2);
+    assert!(
+        matches!(res, Ok(OpResult::Linregress { slope, .. }) if (slope - 3.0e6 * 1048576.0).abs() < 1e3),
+        "{res:?}"
+    );
+    let (res, _, _) = run_stored_op(3, 1, Op::Linregress, &[farr(&x), farr(&y)], 2);
+    assert!(matches!(res, Err(MpcError::OutOfRange(_))), "{res:?}");
+}
+
+#[test]
+fn stored_openings_add_only_masked_rescaling_steps() {
+    // what store=True adds to each op's openings, per party: only truncation masks, reductions,
+    // Beaver masks and decomposition masks — and exactly these many
+    fn labels(a: &[AuditEntry]) -> std::collections::BTreeMap<&'static str, (usize, usize)> {
+        let mut m = std::collections::BTreeMap::new();
+        for e in a.iter().filter(|e| e.label != "dn-mul") {
+            let c = m.entry(e.label).or_insert((0, 0));
+            c.0 += 1;
+            c.1 += e.values.len();
+        }
+        m
+    }
+    let data = farr(&[1.0, 2.0, 4.0, 8.0]);
+    let m3 = mat(3, vec![4.0, 1.0, 0.5, 1.0, 3.0, -1.0, 0.0, 2.0, 5.0]);
+    let lr = [farr(&[1.0, 2.0, 3.0, 5.0]), farr(&[2.0, 4.5, 5.5, 11.0])];
+    let cases: Vec<(Op, Vec<Value>)> = vec![
+        (Op::Mean, vec![data.clone()]),
+        (Op::Var, vec![data.clone()]),
+        (Op::Std, vec![data.clone()]),
+        (Op::Inv, vec![m3]),
+        (Op::Linregress, lr.to_vec()),
+    ];
+    let mut report = Vec::new();
+    for (op, vals) in cases {
+        let (_, revealed, rc) = run_op(3, 1, op.clone(), &vals, 9);
+        let (r, _, stored, counters) = run_stored_op_counted(3, 1, op.clone(), &vals, 9);
+        r.unwrap();
+        // the preprocessing plan covers the rescaling: no on-demand top-up beyond the revealed op's
+        for (c, rc) in counters.iter().zip(&rc) {
+            assert!(c.prep_topups <= rc.prep_topups, "{op:?}: {} > {}", c.prep_topups, rc.prep_topups);
+        }
+        for (a, b) in revealed.iter().zip(&stored) {
+            assert!(b.iter().all(|e| e.kind == OpenKind::Masked));
+            let (la, lb) = (labels(a), labels(b));
+            for k in la.keys().chain(lb.keys()) {
+                assert!(["decompose", "reduce", "beaver", "trunc", "ltz"].contains(k), "{op:?}: {k}");
+            }
+            let diff: Vec<(&str, i64, i64)> = lb
+                .iter()
+                .map(|(k, v)| {
+                    let w = la.get(k).copied().unwrap_or((0, 0));
+                    (*k, v.0 as i64 - w.0 as i64, v.1 as i64 - w.1 as i64)
+                })
+                .filter(|d| d.1 != 0 || d.2 != 0)
+                .collect();
+            report.push((op.clone(), diff));
+        }
+    }
+    for (op, diff) in &report {
+        println!("{op:?}: extra (label, openings, elements) = {diff:?}");
+    }
+    let first = |op: Op| report.iter().find(|r| r.0 == op).map(|r| r.1.clone()).unwrap();
+    // mean: one truncation of the remainder (1 element)
+    assert_eq!(first(Op::Mean), vec![("trunc", 1, 1)]);
+    // var: one truncation, a 127-bit BitLT (7 reduction rounds), one Beaver product (flag × fits)
+    let bitlt = bits::carry_out_products(bits::FIELD_BITS) as i64;
+    assert_eq!(first(Op::Var), vec![("beaver", 1, 2), ("reduce", 7, bitlt), ("trunc", 1, 1)]);
+    // std: the division by N (1 element) and the secret shift's 53 truncations (one opening each),
+    // the shift's reduction; minus the Beaver product by the revealed output's secret power of two
+    assert_eq!(first(Op::Std), vec![("beaver", -1, -2), ("reduce", 1, 1), ("trunc", 2, 1 + 53)]);
+    // inv: the shift of the d² = 9 entries by 47 candidate truncations in one opening, one
+    // reduction per entry, instead of the Beaver product by the revealed output's power of two
+    assert_eq!(first(Op::Inv), vec![("beaver", -1, -18), ("reduce", 1, 9), ("trunc", 1, 9 * 47)]);
+    // linregress: no extra round at all; slope_m and r join the decomposition (2 elements and
+    // their adders' reductions), the slope's shift joins the term's reduction
+    let lr = first(Op::Linregress);
+    let adder = bits::decompose_needs(1).doubles as i64;
+    assert_eq!(lr, vec![("decompose", 0, 2), ("reduce", 0, 2 * adder + 1)]);
+}

@@ -67,3 +67,41 @@ impl<T: Transport> Party<T> {
         self.trunc_div(x, 1u128 << m, bound).await
     }
 }
+
+impl<T: Transport> Party<T> {
+    /// [⌊x_i / 2^(m_i)⌋ + e_i], e_i ∈ [0, t+1], for secret |x_i| < 2^bound, with a public exponent
+    /// per element (m_i = 0 returns x_i as it is), all in one opening. Each element is masked
+    /// exactly as in [`Party::trunc_div`] with a pair of its own divisor.
+    pub async fn trunc_each(&mut self, x: &[Fp], ms: &[u32], bound: u32) -> Result<Vec<Fp>, MpcError> {
+        if x.len() != ms.len() {
+            return Err(MpcError::Shape(format!("trunc_each of {} values with {} exponents", x.len(), ms.len())));
+        }
+        let mut out = x.to_vec();
+        // (element, divisor, 2^ko, q) of every element that is truncated
+        let mut pending: Vec<(usize, u128, Fp, Fp)> = Vec::new();
+        let mut masked = Vec::new();
+        let mut distinct: Vec<u32> = ms.iter().copied().filter(|m| *m > 0).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for m in distinct {
+            let d = 1u128 << m;
+            let (spec, ko) = plan(d, bound, self.t)?;
+            let idx: Vec<usize> = (0..x.len()).filter(|&i| ms[i] == m).collect();
+            let (r, q) = self.take_pairs(spec, idx.len()).await?;
+            let off = Fp::new(d << ko);
+            for (k, &i) in idx.iter().enumerate() {
+                masked.push(x[i] + off + r[k]);
+                pending.push((i, d, Fp::new(1u128 << ko), q[k]));
+            }
+        }
+        if masked.is_empty() {
+            return Ok(out);
+        }
+        // Mask: statistically (2^-κ) by each element's contributed r, see the module doc.
+        let c = self.open(&masked, self.t, "trunc").await?;
+        for ((i, d, sub, q), c) in pending.into_iter().zip(c) {
+            out[i] = Fp::new(c.value() / d) - q - sub;
+        }
+        Ok(out)
+    }
+}
