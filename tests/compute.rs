@@ -155,8 +155,119 @@ fn store_true_chains_results_and_inputs_from_other_groups_are_reshared() {
     }
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     assert_eq!(scalar(&mut cl, "stats.mean", &refs), 13.75, "six keys over several custody groups");
-    let err = cl.call("stats.mean", json!({"keys": [a], "store": true})).unwrap_err();
+    // stats.mean(key, store=True) on a result held by another group: reshared, kept secret
+    let m = cl.call("stats.mean", json!({"keys": [keys[5], prod], "store": true})).unwrap();
+    let m = m.as_str().unwrap().to_string();
+    assert_close(load_f64(&mut cl, &m), (5.0 + 50.0 + 19.0 + 22.0 + 43.0 + 50.0) / 6.0, 1e-6, "stored mean");
+    // max/min of scalar keys return one of the inputs: store=True does not apply
+    let (s1, s2) = (cl.store_json(json!(1.5)).unwrap(), cl.store_json(json!(-2)).unwrap());
+    let err = cl.call("stats.max", json!({"keys": [s1, s2], "store": true})).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Unsupported), "{err}");
+}
+
+fn load_f64(c: &mut Client, key: &str) -> f64 {
+    let v = c.load(key).unwrap().to_json();
+    v.as_f64().unwrap_or_else(|| panic!("{key} holds {v}, not a number"))
+}
+
+fn load_f64s(c: &mut Client, key: &str) -> Vec<f64> {
+    fn flat(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| flat(x, out)),
+            x => out.push(x.as_f64().unwrap_or_else(|| panic!("not a number: {x}"))),
+        }
+    }
+    let mut out = vec![];
+    flat(&c.load(key).unwrap().to_json(), &mut out);
+    out
+}
+
+fn stored(c: &mut Client, method: &str, mut params: serde_json::Value) -> String {
+    params["store"] = json!(true);
+    let r = c.call(method, params).unwrap_or_else(|e| panic!("{method} with store=True: {e}"));
+    let k = r.as_str().unwrap_or_else(|| panic!("{method} with store=True returns a key, got {r}"));
+    assert_eq!(k.len(), 64);
+    k.to_string()
+}
+
+/// Within the storage precision: the rescaling's few units of 2^-20, plus a relative part.
+fn assert_stored(got: f64, want: f64, rel: f64, what: &str) {
+    let tol = 4.0 / (1u64 << 20) as f64 + rel * want.abs();
+    assert!((got - want).abs() <= tol, "{what}: got {got}, want {want} (tolerance {tol})");
+}
+
+#[test]
+fn store_true_works_for_every_operation_and_results_chain() {
+    let c = Cluster::start(Opts::default());
+    let mut cl = c.client(0);
+    let ages = [45.0, 43.0, 23.0, 15.0, 67.0, 32.0, 28.0, 98.0, 55.0, 14.0];
+    let k = cl.store_json(json!([45, 43, 23, 15, 67, 32, 28, 98, 55, 14])).unwrap();
+
+    // mean / var / std: a new key to a Float scalar at the storage scale
+    let km = stored(&mut cl, "stats.mean", json!({"keys": [k]}));
+    assert_stored(load_f64(&mut cl, &km), 42.0, 0.0, "load(mean(store=True))");
+    let kv = stored(&mut cl, "stats.var", json!({"keys": [k]}));
+    assert_stored(load_f64(&mut cl, &kv), var(&ages), 1e-9, "load(var(store=True))");
+    let ks = stored(&mut cl, "stats.std", json!({"keys": [k]}));
+    assert_stored(load_f64(&mut cl, &ks), var(&ages).sqrt(), 1e-9, "load(std(store=True))");
+    // chains: stats.mean(stats.std(k, store=True)), stats.var(linalg.dot(a, b, store=True))
+    assert_stored(scalar(&mut cl, "stats.mean", &[&ks]), var(&ages).sqrt(), 1e-9, "mean(std(store=True))");
+    let a = cl.store_json(json!([[1, 2], [3, 4]])).unwrap();
+    let b = cl.store_json(json!([[5, 6], [7, 8]])).unwrap();
+    let prod = stored(&mut cl, "linalg.dot", json!({"key_a": a, "key_b": b}));
+    let pv = [19.0, 22.0, 43.0, 50.0];
+    assert_stored(scalar(&mut cl, "stats.var", &[&prod]), var(&pv), 1e-9, "var(dot(store=True))");
+    let kvp = stored(&mut cl, "stats.var", json!({"keys": [prod]}));
+    let ksd = stored(&mut cl, "stats.std", json!({"keys": [kvp, km]})); // std of [176.25, 42]
+    assert_stored(load_f64(&mut cl, &ksd), var(&[var(&pv), 42.0]).sqrt(), 1e-6, "std(var(dot), mean) all stored");
+
+    // inv: the inverse matrix (Float, same shape) at the storage scale
+    let a4 = [[4.0, 7.0, 2.0, 0.5], [2.0, 6.0, -1.0, 1.0], [0.0, 1.0, 3.0, -2.0], [1.0, 0.0, 0.5, 5.0]];
+    let ka4 = cl.store_json(json!(a4)).unwrap();
+    let revealed = cl.call("linalg.inv", json!([ka4])).unwrap();
+    let kinv = stored(&mut cl, "linalg.inv", json!({"key": ka4}));
+    let loaded = cl.load(&kinv).unwrap().to_json();
+    assert!(loaded.as_array().is_some_and(|r| r.len() == 4 && r.iter().all(|row| row.as_array().unwrap().len() == 4)));
+    let inv = load_f64s(&mut cl, &kinv);
+    for i in 0..4 {
+        for j in 0..4 {
+            let want = revealed["value"][i][j].as_f64().unwrap();
+            assert_stored(inv[i * 4 + j], want, 1e-6, "load(inv(store=True)) vs inv");
+        }
+    }
+    // chained: dot(A, inv(A, store=True)) ≈ I
+    let id = cl.call("linalg.dot", json!([ka4, kinv])).unwrap();
+    for i in 0..4 {
+        for j in 0..4 {
+            let want = if i == j { 1.0 } else { 0.0 };
+            assert_close(id["value"][i][j].as_f64().unwrap(), want, 1e-4, "dot(A, inv(A, store=True))");
+        }
+    }
+
+    // linregress: the Float array [slope, intercept, r]
+    let x: Vec<f64> = (0..100).map(|i| i as f64 * 0.5).collect();
+    let noise = data(100, 1.0, 3);
+    let y: Vec<f64> = x.iter().zip(&noise).map(|(x, e)| ((3.25 * x - 7.5 + e) * 1e6).round() / 1e6).collect();
+    let (kx, ky) = (cl.store_json(json!(x)).unwrap(), cl.store_json(json!(y)).unwrap());
+    let r = cl.call("stats.linregress", json!([kx, ky])).unwrap();
+    let klr = stored(&mut cl, "stats.linregress", json!({"key_x": kx, "key_y": ky}));
+    let lr = load_f64s(&mut cl, &klr);
+    assert_eq!(lr.len(), 3, "[slope, intercept, r]");
+    for (i, what) in ["slope", "intercept", "r_value"].iter().enumerate() {
+        assert_stored(lr[i], r[i].as_f64().unwrap(), 1e-6, what);
+    }
+
+    // a failing check is the same clear error, never a stored garbage key
+    let sing = cl.store_json(json!([[1, 2], [2, 4]])).unwrap();
+    assert_eq!(code(cl.call("linalg.inv", json!({"key": sing, "store": true}))), ErrorCode::Singular);
+    let flat = cl.store_json(json!([2, 2, 2])).unwrap();
+    let v = cl.store_json(json!([1, 2, 3])).unwrap();
+    let e = cl.call("stats.linregress", json!({"key_x": flat, "key_y": v, "store": true}));
+    assert_eq!(code(e), ErrorCode::InvalidParams, "x must vary");
+    // a variance of 10^18 is revealed, but cannot be stored (|x| < 2^42)
+    let wide = cl.store_json(json!([-1e9, 1e9])).unwrap();
+    assert_close(scalar(&mut cl, "stats.var", &[&wide]), 1e18, 1e-9, "var of a wide spread");
+    assert_eq!(code(cl.call("stats.var", json!({"keys": [wide], "store": true}))), ErrorCode::OutOfRange);
 }
 
 #[test]
