@@ -490,7 +490,11 @@ class Stats:
     def linregress(
         self, key_x: str, key_y: str, *, store: bool = False, progress: Optional[ProgressCallback] = None
     ):
-        """``(slope, intercept, r_value, p_value, std_err)`` as scipy.stats.linregress."""
+        """``(slope, intercept, r_value, p_value, std_err)`` as scipy.stats.linregress.
+
+        With ``store=True``: the key of the float array ``[slope, intercept, r_value]`` (p_value and
+        std_err are derived in the clear from revealed values, so they are not stored).
+        """
         params = _compute_params(store, key_x=key_x, key_y=key_y)
         r = self._client()._request("stats.linregress", params, progress)
         if isinstance(r, str):

@@ -274,6 +274,10 @@ class DevnetTest(unittest.TestCase):
                 self.assertRegex(m, HEX64)
                 self.assertSameValue(api.load(m), 99)
                 self.assertEqual(api.stats.mean(api.linalg.dot(a, b, store=True)), [33.5])
+                std_key = api.stats.std(api.store([1, 2, 3, 4]), store=True)
+                self.assertRegex(std_key, HEX64)
+                self.assertAlmostEqual(api.load(std_key), 1.25 ** 0.5, places=5)
+                self.assertAlmostEqual(api.stats.mean(std_key)[0], 1.25 ** 0.5, places=5)
                 self.assertKind("invalid_params", api.stats.mean, api.store("text"))
 
     def test_progress_callback_and_cancel(self):
