@@ -70,7 +70,7 @@ impl<T: Transport> Party<T> {
         sub: u128,
     ) -> Result<Vec<Fp>, MpcError> {
         let m = super::bits::FIELD_BITS;
-        if d == 0 || nbits > m || bits.len() % m != 0 {
+        if d == 0 || nbits > m || !bits.len().is_multiple_of(m) {
             return Err(MpcError::Config(format!("div_bits of {nbits} of {} bits by {d}", bits.len())));
         }
         let count = bits.len() / m;

@@ -828,7 +828,7 @@ fn stored_mean_var_std_are_float_scalars_at_the_storage_scale() {
     }
     // integers: the mean of ints is a float (numpy)
     let ints = Value::Array(Array { shape: vec![4], data: ArrayData::Int(vec![1, 2, 3, 5]) });
-    let (r, _, _) = run_stored_op(3, 1, Op::Mean, &[ints.clone()], 7);
+    let (r, _, _) = run_stored_op(3, 1, Op::Mean, std::slice::from_ref(&ints), 7);
     let got = stored_f64s(&r.unwrap())[0];
     assert!((got - 2.75).abs() <= 2.0 * ULP, "{got}");
     // max/min over scalar keys returns an input key: store=True does not apply
