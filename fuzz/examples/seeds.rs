@@ -1,4 +1,4 @@
-//! Writes the seed corpora (`fuzz/corpus/<target>/`) from real encodings made by the protocol code.
+//! Writes the seed corpora (`fuzz/seeds/<target>/`) from real encodings made by the protocol code.
 //! Run from `fuzz/`: `cargo run --example seeds` (the files are committed; re-run after a format change).
 
 use enigma_protocol::field::{self, Fp};
@@ -21,7 +21,7 @@ use std::path::Path;
 const NOW_MS: u64 = 1_700_000_000_000;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds").join(target);
     std::fs::create_dir_all(&dir).expect("corpus dir");
     std::fs::write(dir.join(name), bytes).expect("seed written");
 }
@@ -212,5 +212,5 @@ fn main() {
     wire_messages();
     values();
     policy();
-    println!("seeds written under {}/corpus", env!("CARGO_MANIFEST_DIR"));
+    println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }
