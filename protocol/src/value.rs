@@ -442,6 +442,16 @@ mod tests {
         assert!(crate::api::value_from_json(&typed).is_err());
     }
 
+    /// Found by fuzzing (`value_codec`): without serde_json's `float_roundtrip`, a JSON value holding
+    /// 9.99999999996e37 was stored as that text and loaded back as 9.999999999960001e37.
+    #[test]
+    fn floats_inside_json_values_roundtrip_exactly() {
+        for x in [9.99999999996e37, 0.1, 1e-300, 2.2250738585072014e-308, 123456.789e200] {
+            let v = Value::Json(json!({"x": [x]}));
+            assert_eq!(roundtrip(&v), v, "{x:e}");
+        }
+    }
+
     #[test]
     fn classification() {
         assert_eq!(Value::from_json(json!(24)).unwrap(), Value::Int(24));
