@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Enigma needs beyond a Rust toolchain and Python 3:
-# cargo-nextest and cargo-fuzz (if missing) and a virtualenv with the Python client installed from ./python.
+# cargo-nextest and cargo-fuzz (if missing) and a virtualenv with the Python client installed from
+# ./python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: Rust unit, property and integration tests (real node processes
-# on 127.0.0.1), a short fuzz run of every decoder, then the Python client against a real devnet, then the container suite (when a Docker
-# engine is present).
+# on 127.0.0.1), a short fuzz run of every decoder, then the Python client against a real devnet,
+# then the container suite (when a Docker engine is present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
