@@ -57,8 +57,8 @@ fuzz_target!(|data: &[u8]| {
     }
     match roundtrip::<MpcRequest>(data) {
         Some(MpcRequest::Start(s)) => {
-                let _ = s.verify(NOW_MS);
-            }
+            let _ = s.verify(NOW_MS);
+        }
         Some(MpcRequest::Store(s)) => {
             let _ = s.verify(NOW_MS);
             manifest(&s.body.manifest);
