@@ -1,14 +1,15 @@
 //! The client socket: JSON-RPC 2.0, one JSON object per line, over a Unix socket (mode 0600) and
 //! optionally TCP.
 //!
-//! Owns: listening, per-connection reading with a size limit, request validation (parse error,
-//! invalid request, batches, notifications), concurrent calls per connection with responses written
-//! as they finish, and progress notifications. Must never: let one bad request affect another, or a
-//! client read unbounded input into memory.
+//! Owns: listening, per-connection reading with a size limit, request handling (parse error,
+//! invalid request, batches, notifications — parsed by `enigma_protocol::jsonrpc`), concurrent
+//! calls per connection with responses written as they finish, and progress notifications. Must
+//! never: let one bad request affect another, or a client read unbounded input into memory.
 
 use super::dispatch::{CallCtx, RpcCtx, dispatch};
 use enigma_actors::cancel::Cancel;
 use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::jsonrpc::{self, Line, Request, error_response};
 use rand::Rng;
 use serde_json::{Value as Json, json};
 use std::os::unix::fs::PermissionsExt;
@@ -66,10 +67,6 @@ pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
     }
 }
 
-fn error_response(id: Json, e: &ApiError) -> Json {
-    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()})
-}
-
 async fn connection<R, W>(r: R, mut w: W, ctx: RpcCtx, limits: RpcLimits)
 where
     R: AsyncRead + Unpin + 'static,
@@ -105,18 +102,15 @@ where
             }
             Err(LineError::Io) => break,
         }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed: Result<Json, _> = serde_json::from_slice(&buf);
+        let parsed = jsonrpc::parse_line(&buf);
         let out = out_tx.clone();
         let ctx = ctx.clone();
         match parsed {
-            Err(e) => {
-                let err = ApiError::new(ErrorCode::ParseError, format!("parse error: {e}"));
-                let _ = out.send(error_response(Json::Null, &err));
+            Line::Blank => continue,
+            Line::ParseError(resp) => {
+                let _ = out.send(resp);
             }
-            Ok(Json::Array(batch)) if !batch.is_empty() => {
+            Line::Batch(batch) => {
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     let mut replies = Vec::new();
@@ -130,7 +124,7 @@ where
                     }
                 });
             }
-            Ok(msg) => {
+            Line::Single(msg) => {
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     if let Some(r) = call(&ctx, msg, &out, &conn_cancel).await {
@@ -147,31 +141,11 @@ where
 
 /// Validates and runs one request object. `None` for notifications (no id).
 async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_cancel: &Cancel) -> Option<Json> {
-    let invalid = |id: Json, m: &str| {
-        Some(error_response(id, &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}"))))
+    let Request { id, method, params, progress: want_progress, timing } = match jsonrpc::parse_request(msg) {
+        Ok(r) => r,
+        Err(e) => return Some(e.response()),
     };
-    let Json::Object(mut obj) = msg else {
-        return invalid(Json::Null, "expected a JSON object");
-    };
-    let id = obj.remove("id");
     let id_json = id.clone().unwrap_or(Json::Null);
-    if !matches!(id_json, Json::Null | Json::Number(_) | Json::String(_)) {
-        return invalid(Json::Null, "id must be a number, a string or null");
-    }
-    if obj.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
-        return invalid(id_json, "\"jsonrpc\" must be \"2.0\"");
-    }
-    let Some(Json::String(method)) = obj.remove("method") else {
-        return invalid(id_json, "\"method\" must be a string");
-    };
-    let mut params = obj.remove("params");
-    // every client may ask for progress (and timing); only long operations use them
-    let mut want_progress = false;
-    let mut timing = false;
-    if let Some(Json::Object(p)) = params.as_mut() {
-        want_progress = p.remove("progress").and_then(|v| v.as_bool()).unwrap_or(false);
-        timing = p.remove("timing").and_then(|v| v.as_bool()).unwrap_or(false);
-    }
 
     // a long operation gets an op id (in its progress notifications; `cancel` takes it)
     let mut op_bytes = [0u8; 8];
@@ -211,7 +185,7 @@ async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_c
     tracing::debug!(%method, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "call");
     id.as_ref()?;
     Some(match result {
-        Ok(r) => json!({"jsonrpc": "2.0", "id": id_json, "result": r}),
+        Ok(r) => jsonrpc::result_response(id_json, r),
         Err(e) => error_response(id_json, &e),
     })
 }
