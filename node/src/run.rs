@@ -108,7 +108,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
-    let limits = RpcLimits { max_request_bytes: cfg.max_value_bytes.saturating_mul(3).max(1 << 20) };
+    let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {

@@ -17,12 +17,63 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// Limits of the client socket.
 #[derive(Clone, Debug)]
 pub struct RpcLimits {
+    /// Longest request line.
     pub max_request_bytes: usize,
+    /// Client connections open at once (Unix socket and TCP together): the permits.
+    pub connections: Arc<Semaphore>,
+    /// Calls of one connection running at once; past it the connection is not read (back-pressure).
+    pub max_in_flight: usize,
+    /// Replies and notifications waiting for a slow reader; past it calls wait and progress
+    /// notifications are dropped.
+    pub max_queued_replies: usize,
+}
+
+impl RpcLimits {
+    pub const MAX_CONNECTIONS: usize = 512;
+
+    pub fn new(max_request_bytes: usize) -> RpcLimits {
+        RpcLimits {
+            max_request_bytes,
+            connections: Arc::new(Semaphore::new(Self::MAX_CONNECTIONS)),
+            max_in_flight: 64,
+            max_queued_replies: 1024,
+        }
+    }
+}
+
+/// Starts serving one accepted connection, or refuses it with a `busy` error when the node already
+/// has as many client connections as it allows.
+fn accept<R, W>(r: R, mut w: W, ctx: &RpcCtx, limits: &RpcLimits)
+where
+    R: AsyncRead + Unpin + 'static,
+    W: AsyncWrite + Unpin + 'static,
+{
+    match limits.connections.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let (ctx, limits) = (ctx.clone(), limits.clone());
+            actix_rt::spawn(async move {
+                connection(r, w, ctx, limits).await;
+                drop(permit);
+            });
+        }
+        Err(_) => {
+            tracing::warn!(limit = RpcLimits::MAX_CONNECTIONS, "client connection refused: too many open");
+            actix_rt::spawn(async move {
+                let e = ApiError::new(
+                    ErrorCode::Busy,
+                    format!("too many client connections (the limit is {})", RpcLimits::MAX_CONNECTIONS),
+                );
+                let line = format!("{}\n", error_response(Json::Null, &e));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), w.write_all(line.as_bytes())).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    }
 }
 
 /// Binds the Unix socket (replacing a stale one) with mode 0600.
@@ -40,7 +91,7 @@ pub async fn serve_unix(listener: UnixListener, ctx: RpcCtx, limits: RpcLimits) 
         match listener.accept().await {
             Ok((stream, _)) => {
                 let (r, w) = stream.into_split();
-                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+                accept(r, w, &ctx, &limits);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "client socket accept failed");
@@ -57,7 +108,7 @@ pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
                 tracing::debug!(%peer, "client connected over TCP");
                 let _ = stream.set_nodelay(true);
                 let (r, w) = stream.into_split();
-                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+                accept(r, w, &ctx, &limits);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "client TCP accept failed");
@@ -72,7 +123,8 @@ where
     R: AsyncRead + Unpin + 'static,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Json>();
+    let (out_tx, mut out_rx) = mpsc::channel::<Json>(limits.max_queued_replies);
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
     let writer = actix_rt::spawn(async move {
         while let Some(msg) = out_rx.recv().await {
             let mut line = msg.to_string();
@@ -97,7 +149,7 @@ where
                     ErrorCode::TooLarge,
                     format!("request too large: the limit is {} bytes", limits.max_request_bytes),
                 );
-                let _ = out_tx.send(error_response(Json::Null, &e));
+                let _ = out_tx.send(error_response(Json::Null, &e)).await;
                 break; // the rest of the line cannot be resynchronised
             }
             Err(LineError::Io) => break,
@@ -108,9 +160,13 @@ where
         match parsed {
             Line::Blank => continue,
             Line::ParseError(resp) => {
-                let _ = out.send(resp);
+                if out.send(resp).await.is_err() {
+                    break;
+                }
             }
+            // back-pressure: with too many calls running, this connection is not read until one ends
             Line::Batch(batch) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     let mut replies = Vec::new();
@@ -120,16 +176,19 @@ where
                         }
                     }
                     if !replies.is_empty() {
-                        let _ = out.send(Json::Array(replies));
+                        let _ = out.send(Json::Array(replies)).await;
                     }
+                    drop(permit);
                 });
             }
             Line::Single(msg) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     if let Some(r) = call(&ctx, msg, &out, &conn_cancel).await {
-                        let _ = out.send(r);
+                        let _ = out.send(r).await;
                     }
+                    drop(permit);
                 });
             }
         }
@@ -140,7 +199,7 @@ where
 }
 
 /// Validates and runs one request object. `None` for notifications (no id).
-async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_cancel: &Cancel) -> Option<Json> {
+async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::Sender<Json>, conn_cancel: &Cancel) -> Option<Json> {
     let Request { id, method, params, progress: want_progress, timing } = match jsonrpc::parse_request(msg) {
         Ok(r) => r,
         Err(e) => return Some(e.response()),
@@ -163,7 +222,8 @@ async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_c
             while let Some(p) = rx.recv().await {
                 let note = json!({"jsonrpc": "2.0", "method": "progress",
                     "params": {"id": id, "op": op, "done": p.done, "total": p.total, "stage": p.stage}});
-                if out.send(note).is_err() {
+                // a reader too slow for its notifications loses some (the reply is never lost)
+                if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(note) {
                     break;
                 }
             }
