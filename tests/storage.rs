@@ -169,6 +169,53 @@ fn restart_keeps_identity_and_shares() {
 }
 
 #[test]
+fn a_keystore_passphrase_seals_the_keys_and_is_needed_to_start() {
+    let pass_dir = tempfile::tempdir().unwrap();
+    let pass_file = pass_dir.path().join("pass");
+    std::fs::write(&pass_file, "a long passphrase\n").unwrap();
+    let pass_arg = pass_file.to_string_lossy().into_owned();
+    let mut c = Cluster::start(Opts { nodes: 3, group_size: 3, extra: vec!["--keystore-pass-file".into(), pass_arg] });
+    let pk = c.client(1).get_pubkey().unwrap();
+    let key = c.client(1).store(&Value::String("sealed identity".into())).unwrap();
+    c.kill(1);
+    let dir = c.nodes[1].dir.clone();
+    for f in ["identity.key", "node.key"] {
+        let content = std::fs::read(dir.join(f)).unwrap();
+        assert!(content.starts_with(b"enigma-sealed-key-v1\n"), "{f} is sealed");
+        assert_eq!(std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // without the passphrase the node refuses to start, with a clear message, and changes nothing
+    let out = std::process::Command::new(support::BIN)
+        .args(["0", "--listen-ip", "127.0.0.1", "--data-dir"])
+        .arg(&dir)
+        .env("ENIGMA_LOG", "warn")
+        .env_remove("ENIGMA_KEYSTORE_PASS_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is encrypted: start the node with --keystore-pass-file"), "{stderr}");
+    // a wrong passphrase is refused too
+    let wrong = pass_dir.path().join("wrong");
+    std::fs::write(&wrong, "not it").unwrap();
+    let out = std::process::Command::new(support::BIN)
+        .args(["0", "--listen-ip", "127.0.0.1", "--data-dir"])
+        .arg(&dir)
+        .arg("--keystore-pass-file")
+        .arg(&wrong)
+        .env("ENIGMA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+    // with it, the same identity and the same data
+    c.restart(1);
+    c.wait_full_mesh();
+    assert_eq!(c.client(1).get_pubkey().unwrap(), pk);
+    assert_eq!(c.client(1).load(&key).unwrap(), Value::String("sealed identity".into()));
+}
+
+#[test]
 fn fewer_than_three_nodes_refuse_to_store() {
     let c = Cluster::start(Opts { nodes: 2, ..Opts::default() });
     let err = c.client(0).store_json(json!(1)).unwrap_err();

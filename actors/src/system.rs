@@ -35,10 +35,18 @@ pub struct NodeConfig {
     pub compute_timeout: Duration,
     /// How long a custody holder may be unreachable before its keys are repaired.
     pub repair_grace: Duration,
+    /// Commit deadline of a store, from its manifest's creation: holders refuse the owner's commit
+    /// after it and the recovery pass settles the shares still pending (default 10 minutes; the
+    /// same on every node of a network).
+    pub pending_grace: Duration,
     /// LMDB map size (virtual; the file grows with use).
     pub lmdb_map_size: usize,
     /// Where policy transactions go besides the embedded ledger.
     pub ledger_backend: Backend,
+    /// When set, key files are sealed under this passphrase (`--keystore-pass-file`).
+    pub keystore_pass: Option<std::sync::Arc<keystore::seal::Passphrase>>,
+    /// Per-peer limits on inbound requests and when to cut a peer off.
+    pub peer_guard: crate::network::guard::GuardConfig,
 }
 
 impl NodeConfig {
@@ -52,8 +60,11 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(120),
             compute_timeout: Duration::from_secs(600),
             repair_grace: Duration::from_secs(60),
+            pending_grace: crate::custody::sync::PENDING_GRACE,
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
+            keystore_pass: None,
+            peer_guard: Default::default(),
         }
     }
 }
@@ -87,15 +98,16 @@ pub struct NodeHandles {
 /// Starts every actor of a node.
 pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StartError::DataDir(cfg.data_dir.clone(), e))?;
-    let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir)?;
-    let identity = keystore::file::load_or_create_identity(&cfg.data_dir)?;
+    let pass = cfg.keystore_pass.clone();
+    let node_key = keystore::file::load_or_create_node_key(&cfg.data_dir, pass.as_deref())?;
+    let identity = keystore::file::load_or_create_identity(&cfg.data_dir, pass.as_deref())?;
     let local = node_key.public().to_peer_id();
     let router_key = node_key.clone();
 
     let store = CustodyStore::open(&cfg.data_dir.join("custody"), cfg.lmdb_map_size)?;
-    let custody = Custody::start(store);
+    let custody = Custody::start_with_grace(store, cfg.pending_grace);
     let dir = cfg.data_dir.clone();
-    let keystore = Supervisor::start(move |_| Keystore::new(dir, identity));
+    let keystore = Supervisor::start(move |_| Keystore::new(dir, pass.clone(), identity));
 
     let max_frame = cfg.max_value_bytes + cfg.max_value_bytes / 8 + (1 << 20);
     let network = Network::start(
@@ -105,6 +117,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             seed: cfg.seed.clone(),
             max_frame,
             request_timeout: cfg.request_timeout,
+            guard: cfg.peer_guard.clone(),
         },
     )
     .await?;
@@ -130,7 +143,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             deps: RepairDeps { local, network: network.clone(), sessions: sessions.clone() },
             grace: cfg.repair_grace,
         };
-        Supervisor::start(move |_| CustodySync::new(c, n, Some(repair)));
+        let grace = cfg.pending_grace;
+        Supervisor::start(move |_| CustodySync::new(c, n, local, grace, Some(repair)));
     }
     let front_ctx = FrontCtx {
         local,
@@ -144,6 +158,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             compute_timeout: cfg.compute_timeout,
             max_value_bytes: cfg.max_value_bytes,
             request_timeout: cfg.request_timeout,
+            pending_grace: cfg.pending_grace,
         },
     };
     let front = Supervisor::start(move |_| Front::new(front_ctx));

@@ -4,6 +4,7 @@
 
 use enigma_actors::custody::{Custody, CustodyStore};
 use enigma_actors::ledger::{Author, Ledger, backend::Backend};
+use enigma_actors::network::guard::Offence;
 use enigma_actors::network::{NetConfig, Network, Proto};
 use enigma_actors::router::Router;
 use enigma_protocol::field::{Fp, FpVec};
@@ -25,7 +26,7 @@ async fn call(router: &Router, req: &Request) -> Response {
     let out = tokio::time::timeout(Duration::from_secs(10), router.handle(Proto::Custody, PeerId::random(), frame))
         .await
         .expect("router answered in time");
-    wire::decode(&out).unwrap()
+    wire::decode(&out.0).unwrap()
 }
 
 fn kind(r: Response) -> ErrorKind {
@@ -47,6 +48,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
             seed: None,
             max_frame: 1 << 20,
             request_timeout: Duration::from_secs(5),
+            guard: Default::default(),
         },
     )
     .await
@@ -87,7 +89,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
         meta: ValueMeta::Int,
         threshold: 1,
         holders,
-        created_ms: 1,
+        created_ms: enigma_actors::now_ms(), // a commit is accepted only within the deadline after this
         epoch: 0,
     }
     .sign(&owner);
@@ -151,8 +153,18 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
     assert_eq!(kind(call(&router, &get_by(&other, now, &mut rng)).await), ErrorKind::AccessDenied);
 
     // garbage and frames of another wire version get error responses, not panics
-    let out = router.handle(Proto::Custody, PeerId::random(), vec![1, 0, 0xff, 0xff, 0xff]).await;
+    // (and count against the sender); a refusal honest peers can meet does not
+    let (out, offence) = router.handle(Proto::Custody, PeerId::random(), vec![1, 0, 0xff, 0xff, 0xff]).await;
     assert_eq!(kind(wire::decode(&out).unwrap()), ErrorKind::BadRequest);
-    let out = router.handle(Proto::Custody, PeerId::random(), vec![9, 9, 0]).await;
+    assert_eq!(offence, Some(Offence::Malformed));
+    let (out, offence) = router.handle(Proto::Custody, PeerId::random(), vec![9, 9, 0]).await;
     assert_eq!(kind(wire::decode(&out).unwrap()), ErrorKind::BadRequest);
+    assert_eq!(offence, Some(Offence::Malformed));
+    let denied = wire::encode(&get_by(&other, now, &mut rng));
+    let (out, offence) = router.handle(Proto::Custody, PeerId::random(), denied.clone()).await;
+    assert_eq!(kind(wire::decode(&out).unwrap()), ErrorKind::AccessDenied);
+    assert_eq!(offence, None, "a denied load is the user's business, not the peer's");
+    let (out, offence) = router.handle(Proto::Custody, PeerId::random(), denied).await;
+    assert_eq!(kind(wire::decode(&out).unwrap()), ErrorKind::Replay);
+    assert_eq!(offence, Some(Offence::Refused));
 }

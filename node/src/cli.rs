@@ -59,6 +59,15 @@ pub struct RunArgs {
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
+    /// Commit deadline of a store, in milliseconds from its start: holders refuse a later commit and
+    /// the recovery pass drops (or, when a co-holder committed, commits) shares still pending after
+    /// it. Use the same value on every node of a network.
+    #[arg(long, default_value_t = 600_000)]
+    pub pending_grace_ms: u64,
+    /// Seal the key files (identity, node key) with the passphrase in this file (Argon2id +
+    /// XChaCha20-Poly1305); existing plaintext key files are sealed on start. Needed on every start after.
+    #[arg(long, env = "ENIGMA_KEYSTORE_PASS_FILE")]
+    pub keystore_pass_file: Option<PathBuf>,
     /// Also send policy transactions to a Bitcoin Core node (JSON-RPC URL, e.g. http://127.0.0.1:8332/).
     #[arg(long, requires = "bitcoin_rpc_auth_file")]
     pub bitcoin_rpc: Option<String>,
@@ -174,6 +183,18 @@ pub enum BenchCmd {
         /// Smaller inputs (10^4 instead of 10^5).
         #[arg(long)]
         quick: bool,
+    },
+    /// Concurrent clients mixing store, load and stats.mean: throughput, p50/p99, errors, peak memory.
+    Load {
+        /// Nodes in the devnet.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Concurrent clients (each with its own connection, spread over the nodes).
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Duration of the run in seconds.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
     },
     /// Store and load throughput: 1 KB, 1 MB, 64 MB values and a 10^6-element array.
     Storage {

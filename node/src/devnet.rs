@@ -25,6 +25,11 @@ impl Devnet {
         self.dirs[i].join(SOCKET_FILE)
     }
 
+    /// The nodes' process ids (for benchmarks that read their memory).
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(|c| c.id()).collect()
+    }
+
     fn stop(&mut self) {
         for c in &self.children {
             // SAFETY: kill(2) with a pid we spawned; no memory is involved.

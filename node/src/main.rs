@@ -18,6 +18,9 @@ fn main() -> std::process::ExitCode {
         Some(cli::Command::Devnet(args)) => devnet::run(args),
         Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
         Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick })) => bench::mpc::run(quick),
+        Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
+            bench::load::run(nodes, clients, secs)
+        }
         Some(cmd) => client_cmd::run(cmd, cli.socket),
     };
     match result {

@@ -87,6 +87,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     cfg.repair_grace = Duration::from_secs(args.repair_grace_secs.max(1));
+    cfg.pending_grace = Duration::from_millis(args.pending_grace_ms.max(100));
+    if let Some(path) = &args.keystore_pass_file {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read --keystore-pass-file {}", path.display()))?;
+        let pass = enigma_actors::keystore::seal::Passphrase::from_file_bytes(bytes)
+            .with_context(|| format!("--keystore-pass-file {}", path.display()))?;
+        cfg.keystore_pass = Some(std::sync::Arc::new(pass));
+    }
     if let (Some(url), Some(auth)) = (&args.bitcoin_rpc, &args.bitcoin_rpc_auth_file) {
         let rpc = enigma_actors::ledger::backend::CoreRpc::new(url, auth)?;
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);

@@ -36,6 +36,8 @@ pub mod method {
     pub const STATUS: &str = "status";
     pub const MANIFEST: &str = "manifest";
     pub const CANCEL: &str = "cancel";
+    /// Read-only: the keys this node holds shares of, each with its state (pending or committed).
+    pub const CUSTODY_KEYS: &str = "custody_keys";
     /// Notification the node sends during long operations when the request asked for progress.
     pub const PROGRESS: &str = "progress";
 }

@@ -19,12 +19,21 @@ use enigma_protocol::wire::{AccessEntry, DeleteKey, Signed};
 
 pub struct Custody {
     store: CustodyStore,
+    /// How long after a manifest's `created_ms` its pending shares may still be committed.
+    pending_grace_ms: u64,
 }
 
 impl Custody {
-    /// Starts the actor on its own thread over an opened store.
+    /// Starts the actor on its own thread over an opened store, with the default pending grace.
     pub fn start(store: CustodyStore) -> Addr<Custody> {
-        SyncArbiter::start(1, move || Custody { store: store.clone() })
+        Custody::start_with_grace(store, sync::PENDING_GRACE)
+    }
+
+    /// Starts the actor; a pending share is committed by its owner only within `pending_grace` of
+    /// its manifest's creation (the recovery pass settles it after that).
+    pub fn start_with_grace(store: CustodyStore, pending_grace: std::time::Duration) -> Addr<Custody> {
+        let pending_grace_ms = pending_grace.as_millis() as u64;
+        SyncArbiter::start(1, move || Custody { store: store.clone(), pending_grace_ms })
     }
 }
 
@@ -58,7 +67,34 @@ pub struct Commit {
 impl Handler<Commit> for Custody {
     type Result = Result<bool, StoreError>;
     fn handle(&mut self, m: Commit, _: &mut SyncContext<Self>) -> Self::Result {
-        self.store.commit(&m.key, m.now_ms)
+        self.store.commit(&m.key, m.now_ms, self.pending_grace_ms)
+    }
+}
+
+/// Recovery: commits a share pending under exactly this manifest (a co-holder holds it committed).
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct RollForward {
+    pub manifest: Manifest,
+    pub now_ms: u64,
+}
+impl Handler<RollForward> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: RollForward, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.roll_forward(&m.manifest, m.now_ms)
+    }
+}
+
+/// Recovery: drops a share still pending under exactly this manifest (the store never committed).
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct DropPending {
+    pub manifest: Manifest,
+}
+impl Handler<DropPending> for Custody {
+    type Result = Result<bool, StoreError>;
+    fn handle(&mut self, m: DropPending, _: &mut SyncContext<Self>) -> Self::Result {
+        self.store.drop_pending(&m.manifest)
     }
 }
 
@@ -140,17 +176,16 @@ impl Handler<Held> for Custody {
     }
 }
 
-/// Recovery pass and housekeeping (see [`CustodyStore::sweep`]).
+/// Housekeeping: drops expired nonces (see [`CustodyStore::sweep`]).
 #[derive(Message)]
-#[rtype(result = "Result<(usize, usize), StoreError>")]
+#[rtype(result = "Result<usize, StoreError>")]
 pub struct Sweep {
-    pub pending_before_ms: u64,
     pub now_ms: u64,
 }
 impl Handler<Sweep> for Custody {
-    type Result = Result<(usize, usize), StoreError>;
+    type Result = Result<usize, StoreError>;
     fn handle(&mut self, m: Sweep, _: &mut SyncContext<Self>) -> Self::Result {
-        self.store.sweep(m.pending_before_ms, m.now_ms)
+        self.store.sweep(m.now_ms)
     }
 }
 

@@ -26,6 +26,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("key was deleted")]
     Tombstoned,
+    #[error("the store's commit deadline has passed; the pending share will be dropped")]
+    CommitTooLate,
 }
 
 /// Whether a share may be served yet.
@@ -119,19 +121,60 @@ impl CustodyStore {
         Ok(())
     }
 
-    /// Phase 2: marks a pending share committed. Returns false if the key is unknown here.
-    pub fn commit(&self, key: &DataKey, now_ms: u64) -> Result<bool, StoreError> {
+    /// Phase 2: marks a pending share committed. Returns false if the key is unknown here. A pending
+    /// share is committed only up to `deadline_ms` after its manifest's `created_ms`
+    /// ([`StoreError::CommitTooLate`] after that): past the deadline the recovery pass may already have
+    /// dropped the share elsewhere, and a late commit must not leave a key committed on too few holders.
+    pub fn commit(&self, key: &DataKey, now_ms: u64, deadline_ms: u64) -> Result<bool, StoreError> {
         let mut wtxn = self.env.write_txn()?;
         let Some(raw) = self.records.get(&wtxn, &key.0)? else {
             return Ok(false);
         };
         let mut record: ShareRecord = dec(raw)?;
         if record.state != ShareState::Committed {
+            if now_ms > record.manifest.body.created_ms.saturating_add(deadline_ms) {
+                return Err(StoreError::CommitTooLate);
+            }
             record.state = ShareState::Committed;
             record.updated_ms = now_ms;
             self.records.put(&mut wtxn, &key.0, &enc(&record)?)?;
             wtxn.commit()?;
         }
+        Ok(true)
+    }
+
+    /// Recovery, roll forward: commits a pending share whose exact manifest a co-holder holds
+    /// committed (so the owner did send the commit, which it does only once every holder kept its
+    /// share). No deadline: a committed co-holder proves the store committed. Returns whether the
+    /// share was pending under `manifest` and is now committed.
+    pub fn roll_forward(&self, manifest: &Manifest, now_ms: u64) -> Result<bool, StoreError> {
+        let key = manifest.body.key.0;
+        let mut wtxn = self.env.write_txn()?;
+        let Some(raw) = self.records.get(&wtxn, &key)? else { return Ok(false) };
+        let mut record: ShareRecord = dec(raw)?;
+        if record.state != ShareState::Pending || record.manifest != *manifest {
+            return Ok(false);
+        }
+        record.state = ShareState::Committed;
+        record.updated_ms = now_ms;
+        self.records.put(&mut wtxn, &key, &enc(&record)?)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
+    /// Recovery, roll back: drops a share that is still pending under `manifest` (a store that never
+    /// committed). Returns whether it was dropped. No tombstone: the key never existed.
+    pub fn drop_pending(&self, manifest: &Manifest) -> Result<bool, StoreError> {
+        let key = manifest.body.key.0;
+        let mut wtxn = self.env.write_txn()?;
+        let Some(raw) = self.records.get(&wtxn, &key)? else { return Ok(false) };
+        let record: ShareRecord = dec(raw)?;
+        if record.state != ShareState::Pending || record.manifest != *manifest {
+            return Ok(false);
+        }
+        self.records.delete(&mut wtxn, &key)?;
+        self.shares.delete(&mut wtxn, &key)?;
+        wtxn.commit()?;
         Ok(true)
     }
 
@@ -293,22 +336,10 @@ impl CustodyStore {
         Ok(out)
     }
 
-    /// Recovery and housekeeping: drops pending shares older than `pending_before_ms` (a store that
-    /// never committed) and nonces that expired. Returns (pending dropped, nonces dropped).
-    pub fn sweep(&self, pending_before_ms: u64, now_ms: u64) -> Result<(usize, usize), StoreError> {
+    /// Housekeeping: drops nonces that expired. Returns how many. (Pending shares are settled by
+    /// the recovery pass in [`super::sync`], which needs the co-holders' view.)
+    pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut wtxn = self.env.write_txn()?;
-        let mut stale = Vec::new();
-        for item in self.records.iter(&wtxn)? {
-            let (k, v) = item?;
-            let r: ShareRecord = dec(v)?;
-            if r.state == ShareState::Pending && r.updated_ms < pending_before_ms {
-                stale.push(k.to_vec());
-            }
-        }
-        for k in &stale {
-            self.records.delete(&mut wtxn, k)?;
-            self.shares.delete(&mut wtxn, k)?;
-        }
         let mut expired = Vec::new();
         for item in self.nonces.iter(&wtxn)? {
             let (k, v) = item?;
@@ -321,7 +352,7 @@ impl CustodyStore {
             self.nonces.delete(&mut wtxn, k)?;
         }
         wtxn.commit()?;
-        Ok((stale.len(), expired.len()))
+        Ok(expired.len())
     }
 }
 
@@ -359,7 +390,7 @@ mod tests {
         let key = m.body.key;
         store.put_pending(&m, [1; 32], &[Fp::ONE], 10).unwrap();
         assert_eq!(store.get(&key).unwrap(), None, "pending shares are not served");
-        assert!(store.commit(&key, 11).unwrap());
+        assert!(store.commit(&key, 11, 100).unwrap());
         let held = store.get(&key).unwrap().unwrap();
         assert_eq!(held.share, vec![Fp::ONE]);
         assert_eq!(store.manifest(&key).unwrap(), Some(m.clone()));
@@ -372,9 +403,29 @@ mod tests {
 
         let m2 = manifest(&owner, 2);
         store.put_pending(&m2, [2; 32], &[Fp::ONE], 20).unwrap();
-        assert_eq!(store.sweep(15, 30).unwrap().0, 0);
-        assert_eq!(store.sweep(25, 30).unwrap().0, 1);
-        assert!(!store.commit(&m2.body.key, 31).unwrap());
+        assert!(matches!(store.commit(&m2.body.key, 200, 100), Err(StoreError::CommitTooLate)));
+        assert_eq!(store.get(&m2.body.key).unwrap(), None, "a late commit changes nothing");
+        let mut other = m2.clone();
+        other.body.created_ms = 2;
+        assert!(!store.drop_pending(&other).unwrap(), "only the exact pending manifest is dropped");
+        assert!(store.drop_pending(&m2).unwrap());
+        assert!(!store.commit(&m2.body.key, 31, 100).unwrap());
+    }
+
+    #[test]
+    fn roll_forward_commits_only_the_same_pending_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CustodyStore::open(dir.path(), 1 << 24).unwrap();
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(2));
+        let m = manifest(&owner, 4);
+        store.put_pending(&m, [1; 32], &[Fp::ONE], 10).unwrap();
+        let mut other = m.clone();
+        other.body.created_ms = 2;
+        assert!(!store.roll_forward(&other, 1_000_000).unwrap());
+        assert!(store.roll_forward(&m, 1_000_000).unwrap(), "no deadline for a proven commit");
+        assert_eq!(store.get(&m.body.key).unwrap().unwrap().share, vec![Fp::ONE]);
+        assert!(!store.roll_forward(&m, 1_000_001).unwrap(), "already committed");
+        assert!(!store.drop_pending(&m).unwrap(), "a committed share is never dropped as pending");
     }
 
     #[test]
@@ -385,7 +436,7 @@ mod tests {
         let m0 = manifest(&owner, 3);
         let key = m0.body.key;
         store.put_pending(&m0, [1; 32], &[Fp::ONE], 1).unwrap();
-        store.commit(&key, 2).unwrap();
+        store.commit(&key, 2, 100).unwrap();
         let mut m1 = m0.clone();
         m1.body.epoch = 1;
         assert!(store.replace(&m1, [2; 32], &[Fp::from_u64(5)], 3).unwrap());
@@ -407,7 +458,7 @@ mod tests {
         assert!(store.check_nonce(&[1; 33], &[2; 16], 100).unwrap());
         assert!(!store.check_nonce(&[1; 33], &[2; 16], 100).unwrap());
         assert!(store.check_nonce(&[1; 33], &[3; 16], 100).unwrap());
-        assert_eq!(store.sweep(0, 200).unwrap().1, 2);
+        assert_eq!(store.sweep(200).unwrap(), 2);
         assert!(store.check_nonce(&[1; 33], &[2; 16], 300).unwrap());
     }
 
@@ -420,7 +471,7 @@ mod tests {
         {
             let store = CustodyStore::open(dir.path(), 1 << 24).unwrap();
             store.put_pending(&m, [1; 32], &[Fp::from_u64(9)], 1).unwrap();
-            store.commit(&m.body.key, 2).unwrap();
+            store.commit(&m.body.key, 2, 100).unwrap();
             let env = store.env.clone();
             drop(store);
             env.prepare_for_closing().wait();

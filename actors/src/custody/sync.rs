@@ -1,29 +1,42 @@
 //! Custody upkeep: the background duties of a holder.
 //!
 //! Owns: applying gossiped tombstones, asking co-holders for tombstones when they come up (so a node
-//! that was offline during a delete drops its share when it returns), the recovery pass on start
-//! (pending shares of stores that never committed are dropped after a grace period) and periodic
-//! housekeeping, re-publishing held manifests to the DHT, and share repair: noticing holders that
-//! have been down longer than the grace period and coordinating the repair of the keys where this
-//! node is the first holder that is up (see [`super::repair`]), and dropping this node's own stale
-//! shares when a co-holder shows a later manifest that replaced it. Must never: delete a share on a
-//! tombstone whose signature is not the key owner's, or drop a share on a manifest that does not
-//! verify.
+//! that was offline during a delete drops its share when it returns), the recovery pass on start and
+//! every few seconds after it (see [`recover`]: a pending share is committed when a co-holder holds
+//! the same manifest committed, and dropped when the store's commit deadline has passed and every
+//! co-holder says it holds it uncommitted or not at all), housekeeping (expired nonces),
+//! re-publishing held manifests to the DHT, and share repair: noticing holders that have been down
+//! longer than the grace period and coordinating the repair of the keys where this node is the first
+//! holder that is up (see [`super::repair`]), and dropping this node's own stale shares when a
+//! co-holder shows a later manifest that replaced it. Must never: delete a share on a tombstone whose
+//! signature is not the key owner's, drop a share on a manifest that does not verify, or drop a
+//! pending share while a co-holder that might hold it committed cannot be asked.
 
 use super::repair::{self, RepairDeps};
-use super::{Custody, DropStale, GetRecord, Held, ShareState, Sweep};
+use super::{Custody, DropPending, DropStale, GetRecord, Held, RollForward, ShareState, Sweep};
 use crate::network::{
     GossipMessage, Network, PeerEvent, Proto, PutRecord, SendRequest, SubscribeGossip, SubscribePeers,
 };
 use actix::prelude::*;
+use enigma_protocol::manifest::Manifest;
 use enigma_protocol::wire::{self, DeleteKey, DhtRecord, Request, Response, Signed, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// A pending share older than this belongs to a store that never committed.
+/// Default commit deadline of a store, from its manifest's `created_ms`: holders refuse the owner's
+/// commit after it, and the recovery pass may drop a share still pending a little later.
 pub const PENDING_GRACE: Duration = Duration::from_secs(10 * 60);
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How long the recovery pass waits for one co-holder's answer.
+const RECOVERY_ASK: Duration = Duration::from_secs(5);
+
+/// When a pending share may be dropped: the commit deadline plus a quarter of it, a margin for clock
+/// differences between the owner (who stamps `created_ms`) and the holders.
+pub fn drop_after(pending_grace: Duration) -> u64 {
+    let g = pending_grace.as_millis() as u64;
+    g + g / 4
+}
 
 /// Share repair settings.
 #[derive(Clone)]
@@ -36,6 +49,9 @@ pub struct RepairConfig {
 pub struct CustodySync {
     custody: Addr<Custody>,
     network: Addr<Network>,
+    local: PeerId,
+    pending_grace: Duration,
+    recovering: bool,
     repair: Option<RepairConfig>,
     started: Instant,
     live: HashSet<PeerId>,
@@ -44,10 +60,20 @@ pub struct CustodySync {
 }
 
 impl CustodySync {
-    pub fn new(custody: Addr<Custody>, network: Addr<Network>, repair: Option<RepairConfig>) -> CustodySync {
+    /// `pending_grace` must be the value the node's Custody actor was started with.
+    pub fn new(
+        custody: Addr<Custody>,
+        network: Addr<Network>,
+        local: PeerId,
+        pending_grace: Duration,
+        repair: Option<RepairConfig>,
+    ) -> CustodySync {
         CustodySync {
             custody,
             network,
+            local,
+            pending_grace,
+            recovering: false,
             repair,
             started: Instant::now(),
             live: HashSet::new(),
@@ -100,17 +126,99 @@ impl CustodySync {
     fn sweep(&self) {
         let custody = self.custody.clone();
         actix::spawn(async move {
-            let now = crate::now_ms();
-            let before = now.saturating_sub(PENDING_GRACE.as_millis() as u64);
-            match custody.send(Sweep { pending_before_ms: before, now_ms: now }).await {
-                Ok(Ok((pending, nonces))) if pending + nonces > 0 => {
-                    tracing::info!(pending, nonces, "custody sweep dropped stale records")
-                }
+            match custody.send(Sweep { now_ms: crate::now_ms() }).await {
+                Ok(Ok(nonces)) if nonces > 0 => tracing::debug!(nonces, "custody sweep dropped expired nonces"),
                 Ok(Err(e)) => tracing::error!(error = %e, "custody sweep failed"),
                 _ => {}
             }
         });
     }
+
+    /// Runs the recovery pass unless one is running.
+    fn recover(&mut self, ctx: &mut Context<Self>) {
+        if self.recovering {
+            return;
+        }
+        self.recovering = true;
+        let fut = recover(self.custody.clone(), self.network.clone(), self.local, self.pending_grace);
+        ctx.spawn(actix::fut::wrap_future(fut).map(|_, act: &mut CustodySync, _| act.recovering = false));
+    }
+}
+
+/// What a co-holder says about a pending share's key.
+enum CoHolder {
+    /// It holds the very same manifest committed: the owner sent the commit.
+    Committed,
+    /// It holds no committed share under this manifest (none, a pending one, or another manifest).
+    NotCommitted,
+    /// No usable answer (down, timed out, an error): it might hold it committed.
+    Unknown,
+}
+
+async fn ask_co_holder(network: &Addr<Network>, peer: PeerId, manifest: &Manifest) -> CoHolder {
+    let frame = wire::encode(&Request::GetManifest { key: manifest.body.key });
+    let sent = tokio::time::timeout(RECOVERY_ASK, network.send(SendRequest { proto: Proto::Custody, peer, frame }));
+    match sent.await {
+        Ok(Ok(Ok(reply))) => match wire::decode::<Response>(&reply) {
+            Ok(Response::Manifest(Some(theirs))) if theirs == *manifest => CoHolder::Committed,
+            Ok(Response::Manifest(_)) => CoHolder::NotCommitted,
+            _ => CoHolder::Unknown,
+        },
+        _ => CoHolder::Unknown,
+    }
+}
+
+/// The recovery pass: settles every pending share held here, one way or the other.
+///
+/// Write ordering makes this sound: the owner sends commits only after every holder kept its share
+/// pending (durably), and only before the deadline; holders refuse a commit after the deadline. So a
+/// committed share anywhere proves every holder has the same manifest pending or committed, and a
+/// pending share is rolled forward as soon as one co-holder shows it committed. It is rolled back
+/// (dropped) only after the deadline (plus a margin) and only when every co-holder answered that it
+/// does not hold it committed — then no holder ever will, and none serves it. A co-holder that cannot
+/// be asked keeps the share pending (never served) until it can. Returns (rolled forward, dropped).
+pub async fn recover(
+    custody: Addr<Custody>,
+    network: Addr<Network>,
+    local: PeerId,
+    pending_grace: Duration,
+) -> (usize, usize) {
+    let Ok(Ok(held)) = custody.send(Held).await else { return (0, 0) };
+    let me = local.to_bytes();
+    let (mut forward, mut dropped) = (0, 0);
+    for rec in held.into_iter().filter(|r| r.state == ShareState::Pending) {
+        let m = rec.manifest;
+        let key = m.body.key;
+        let co: Vec<PeerId> =
+            m.body.holders.iter().filter(|h| h.peer != me).filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
+        let answers = futures::future::join_all(co.iter().map(|p| ask_co_holder(&network, *p, &m))).await;
+        let proven = answers.iter().any(|a| matches!(a, CoHolder::Committed));
+        let unknown = answers.iter().filter(|a| matches!(a, CoHolder::Unknown)).count();
+        let now = crate::now_ms();
+        if proven {
+            match custody.send(RollForward { manifest: m.clone(), now_ms: now }).await {
+                Ok(Ok(true)) => {
+                    forward += 1;
+                    tracing::info!(%key, "recovery: pending share committed (a co-holder holds it committed)");
+                    network.do_send(PutRecord { key: key.0.to_vec(), value: wire::encode(&DhtRecord::Manifest(m)) });
+                }
+                Ok(Err(e)) => tracing::error!(%key, error = %e, "recovery: cannot commit a pending share"),
+                _ => {}
+            }
+        } else if unknown == 0 && now > m.body.created_ms.saturating_add(drop_after(pending_grace)) {
+            match custody.send(DropPending { manifest: m }).await {
+                Ok(Ok(true)) => {
+                    dropped += 1;
+                    tracing::info!(%key, "recovery: pending share of a store that never committed dropped");
+                }
+                Ok(Err(e)) => tracing::error!(%key, error = %e, "recovery: cannot drop a pending share"),
+                _ => {}
+            }
+        } else if unknown > 0 && now > m.body.created_ms.saturating_add(drop_after(pending_grace)) {
+            tracing::debug!(%key, unknown, "recovery: pending share kept until every co-holder can be asked");
+        }
+    }
+    (forward, dropped)
 }
 
 /// Applies a tombstone if it is signed by the owner of a key held here.
@@ -136,8 +244,12 @@ impl Actor for CustodySync {
         self.network
             .do_send(SubscribeGossip { topic: TOMBSTONE_TOPIC.to_string(), recipient: ctx.address().recipient() });
         self.network.do_send(SubscribePeers(ctx.address().recipient()));
+        // the recovery pass on start, then every quarter of the commit deadline (at most a minute)
         self.sweep();
+        self.recover(ctx);
         ctx.run_interval(HOUSEKEEPING, |act, _| act.sweep());
+        let every = (self.pending_grace / 4).clamp(Duration::from_millis(200), HOUSEKEEPING);
+        ctx.run_interval(every, |act, ctx| act.recover(ctx));
         if let Some(cfg) = &self.repair {
             let every = (cfg.grace / 2).clamp(Duration::from_millis(500), Duration::from_secs(10));
             ctx.run_interval(every, |act, ctx| act.scan(ctx));
@@ -163,9 +275,11 @@ impl Handler<GossipMessage> for CustodySync {
 
 impl Handler<PeerEvent> for CustodySync {
     type Result = ();
-    fn handle(&mut self, ev: PeerEvent, _: &mut Context<Self>) {
+    fn handle(&mut self, ev: PeerEvent, ctx: &mut Context<Self>) {
         match ev {
             PeerEvent::Up(peer) => {
+                // a co-holder that could not be asked may be back: settle pending shares now
+                self.recover(ctx);
                 self.live.insert(peer);
                 self.down_since.remove(&peer);
                 let custody = self.custody.clone();

@@ -41,6 +41,8 @@ pub struct FrontConfig {
     pub compute_timeout: Duration,
     pub max_value_bytes: usize,
     pub request_timeout: Duration,
+    /// Commit deadline of a store (see `NodeConfig::pending_grace`): no commit is sent after it.
+    pub pending_grace: Duration,
 }
 
 /// Everything a workflow may use: addresses and settings, cheap to clone.
@@ -285,6 +287,10 @@ workflow!(
 workflow!(
     /// `access_log(key)`: who accessed the key and when (owner only).
     AccessLogOf { key: DataKey } -> serde_json::Value => access_log::access_log
+);
+workflow!(
+    /// `custody_keys()`: the keys this node holds shares of, with their state (read-only).
+    CustodyKeys {} -> serde_json::Value => status::custody_keys
 );
 workflow!(
     /// `manifest(key)`: the key's public custody record (holders, epoch, threshold, shape).

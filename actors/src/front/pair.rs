@@ -6,7 +6,7 @@
 //! Must never: return a txid for a transaction the Ledger did not record.
 
 use super::{FrontCtx, now_ms};
-use crate::ledger::Author;
+use crate::ledger::{Author, AuthorError};
 use enigma_protocol::api::{ApiError, ErrorCode};
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::policy::{Action, Level, PolicyChange, PolicyError, Scope};
@@ -51,7 +51,11 @@ fn change(action: Action, level: Level, addresses: Vec<String>, keys: Option<Vec
     PolicyChange { action, level, scope: keys.map_or(Scope::All, Scope::Keys), addresses, timestamp: now_ms() / 1000 }
 }
 
-fn policy_error(e: PolicyError) -> ApiError {
+fn policy_error(e: AuthorError) -> ApiError {
+    let e = match e {
+        AuthorError::Policy(p) => p,
+        AuthorError::Store(s) => return ApiError::new(ErrorCode::Internal, s.to_string()),
+    };
     match e {
         PolicyError::Address(a) => ApiError::new(ErrorCode::InvalidAddress, a.to_string()),
         PolicyError::Payload(p) => ApiError::new(ErrorCode::InvalidParams, p.to_string()),

@@ -20,6 +20,14 @@ pub struct NodeStatus {
     pub held_shares: usize,
     /// Shares received for stores that have not committed (yet).
     pub pending_shares: usize,
+    /// Peers this node has cut off for misbehaving (until their ban ends), with why.
+    pub banned_peers: Vec<BannedPeer>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BannedPeer {
+    pub peer_id: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -52,6 +60,11 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         held_shares: committed,
         pending_shares: held.len() - committed,
+        banned_peers: view
+            .banned
+            .into_iter()
+            .map(|(p, reason)| BannedPeer { peer_id: p.to_string(), reason })
+            .collect(),
     })
 }
 
@@ -62,4 +75,27 @@ pub async fn manifest(
 ) -> Result<enigma_protocol::manifest::Manifest, ApiError> {
     let m = ctx.find_manifest(key).await?;
     Ok(ctx.newest_manifest(&m).await)
+}
+
+/// `custody_keys()`: every key this node holds a share of, as `{key, state, epoch}` (state `pending`
+/// or `committed`). Public metadata only, like `status()`: no share, no salt.
+pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> {
+    let held = ctx
+        .custody
+        .send(crate::custody::Held)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
+    Ok(serde_json::Value::Array(
+        held.iter()
+            .map(|r| {
+                let state = match r.state {
+                    crate::custody::ShareState::Pending => "pending",
+                    crate::custody::ShareState::Committed => "committed",
+                };
+                let b = &r.manifest.body;
+                serde_json::json!({ "key": b.key.to_hex(), "state": state, "epoch": b.epoch })
+            })
+            .collect(),
+    ))
 }

@@ -4,8 +4,13 @@
 //! commitments, the owner-signed manifest, and the two-phase write (every holder keeps its share as
 //! pending; then the owner commits). A holder that fails in phase 1 is replaced by the next peer in
 //! placement order (same x-coordinate, same share) and the manifest re-signed; when there is no such
-//! peer, the value is dealt afresh over the holders that answered (a smaller group, never below 3). Must never: send a
-//! holder anything but its own share, or return a key before at least t+1 holders committed.
+//! peer, the value is dealt afresh over the holders that answered (a smaller group, never below 3).
+//! Write ordering for crash safety: the commit goes out only after *every* holder of the final
+//! manifest kept its share pending, and only before the commit deadline (`pending_grace` after
+//! `created_ms`), so one committed share proves the whole group can commit (the holders' recovery
+//! pass rolls the rest forward). Must never: send a holder anything but its own share, send a commit
+//! before every holder acknowledged or after the deadline, or return a key before at least t+1
+//! holders committed.
 
 use super::{FrontCtx, blocking, now_ms, peer_error};
 use enigma_protocol::api::{ApiError, ErrorCode};
@@ -108,6 +113,16 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
     };
     drop(elements);
     let t = shamir::max_threshold(n);
+
+    // Holders refuse a commit after the deadline and their recovery pass drops what is still pending
+    // then; sending none after it keeps a late store from committing on only some holders.
+    let deadline = created_ms.saturating_add(ctx.cfg.pending_grace.as_millis() as u64);
+    if now_ms() > deadline {
+        return Err(ApiError::new(
+            ErrorCode::Timeout,
+            format!("store of key {key} did not reach its commit before the deadline; nothing was stored"),
+        ));
+    }
 
     let commit = Request::Commit(Signed::sign(CommitKey { key }, &id, now_ms(), &mut rand::rng()));
     let results = futures::future::join_all(assigned.iter().map(|p| ctx.request(*p, &commit))).await;

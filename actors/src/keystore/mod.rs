@@ -5,26 +5,30 @@
 //! to the caller of `gen_key` (who asked for it) and to in-process signers; never log it.
 
 pub mod file;
+pub mod seal;
 
 use actix::prelude::*;
 use enigma_protocol::identity::Identity;
+use seal::Passphrase;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use file::KeyFileError;
 
 pub struct Keystore {
     dir: PathBuf,
+    pass: Option<Arc<Passphrase>>,
     identity: Identity,
 }
 
 impl Keystore {
-    pub fn new(dir: PathBuf, identity: Identity) -> Keystore {
-        Keystore { dir, identity }
+    pub fn new(dir: PathBuf, pass: Option<Arc<Passphrase>>, identity: Identity) -> Keystore {
+        Keystore { dir, pass, identity }
     }
 
     fn replace(&mut self, new: Identity) -> Result<(), KeyFileError> {
         if new != self.identity {
-            file::replace_identity(&self.dir, &self.identity, &new)?;
+            file::replace_identity(&self.dir, self.pass.as_deref(), &self.identity, &new)?;
             tracing::info!(pubkey = %new.public_hex(), "identity replaced");
             self.identity = new;
         }

@@ -99,21 +99,35 @@ pub enum Submitted {
     AlreadyKnown(Txid),
 }
 
+/// Why authoring a policy transaction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot persist the policy transaction: {0}")]
+    Store(#[from] LedgerStoreError),
+}
+
 /// The owner publishes a policy change: build, sign, record, gossip, hand to the backend.
 #[derive(Message)]
-#[rtype(result = "Result<ValidTx, PolicyError>")]
+#[rtype(result = "Result<ValidTx, AuthorError>")]
 pub struct Author {
     pub identity: Identity,
     pub change: PolicyChange,
 }
 
 impl Handler<Author> for Ledger {
-    type Result = Result<ValidTx, PolicyError>;
+    type Result = Result<ValidTx, AuthorError>;
     fn handle(&mut self, msg: Author, _: &mut Context<Self>) -> Self::Result {
-        let valid = self.book.author(&msg.identity, msg.change)?;
-        if let Err(e) = self.store.append(&valid.bytes) {
-            tracing::error!(error = %e, "cannot persist an authored policy transaction");
-        }
+        // Write-ahead: the transaction is durable in the log (one LMDB transaction) before the book
+        // accepts it and before anyone else sees it. A crash before the append leaves it nowhere; a
+        // crash after leaves it in the log, replayed on start and pulled by every peer's sync when
+        // this node comes back — applied everywhere or nowhere, never only in memory.
+        let prev = self.book.tip(&msg.identity.pubkey());
+        let tx = enigma_protocol::policy::build_policy_tx(&msg.identity, prev, msg.change)?;
+        let bytes = enigma_protocol::policy::encode_tx(&tx);
+        self.store.append(&bytes)?;
+        let valid = self.book.submit(&bytes)?;
         self.network.do_send(Publish { topic: LEDGER_TOPIC.to_string(), data: valid.bytes.clone() });
         self.publish_backend(valid.bytes.clone());
         tracing::info!(txid = %valid.txid, action = valid.payload.action.as_str(), "policy transaction authored");

@@ -2,13 +2,14 @@
 //!
 //! Owns: which protocols a node speaks and their configuration — identify, ping, Kademlia (peer
 //! routing and manifest records), gossipsub (tombstones and ledger gossip), and two request-response
-//! protocols: custody traffic and MPC session traffic. Must never: hold application state or decide
+//! protocols: custody traffic and MPC session traffic; plus the block list that keeps banned peers
+//! out. Must never: hold application state or decide
 //! anything about data (that is the Network actor and the router).
 
 use super::codec::FrameCodec;
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, gossipsub, identify, kad, ping, request_response};
+use libp2p::{StreamProtocol, allow_block_list, gossipsub, identify, kad, ping, request_response};
 use std::time::Duration;
 
 /// Identify protocol version string: peers that don't speak it are not Enigma nodes.
@@ -26,6 +27,8 @@ pub struct BehaviourConfig {
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Banned peers: connections to and from them are refused (see `guard`).
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
@@ -75,6 +78,6 @@ impl Behaviour {
             [(MPC_PROTOCOL, request_response::ProtocolSupport::Full)],
             rr_cfg,
         );
-        Ok(Behaviour { identify, ping, kad, gossipsub, custody, mpc })
+        Ok(Behaviour { blocked: Default::default(), identify, ping, kad, gossipsub, custody, mpc })
     }
 }

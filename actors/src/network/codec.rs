@@ -1,7 +1,9 @@
 //! The request-response codec: one length-prefixed frame per request and per response.
 //!
 //! Owns: framing (`u32` little-endian length, then the bytes) and the size limits that keep a peer
-//! from making this node allocate without bound. Must never: interpret the frame (that is
+//! from making this node allocate without bound. A request announced over the limit is not read: it
+//! becomes [`RequestFrame::TooLarge`], so the driver learns which peer sent it (libp2p does not report
+//! a failed read to the behaviour). Must never: interpret the frame (that is
 //! `protocol::wire` and the router) or allocate ahead of the bytes actually received.
 
 use futures::prelude::*;
@@ -15,22 +17,38 @@ pub struct FrameCodec {
     max_frame: usize,
 }
 
+/// An inbound request as read off the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestFrame {
+    Bytes(Vec<u8>),
+    /// Announced this many bytes, over the limit; nothing of it was read.
+    TooLarge(usize),
+}
+
 impl FrameCodec {
     pub fn new(max_frame: usize) -> FrameCodec {
         FrameCodec { max_frame }
     }
 }
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+async fn read_len<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<usize> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
+    Ok(u32::from_le_bytes(len) as usize)
+}
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let len = read_len(io).await?;
     if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("frame of {len} bytes exceeds the limit of {max}"),
         ));
     }
+    read_body(io, len).await
+}
+
+async fn read_body<T: AsyncRead + Unpin + Send>(io: &mut T, len: usize) -> io::Result<Vec<u8>> {
     // Grow with the data actually received, not with the announced length.
     let mut buf = Vec::with_capacity(len.min(1 << 20));
     io.take(len as u64).read_to_end(&mut buf).await?;
@@ -54,14 +72,18 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], max
 
 impl Codec for FrameCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
+    type Request = RequestFrame;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<RequestFrame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_frame).await
+        let len = read_len(io).await?;
+        if len > self.max_frame {
+            return Ok(RequestFrame::TooLarge(len));
+        }
+        read_body(io, len).await.map(RequestFrame::Bytes)
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -71,11 +93,14 @@ impl Codec for FrameCodec {
         read_frame(io, self.max_frame).await
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: RequestFrame) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req, self.max_frame).await
+        match req {
+            RequestFrame::Bytes(b) => write_frame(io, &b, self.max_frame).await,
+            RequestFrame::TooLarge(_) => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a frame to send")),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
@@ -108,6 +133,18 @@ mod tests {
             let mut short = 5u32.to_le_bytes().to_vec();
             short.extend_from_slice(b"abc");
             assert!(read_frame(&mut Cursor::new(short), 10).await.is_err());
+
+            // as a request, an oversized frame is reported (so its sender can be told off), unread
+            let mut codec = FrameCodec::new(10);
+            let proto = StreamProtocol::new("/t");
+            let mut rd = Cursor::new(1000u32.to_le_bytes().to_vec());
+            assert_eq!(codec.read_request(&proto, &mut rd).await.unwrap(), RequestFrame::TooLarge(1000));
+            let mut ok = 2u32.to_le_bytes().to_vec();
+            ok.extend_from_slice(b"hi");
+            assert_eq!(
+                codec.read_request(&proto, &mut Cursor::new(ok)).await.unwrap(),
+                RequestFrame::Bytes(b"hi".to_vec())
+            );
         });
     }
 }

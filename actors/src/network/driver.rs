@@ -7,6 +7,8 @@
 //! typed [`NetEvent`]s. Must never: interpret frames or touch application state.
 
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
+use super::codec::RequestFrame;
+use super::guard::{Admission, Offence, PeerGuard};
 use super::{NetError, NetEvent, Proto};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
@@ -30,6 +32,8 @@ pub enum Command {
         proto: Proto,
         id: u64,
         frame: Vec<u8>,
+        /// What the router found wrong with the request, if anything.
+        offence: Option<Offence>,
     },
     PutRecord {
         key: Vec<u8>,
@@ -48,10 +52,14 @@ pub enum Command {
         topic: String,
         data: Vec<u8>,
     },
-    Disconnect {
+    Ban {
         peer: PeerId,
+        why: String,
     },
 }
+
+/// An inbound request being handled: where its response goes, and who sent it.
+type InboundRequest = (ResponseChannel<Vec<u8>>, PeerId);
 
 /// Where the response to an outbound request goes.
 type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
@@ -72,10 +80,11 @@ pub struct Driver {
     events: mpsc::UnboundedSender<NetEvent>,
     seed: Option<Multiaddr>,
     pending_out: HashMap<(Proto, OutboundRequestId), ReplyTo>,
-    pending_in: HashMap<(Proto, u64), ResponseChannel<Vec<u8>>>,
+    pending_in: HashMap<(Proto, u64), InboundRequest>,
     next_inbound: u64,
     pending_get: HashMap<kad::QueryId, PendingGet>,
     up: HashSet<PeerId>,
+    guard: PeerGuard,
 }
 
 impl Driver {
@@ -84,6 +93,7 @@ impl Driver {
         commands: mpsc::Receiver<Command>,
         events: mpsc::UnboundedSender<NetEvent>,
         seed: Option<Multiaddr>,
+        guard: PeerGuard,
     ) -> Driver {
         Driver {
             swarm,
@@ -95,6 +105,7 @@ impl Driver {
             next_inbound: 0,
             pending_get: HashMap::new(),
             up: HashSet::new(),
+            guard,
         }
     }
 
@@ -137,7 +148,32 @@ impl Driver {
         if ticks <= 12 || ticks.is_multiple_of(12) {
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
-        self.pending_in.retain(|_, ch| ch.is_open());
+        let guard = &mut self.guard;
+        self.pending_in.retain(|_, (ch, peer)| {
+            let open = ch.is_open();
+            if !open {
+                guard.done(*peer);
+            }
+            open
+        });
+        for peer in self.guard.expire(std::time::Instant::now()) {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            self.emit(NetEvent::Unbanned(peer));
+        }
+    }
+
+    /// Applies an offence; bans (blocks and disconnects) the peer when its score says so.
+    fn offence(&mut self, peer: PeerId, what: Offence) {
+        if self.guard.offence(peer, what, std::time::Instant::now()) {
+            self.ban(peer, format!("misbehaved ({what:?} was the last straw)"));
+        }
+    }
+
+    fn ban(&mut self, peer: PeerId, why: String) {
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+        self.emit(NetEvent::Banned { peer, why });
     }
 
     fn finish_lingering_gets(&mut self) {
@@ -167,14 +203,18 @@ impl Driver {
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Request { proto, peer, frame, reply } => {
-                let id = self.rr(proto).send_request(&peer, frame);
+                let id = self.rr(proto).send_request(&peer, RequestFrame::Bytes(frame));
                 self.pending_out.insert((proto, id), reply);
             }
-            Command::Respond { proto, id, frame } => {
-                if let Some(ch) = self.pending_in.remove(&(proto, id))
-                    && self.rr(proto).send_response(ch, frame).is_err()
-                {
-                    tracing::debug!("response not sent: the requester went away");
+            Command::Respond { proto, id, frame, offence } => {
+                if let Some((ch, peer)) = self.pending_in.remove(&(proto, id)) {
+                    self.guard.done(peer);
+                    if let Some(what) = offence {
+                        self.offence(peer, what);
+                    }
+                    if self.rr(proto).send_response(ch, frame).is_err() {
+                        tracing::debug!("response not sent: the requester went away");
+                    }
                 }
             }
             Command::PutRecord { key, value } => {
@@ -195,8 +235,10 @@ impl Driver {
                     tracing::debug!(error = %e, "gossip publish failed");
                 }
             }
-            Command::Disconnect { peer } => {
-                let _ = self.swarm.disconnect_peer_id(peer);
+            Command::Ban { peer, why } => {
+                if self.guard.ban(peer, std::time::Instant::now()) {
+                    self.ban(peer, why);
+                }
             }
         }
     }
@@ -279,14 +321,31 @@ impl Driver {
         }
     }
 
-    fn on_rr(&mut self, proto: Proto, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_rr(&mut self, proto: Proto, ev: request_response::Event<RequestFrame, Vec<u8>>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    let id = self.next_inbound;
-                    self.next_inbound += 1;
-                    self.pending_in.insert((proto, id), channel);
-                    self.emit(NetEvent::Inbound { proto, peer, id, frame: request });
+                request_response::Message::Request { request: RequestFrame::TooLarge(len), .. } => {
+                    tracing::debug!(%peer, len, "refusing an oversized request frame");
+                    self.offence(peer, Offence::BadFrame);
+                }
+                request_response::Message::Request { request: RequestFrame::Bytes(request), channel, .. } => {
+                    match self.guard.admit(peer, std::time::Instant::now()) {
+                        (Admission::Serve, _) => {
+                            let id = self.next_inbound;
+                            self.next_inbound += 1;
+                            self.pending_in.insert((proto, id), (channel, peer));
+                            self.emit(NetEvent::Inbound { proto, peer, id, frame: request });
+                        }
+                        // dropping the channel answers with a closed stream: the sender sees a failure
+                        (Admission::Busy, _) => tracing::debug!(%peer, "inbound request refused: over its limits"),
+                        (Admission::Banned, newly) => {
+                            if newly {
+                                self.ban(peer, "flooded requests over its rate limit".into());
+                            } else {
+                                let _ = self.swarm.disconnect_peer_id(peer);
+                            }
+                        }
+                    }
                 }
                 request_response::Message::Response { request_id, response } => {
                     if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {

@@ -8,6 +8,7 @@
 mod behaviour;
 mod codec;
 mod driver;
+pub mod guard;
 
 pub use behaviour::{CUSTODY_PROTOCOL, MPC_PROTOCOL, PROTOCOL_VERSION};
 
@@ -47,10 +48,28 @@ pub enum NetError {
 #[derive(Debug)]
 pub enum NetEvent {
     Listening(Multiaddr),
-    PeerUp { peer: PeerId, addrs: Vec<Multiaddr> },
+    PeerUp {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
     PeerDown(PeerId),
-    Inbound { proto: Proto, peer: PeerId, id: u64, frame: Vec<u8> },
-    Gossip { topic: String, source: Option<PeerId>, data: Vec<u8> },
+    Inbound {
+        proto: Proto,
+        peer: PeerId,
+        id: u64,
+        frame: Vec<u8>,
+    },
+    Gossip {
+        topic: String,
+        source: Option<PeerId>,
+        data: Vec<u8>,
+    },
+    /// The guard cut a peer off.
+    Banned {
+        peer: PeerId,
+        why: String,
+    },
+    Unbanned(PeerId),
 }
 
 /// Network settings.
@@ -60,6 +79,7 @@ pub struct NetConfig {
     pub seed: Option<Multiaddr>,
     pub max_frame: usize,
     pub request_timeout: Duration,
+    pub guard: guard::GuardConfig,
 }
 
 /// A peer changed state (for actors that care: custody sync, sessions).
@@ -88,6 +108,7 @@ pub struct Network {
     router: Option<Router>,
     peer_subscribers: Vec<Recipient<PeerEvent>>,
     gossip_subscribers: Vec<(String, Recipient<GossipMessage>)>,
+    banned: BTreeMap<PeerId, String>,
 }
 
 impl Network {
@@ -101,6 +122,7 @@ impl Network {
         let bcfg = BehaviourConfig { max_frame: cfg.max_frame, request_timeout: cfg.request_timeout };
         let listen = cfg.listen.clone();
         let seed = cfg.seed.clone();
+        let guard = guard::PeerGuard::new(cfg.guard.clone());
         arbiter.spawn(async move {
             let swarm = match build_swarm(key, &bcfg, listen) {
                 Ok(s) => s,
@@ -110,7 +132,7 @@ impl Network {
                 }
             };
             let _ = ready_tx.send(Ok(()));
-            Driver::new(swarm, cmd_rx, ev_tx, seed).run().await;
+            Driver::new(swarm, cmd_rx, ev_tx, seed, guard).run().await;
         });
         ready_rx.await.map_err(|_| NetError::Stopped)??;
         let actor = Network {
@@ -122,6 +144,7 @@ impl Network {
             router: None,
             peer_subscribers: Vec::new(),
             gossip_subscribers: Vec::new(),
+            banned: BTreeMap::new(),
         };
         Ok(Network::start_in_arbiter(&arbiter.handle(), |_| actor))
     }
@@ -184,9 +207,17 @@ impl StreamHandler<NetEvent> for Network {
                 };
                 let commands = self.commands.clone();
                 actix::spawn(async move {
-                    let response = router.handle(proto, peer, frame).await;
-                    let _ = commands.send(Command::Respond { proto, id, frame: response }).await;
+                    let (response, offence) = router.handle(proto, peer, frame).await;
+                    let _ = commands.send(Command::Respond { proto, id, frame: response, offence }).await;
                 });
+            }
+            NetEvent::Banned { peer, why } => {
+                tracing::warn!(%peer, %why, "disconnecting misbehaving peer (banned)");
+                self.banned.insert(peer, why);
+            }
+            NetEvent::Unbanned(peer) => {
+                tracing::info!(%peer, "ban ended");
+                self.banned.remove(&peer);
             }
             NetEvent::Gossip { topic, source, data } => {
                 for (t, r) in &self.gossip_subscribers {
@@ -232,7 +263,7 @@ impl Handler<SendRequest> for Network {
             let router = self.router.clone();
             return Box::pin(async move {
                 match router {
-                    Some(r) => Ok(r.handle(msg.proto, msg.peer, msg.frame).await),
+                    Some(r) => Ok(r.handle(msg.proto, msg.peer, msg.frame).await.0),
                     None => Err(NetError::Stopped),
                 }
             });
@@ -265,6 +296,8 @@ pub struct NetworkView {
     pub local: PeerId,
     pub listen: Vec<Multiaddr>,
     pub peers: Vec<(PeerId, Vec<Multiaddr>)>,
+    /// Peers cut off for misbehaving, with why.
+    pub banned: Vec<(PeerId, String)>,
 }
 
 #[derive(Message)]
@@ -278,6 +311,7 @@ impl Handler<GetView> for Network {
             local: self.local,
             listen: self.listen.clone(),
             peers: self.peers.iter().map(|(p, a)| (*p, a.clone())).collect(),
+            banned: self.banned.iter().map(|(p, w)| (*p, w.clone())).collect(),
         })
     }
 }
@@ -368,15 +402,17 @@ impl Handler<SubscribePeers> for Network {
     }
 }
 
-/// Cuts a peer off (hostile or misbehaving).
+/// Cuts a peer off for the guard's ban time (hostile or misbehaving).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Disconnect(pub PeerId);
+pub struct Ban {
+    pub peer: PeerId,
+    pub why: String,
+}
 
-impl Handler<Disconnect> for Network {
+impl Handler<Ban> for Network {
     type Result = ();
-    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
-        tracing::warn!(peer = %msg.0, "disconnecting misbehaving peer");
-        self.send_command(Command::Disconnect { peer: msg.0 });
+    fn handle(&mut self, msg: Ban, _: &mut Context<Self>) {
+        self.send_command(Command::Ban { peer: msg.peer, why: msg.why });
     }
 }

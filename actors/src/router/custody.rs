@@ -8,9 +8,10 @@
 
 use super::Router;
 use crate::custody::{self, StoreError};
+use crate::network::Publish;
 use enigma_protocol::field::FpVec;
 use enigma_protocol::policy::Level;
-use enigma_protocol::wire::{AccessEntry, ErrorKind, Request, Response};
+use enigma_protocol::wire::{self, AccessEntry, ErrorKind, Request, Response, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
 
 fn internal<E: std::fmt::Display>(e: E) -> Response {
@@ -20,6 +21,7 @@ fn internal<E: std::fmt::Display>(e: E) -> Response {
 fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::Tombstoned => Response::error(ErrorKind::UnknownKey, "key was deleted"),
+        StoreError::CommitTooLate => Response::error(ErrorKind::Busy, StoreError::CommitTooLate.to_string()),
         other => internal(other),
     }
 }
@@ -117,8 +119,14 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
                 Ok(Err(e)) => return store_error(e),
                 Err(e) => return internal(e),
             }
+            let tombstone = wire::encode(&signed);
             match router.custody.send(custody::Delete { tombstone: signed }).await {
-                Ok(Ok(had_share)) => Response::Deleted { had_share },
+                Ok(Ok(had_share)) => {
+                    // every holder that applies a delete spreads the tombstone too, so a delete whose
+                    // requester dies half-way still reaches every holder (tombstones win)
+                    router.network.do_send(Publish { topic: TOMBSTONE_TOPIC.to_string(), data: tombstone });
+                    Response::Deleted { had_share }
+                }
                 Ok(Err(e)) => store_error(e),
                 Err(e) => internal(e),
             }

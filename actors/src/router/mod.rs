@@ -12,10 +12,12 @@ mod ledger;
 use crate::custody::{CheckNonce, Custody};
 use crate::ledger::{self as ledger_actor, Ledger};
 use crate::network::Proto;
+use crate::network::guard::Offence;
 use actix::Addr;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::policy::Level;
+use enigma_protocol::session::MpcRequest;
 use enigma_protocol::wire::{self, AuthError, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed, SignedBody};
 use libp2p::PeerId;
 
@@ -32,8 +34,12 @@ pub struct Router {
 }
 
 impl Router {
-    /// Handles one inbound frame and returns the response frame.
-    pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> Vec<u8> {
+    /// Handles one inbound frame and returns the response frame, with what the request did wrong
+    /// if honest peers never send such a thing (the network's guard counts it against the peer).
+    pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> (Vec<u8>, Option<Offence>) {
+        let mut malformed = false;
+        // in-session MPC traffic (not a start, whose refusal can be an honest race over manifests)
+        let mut in_session = false;
         let response = match proto {
             Proto::Custody => match wire::decode::<wire::Request>(&frame) {
                 Ok(
@@ -44,21 +50,45 @@ impl Router {
                 Ok(req) => custody::handle(self, peer, req).await,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed custody frame");
+                    malformed = true;
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
-            Proto::Mpc => match wire::decode::<enigma_protocol::session::MpcRequest>(&frame) {
-                Ok(req) => match self.sessions.send(crate::sessions::Inbound { peer, req }).await {
-                    Ok(r) => r,
-                    Err(e) => Response::error(ErrorKind::Internal, e.to_string()),
-                },
+            Proto::Mpc => match wire::decode::<MpcRequest>(&frame) {
+                Ok(req) => {
+                    in_session = !matches!(req, MpcRequest::Start(_) | MpcRequest::Refresh(_));
+                    match self.sessions.send(crate::sessions::Inbound { peer, req }).await {
+                        Ok(r) => r,
+                        Err(e) => Response::error(ErrorKind::Internal, e.to_string()),
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed MPC frame");
+                    malformed = true;
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
         };
-        wire::encode(&response)
+        let offence = if malformed {
+            Some(Offence::Malformed)
+        } else {
+            match &response {
+                // refused requests honest peers do not send: forged signatures, replays, and
+                // session traffic for sessions that never existed here or from non-participants.
+                // (Stale timestamps, unknown keys, denied access, late messages to ended sessions,
+                // and custody or start requests refused over a manifest another node has not seen
+                // yet can all happen to honest peers in races, and are not counted.)
+                Response::Error { kind: ErrorKind::Replay, .. } => Some(Offence::Refused),
+                Response::Error { kind: ErrorKind::BadRequest, .. } if in_session => Some(Offence::Refused),
+                Response::Error { kind: ErrorKind::AccessDenied, message }
+                    if message == &AuthError::BadSignature.to_string() =>
+                {
+                    Some(Offence::Refused)
+                }
+                _ => None,
+            }
+        };
+        (wire::encode(&response), offence)
     }
 
     /// May `requester` act at `level` on the key of `manifest`? The owner always may; anyone else

@@ -17,6 +17,7 @@ use crate::network::{Network, PeerEvent, SubscribePeers};
 use actix::prelude::*;
 use enigma_protocol::field::Fp;
 use enigma_protocol::identity::PubkeyBytes;
+use enigma_protocol::keys::DataKey;
 use enigma_protocol::mpc::Op;
 use enigma_protocol::policy::Level;
 use enigma_protocol::session::RefreshStart;
@@ -52,11 +53,46 @@ pub struct Sessions {
     ledger: Addr<Ledger>,
     members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
     requesters: HashMap<SessionId, Requester>,
+    /// Sessions that ended here lately: a message for one of them is a late message (honest peers
+    /// send those in races), not a message for a session that never was (which honest peers don't).
+    ended: HashMap<SessionId, std::time::Instant>,
 }
+
+/// How long an ended session is remembered, and how many at most.
+const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
+const ENDED_MAX: usize = 16384;
 
 impl Sessions {
     pub fn new(local: PeerId, network: Addr<Network>, custody: Addr<Custody>, ledger: Addr<Ledger>) -> Sessions {
-        Sessions { local, network, custody, ledger, members: HashMap::new(), requesters: HashMap::new() }
+        Sessions {
+            local,
+            network,
+            custody,
+            ledger,
+            members: HashMap::new(),
+            requesters: HashMap::new(),
+            ended: HashMap::new(),
+        }
+    }
+
+    fn remember_ended(&mut self, session: SessionId) {
+        let now = std::time::Instant::now();
+        if self.ended.len() >= ENDED_MAX {
+            self.ended.retain(|_, at| now.duration_since(*at) < ENDED_MEMORY);
+            if self.ended.len() >= ENDED_MAX {
+                self.ended.clear();
+            }
+        }
+        self.ended.insert(session, now);
+    }
+
+    /// The answer to a message for a session this node does not run.
+    fn no_session(&self, session: &SessionId) -> Response {
+        if self.ended.contains_key(session) {
+            err(ErrorKind::Stale, "session already ended")
+        } else {
+            err(ErrorKind::BadRequest, "unknown session")
+        }
     }
 }
 
@@ -69,6 +105,45 @@ impl Actor for Sessions {
 
 fn err(kind: ErrorKind, msg: impl Into<String>) -> Response {
     Response::error(kind, msg)
+}
+
+/// The participants of a start, checked: parseable, distinct, a committee of ≥ 3 with t < n/2, a
+/// deadline in the future and within [`MAX_SESSION`], and this node among them. Returns (peers, my
+/// index). (The error is the response to send, as for every check here.)
+#[allow(clippy::result_large_err)]
+fn check_group(
+    participants: &[Vec<u8>],
+    committee: u32,
+    threshold: u32,
+    deadline_ms: u64,
+    local: PeerId,
+    now: u64,
+) -> Result<(Vec<PeerId>, usize), Response> {
+    let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session: {m}"));
+    let peers: Vec<PeerId> =
+        participants.iter().map(|b| PeerId::from_bytes(b)).collect::<Result<_, _>>().map_err(|_| bad("peer id"))?;
+    let (n, t) = (committee as usize, threshold as usize);
+    let mut distinct = peers.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != peers.len() || n < 3 || n > peers.len() || t == 0 || 2 * t >= n {
+        return Err(bad("committee"));
+    }
+    if deadline_ms <= now || deadline_ms > now + MAX_SESSION.as_millis() as u64 {
+        return Err(bad("deadline"));
+    }
+    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not a participant"))?;
+    Ok((peers, me))
+}
+
+/// This node's committed share of `key`.
+async fn held_share(custody: &Addr<Custody>, key: DataKey) -> Result<custody::HeldShare, Response> {
+    custody
+        .send(custody::GetShare { key })
+        .await
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
+        .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))
 }
 
 /// Everything a start needs checked before a session exists (runs off the actor's state).
@@ -95,28 +170,12 @@ async fn admit(
     let requester_id = signed.auth.signer;
     let spec = signed.body;
     let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session start: {m}"));
-    let peers: Vec<PeerId> = spec
-        .participants
-        .iter()
-        .map(|b| PeerId::from_bytes(b))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("peer id"))?;
     let requester = PeerId::from_bytes(&spec.requester).map_err(|_| bad("requester peer id"))?;
-    let n = spec.committee as usize;
-    let t = spec.threshold as usize;
-    let mut distinct = peers.clone();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() != peers.len() || n < 3 || n > peers.len() || t == 0 || 2 * t >= n {
-        return Err(bad("committee"));
-    }
-    if spec.deadline_ms <= now || spec.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
-        return Err(bad("deadline"));
-    }
+    let (peers, me) = check_group(&spec.participants, spec.committee, spec.threshold, spec.deadline_ms, local, now)?;
+    let (n, t) = (spec.committee as usize, spec.threshold as usize);
     if spec.inputs.is_empty() || spec.inputs.len() > 64 {
         return Err(bad("inputs"));
     }
-    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not a participant"))?;
 
     let mut mine = Vec::with_capacity(spec.inputs.len());
     for input in &spec.inputs {
@@ -134,12 +193,7 @@ async fn admit(
             continue;
         };
         let key = input.key;
-        let held = custody
-            .send(custody::GetShare { key })
-            .await
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let held = held_share(&custody, key).await?;
         let m = &held.record.manifest;
         let my_holder = m.holder(&local.to_bytes()).ok_or_else(|| bad("this node does not hold the key"))?;
         if my_holder.x != x || m.body.meta != input.meta {
@@ -186,27 +240,15 @@ async fn admit_refresh(
 ) -> Result<(SessionStart, usize, Vec<PeerId>, Vec<Option<Vec<Fp>>>), Response> {
     let now = crate::now_ms();
     let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad refresh: {m}"));
-    let peers: Vec<PeerId> = start
-        .participants
-        .iter()
-        .map(|b| PeerId::from_bytes(b))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("peer id"))?;
+    let (peers, me) =
+        check_group(&start.participants, start.committee, start.threshold, start.deadline_ms, local, now)?;
     let n = start.committee as usize;
-    let t = start.threshold as usize;
-    let mut distinct = peers.clone();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() != peers.len() || n < 3 || n != peers.len() || t == 0 || 2 * t >= n {
-        return Err(bad("group"));
-    }
-    if start.deadline_ms <= now || start.deadline_ms > now + MAX_SESSION.as_millis() as u64 {
-        return Err(bad("deadline"));
+    if n != peers.len() {
+        return Err(bad("every participant of a refresh is in the new group"));
     }
     if start.inputs.is_empty() || start.inputs.len() > 1024 {
         return Err(bad("inputs"));
     }
-    let me = peers.iter().position(|p| *p == local).ok_or_else(|| bad("this node is not in the new group"))?;
     let mut live: Vec<PeerId> =
         network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     live.push(local);
@@ -221,12 +263,7 @@ async fn admit_refresh(
             continue;
         };
         let key = input.key;
-        let held = custody
-            .send(custody::GetShare { key })
-            .await
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
-            .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))?;
+        let held = held_share(&custody, key).await?;
         let m = &held.record.manifest;
         if m.body.epoch != *epoch || m.body.meta != input.meta || m.holder(&local.to_bytes()).map(|h| h.x) != Some(x) {
             return Err(bad("input does not match the key's manifest here"));
@@ -345,37 +382,36 @@ impl Handler<Inbound> for Sessions {
                         match s.send(KeepRefreshed { peer: m.peer, manifests }).await {
                             Ok(Ok(())) => Response::Ack,
                             Ok(Err(e)) => err(ErrorKind::BadRequest, e),
-                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                            Err(_) => err(ErrorKind::Stale, "session already ended"),
                         }
                     };
                     Box::pin(actix::fut::wrap_future(fut))
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Go { session } => match self.members.get(&session) {
                 Some((s, _)) => {
                     s.do_send(Go);
                     ready(Response::Ack)
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Msg { session, from, seq, payload } => match self.members.get(&session) {
                 Some((s, _)) => {
                     let s = s.clone();
                     let fut = async move {
                         match s.send(Deliver { peer: m.peer, from: from as usize, seq, payload }).await {
-                            Ok(Ok(())) => Response::Ack,
-                            Ok(Err(e)) => err(ErrorKind::BadRequest, e),
-                            Err(_) => err(ErrorKind::BadRequest, "session finished"),
+                            Ok(r) => r,
+                            Err(_) => err(ErrorKind::Stale, "session already ended"),
                         }
                     };
                     Box::pin(actix::fut::wrap_future(fut))
                 }
-                None => ready(err(ErrorKind::BadRequest, "unknown session")),
+                None => ready(self.no_session(&session)),
             },
             MpcRequest::Output { session, from, outcome, timing } => {
                 let Some(r) = self.requesters.get(&session) else {
-                    return ready(err(ErrorKind::BadRequest, "not waiting for this session"));
+                    return ready(self.no_session(&session));
                 };
                 if r.participants.get(from as usize) != Some(&m.peer) {
                     return ready(err(ErrorKind::BadRequest, "outcome from a non-participant"));
@@ -393,7 +429,7 @@ impl Handler<Inbound> for Sessions {
             }
             MpcRequest::Store(signed) => {
                 let Some((s, _)) = self.members.get(&signed.body.session) else {
-                    return ready(err(ErrorKind::BadRequest, "unknown session"));
+                    return ready(self.no_session(&signed.body.session));
                 };
                 if let Err(e) = signed.verify(crate::now_ms()) {
                     return ready(err(ErrorKind::AccessDenied, e.to_string()));
@@ -436,6 +472,7 @@ impl Handler<SessionEnded> for Sessions {
     type Result = ();
     fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
         self.members.remove(&m.session);
+        self.remember_ended(m.session);
     }
 }
 
@@ -465,6 +502,7 @@ impl Handler<UnregisterRequester> for Sessions {
     type Result = ();
     fn handle(&mut self, m: UnregisterRequester, _: &mut Context<Self>) {
         self.requesters.remove(&m.session);
+        self.remember_ended(m.session);
     }
 }
 

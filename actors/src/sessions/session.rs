@@ -6,7 +6,7 @@
 //! member's share of the result until the requester confirms it under a new key. Must never: open,
 //! log or send anything but what the engine produces, or send outputs anywhere but the requester.
 
-use super::transport::{Incoming, P2pTransport};
+use super::transport::{InboxGauge, Incoming, P2pTransport};
 use super::{SessionEnded, Sessions};
 use crate::custody::{self, Custody};
 use crate::network::{Network, Proto, SendRequest};
@@ -18,7 +18,7 @@ use enigma_protocol::mpc::{self, MpcError, OutputShare, Party, SharedInput};
 use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
 use enigma_protocol::shamir;
 use enigma_protocol::value::ValueMeta;
-use enigma_protocol::wire;
+use enigma_protocol::wire::{self, ErrorKind, Response};
 use libp2p::PeerId;
 use rand::Rng;
 use std::sync::{Arc, Mutex};
@@ -63,6 +63,7 @@ pub struct MpcSession {
     my_inputs: Vec<Option<Vec<Fp>>>,
     inbox_tx: mpsc::UnboundedSender<Incoming>,
     inbox_rx: Option<mpsc::UnboundedReceiver<Incoming>>,
+    inbox_gauge: InboxGauge,
     go_tx: Option<oneshot::Sender<()>>,
     go_rx: Option<oneshot::Receiver<()>>,
     stored: Option<StoredShare>,
@@ -98,6 +99,7 @@ impl MpcSession {
             my_inputs,
             inbox_tx,
             inbox_rx: Some(inbox_rx),
+            inbox_gauge: InboxGauge::default(),
             go_tx: Some(go_tx),
             go_rx: Some(go_rx),
             stored: None,
@@ -122,6 +124,7 @@ impl MpcSession {
             self.network.clone(),
             self.inbox_rx.take().expect("protocol starts once"),
             self.inbox_tx.clone(),
+            self.inbox_gauge.clone(),
         );
         let go = self.go_rx.take().expect("protocol starts once");
         let inputs = self.spec.inputs.clone();
@@ -293,9 +296,10 @@ impl Handler<Go> for MpcSession {
     }
 }
 
-/// A protocol message from `peer`, claiming to be participant `from`.
+/// A protocol message from `peer`, claiming to be participant `from`. Answered with the response
+/// to send back (`Ack`, or why it was refused).
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Response")]
 pub struct Deliver {
     pub peer: PeerId,
     pub from: usize,
@@ -304,14 +308,23 @@ pub struct Deliver {
 }
 
 impl Handler<Deliver> for MpcSession {
-    type Result = Result<(), String>;
+    type Result = MessageResult<Deliver>;
     fn handle(&mut self, m: Deliver, _: &mut Context<Self>) -> Self::Result {
         if self.peers.get(m.from) != Some(&m.peer) || m.from == self.me {
-            return Err(format!("peer {} is not participant {}", m.peer, m.from));
+            return MessageResult(Response::error(
+                ErrorKind::BadRequest,
+                format!("peer {} is not participant {}", m.peer, m.from),
+            ));
         }
-        self.inbox_tx
-            .send(Incoming::Msg { from: m.from, seq: m.seq, payload: m.payload })
-            .map_err(|_| "session already finished".to_string())
+        // back-pressure: a participant that runs far ahead (or floods) is refused, which fails
+        // the session at its end instead of growing this node's memory
+        if !self.inbox_gauge.try_add() {
+            return MessageResult(Response::error(ErrorKind::Busy, "session inbox full"));
+        }
+        match self.inbox_tx.send(Incoming::Msg { from: m.from, seq: m.seq, payload: m.payload }) {
+            Ok(()) => MessageResult(Response::Ack),
+            Err(_) => MessageResult(Response::error(ErrorKind::Stale, "session already ended")),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use enigma_protocol::wire::{self, Response};
 use libp2p::PeerId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 
 /// What arrives in a session's inbox.
@@ -29,6 +30,26 @@ pub enum Incoming {
     Fail(String),
 }
 
+/// Most protocol messages a session holds that it has not consumed yet (in its inbox or waiting
+/// for an earlier one). Honest participants are at most a round or two ahead: a round is one message
+/// per peer.
+pub const MAX_QUEUED_MESSAGES: usize = 4096;
+
+/// Counts a session's queued messages, shared by the deliverer (adds) and the transport (removes).
+#[derive(Clone, Debug, Default)]
+pub struct InboxGauge(Arc<AtomicUsize>);
+
+impl InboxGauge {
+    /// Counts one more message; `false` (and nothing counted) when the session is full.
+    pub fn try_add(&self) -> bool {
+        self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_QUEUED_MESSAGES).then_some(n + 1)).is_ok()
+    }
+
+    fn remove(&self) {
+        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)));
+    }
+}
+
 pub struct P2pTransport {
     session: SessionId,
     me: usize,
@@ -40,6 +61,7 @@ pub struct P2pTransport {
     in_seq: Vec<u64>,
     pending: Vec<BTreeMap<u64, Vec<u8>>>,
     failed: Option<String>,
+    gauge: InboxGauge,
 }
 
 impl P2pTransport {
@@ -51,6 +73,7 @@ impl P2pTransport {
         network: Addr<Network>,
         inbox: mpsc::UnboundedReceiver<Incoming>,
         inbox_tx: mpsc::UnboundedSender<Incoming>,
+        gauge: InboxGauge,
     ) -> P2pTransport {
         let n = peers.len();
         P2pTransport {
@@ -64,6 +87,7 @@ impl P2pTransport {
             in_seq: vec![0; n],
             pending: (0..n).map(|_| BTreeMap::new()).collect(),
             failed: None,
+            gauge,
         }
     }
 
@@ -123,6 +147,7 @@ impl Transport for P2pTransport {
             let next = self.in_seq[from];
             if let Some(m) = self.pending[from].remove(&next) {
                 self.in_seq[from] += 1;
+                self.gauge.remove();
                 return Ok(m);
             }
             if let Some(f) = &self.failed {
@@ -130,11 +155,12 @@ impl Transport for P2pTransport {
             }
             match self.inbox.recv().await {
                 Some(Incoming::Msg { from: f, seq, payload }) if f < self.peers.len() => {
-                    if seq >= self.in_seq[f] {
-                        self.pending[f].insert(seq, payload);
+                    // a replayed (already consumed) or duplicate sequence number is dropped
+                    if seq < self.in_seq[f] || self.pending[f].insert(seq, payload).is_some() {
+                        self.gauge.remove();
                     }
                 }
-                Some(Incoming::Msg { .. }) => {}
+                Some(Incoming::Msg { .. }) => self.gauge.remove(),
                 Some(Incoming::Fail(why)) => self.failed = Some(why),
                 None => self.failed = Some("session ended".into()),
             }

@@ -3,6 +3,7 @@
 //! Owns: measuring and printing; one file per benchmark. Must never: be part of the test suite
 //! (performance is measured here, not asserted in tests).
 
+pub mod load;
 pub mod mpc;
 pub mod storage;
 

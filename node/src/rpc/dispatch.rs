@@ -141,6 +141,10 @@ pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx
                 "repaired": !matches!(m.proof, enigma_protocol::manifest::Proof::Owner(_)),
             }))
         }
+        method::CUSTODY_KEYS => {
+            p(&[])?.finish()?;
+            ask!(ctx, front::CustodyKeys {})
+        }
         method::ACCESS_LOG => {
             let mut ps = p(&["key"])?;
             let key = ps.key("key")?;
