@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing Enigma needs beyond a Rust toolchain and Python 3:
-# cargo-nextest (if missing) and a virtualenv with the Python client installed from ./python.
+# cargo-nextest and cargo-fuzz (if missing) and a virtualenv with the Python client installed from
+# ./python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked || echo "cargo-nextest unavailable: tests will run with cargo test"
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz (scripts/fuzz.sh)"
+  cargo install cargo-fuzz --locked || echo "cargo-fuzz unavailable: the fuzz run will be SKIPPED"
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: Rust unit, property and integration tests (real node processes
-# on 127.0.0.1), then the Python client against a real devnet, then the container suite (when a Docker
-# engine is present).
+# on 127.0.0.1), a short fuzz run of every decoder, then the Python client against a real devnet,
+# then the container suite (when a Docker engine is present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -16,6 +16,11 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --workspace --no-fail-fast
 fi
+
+echo "== fuzz"
+# Every cargo-fuzz target (JSON-RPC requests, wire messages, value codec, policy transactions) for a
+# short bounded time; a finding fails the run. Longer runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).
+./scripts/fuzz.sh "${ENIGMA_FUZZ_SECONDS:-15}"
 
 echo "== python client"
 if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; export PYTHONPATH="$PWD/python"; fi

@@ -95,3 +95,38 @@ fn a_returning_holder_drops_its_stale_share() {
     });
     assert_eq!(c.client(0).load(&key).unwrap().to_json(), json!([4, 5, 6]));
 }
+
+#[test]
+fn proactive_refresh_gives_every_key_a_new_polynomial_on_the_same_holders() {
+    let c = Cluster::start(Opts {
+        nodes: 5,
+        group_size: 5,
+        // (a short grace makes the custody scan run every second)
+        extra: vec!["--refresh-interval-secs".into(), "1".into(), "--repair-grace-secs".into(), GRACE_SECS.to_string()],
+    });
+    let mut owner = c.client(0);
+    let values = [json!([1.25, 2.5, 3.75]), json!(42), json!("text is shared too")];
+    let keys: Vec<String> = values.iter().map(|v| owner.store_json(v.clone()).unwrap()).collect();
+    let holders_of = |m: &serde_json::Value| -> HashSet<String> {
+        m["holders"].as_array().unwrap().iter().map(|h| h["peer_id"].as_str().unwrap().to_string()).collect()
+    };
+    let before: Vec<HashSet<String>> =
+        keys.iter().map(|k| holders_of(&owner.call("manifest", json!({ "key": k })).unwrap())).collect();
+    // every key is refreshed at least twice (epoch 2), by the holders alone
+    for (k, holders) in keys.iter().zip(&before) {
+        let m = wait_for("two refreshes of every key", Duration::from_secs(60), || {
+            let m = c.client(0).call("manifest", json!({ "key": k })).ok()?;
+            (m["epoch"].as_u64()? >= 2).then_some(m)
+        });
+        assert_eq!(&holders_of(&m), holders, "a refresh keeps the group");
+    }
+    // and the data is intact, for loads and for computations
+    for (k, v) in keys.iter().zip(&values) {
+        assert_eq!(owner.load(k).unwrap().to_json(), *v);
+    }
+    let mean = owner.call("stats.mean", json!({ "keys": [keys[0]] })).unwrap();
+    assert!((mean[0].as_f64().unwrap() - 2.5).abs() < 1e-4, "{mean}");
+    for i in 0..5 {
+        assert_eq!(c.held(i), 3, "node {i} holds one share of each key, no stale copies");
+    }
+}

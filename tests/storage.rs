@@ -336,3 +336,37 @@ fn every_data_type_round_trips() {
     // the same value twice gets two different keys (salted with a nonce)
     assert_ne!(cl.store_json(json!(24)).unwrap(), cl.store_json(json!(24)).unwrap());
 }
+
+#[test]
+fn client_connections_are_bounded_and_freed() {
+    let c = Cluster::start(Opts { nodes: 3, group_size: 3, extra: vec![] });
+    let socket = c.nodes[0].socket();
+    let hello = br#"{"jsonrpc":"2.0","id":1,"method":"get_pubkey"}"#;
+    let open = |s: &UnixStream| -> Option<Json> {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = (&*s).write_all(hello).and_then(|_| (&*s).write_all(b"\n"));
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).ok()?;
+        serde_json::from_str(&line).ok()
+    };
+    // the node serves 512 client connections at once (every one answers) ...
+    let mut held = Vec::new();
+    for i in 0..512 {
+        let s = UnixStream::connect(&socket).unwrap();
+        let answer = open(&s).unwrap_or_else(|| panic!("connection {i} got no answer"));
+        assert!(answer.get("result").is_some(), "connection {i}: {answer}");
+        held.push(s);
+    }
+    // ... refuses one more with a clear error ...
+    let extra = UnixStream::connect(&socket).unwrap();
+    let answer = open(&extra).expect("an answer to the connection over the limit");
+    assert_eq!(code(&answer), 1012, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("too many client connections"));
+    // ... and takes new ones as soon as some close
+    held.truncate(500);
+    wait_for("a freed connection slot", Duration::from_secs(10), || {
+        let s = UnixStream::connect(&socket).ok()?;
+        open(&s)?.get("result").map(|_| ())
+    });
+    assert_eq!(c.client(1).peers().unwrap().len(), 2, "other nodes unaffected");
+}

@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub compute_timeout: Duration,
     /// How long a custody holder may be unreachable before its keys are repaired.
     pub repair_grace: Duration,
+    /// Proactive refresh of every key's shares (same group, new polynomial); `None`: off.
+    pub refresh_every: Option<Duration>,
     /// Commit deadline of a store, from its manifest's creation: holders refuse the owner's commit
     /// after it and the recovery pass settles the shares still pending (default 10 minutes; the
     /// same on every node of a network).
@@ -60,6 +62,7 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(120),
             compute_timeout: Duration::from_secs(600),
             repair_grace: Duration::from_secs(60),
+            refresh_every: None,
             pending_grace: crate::custody::sync::PENDING_GRACE,
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
@@ -142,6 +145,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         let repair = RepairConfig {
             deps: RepairDeps { local, network: network.clone(), sessions: sessions.clone() },
             grace: cfg.repair_grace,
+            refresh_every: cfg.refresh_every,
         };
         let grace = cfg.pending_grace;
         Supervisor::start(move |_| CustodySync::new(c, n, local, grace, Some(repair)));

@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
+    /// Proactively refresh every key's shares this often, in seconds (same holders, a new polynomial:
+    /// shares stolen before a refresh cannot be combined with shares stolen after). 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub refresh_interval_secs: u64,
     /// Commit deadline of a store, in milliseconds from its start: holders refuse a later commit and
     /// the recovery pass drops (or, when a co-holder committed, commits) shares still pending after
     /// it. Use the same value on every node of a network.

@@ -87,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     cfg.repair_grace = Duration::from_secs(args.repair_grace_secs.max(1));
+    cfg.refresh_every = (args.refresh_interval_secs > 0).then(|| Duration::from_secs(args.refresh_interval_secs));
     cfg.pending_grace = Duration::from_millis(args.pending_grace_ms.max(100));
     if let Some(path) = &args.keystore_pass_file {
         let bytes =
@@ -108,7 +109,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
-    let limits = RpcLimits { max_request_bytes: cfg.max_value_bytes.saturating_mul(3).max(1 << 20) };
+    let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {

@@ -259,7 +259,8 @@ pub fn value_from_json(j: &Json) -> Result<Value, ApiError> {
                     flat.iter().map(|x| x.as_f64().ok_or_else(|| bad("float element"))).collect::<Result<_, _>>()?,
                 )
             };
-            if data.len() != shape.iter().product::<usize>() {
+            let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+            if crate::value::check_shape(&dims).map_err(|e| bad(&e.to_string()))? != Some(data.len()) {
                 return Err(bad("shape does not match elements"));
             }
             Ok(Value::Array(Array { shape, data }))

@@ -7,6 +7,7 @@
 //! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
 //! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
+//! - [`jsonrpc`]: the client socket's request parser (one line → requests, params), fuzzed on its own;
 //! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate);
 //! - [`mpc`]: the MPC engine (preprocessing, Beaver/DN multiplication, truncation, comparison,
 //!   statistics, linear algebra) over a transport trait.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod field;
 pub mod fixed;
 pub mod identity;
+pub mod jsonrpc;
 pub mod keys;
 pub mod manifest;
 pub mod mpc;

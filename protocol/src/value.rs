@@ -17,6 +17,14 @@ use serde::{Deserialize, Serialize};
 /// Bytes packed into one field element.
 pub const BYTES_PER_ELEMENT: usize = 15;
 
+/// Most dimensions an array may have (JSON input nests at most 128 deep, so every stored array fits).
+pub const MAX_DIMS: usize = 128;
+
+/// Most nested lists the JSON form of an array *without elements* may have (`[[], [], …]` is one list
+/// plus one per row). Without this bound a shape such as `[2^40, 0]` would describe zero elements yet
+/// unfold into 2^40 JSON lists when loaded.
+pub const MAX_EMPTY_LISTS: u64 = 1 << 16;
+
 /// Element type of a numeric array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Dtype {
@@ -136,13 +144,40 @@ pub enum ValueError {
     TooLarge(String),
 }
 
+/// Checks that an array's shape keeps its JSON form proportionate to its data: at most [`MAX_DIMS`]
+/// dimensions and, when it has no elements, at most [`MAX_EMPTY_LISTS`] lists. Returns the number of
+/// elements the shape describes (`None` when that overflows).
+pub fn check_shape(shape: &[u64]) -> Result<Option<usize>, ValueError> {
+    if shape.len() > MAX_DIMS {
+        return Err(ValueError::TooLarge(format!("{} dimensions (at most {MAX_DIMS})", shape.len())));
+    }
+    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?));
+    if count == Some(0) {
+        // one list for the whole, then one per prefix of the non-zero dimensions
+        let (mut lists, mut row) = (1u64, 1u64);
+        for &d in shape.iter().take_while(|&&d| d != 0) {
+            row = row.saturating_mul(d);
+            lists = lists.saturating_add(row);
+        }
+        if lists > MAX_EMPTY_LISTS {
+            return Err(ValueError::TooLarge(format!(
+                "an empty array of shape {shape:?} would unfold into more than {MAX_EMPTY_LISTS} lists"
+            )));
+        }
+    }
+    Ok(count)
+}
+
 /// Encodes a value into (metadata, field elements).
 pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
     Ok(match v {
         Value::Int(i) => (ValueMeta::Int, vec![fixed::to_field(fixed::encode_int(*i)?)]),
         Value::Float(x) => (ValueMeta::Float, vec![fixed::to_field(fixed::encode_float(*x)?)]),
         Value::Array(a) => {
-            let expected: usize = a.shape.iter().product();
+            let shape: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
+            let Some(expected) = check_shape(&shape)? else {
+                return Err(ValueError::TooLarge(format!("shape {:?} overflows", a.shape)));
+            };
             if expected != a.data.len() {
                 return Err(ValueError::Corrupt(format!(
                     "shape {:?} needs {expected} elements, array has {}",
@@ -158,7 +193,6 @@ pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
                     v.iter().map(|x| fixed::encode_float(*x).map(fixed::to_field)).collect::<Result<Vec<_>, _>>()?
                 }
             };
-            let shape = a.shape.iter().map(|&d| d as u64).collect();
             (ValueMeta::Array { dtype: a.data.dtype(), shape }, elements)
         }
         Value::String(s) => (ValueMeta::String { len: s.len() as u64 }, pack_bytes(s.as_bytes())),
@@ -184,6 +218,7 @@ pub fn decode(meta: &ValueMeta, elements: &[Fp]) -> Result<Value, ValueError> {
         ValueMeta::Int => Value::Int(int_of(&elements[0])?),
         ValueMeta::Float => Value::Float(fixed::decode_float(fixed::from_field(elements[0]))),
         ValueMeta::Array { dtype, shape } => {
+            check_shape(shape)?;
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
             let data = match dtype {
                 Dtype::Int => ArrayData::Int(elements.iter().map(int_of).collect::<Result<_, _>>()?),
@@ -379,6 +414,42 @@ mod tests {
     fn roundtrip(v: &Value) -> Value {
         let (meta, el) = encode(v).unwrap();
         decode(&meta, &el).unwrap()
+    }
+
+    /// Found by fuzzing (`value_codec`): metadata `Array { shape: [2^63, 0] }` with no elements decoded,
+    /// and loading it unfolded 2^63 JSON lists (capacity overflow / out of memory).
+    #[test]
+    fn empty_arrays_with_huge_shapes_are_refused() {
+        let meta = |shape: Vec<u64>| ValueMeta::Array { dtype: Dtype::Int, shape };
+        for shape in [vec![1 << 63, 0], vec![1 << 40, 0], vec![1 << 40, 1 << 40, 0], vec![MAX_EMPTY_LISTS, 0]] {
+            assert!(decode(&meta(shape.clone()), &[]).is_err(), "{shape:?}");
+        }
+        assert!(matches!(decode(&meta(vec![1; MAX_DIMS + 1]), &[Fp::ZERO]), Err(ValueError::TooLarge(_))));
+        // what JSON can produce still works
+        for j in [json!([[], [], []]), json!([[[]]]), json!([])] {
+            let v = Value::from_json(j.clone()).unwrap();
+            assert_eq!(roundtrip(&v), v);
+            assert_eq!(v.to_json(), j);
+        }
+        let wide = Value::Array(Array { shape: vec![5000, 0], data: ArrayData::Float(vec![]) });
+        assert_eq!(roundtrip(&wide), wide);
+        let huge = Value::Array(Array { shape: vec![1 << 40, 1 << 40, 0], data: ArrayData::Int(vec![]) });
+        assert!(matches!(encode(&huge), Err(ValueError::TooLarge(_))));
+        let overflow = Value::Array(Array { shape: vec![1 << 40, 1 << 40], data: ArrayData::Int(vec![]) });
+        assert!(encode(&overflow).is_err());
+        // a malicious typed value (client side) is refused too, not unfolded
+        let typed = serde_json::json!({"type": "array", "dtype": "int", "shape": [1u64 << 40, 0], "value": []});
+        assert!(crate::api::value_from_json(&typed).is_err());
+    }
+
+    /// Found by fuzzing (`value_codec`): without serde_json's `float_roundtrip`, a JSON value holding
+    /// 9.99999999996e37 was stored as that text and loaded back as 9.999999999960001e37.
+    #[test]
+    fn floats_inside_json_values_roundtrip_exactly() {
+        for x in [9.99999999996e37, 0.1, 1e-300, 2.2250738585072014e-308, 123456.789e200] {
+            let v = Value::Json(json!({"x": [x]}));
+            assert_eq!(roundtrip(&v), v, "{x:e}");
+        }
     }
 
     #[test]

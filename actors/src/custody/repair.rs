@@ -59,8 +59,22 @@ async fn mpc(deps: &RepairDeps, peer: PeerId, req: &MpcRequest) -> Result<(), St
     }
 }
 
-/// Repairs one key. `live` are the peers up now (this node included).
-pub async fn repair(deps: &RepairDeps, manifest: &Manifest, live: &HashSet<PeerId>) -> Result<Manifest, RepairError> {
+/// What a refresh session is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Replace holders that are gone (refused when no holder needs replacing).
+    Repair,
+    /// Proactive refresh: every holder up, the same group, a new polynomial (old shares useless).
+    Refresh,
+}
+
+/// Repairs (or proactively refreshes) one key. `live` are the peers up now (this node included).
+pub async fn repair(
+    deps: &RepairDeps,
+    manifest: &Manifest,
+    live: &HashSet<PeerId>,
+    purpose: Purpose,
+) -> Result<Manifest, RepairError> {
     let old = &manifest.body;
     let key = old.key;
     let need = old.threshold as usize + 1;
@@ -82,7 +96,7 @@ pub async fn repair(deps: &RepairDeps, manifest: &Manifest, live: &HashSet<PeerI
             group.push(r);
         }
     }
-    if group.len() == up.len() {
+    if group.len() == up.len() && (purpose == Purpose::Repair || up.len() != peers.len()) {
         return Err(RepairError::NoReplacement);
     }
     let n = group.len().max(placement::MIN_GROUP);

@@ -44,6 +44,9 @@ pub struct RepairConfig {
     pub deps: RepairDeps,
     /// How long a holder may be unreachable before its keys are repaired (default 60 s).
     pub grace: Duration,
+    /// Proactive refresh: every key whose holders are all up gets a new polynomial this often (a
+    /// share stolen before a refresh is useless with shares stolen after it). `None`: off.
+    pub refresh_every: Option<Duration>,
 }
 
 pub struct CustodySync {
@@ -57,6 +60,8 @@ pub struct CustodySync {
     live: HashSet<PeerId>,
     down_since: HashMap<PeerId, Instant>,
     repairing: bool,
+    /// When this node (as coordinator) last refreshed each key.
+    refreshed: HashMap<enigma_protocol::keys::DataKey, Instant>,
 }
 
 impl CustodySync {
@@ -79,6 +84,7 @@ impl CustodySync {
             live: HashSet::new(),
             down_since: HashMap::new(),
             repairing: false,
+            refreshed: HashMap::new(),
         }
     }
 
@@ -98,29 +104,55 @@ impl CustodySync {
         self.repairing = true;
         let custody = self.custody.clone();
         let me = cfg.deps.local.to_bytes();
+        let started = self.started;
+        let last_refresh = self.refreshed.clone();
         let fut = async move {
-            let Ok(Ok(held)) = custody.send(Held).await else { return };
+            let mut refreshed = Vec::new();
+            let Ok(Ok(held)) = custody.send(Held).await else { return refreshed };
             for rec in held.into_iter().filter(|r| r.state == ShareState::Committed) {
                 let m = &rec.manifest;
                 let holders: Vec<PeerId> =
                     m.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
-                if !holders.iter().any(&is_gone) {
+                let key = m.body.key;
+                let purpose = if holders.iter().any(&is_gone) {
+                    repair::Purpose::Repair
+                } else if let Some(every) = cfg.refresh_every
+                    && holders.len() == m.body.holders.len()
+                    && holders.iter().all(|p| live.contains(p))
+                    && last_refresh.get(&key).copied().unwrap_or(started).elapsed() >= every
+                {
+                    repair::Purpose::Refresh
+                } else {
                     continue;
-                }
+                };
                 // the coordinator: the first holder (in manifest order) that is up
                 let coordinator =
                     m.body.holders.iter().find(|h| PeerId::from_bytes(&h.peer).is_ok_and(|p| live.contains(&p)));
                 if coordinator.map(|h| h.peer.as_slice()) != Some(me.as_slice()) {
                     continue;
                 }
-                let key = m.body.key;
-                match repair::repair(&cfg.deps, m, &live).await {
+                match repair::repair(&cfg.deps, m, &live, purpose).await {
+                    Ok(r) if purpose == repair::Purpose::Refresh => {
+                        tracing::info!(%key, epoch = r.body.epoch, "key refreshed (new polynomial, same group)");
+                        refreshed.push(key);
+                    }
                     Ok(r) => tracing::info!(%key, epoch = r.body.epoch, n = r.body.holders.len(), "key repaired"),
-                    Err(e) => tracing::warn!(%key, error = %e, "repair not done"),
+                    Err(e) => tracing::warn!(%key, ?purpose, error = %e, "repair not done"),
                 }
             }
+            refreshed
         };
-        ctx.spawn(actix::fut::wrap_future(fut).map(|_, act: &mut CustodySync, _| act.repairing = false));
+        ctx.spawn(actix::fut::wrap_future(fut).map(|done: Vec<_>, act: &mut CustodySync, _| {
+            act.repairing = false;
+            let now = Instant::now();
+            for key in done {
+                act.refreshed.insert(key, now);
+            }
+            // forget keys no longer held here (deleted, or handed over), so the table stays bounded
+            if act.refreshed.len() > 100_000 {
+                act.refreshed.retain(|_, at| at.elapsed() < Duration::from_secs(24 * 3600));
+            }
+        }));
     }
 
     fn sweep(&self) {

@@ -47,8 +47,8 @@ pub enum Offence {
     Malformed,
     /// A frame over the size limit, or one that breaks the framing.
     BadFrame,
-    /// A well-formed request the protocol never sends (bad signature, replay, unknown session,
-    /// out-of-range fields).
+    /// A well-formed request the protocol never sends (forged signature, replay, traffic for a
+    /// session that never existed or from a non-participant).
     Refused,
     /// A request over the rate limit.
     Flood,

@@ -17,6 +17,7 @@ use actix::Addr;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::policy::Level;
+use enigma_protocol::session::MpcRequest;
 use enigma_protocol::wire::{self, AuthError, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed, SignedBody};
 use libp2p::PeerId;
 
@@ -37,6 +38,8 @@ impl Router {
     /// if honest peers never send such a thing (the network's guard counts it against the peer).
     pub async fn handle(&self, proto: Proto, peer: PeerId, frame: Vec<u8>) -> (Vec<u8>, Option<Offence>) {
         let mut malformed = false;
+        // in-session MPC traffic (not a start, whose refusal can be an honest race over manifests)
+        let mut in_session = false;
         let response = match proto {
             Proto::Custody => match wire::decode::<wire::Request>(&frame) {
                 Ok(
@@ -51,11 +54,14 @@ impl Router {
                     Response::error(ErrorKind::BadRequest, e.to_string())
                 }
             },
-            Proto::Mpc => match wire::decode::<enigma_protocol::session::MpcRequest>(&frame) {
-                Ok(req) => match self.sessions.send(crate::sessions::Inbound { peer, req }).await {
-                    Ok(r) => r,
-                    Err(e) => Response::error(ErrorKind::Internal, e.to_string()),
-                },
+            Proto::Mpc => match wire::decode::<MpcRequest>(&frame) {
+                Ok(req) => {
+                    in_session = !matches!(req, MpcRequest::Start(_) | MpcRequest::Refresh(_));
+                    match self.sessions.send(crate::sessions::Inbound { peer, req }).await {
+                        Ok(r) => r,
+                        Err(e) => Response::error(ErrorKind::Internal, e.to_string()),
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "refusing malformed MPC frame");
                     malformed = true;
@@ -67,10 +73,13 @@ impl Router {
             Some(Offence::Malformed)
         } else {
             match &response {
-                // refused requests honest peers do not send: bad fields, forged signatures, replays.
-                // (Stale timestamps, unknown keys, denied access and late messages to ended
-                // sessions can all happen to honest peers, and are not counted.)
-                Response::Error { kind: ErrorKind::BadRequest | ErrorKind::Replay, .. } => Some(Offence::Refused),
+                // refused requests honest peers do not send: forged signatures, replays, and
+                // session traffic for sessions that never existed here or from non-participants.
+                // (Stale timestamps, unknown keys, denied access, late messages to ended sessions,
+                // and custody or start requests refused over a manifest another node has not seen
+                // yet can all happen to honest peers in races, and are not counted.)
+                Response::Error { kind: ErrorKind::Replay, .. } => Some(Offence::Refused),
+                Response::Error { kind: ErrorKind::BadRequest, .. } if in_session => Some(Offence::Refused),
                 Response::Error { kind: ErrorKind::AccessDenied, message }
                     if message == &AuthError::BadSignature.to_string() =>
                 {

@@ -1,14 +1,15 @@
 //! The client socket: JSON-RPC 2.0, one JSON object per line, over a Unix socket (mode 0600) and
 //! optionally TCP.
 //!
-//! Owns: listening, per-connection reading with a size limit, request validation (parse error,
-//! invalid request, batches, notifications), concurrent calls per connection with responses written
-//! as they finish, and progress notifications. Must never: let one bad request affect another, or a
-//! client read unbounded input into memory.
+//! Owns: listening, per-connection reading with a size limit, request handling (parse error,
+//! invalid request, batches, notifications — parsed by `enigma_protocol::jsonrpc`), concurrent
+//! calls per connection with responses written as they finish, and progress notifications. Must
+//! never: let one bad request affect another, or a client read unbounded input into memory.
 
 use super::dispatch::{CallCtx, RpcCtx, dispatch};
 use enigma_actors::cancel::Cancel;
 use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::jsonrpc::{self, Line, Request, error_response};
 use rand::Rng;
 use serde_json::{Value as Json, json};
 use std::os::unix::fs::PermissionsExt;
@@ -16,12 +17,63 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// Limits of the client socket.
 #[derive(Clone, Debug)]
 pub struct RpcLimits {
+    /// Longest request line.
     pub max_request_bytes: usize,
+    /// Client connections open at once (Unix socket and TCP together): the permits.
+    pub connections: Arc<Semaphore>,
+    /// Calls of one connection running at once; past it the connection is not read (back-pressure).
+    pub max_in_flight: usize,
+    /// Replies and notifications waiting for a slow reader; past it calls wait and progress
+    /// notifications are dropped.
+    pub max_queued_replies: usize,
+}
+
+impl RpcLimits {
+    pub const MAX_CONNECTIONS: usize = 512;
+
+    pub fn new(max_request_bytes: usize) -> RpcLimits {
+        RpcLimits {
+            max_request_bytes,
+            connections: Arc::new(Semaphore::new(Self::MAX_CONNECTIONS)),
+            max_in_flight: 64,
+            max_queued_replies: 1024,
+        }
+    }
+}
+
+/// Starts serving one accepted connection, or refuses it with a `busy` error when the node already
+/// has as many client connections as it allows.
+fn accept<R, W>(r: R, mut w: W, ctx: &RpcCtx, limits: &RpcLimits)
+where
+    R: AsyncRead + Unpin + 'static,
+    W: AsyncWrite + Unpin + 'static,
+{
+    match limits.connections.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let (ctx, limits) = (ctx.clone(), limits.clone());
+            actix_rt::spawn(async move {
+                connection(r, w, ctx, limits).await;
+                drop(permit);
+            });
+        }
+        Err(_) => {
+            tracing::warn!(limit = RpcLimits::MAX_CONNECTIONS, "client connection refused: too many open");
+            actix_rt::spawn(async move {
+                let e = ApiError::new(
+                    ErrorCode::Busy,
+                    format!("too many client connections (the limit is {})", RpcLimits::MAX_CONNECTIONS),
+                );
+                let line = format!("{}\n", error_response(Json::Null, &e));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), w.write_all(line.as_bytes())).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    }
 }
 
 /// Binds the Unix socket (replacing a stale one) with mode 0600.
@@ -39,7 +91,7 @@ pub async fn serve_unix(listener: UnixListener, ctx: RpcCtx, limits: RpcLimits) 
         match listener.accept().await {
             Ok((stream, _)) => {
                 let (r, w) = stream.into_split();
-                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+                accept(r, w, &ctx, &limits);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "client socket accept failed");
@@ -56,7 +108,7 @@ pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
                 tracing::debug!(%peer, "client connected over TCP");
                 let _ = stream.set_nodelay(true);
                 let (r, w) = stream.into_split();
-                actix_rt::spawn(connection(r, w, ctx.clone(), limits.clone()));
+                accept(r, w, &ctx, &limits);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "client TCP accept failed");
@@ -66,16 +118,13 @@ pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
     }
 }
 
-fn error_response(id: Json, e: &ApiError) -> Json {
-    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()})
-}
-
 async fn connection<R, W>(r: R, mut w: W, ctx: RpcCtx, limits: RpcLimits)
 where
     R: AsyncRead + Unpin + 'static,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Json>();
+    let (out_tx, mut out_rx) = mpsc::channel::<Json>(limits.max_queued_replies);
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
     let writer = actix_rt::spawn(async move {
         while let Some(msg) = out_rx.recv().await {
             let mut line = msg.to_string();
@@ -100,23 +149,24 @@ where
                     ErrorCode::TooLarge,
                     format!("request too large: the limit is {} bytes", limits.max_request_bytes),
                 );
-                let _ = out_tx.send(error_response(Json::Null, &e));
+                let _ = out_tx.send(error_response(Json::Null, &e)).await;
                 break; // the rest of the line cannot be resynchronised
             }
             Err(LineError::Io) => break,
         }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed: Result<Json, _> = serde_json::from_slice(&buf);
+        let parsed = jsonrpc::parse_line(&buf);
         let out = out_tx.clone();
         let ctx = ctx.clone();
         match parsed {
-            Err(e) => {
-                let err = ApiError::new(ErrorCode::ParseError, format!("parse error: {e}"));
-                let _ = out.send(error_response(Json::Null, &err));
+            Line::Blank => continue,
+            Line::ParseError(resp) => {
+                if out.send(resp).await.is_err() {
+                    break;
+                }
             }
-            Ok(Json::Array(batch)) if !batch.is_empty() => {
+            // back-pressure: with too many calls running, this connection is not read until one ends
+            Line::Batch(batch) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     let mut replies = Vec::new();
@@ -126,16 +176,19 @@ where
                         }
                     }
                     if !replies.is_empty() {
-                        let _ = out.send(Json::Array(replies));
+                        let _ = out.send(Json::Array(replies)).await;
                     }
+                    drop(permit);
                 });
             }
-            Ok(msg) => {
+            Line::Single(msg) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let conn_cancel = conn_cancel.clone();
                 actix_rt::spawn(async move {
                     if let Some(r) = call(&ctx, msg, &out, &conn_cancel).await {
-                        let _ = out.send(r);
+                        let _ = out.send(r).await;
                     }
+                    drop(permit);
                 });
             }
         }
@@ -146,32 +199,12 @@ where
 }
 
 /// Validates and runs one request object. `None` for notifications (no id).
-async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_cancel: &Cancel) -> Option<Json> {
-    let invalid = |id: Json, m: &str| {
-        Some(error_response(id, &ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {m}"))))
+async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::Sender<Json>, conn_cancel: &Cancel) -> Option<Json> {
+    let Request { id, method, params, progress: want_progress, timing } = match jsonrpc::parse_request(msg) {
+        Ok(r) => r,
+        Err(e) => return Some(e.response()),
     };
-    let Json::Object(mut obj) = msg else {
-        return invalid(Json::Null, "expected a JSON object");
-    };
-    let id = obj.remove("id");
     let id_json = id.clone().unwrap_or(Json::Null);
-    if !matches!(id_json, Json::Null | Json::Number(_) | Json::String(_)) {
-        return invalid(Json::Null, "id must be a number, a string or null");
-    }
-    if obj.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
-        return invalid(id_json, "\"jsonrpc\" must be \"2.0\"");
-    }
-    let Some(Json::String(method)) = obj.remove("method") else {
-        return invalid(id_json, "\"method\" must be a string");
-    };
-    let mut params = obj.remove("params");
-    // every client may ask for progress (and timing); only long operations use them
-    let mut want_progress = false;
-    let mut timing = false;
-    if let Some(Json::Object(p)) = params.as_mut() {
-        want_progress = p.remove("progress").and_then(|v| v.as_bool()).unwrap_or(false);
-        timing = p.remove("timing").and_then(|v| v.as_bool()).unwrap_or(false);
-    }
 
     // a long operation gets an op id (in its progress notifications; `cancel` takes it)
     let mut op_bytes = [0u8; 8];
@@ -189,7 +222,8 @@ async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_c
             while let Some(p) = rx.recv().await {
                 let note = json!({"jsonrpc": "2.0", "method": "progress",
                     "params": {"id": id, "op": op, "done": p.done, "total": p.total, "stage": p.stage}});
-                if out.send(note).is_err() {
+                // a reader too slow for its notifications loses some (the reply is never lost)
+                if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(note) {
                     break;
                 }
             }
@@ -211,7 +245,7 @@ async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::UnboundedSender<Json>, conn_c
     tracing::debug!(%method, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "call");
     id.as_ref()?;
     Some(match result {
-        Ok(r) => json!({"jsonrpc": "2.0", "id": id_json, "result": r}),
+        Ok(r) => jsonrpc::result_response(id_json, r),
         Err(e) => error_response(id_json, &e),
     })
 }
