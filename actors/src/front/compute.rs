@@ -216,32 +216,49 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         inputs.push(InputSpec { key: m.body.key, meta: m.body.meta.clone(), source });
     }
 
-    // ---- start everywhere, then go
+    // ---- start everywhere, then go. A member at its limit of concurrent sessions answers `busy`:
+    // the start is withdrawn and tried again (a new session id, jittered exponential backoff) until
+    // the members have room, for up to a minute — computations queue under load instead of failing.
     let id = ctx.identity().await?;
-    let deadline_ms = now_ms() + ctx.cfg.compute_timeout.as_millis() as u64;
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    ctx.sessions
-        .send(RegisterRequester { session, participants: participants.clone(), events: events_tx })
-        .await
-        .map_err(|e| api(ErrorCode::Internal, e.to_string()))?;
-    let _registration = Registration { ctx: ctx.clone(), session };
-    let start = SessionStart {
-        session,
-        op: req.op.clone(),
-        inputs,
-        participants: participants.iter().map(|p| p.to_bytes()).collect(),
-        committee: n as u32,
-        threshold: t as u32,
-        requester: ctx.local.to_bytes(),
-        store,
-        deadline_ms,
-    };
-    let start = MpcRequest::Start(Signed::sign(start, &id, now_ms(), &mut rand::rng()));
-    let acks = broadcast(&ctx, &participants, &start).await;
-    if let Some(e) = acks.into_iter().find_map(Result::err) {
+    let retry_until = tokio::time::Instant::now() + ctx.cfg.compute_timeout.min(Duration::from_secs(60));
+    let mut backoff = Duration::from_millis(20);
+    let (deadline_ms, mut events, _registration) = loop {
+        let deadline_ms = now_ms() + ctx.cfg.compute_timeout.as_millis() as u64;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        ctx.sessions
+            .send(RegisterRequester { session, participants: participants.clone(), events: events_tx })
+            .await
+            .map_err(|e| api(ErrorCode::Internal, e.to_string()))?;
+        let registration = Registration { ctx: ctx.clone(), session };
+        let start = SessionStart {
+            session,
+            op: req.op.clone(),
+            inputs: inputs.clone(),
+            participants: participants.iter().map(|p| p.to_bytes()).collect(),
+            committee: n as u32,
+            threshold: t as u32,
+            requester: ctx.local.to_bytes(),
+            store,
+            deadline_ms,
+        };
+        let start = MpcRequest::Start(Signed::sign(start, &id, now_ms(), &mut rand::rng()));
+        let errors: Vec<ApiError> =
+            broadcast(&ctx, &participants, &start).await.into_iter().filter_map(Result::err).collect();
+        let Some(first) = errors.first().cloned() else {
+            break (deadline_ms, events, registration);
+        };
         abort(&ctx, &participants, session, "start refused").await;
-        return Err(e);
-    }
+        drop(registration);
+        let all_busy = errors.iter().all(|e| e.code == ErrorCode::Busy);
+        if !all_busy || req.cancel.is_cancelled() || tokio::time::Instant::now() + backoff > retry_until {
+            return Err(first);
+        }
+        let jitter = Duration::from_millis(rand::rng().next_u64() % (backoff.as_millis() as u64 + 1));
+        tracing::debug!(op = name, wait_ms = (backoff + jitter).as_millis() as u64, "committee busy; start retried");
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+        rand::rng().fill_bytes(&mut session);
+    };
     let go = MpcRequest::Go { session };
     let acks = broadcast(&ctx, &participants, &go).await;
     if let Some(e) = acks.into_iter().find_map(Result::err) {
