@@ -3,8 +3,9 @@
 //!
 //! Owns: listening, per-connection reading with a size limit, request handling (parse error,
 //! invalid request, batches, notifications — parsed by `enigma_protocol::jsonrpc`), concurrent
-//! calls per connection with responses written as they finish, and progress notifications. Must
-//! never: let one bad request affect another, or a client read unbounded input into memory.
+//! calls per connection with responses written as they finish, progress notifications, and the
+//! socket's limits ([`RpcLimits`]: connections, calls in flight, queued replies). Must never: let one
+//! bad request affect another, or a client make the node hold unbounded input, calls or replies.
 
 use super::dispatch::{CallCtx, RpcCtx, dispatch};
 use enigma_actors::cancel::Cancel;
