@@ -63,6 +63,16 @@ fn policy_error(e: AuthorError) -> ApiError {
     }
 }
 
+/// How pushing a policy transaction to one node ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Push {
+    Confirmed,
+    /// Refused, or no answer in time, from a node that is connected: the caller is told.
+    Unconfirmed,
+    /// No connection to the node any more: it syncs when it returns.
+    Unreachable,
+}
+
 async fn publish(ctx: &FrontCtx, change: PolicyChange) -> Result<String, ApiError> {
     let identity = ctx.identity().await?;
     let valid = ctx
@@ -74,26 +84,32 @@ async fn publish(ctx: &FrontCtx, change: PolicyChange) -> Result<String, ApiErro
     let txid = valid.txid.to_string();
     let peers: Vec<_> = ctx.live_nodes().await?.into_iter().filter(|p| *p != ctx.local).collect();
     let push = Request::LedgerPush { tx: valid.bytes };
-    let confirmations = futures::future::join_all(peers.iter().map(|p| {
+    let outcomes = futures::future::join_all(peers.iter().map(|p| {
         let push = &push;
         async move {
             // a node that was behind syncs from us and asks for the push again
             for _ in 0..3 {
                 match ctx.request_with_timeout(*p, push, CONFIRM_TIMEOUT).await {
-                    Ok(Response::Ack) => return true,
+                    Ok(Response::Ack) => return Push::Confirmed,
                     Ok(Response::Error { kind: ErrorKind::Busy, .. }) => continue,
                     Ok(other) => {
                         tracing::warn!(peer = %p, response = ?other, "peer refused a policy transaction");
-                        return false;
+                        return Push::Unconfirmed;
                     }
-                    Err(_) => return false,
+                    // no connection: the node went down (or was cut off) as we pushed; it pulls the
+                    // transaction from its peers when it comes back (inventory sync on peer-up)
+                    Err(e) if e.code == ErrorCode::Unavailable => {
+                        tracing::info!(peer = %p, error = %e.message, "node unreachable; it will sync the policy on return");
+                        return Push::Unreachable;
+                    }
+                    Err(_) => return Push::Unconfirmed,
                 }
             }
-            false
+            Push::Unconfirmed
         }
     }))
     .await;
-    let missing = confirmations.iter().filter(|ok| !**ok).count();
+    let missing = outcomes.iter().filter(|o| **o == Push::Unconfirmed).count();
     if missing > 0 {
         return Err(ApiError::new(
             ErrorCode::Timeout,
