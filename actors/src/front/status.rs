@@ -40,12 +40,7 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
     let view =
         ctx.network.send(GetView).await.map_err(|e| ApiError::new(ErrorCode::Internal, format!("network: {e}")))?;
     let id = ctx.identity().await?;
-    let held = ctx
-        .custody
-        .send(crate::custody::Held)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
+    let held = held_records(&ctx).await?;
     let committed = held.iter().filter(|r| r.state == crate::custody::ShareState::Committed).count();
     Ok(NodeStatus {
         peer_id: view.local.to_string(),
@@ -68,6 +63,12 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
     })
 }
 
+/// Every share record this node holds (pending and committed).
+async fn held_records(ctx: &FrontCtx) -> Result<Vec<crate::custody::ShareRecord>, ApiError> {
+    let custody = |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::Internal, format!("custody: {e}"));
+    ctx.custody.send(crate::custody::Held).await.map_err(|e| custody(&e))?.map_err(|e| custody(&e))
+}
+
 /// The manifest of a key, its latest epoch as the holders report it.
 pub async fn manifest(
     ctx: FrontCtx,
@@ -80,12 +81,7 @@ pub async fn manifest(
 /// `custody_keys()`: every key this node holds a share of, as `{key, state, epoch}` (state `pending`
 /// or `committed`). Public metadata only, like `status()`: no share, no salt.
 pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> {
-    let held = ctx
-        .custody
-        .send(crate::custody::Held)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("custody: {e}")))?;
+    let held = held_records(&ctx).await?;
     Ok(serde_json::Value::Array(
         held.iter()
             .map(|r| {

@@ -52,10 +52,6 @@ pub enum Command {
         topic: String,
         data: Vec<u8>,
     },
-    Ban {
-        peer: PeerId,
-        why: String,
-    },
 }
 
 /// An inbound request being handled: where its response goes, and who sent it.
@@ -233,11 +229,6 @@ impl Driver {
             Command::Publish { topic, data } => {
                 if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(gossipsub::IdentTopic::new(topic), data) {
                     tracing::debug!(error = %e, "gossip publish failed");
-                }
-            }
-            Command::Ban { peer, why } => {
-                if self.guard.ban(peer, std::time::Instant::now()) {
-                    self.ban(peer, why);
                 }
             }
         }

@@ -151,15 +151,6 @@ impl PeerGuard {
         false
     }
 
-    /// Bans a peer now (an actor's decision); `false` if it already was.
-    pub fn ban(&mut self, peer: PeerId, now: Instant) -> bool {
-        if self.is_banned(&peer, now) {
-            return false;
-        }
-        self.banned.insert(peer, now + self.cfg.ban_for);
-        true
-    }
-
     /// Bans that have run out (the peers may connect again), and forgets peers with nothing to
     /// remember so the table stays as small as the set of active peers.
     pub fn expire(&mut self, now: Instant) -> Vec<PeerId> {

@@ -401,18 +401,3 @@ impl Handler<SubscribePeers> for Network {
         self.peer_subscribers.push(msg.0);
     }
 }
-
-/// Cuts a peer off for the guard's ban time (hostile or misbehaving).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Ban {
-    pub peer: PeerId,
-    pub why: String,
-}
-
-impl Handler<Ban> for Network {
-    type Result = ();
-    fn handle(&mut self, msg: Ban, _: &mut Context<Self>) {
-        self.send_command(Command::Ban { peer: msg.peer, why: msg.why });
-    }
-}

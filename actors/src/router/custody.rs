@@ -11,7 +11,7 @@ use crate::custody::{self, StoreError};
 use crate::network::Publish;
 use enigma_protocol::field::FpVec;
 use enigma_protocol::policy::Level;
-use enigma_protocol::wire::{self, AccessEntry, ErrorKind, Request, Response, TOMBSTONE_TOPIC};
+use enigma_protocol::wire::{self, AccessEntry, ErrorKind, Request, Response, Signed, SignedBody, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
 
 fn internal<E: std::fmt::Display>(e: E) -> Response {
@@ -68,10 +68,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
             }
         }
         Request::GetShare(signed) => {
-            if signed.body.holder != router.local.to_bytes() {
-                return Response::error(ErrorKind::BadRequest, "request is addressed to another holder");
-            }
-            if let Err(r) = router.authenticate(&signed).await {
+            if let Err(r) = addressed_here(router, &signed, &signed.body.holder).await {
                 return r;
             }
             let key = signed.body.key;
@@ -132,10 +129,7 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
             }
         }
         Request::AccessLog(signed) => {
-            if signed.body.holder != router.local.to_bytes() {
-                return Response::error(ErrorKind::BadRequest, "request is addressed to another holder");
-            }
-            if let Err(r) = router.authenticate(&signed).await {
+            if let Err(r) = addressed_here(router, &signed, &signed.body.holder).await {
                 return r;
             }
             let key = signed.body.key;
@@ -218,4 +212,13 @@ async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest:
         Ok(sig) => Response::Endorsement(sig),
         Err(e) => internal(e),
     }
+}
+
+/// A signed request that names its holder (so it cannot be replayed to another): addressed to this
+/// node, then authentic, fresh and not replayed.
+async fn addressed_here<T: SignedBody>(router: &Router, signed: &Signed<T>, holder: &[u8]) -> Result<(), Response> {
+    if holder != router.local.to_bytes().as_slice() {
+        return Err(Response::error(ErrorKind::BadRequest, "request is addressed to another holder"));
+    }
+    router.authenticate(signed).await
 }

@@ -86,6 +86,49 @@ impl Sessions {
         self.ended.insert(session, now);
     }
 
+    /// Why a start for `session` cannot be taken now, if it cannot.
+    fn refuse_start(&self, session: &SessionId) -> Option<Response> {
+        if self.members.contains_key(session) {
+            return Some(err(ErrorKind::BadRequest, "session already exists"));
+        }
+        if self.members.len() >= MAX_SESSIONS {
+            return Some(err(ErrorKind::Busy, "too many computations running on this node"));
+        }
+        None
+    }
+
+    /// Starts this node's member of an admitted session (checked again: another start of the same
+    /// session may have been admitted meanwhile).
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &mut self,
+        ctx: &mut Context<Self>,
+        spec: SessionStart,
+        purpose: Purpose,
+        requester: PeerId,
+        me: usize,
+        peers: Vec<PeerId>,
+        mine: Vec<Option<Vec<Fp>>>,
+    ) -> Response {
+        let session = spec.session;
+        if self.members.contains_key(&session) {
+            return err(ErrorKind::BadRequest, "session already exists");
+        }
+        let member = MpcSession::new(
+            spec,
+            purpose,
+            requester,
+            me,
+            peers.clone(),
+            mine,
+            self.network.clone(),
+            self.custody.clone(),
+            ctx.address(),
+        );
+        self.members.insert(session, (member.start(), peers));
+        Response::Ack
+    }
+
     /// The answer to a message for a session this node does not run.
     fn no_session(&self, session: &SessionId) -> Response {
         if self.ended.contains_key(session) {
@@ -311,68 +354,32 @@ impl Handler<Inbound> for Sessions {
         let ready = |r: Response| -> Self::Result { Box::pin(actix::fut::ready(r)) };
         match m.req {
             MpcRequest::Start(signed) => {
-                let session = signed.body.session;
-                if self.members.contains_key(&session) {
-                    return ready(err(ErrorKind::BadRequest, "session already exists"));
-                }
-                if self.members.len() >= MAX_SESSIONS {
-                    return ready(err(ErrorKind::Busy, "too many computations running on this node"));
+                if let Some(refusal) = self.refuse_start(&signed.body.session) {
+                    return ready(refusal);
                 }
                 let fut = admit(self.local, self.custody.clone(), self.ledger.clone(), signed);
-                Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
-                    let (spec, requester_id, requester, me, peers, mine) = match r {
-                        Ok(v) => v,
-                        Err(resp) => return resp,
-                    };
-                    if act.members.contains_key(&session) {
-                        return err(ErrorKind::BadRequest, "session already exists");
-                    }
-                    let s = MpcSession::new(
-                        spec,
-                        Purpose::Compute { requester_id },
-                        requester,
-                        me,
-                        peers.clone(),
-                        mine,
-                        act.network.clone(),
-                        act.custody.clone(),
-                        ctx.address(),
-                    );
-                    act.members.insert(session, (s.start(), peers));
-                    Response::Ack
-                }))
+                Box::pin(actix::fut::wrap_future(fut).map(
+                    |r, act: &mut Sessions, ctx: &mut Context<Sessions>| match r {
+                        Ok((spec, requester_id, requester, me, peers, mine)) => {
+                            act.join(ctx, spec, Purpose::Compute { requester_id }, requester, me, peers, mine)
+                        }
+                        Err(resp) => resp,
+                    },
+                ))
             }
             MpcRequest::Refresh(start) => {
-                let session = start.session;
-                if self.members.contains_key(&session) {
-                    return ready(err(ErrorKind::BadRequest, "session already exists"));
-                }
-                if self.members.len() >= MAX_SESSIONS {
-                    return ready(err(ErrorKind::Busy, "too many computations running on this node"));
+                if let Some(refusal) = self.refuse_start(&start.session) {
+                    return ready(refusal);
                 }
                 let fut = admit_refresh(self.local, m.peer, self.custody.clone(), self.network.clone(), start);
                 let coordinator = m.peer;
                 Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
-                    let (spec, me, peers, mine) = match r {
-                        Ok(v) => v,
-                        Err(resp) => return resp,
-                    };
-                    if act.members.contains_key(&session) {
-                        return err(ErrorKind::BadRequest, "session already exists");
+                    match r {
+                        Ok((spec, me, peers, mine)) => {
+                            act.join(ctx, spec, Purpose::Refresh, coordinator, me, peers, mine)
+                        }
+                        Err(resp) => resp,
                     }
-                    let s = MpcSession::new(
-                        spec,
-                        Purpose::Refresh,
-                        coordinator,
-                        me,
-                        peers.clone(),
-                        mine,
-                        act.network.clone(),
-                        act.custody.clone(),
-                        ctx.address(),
-                    );
-                    act.members.insert(session, (s.start(), peers));
-                    Response::Ack
                 }))
             }
             MpcRequest::KeepRefreshed { session, manifests } => match self.members.get(&session) {

@@ -25,14 +25,19 @@ fn ints(v: &[i128]) -> Vec<Fp> {
     v.iter().map(|x| Fp::from_i128(*x)).collect()
 }
 
-/// Runs an op on values, returns the requester's result and every party's audit.
-fn run_op(
-    n: usize,
-    t: usize,
-    op: Op,
-    vals: &[Value],
-    seed: u64,
-) -> (Result<OpResult, MpcError>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
+/// What every party of a simulated op returned: the output shares of those that finished, the
+/// first error (if any party failed), each party's audit and counters, and the inputs' metadata.
+struct Simulated {
+    shares: Vec<(usize, OutputShare)>,
+    err: Option<MpcError>,
+    audits: Vec<Vec<AuditEntry>>,
+    counters: Vec<Counters>,
+    metas: Vec<crate::value::ValueMeta>,
+}
+
+/// Shares `vals` among n parties and runs `op` on them, revealed (`stored` false: `run`) or kept at
+/// the storage scale (`stored` true: `run_stored`).
+fn simulate_op(n: usize, t: usize, op: &Op, vals: &[Value], seed: u64, stored: bool) -> Simulated {
     let mut rng = StdRng::seed_from_u64(seed);
     let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
     let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
@@ -42,26 +47,35 @@ fn run_op(
         let op = op2.clone();
         async move {
             p.enable_audit();
-            let r = run(&mut p, &op, inputs).await;
+            let r = if stored { run_stored(&mut p, &op, inputs).await } else { run(&mut p, &op, inputs).await };
             (p.me(), r, p.audit().to_vec(), p.counters().clone())
         }
     });
-    let mut shares = Vec::new();
-    let mut audits = Vec::new();
-    let mut counters = Vec::new();
-    let mut err = None;
+    let mut sim = Simulated { shares: Vec::new(), err: None, audits: Vec::new(), counters: Vec::new(), metas };
     for (i, r, a, c) in res {
         match r {
-            Ok(s) => shares.push((i, s)),
-            Err(e) => err = Some(e),
+            Ok(s) => sim.shares.push((i, s)),
+            Err(e) => sim.err = Some(e),
         }
-        audits.push(a);
-        counters.push(c);
+        sim.audits.push(a);
+        sim.counters.push(c);
     }
-    if let Some(e) = err {
-        return (Err(e), audits, counters);
+    sim
+}
+
+/// Runs an op on values, returns the requester's result and every party's audit.
+fn run_op(
+    n: usize,
+    t: usize,
+    op: Op,
+    vals: &[Value],
+    seed: u64,
+) -> (Result<OpResult, MpcError>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
+    let sim = simulate_op(n, t, &op, vals, seed, false);
+    if let Some(e) = sim.err {
+        return (Err(e), sim.audits, sim.counters);
     }
-    (reveal(&op, &metas, &shares, t), audits, counters)
+    (reveal(&op, &sim.metas, &sim.shares, t), sim.audits, sim.counters)
 }
 
 fn farr(v: &[f64]) -> Value {
@@ -466,9 +480,10 @@ fn ref_linregress(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
     (slope, my - slope * mx, r, p, se)
 }
 
-#[test]
-fn linregress_matches_scipy_semantics() {
-    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+/// Regression data both linregress tests use: a clean line, a narrow x far from 0, two points, and a
+/// constant y.
+fn linregress_cases() -> Vec<(Vec<f64>, Vec<f64>)> {
+    vec![
         (
             (0..100).map(|i| i as f64).collect(),
             (0..100).map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1).collect(),
@@ -479,13 +494,16 @@ fn linregress_matches_scipy_semantics() {
         ),
         (vec![1.0, 3.0], vec![2.0, -1.5]),
         ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
-        (
-            (0..10_000).map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0).collect(),
-            (0..10_000)
-                .map(|i| ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003)
-                .collect(),
-        ),
-    ];
+    ]
+}
+
+#[test]
+fn linregress_matches_scipy_semantics() {
+    let mut cases = linregress_cases();
+    cases.extend([(
+        (0..10_000).map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 50.0).collect(),
+        (0..10_000).map(|i| ((i * 104729) % 9973) as f64 * 0.1 - 500.0 + ((i * 7919) % 10007) as f64 * 0.003).collect(),
+    )]);
     for (ci, (x, y)) in cases.iter().enumerate() {
         let (xd, yd) = (decoded(x), decoded(y));
         let (slope, icpt, r, p, se) = ref_linregress(&xd, &yd);
@@ -723,31 +741,7 @@ fn run_stored_op_counted(
     vals: &[Value],
     seed: u64,
 ) -> (Result<Value, MpcError>, Vec<Fp>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
-    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
-    let op2 = op.clone();
-    let res = simulate(n, t, seed, move |mut p| {
-        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
-        let op = op2.clone();
-        async move {
-            p.enable_audit();
-            let r = run_stored(&mut p, &op, inputs).await;
-            (p.me(), r, p.audit().to_vec(), p.counters().clone())
-        }
-    });
-    let mut shares = Vec::new();
-    let mut audits = Vec::new();
-    let mut counters = Vec::new();
-    let mut err = None;
-    for (i, r, a, c) in res {
-        match r {
-            Ok(s) => shares.push((i, s)),
-            Err(e) => err = Some(e),
-        }
-        audits.push(a);
-        counters.push(c);
-    }
+    let Simulated { shares, err, audits, counters, metas } = simulate_op(n, t, &op, vals, seed, true);
     if let Some(e) = err {
         return (Err(e), vec![], audits, counters);
     }
@@ -906,20 +900,11 @@ fn stored_inverse_is_the_inverse_at_the_storage_scale() {
 
 #[test]
 fn stored_linregress_is_slope_intercept_r() {
-    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
-        (
-            (0..100).map(|i| i as f64).collect(),
-            (0..100).map(|i| 2.0 * i as f64 + 1.0 + ((i * 37) % 11) as f64 * 0.1).collect(),
-        ),
-        (
-            (0..500).map(|i| 1e6 + ((i * 17) % 101) as f64 * 1e-3).collect(),
-            (0..500).map(|i| -3.0 * ((i * 17) % 101) as f64 * 1e-3 + 42.0 + ((i * 7) % 13) as f64 * 1e-4).collect(),
-        ),
-        (vec![1.0, 3.0], vec![2.0, -1.5]),
-        ((0..50).map(|i| i as f64 * 0.5).collect(), vec![7.25; 50]),
+    let mut cases = linregress_cases();
+    cases.extend([
         // a steep slope (~3·10^8) and a large intercept (x exactly representable at 2^-20)
         ((0..20).map(|i| i as f64 / 1024.0).collect(), (0..20).map(|i| 3e5 * i as f64 - 2.5e9).collect()),
-    ];
+    ]);
     for (ci, (x, y)) in cases.iter().enumerate() {
         let (xd, yd) = (decoded(x), decoded(y));
         let (slope, icpt, r, _, _) = ref_linregress(&xd, &yd);
