@@ -229,6 +229,24 @@ pub fn grant_covers(level: Level, min_count: u32, op: &Op, inputs: &[(DataKey, &
     Ok(())
 }
 
+/// Whether `requester` may use the key of `body` at `level`, on this node's own policy state. A key
+/// an owner stored: the owner, or a grantee of at least `level`. A derived key (non-empty
+/// provenance): only the user who derived it, and only while it still has access to every source —
+/// so revoking a source cuts off what was derived from it, and grants on a derived key by the user
+/// who derived it are not honoured (nobody gets more from derived data than its owners allowed).
+pub fn may_use(
+    state: &crate::policy::PolicyState,
+    body: &ManifestBody,
+    requester: &crate::identity::PubkeyBytes,
+    level: Level,
+) -> bool {
+    if body.derived_from.is_empty() {
+        return state.may(&body.owner, requester, &body.key, level);
+    }
+    body.owner == *requester
+        && body.derived_from.iter().all(|s| state.may(&s.owner, requester, &s.key, Level::Compute))
+}
+
 /// The provenance a stored result must record: the sorted, distinct root sources of the inputs
 /// (an input's own provenance if it is derived, else the input itself), minus the requester's own
 /// data. Empty when the result is computed only on the requester's own data.
@@ -367,6 +385,31 @@ mod tests {
         grant_covers(c, 5, &Op::Max, &scalars).unwrap();
         assert!(grant_covers(c, 5, &Op::Max, &scalars[..2]).is_err());
         grant_covers(Level::Load, 5, &Op::Inv, &[(k1, &m)]).unwrap();
+    }
+
+    #[test]
+    fn a_derived_key_is_usable_only_by_its_deriver_while_the_sources_are_granted() {
+        use crate::identity::Identity;
+        use crate::policy::{PolicyBook, PolicyChange};
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let (owner, grantee, third) =
+            (Identity::generate(&mut rng), Identity::generate(&mut rng), Identity::generate(&mut rng));
+        let mut book = PolicyBook::new();
+        let source = DataKey([1; 32]);
+        let mut change = PolicyChange::pair(vec![grantee.address()], 1);
+        change.level = Level::Compute;
+        book.author(&owner, change).unwrap();
+        let mut derived = body(&[1, 2, 3], 1);
+        derived.owner = grantee.pubkey();
+        derived.derived_from = vec![Source { key: source, owner: owner.pubkey() }];
+        assert!(may_use(book.state(), &derived, &grantee.pubkey(), Level::Load));
+        // the grantee's own grant of it to a third identity is not honoured
+        book.author(&grantee, PolicyChange::pair(vec![third.address()], 2)).unwrap();
+        assert!(!may_use(book.state(), &derived, &third.pubkey(), Level::Compute));
+        // revoking the source cuts the derived key off
+        book.author(&owner, PolicyChange::revoke(vec![grantee.address()], 3)).unwrap();
+        assert!(!may_use(book.state(), &derived, &grantee.pubkey(), Level::Load));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Current wire version. A frame with any other version is refused.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 
 /// How far a signed request's timestamp may be from the receiver's clock.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;

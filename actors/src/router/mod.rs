@@ -91,19 +91,15 @@ impl Router {
         (wire::encode(&response), offence)
     }
 
-    /// May `requester` act at `level` on the key of `manifest`? The owner always may; anyone else
-    /// needs a grant in this node's own ledger.
+    /// May `requester` act at `level` on the key of `manifest`? The owner of a stored key always may;
+    /// anyone else needs a grant in this node's own ledger; a derived key needs its deriver's access
+    /// to every source (`admission::may_use`).
     pub async fn may(&self, manifest: &Manifest, requester: &PubkeyBytes, level: Level) -> bool {
-        if manifest.body.owner == *requester {
+        if manifest.body.owner == *requester && manifest.body.derived_from.is_empty() {
             return true;
         }
         self.ledger
-            .send(ledger_actor::May {
-                owner: manifest.body.owner,
-                requester: *requester,
-                key: manifest.body.key,
-                level,
-            })
+            .send(ledger_actor::MayUse { body: manifest.body.clone(), requester: *requester, level })
             .await
             .unwrap_or(false)
     }
