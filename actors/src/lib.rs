@@ -2,7 +2,8 @@
 //!
 //! - [`front`]: one client request → one workflow (store, load, delete, keys, status …);
 //! - [`network`]: the libp2p swarm (driver task) and the peer table; [`router`]: inbound requests;
-//! - [`custody`]: this node's shares in LMDB, and their upkeep ([`custody::sync`]);
+//! - [`custody`]: this node's shares in LMDB; [`upkeep`]: a holder's background duties (recovery,
+//!   tombstones, share repair);
 //! - [`keystore`]: the node's secp256k1 identity;
 //! - [`system`]: starts them all for one node.
 //!
@@ -17,6 +18,7 @@ pub mod network;
 pub mod router;
 pub mod sessions;
 pub mod system;
+pub mod upkeep;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
