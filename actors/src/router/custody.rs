@@ -193,6 +193,20 @@ async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest:
         }
         Err(e) => return internal(e),
     };
+    // only a body that a refresh session here produced: it carries this node's own new share
+    let me = router.local.to_bytes();
+    let Some(mine) = body.holders.iter().find(|h| h.peer == me) else {
+        return Response::error(ErrorKind::BadRequest, "the repair drops this holder, which is up");
+    };
+    let refreshed = router
+        .sessions
+        .send(crate::sessions::RefreshedHere { key, commitment: mine.commitment })
+        .await
+        .unwrap_or(false);
+    if !refreshed {
+        tracing::info!(%peer, %key, "endorsement refused: no refresh here produced this body");
+        return Response::error(ErrorKind::BadRequest, "no refresh session here produced this repair");
+    }
     let proposed: Vec<Vec<u8>> = body.holders.iter().map(|h| h.peer.clone()).collect();
     if let Err(e) = admission::check_group(cur, &proposed, &view, admission::REPAIR_SLACK) {
         tracing::info!(%peer, %key, reason = %e, "endorsement refused");

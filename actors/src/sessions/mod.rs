@@ -55,6 +55,8 @@ pub struct Sessions {
     ledger: Addr<Ledger>,
     members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
     requesters: HashMap<SessionId, Requester>,
+    /// Refresh sessions running here that hold new shares: (key, commitment of this node's new share).
+    refresh_kept: HashMap<SessionId, Vec<(DataKey, [u8; 32])>>,
     /// Sessions that ended here lately: a message for one of them is a late message (honest peers
     /// send those in races), not a message for a session that never was (which honest peers don't).
     ended: HashMap<SessionId, std::time::Instant>,
@@ -73,6 +75,7 @@ impl Sessions {
             ledger,
             members: HashMap::new(),
             requesters: HashMap::new(),
+            refresh_kept: HashMap::new(),
             ended: HashMap::new(),
         }
     }
@@ -382,14 +385,23 @@ async fn admit_refresh(
         if dealers.iter().any(|(p, _)| *p as usize >= n) {
             return Err(bad("dealer index"));
         }
-        let Some(x) = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x) else {
-            mine.push(None);
-            continue;
-        };
+        let my_x = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x);
         let key = input.key;
-        let held = held_share(&custody, key).await?;
+        // a holder checks the new group whether or not it deals; a node that does not hold the key
+        // (a replacement) has nothing of it to protect
+        let held = match my_x {
+            Some(_) => held_share(&custody, key).await?,
+            None => match custody.send(custody::GetShare { key }).await {
+                Ok(Ok(Some(h))) => h,
+                _ => {
+                    mine.push(None);
+                    continue;
+                }
+            },
+        };
         let m = &held.record.manifest;
-        if m.body.epoch != *epoch || m.body.meta != input.meta || m.holder(&local.to_bytes()).map(|h| h.x) != Some(x) {
+        let x_here = m.holder(&local.to_bytes()).map(|h| h.x);
+        if m.body.epoch != *epoch || m.body.meta != input.meta || (my_x.is_some() && x_here != my_x) {
             return Err(bad("input does not match the key's manifest here"));
         }
         if m.holder(&coordinator.to_bytes()).is_none() {
@@ -402,7 +414,7 @@ async fn admit_refresh(
             tracing::info!(%key, %coordinator, reason = %e, "refresh refused");
             refusal(e)
         })?;
-        mine.push(Some(held.share));
+        mine.push(my_x.map(|_| held.share));
     }
     let spec = SessionStart {
         session: start.session,
@@ -561,7 +573,43 @@ impl Handler<SessionEnded> for Sessions {
     type Result = ();
     fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
         self.members.remove(&m.session);
+        self.refresh_kept.remove(&m.session);
         self.remember_ended(m.session);
+    }
+}
+
+/// A refresh session here keeps new shares (until its coordinator confirms them or it ends).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RefreshKept {
+    pub session: SessionId,
+    pub kept: Vec<(DataKey, [u8; 32])>,
+}
+
+impl Handler<RefreshKept> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: RefreshKept, _: &mut Context<Self>) {
+        if self.members.contains_key(&m.session) {
+            self.refresh_kept.insert(m.session, m.kept);
+        }
+    }
+}
+
+/// Does a refresh session running here hold a new share of `key` with this commitment? (A holder
+/// endorses a repaired manifest only then: a body no refresh produced, or one that does not carry
+/// this node's own new share, is never endorsed — so nobody can get a "repair" endorsed that makes
+/// the holders drop their shares.)
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RefreshedHere {
+    pub key: DataKey,
+    pub commitment: [u8; 32],
+}
+
+impl Handler<RefreshedHere> for Sessions {
+    type Result = bool;
+    fn handle(&mut self, m: RefreshedHere, _: &mut Context<Self>) -> bool {
+        self.refresh_kept.values().flatten().any(|(k, c)| *k == m.key && *c == m.commitment)
     }
 }
 
