@@ -271,7 +271,8 @@ mod tests {
         bad[0] = 9;
         assert_eq!(decode::<Request>(&bad), Err(WireError::Version(9)));
         assert_eq!(decode::<Request>(&[1]), Err(WireError::Truncated));
-        assert!(matches!(decode::<Request>(&[1, 0, 200, 3]), Err(WireError::Malformed(_))));
+        assert_eq!(decode::<Request>(&[1, 0, 6]), Err(WireError::Version(1)), "version-1 frames are refused");
+        assert!(matches!(decode::<Request>(&[2, 0, 200, 3]), Err(WireError::Malformed(_))));
     }
 
     #[test]
