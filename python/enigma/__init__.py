@@ -126,9 +126,10 @@ def delete(key: str) -> bool:
     return default_client().delete(key)
 
 
-def pair(addresses, keys=None, level=None) -> str:
-    """Grants Bitcoin ``addresses`` access; returns the policy transaction id."""
-    return default_client().pair(addresses, keys=keys, level=level)
+def pair(addresses, keys=None, level=None, min_count=None) -> str:
+    """Grants Bitcoin ``addresses`` access; returns the policy transaction id. A compute grant covers
+    aggregates of at least ``min_count`` (default 5) of the owner's values."""
+    return default_client().pair(addresses, keys=keys, level=level, min_count=min_count)
 
 
 def revoke(addresses, keys=None) -> str:

@@ -392,14 +392,17 @@ class Client:
 
     # ---- access control ----
 
-    def pair(self, addresses, keys=None, level=None) -> str:
+    def pair(self, addresses, keys=None, level=None, min_count=None) -> str:
         """Grants Bitcoin ``addresses`` (one or a list) access to ``keys`` (default: all of the owner's
-        data); returns the policy transaction id (64 hex)."""
+        data); returns the policy transaction id (64 hex). ``level="compute"`` gives aggregates only,
+        each over at least ``min_count`` of the owner's values (default 5)."""
         params = {"addresses": _str_list(addresses)}
         if keys is not None:
             params["keys"] = _str_list(keys)
         if level is not None:
             params["level"] = level
+        if min_count is not None:
+            params["min_count"] = min_count
         return _expect(self._request("pair", params), str, "pair")
 
     def revoke(self, addresses, keys=None) -> str:
