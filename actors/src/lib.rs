@@ -7,6 +7,11 @@
 //! - [`keystore`]: the node's secp256k1 identity;
 //! - [`system`]: starts them all for one node.
 //!
+//! Layers, bottom to top (a module imports only lower ones; docs/decisions.md "Layering", checked by
+//! `tests/layering.rs`): `network`, `custody`, `keystore` → `ledger` → `sessions` → `upkeep`,
+//! `router` → `front` → `system`. Inbound requests go up as a message (`network::InboundRequest`),
+//! never as a handle on the router.
+//!
 //! `actors/` never imports `node/`; pure logic lives in `enigma_protocol`.
 
 pub mod cancel;

@@ -7,7 +7,7 @@ use crate::custody::{Custody, CustodyStore};
 use crate::front::{Front, FrontConfig, FrontCtx};
 use crate::keystore::{self, Keystore};
 use crate::ledger::{Ledger, backend::Backend};
-use crate::network::{NetConfig, Network, SetRouter};
+use crate::network::{NetConfig, Network, SetInbound};
 use crate::router::Router;
 use crate::sessions::Sessions;
 use crate::upkeep::repair::RepairDeps;
@@ -132,14 +132,18 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         let (n, c, l) = (network.clone(), custody.clone(), ledger.clone());
         Sessions::start_in_arbiter(&Arbiter::new().handle(), move |_| Sessions::new(local, n, c, l))
     };
-    network.do_send(SetRouter(Router {
-        local,
-        custody: custody.clone(),
-        ledger: ledger.clone(),
-        network: network.clone(),
-        sessions: sessions.clone(),
-        node_key: router_key,
-    }));
+    let router = {
+        let router = Router {
+            local,
+            custody: custody.clone(),
+            ledger: ledger.clone(),
+            network: network.clone(),
+            sessions: sessions.clone(),
+            node_key: router_key,
+        };
+        Router::start_in_arbiter(&Arbiter::new().handle(), move |_| router)
+    };
+    network.do_send(SetInbound(router.recipient()));
     {
         let (c, n) = (custody.clone(), network.clone());
         let repair = RepairConfig {

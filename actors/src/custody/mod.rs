@@ -1,9 +1,11 @@
 //! The Custody actor: this node's shares, on their own thread (a `SyncArbiter`), because LMDB
 //! writes block and must not stall the network.
 //!
-//! Owns: the [`CustodyStore`]; one typed message per storage operation. The SyncArbiter restarts the
-//! actor from its factory if it stops. Must never: verify signatures or decide access — the router
-//! does that before asking; never reconstruct anything (it only ever sees one share per key).
+//! Owns: the [`CustodyStore`]; one typed message per storage operation; the default commit deadline
+//! [`PENDING_GRACE`]. The SyncArbiter restarts the actor from its factory if it stops. Must never:
+//! verify signatures or decide access — the router does that before asking; never reconstruct
+//! anything (it only ever sees one share per key); never import another actor — it is the bottom
+//! layer (like mini-redis's `db.rs`), and the duties that drive other actors live in `upkeep/`.
 
 mod store;
 

@@ -1,4 +1,6 @@
-//! Custody upkeep: the background duties of a holder.
+//! Custody upkeep: the background duties of a holder (was `custody/sync.rs`; it drives Custody,
+//! Network, the DHT and, for repair, Sessions, so it sits above them and `custody/` stays the LMDB
+//! actor alone).
 //!
 //! Owns: applying gossiped tombstones, asking co-holders for tombstones when they come up (so a node
 //! that was offline during a delete drops its share when it returns), the recovery pass on start and
@@ -10,7 +12,8 @@
 //! holder that is up (see [`repair`]), and dropping this node's own stale shares when a
 //! co-holder shows a later manifest that replaced it. Must never: delete a share on a tombstone whose
 //! signature is not the key owner's, drop a share on a manifest that does not verify, or drop a
-//! pending share while a co-holder that might hold it committed cannot be asked.
+//! pending share while a co-holder that might hold it committed cannot be asked; nor import the
+//! router or the front, or be imported by anything but `system` (docs/decisions.md, Layering).
 
 pub mod repair;
 

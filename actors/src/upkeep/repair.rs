@@ -8,7 +8,7 @@
 //! shares become useless), collecting the new commitments, having the old holders endorse the new
 //! manifest (t+1 needed; each endorses one repair per epoch, so two coordinators cannot both succeed),
 //! and having the new group keep their shares under it. Must never: reconstruct the value, or publish
-//! a manifest that does not verify.
+//! a manifest that does not verify; nor be used from below `upkeep/` (it drives Sessions and Network).
 
 use crate::network::{Network, Proto, PutRecord, SendRequest};
 use crate::sessions::{RegisterRequester, RequesterEvent, Sessions, UnregisterRequester};
