@@ -8,11 +8,13 @@
 //! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
 //! - [`jsonrpc`]: the client socket's request parser (one line → requests, params), fuzzed on its own;
+//! - [`credential`]: the TCP client API's token comparison and certificate fingerprints;
 //! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate);
 //! - [`mpc`]: the MPC engine (preprocessing, Beaver/DN multiplication, truncation, comparison,
 //!   statistics, linear algebra) over a transport trait.
 
 pub mod api;
+pub mod credential;
 pub mod field;
 pub mod fixed;
 pub mod identity;
