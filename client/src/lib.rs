@@ -185,6 +185,17 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCert {
     }
 }
 
+/// A token may travel without TLS only to loopback addresses.
+fn plain_token_allowed(addrs: &[SocketAddr]) -> Result<()> {
+    match addrs.iter().find(|a| !a.ip().to_canonical().is_loopback()) {
+        None => Ok(()),
+        Some(a) => Err(ClientError::Credential(format!(
+            "refusing to send the token in the clear to {a}: off loopback the node must serve TLS (--rpc-tls) \
+             and the client pin its certificate (ENIGMA_RPC_FINGERPRINT)"
+        ))),
+    }
+}
+
 /// Whether an endpoint names a TCP address: anything with a ':' that is not an existing path.
 pub fn is_tcp_endpoint(endpoint: &str) -> bool {
     endpoint.contains(':') && !Path::new(endpoint).exists()
@@ -226,6 +237,10 @@ impl Client {
         }
         let err = |source| ClientError::Connect { endpoint: endpoint.to_string(), source };
         let addrs: Vec<SocketAddr> = endpoint.to_socket_addrs().map_err(err)?.collect();
+        // checked before connecting: a token goes in the clear only to loopback
+        if auth.token.is_some() && auth.fingerprint.is_none() {
+            plain_token_allowed(&addrs)?;
+        }
         let mut last = None;
         let mut connected = None;
         for a in &addrs {
@@ -247,11 +262,8 @@ impl Client {
         let stream: Box<dyn Stream> = match auth.fingerprint {
             Some(pin) => Box::new(Client::tls(endpoint, tcp.try_clone().map_err(err)?, pin)?),
             None => {
-                if auth.token.is_some() && !peer.ip().to_canonical().is_loopback() {
-                    return Err(ClientError::Credential(format!(
-                        "refusing to send the token in the clear to {peer}: off loopback the node must serve \
-                         TLS (--rpc-tls) and the client pin its certificate (ENIGMA_RPC_FINGERPRINT)"
-                    )));
+                if auth.token.is_some() {
+                    plain_token_allowed(&[peer])?;
                 }
                 Box::new(tcp.try_clone().map_err(err)?)
             }
@@ -496,4 +508,37 @@ fn string(j: Json) -> Result<String> {
 
 fn boolean(j: Json) -> Result<bool> {
     j.as_bool().ok_or_else(|| ClientError::Protocol(format!("expected a boolean, got {j}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_goes_in_the_clear_only_to_loopback() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(plain_token_allowed(&[a("127.0.0.1:7000"), a("[::1]:7000"), a("127.3.4.5:1")]).is_ok());
+        assert!(plain_token_allowed(&[a("[::ffff:127.0.0.1]:7000")]).is_ok());
+        let e = plain_token_allowed(&[a("127.0.0.1:7000"), a("192.0.2.1:7000")]).unwrap_err().to_string();
+        assert!(e.contains("refusing to send the token in the clear to 192.0.2.1:7000"), "{e}");
+        // nothing is sent: the check comes before connecting
+        let auth = TcpAuth::token("t".repeat(64));
+        assert!(matches!(Client::connect_with("192.0.2.1:7000", &auth), Err(ClientError::Credential(_))));
+    }
+
+    #[test]
+    fn credentials_from_arguments() {
+        let dir = std::env::temp_dir().join(format!("enigma-client-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cookie = dir.join("c");
+        std::fs::write(&cookie, "abc123\n").unwrap();
+        let fp = "ab".repeat(32);
+        let auth = TcpAuth::resolve(Some(&cookie), Some(&fp)).unwrap();
+        assert_eq!(auth.token.as_deref(), Some("abc123"));
+        assert_eq!(auth.fingerprint, Some([0xab; 32]));
+        assert!(!format!("{auth:?}").contains("abc123"), "Debug hides the token");
+        assert!(matches!(TcpAuth::resolve(Some(&dir.join("none")), None), Err(ClientError::Credential(_))));
+        assert!(matches!(TcpAuth::resolve(Some(&cookie), Some("xyz")), Err(ClientError::Credential(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -227,6 +227,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
     let mut tcp_line = String::new();
     let mut fingerprint = None;
+    let mut bound_tcp = None;
     if let (Some(rpc), Some(ready)) = (&rpc_tcp, tcp_ready) {
         let addr = rpc.addr;
         let l =
@@ -249,6 +250,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
             }
         }
         fingerprint = ready.fingerprint.clone();
+        bound_tcp = Some(bound);
         actix_rt::spawn(server::serve_tcp(l, ctx, limits, std::sync::Arc::new(ready.gate)));
     }
 
@@ -261,7 +263,8 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
         view = handles.network.send(GetView).await?;
     }
-    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, rpc_tcp.as_ref(), fingerprint.as_deref())?;
+    let tcp_info = rpc_tcp.as_ref().zip(bound_tcp).map(|(r, bound)| (bound, &r.auth, fingerprint.as_deref()));
+    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, tcp_info)?;
     println!(
         "enigma node {} ready: peers {}; client socket {}{tcp_line}",
         view.local,
@@ -285,17 +288,16 @@ fn write_info(
     peer: &str,
     listen: &[Multiaddr],
     socket: &Path,
-    rpc: Option<&RpcTcp>,
-    fingerprint: Option<&str>,
+    rpc: Option<(SocketAddr, &RpcAuth, Option<&str>)>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
         "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "socket": socket,
-        "rpc": rpc.map(|r| r.addr.to_string()),
-        "rpc_auth": rpc.map(|r| r.auth.name()),
-        "rpc_cookie": rpc.filter(|r| r.auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
-        "rpc_tls_fingerprint": fingerprint,
+        "rpc": rpc.map(|(addr, _, _)| addr.to_string()),
+        "rpc_auth": rpc.map(|(_, auth, _)| auth.name()),
+        "rpc_cookie": rpc.filter(|(_, auth, _)| **auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
+        "rpc_tls_fingerprint": rpc.and_then(|(_, _, fp)| fp),
         "pid": std::process::id(),
     });
     let tmp = dir.join(format!("{INFO_FILE}.tmp"));
