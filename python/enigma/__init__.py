@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import List, Optional, Tuple
 
-from .client import Client, Linalg, Stats, default_endpoint, enigma_home
+from .client import Client, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
 from .errors import CODES, Error
 
 __version__ = "0.1.0"
@@ -32,6 +32,7 @@ __all__ = [
     "set_default_client",
     "default_endpoint",
     "enigma_home",
+    "tcp_credential",
     "gen_key",
     "get_pubkey",
     "get_address",

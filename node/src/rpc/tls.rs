@@ -63,10 +63,12 @@ pub fn load_or_create(dir: &Path) -> Result<TlsIdentity, TlsError> {
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_err(&key_path, &e))?;
     let fingerprint = fingerprint(&cert);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .and_then(|b| b.with_no_client_auth().with_single_cert(vec![cert], key))
         .map_err(|e| TlsError::Config { dir: dir.to_path_buf(), why: e.to_string() })?;
+    // no session resumption: a client connects once and keeps the connection
+    config.send_tls13_tickets = 0;
     Ok(TlsIdentity { acceptor: TlsAcceptor::from(Arc::new(config)), fingerprint, created })
 }
 
