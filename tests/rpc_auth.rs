@@ -264,3 +264,24 @@ fn tls_with_a_pinned_fingerprint() {
         format!("ENIGMA_RPC_TOKEN={token}\nENIGMA_RPC_FINGERPRINT={fp}")
     );
 }
+
+#[test]
+fn a_restart_writes_a_new_cookie_and_keeps_the_certificate() {
+    let mut c = Cluster::start(Opts {
+        nodes: 2,
+        group_size: 3,
+        extra: ["--rpc", "127.0.0.1:0", "--rpc-tls"].iter().map(|s| s.to_string()).collect(),
+    });
+    let (old_token, old_fp) = (cookie(&c.nodes[1]), c.nodes[1].info()["rpc_tls_fingerprint"].clone());
+    c.kill(1);
+    c.restart(1);
+    let n = &c.nodes[1];
+    let (ep, fp) = (endpoint(n), n.info()["rpc_tls_fingerprint"].as_str().expect("a fingerprint").to_string());
+    assert_eq!(json!(fp), old_fp, "the certificate is kept, so the pin stays valid");
+    let new_token = cookie(n);
+    assert_ne!(new_token, old_token, "a new cookie at every start");
+    let stale = TcpAuth::token(old_token).pin(&fp).unwrap();
+    assert_eq!(api_code(&Client::connect_with(&ep, &stale)), Some(ErrorCode::Unauthorized));
+    let fresh = TcpAuth::token(new_token).pin(&fp).unwrap();
+    assert!(Client::connect_with(&ep, &fresh).expect("the new cookie").get_pubkey().is_ok());
+}

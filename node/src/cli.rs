@@ -22,8 +22,8 @@ pub struct Cli {
     /// For client commands: the node's socket path or host:port.
     #[arg(long, global = true, env = "ENIGMA_SOCKET")]
     pub socket: Option<String>,
-    /// For client commands over TCP: the file holding the node's token (default: $ENIGMA_RPC_TOKEN,
-    /// else the file $ENIGMA_RPC_COOKIE, else <data-dir>/rpc.cookie).
+    /// For client commands over TCP: the file holding the node's token. Without it: $ENIGMA_RPC_TOKEN,
+    /// else the file $ENIGMA_RPC_COOKIE, else <data-dir>/rpc.cookie.
     #[arg(long, global = true)]
     pub rpc_cookie: Option<PathBuf>,
     /// For client commands over TCP: connect with TLS and accept only the certificate with this
