@@ -7,13 +7,50 @@
 use crate::cli::Command;
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::Client;
+use enigma_client::{Client, TcpAuth};
 use enigma_protocol::value::Value;
 use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
 
-fn connect(socket: &Option<String>) -> anyhow::Result<Client> {
-    let endpoint = socket.clone().unwrap_or_else(Client::default_endpoint);
-    Ok(Client::connect(&endpoint)?)
+/// Where and how the client commands connect.
+pub struct Target {
+    pub socket: Option<String>,
+    /// `--rpc-cookie`: the token's file (else the environment, else `<data-dir>/rpc.cookie`).
+    pub cookie: Option<PathBuf>,
+    /// `--rpc-fingerprint`: TLS with this pinned certificate (else `$ENIGMA_RPC_FINGERPRINT`).
+    pub fingerprint: Option<String>,
+}
+
+fn connect(target: &Target) -> anyhow::Result<Client> {
+    let endpoint = target.socket.clone().unwrap_or_else(Client::default_endpoint);
+    if !enigma_client::is_tcp_endpoint(&endpoint) {
+        return Ok(Client::connect(&endpoint)?);
+    }
+    let auth = TcpAuth::resolve(target.cookie.as_deref(), target.fingerprint.as_deref())?;
+    Ok(Client::connect_with(&endpoint, &auth)?)
+}
+
+/// `enigma rpc-env`: the credential of the node in `dir`, as environment lines for a client elsewhere.
+fn rpc_env(dir: &Path) -> anyhow::Result<()> {
+    let info_path = dir.join(crate::run::INFO_FILE);
+    let text = std::fs::read_to_string(&info_path)
+        .with_context(|| format!("reading {} (has the node in {} started?)", info_path.display(), dir.display()))?;
+    let info: Json = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", info_path.display()))?;
+    if info["rpc"].is_null() {
+        bail!("the node in {} does not serve the client API on TCP (start it with --rpc ADDR)", dir.display());
+    }
+    match info["rpc_auth"].as_str() {
+        Some("cookie") => {
+            let cookie = dir.join(enigma_client::COOKIE_FILE);
+            println!("ENIGMA_RPC_TOKEN={}", TcpAuth::read_token_file(&cookie)?);
+        }
+        Some("none") => {}
+        _ => bail!("the node in {} takes its token from --rpc-token-file: use that file", dir.display()),
+    }
+    if let Some(fp) = info["rpc_tls_fingerprint"].as_str() {
+        println!("ENIGMA_RPC_FINGERPRINT={fp}");
+    }
+    Ok(())
 }
 
 fn print_json(j: &Json) {
@@ -23,14 +60,15 @@ fn print_json(j: &Json) {
     }
 }
 
-pub fn run(cmd: Command, socket: Option<String>) -> anyhow::Result<()> {
-    let conn = &socket;
+pub fn run(cmd: Command, target: Target) -> anyhow::Result<()> {
+    let conn = &target;
     let cmd_name = match &cmd {
         Command::Pair { .. } => "pair",
         _ => "",
     };
     match cmd {
         Command::Devnet(_) | Command::Bench(_) => anyhow::bail!("not a client command"),
+        Command::RpcEnv { data_dir } => rpc_env(&data_dir.unwrap_or_else(crate::run::default_data_dir))?,
         Command::GenKey => {
             let (sk, pk) = connect(conn)?.gen_key()?;
             println!("private_key {sk}\npublic_key  {pk}");

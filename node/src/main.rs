@@ -21,7 +21,10 @@ fn main() -> std::process::ExitCode {
         Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
             bench::load::run(nodes, clients, secs)
         }
-        Some(cmd) => client_cmd::run(cmd, cli.socket),
+        Some(cmd) => client_cmd::run(
+            cmd,
+            client_cmd::Target { socket: cli.socket, cookie: cli.rpc_cookie, fingerprint: cli.rpc_fingerprint },
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

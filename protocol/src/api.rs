@@ -36,6 +36,9 @@ pub mod method {
     pub const STATUS: &str = "status";
     pub const MANIFEST: &str = "manifest";
     pub const CANCEL: &str = "cancel";
+    /// The handshake of a TCP connection: its first request, carrying the credential
+    /// (`{"jsonrpc":"2.0","method":"auth","params":{"token":"…"},"id":0}`; see `jsonrpc::parse_auth`).
+    pub const AUTH: &str = "auth";
     /// Read-only: the keys this node holds shares of, each with its state (pending or committed).
     pub const CUSTODY_KEYS: &str = "custody_keys";
     /// Notification the node sends during long operations when the request asked for progress.
@@ -62,10 +65,11 @@ pub enum ErrorCode {
     Unsupported,
     Unavailable,
     Busy,
+    Unauthorized,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -83,6 +87,7 @@ impl ErrorCode {
         ErrorCode::Unsupported,
         ErrorCode::Unavailable,
         ErrorCode::Busy,
+        ErrorCode::Unauthorized,
     ];
 
     /// The numeric code on the wire.
@@ -105,6 +110,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => 1010,
             ErrorCode::Unavailable => 1011,
             ErrorCode::Busy => 1012,
+            ErrorCode::Unauthorized => 1013,
         }
     }
 
@@ -133,6 +139,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Busy => "busy",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }

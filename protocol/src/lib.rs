@@ -10,12 +10,14 @@
 //!   whether a grant covers an operation (checked by every node from its own facts);
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
 //! - [`jsonrpc`]: the client socket's request parser (one line → requests, params), fuzzed on its own;
+//! - [`credential`]: the TCP client API's token comparison and certificate fingerprints;
 //! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate);
 //! - [`mpc`]: the MPC engine (preprocessing, Beaver/DN multiplication, truncation, comparison,
 //!   statistics, linear algebra) over a transport trait.
 
 pub mod admission;
 pub mod api;
+pub mod credential;
 pub mod field;
 pub mod fixed;
 pub mod identity;
