@@ -82,10 +82,7 @@ pub fn committee_shape(inputs: &[&ManifestBody]) -> Result<(usize, usize, usize)
 fn ranked_outsiders<'a>(anchor: &ManifestBody, live: &'a [Vec<u8>]) -> Vec<&'a Vec<u8>> {
     let outsiders: Vec<Vec<u8>> =
         live.iter().filter(|p| !anchor.holders.iter().any(|h| &h.peer == *p)).cloned().collect();
-    placement::rank(&anchor.key, &outsiders)
-        .into_iter()
-        .filter_map(|p| live.iter().find(|q| *q == p))
-        .collect()
+    placement::rank(&anchor.key, &outsiders).into_iter().filter_map(|p| live.iter().find(|q| *q == p)).collect()
 }
 
 /// The group a proposer should propose: the anchor's holders in their manifest order, each holder
@@ -122,11 +119,7 @@ pub fn check_group(
     slack: usize,
 ) -> Result<(), AdmissionError> {
     if proposed.len() != anchor.holders.len() {
-        return Err(committee(format!(
-            "{} seats proposed for a key held by {}",
-            proposed.len(),
-            anchor.holders.len()
-        )));
+        return Err(committee(format!("{} seats proposed for a key held by {}", proposed.len(), anchor.holders.len())));
     }
     let mut substitutes = Vec::new();
     for (seat, h) in proposed.iter().zip(&anchor.holders) {
@@ -215,7 +208,12 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
 /// Whether terms `(level, min_count)` on the owner's keys cover `op` on `inputs` (key, metadata).
 /// Load covers everything. Compute covers an aggregate of at least `min_count` (and at least two)
 /// of the owner's values per output, and never `inv`.
-pub fn grant_covers(level: Level, min_count: u32, op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<(), AdmissionError> {
+pub fn grant_covers(
+    level: Level,
+    min_count: u32,
+    op: &Op,
+    inputs: &[(DataKey, &ValueMeta)],
+) -> Result<(), AdmissionError> {
     if level >= Level::Load {
         return Ok(());
     }
@@ -243,8 +241,7 @@ pub fn may_use(
     if body.derived_from.is_empty() {
         return state.may(&body.owner, requester, &body.key, level);
     }
-    body.owner == *requester
-        && body.derived_from.iter().all(|s| state.may(&s.owner, requester, &s.key, Level::Compute))
+    body.owner == *requester && body.derived_from.iter().all(|s| state.may(&s.owner, requester, &s.key, Level::Compute))
 }
 
 /// The provenance a stored result must record: the sorted, distinct root sources of the inputs

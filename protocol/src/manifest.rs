@@ -555,7 +555,9 @@ mod tests {
         };
         let first = body(&[0, 1, 2, 3, 4], 2, 0).sign(&owner);
         let endorse_all = |b: &ManifestBody| -> Vec<Endorsement> {
-            (0..5).map(|i| Endorsement { peer: peer(&keys[i]), signature: keys[i].sign(&b.endorsement_bytes()).unwrap() }).collect()
+            (0..5)
+                .map(|i| Endorsement { peer: peer(&keys[i]), signature: keys[i].sign(&b.endorsement_bytes()).unwrap() })
+                .collect()
         };
         // every old holder endorses, and still: a lower threshold, or a smaller group, is refused
         let lower = body(&[0, 1, 2, 3, 5], 1, 1);

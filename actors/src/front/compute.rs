@@ -13,9 +13,9 @@ use super::{FrontCtx, now_ms};
 use crate::cancel::Cancel;
 use crate::network::{Proto, PutRecord, SendRequest};
 use crate::sessions::{RegisterRequester, RequesterEvent, UnregisterRequester};
+use enigma_protocol::admission::{self, AdmissionError};
 use enigma_protocol::api::{ApiError, ErrorCode};
 use enigma_protocol::keys::DataKey;
-use enigma_protocol::admission::{self, AdmissionError};
 use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody, Source};
 use enigma_protocol::mpc::ops::OutputLayout;
 use enigma_protocol::mpc::{self, Op, OpResult, OutputShare};
@@ -135,8 +135,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         return Err(api(ErrorCode::InvalidParams, format!("{name} takes {want}, got {}", req.keys.len())));
     }
 
-    let found: Vec<Manifest> =
-        futures::future::try_join_all(req.keys.iter().map(|k| ctx.find_manifest(*k))).await?;
+    let found: Vec<Manifest> = futures::future::try_join_all(req.keys.iter().map(|k| ctx.find_manifest(*k))).await?;
     // the latest epoch its holders report: the one every holder checks the start against
     let manifests: Vec<Manifest> = futures::future::join_all(found.iter().map(|m| ctx.newest_manifest(m))).await;
     for m in &manifests {

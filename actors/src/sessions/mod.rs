@@ -17,9 +17,9 @@ use crate::network::{Network, PeerEvent, SubscribePeers};
 use actix::prelude::*;
 use enigma_protocol::admission;
 use enigma_protocol::field::Fp;
-use enigma_protocol::manifest::ManifestBody;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::ManifestBody;
 use enigma_protocol::mpc::Op;
 use enigma_protocol::policy::Level;
 use enigma_protocol::session::RefreshStart;
@@ -257,7 +257,9 @@ async fn admit(
     let basis = admission::classify(&requester_id, &bodies).map_err(refusal)?;
     let (anchor, want_n, want_t) = admission::committee_shape(&bodies).map_err(refusal)?;
     if n != want_n || t != want_t {
-        return Err(bad(&format!("the inputs call for a committee of {want_n} with threshold {want_t}, not {n} and {t}")));
+        return Err(bad(&format!(
+            "the inputs call for a committee of {want_n} with threshold {want_t}, not {n} and {t}"
+        )));
     }
     let view = own_view(&network, local).await?;
     admission::check_group(bodies[anchor], &spec.participants[..n], &view, admission::COMMITTEE_SLACK)
@@ -267,7 +269,11 @@ async fn admit(
             InputSource::Direct => {
                 let same_group = m.body.holders.len() == n
                     && m.body.threshold as usize == t
-                    && m.body.holders.iter().enumerate().all(|(i, h)| h.peer == peers[i].to_bytes() && h.x == i as u64 + 1);
+                    && m.body
+                        .holders
+                        .iter()
+                        .enumerate()
+                        .all(|(i, h)| h.peer == peers[i].to_bytes() && h.x == i as u64 + 1);
                 if !same_group {
                     return Err(bad("a direct input must be held by exactly the committee"));
                 }

@@ -389,7 +389,8 @@ impl Handler<KeepStored> for MpcSession {
                 return Err("manifest does not carry this member's commitment");
             }
             // the result stays under its sources' owners' policy: its manifest must name them
-            let inputs: Vec<&enigma_protocol::manifest::ManifestBody> = self.spec.manifests.iter().map(|m| &m.body).collect();
+            let inputs: Vec<&enigma_protocol::manifest::ManifestBody> =
+                self.spec.manifests.iter().map(|m| &m.body).collect();
             if b.derived_from != enigma_protocol::admission::provenance(requester_id, &inputs) {
                 return Err("manifest does not record where the result came from");
             }

@@ -13,10 +13,10 @@
 use crate::network::{Network, Proto, PutRecord, SendRequest};
 use crate::sessions::{RegisterRequester, RequesterEvent, Sessions, UnregisterRequester};
 use actix::Addr;
+use enigma_protocol::admission;
 use enigma_protocol::manifest::{Endorsement, Holder, Manifest, ManifestBody};
 use enigma_protocol::session::{InputSource, InputSpec, MpcRequest, RefreshStart, SessionId, SessionOutcome};
 use enigma_protocol::wire::{self, DhtRecord, Request, Response};
-use enigma_protocol::admission;
 use libp2p::PeerId;
 use rand::Rng;
 use std::collections::HashSet;

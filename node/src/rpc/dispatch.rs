@@ -99,8 +99,11 @@ pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx
             Ok(json!(s.peers.iter().map(|p| p.peer_id.clone()).collect::<Vec<_>>()))
         }
         method::PAIR | method::REVOKE => {
-            let names: &[&str] =
-                if m == method::PAIR { &["addresses", "keys", "level", "min_count"] } else { &["addresses", "keys", "level"] };
+            let names: &[&str] = if m == method::PAIR {
+                &["addresses", "keys", "level", "min_count"]
+            } else {
+                &["addresses", "keys", "level"]
+            };
             let mut ps = p(names)?;
             let addresses: Vec<String> = ps.required("addresses")?;
             let keys = ps.optional_keys("keys")?;

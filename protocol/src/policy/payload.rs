@@ -34,8 +34,7 @@ pub const MAX_SCRIPT_LEN: usize = 42;
 const HEADER_LEN: usize = 4 + 1 + 1 + 1 + 8 + 1;
 /// The largest payload the limits allow (12 482 bytes: a version-2 grant), well under Bitcoin Core's 100 000-byte
 /// OP_RETURN relay limit (Core ≥ 30).
-pub const MAX_PAYLOAD_LEN: usize =
-    HEADER_LEN + 4 + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
+pub const MAX_PAYLOAD_LEN: usize = HEADER_LEN + 4 + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
 
 /// A data key: the 32-byte SHA-256 that `store` returns (as 64 hex characters).
 pub use crate::keys::DataKey;

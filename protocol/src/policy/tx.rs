@@ -69,7 +69,14 @@ pub struct PolicyChange {
 impl PolicyChange {
     /// `pair(addresses)`: grant `load` (hence also `compute`) on all of the owner's keys.
     pub fn pair(addresses: Vec<String>, timestamp: u64) -> PolicyChange {
-        PolicyChange { action: Action::Grant, level: Level::Load, scope: Scope::All, addresses, timestamp, min_count: None }
+        PolicyChange {
+            action: Action::Grant,
+            level: Level::Load,
+            scope: Scope::All,
+            addresses,
+            timestamp,
+            min_count: None,
+        }
     }
 
     /// `revoke(addresses)`: take back every access to all of the owner's keys.
