@@ -658,6 +658,7 @@ fn a_holders_repair_to_its_own_nodes_with_low_t_is_refused_and_the_manifest_stay
                 },
                 m.body.epoch,
             )],
+            manifests: vec![m.clone()],
             participants: participants.iter().map(|p| p.to_bytes()).collect(),
             committee: participants.len() as u32,
             threshold: t,

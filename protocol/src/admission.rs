@@ -167,6 +167,12 @@ pub fn classify(requester: &crate::identity::PubkeyBytes, inputs: &[&ManifestBod
     if inputs.iter().any(|m| !m.derived_from.is_empty()) {
         return Err(denied("another owner's derived key cannot be computed on under a grant"));
     }
+    // a key listed twice weights its values: mean(K1×60, K2…K5) against mean(K1…K5) gives K1
+    for (i, m) in inputs.iter().enumerate() {
+        if inputs[..i].iter().any(|o| o.key == m.key) {
+            return Err(denied("under a grant each of the owner's keys may be an operand once"));
+        }
+    }
     Ok(Basis::Grant { owner })
 }
 
@@ -181,7 +187,19 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
     let count = |m: &ValueMeta| m.element_count().unwrap_or(0);
     Ok(match op {
         Op::Inv => return Err(denied("linalg.inv needs load access: its output determines its input")),
-        Op::Mean | Op::Var | Op::Std | Op::Max | Op::Min => distinct.iter().map(|d| count(d.1)).sum(),
+        Op::Mean | Op::Var | Op::Std | Op::Max | Op::Min => {
+            let scalars = distinct.iter().filter(|d| matches!(d.1, ValueMeta::Int | ValueMeta::Float)).count();
+            if scalars == distinct.len() {
+                // over scalar keys: the number of keys
+                distinct.len()
+            } else if scalars > 0 {
+                // a scalar beside arrays would be padded by them: mean(s, A) against mean(A) gives s
+                return Err(denied("under a compute grant an aggregate is over scalar keys or over arrays, not both"));
+            } else {
+                // over arrays: each key must hold enough values on its own, or a large key pads a small one
+                distinct.iter().map(|d| count(d.1)).min().unwrap_or(0)
+            }
+        }
         Op::Linregress => {
             let x = inputs.first().map_or(0, |i| count(i.1));
             let y = inputs.get(1).map_or(0, |i| count(i.1));
@@ -205,16 +223,19 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
     })
 }
 
-/// Whether terms `(level, min_count)` on the owner's keys cover `op` on `inputs` (key, metadata).
-/// Load covers everything. Compute covers an aggregate of at least `min_count` (and at least two)
-/// of the owner's values per output, and never `inv`.
+/// Whether terms `(level, min_count)` on the owner's keys cover `op` on `inputs` (key, metadata),
+/// revealed (`store = false`) or kept as a derived key (`store = true`). Load covers every revealed
+/// result. Compute — and every stored result, whatever the level, since a derived key outlives a
+/// load grant — covers an aggregate of at least `min_count` (and at least two) of the owner's values
+/// per output, and never `inv`.
 pub fn grant_covers(
     level: Level,
     min_count: u32,
     op: &Op,
     inputs: &[(DataKey, &ValueMeta)],
+    store: bool,
 ) -> Result<(), AdmissionError> {
-    if level >= Level::Load {
+    if level >= Level::Load && !store {
         return Ok(());
     }
     let n = aggregated(op, inputs)?;
@@ -359,6 +380,7 @@ mod tests {
         let mut derived = theirs.clone();
         derived.derived_from = vec![Source { key: DataKey([1; 32]), owner: [3; 33] }];
         assert!(classify(&me, &[&derived]).is_err());
+        assert!(classify(&me, &[&theirs, &theirs]).is_err(), "a key listed twice under a grant");
     }
 
     #[test]
@@ -368,20 +390,38 @@ mod tests {
         let v50 = arr(vec![50]);
         let v3 = arr(vec![3]);
         let c = Level::Compute;
-        grant_covers(c, 5, &Op::Mean, &[(k1, &v50)]).unwrap();
-        assert!(grant_covers(c, 5, &Op::Mean, &[(k1, &v3)]).is_err(), "fewer than min_count");
-        assert!(grant_covers(c, 5, &Op::Mean, &[(k1, &v3), (k1, &v3)]).is_err(), "a key twice counts once");
-        assert!(grant_covers(c, 1, &Op::Mean, &[(k1, &ValueMeta::Int)]).is_err(), "one value, whatever min_count");
-        assert!(grant_covers(c, 5, &Op::Inv, &[(k1, &arr(vec![10, 10]))]).is_err());
+        grant_covers(c, 5, &Op::Mean, &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &Op::Mean, &[(k1, &v3)], false).is_err(), "fewer than min_count");
+        assert!(grant_covers(c, 5, &Op::Mean, &[(k1, &v3), (k1, &v3)], false).is_err(), "a key twice counts once");
+        assert!(
+            grant_covers(c, 1, &Op::Mean, &[(k1, &ValueMeta::Int)], false).is_err(),
+            "one value, whatever min_count"
+        );
+        assert!(grant_covers(c, 5, &Op::Inv, &[(k1, &arr(vec![10, 10]))], false).is_err());
         let m = arr(vec![10, 10]);
-        assert!(grant_covers(c, 5, &Op::Dot, &[(k1, &m), (k2, &ValueMeta::Int)]).is_err(), "dot with a scalar");
-        grant_covers(c, 5, &Op::Dot, &[(k1, &m), (k2, &m)]).unwrap();
+        assert!(grant_covers(c, 5, &Op::Dot, &[(k1, &m), (k2, &ValueMeta::Int)], false).is_err(), "dot with a scalar");
+        grant_covers(c, 5, &Op::Dot, &[(k1, &m), (k2, &m)], false).unwrap();
         let outer = arr(vec![10, 1]);
-        assert!(grant_covers(c, 5, &Op::Dot, &[(k1, &outer), (k2, &arr(vec![1, 10]))]).is_err(), "outer product");
+        assert!(
+            grant_covers(c, 5, &Op::Dot, &[(k1, &outer), (k2, &arr(vec![1, 10]))], false).is_err(),
+            "outer product"
+        );
         let scalars: Vec<(DataKey, &ValueMeta)> = (0..5u8).map(|i| (DataKey([i; 32]), &ValueMeta::Int)).collect();
-        grant_covers(c, 5, &Op::Max, &scalars).unwrap();
-        assert!(grant_covers(c, 5, &Op::Max, &scalars[..2]).is_err());
-        grant_covers(Level::Load, 5, &Op::Inv, &[(k1, &m)]).unwrap();
+        grant_covers(c, 5, &Op::Max, &scalars, false).unwrap();
+        assert!(grant_covers(c, 5, &Op::Max, &scalars[..2], false).is_err());
+        grant_covers(Level::Load, 5, &Op::Inv, &[(k1, &m)], false).unwrap();
+        assert!(
+            grant_covers(Level::Load, 5, &Op::Inv, &[(k1, &m)], true).is_err(),
+            "a stored result follows the compute rules"
+        );
+        assert!(
+            grant_covers(c, 5, &Op::Mean, &[(k1, &ValueMeta::Int), (k2, &v50)], false).is_err(),
+            "a scalar padded by an array"
+        );
+        assert!(
+            grant_covers(c, 5, &Op::Mean, &[(k1, &v3), (k2, &v50)], false).is_err(),
+            "a small array padded by a big one"
+        );
     }
 
     #[test]

@@ -365,6 +365,42 @@ impl Manifest {
         Manifest { body: next, proof: Proof::Repaired(Box::new(chain)) }
     }
 
+    /// The bodies of this manifest's lineage: the owner-signed root first, the current body last.
+    pub fn lineage(&self) -> Vec<&ManifestBody> {
+        match &self.proof {
+            Proof::Owner(_) => vec![&self.body],
+            Proof::Repaired(c) => {
+                let mut out = vec![&c.root];
+                out.extend(c.steps.iter().map(|(b, _)| b));
+                out.push(&self.body);
+                out
+            }
+        }
+    }
+
+    /// Whether this manifest may replace `held` (a node's own record of the key): it verifies; it has
+    /// the same key, owner, data, creation time, provenance, group size and threshold; a later epoch;
+    /// and — unless the owner itself signed it — its repair chain passes through `held`. A manifest
+    /// signed by anyone but the key's owner, or a repair of another lineage, never supersedes: a
+    /// holder must not drop or replace its share for it (docs/threat-model.md §2.1).
+    pub fn supersedes(&self, held: &ManifestBody) -> bool {
+        let (a, b) = (&self.body, held);
+        let same = a.key == b.key
+            && a.owner == b.owner
+            && a.created_ms == b.created_ms
+            && a.meta == b.meta
+            && a.derived_from == b.derived_from
+            && a.threshold == b.threshold
+            && a.holders.len() == b.holders.len();
+        if !same || a.epoch <= b.epoch || self.verify().is_err() {
+            return false;
+        }
+        match &self.proof {
+            Proof::Owner(_) => true,
+            Proof::Repaired(_) => self.lineage().contains(&held),
+        }
+    }
+
     /// The holder entry for `peer`, if it is one.
     pub fn holder(&self, peer: &[u8]) -> Option<&Holder> {
         self.body.holders.iter().find(|h| h.peer == peer)
@@ -566,6 +602,49 @@ mod tests {
         assert_eq!(first.repaired(smaller.clone(), endorse_all(&smaller)).verify(), Err(ManifestError::BadEndorsement));
         let same = body(&[0, 1, 2, 3, 5], 2, 1);
         first.repaired(same.clone(), endorse_all(&same)).verify().unwrap();
+    }
+
+    #[test]
+    fn only_a_repair_of_the_held_lineage_by_the_owner_supersedes() {
+        use libp2p_identity::Keypair;
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(2));
+        let thief = Identity::generate(&mut StdRng::seed_from_u64(3));
+        let keys: Vec<Keypair> = (0..4).map(|_| Keypair::generate_ed25519()).collect();
+        let peer = |k: &Keypair| k.public().to_peer_id().to_bytes();
+        let body = |idx: &[usize], epoch: u64| ManifestBody {
+            version: MANIFEST_VERSION,
+            key: DataKey([1; 32]),
+            owner: owner.pubkey(),
+            meta: ValueMeta::Int,
+            threshold: 1,
+            holders: idx
+                .iter()
+                .enumerate()
+                .map(|(i, k)| Holder { peer: peer(&keys[*k]), x: i as u64 + 1, commitment: [epoch as u8; 32] })
+                .collect(),
+            created_ms: 5,
+            epoch,
+            derived_from: vec![],
+        };
+        let held = body(&[0, 1, 2], 0).sign(&owner);
+        let next = body(&[0, 1, 3], 1);
+        let ends: Vec<Endorsement> = (0..2)
+            .map(|i| Endorsement { peer: peer(&keys[i]), signature: keys[i].sign(&next.endorsement_bytes()).unwrap() })
+            .collect();
+        let repaired = held.repaired(next.clone(), ends);
+        assert!(repaired.supersedes(&held.body));
+        assert!(!held.supersedes(&repaired.body), "not a later epoch");
+        // the same body signed by someone else as its "owner": never
+        let mut stolen = next.clone();
+        stolen.owner = thief.pubkey();
+        assert!(!stolen.sign(&thief).supersedes(&held.body));
+        // a repair whose lineage does not pass through the held body
+        let other = body(&[0, 1, 2], 0);
+        let mut other_root = other.clone();
+        other_root.holders[2].commitment = [9; 32];
+        assert!(!repaired.supersedes(&other_root));
+        // the owner re-signing a later epoch does
+        assert!(body(&[0, 1, 3], 4).sign(&owner).supersedes(&held.body));
     }
 
     #[test]

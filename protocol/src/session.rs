@@ -80,6 +80,10 @@ pub struct RefreshStart {
     pub session: SessionId,
     /// Every input is reshared (`InputSource::Reshare`), from the epoch named here.
     pub inputs: Vec<(InputSpec, u64)>,
+    /// The manifest being repaired, per input: holders check it is the one they hold; every member
+    /// (replacements too) keeps its new share only under a manifest that supersedes it
+    /// (`Manifest::supersedes`).
+    pub manifests: Vec<Manifest>,
     /// The new group (participants 0..committee hold the new shares at x = i + 1); dealers are among
     /// them.
     pub participants: Vec<Vec<u8>>,

@@ -274,9 +274,9 @@ impl CustodyStore {
         Ok(out)
     }
 
-    /// Share repair: keeps a refreshed share, committed, under a manifest of a later epoch than the one
-    /// held (or for a key not held before). Returns false, changing nothing, if the held epoch is not
-    /// older.
+    /// Share repair: keeps a refreshed share, committed, under a manifest that supersedes the one held
+    /// (`Manifest::supersedes`: the owner's, same data, group size and threshold, a later epoch of the
+    /// same lineage), or for a key not held before. Returns false, changing nothing, otherwise.
     pub fn replace(&self, manifest: &Manifest, salt: [u8; 32], share: &[Fp], now_ms: u64) -> Result<bool, StoreError> {
         let key = manifest.body.key.0;
         let mut wtxn = self.env.write_txn()?;
@@ -285,7 +285,7 @@ impl CustodyStore {
         }
         if let Some(raw) = self.records.get(&wtxn, &key)? {
             let held: ShareRecord = dec(raw)?;
-            if held.manifest.body.epoch >= manifest.body.epoch {
+            if !manifest.supersedes(&held.manifest.body) {
                 return Ok(false);
             }
         }

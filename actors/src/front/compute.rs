@@ -180,7 +180,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             let Some((level, min_count)) = terms else {
                 return Err(api(ErrorCode::AccessDenied, format!("access denied to key {}", b.key)));
             };
-            admission::grant_covers(level, min_count, &req.op, &inputs).map_err(admission_error)?;
+            admission::grant_covers(level, min_count, &req.op, &inputs, store).map_err(admission_error)?;
         }
     }
     let (anchor, n, t) = admission::committee_shape(&bodies).map_err(admission_error)?;

@@ -336,7 +336,7 @@ async fn admit(
                     .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
                 match terms {
                     Some((level, min_count)) => {
-                        admission::grant_covers(level, min_count, &spec.op, &inputs_meta).map_err(|e| {
+                        admission::grant_covers(level, min_count, &spec.op, &inputs_meta, spec.store).map_err(|e| {
                             tracing::info!(%key, reason = %e, "session refused: the grant does not cover it");
                             refusal(e)
                         })?;
@@ -381,15 +381,36 @@ async fn admit_refresh(
     if n != peers.len() {
         return Err(bad("every participant of a refresh is in the new group"));
     }
-    if start.inputs.is_empty() || start.inputs.len() > 1024 {
+    if start.inputs.is_empty() || start.inputs.len() > 1024 || start.manifests.len() != start.inputs.len() {
         return Err(bad("inputs"));
     }
     let view = own_view(&network, local).await?;
     let mut mine = Vec::with_capacity(start.inputs.len());
-    for (input, epoch) in &start.inputs {
+    for ((input, epoch), carried) in start.inputs.iter().zip(&start.manifests) {
         let InputSource::Reshare { dealers } = &input.source else { return Err(bad("a refresh reshares every input")) };
-        if dealers.iter().any(|(p, _)| *p as usize >= n) {
-            return Err(bad("dealer index"));
+        // every member, replacements included, checks the manifest being repaired: it verifies, it is
+        // this input's, and the dealers are exactly t+1 distinct holders of it at their own x
+        carried.verify().map_err(|e| bad(&format!("manifest being repaired: {e}")))?;
+        let cb = &carried.body;
+        if cb.key != input.key || cb.meta != input.meta || cb.epoch != *epoch {
+            return Err(bad("an input does not match the manifest being repaired"));
+        }
+        if cb.holders.len() != n || start.threshold != cb.threshold {
+            return Err(bad("a repair keeps the key's group size and threshold"));
+        }
+        if carried.holder(&coordinator.to_bytes()).is_none() {
+            return Err(err(ErrorKind::AccessDenied, "only a holder coordinates a repair"));
+        }
+        let mut seen: Vec<u32> = Vec::with_capacity(dealers.len());
+        for (p, x) in dealers {
+            let peer = peers.get(*p as usize).ok_or_else(|| bad("dealer index"))?;
+            if carried.holder(&peer.to_bytes()).map(|h| h.x) != Some(*x) || seen.contains(p) {
+                return Err(bad("a dealer is not a holder of the key at its own x"));
+            }
+            seen.push(*p);
+        }
+        if dealers.len() != cb.threshold as usize + 1 {
+            return Err(bad("a repair needs exactly t + 1 dealers"));
         }
         let my_x = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x);
         let key = input.key;
@@ -407,7 +428,7 @@ async fn admit_refresh(
         };
         let m = &held.record.manifest;
         let x_here = m.holder(&local.to_bytes()).map(|h| h.x);
-        if m.body.epoch != *epoch || m.body.meta != input.meta || (my_x.is_some() && x_here != my_x) {
+        if m.body != carried.body || (my_x.is_some() && x_here != my_x) {
             return Err(bad("input does not match the key's manifest here"));
         }
         if m.holder(&coordinator.to_bytes()).is_none() {
@@ -427,8 +448,9 @@ async fn admit_refresh(
         // a refresh runs no op: the session only reshares its inputs (see `Purpose::Refresh`)
         op: Op::Mean,
         inputs: start.inputs.into_iter().map(|(i, _)| i).collect(),
-        // a refresh's inputs were checked against the manifests held here, above
-        manifests: vec![],
+        // the manifests being repaired: the refreshed shares are kept only under manifests that
+        // supersede them (`KeepRefreshed`)
+        manifests: start.manifests,
         participants: start.participants,
         committee: start.committee,
         threshold: start.threshold,

@@ -444,8 +444,15 @@ impl Handler<KeepRefreshed> for MpcSession {
                 return Err("one manifest per input is needed".into());
             }
             let n = self.spec.committee as usize;
-            for ((manifest, input), s) in m.manifests.iter().zip(&self.spec.inputs).zip(kept) {
+            for (((manifest, input), s), old) in
+                m.manifests.iter().zip(&self.spec.inputs).zip(kept).zip(&self.spec.manifests)
+            {
                 manifest.verify().map_err(|e| format!("manifest of {}: {e}", input.key))?;
+                // the owner's key, repaired along its own lineage by t+1 of its holders — not a
+                // manifest the coordinator signed as a new "owner"
+                if !manifest.supersedes(&old.body) {
+                    return Err(format!("manifest of {} does not supersede the one being repaired", input.key));
+                }
                 let b = &manifest.body;
                 let holders_match = b.holders.len() == n
                     && b.holders

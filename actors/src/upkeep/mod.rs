@@ -356,10 +356,10 @@ async fn on_peer_up(custody: Addr<Custody>, network: Addr<Network>, peer: PeerId
             continue;
         };
         let Ok(Response::Manifest(Some(theirs))) = wire::decode::<Response>(&frame) else { continue };
-        let mine = held.iter().find(|r| r.manifest.body.key == *key).map(|r| r.manifest.body.epoch).unwrap_or(0);
-        if theirs.body.key == *key
-            && theirs.body.epoch > mine
-            && theirs.verify().is_ok()
+        let Some(mine) = held.iter().find(|r| r.manifest.body.key == *key) else { continue };
+        // only a repair of this very lineage, by t+1 of its holders (or the owner re-signing): a
+        // manifest anyone else signed, or a repair of another lineage, never makes this node drop it
+        if theirs.supersedes(&mine.manifest.body)
             && let Ok(Ok(true)) = custody.send(DropStale { key: *key, newer_epoch: theirs.body.epoch }).await
         {
             tracing::info!(%key, epoch = theirs.body.epoch, "stale share dropped: the key was repaired while this node was away");

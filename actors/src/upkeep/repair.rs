@@ -142,6 +142,7 @@ async fn run_refresh(
             InputSpec { key: old.key, meta: old.meta.clone(), source: InputSource::Reshare { dealers } },
             old.epoch,
         )],
+        manifests: vec![manifest.clone()],
         participants: group.iter().map(|p| p.to_bytes()).collect(),
         committee: n as u32,
         threshold: t as u32,

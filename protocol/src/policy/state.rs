@@ -162,8 +162,13 @@ impl PolicyState {
         for script in &p.grantees {
             let rights = policy.grantees.entry(script.clone()).or_default();
             rights.apply(p.action, p.level, &p.scope);
-            if p.min_count.is_some() {
-                rights.min_count = p.min_count;
+            // an all-keys grant sets the grantee's min_count; a grant scoped to some keys can only
+            // raise it (it must not lower the minimum that protects the owner's other keys)
+            if let Some(m) = p.min_count {
+                rights.min_count = match (&p.scope, rights.min_count) {
+                    (Scope::Keys(_), Some(old)) => Some(old.max(m)),
+                    _ => Some(m),
+                };
             }
             if rights.is_empty() {
                 policy.grantees.remove(script);
