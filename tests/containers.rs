@@ -493,7 +493,7 @@ impl Net {
     }
 
     fn peers_of(&self, i: usize) -> Option<BTreeSet<String>> {
-        let out = self.exec(i, &["peers"]);
+        let out = self.exec(i, &["peers", "--format", "text"]);
         out.ok.then(|| out.stdout.lines().map(|l| l.trim().to_string()).collect())
     }
 
@@ -817,7 +817,7 @@ fn store_and_load(net: &Net) -> Stored {
     let err = net.load(3, &stored[0].0).expect_err("node 3 is another owner");
     assert_eq!(err.code(), Some(ErrorCode::AccessDenied), "{err}");
     // a key stored with the CLI on node 2, under node 2's own identity
-    let own2 = net.cli(2, &["store", "[1,2,3]"]);
+    let own2 = net.cli(2, &["store", "[1,2,3]", "--format", "text"]);
     let shown = net.cli(2, &["load", &own2]);
     assert_eq!(shown.split_whitespace().collect::<String>(), "[1,2,3]");
 
@@ -943,7 +943,7 @@ fn cut_off_and_rejoin(net: &mut Net, data: &mut Stored) {
         let out = net.exec(4, &["load", &data.stored[1].0]);
         (out.ok && serde_json::from_str::<Json>(&out.stdout).ok()? == data.stored[1].1.to_json()).then_some(())
     });
-    let k = net.cli(4, &["store", "[7,8,9]"]);
+    let k = net.cli(4, &["store", "[7,8,9]", "--format", "text"]);
     assert_eq!(net.load(0, &k).expect("load what node 4 stored").to_json(), json!([7, 8, 9]));
     for (key, v) in &data.stored {
         assert_eq!(&net.load(4, key).expect("load through node 4"), v);
@@ -1019,7 +1019,7 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
                 &format!("container {id} to see the four others"),
                 deadline.saturating_duration_since(Instant::now()),
                 || {
-                    let out = exec_in(id, &["peers"]);
+                    let out = exec_in(id, &["peers", "--format", "text"]);
                     (out.ok && out.stdout.lines().count() >= NODES - 1).then_some(())
                 },
             );

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod client_cmd;
+mod datafile;
 mod demo;
 mod devnet;
 mod rpc;
@@ -21,7 +22,9 @@ fn main() -> std::process::ExitCode {
         Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
             bench::load::run(nodes, clients, secs)
         }
-        Some(cmd) => client_cmd::run(cmd, cli.socket),
+        Some(cmd) => {
+            client_cmd::run(cmd, client_cmd::Opts { socket: cli.socket, format: cli.format, progress: cli.progress })
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
