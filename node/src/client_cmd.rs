@@ -66,15 +66,15 @@ impl Session {
     ) -> anyhow::Result<T> {
         let op: Arc<Mutex<Option<String>>> = Arc::default();
         let bar = (self.progress == ProgressMode::Auto && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{spinner} {msg:12} [{bar:40}] {pos}/{len} {elapsed}")
-            {
-                bar.set_style(style.progress_chars("=> "));
-            }
+            // a spinner until the node reports how much there is to do
+            let bar = indicatif::ProgressBar::new_spinner().with_message("starting");
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
+        let bar_style = indicatif::ProgressStyle::with_template("{spinner} {msg:12} [{bar:40}] {pos}/{len} {elapsed}")
+            .ok()
+            .map(|s| s.progress_chars("=> "));
+        let mut styled = false;
         cancel_on_ctrl_c(self.endpoint.clone(), op.clone(), bar.clone());
         let mode = self.progress;
         let mut on_progress = |p: &Progress| {
@@ -83,6 +83,10 @@ impl Session {
             }
             match (&bar, mode) {
                 (Some(bar), _) => {
+                    if !styled && let Some(style) = &bar_style {
+                        bar.set_style(style.clone());
+                        styled = true;
+                    }
                     bar.set_length(p.total);
                     bar.set_position(p.done);
                     bar.set_message(p.stage.clone());
