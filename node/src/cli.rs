@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Also serve the client API on this TCP address (e.g. 127.0.0.1:7000).
     #[arg(long)]
     pub rpc: Option<SocketAddr>,
+    /// Serve Prometheus metrics (/metrics), a status page (/) and /healthz on this address; loopback
+    /// only (no authentication yet), e.g. 127.0.0.1:9100 (port 0: any free port, written to node.json).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// IP address to listen on for peers.
     #[arg(long, default_value = "0.0.0.0")]
     pub listen_ip: IpAddr,

@@ -7,6 +7,7 @@ mod client_cmd;
 mod datafile;
 mod demo;
 mod devnet;
+mod metrics;
 mod rpc;
 mod run;
 

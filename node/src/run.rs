@@ -101,12 +101,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
     }
     let rpc_tcp = args.rpc;
+    if let Some(addr) = args.metrics {
+        crate::metrics::check_addr(addr).map_err(anyhow::Error::msg)?;
+    }
+    let metrics_addr = args.metrics;
     let sys = actix_rt::System::new();
 
-    sys.block_on(async move { serve(cfg, rpc_tcp).await })
+    sys.block_on(async move { serve(cfg, rpc_tcp, metrics_addr).await })
 }
 
-async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
     let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
@@ -117,14 +121,26 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<(
     }
     let listener =
         server::bind_unix(&socket).with_context(|| format!("binding the client socket {}", socket.display()))?;
-    let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default() };
+    let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default(), metrics: Default::default() };
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
     if let Some(addr) = rpc_tcp {
         let l =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the client API on {addr}"))?;
         tracing::info!(%addr, "client API on TCP");
-        actix_rt::spawn(server::serve_tcp(l, ctx, limits));
+        actix_rt::spawn(server::serve_tcp(l, ctx.clone(), limits));
     }
+    let metrics_bound = match metrics_addr {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?;
+            let bound = l.local_addr()?;
+            tracing::info!(addr = %bound, "metrics and status page on http://{bound}/");
+            actix_rt::spawn(crate::metrics::serve(l, ctx));
+            Some(bound)
+        }
+        None => None,
+    };
 
     // Wait for the swarm to report its listen addresses, then publish them for scripts and tests.
     let mut view = handles.network.send(GetView).await?;
@@ -135,7 +151,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>) -> anyhow::Result<(
         tokio::time::sleep(Duration::from_millis(50)).await;
         view = handles.network.send(GetView).await?;
     }
-    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, rpc_tcp)?;
+    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, rpc_tcp, metrics_bound)?;
     println!(
         "enigma node {} ready: peers {}; client socket {}",
         view.local,
@@ -160,12 +176,14 @@ fn write_info(
     listen: &[Multiaddr],
     socket: &Path,
     rpc: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
         "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "socket": socket,
         "rpc": rpc.map(|a| a.to_string()),
+        "metrics": metrics.map(|a| a.to_string()),
         "pid": std::process::id(),
     });
     let tmp = dir.join(format!("{INFO_FILE}.tmp"));
