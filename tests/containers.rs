@@ -734,7 +734,7 @@ fn five_containers_store_survive_loss_restart_and_partition() {
             let now = net.held(i);
             assert!(now >= before, "node {i} held {before} shares, now {now}");
         }
-        assert_eq!(net.cli(4, &["get-pubkey"]), owner, "node 4 kept its identity");
+        assert_eq!(net.cli(4, &["get-pubkey", "--format", "text"]), owner, "node 4 kept its identity");
         for (key, v) in &data.stored {
             assert_eq!(&net.load(1, key).expect("load after restart"), v);
             assert_eq!(&net.load(4, key).expect("load through a restarted node"), v);
@@ -759,7 +759,7 @@ fn same_identity(net: &Net) -> String {
         serde_json::from_value(net.call(0, "gen_key", json!({})).expect("gen_key")).expect("(private_key, public_key)");
     for i in [1, 4] {
         assert_eq!(net.cli(i, &["set-privkey", &sk]), "true", "node {i}");
-        assert_eq!(net.cli(i, &["get-pubkey"]), pk, "node {i}");
+        assert_eq!(net.cli(i, &["get-pubkey", "--format", "text"]), pk, "node {i}");
     }
     assert_eq!(net.cli(1, &["set-privkey", "00"]), "false", "an invalid private key is refused");
     pk

@@ -71,6 +71,9 @@ fn metrics_status_page_and_healthz() {
     assert!(page.contains(&c.nodes[0].peer_id) && page.contains(&c.nodes[1].peer_id), "{page}");
     assert!(page.contains("<span id=\"peer_count\">2</span>"), "{page}");
     assert!(page.contains("<td>stats.mean</td><td>ok</td>"), "{page}");
+    assert!(page.contains("keys held: <span id=\"custody_keys\">1</span> (1 committed, 0 pending)"), "{page}");
+    assert!(page.contains("<span id=\"running\">0</span>"), "{page}");
+    assert!(page.contains("Grants of this identity (0)"), "{page}");
     assert_eq!(get(&addr, "/nope").0, "HTTP/1.1 404 Not Found");
 }
 

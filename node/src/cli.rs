@@ -53,7 +53,7 @@ pub struct RunArgs {
     pub rpc: Option<SocketAddr>,
     /// Serve Prometheus metrics (/metrics), a status page (/) and /healthz on this address; loopback
     /// only (no authentication yet), e.g. 127.0.0.1:9100 (port 0: any free port, written to node.json).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, alias = "dashboard", value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
     /// IP address to listen on for peers.
     #[arg(long, default_value = "0.0.0.0")]

@@ -3,7 +3,8 @@
 //!
 //! Owns: the counters the client API feeds (calls and latency per method; computations started, by
 //! outcome, and their duration per op), the gauges read from the node's status at each scrape (peers,
-//! shares held and pending, banned peers, uptime), the last computations for the page, and a GET-only
+//! shares held and pending, banned peers, uptime), the last computations for the page (with custody
+//! and this identity's grants), and a GET-only
 //! HTTP/1.1 responder for `/metrics` (OpenMetrics text, `prometheus-client`), `/healthz` and `/`
 //! (HTML that refreshes itself). Must never: hold a connection or a request head without bound, or
 //! show anything secret (the status it reads has public keys only).
@@ -293,7 +294,31 @@ async fn page(ctx: &RpcCtx) -> String {
         }
         None => h.push_str("<p>The node's status is not available right now.</p>"),
     }
-    h.push_str("<h2>Recent computations</h2><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>seconds</th><th>ended</th></tr>");
+    // custody: the keys this node holds a share of, by state
+    if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
+        let keys = keys.as_array().cloned().unwrap_or_default();
+        let committed = keys.iter().filter(|k| k["state"] == "committed").count();
+        let _ = write!(
+            h,
+            "<h2>Custody</h2><p>keys held: <span id=\"custody_keys\">{}</span> ({committed} committed, {} pending)</p>",
+            keys.len(),
+            keys.len() - committed
+        );
+    }
+    // this identity's grants
+    if let Ok(Ok(grants)) = ctx.front.send(front::Policy {}).await {
+        let grants = grants.as_array().cloned().unwrap_or_default();
+        let _ = write!(h, "<h2>Grants of this identity ({})</h2><ul id=\"grants\">", grants.len());
+        for g in &grants {
+            let _ = write!(h, "<li><code>{}</code></li>", esc(&g.to_string()));
+        }
+        h.push_str("</ul>");
+    }
+    let running = ctx.metrics.running.get();
+    let _ = write!(h, "<h2>Computations</h2><p>running: <span id=\"running\">{running}</span></p>");
+    h.push_str(
+        "<h3>Recent</h3><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>seconds</th><th>ended</th></tr>",
+    );
     let recent: Vec<Recent> = ctx.metrics.recent.lock().map(|r| r.iter().rev().cloned().collect()).unwrap_or_default();
     for r in recent {
         let ago = r.at.elapsed().map(|d| d.as_secs()).unwrap_or(0);
