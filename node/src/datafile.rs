@@ -92,7 +92,14 @@ impl Table {
     pub fn read_csv(path: &Path, wanted: Option<&[String]>) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(file);
-        let headers: Vec<String> = reader.headers().map_err(|e| csv_error(path, e))?.iter().map(String::from).collect();
+        let mut headers: Vec<String> =
+            reader.headers().map_err(|e| csv_error(path, e))?.iter().map(String::from).collect();
+        // a byte-order mark (spreadsheets write one) is not part of the first column's name
+        if let Some(first) = headers.first_mut()
+            && let Some(rest) = first.strip_prefix('\u{feff}')
+        {
+            *first = rest.trim().to_string();
+        }
         if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(bad(path, "no header row (the first line must name the columns)"));
         }
@@ -423,6 +430,8 @@ mod tests {
         assert_eq!(t.matrix().to_json(), json!([[45.0, 1.5], [43.0, 1.75], [23.0, 2.0]]));
         let t = Table::read_csv(&p, Some(&["height".into()])).unwrap();
         assert_eq!(t.headers, vec!["height"]);
+        let (_d, p) = tmp("bom.csv", "\u{feff}age,height\n1,2\n".as_bytes());
+        assert_eq!(Table::read_csv(&p, Some(&["age".into()])).unwrap().column(0).to_json(), json!([1]));
         assert_eq!(t.column(0).to_json(), json!([1.5, 1.75, 2.0]));
     }
 
