@@ -75,6 +75,26 @@ fn metrics_status_page_and_healthz() {
     assert!(page.contains("<span id=\"running\">0</span>"), "{page}");
     assert!(page.contains("Grants of this identity (0)"), "{page}");
     assert_eq!(get(&addr, "/nope").0, "HTTP/1.1 404 Not Found");
+
+    // every metric docker/grafana-dashboard.json queries is exported
+    let dash: Json = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docker/grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let exported: Vec<String> = after.keys().map(|k| k.split('{').next().unwrap_or_default().to_string()).collect();
+    let mut queried = 0;
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("enigma_"))
+            {
+                queried += 1;
+                assert!(exported.iter().any(|e| e == name), "the dashboard queries {name}, which is not exported");
+            }
+        }
+    }
+    assert!(queried >= 11, "{queried}");
 }
 
 #[test]
