@@ -103,7 +103,12 @@ impl Table {
         if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(bad(path, "no header row (the first line must name the columns)"));
         }
-        // the columns to check: the asked ones (each must exist), or all
+        // the columns to check: the asked ones (each must exist, once), or all
+        if let Some(names) = wanted
+            && let Some((i, n)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(bad(path, format!("column {n:?} is asked for twice (position {})", i + 1)));
+        }
         let columns: Vec<usize> = match wanted {
             Some(names) => names
                 .iter()
@@ -452,6 +457,8 @@ mod tests {
             assert!(e.contains(want) && e.contains("bad.csv"), "{e:?} should contain {want:?}");
         }
         let (_d, p) = tmp("m.csv", b"a,b\n1,2\n");
+        let e = err_of(Table::read_csv(&p, Some(&["a".into(), "a".into()])));
+        assert!(e.contains("column \"a\" is asked for twice"), "{e}");
         let e = err_of(Table::read_csv(&p, Some(&["c".into()])));
         assert!(e.contains("no column \"c\"; the columns are \"a\", \"b\""), "{e}");
         // a bad cell in a column not asked for does not matter
