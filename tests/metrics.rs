@@ -54,6 +54,8 @@ fn metrics_status_page_and_healthz() {
     let k = cl.store_json(json!([1, 2, 3, 6])).unwrap();
     assert_eq!(cl.call("stats.mean", json!([k])).unwrap(), json!([3.0]));
     assert!(cl.call("stats.mean", json!(["00".repeat(32)])).is_err());
+    let grantee = c.client(1).get_address().unwrap();
+    cl.pair(&[&grantee], Some(&[&k]), None).unwrap();
 
     let after = samples(&get(&addr, "/metrics").1);
     let store_ok = "enigma_rpc_calls_total{method=\"store\",outcome=\"ok\"}";
@@ -65,6 +67,7 @@ fn metrics_status_page_and_healthz() {
     assert_eq!(value(&after, "enigma_sessions_running"), 0.0);
     assert!(value(&after, "enigma_rpc_call_seconds_count{method=\"store\"}") >= 1.0);
     assert!(value(&after, "enigma_shares_held") >= 1.0, "node 0 holds a share of the stored key");
+    assert_eq!(value(&after, "enigma_ledger_transactions") - value(&before, "enigma_ledger_transactions"), 1.0);
 
     let (status, page) = get(&addr, "/");
     assert_eq!(status, "HTTP/1.1 200 OK");
@@ -73,7 +76,8 @@ fn metrics_status_page_and_healthz() {
     assert!(page.contains("<td>stats.mean</td><td>ok</td>"), "{page}");
     assert!(page.contains("keys held: <span id=\"custody_keys\">1</span> (1 committed, 0 pending)"), "{page}");
     assert!(page.contains("<span id=\"running\">0</span>"), "{page}");
-    assert!(page.contains("Grants of this identity (0)"), "{page}");
+    assert!(page.contains("Grants of this identity (1)") && page.contains(&grantee), "{page}");
+    assert!(page.contains("policy transactions: <span id=\"ledger_txs\">"), "{page}");
     assert_eq!(get(&addr, "/nope").0, "HTTP/1.1 404 Not Found");
 
     // every metric docker/grafana-dashboard.json queries is exported
@@ -94,7 +98,7 @@ fn metrics_status_page_and_healthz() {
             }
         }
     }
-    assert!(queried >= 11, "{queried}");
+    assert!(queried >= 12, "{queried}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 use crate::rpc::dispatch::RpcCtx;
 use enigma_actors::front;
+use enigma_actors::ledger::{Inventory, Ledger};
 use enigma_protocol::api::{self, ApiError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -56,6 +57,7 @@ pub struct Metrics {
     banned_peers: Gauge,
     uptime: Gauge,
     running: Gauge,
+    ledger_txs: Gauge,
     started: Instant,
     recent: Mutex<VecDeque<Recent>>,
 }
@@ -81,6 +83,7 @@ impl Metrics {
             banned_peers: Gauge::default(),
             uptime: Gauge::default(),
             running: Gauge::default(),
+            ledger_txs: Gauge::default(),
             started: Instant::now(),
             recent: Mutex::new(VecDeque::new()),
         };
@@ -108,6 +111,11 @@ impl Metrics {
         r.register("enigma_shares_pending", "Shares of stores not committed (yet)", m.shares_pending.clone());
         r.register("enigma_banned_peers", "Peers banned for misbehaving", m.banned_peers.clone());
         r.register("enigma_uptime_seconds", "Seconds since the node started", m.uptime.clone());
+        r.register(
+            "enigma_ledger_transactions",
+            "Policy transactions on this node's ledger (its height)",
+            m.ledger_txs.clone(),
+        );
         m
     }
 
@@ -162,13 +170,20 @@ pub fn check_addr(addr: std::net::SocketAddr) -> Result<(), String> {
     ))
 }
 
-pub async fn serve(listener: TcpListener, ctx: RpcCtx) {
+/// What the pages read: the client API's context and the ledger.
+#[derive(Clone)]
+pub struct Sources {
+    pub rpc: RpcCtx,
+    pub ledger: actix::Addr<Ledger>,
+}
+
+pub async fn serve(listener: TcpListener, src: Sources) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let ctx = ctx.clone();
+                let src = src.clone();
                 actix_rt::spawn(async move {
-                    if tokio::time::timeout(Duration::from_secs(10), respond(stream, &ctx)).await.is_err() {
+                    if tokio::time::timeout(Duration::from_secs(10), respond(stream, &src)).await.is_err() {
                         tracing::debug!("metrics request timed out");
                     }
                 });
@@ -183,7 +198,8 @@ pub async fn serve(listener: TcpListener, ctx: RpcCtx) {
 
 const MAX_HEAD: usize = 8 << 10;
 
-async fn respond(mut stream: TcpStream, ctx: &RpcCtx) {
+async fn respond(mut stream: TcpStream, src: &Sources) {
+    let ctx = &src.rpc;
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
@@ -207,10 +223,10 @@ async fn respond(mut stream: TcpStream, ctx: &RpcCtx) {
     let (status, ctype, body) = match path {
         "/healthz" => ("200 OK", "text/plain", b"ok\n".to_vec()),
         "/metrics" => {
-            refresh(ctx).await;
+            refresh(src).await;
             ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", ctx.metrics.encode().into_bytes())
         }
-        "/" => ("200 OK", "text/html; charset=utf-8", page(ctx).await.into_bytes()),
+        "/" => ("200 OK", "text/html; charset=utf-8", page(src).await.into_bytes()),
         _ => ("404 Not Found", "text/plain", b"not found: /, /metrics, /healthz\n".to_vec()),
     };
     let body = if method == "HEAD" { Vec::new() } else { body };
@@ -241,9 +257,13 @@ async fn status(ctx: &RpcCtx) -> Option<front::NodeStatus> {
     }
 }
 
-/// Sets the gauges from the node's status.
-async fn refresh(ctx: &RpcCtx) {
+/// Sets the gauges from the node's status and its ledger.
+async fn refresh(src: &Sources) {
+    let ctx = &src.rpc;
     let m = &ctx.metrics;
+    if let Ok(txs) = src.ledger.send(Inventory).await {
+        m.ledger_txs.set(txs.len() as i64);
+    }
     m.uptime.set(m.started.elapsed().as_secs() as i64);
     if let Some(s) = status(ctx).await {
         m.peers.set(s.peers.len() as i64);
@@ -257,7 +277,8 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-async fn page(ctx: &RpcCtx) -> String {
+async fn page(src: &Sources) -> String {
+    let ctx = &src.rpc;
     let uptime = ctx.metrics.started.elapsed().as_secs();
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
@@ -304,6 +325,9 @@ async fn page(ctx: &RpcCtx) -> String {
             keys.len(),
             keys.len() - committed
         );
+    }
+    if let Ok(txs) = src.ledger.send(Inventory).await {
+        let _ = write!(h, "<h2>Ledger</h2><p>policy transactions: <span id=\"ledger_txs\">{}</span></p>", txs.len());
     }
     // this identity's grants
     if let Ok(Ok(grants)) = ctx.front.send(front::Policy {}).await {

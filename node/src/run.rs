@@ -136,7 +136,8 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>, metrics_addr: Optio
                 .with_context(|| format!("binding the metrics listener on {addr}"))?;
             let bound = l.local_addr()?;
             tracing::info!(addr = %bound, "metrics and status page on http://{bound}/");
-            actix_rt::spawn(crate::metrics::serve(l, ctx));
+            let sources = crate::metrics::Sources { rpc: ctx, ledger: handles.ledger.clone() };
+            actix_rt::spawn(crate::metrics::serve(l, sources));
             Some(bound)
         }
         None => None,
