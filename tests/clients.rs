@@ -151,7 +151,7 @@ fn the_cli_has_a_subcommand_for_every_api_method_with_its_arguments() {
         (&["store", "\"s\"", "--as", "string"], "store"),
         (&["load", k], "load"),
         (&["delete", k], "delete"),
-        (&["pair", "1A", "--key", k, "--level", "compute"], "pair"),
+        (&["pair", "1A", "--key", k, "--level", "compute", "--min-count", "5"], "pair"),
         (&["revoke", "1A", "--key", k, "--level", "load"], "revoke"),
         (&["policy"], "policy"),
         (&["ledger-tx", "00"], "ledger_tx"),
@@ -447,7 +447,7 @@ fn the_typed_rust_client_against_a_devnet() {
     // access control, typed
     let addr = other.get_address().unwrap();
     assert_eq!(other.load(&k).unwrap_err().code(), Some(ErrorCode::AccessDenied));
-    let txid = owner.pair(&[&addr], Some(&[&k]), Some(Level::Load)).unwrap();
+    let txid = owner.pair(&[&addr], Some(&[&k]), Some(Level::Load), None).unwrap();
     assert_eq!(txid.len(), 64);
     assert!(owner.ledger_tx(&txid).unwrap().is_object());
     assert!(!owner.policy().unwrap().as_array().unwrap().is_empty());
@@ -458,7 +458,7 @@ fn the_typed_rust_client_against_a_devnet() {
     support::wait_for("the revoke to reach node 1", Duration::from_secs(30), || {
         (other.load(&k).err()?.code() == Some(ErrorCode::AccessDenied)).then_some(())
     });
-    assert_eq!(owner.pair(&["not-an-address"], None, None).unwrap_err().code(), Some(ErrorCode::InvalidAddress));
+    assert_eq!(owner.pair(&["not-an-address"], None, None, None).unwrap_err().code(), Some(ErrorCode::InvalidAddress));
 
     // the node's own view
     let man = owner.manifest(&k).unwrap();

@@ -274,14 +274,18 @@ fn store_true_works_for_every_operation_and_results_chain() {
 fn compute_access_is_checked_by_every_holder() {
     let c = Cluster::start(Opts::default());
     let mut owner = c.client(0);
-    let k = owner.store_json(json!([1, 2, 3, 4])).unwrap();
+    let k = owner.store_json(json!([1, 2, 3, 4, 5, 6])).unwrap();
+    let few = owner.store_json(json!([1, 2, 3, 4])).unwrap();
     let mut other = c.client(1);
     other.gen_key().unwrap();
     let addr = other.get_address().unwrap();
     assert_eq!(code(other.call("stats.mean", json!([k]))), ErrorCode::AccessDenied);
     owner.call("pair", json!({"addresses": [addr], "level": "compute"})).unwrap();
-    assert_eq!(scalar(&mut other, "stats.mean", &[&k]), 2.5, "a compute grant allows computing");
+    assert_eq!(scalar(&mut other, "stats.mean", &[&k]), 3.5, "a compute grant allows computing");
     assert_eq!(code(other.load(&k)), ErrorCode::AccessDenied, "but not loading");
+    assert_eq!(code(other.call("stats.mean", json!([few]))), ErrorCode::AccessDenied, "fewer than min_count = 5");
+    owner.call("pair", json!({"addresses": [addr], "level": "compute", "min_count": 4})).unwrap();
+    assert_eq!(scalar(&mut other, "stats.mean", &[&few]), 2.5, "the owner's min_count applies");
     owner.call("revoke", json!({"addresses": [addr]})).unwrap();
     assert_eq!(code(other.call("stats.mean", json!([k]))), ErrorCode::AccessDenied);
 }
@@ -310,7 +314,8 @@ fn bad_requests_get_clear_errors() {
 
 #[test]
 fn progress_is_reported_and_a_committee_member_killed_mid_session_ends_it_cleanly() {
-    let mut c = Cluster::start(Opts::default());
+    // six nodes for groups of five: after a holder is lost, a sixth node can take its seat
+    let mut c = Cluster::start(Opts { nodes: 6, ..Opts::default() });
     let mut cl = c.client(0);
     let big: Vec<f64> = data(20_000, 1000.0, 7);
     let k = cl.store_json(json!(big)).unwrap();
@@ -326,6 +331,14 @@ fn progress_is_reported_and_a_committee_member_killed_mid_session_ends_it_cleanl
     assert!(seen > 0, "no progress notification");
 
     // kill a committee member (not the requester) as soon as the computation reports progress
+    let manifest = cl.call("manifest", json!({"key": km})).unwrap();
+    let victim = manifest["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| c.peer_index(h["peer_id"].as_str().unwrap()))
+        .find(|i| *i != 0)
+        .unwrap();
     let sock = c.nodes[0].socket();
     let (started_tx, started_rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
@@ -341,13 +354,14 @@ fn progress_is_reported_and_a_committee_member_killed_mid_session_ends_it_cleanl
         (r, t0.elapsed())
     });
     started_rx.recv_timeout(Duration::from_secs(60)).expect("the computation started");
-    c.kill(3);
+    c.kill(victim);
     let (r, took) = worker.join().unwrap();
     let err = r.expect_err("a session with a dead member cannot finish");
     assert!(matches!(err.code(), Some(ErrorCode::NotEnoughNodes | ErrorCode::Unavailable)), "{err}");
     assert!(took < Duration::from_secs(60), "ended in {took:?}");
 
-    // the node keeps serving: a computation on the live part of the group works
+    // the node keeps serving: with the lost holder's seat taken by the next-ranked live node, at the
+    // key's own threshold
     assert_close(scalar(&mut c.client(0), "stats.mean", &[&k]), mean(&big), 1e-9, "mean after the loss");
 }
 

@@ -17,11 +17,11 @@
 //! Resources of an earlier run that was killed outright (its process is gone) are swept at start.
 //! Every wait polls with a deadline; every docker command and every client call has a deadline too.
 
-use enigma_client::{Client, ClientError};
+use enigma_client::{Client, ClientError, TcpAuth};
 use enigma_protocol::api::{self, ErrorCode};
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -326,15 +326,43 @@ fn nth(base: Ipv4Addr, n: u32) -> Ipv4Addr {
 // ---------------------------------------------------------------------------------------------------
 // Clients: the published client API (TCP, from the host) and `docker exec <c> /enigma …`
 
+/// The credential of each published client API (`127.0.0.1:<host port>` → token and certificate
+/// fingerprint), as `docker exec <c> /enigma rpc-env` printed it after the container's last start.
+static CREDENTIALS: Mutex<Option<HashMap<String, TcpAuth>>> = Mutex::new(None);
+
+/// Learns the credential of container `name`'s client API, published at `endpoint`.
+fn learn_credential(name: &str, endpoint: &str) -> TcpAuth {
+    let out = exec_in(name, &["rpc-env"]);
+    assert!(out.ok, "rpc-env in {name}: {}", out.stderr);
+    let mut auth = TcpAuth::default();
+    for line in out.stdout.lines() {
+        match line.split_once('=') {
+            Some(("ENIGMA_RPC_TOKEN", t)) => auth.token = Some(t.to_string()),
+            Some(("ENIGMA_RPC_FINGERPRINT", f)) => auth = auth.pin(f).expect("a fingerprint"),
+            _ => panic!("rpc-env in {name} printed {line:?}"),
+        }
+    }
+    assert!(auth.token.is_some() && auth.fingerprint.is_some(), "{name} serves TLS with a cookie: {auth:?}");
+    CREDENTIALS.lock().unwrap().get_or_insert_with(HashMap::new).insert(endpoint.to_string(), auth.clone());
+    auth
+}
+
+/// A client of a published client API, with its credential (TLS pinned to the node's certificate).
+fn connect(endpoint: &str) -> Result<Client, ClientError> {
+    let auth = CREDENTIALS.lock().unwrap().as_ref().and_then(|m| m.get(endpoint).cloned());
+    let auth = auth.unwrap_or_else(|| panic!("no credential learnt for {endpoint}"));
+    Client::connect_with(endpoint, &auth)
+}
+
 /// Calls a method over a node's published client API, failing the test if it hangs.
 fn call_at(endpoint: &str, method: &str, params: Json) -> Result<Json, ClientError> {
     let (ep, m) = (endpoint.to_string(), method.to_string());
-    within(&format!("{method} via {endpoint}"), REQUEST_LIMIT, move || Client::connect(&ep)?.call(&m, params))
+    within(&format!("{method} via {endpoint}"), REQUEST_LIMIT, move || connect(&ep)?.call(&m, params))
 }
 
 fn load_at(endpoint: &str, key: &str) -> Result<Value, ClientError> {
     let (ep, k) = (endpoint.to_string(), key.to_string());
-    within(&format!("load via {endpoint}"), REQUEST_LIMIT, move || Client::connect(&ep)?.load(&k))
+    within(&format!("load via {endpoint}"), REQUEST_LIMIT, move || connect(&ep)?.load(&k))
 }
 
 /// `docker exec <container> /enigma ARGS` (the client finds the node through $ENIGMA_SOCKET).
@@ -421,7 +449,7 @@ impl Net {
         if i > 0 {
             args.push(&seed);
         }
-        args.extend([port.as_str(), "--rpc", &rpc, "--request-timeout", &timeout, "--group-size", "5"]);
+        args.extend([port.as_str(), "--rpc", &rpc, "--rpc-tls", "--request-timeout", &timeout, "--group-size", "5"]);
         must(&args);
         self.came_up(i);
     }
@@ -461,6 +489,7 @@ impl Net {
             .find_map(|l| l.trim().strip_prefix("127.0.0.1:"))
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no 127.0.0.1 port published for {name}: {mapped:?}"));
+        learn_credential(name, &format!("127.0.0.1:{}", self.ports[i]));
     }
 
     fn endpoint(&self, i: usize) -> String {
@@ -806,7 +835,7 @@ fn store_and_load(net: &Net) -> Stored {
     }
     let big = Value::Bytes(big);
     let (ep, v) = (net.endpoint(0), big.clone());
-    let key = within("store 3 MiB", REQUEST_LIMIT, move || Client::connect(&ep)?.store(&v)).expect("store bytes");
+    let key = within("store 3 MiB", REQUEST_LIMIT, move || connect(&ep)?.store(&v)).expect("store bytes");
     assert_eq!(net.load(1, &key).expect("load bytes"), big);
     stored.push((key, big));
 
@@ -1028,14 +1057,27 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
 
     step("compose: node0's client API on the host (Rust client and CLI)", || {
         let ep = format!("127.0.0.1:{port}");
+        let node0 = compose_run(&["ps", "-q", "node0"]).trim().to_string();
+        let auth = learn_credential(&node0, &ep);
+        // without the credential the published port is no use
+        let refused = within("a call without the credential", REQUEST_LIMIT, {
+            let ep = ep.clone();
+            move || Client::connect_with(&ep, &TcpAuth { token: None, ..auth.clone() })?.call("peers", json!({}))
+        });
+        assert_eq!(refused.as_ref().err().and_then(ClientError::code), Some(ErrorCode::Unauthorized), "{refused:?}");
         let peers = call_at(&ep, "peers", json!({})).expect("peers");
         assert_eq!(peers.as_array().map(Vec::len), Some(NODES - 1), "{peers}");
         let data = json!([[90, 60, 90], [88, 57, 89]]);
         let key = call_at(&ep, "store", json!({ "data": data })).expect("store");
         let key = key.as_str().expect("a key");
         assert_eq!(load_at(&ep, key).expect("load").to_json(), data);
-        let out = run(Command::new(BIN).args(["load", key, "--socket", &ep]), REQUEST_LIMIT)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let creds = exec_in(&node0, &["rpc-env"]).stdout;
+        let mut cli = Command::new(BIN);
+        cli.args(["load", key, "--socket", &ep]);
+        for (k, v) in creds.lines().filter_map(|l| l.split_once('=')) {
+            cli.env(k, v);
+        }
+        let out = run(&mut cli, REQUEST_LIMIT).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.ok, "enigma load {key} --socket {ep}: {}", out.stderr);
         let shown: Json = serde_json::from_str(&out.stdout).expect("JSON");
         assert_eq!(shown, data);

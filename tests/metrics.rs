@@ -55,7 +55,7 @@ fn metrics_status_page_and_healthz() {
     assert_eq!(cl.call("stats.mean", json!([k])).unwrap(), json!([3.0]));
     assert!(cl.call("stats.mean", json!(["00".repeat(32)])).is_err());
     let grantee = c.client(1).get_address().unwrap();
-    cl.pair(&[&grantee], Some(&[&k]), None).unwrap();
+    cl.pair(&[&grantee], Some(&[&k]), None, None).unwrap();
 
     let after = samples(&get(&addr, "/metrics").1);
     let store_ok = "enigma_rpc_calls_total{method=\"store\",outcome=\"ok\"}";

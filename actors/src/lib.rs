@@ -2,9 +2,15 @@
 //!
 //! - [`front`]: one client request → one workflow (store, load, delete, keys, status …);
 //! - [`network`]: the libp2p swarm (driver task) and the peer table; [`router`]: inbound requests;
-//! - [`custody`]: this node's shares in LMDB, and their upkeep ([`custody::sync`]);
+//! - [`custody`]: this node's shares in LMDB; [`upkeep`]: a holder's background duties (recovery,
+//!   tombstones, share repair);
 //! - [`keystore`]: the node's secp256k1 identity;
 //! - [`system`]: starts them all for one node.
+//!
+//! Layers, bottom to top (a module imports only lower ones; docs/decisions.md "Layering", checked by
+//! `tests/layering.rs`): `network`, `custody`, `keystore` → `ledger` → `sessions` → `upkeep`,
+//! `router` → `front` → `system`. Inbound requests go up as a message (`network::InboundRequest`),
+//! never as a handle on the router.
 //!
 //! `actors/` never imports `node/`; pure logic lives in `enigma_protocol`.
 
@@ -17,6 +23,7 @@ pub mod network;
 pub mod router;
 pub mod sessions;
 pub mod system;
+pub mod upkeep;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

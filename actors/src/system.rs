@@ -3,15 +3,15 @@
 //! Owns: the node's configuration and the wiring between actors (who gets whose address). Must
 //! never: contain workflow logic. Call [`start`] from inside a running actix `System`.
 
-use crate::custody::repair::RepairDeps;
-use crate::custody::sync::{CustodySync, RepairConfig};
 use crate::custody::{Custody, CustodyStore};
 use crate::front::{Front, FrontConfig, FrontCtx};
 use crate::keystore::{self, Keystore};
 use crate::ledger::{Ledger, backend::Backend};
-use crate::network::{NetConfig, Network, SetRouter};
+use crate::network::{NetConfig, Network, SetInbound};
 use crate::router::Router;
 use crate::sessions::Sessions;
+use crate::upkeep::repair::RepairDeps;
+use crate::upkeep::{CustodySync, RepairConfig};
 use actix::prelude::*;
 use libp2p::{Multiaddr, PeerId};
 use std::path::PathBuf;
@@ -63,7 +63,7 @@ impl NodeConfig {
             compute_timeout: Duration::from_secs(600),
             repair_grace: Duration::from_secs(60),
             refresh_every: None,
-            pending_grace: crate::custody::sync::PENDING_GRACE,
+            pending_grace: crate::custody::PENDING_GRACE,
             lmdb_map_size: 1 << 40,
             ledger_backend: Backend::Embedded,
             keystore_pass: None,
@@ -132,14 +132,18 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         let (n, c, l) = (network.clone(), custody.clone(), ledger.clone());
         Sessions::start_in_arbiter(&Arbiter::new().handle(), move |_| Sessions::new(local, n, c, l))
     };
-    network.do_send(SetRouter(Router {
-        local,
-        custody: custody.clone(),
-        ledger: ledger.clone(),
-        network: network.clone(),
-        sessions: sessions.clone(),
-        node_key: router_key,
-    }));
+    let router = {
+        let router = Router {
+            local,
+            custody: custody.clone(),
+            ledger: ledger.clone(),
+            network: network.clone(),
+            sessions: sessions.clone(),
+            node_key: router_key,
+        };
+        Router::start_in_arbiter(&Arbiter::new().handle(), move |_| router)
+    };
+    network.do_send(SetInbound(router.recipient()));
     {
         let (c, n) = (custody.clone(), network.clone());
         let repair = RepairConfig {

@@ -91,6 +91,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
         holders,
         created_ms: enigma_actors::now_ms(), // a commit is accepted only within the deadline after this
         epoch: 0,
+        derived_from: vec![],
     }
     .sign(&owner);
     let now = enigma_actors::now_ms();

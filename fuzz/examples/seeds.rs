@@ -44,6 +44,7 @@ fn manifest(owner: &Identity, meta: ValueMeta, rng: &mut StdRng) -> Manifest {
         holders,
         created_ms: NOW_MS,
         epoch: 0,
+        derived_from: vec![],
     }
     .sign(owner)
 }

@@ -3,9 +3,11 @@
 //! Checks: nothing panics; a blank line is exactly an all-whitespace one; a parse error answers
 //! −32700 with id null; a refused request answers −32600 with a number, string or null id; an
 //! accepted request, written back as JSON-RPC, parses to the same request; `Params` never panics.
+//! The TCP handshake's `parse_auth` on the same line: a refusal is `unauthorized` (1013) with a usable
+//! id; an accepted line is a single `auth` request whose token, written back, parses to itself.
 #![no_main]
 
-use enigma_protocol::jsonrpc::{Line, Params, Request, parse_line, parse_request};
+use enigma_protocol::jsonrpc::{Line, Params, Request, auth_request, parse_auth, parse_line, parse_request};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value as Json, json};
 
@@ -67,7 +69,20 @@ fn request(msg: Json) {
     }
 }
 
+fn auth(data: &[u8]) {
+    match parse_auth(data) {
+        Ok(a) => {
+            assert!(matches!(parse_line(data), Line::Single(_)));
+            assert!(matches!(a.id, Json::Null | Json::Number(_) | Json::String(_)));
+            let again = parse_auth(auth_request(&a.token).to_string().as_bytes()).expect("a written-back auth parses");
+            assert_eq!(again.token, a.token);
+        }
+        Err(e) => check_error(&e.response(), 1013),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    auth(data);
     match parse_line(data) {
         Line::Blank => assert!(data.iter().all(u8::is_ascii_whitespace)),
         Line::ParseError(resp) => {

@@ -29,6 +29,14 @@ pub struct Cli {
     /// on stderr with the op id (plain), or nothing (off).
     #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// For client commands over TCP: the file holding the node's token. Without it: $ENIGMA_RPC_TOKEN,
+    /// else the file $ENIGMA_RPC_COOKIE, else <data-dir>/rpc.cookie.
+    #[arg(long, global = true)]
+    pub rpc_cookie: Option<PathBuf>,
+    /// For client commands over TCP: connect with TLS and accept only the certificate with this
+    /// SHA-256 fingerprint (the node prints it at start; default: $ENIGMA_RPC_FINGERPRINT).
+    #[arg(long, global = true)]
+    pub rpc_fingerprint: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -48,13 +56,28 @@ pub struct RunArgs {
     /// Data directory (identity, shares, client socket).
     #[arg(long, env = "ENIGMA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Also serve the client API on this TCP address (e.g. 127.0.0.1:7000).
+    /// Also serve the client API on this TCP address (e.g. 127.0.0.1:7000). A TCP client must
+    /// first show a token: the cookie the node writes to <data-dir>/rpc.cookie at every start, or
+    /// the one in --rpc-token-file. A non-loopback address needs --rpc-tls.
     #[arg(long)]
     pub rpc: Option<SocketAddr>,
     /// Serve Prometheus metrics (/metrics), a status page (/) and /healthz on this address; loopback
     /// only (no authentication yet), e.g. 127.0.0.1:9100 (port 0: any free port, written to node.json).
     #[arg(long, alias = "dashboard", value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Serve the TCP client API over TLS, with a self-signed certificate kept in the data directory
+    /// (rpc-tls.key, rpc-tls.crt); clients pin its SHA-256 fingerprint, which the node prints at start
+    /// and writes to node.json. Required when --rpc is not a loopback address.
+    #[arg(long, requires = "rpc")]
+    pub rpc_tls: bool,
+    /// Take the TCP client API's token from this file (one line, at least 16 characters) instead of
+    /// writing a new cookie at every start.
+    #[arg(long, env = "ENIGMA_RPC_TOKEN_FILE")]
+    pub rpc_token_file: Option<PathBuf>,
+    /// Serve the TCP client API without a token: anyone who can connect acts with the node's
+    /// identity. Only on a loopback address.
+    #[arg(long, requires = "rpc", conflicts_with = "rpc_token_file")]
+    pub rpc_no_auth: bool,
     /// IP address to listen on for peers.
     #[arg(long, default_value = "0.0.0.0")]
     pub listen_ip: IpAddr,
@@ -132,6 +155,9 @@ pub enum Command {
         /// load (raw data and computations) or compute (results of computations only).
         #[arg(long)]
         level: Option<String>,
+        /// With compute: the fewest of your values an allowed aggregate covers (default 5).
+        #[arg(long)]
+        min_count: Option<u32>,
     },
     /// Take access back; prints the txid once every live node has it.
     Revoke {
@@ -172,6 +198,12 @@ pub enum Command {
     /// Benchmarks on a local devnet (prints a table).
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Print the TCP client API's credential of the node in --data-dir (default $ENIGMA_DATA_DIR,
+    /// ~/.enigma) as environment lines: ENIGMA_RPC_TOKEN=… and, with TLS, ENIGMA_RPC_FINGERPRINT=….
+    RpcEnv {
+        #[arg(long, env = "ENIGMA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Call any JSON-RPC method with JSON params.
     Call {
         method: String,

@@ -10,23 +10,66 @@ use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
 use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Client, Compute, Computed, Level, Progress};
+use enigma_client::{Client, Compute, Computed, Level, Progress, TcpAuth};
 use enigma_protocol::api;
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Where and how the client commands connect.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub socket: Option<String>,
+    /// `--rpc-cookie`: the token's file (else the environment, else `<data-dir>/rpc.cookie`).
+    pub cookie: Option<PathBuf>,
+    /// `--rpc-fingerprint`: TLS with this pinned certificate (else `$ENIGMA_RPC_FINGERPRINT`).
+    pub fingerprint: Option<String>,
+}
+
+fn connect(target: &Target) -> anyhow::Result<Client> {
+    let endpoint = target.socket.clone().unwrap_or_else(Client::default_endpoint);
+    if !enigma_client::is_tcp_endpoint(&endpoint) {
+        return Ok(Client::connect(&endpoint)?);
+    }
+    let auth = TcpAuth::resolve(target.cookie.as_deref(), target.fingerprint.as_deref())?;
+    Ok(Client::connect_with(&endpoint, &auth)?)
+}
+
+/// `enigma rpc-env`: the credential of the node in `dir`, as environment lines for a client elsewhere.
+fn rpc_env(dir: &Path) -> anyhow::Result<()> {
+    let info_path = dir.join(crate::run::INFO_FILE);
+    let text = std::fs::read_to_string(&info_path)
+        .with_context(|| format!("reading {} (has the node in {} started?)", info_path.display(), dir.display()))?;
+    let info: Json = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", info_path.display()))?;
+    if info["rpc"].is_null() {
+        bail!("the node in {} does not serve the client API on TCP (start it with --rpc ADDR)", dir.display());
+    }
+    match info["rpc_auth"].as_str() {
+        Some("cookie") => {
+            let cookie = dir.join(enigma_client::COOKIE_FILE);
+            println!("ENIGMA_RPC_TOKEN={}", TcpAuth::read_token_file(&cookie)?);
+        }
+        Some("none") => {}
+        _ => bail!("the node in {} takes its token from --rpc-token-file: use that file", dir.display()),
+    }
+    if let Some(fp) = info["rpc_tls_fingerprint"].as_str() {
+        println!("ENIGMA_RPC_FINGERPRINT={fp}");
+    }
+    Ok(())
+}
+
 /// What every client command shares: where the node is, how to print, how to show progress.
 pub struct Opts {
-    pub socket: Option<String>,
+    pub target: Target,
     pub format: Format,
     pub progress: ProgressMode,
 }
 
 struct Session {
-    endpoint: String,
+    target: Target,
     format: Format,
     progress: ProgressMode,
     client: Option<Client>,
@@ -35,7 +78,7 @@ struct Session {
 impl Session {
     fn client(&mut self) -> anyhow::Result<&mut Client> {
         if self.client.is_none() {
-            self.client = Some(Client::connect(&self.endpoint)?);
+            self.client = Some(connect(&self.target)?);
         }
         self.client.as_mut().context("no connection")
     }
@@ -75,7 +118,7 @@ impl Session {
             .ok()
             .map(|s| s.progress_chars("=> "));
         let mut styled = false;
-        cancel_on_ctrl_c(self.endpoint.clone(), op.clone(), bar.clone());
+        cancel_on_ctrl_c(self.target.clone(), op.clone(), bar.clone());
         let mode = self.progress;
         let mut on_progress = |p: &Progress| {
             if let Ok(mut o) = op.lock() {
@@ -107,7 +150,7 @@ impl Session {
 /// Ctrl-C during a computation: cancel it on the node by its op id (known from the first progress
 /// notification), say what happened, exit 130. Before any progress, exiting closes the connection,
 /// which makes the node cancel the call as well.
-fn cancel_on_ctrl_c(endpoint: String, op: Arc<Mutex<Option<String>>>, bar: Option<indicatif::ProgressBar>) {
+fn cancel_on_ctrl_c(target: Target, op: Arc<Mutex<Option<String>>>, bar: Option<indicatif::ProgressBar>) {
     let handler = move || {
         if let Some(bar) = &bar {
             bar.abandon();
@@ -119,9 +162,9 @@ fn cancel_on_ctrl_c(endpoint: String, op: Arc<Mutex<Option<String>>>, bar: Optio
             }
             Some(op) => {
                 let (tx, rx) = std::sync::mpsc::channel();
-                let (ep, id) = (endpoint.clone(), op.clone());
+                let (target, id) = (target.clone(), op.clone());
                 std::thread::spawn(move || {
-                    let _ = tx.send(Client::connect(&ep).and_then(|mut c| c.cancel(&id)));
+                    let _ = tx.send(connect(&target).and_then(|mut c| Ok(c.cancel(&id)?)));
                 });
                 match rx.recv_timeout(Duration::from_secs(5)) {
                     Ok(Ok(true)) => format!("cancelled: the node stopped operation {op}"),
@@ -171,10 +214,10 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
-    let endpoint = opts.socket.clone().unwrap_or_else(Client::default_endpoint);
-    let mut s = Session { endpoint, format: opts.format, progress: opts.progress, client: None };
+    let mut s = Session { target: opts.target, format: opts.format, progress: opts.progress, client: None };
     match cmd {
         Command::Devnet(_) | Command::Bench(_) => bail!("not a client command"),
+        Command::RpcEnv { data_dir } => rpc_env(&data_dir.unwrap_or_else(crate::run::default_data_dir))?,
         Command::GenKey => {
             let (sk, pk) = s.client()?.gen_key()?;
             match s.format {
@@ -206,9 +249,9 @@ pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
             let r = s.client()?.delete(&key)?;
             s.print(&json!(r))
         }
-        Command::Pair { addresses, keys, level: l } => {
+        Command::Pair { addresses, keys, level: l, min_count } => {
             let keys = (!keys.is_empty()).then(|| strs(&keys));
-            let r = s.client()?.pair(&strs(&addresses), keys.as_deref(), level(l)?)?;
+            let r = s.client()?.pair(&strs(&addresses), keys.as_deref(), level(l)?, min_count)?;
             s.print(&json!(r))
         }
         Command::Revoke { addresses, keys, level: l } => {

@@ -23,9 +23,18 @@ fn main() -> std::process::ExitCode {
         Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
             bench::load::run(nodes, clients, secs)
         }
-        Some(cmd) => {
-            client_cmd::run(cmd, client_cmd::Opts { socket: cli.socket, format: cli.format, progress: cli.progress })
-        }
+        Some(cmd) => client_cmd::run(
+            cmd,
+            client_cmd::Opts {
+                target: client_cmd::Target {
+                    socket: cli.socket,
+                    cookie: cli.rpc_cookie,
+                    fingerprint: cli.rpc_fingerprint,
+                },
+                format: cli.format,
+                progress: cli.progress,
+            },
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

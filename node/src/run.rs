@@ -1,12 +1,15 @@
 //! Running one node: command line → configuration → actors → client socket, until a signal stops it.
 //!
 //! Owns: the meaning of `enigma 6655` and `enigma <seed-ip> 6655` (DESIGN §6), the data directory
-//! layout seen from outside (`enigma.sock`, `node.json` with the peer id and addresses), logging
-//! setup and shutdown. Must never: hold node logic (that is the actors).
+//! layout seen from outside (`enigma.sock`, `node.json` with the peer id, addresses and the client
+//! API's certificate fingerprint), which TCP client API setups are allowed ([`RpcTcp::from_args`]:
+//! a token unless `--rpc-no-auth` on loopback, TLS off loopback), logging setup and shutdown. Must
+//! never: hold node logic (that is the actors), or serve a credential in the clear off loopback.
 
 use crate::cli::RunArgs;
 use crate::rpc::dispatch::RpcCtx;
-use crate::rpc::server::{self, RpcLimits};
+use crate::rpc::server::{self, RpcLimits, TcpGate};
+use crate::rpc::{credential, tls};
 use anyhow::{Context, bail};
 use enigma_actors::network::GetView;
 use enigma_actors::system::{self, NodeConfig};
@@ -100,7 +103,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let rpc = enigma_actors::ledger::backend::CoreRpc::new(url, auth)?;
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
     }
-    let rpc_tcp = args.rpc;
+    let rpc_tcp = RpcTcp::from_args(&args)?;
     if let Some(addr) = args.metrics {
         crate::metrics::check_addr(addr).map_err(anyhow::Error::msg)?;
     }
@@ -110,10 +113,113 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     sys.block_on(async move { serve(cfg, rpc_tcp, metrics_addr).await })
 }
 
-async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<()> {
+/// The TCP client API as the command line asks for it, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcTcp {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub auth: RpcAuth,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RpcAuth {
+    /// A new cookie in `<data-dir>/rpc.cookie` at every start (the default).
+    Cookie,
+    /// The token in this file (`--rpc-token-file`).
+    TokenFile(PathBuf),
+    /// No token (`--rpc-no-auth`, loopback only).
+    None,
+}
+
+impl RpcAuth {
+    fn name(&self) -> &'static str {
+        match self {
+            RpcAuth::Cookie => "cookie",
+            RpcAuth::TokenFile(_) => "token-file",
+            RpcAuth::None => "none",
+        }
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+impl RpcTcp {
+    /// `None` without `--rpc`; an error for a setup that would let the credential (or no credential)
+    /// reach the network.
+    pub fn from_args(args: &RunArgs) -> anyhow::Result<Option<RpcTcp>> {
+        let Some(addr) = args.rpc else {
+            if args.rpc_token_file.is_some() {
+                bail!("--rpc-token-file needs --rpc ADDR (the Unix socket needs no token)");
+            }
+            return Ok(None);
+        };
+        let loopback = is_loopback(addr.ip());
+        let auth = match (&args.rpc_token_file, args.rpc_no_auth) {
+            (Some(_), true) => bail!("--rpc-no-auth and --rpc-token-file exclude each other"),
+            (Some(f), false) => RpcAuth::TokenFile(f.clone()),
+            (None, true) if !loopback => bail!(
+                "--rpc-no-auth is allowed only on a loopback address (127.0.0.0/8 or ::1), not {addr}: \
+                 anyone who can connect would act with this node's identity"
+            ),
+            (None, true) => RpcAuth::None,
+            (None, false) => RpcAuth::Cookie,
+        };
+        if !loopback && !args.rpc_tls {
+            bail!(
+                "refusing to serve the client API on {addr} without TLS: the token would cross the network \
+                 in the clear. Add --rpc-tls (clients then pin the certificate fingerprint the node prints), \
+                 or use a loopback address such as 127.0.0.1:{}",
+                addr.port()
+            );
+        }
+        Ok(Some(RpcTcp { addr, tls: args.rpc_tls, auth }))
+    }
+}
+
+/// What the TCP client API serves with, once its files are in place.
+struct RpcTcpReady {
+    gate: TcpGate,
+    fingerprint: Option<String>,
+}
+
+/// Writes or reads the credential and the TLS identity (before the node starts, so a bad setup stops it
+/// at once).
+fn prepare_tcp(data_dir: &Path, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<RpcTcpReady>> {
+    let Some(rpc) = rpc else {
+        credential::remove_cookie(data_dir);
+        return Ok(None);
+    };
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let token = match &rpc.auth {
+        RpcAuth::Cookie => Some(credential::write_cookie(data_dir)?),
+        RpcAuth::TokenFile(path) => {
+            credential::remove_cookie(data_dir);
+            Some(credential::read_token_file(path)?)
+        }
+        RpcAuth::None => {
+            credential::remove_cookie(data_dir);
+            None
+        }
+    };
+    let (tls, fingerprint) = if rpc.tls {
+        let id = tls::load_or_create(data_dir)?;
+        if id.created {
+            tracing::info!(dir = %data_dir.display(), "made the client API's TLS key and certificate");
+        }
+        (Some(id.acceptor), Some(id.fingerprint))
+    } else {
+        (None, None)
+    };
+    Ok(Some(RpcTcpReady { gate: TcpGate { token, tls }, fingerprint }))
+}
+
+async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
     let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
+    let tcp_ready = prepare_tcp(&data_dir, rpc_tcp.as_ref())?;
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {
@@ -123,11 +229,33 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>, metrics_addr: Optio
         server::bind_unix(&socket).with_context(|| format!("binding the client socket {}", socket.display()))?;
     let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default(), metrics: Default::default() };
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
-    if let Some(addr) = rpc_tcp {
+    let mut tcp_line = String::new();
+    let mut fingerprint = None;
+    let mut bound_tcp = None;
+    if let (Some(rpc), Some(ready)) = (&rpc_tcp, tcp_ready) {
+        let addr = rpc.addr;
         let l =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the client API on {addr}"))?;
-        tracing::info!(%addr, "client API on TCP");
-        actix_rt::spawn(server::serve_tcp(l, ctx.clone(), limits));
+        let bound = l.local_addr().unwrap_or(addr);
+        let cookie = data_dir.join(credential::COOKIE_FILE);
+        let auth = match &rpc.auth {
+            RpcAuth::Cookie => format!("token in {}", cookie.display()),
+            RpcAuth::TokenFile(f) => format!("token in {}", f.display()),
+            RpcAuth::None => "NO token (--rpc-no-auth)".to_string(),
+        };
+        match &ready.fingerprint {
+            Some(fp) => {
+                tracing::info!(addr = %bound, auth = rpc.auth.name(), fingerprint = %fp, "client API on TCP, TLS");
+                tcp_line = format!("; client API on {bound} (TLS, certificate sha256 {fp}; {auth})");
+            }
+            None => {
+                tracing::info!(addr = %bound, auth = rpc.auth.name(), "client API on TCP");
+                tcp_line = format!("; client API on {bound} ({auth})");
+            }
+        }
+        fingerprint = ready.fingerprint.clone();
+        bound_tcp = Some(bound);
+        actix_rt::spawn(server::serve_tcp(l, ctx.clone(), limits, std::sync::Arc::new(ready.gate)));
     }
     let metrics_bound = match metrics_addr {
         Some(addr) => {
@@ -152,9 +280,10 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<SocketAddr>, metrics_addr: Optio
         tokio::time::sleep(Duration::from_millis(50)).await;
         view = handles.network.send(GetView).await?;
     }
-    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, rpc_tcp, metrics_bound)?;
+    let tcp_info = rpc_tcp.as_ref().zip(bound_tcp).map(|(r, bound)| (bound, &r.auth, fingerprint.as_deref()));
+    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, tcp_info, metrics_bound)?;
     println!(
-        "enigma node {} ready: peers {}; client socket {}",
+        "enigma node {} ready: peers {}; client socket {}{tcp_line}",
         view.local,
         view.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         socket.display()
@@ -176,14 +305,17 @@ fn write_info(
     peer: &str,
     listen: &[Multiaddr],
     socket: &Path,
-    rpc: Option<SocketAddr>,
+    rpc: Option<(SocketAddr, &RpcAuth, Option<&str>)>,
     metrics: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
         "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "socket": socket,
-        "rpc": rpc.map(|a| a.to_string()),
+        "rpc": rpc.map(|(addr, _, _)| addr.to_string()),
+        "rpc_auth": rpc.map(|(_, auth, _)| auth.name()),
+        "rpc_cookie": rpc.filter(|(_, auth, _)| **auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
+        "rpc_tls_fingerprint": rpc.and_then(|(_, _, fp)| fp),
         "metrics": metrics.map(|a| a.to_string()),
         "pid": std::process::id(),
     });
@@ -215,5 +347,25 @@ mod tests {
         assert!(parse_positional(&args(&["notaport"])).is_err());
         assert!(parse_positional(&args(&["seed.example", "6655"])).is_err());
         assert_eq!(parse_positional(&args(&[])).unwrap(), (None, DEFAULT_PORT));
+    }
+
+    #[test]
+    fn tcp_client_api_setups() {
+        let rpc = |v: &[&str]| RpcTcp::from_args(&args(v));
+        assert_eq!(rpc(&["6655"]).unwrap(), None);
+        let r = rpc(&["6655", "--rpc", "127.0.0.1:7000"]).unwrap().unwrap();
+        assert_eq!((r.tls, r.auth), (false, RpcAuth::Cookie));
+        let r = rpc(&["6655", "--rpc", "[::1]:7000", "--rpc-no-auth"]).unwrap().unwrap();
+        assert_eq!(r.auth, RpcAuth::None);
+        let r = rpc(&["6655", "--rpc", "0.0.0.0:7000", "--rpc-tls", "--rpc-token-file", "/t"]).unwrap().unwrap();
+        assert_eq!((r.tls, r.auth), (true, RpcAuth::TokenFile("/t".into())));
+        let e = rpc(&["6655", "--rpc", "0.0.0.0:7000"]).unwrap_err().to_string();
+        assert!(e.contains("without TLS") && e.contains("--rpc-tls"), "{e}");
+        let e = rpc(&["6655", "--rpc", "10.1.2.3:7000", "--rpc-tls", "--rpc-no-auth"]).unwrap_err().to_string();
+        assert!(e.contains("only on a loopback address"), "{e}");
+        assert!(rpc(&["6655", "--rpc-token-file", "/t"]).is_err());
+        let parse = |v: &[&str]| crate::cli::Cli::try_parse_from([&["enigma"][..], v].concat());
+        assert!(parse(&["6655", "--rpc-tls"]).is_err(), "--rpc-tls needs --rpc");
+        assert!(parse(&["6655", "--rpc", "127.0.0.1:1", "--rpc-no-auth", "--rpc-token-file", "/t"]).is_err());
     }
 }

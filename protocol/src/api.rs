@@ -36,6 +36,9 @@ pub mod method {
     pub const STATUS: &str = "status";
     pub const MANIFEST: &str = "manifest";
     pub const CANCEL: &str = "cancel";
+    /// The handshake of a TCP connection: its first request, carrying the credential
+    /// (`{"jsonrpc":"2.0","method":"auth","params":{"token":"…"},"id":0}`; see `jsonrpc::parse_auth`).
+    pub const AUTH: &str = "auth";
     /// Read-only: the keys this node holds shares of, each with its state (pending or committed).
     pub const CUSTODY_KEYS: &str = "custody_keys";
     /// Notification the node sends during long operations when the request asked for progress.
@@ -67,7 +70,8 @@ const fn op(name: &'static str, params: &'static [&'static str]) -> MethodSpec {
 }
 
 /// Every method of the client API (the node's dispatch table answers exactly these; the Rust
-/// client, the CLI and the Python package each offer all of them — tests/clients.rs checks).
+/// client, the CLI and the Python package each offer all of them — tests/clients.rs checks). Not
+/// here: `auth`, the TCP connection's handshake (the server answers it, not the dispatcher).
 pub const METHODS: &[MethodSpec] = &[
     spec(method::GEN_KEY, &[]),
     spec(method::GET_PUBKEY, &[]),
@@ -76,7 +80,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec(method::STORE, &["data", "type"]),
     spec(method::LOAD, &["key"]),
     spec(method::DELETE, &["key"]),
-    spec(method::PAIR, &["addresses", "keys", "level"]),
+    spec(method::PAIR, &["addresses", "keys", "level", "min_count"]),
     spec(method::REVOKE, &["addresses", "keys", "level"]),
     spec(method::POLICY, &[]),
     spec(method::LEDGER_TX, &["txid"]),
@@ -121,10 +125,11 @@ pub enum ErrorCode {
     Unsupported,
     Unavailable,
     Busy,
+    Unauthorized,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -142,6 +147,7 @@ impl ErrorCode {
         ErrorCode::Unsupported,
         ErrorCode::Unavailable,
         ErrorCode::Busy,
+        ErrorCode::Unauthorized,
     ];
 
     /// The numeric code on the wire.
@@ -164,6 +170,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => 1010,
             ErrorCode::Unavailable => 1011,
             ErrorCode::Busy => 1012,
+            ErrorCode::Unauthorized => 1013,
         }
     }
 
@@ -192,6 +199,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Busy => "busy",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Owns: everything between a received line and a typed call, with no I/O — blank lines, parse errors,
 //! batches ([`parse_line`]), the per-request checks (object, `jsonrpc: "2.0"`, id type, string method),
 //! the `progress`/`timing` flags every call may carry in its named params ([`parse_request`]), the
-//! response objects ([`error_response`], [`result_response`]), and typed parameter access ([`Params`]).
+//! response objects ([`error_response`], [`result_response`]), typed parameter access ([`Params`]), and
+//! the TCP handshake's first line ([`parse_auth`], [`auth_request`]; the node compares the token).
 //! The exact codes and messages (`ParseError` −32700, `InvalidRequest` −32600, `InvalidParams` −32602)
 //! are part of the client contract. Must never: do I/O, spawn, read the clock, panic on any input, or
 //! allocate more than a small multiple of the line it is given; the node's socket (`node/src/rpc`)
@@ -110,6 +111,52 @@ pub fn parse_request(msg: Json) -> Result<Request, RequestError> {
         timing = p.remove("timing").and_then(|v| v.as_bool()).unwrap_or(false);
     }
     Ok(Request { id, method, params, progress, timing })
+}
+
+/// The longest handshake line the node reads from a connection that has not authenticated yet: a
+/// token is 64 hex characters, so 4 KiB is ample, and an unauthenticated client cannot make the node
+/// hold more.
+pub const MAX_AUTH_LINE: usize = 4096;
+
+/// The handshake request of a TCP connection, as a client sends it (id 0, before any other request).
+pub fn auth_request(token: &str) -> Json {
+    json!({"jsonrpc": "2.0", "method": crate::api::method::AUTH, "params": {"token": token}, "id": 0})
+}
+
+/// The first line of a TCP connection, once read: its id and the token it offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthRequest {
+    /// The id to answer with.
+    pub id: Json,
+    /// The token as sent; the caller compares it (in constant time) with its own.
+    pub token: String,
+}
+
+fn unauthorized(id: Json, m: &str) -> RequestError {
+    RequestError { id, error: ApiError::new(ErrorCode::Unauthorized, format!("unauthorized: {m}")) }
+}
+
+/// Reads the handshake: the first line of a TCP connection must be a request (not a notification, not
+/// a batch) for method `auth` with named params `{"token": "<string>"}` and nothing else. Anything
+/// else is an `unauthorized` error (code 1013) answered with the line's id when it has a usable one;
+/// the node then closes the connection.
+pub fn parse_auth(line: &[u8]) -> Result<AuthRequest, RequestError> {
+    const EXPECTED: &str = "the first request on a TCP connection must be {\"jsonrpc\":\"2.0\",\"method\":\"auth\",\"params\":{\"token\":\"…\"},\"id\":0}";
+    let msg = match parse_line(line) {
+        Line::Single(msg) => msg,
+        _ => return Err(unauthorized(Json::Null, EXPECTED)),
+    };
+    let req = parse_request(msg).map_err(|e| unauthorized(e.id, EXPECTED))?;
+    let Some(id) = req.id else { return Err(unauthorized(Json::Null, EXPECTED)) };
+    if req.method != crate::api::method::AUTH {
+        return Err(unauthorized(id, EXPECTED));
+    }
+    let Some(Json::Object(mut params)) = req.params else { return Err(unauthorized(id, EXPECTED)) };
+    let Some(Json::String(token)) = params.remove("token") else { return Err(unauthorized(id, EXPECTED)) };
+    if !params.is_empty() {
+        return Err(unauthorized(id, EXPECTED));
+    }
+    Ok(AuthRequest { id, token })
 }
 
 /// A JSON-RPC error response.
@@ -318,6 +365,33 @@ mod tests {
         assert_eq!(result_response(json!(1), json!("ok")), json!({"jsonrpc": "2.0", "id": 1, "result": "ok"}));
         let e = ApiError::new(ErrorCode::MethodNotFound, "no");
         assert_eq!(error_response(json!("i"), &e)["error"]["code"], -32601);
+    }
+
+    #[test]
+    fn auth_handshake() {
+        let line = auth_request("ab12").to_string();
+        assert_eq!(parse_auth(line.as_bytes()).unwrap(), AuthRequest { id: json!(0), token: "ab12".into() });
+        let r = parse_auth(br#"{"jsonrpc":"2.0","id":"x","method":"auth","params":{"token":""}}"#).unwrap();
+        assert_eq!((r.id, r.token.as_str()), (json!("x"), ""));
+        let cases: [(&[u8], Json); 10] = [
+            (br#"{"jsonrpc":"2.0","id":3,"method":"get_pubkey"}"#, json!(3)),
+            (br#"{"jsonrpc":"2.0","method":"auth","params":{"token":"ab"}}"#, Json::Null),
+            (br#"[{"jsonrpc":"2.0","id":1,"method":"auth","params":{"token":"ab"}}]"#, Json::Null),
+            (br#"{"jsonrpc":"2.0","id":4,"method":"auth","params":["ab"]}"#, json!(4)),
+            (br#"{"jsonrpc":"2.0","id":5,"method":"auth","params":{"token":5}}"#, json!(5)),
+            (br#"{"jsonrpc":"2.0","id":6,"method":"auth","params":{"token":"ab","x":1}}"#, json!(6)),
+            (br#"{"jsonrpc":"2.0","id":7,"method":"auth"}"#, json!(7)),
+            (br#"{"id":8,"method":"auth","params":{"token":"ab"}}"#, json!(8)),
+            (b"not json", Json::Null),
+            (b"", Json::Null),
+        ];
+        for (line, id) in cases {
+            let e = parse_auth(line).unwrap_err();
+            assert_eq!(e.error.code, ErrorCode::Unauthorized, "{}", String::from_utf8_lossy(line));
+            assert_eq!(e.id, id, "{}", String::from_utf8_lossy(line));
+            assert!(e.error.message.starts_with("unauthorized: the first request"), "{}", e.error.message);
+            assert_eq!(code(&e.response()), 1013);
+        }
     }
 
     #[test]

@@ -6,13 +6,18 @@
 //! - [`value`]: the value codec (what users store ↔ field elements + public metadata);
 //! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
 //! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
+//! - [`admission`]: who may sit on a committee or a repaired group, which threshold applies, and
+//!   whether a grant covers an operation (checked by every node from its own facts);
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);
 //! - [`jsonrpc`]: the client socket's request parser (one line → requests, params), fuzzed on its own;
+//! - [`credential`]: the TCP client API's token comparison and certificate fingerprints;
 //! - [`policy`]: access-control policy transactions in Bitcoin format (build, validate, evaluate);
 //! - [`mpc`]: the MPC engine (preprocessing, Beaver/DN multiplication, truncation, comparison,
 //!   statistics, linear algebra) over a transport trait.
 
+pub mod admission;
 pub mod api;
+pub mod credential;
 pub mod field;
 pub mod fixed;
 pub mod identity;

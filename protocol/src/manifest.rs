@@ -19,8 +19,13 @@ use crate::value::ValueMeta;
 use libp2p_identity::{PeerId, PublicKey};
 use serde::{Deserialize, Serialize};
 
-/// Manifest format version.
-pub const MANIFEST_VERSION: u16 = 1;
+/// Manifest format version this code writes. Version 1 (no provenance) is still read and verified:
+/// its bodies encode exactly as before, so old signatures and endorsements still check.
+pub const MANIFEST_VERSION: u16 = 2;
+/// The oldest manifest format version this code reads.
+pub const MANIFEST_VERSION_MIN: u16 = 1;
+/// At most this many source keys in a derived key's provenance.
+pub const MAX_SOURCES: usize = 256;
 const DOMAIN: &str = "enigma manifest v1";
 /// Domain of holders' endorsements of a repaired manifest body.
 pub const ENDORSE_DOMAIN: &[u8] = b"enigma manifest endorsement v1\0";
@@ -39,12 +44,24 @@ pub struct Holder {
     pub commitment: [u8; 32],
 }
 
+/// One source of a derived key: an input key of the computation that produced it, and that key's
+/// owner (whose policy keeps governing what was derived from it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Source {
+    pub key: DataKey,
+    #[serde(with = "serde_bytes")]
+    pub owner: PubkeyBytes,
+}
+
 /// The signed part of a manifest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Wire format: a version-1 body is exactly the fields up to `epoch`; a version-2 body appends
+/// `derived_from` (see the `Serialize` impl), so version-1 bytes, signatures and endorsements keep
+/// verifying.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestBody {
     pub version: u16,
     pub key: DataKey,
-    #[serde(with = "serde_bytes")]
     pub owner: PubkeyBytes,
     pub meta: ValueMeta,
     /// Shamir threshold t: any t + 1 shares reconstruct.
@@ -53,6 +70,95 @@ pub struct ManifestBody {
     pub created_ms: u64,
     /// Bumped whenever the custody group changes (share repair).
     pub epoch: u64,
+    /// Version ≥ 2: for a key stored as the result of a computation (`store=True`) on other owners'
+    /// data, the root source keys (sorted, distinct) with their owners. Empty for data an owner
+    /// stored, and for results computed only on the owner's own data. Every use of a derived key
+    /// needs the user's access to every source at that moment (docs/threat-model.md).
+    pub derived_from: Vec<Source>,
+}
+
+/// The version-1 fields, in their encoding order (borrowed for encoding).
+#[derive(Serialize)]
+struct V1Ref<'a> {
+    version: u16,
+    key: &'a DataKey,
+    #[serde(with = "serde_bytes")]
+    owner: &'a PubkeyBytes,
+    meta: &'a ValueMeta,
+    threshold: u32,
+    holders: &'a [Holder],
+    created_ms: u64,
+    epoch: u64,
+}
+
+/// The version-1 fields, decoded.
+#[derive(Deserialize)]
+struct V1Fields {
+    version: u16,
+    key: DataKey,
+    #[serde(with = "serde_bytes")]
+    owner: PubkeyBytes,
+    meta: ValueMeta,
+    threshold: u32,
+    holders: Vec<Holder>,
+    created_ms: u64,
+    epoch: u64,
+}
+
+impl Serialize for ManifestBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let v1 = V1Ref {
+            version: self.version,
+            key: &self.key,
+            owner: &self.owner,
+            meta: &self.meta,
+            threshold: self.threshold,
+            holders: &self.holders,
+            created_ms: self.created_ms,
+            epoch: self.epoch,
+        };
+        let extended = self.version >= 2;
+        let mut t = s.serialize_tuple(if extended { 2 } else { 1 })?;
+        t.serialize_element(&v1)?;
+        if extended {
+            t.serialize_element(&self.derived_from)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ManifestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ManifestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a manifest body")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ManifestBody, A::Error> {
+                let v: V1Fields = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                // a version-1 body ends after its v1 fields; later versions carry the extension
+                let derived_from = if v.version >= 2 {
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(1, &self))?
+                } else {
+                    vec![]
+                };
+                Ok(ManifestBody {
+                    version: v.version,
+                    key: v.key,
+                    owner: v.owner,
+                    meta: v.meta,
+                    threshold: v.threshold,
+                    holders: v.holders,
+                    created_ms: v.created_ms,
+                    epoch: v.epoch,
+                    derived_from,
+                })
+            }
+        }
+        d.deserialize_tuple(2, Visit)
+    }
 }
 
 /// A holder's signature (with its libp2p node key) over a repaired body.
@@ -128,8 +234,14 @@ impl ManifestBody {
     /// Structural invariants every reader relies on.
     fn check_shape(&self) -> Result<(), ManifestError> {
         let b = self;
-        if b.version != MANIFEST_VERSION {
+        if !(MANIFEST_VERSION_MIN..=MANIFEST_VERSION).contains(&b.version) {
             return Err(ManifestError::Malformed(format!("unknown version {}", b.version)));
+        }
+        if b.version < 2 && !b.derived_from.is_empty() {
+            return Err(ManifestError::Malformed("a version-1 manifest has no provenance".into()));
+        }
+        if b.derived_from.len() > MAX_SOURCES || !b.derived_from.windows(2).all(|w| w[0] < w[1]) {
+            return Err(ManifestError::Malformed("provenance must be sorted, distinct and bounded".into()));
         }
         let n = b.holders.len();
         if n < crate::placement::MIN_GROUP || b.threshold as usize > shamir::max_threshold(n) {
@@ -153,12 +265,18 @@ impl ManifestBody {
         Ok(())
     }
 
-    /// Whether `next` may follow this body as a repair: same key, owner, data, one epoch later.
-    fn is_repair(&self, next: &ManifestBody) -> bool {
+    /// Whether `next` may follow this body as a repair: same key, owner, data, provenance, group size
+    /// and threshold, one epoch later. (A repair never shrinks the group or lowers the threshold:
+    /// every reader refuses such a manifest, whoever endorsed it.)
+    pub fn is_repair(&self, next: &ManifestBody) -> bool {
         next.key == self.key
             && next.owner == self.owner
             && next.meta == self.meta
             && next.created_ms == self.created_ms
+            && next.derived_from == self.derived_from
+            && next.threshold == self.threshold
+            && next.holders.len() == self.holders.len()
+            && next.version == self.version
             && next.epoch == self.epoch + 1
     }
 
@@ -301,6 +419,7 @@ mod tests {
             holders,
             created_ms: 5,
             epoch: 0,
+            derived_from: vec![],
         };
         (body.sign(owner), shares, salts)
     }
@@ -334,6 +453,7 @@ mod tests {
                 .collect(),
             created_ms: 5,
             epoch,
+            derived_from: vec![],
         };
         let first = body(&[peer(&keys[0]), peer(&keys[1]), peer(&keys[2])], 0).sign(&owner);
         first.verify().unwrap();
@@ -362,6 +482,90 @@ mod tests {
         let bad = first.repaired(changed.clone(), vec![endorse(&keys[0], &changed), endorse(&keys[1], &changed)]);
         assert_eq!(bad.verify(), Err(ManifestError::BadEndorsement));
         assert!(!verify_endorsement(b"garbage", b"m", b"s"));
+    }
+
+    /// The version-1 body exactly as it was encoded before provenance existed.
+    #[derive(Serialize)]
+    struct OldBody {
+        version: u16,
+        key: DataKey,
+        #[serde(with = "serde_bytes")]
+        owner: PubkeyBytes,
+        meta: ValueMeta,
+        threshold: u32,
+        holders: Vec<Holder>,
+        created_ms: u64,
+        epoch: u64,
+    }
+
+    #[test]
+    fn version_1_manifests_encode_as_before_and_still_verify() {
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(2));
+        let (m, _, _) = sample(&owner);
+        let mut b = m.body.clone();
+        b.version = 1;
+        let old = OldBody {
+            version: 1,
+            key: b.key,
+            owner: b.owner,
+            meta: b.meta.clone(),
+            threshold: b.threshold,
+            holders: b.holders.clone(),
+            created_ms: b.created_ms,
+            epoch: b.epoch,
+        };
+        assert_eq!(b.signing_bytes(), postcard::to_stdvec(&old).unwrap(), "v1 bytes unchanged");
+        let v1 = b.sign(&owner);
+        let back = Manifest::from_bytes(&v1.to_bytes()).unwrap();
+        assert_eq!(back, v1);
+        assert!(back.body.derived_from.is_empty());
+        // a version-2 body carries its provenance, signed
+        let (mut m2, _, _) = sample(&owner);
+        m2.body.derived_from = vec![Source { key: DataKey([3; 32]), owner: owner.pubkey() }];
+        let m2 = m2.body.sign(&owner);
+        assert_eq!(Manifest::from_bytes(&m2.to_bytes()).unwrap(), m2);
+        let mut stripped = m2.clone();
+        stripped.body.derived_from.clear();
+        assert_eq!(stripped.verify(), Err(ManifestError::BadSignature), "provenance is signed");
+        let mut v1_with = v1.clone();
+        v1_with.body.derived_from = m2.body.derived_from.clone();
+        assert!(matches!(v1_with.verify(), Err(ManifestError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_repair_keeps_the_group_size_and_threshold() {
+        use libp2p_identity::Keypair;
+        let owner = Identity::generate(&mut StdRng::seed_from_u64(2));
+        let keys: Vec<Keypair> = (0..6).map(|_| Keypair::generate_ed25519()).collect();
+        let peer = |k: &Keypair| k.public().to_peer_id().to_bytes();
+        let body = |idx: &[usize], t: u32, epoch: u64| ManifestBody {
+            version: MANIFEST_VERSION,
+            key: DataKey([1; 32]),
+            owner: owner.pubkey(),
+            meta: ValueMeta::Int,
+            threshold: t,
+            holders: idx
+                .iter()
+                .enumerate()
+                .map(|(i, k)| Holder { peer: peer(&keys[*k]), x: i as u64 + 1, commitment: [0; 32] })
+                .collect(),
+            created_ms: 5,
+            epoch,
+            derived_from: vec![],
+        };
+        let first = body(&[0, 1, 2, 3, 4], 2, 0).sign(&owner);
+        let endorse_all = |b: &ManifestBody| -> Vec<Endorsement> {
+            (0..5)
+                .map(|i| Endorsement { peer: peer(&keys[i]), signature: keys[i].sign(&b.endorsement_bytes()).unwrap() })
+                .collect()
+        };
+        // every old holder endorses, and still: a lower threshold, or a smaller group, is refused
+        let lower = body(&[0, 1, 2, 3, 5], 1, 1);
+        assert_eq!(first.repaired(lower.clone(), endorse_all(&lower)).verify(), Err(ManifestError::BadEndorsement));
+        let smaller = body(&[0, 1, 5], 1, 1);
+        assert_eq!(first.repaired(smaller.clone(), endorse_all(&smaller)).verify(), Err(ManifestError::BadEndorsement));
+        let same = body(&[0, 1, 2, 3, 5], 2, 1);
+        first.repaired(same.clone(), endorse_all(&same)).verify().unwrap();
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub struct SessionStart {
     pub session: SessionId,
     pub op: Op,
     pub inputs: Vec<InputSpec>,
+    /// The manifest of each input, in order (owner-signed or holder-endorsed). Every participant
+    /// verifies them and derives the committee, its threshold and what a grant covers from them
+    /// (`admission`), instead of taking the requester's word; a holder also checks its own input's
+    /// against the manifest it holds.
+    pub manifests: Vec<Manifest>,
     /// libp2p peer ids of the participants: the committee first, then extra dealers.
     pub participants: Vec<Vec<u8>>,
     /// Committee size n (participants 0..n hold output shares at x = i + 1).
@@ -63,7 +68,7 @@ pub struct SessionStart {
 }
 
 impl SignedBody for SessionStart {
-    const DOMAIN: &'static str = "enigma session start v1";
+    const DOMAIN: &'static str = "enigma session start v2";
 }
 
 /// A share-repair (refresh) session: t+1 holders of each key reshare it onto a new polynomial held by

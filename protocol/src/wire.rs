@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Current wire version. A frame with any other version is refused.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 
 /// How far a signed request's timestamp may be from the receiver's clock.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
@@ -271,7 +271,8 @@ mod tests {
         bad[0] = 9;
         assert_eq!(decode::<Request>(&bad), Err(WireError::Version(9)));
         assert_eq!(decode::<Request>(&[1]), Err(WireError::Truncated));
-        assert!(matches!(decode::<Request>(&[1, 0, 200, 3]), Err(WireError::Malformed(_))));
+        assert_eq!(decode::<Request>(&[1, 0, 6]), Err(WireError::Version(1)), "version-1 frames are refused");
+        assert!(matches!(decode::<Request>(&[2, 0, 200, 3]), Err(WireError::Malformed(_))));
     }
 
     #[test]

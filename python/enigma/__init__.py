@@ -9,8 +9,11 @@ The module-level functions use a default :class:`Client`, created on first use f
 ``$ENIGMA_SOCKET``, else ``$ENIGMA_HOME/devnet/node0/enigma.sock`` if it exists, else
 ``$ENIGMA_HOME/enigma.sock`` (``ENIGMA_HOME`` defaults to ``~/.enigma``). If that endpoint changes (say
 ``ENIGMA_SOCKET`` is set later) the next call follows it, unless :func:`set_default_client` pinned a
-client. ``enigma.Client(path_or_host_port)`` talks to a node of your choice. Every failure raises
-:class:`enigma.Error` with ``.code``, ``.kind`` and ``.message``. Standard library only.
+client. ``enigma.Client(path_or_host_port)`` talks to a node of your choice; over TCP it shows the
+node's token (``token=``/``cookie=``, else ``$ENIGMA_RPC_TOKEN``, ``$ENIGMA_RPC_COOKIE``,
+``<data-dir>/rpc.cookie``) and, with ``fingerprint=`` or ``$ENIGMA_RPC_FINGERPRINT``, uses TLS pinned to
+that certificate. Every failure raises :class:`enigma.Error` with ``.code``, ``.kind`` and ``.message``.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import threading
 from typing import List, Optional, Tuple
 
-from .client import Client, Linalg, Stats, default_endpoint, enigma_home
+from .client import Client, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
 from .errors import CODES, Error
 
 __version__ = "0.1.0"
@@ -32,6 +35,7 @@ __all__ = [
     "set_default_client",
     "default_endpoint",
     "enigma_home",
+    "tcp_credential",
     "gen_key",
     "gen_keys",
     "get_pubkey",
@@ -138,9 +142,10 @@ def delete(key: str) -> bool:
     return default_client().delete(key)
 
 
-def pair(addresses, keys=None, level=None) -> str:
-    """Grants Bitcoin ``addresses`` access; returns the policy transaction id."""
-    return default_client().pair(addresses, keys=keys, level=level)
+def pair(addresses, keys=None, level=None, min_count=None) -> str:
+    """Grants Bitcoin ``addresses`` access; returns the policy transaction id. A compute grant covers
+    aggregates of at least ``min_count`` (default 5) of the owner's values."""
+    return default_client().pair(addresses, keys=keys, level=level, min_count=min_count)
 
 
 def revoke(addresses, keys=None, level=None) -> str:

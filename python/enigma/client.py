@@ -1,18 +1,25 @@
 """The connection to one Enigma node: JSON-RPC 2.0, one JSON object per line, over the node's Unix
 socket (``<data-dir>/enigma.sock``) or ``host:port``.
 
-:class:`Client` owns the socket, request ids, progress notifications and typed wrappers with the same
-names and results as every other Enigma client (DESIGN §1). It never retries a request that may have
-had effects: a request is sent once; if the connection breaks, the caller gets an :class:`Error` and the
-next call opens a new connection. Abandoning a call (Ctrl-C, a timeout, an exception in a progress
-callback) closes the connection, which makes the node cancel what it was doing for it.
+:class:`Client` owns the socket, the TCP credential (the ``auth`` handshake with the node's token; TLS
+pinned to the node's certificate fingerprint), request ids, progress notifications and typed wrappers
+with the same names and results as every other Enigma client (DESIGN §1). It never retries a request
+that may have had effects: a request is sent once; if the connection breaks, the caller gets an
+:class:`Error` and the next call opens a new connection. Abandoning a call (Ctrl-C, a timeout, an
+exception in a progress callback) closes the connection, which makes the node cancel what it was doing
+for it. It never sends a token in the clear to a non-loopback address, and never accepts a TLS
+certificate on anything but its pinned SHA-256 fingerprint.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Callable, List, Optional, Tuple
@@ -45,6 +52,92 @@ def default_endpoint() -> str:
     if os.path.exists(devnet):
         return devnet
     return os.path.join(home, "enigma.sock")
+
+
+#: The cookie the node writes in its data directory when it serves the client API on TCP.
+COOKIE_FILE = "rpc.cookie"
+
+
+def _read_token(path: str) -> str:
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise Error(
+            "cannot read the node's token from %s: %s" % (path, e.strerror or e), kind="unauthorized"
+        ) from None
+
+
+def parse_fingerprint(text: str) -> bytes:
+    """A certificate fingerprint as the node prints it (64 hex digits; ``:`` separators, upper case and a
+    ``sha256:`` prefix are accepted) → its 32 bytes."""
+    t = text.strip()
+    for prefix in ("sha256:", "SHA256:"):
+        if t.startswith(prefix):
+            t = t[len(prefix):]
+    t = t.replace(":", "")
+    try:
+        raw = bytes.fromhex(t)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise Error(
+            "%r is not a certificate fingerprint: expected the SHA-256 the node prints (64 hex digits)" % text,
+            kind="unauthorized",
+        )
+    return raw
+
+
+def tcp_credential(token=None, cookie=None, fingerprint=None):
+    """The ``(token, fingerprint bytes)`` a TCP connection uses: the token is ``token``, else the content
+    of the file ``cookie``, else ``$ENIGMA_RPC_TOKEN``, else the file ``$ENIGMA_RPC_COOKIE``, else
+    ``<data-dir>/rpc.cookie`` if it exists (data dir: ``$ENIGMA_DATA_DIR``, else ``$ENIGMA_HOME``, else
+    ``~/.enigma``); the fingerprint is ``fingerprint``, else ``$ENIGMA_RPC_FINGERPRINT`` (None: plain TCP)."""
+
+    def env(name):
+        v = os.environ.get(name)
+        return v if v and v.strip() else None
+
+    if token is not None:
+        tok = token.strip()
+    elif cookie is not None:
+        tok = _read_token(os.fspath(cookie))
+    elif env("ENIGMA_RPC_TOKEN"):
+        tok = env("ENIGMA_RPC_TOKEN").strip()
+    elif env("ENIGMA_RPC_COOKIE"):
+        tok = _read_token(env("ENIGMA_RPC_COOKIE"))
+    else:
+        # only a guess: a missing or unreadable default cookie means "no token"
+        path = os.path.join(env("ENIGMA_DATA_DIR") or enigma_home(), COOKIE_FILE)
+        tok = None
+        if os.path.exists(path):
+            try:
+                tok = _read_token(path)
+            except Error:
+                tok = None
+    fp = fingerprint if fingerprint is not None else env("ENIGMA_RPC_FINGERPRINT")
+    pin = parse_fingerprint(fp) if fp is not None else None
+    return tok, pin
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _plain_token_allowed(addresses) -> None:
+    """A token travels without TLS only to loopback addresses (checked before connecting)."""
+    for a in addresses:
+        if not _is_loopback(a):
+            raise Error(
+                "refusing to send the token in the clear to %s: off loopback the node must serve TLS "
+                "(--rpc-tls) and the client pin its certificate (fingerprint=, ENIGMA_RPC_FINGERPRINT)" % a,
+                kind="unauthorized",
+            )
 
 
 def _is_tcp(endpoint: str) -> bool:
@@ -106,7 +199,10 @@ class Client:
 
     ``Client()`` uses the default endpoint (``$ENIGMA_SOCKET``, else the devnet's node 0, else
     ``$ENIGMA_HOME/enigma.sock``); ``Client("/path/enigma.sock")`` or ``Client("127.0.0.1:7000")``
-    picks one. The connection opens on the first call and reopens after a failure. ``timeout`` (seconds,
+    picks one. Over TCP the client first shows the node's token (``token=`` the value, ``cookie=`` a
+    file holding it; default :func:`tcp_credential`: ``$ENIGMA_RPC_TOKEN``, ``$ENIGMA_RPC_COOKIE``,
+    ``<data-dir>/rpc.cookie``); with ``fingerprint=`` (or ``$ENIGMA_RPC_FINGERPRINT``) it connects with
+    TLS and accepts only the certificate with that SHA-256. The Unix socket needs neither. The connection opens on the first call and reopens after a failure. ``timeout`` (seconds,
     ``None`` = wait as long as the node works) bounds each call; a call that runs out of time is
     cancelled on the node and raises :class:`Error` with kind ``timeout``.
 
@@ -120,12 +216,16 @@ class Client:
         *,
         timeout: Optional[float] = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        token: Optional[str] = None,
+        cookie=None,
+        fingerprint: Optional[str] = None,
     ):
         if socket_path_or_host_port is None:
             socket_path_or_host_port = default_endpoint()
         self.endpoint = os.fspath(socket_path_or_host_port)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._token, self._cookie, self._fingerprint = token, cookie, fingerprint
         #: The node's id of the operation in flight, from its latest progress notification (for ``cancel``).
         self.current_op: Optional[str] = None
         self._sock: Optional[socket.socket] = None
@@ -179,8 +279,7 @@ class Client:
         ep = self.endpoint
         try:
             if _is_tcp(ep):
-                sock = socket.create_connection(_host_port(ep), timeout=self.connect_timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock = self._open_tcp(ep)
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
@@ -191,6 +290,12 @@ class Client:
                     raise
         except Error:
             raise
+        except ssl.SSLError as e:
+            raise Error(
+                "TLS with the Enigma node at %s failed: %s (does it serve TLS? started with --rpc-tls?)"
+                % (ep, e.reason or e),
+                kind="unavailable",
+            ) from None
         except OSError as e:
             err = self._unavailable("cannot reach", e)
             if isinstance(e, (FileNotFoundError, ConnectionRefusedError)):
@@ -202,8 +307,96 @@ class Client:
             raise err from None
         return sock
 
+    def _open_tcp(self, ep: str) -> socket.socket:
+        token, pin = tcp_credential(self._token, self._cookie, self._fingerprint)
+        host, port = _host_port(ep)
+        if token is not None and pin is None:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            _plain_token_allowed([info[4][0] for info in infos])
+        sock = socket.create_connection((host, port), timeout=self.connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if pin is not None:
+                sock = self._tls(sock, pin)
+            if token is not None:
+                self._authenticate(sock, token)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _tls(self, sock: socket.socket, pin: bytes) -> socket.socket:
+        # no CA and no host name: the node's certificate is self-signed and pinned by its SHA-256
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        tls = ctx.wrap_socket(sock, server_hostname="localhost")
+        der = tls.getpeercert(binary_form=True) or b""
+        got = hashlib.sha256(der).digest()
+        if not hmac.compare_digest(got, pin):
+            tls.close()
+            raise Error(
+                "the Enigma node at %s has a TLS certificate with fingerprint %s, not the pinned %s: "
+                "refusing to send the token" % (self.endpoint, got.hex(), pin.hex()),
+                kind="unauthorized",
+            )
+        return tls
+
+    def _authenticate(self, sock: socket.socket, token: str) -> None:
+        """The handshake: the token as the first request (id 0); the node closes the connection if it is wrong."""
+        line = json.dumps(
+            {"jsonrpc": "2.0", "method": "auth", "params": {"token": token}, "id": 0}, separators=(",", ":")
+        ).encode("utf-8") + b"\n"
+        sock.settimeout(self.connect_timeout)
+        buf = bytearray()
+        try:
+            sock.sendall(line)
+            while b"\n" not in buf:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise Error(
+                        "the Enigma node at %s closed the connection during the auth handshake (does it "
+                        "serve TLS? then give its fingerprint: ENIGMA_RPC_FINGERPRINT)" % self.endpoint,
+                        kind="unavailable",
+                    )
+                buf += chunk
+                if len(buf) > 1 << 16:
+                    raise Error("the node sent an oversized answer to auth", kind="internal")
+        except socket.timeout:
+            raise Error(
+                "no answer to the auth handshake from the Enigma node at %s within %gs"
+                % (self.endpoint, self.connect_timeout),
+                kind="timeout",
+            ) from None
+        raw, _, rest = bytes(buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        self._scanned = 0
+        try:
+            msg = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            raise Error("the node sent something that is not JSON-RPC: %r" % raw[:200], kind="internal") from None
+        if isinstance(msg, dict) and "error" in msg:
+            raise Error.from_json(msg["error"])
+        if not (isinstance(msg, dict) and msg.get("result") is True):
+            raise Error("the node sent an unexpected answer to auth: %r" % raw[:200], kind="internal")
+
     def _idle_connection_alive(self, sock: socket.socket) -> bool:
         """False when the node closed the idle connection (e.g. it restarted) or sent something unasked."""
+        if isinstance(sock, ssl.SSLSocket):
+            # TLS: peeking is not allowed; a non-blocking read of application data tells the same (TLS
+            # records without data, such as a session ticket, only raise SSLWantReadError)
+            try:
+                sock.setblocking(False)
+                try:
+                    data = sock.recv(1)
+                finally:
+                    sock.setblocking(True)
+            except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            return False
         try:
             sock.setblocking(False)
             try:
@@ -434,14 +627,17 @@ class Client:
 
     # ---- access control ----
 
-    def pair(self, addresses, keys=None, level=None) -> str:
+    def pair(self, addresses, keys=None, level=None, min_count=None) -> str:
         """Grants Bitcoin ``addresses`` (one or a list) access to ``keys`` (default: all of the owner's
-        data); returns the policy transaction id (64 hex)."""
+        data); returns the policy transaction id (64 hex). ``level="compute"`` gives aggregates only,
+        each over at least ``min_count`` of the owner's values (default 5)."""
         params = {"addresses": _str_list(addresses)}
         if keys is not None:
             params["keys"] = _str_list(keys)
         if level is not None:
             params["level"] = level
+        if min_count is not None:
+            params["min_count"] = min_count
         return _expect(self._request("pair", params), str, "pair")
 
     def revoke(self, addresses, keys=None, level=None) -> str:

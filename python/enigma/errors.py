@@ -29,6 +29,7 @@ CODES = {
     "unsupported": 1010,
     "unavailable": 1011,
     "busy": 1012,
+    "unauthorized": 1013,
 }
 
 KINDS = {code: kind for kind, code in CODES.items()}

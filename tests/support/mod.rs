@@ -45,6 +45,12 @@ impl Node {
         wait_for("the client socket", Duration::from_secs(10), || Client::connect(&s).ok())
     }
 
+    /// The node's `node.json` (peer id, addresses, client API endpoint and certificate fingerprint).
+    pub fn info(&self) -> Json {
+        let text = std::fs::read_to_string(self.dir.join("node.json")).expect("node.json");
+        serde_json::from_str(&text).expect("node.json is JSON")
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }

@@ -1,13 +1,13 @@
 //! The Custody actor: this node's shares, on their own thread (a `SyncArbiter`), because LMDB
 //! writes block and must not stall the network.
 //!
-//! Owns: the [`CustodyStore`]; one typed message per storage operation. The SyncArbiter restarts the
-//! actor from its factory if it stops. Must never: verify signatures or decide access — the router
-//! does that before asking; never reconstruct anything (it only ever sees one share per key).
+//! Owns: the [`CustodyStore`]; one typed message per storage operation; the default commit deadline
+//! [`PENDING_GRACE`]. The SyncArbiter restarts the actor from its factory if it stops. Must never:
+//! verify signatures or decide access — the router does that before asking; never reconstruct
+//! anything (it only ever sees one share per key); never import another actor — it is the bottom
+//! layer (like mini-redis's `db.rs`), and the duties that drive other actors live in `upkeep/`.
 
-pub mod repair;
 mod store;
-pub mod sync;
 
 pub use store::{CustodyStore, HeldShare, ShareRecord, ShareState, StoreError};
 
@@ -16,6 +16,11 @@ use enigma_protocol::field::Fp;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::wire::{AccessEntry, DeleteKey, Signed};
+use std::time::Duration;
+
+/// Default commit deadline of a store, from its manifest's `created_ms`: holders refuse the owner's
+/// commit after it, and the recovery pass may drop a share still pending a little later.
+pub const PENDING_GRACE: Duration = Duration::from_secs(10 * 60);
 
 pub struct Custody {
     store: CustodyStore,
@@ -26,12 +31,12 @@ pub struct Custody {
 impl Custody {
     /// Starts the actor on its own thread over an opened store, with the default pending grace.
     pub fn start(store: CustodyStore) -> Addr<Custody> {
-        Custody::start_with_grace(store, sync::PENDING_GRACE)
+        Custody::start_with_grace(store, PENDING_GRACE)
     }
 
     /// Starts the actor; a pending share is committed by its owner only within `pending_grace` of
     /// its manifest's creation (the recovery pass settles it after that).
-    pub fn start_with_grace(store: CustodyStore, pending_grace: std::time::Duration) -> Addr<Custody> {
+    pub fn start_with_grace(store: CustodyStore, pending_grace: Duration) -> Addr<Custody> {
         let pending_grace_ms = pending_grace.as_millis() as u64;
         SyncArbiter::start(1, move || Custody { store: store.clone(), pending_grace_ms })
     }

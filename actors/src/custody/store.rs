@@ -376,6 +376,7 @@ mod tests {
             holders,
             created_ms: 1,
             epoch: 0,
+            derived_from: vec![],
         }
         .sign(owner)
     }

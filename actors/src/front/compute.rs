@@ -1,20 +1,22 @@
 //! The compute workflow (`stats.*`, `linalg.*`): the requester's side of an MPC session.
 //!
-//! Owns: choosing the committee (the first input's custody group when all of it is up, else the live
-//! part of it, else the best-placed live nodes), deciding how each input enters it (directly, or
-//! reshared by t+1 of its holders — never reconstructed), starting the session on every participant
+//! Owns: choosing the committee by the admission rules (the anchor input's custody group, holders
+//! seen down replaced by the next-ranked live nodes, the inputs' largest threshold — never fewer
+//! nodes or a lower threshold), refusing early what a grant does not cover, deciding how each input
+//! enters the committee (directly, or reshared by t+1 of its holders — never reconstructed), starting the session on every participant
 //! with a signed start, collecting the members' output shares, and reconstructing the result here,
 //! at the requester's own node, which is the only place outputs are revealed (DESIGN §3). With
 //! `store`, the result stays shared: the requester checks only the result's flags and signs the new
-//! key's manifest. Must never: reconstruct an input, or reveal an output anywhere but here.
+//! key's manifest, with the provenance its members check. Must never: reconstruct an input, or reveal an output anywhere but here.
 
 use super::{FrontCtx, now_ms};
 use crate::cancel::Cancel;
 use crate::network::{Proto, PutRecord, SendRequest};
 use crate::sessions::{RegisterRequester, RequesterEvent, UnregisterRequester};
+use enigma_protocol::admission::{self, AdmissionError};
 use enigma_protocol::api::{ApiError, ErrorCode};
 use enigma_protocol::keys::DataKey;
-use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody};
+use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody, Source};
 use enigma_protocol::mpc::ops::OutputLayout;
 use enigma_protocol::mpc::{self, Op, OpResult, OutputShare};
 use enigma_protocol::session::{
@@ -22,7 +24,6 @@ use enigma_protocol::session::{
 };
 use enigma_protocol::value::ValueMeta;
 use enigma_protocol::wire::{self, DhtRecord, ErrorKind, Response, Signed};
-use enigma_protocol::{placement, shamir};
 use libp2p::PeerId;
 use rand::Rng;
 use std::collections::HashSet;
@@ -62,6 +63,16 @@ pub struct ComputeOutput {
 
 fn api(code: ErrorCode, msg: impl Into<String>) -> ApiError {
     ApiError::new(code, msg)
+}
+
+/// Maps a refusal of the admission rules to a client error.
+fn admission_error(e: AdmissionError) -> ApiError {
+    let code = match e {
+        AdmissionError::NotEnoughNodes(_) => ErrorCode::NotEnoughNodes,
+        AdmissionError::Denied(_) => ErrorCode::AccessDenied,
+        AdmissionError::Committee(_) => ErrorCode::InvalidParams,
+    };
+    api(code, e.to_string())
 }
 
 /// Maps an engine error (as its message travels from a member) to a client error.
@@ -124,8 +135,9 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         return Err(api(ErrorCode::InvalidParams, format!("{name} takes {want}, got {}", req.keys.len())));
     }
 
-    let manifests: Vec<Manifest> =
-        futures::future::try_join_all(req.keys.iter().map(|k| ctx.find_manifest(*k))).await?;
+    let found: Vec<Manifest> = futures::future::try_join_all(req.keys.iter().map(|k| ctx.find_manifest(*k))).await?;
+    // the latest epoch its holders report: the one every holder checks the start against
+    let manifests: Vec<Manifest> = futures::future::join_all(found.iter().map(|m| ctx.newest_manifest(m))).await;
     for m in &manifests {
         if !m.body.meta.is_numeric() {
             return Err(api(
@@ -149,29 +161,41 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         ));
     }
 
-    // ---- the committee and how each input enters it
+    // ---- the committee and how each input enters it: the anchor input's custody group, with the
+    // holders this node sees down replaced by the next-ranked live nodes, and the largest threshold
+    // of any input (`admission`: every dealer checks the same from its own view). Never smaller,
+    // never a lower threshold: too few nodes up is an error.
+    let id = ctx.identity().await?;
+    let bodies: Vec<&ManifestBody> = manifests.iter().map(|m| &m.body).collect();
+    let basis = admission::classify(&id.pubkey(), &bodies).map_err(admission_error)?;
+    if let admission::Basis::Grant { owner } = &basis {
+        // refuse early what every holder would refuse (they check again on their own ledgers)
+        let inputs: Vec<(DataKey, &ValueMeta)> = bodies.iter().map(|b| (b.key, &b.meta)).collect();
+        for b in &bodies {
+            let terms = ctx
+                .ledger
+                .send(crate::ledger::Terms { owner: *owner, requester: id.pubkey(), key: b.key })
+                .await
+                .map_err(|e| api(ErrorCode::Internal, e.to_string()))?;
+            let Some((level, min_count)) = terms else {
+                return Err(api(ErrorCode::AccessDenied, format!("access denied to key {}", b.key)));
+            };
+            admission::grant_covers(level, min_count, &req.op, &inputs).map_err(admission_error)?;
+        }
+    }
+    let (anchor, n, t) = admission::committee_shape(&bodies).map_err(admission_error)?;
     let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
+    let view: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
+    let committee: Vec<PeerId> = admission::expected_group(bodies[anchor], &view)
+        .map_err(admission_error)?
+        .iter()
+        .map(|b| PeerId::from_bytes(b).map_err(|_| api(ErrorCode::Internal, "a manifest holds a bad peer id")))
+        .collect::<Result<_, _>>()?;
+    let mut session: SessionId = [0; 16];
+    rand::rng().fill_bytes(&mut session);
     let holders = |m: &Manifest| -> Vec<PeerId> {
         m.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect()
     };
-    let first = holders(&manifests[0]);
-    let first_live: Vec<PeerId> = first.iter().filter(|p| live.contains(p)).copied().collect();
-    let mut session: SessionId = [0; 16];
-    rand::rng().fill_bytes(&mut session);
-    let committee: Vec<PeerId> = if first_live.len() >= placement::MIN_GROUP {
-        first_live
-    } else {
-        let n = placement::group_size(ctx.cfg.group_size, live.len())
-            .map_err(|e| api(ErrorCode::NotEnoughNodes, e.to_string()))?;
-        let bytes: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
-        placement::rank(&DataKey([0; 32]), &bytes)
-            .into_iter()
-            .take(n)
-            .filter_map(|b| PeerId::from_bytes(b).ok())
-            .collect()
-    };
-    let n = committee.len();
-    let t = shamir::max_threshold(n);
     let mut participants = committee.clone();
     let mut inputs = Vec::with_capacity(manifests.len());
     for m in &manifests {
@@ -215,11 +239,11 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         };
         inputs.push(InputSpec { key: m.body.key, meta: m.body.meta.clone(), source });
     }
+    let provenance = admission::provenance(&id.pubkey(), &bodies);
 
     // ---- start everywhere, then go. A member at its limit of concurrent sessions answers `busy`:
     // the start is withdrawn and tried again (a new session id, jittered exponential backoff) until
     // the members have room, for up to a minute — computations queue under load instead of failing.
-    let id = ctx.identity().await?;
     let retry_until = tokio::time::Instant::now() + ctx.cfg.compute_timeout.min(Duration::from_secs(60));
     let mut backoff = Duration::from_millis(20);
     let (deadline_ms, mut events, _registration) = loop {
@@ -234,6 +258,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             session,
             op: req.op.clone(),
             inputs: inputs.clone(),
+            manifests: manifests.clone(),
             participants: participants.iter().map(|p| p.to_bytes()).collect(),
             committee: n as u32,
             threshold: t as u32,
@@ -311,7 +336,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     };
 
     let result = if store {
-        ComputeResult::Key(keep_stored(&ctx, &req.op, &metas, &committee, t, session, outcomes).await?)
+        ComputeResult::Key(keep_stored(&ctx, &req.op, &metas, &committee, t, session, provenance, outcomes).await?)
     } else {
         let shares: Vec<(usize, OutputShare)> = outcomes
             .into_iter()
@@ -342,6 +367,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
 
 /// With `store`: checks the result's flags (revealed to the requester only), then signs the new key's
 /// manifest and has every member keep its share under it.
+#[allow(clippy::too_many_arguments)]
 async fn keep_stored(
     ctx: &FrontCtx,
     op: &Op,
@@ -349,6 +375,7 @@ async fn keep_stored(
     committee: &[PeerId],
     t: usize,
     session: SessionId,
+    derived_from: Vec<Source>,
     outcomes: Vec<(SessionOutcome, SessionTiming)>,
 ) -> Result<DataKey, ApiError> {
     let mut meta = None;
@@ -388,6 +415,7 @@ async fn keep_stored(
             .collect(),
         created_ms: now_ms(),
         epoch: 0,
+        derived_from,
     }
     .sign(&id);
     let keep = MpcRequest::Store(Signed::sign(

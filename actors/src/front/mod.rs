@@ -269,8 +269,8 @@ workflow!(
     Status {} -> NodeStatus => status::status
 );
 workflow!(
-    /// `pair(addresses, keys?, level?)`: grant access; returns the policy transaction's txid.
-    Pair { addresses: Vec<String>, keys: Option<Vec<DataKey>>, level: Option<String> } -> String => pair::pair
+    /// `pair(addresses, keys?, level?, min_count?)`: grant access; returns the policy transaction's txid.
+    Pair { addresses: Vec<String>, keys: Option<Vec<DataKey>>, level: Option<String>, min_count: Option<u32> } -> String => pair::pair
 );
 workflow!(
     /// `revoke(addresses, keys?, level?)`: take access back; returns the txid once every live node has it.

@@ -21,9 +21,18 @@ pub async fn pair(
     addresses: Vec<String>,
     keys: Option<Vec<DataKey>>,
     level: Option<String>,
+    min_count: Option<u32>,
 ) -> Result<String, ApiError> {
     let level = parse_level(level)?.unwrap_or(Level::Load);
-    publish(&ctx, change(Action::Grant, level, addresses, keys)).await
+    if let Some(m) = min_count
+        && !(1..=enigma_protocol::policy::payload::MAX_MIN_COUNT).contains(&m)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParams,
+            format!("min_count {m} is out of range (1 to {})", enigma_protocol::policy::payload::MAX_MIN_COUNT),
+        ));
+    }
+    publish(&ctx, PolicyChange { min_count, ..change(Action::Grant, level, addresses, keys) }).await
 }
 
 pub async fn revoke(
@@ -48,7 +57,14 @@ fn parse_level(level: Option<String>) -> Result<Option<Level>, ApiError> {
 }
 
 fn change(action: Action, level: Level, addresses: Vec<String>, keys: Option<Vec<DataKey>>) -> PolicyChange {
-    PolicyChange { action, level, scope: keys.map_or(Scope::All, Scope::Keys), addresses, timestamp: now_ms() / 1000 }
+    PolicyChange {
+        action,
+        level,
+        scope: keys.map_or(Scope::All, Scope::Keys),
+        addresses,
+        timestamp: now_ms() / 1000,
+        min_count: None,
+    }
 }
 
 fn policy_error(e: AuthorError) -> ApiError {

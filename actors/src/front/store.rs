@@ -77,6 +77,7 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
                 .collect(),
             created_ms,
             epoch: 0,
+            derived_from: vec![],
         };
         let manifest = body.sign(&id);
         let failed = put_all(&ctx, &manifest, &dealt.shares, &dealt.salts, &assigned).await;

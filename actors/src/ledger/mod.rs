@@ -173,6 +173,39 @@ impl Handler<May> for Ledger {
     }
 }
 
+/// May `requester` use the key of this manifest body at `level`? (Derived keys: only their deriver,
+/// while it has access to every source — `admission::may_use`.)
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct MayUse {
+    pub body: enigma_protocol::manifest::ManifestBody,
+    pub requester: PubkeyBytes,
+    pub level: Level,
+}
+
+impl Handler<MayUse> for Ledger {
+    type Result = bool;
+    fn handle(&mut self, m: MayUse, _: &mut Context<Self>) -> bool {
+        enigma_protocol::admission::may_use(self.book.state(), &m.body, &m.requester, m.level)
+    }
+}
+
+/// What `requester` holds on `owner`'s `key`: (highest level, strictest min_count), or `None`.
+#[derive(Message)]
+#[rtype(result = "Option<(Level, u32)>")]
+pub struct Terms {
+    pub owner: PubkeyBytes,
+    pub requester: PubkeyBytes,
+    pub key: DataKey,
+}
+
+impl Handler<Terms> for Ledger {
+    type Result = Option<(Level, u32)>;
+    fn handle(&mut self, m: Terms, _: &mut Context<Self>) -> Self::Result {
+        self.book.terms(&m.owner, &m.requester, &m.key)
+    }
+}
+
 /// The owner's current grants, as JSON (for `policy()`).
 #[derive(Message)]
 #[rtype(result = "serde_json::Value")]

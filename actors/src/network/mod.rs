@@ -1,9 +1,18 @@
 //! The Network actor: the node's one door to the libp2p network.
 //!
-//! Owns: the command channel into the swarm driver, the table of live Enigma peers, and routing of
-//! inbound requests to the [`Router`](crate::router::Router) (and of requests addressed to this node
-//! itself, so workflows never special-case "the holder is me"). Must never: decide anything about
-//! data or access — it moves frames; the router and the other actors decide.
+//! Owns: the command channel into the swarm driver, the table of live Enigma peers, and delivery of
+//! inbound requests to whoever installed an [`InboundRequest`] recipient with [`SetInbound`] (the
+//! router, in a running node), including requests addressed to this node itself, so workflows never
+//! special-case "the holder is me". Must never: decide anything about data or access — it moves
+//! frames; the router and the other actors decide — nor import the actors above it (router, front,
+//! sessions, upkeep): what flows up is a message type, never a component handle.
+//!
+//! Inbound requests go up as a `Recipient<InboundRequest>`, the shape this module already uses for
+//! [`PeerEvent`] and [`GossipMessage`], rather than an `mpsc::Sender` passed in [`NetConfig`]: the
+//! reply comes back typed through actix (no oneshot plumbing, no draining task to supervise), and
+//! the handler's arbiter runs requests concurrently. The cost is the window the channel would have
+//! closed: a request that arrives before the recipient is installed is dropped (as before), and a
+//! self-addressed one fails with [`NetError::Stopped`].
 
 mod behaviour;
 mod codec;
@@ -12,7 +21,6 @@ pub mod guard;
 
 pub use behaviour::{CUSTODY_PROTOCOL, MPC_PROTOCOL, PROTOCOL_VERSION};
 
-use crate::router::Router;
 use actix::prelude::*;
 use behaviour::{Behaviour, BehaviourConfig};
 use driver::{Command, Driver};
@@ -90,6 +98,23 @@ pub enum PeerEvent {
     Down(PeerId),
 }
 
+/// An inbound request (from a peer, or from this node itself), for the actor that answers them.
+#[derive(Message, Debug)]
+#[rtype(result = "Answer")]
+pub struct InboundRequest {
+    pub proto: Proto,
+    pub peer: PeerId,
+    pub frame: Vec<u8>,
+}
+
+/// The answer to an [`InboundRequest`]: the response frame, and what the request did wrong if
+/// honest peers never send such a thing (the guard counts it against the peer).
+#[derive(Debug)]
+pub struct Answer {
+    pub frame: Vec<u8>,
+    pub offence: Option<guard::Offence>,
+}
+
 /// A gossip message on a topic someone subscribed to.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
@@ -105,7 +130,7 @@ pub struct Network {
     events: Option<mpsc::UnboundedReceiver<NetEvent>>,
     peers: BTreeMap<PeerId, Vec<Multiaddr>>,
     listen: Vec<Multiaddr>,
-    router: Option<Router>,
+    inbound: Option<Recipient<InboundRequest>>,
     peer_subscribers: Vec<Recipient<PeerEvent>>,
     gossip_subscribers: Vec<(String, Recipient<GossipMessage>)>,
     banned: BTreeMap<PeerId, String>,
@@ -141,7 +166,7 @@ impl Network {
             events: Some(ev_rx),
             peers: BTreeMap::new(),
             listen: Vec::new(),
-            router: None,
+            inbound: None,
             peer_subscribers: Vec::new(),
             gossip_subscribers: Vec::new(),
             banned: BTreeMap::new(),
@@ -201,14 +226,18 @@ impl StreamHandler<NetEvent> for Network {
                 }
             }
             NetEvent::Inbound { proto, peer, id, frame } => {
-                let Some(router) = self.router.clone() else {
+                let Some(inbound) = self.inbound.clone() else {
                     tracing::debug!("inbound request before the router is ready; dropped");
                     return;
                 };
                 let commands = self.commands.clone();
                 actix::spawn(async move {
-                    let (response, offence) = router.handle(proto, peer, frame).await;
-                    let _ = commands.send(Command::Respond { proto, id, frame: response, offence }).await;
+                    match inbound.send(InboundRequest { proto, peer, frame }).await {
+                        Ok(Answer { frame, offence }) => {
+                            let _ = commands.send(Command::Respond { proto, id, frame, offence }).await;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "inbound request handler gone; dropped"),
+                    }
                 });
             }
             NetEvent::Banned { peer, why } => {
@@ -234,15 +263,15 @@ impl StreamHandler<NetEvent> for Network {
     }
 }
 
-/// Installs the router once every actor it needs is running.
+/// Installs the recipient of inbound requests (the router, once every actor it needs is running).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetRouter(pub Router);
+pub struct SetInbound(pub Recipient<InboundRequest>);
 
-impl Handler<SetRouter> for Network {
+impl Handler<SetInbound> for Network {
     type Result = ();
-    fn handle(&mut self, msg: SetRouter, _: &mut Context<Self>) {
-        self.router = Some(msg.0);
+    fn handle(&mut self, msg: SetInbound, _: &mut Context<Self>) {
+        self.inbound = Some(msg.0);
     }
 }
 
@@ -260,12 +289,11 @@ impl Handler<SendRequest> for Network {
 
     fn handle(&mut self, msg: SendRequest, _: &mut Context<Self>) -> Self::Result {
         if msg.peer == self.local {
-            let router = self.router.clone();
+            let inbound = self.inbound.clone();
             return Box::pin(async move {
-                match router {
-                    Some(r) => Ok(r.handle(msg.proto, msg.peer, msg.frame).await.0),
-                    None => Err(NetError::Stopped),
-                }
+                let Some(inbound) = inbound else { return Err(NetError::Stopped) };
+                let req = InboundRequest { proto: msg.proto, peer: msg.peer, frame: msg.frame };
+                inbound.send(req).await.map(|a| a.frame).map_err(|_| NetError::Stopped)
             });
         }
         let (reply, rx) = oneshot::channel();

@@ -9,6 +9,7 @@
 use super::Router;
 use crate::custody::{self, StoreError};
 use crate::network::Publish;
+use enigma_protocol::admission;
 use enigma_protocol::field::FpVec;
 use enigma_protocol::policy::Level;
 use enigma_protocol::wire::{self, AccessEntry, ErrorKind, Request, Response, Signed, SignedBody, TOMBSTONE_TOPIC};
@@ -166,8 +167,10 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
 }
 
 /// A fellow holder asks this one to endorse the repaired manifest of a key. Endorse only a body that
-/// repairs the manifest held here (same key, owner, data; one epoch later), coordinated by one of its
-/// holders, that keeps every holder this node sees up — and only one such body per epoch.
+/// repairs the manifest held here (same key, owner, data, provenance, group size and threshold; one
+/// epoch later), coordinated by one of its holders, whose group is the held one as this node sees it
+/// (every holder seen up in its seat, replacements among the best-ranked live non-holders here:
+/// `admission::check_group`) — and only one such body per epoch.
 async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest::ManifestBody) -> Response {
     let key = body.key;
     let rec = match router.custody.send(custody::GetRecord { key }).await {
@@ -177,29 +180,37 @@ async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest:
         Err(e) => return internal(e),
     };
     let cur = &rec.manifest.body;
-    let is_repair = body.owner == cur.owner
-        && body.meta == cur.meta
-        && body.created_ms == cur.created_ms
-        && body.epoch == cur.epoch + 1;
-    if !is_repair {
+    if !cur.is_repair(&body) {
         return Response::error(ErrorKind::BadRequest, "not a repair of the manifest held here");
     }
     if rec.manifest.holder(&peer.to_bytes()).is_none() {
         return Response::error(ErrorKind::AccessDenied, "only a holder coordinates a repair");
     }
-    let live = match router.network.send(crate::network::LivePeers).await {
+    let view: Vec<Vec<u8>> = match router.network.send(crate::network::LivePeers).await {
         Ok(mut l) => {
             l.push(router.local);
-            l
+            l.iter().map(|p| p.to_bytes()).collect()
         }
         Err(e) => return internal(e),
     };
-    let drops_live = cur
-        .holders
-        .iter()
-        .any(|h| live.iter().any(|p| p.to_bytes() == h.peer) && !body.holders.iter().any(|n| n.peer == h.peer));
-    if drops_live {
-        return Response::error(ErrorKind::BadRequest, "the repair drops a holder that is up");
+    // only a body that a refresh session here produced: it carries this node's own new share
+    let me = router.local.to_bytes();
+    let Some(mine) = body.holders.iter().find(|h| h.peer == me) else {
+        return Response::error(ErrorKind::BadRequest, "the repair drops this holder, which is up");
+    };
+    let refreshed = router
+        .sessions
+        .send(crate::sessions::RefreshedHere { key, commitment: mine.commitment })
+        .await
+        .unwrap_or(false);
+    if !refreshed {
+        tracing::info!(%peer, %key, "endorsement refused: no refresh here produced this body");
+        return Response::error(ErrorKind::BadRequest, "no refresh session here produced this repair");
+    }
+    let proposed: Vec<Vec<u8>> = body.holders.iter().map(|h| h.peer.clone()).collect();
+    if let Err(e) = admission::check_group(cur, &proposed, &view, admission::REPAIR_SLACK) {
+        tracing::info!(%peer, %key, reason = %e, "endorsement refused");
+        return Response::error(ErrorKind::BadRequest, format!("the repair's group is refused here: {e}"));
     }
     let hash = *blake3::hash(&body.endorsement_bytes()).as_bytes();
     match router.custody.send(custody::EndorseOnce { key, epoch: body.epoch, body_hash: hash }).await {

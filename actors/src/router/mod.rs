@@ -3,17 +3,21 @@
 //!
 //! Owns: decoding inbound frames (refusing unknown versions and garbage with an error response),
 //! dispatch to one handler per request kind, and the checks every handler shares (signature,
-//! freshness, replay, access). Must never: hold state of its own — it is a bundle of actor addresses
-//! — or trust a peer's claim about access: every decision is made here, on this node's own view.
+//! freshness, replay, access). It runs as a stateless actor on its own arbiter (see `system::start`):
+//! the Network actor hands it each [`InboundRequest`] through a `Recipient` (the network never names
+//! the router), and every request is its own future, so requests run concurrently. Must never: hold
+//! state of its own — it is a bundle of actor addresses — or trust a peer's claim about access:
+//! every decision is made here, on this node's own view; nor import `front` or `upkeep` (it sits
+//! beside upkeep, above sessions, ledger, custody and network).
 
 mod custody;
 mod ledger;
 
 use crate::custody::{CheckNonce, Custody};
 use crate::ledger::{self as ledger_actor, Ledger};
-use crate::network::Proto;
 use crate::network::guard::Offence;
-use actix::Addr;
+use crate::network::{Answer, InboundRequest, Proto};
+use actix::prelude::*;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::policy::Level;
@@ -91,19 +95,15 @@ impl Router {
         (wire::encode(&response), offence)
     }
 
-    /// May `requester` act at `level` on the key of `manifest`? The owner always may; anyone else
-    /// needs a grant in this node's own ledger.
+    /// May `requester` act at `level` on the key of `manifest`? The owner of a stored key always may;
+    /// anyone else needs a grant in this node's own ledger; a derived key needs its deriver's access
+    /// to every source (`admission::may_use`).
     pub async fn may(&self, manifest: &Manifest, requester: &PubkeyBytes, level: Level) -> bool {
-        if manifest.body.owner == *requester {
+        if manifest.body.owner == *requester && manifest.body.derived_from.is_empty() {
             return true;
         }
         self.ledger
-            .send(ledger_actor::May {
-                owner: manifest.body.owner,
-                requester: *requester,
-                key: manifest.body.key,
-                level,
-            })
+            .send(ledger_actor::MayUse { body: manifest.body.clone(), requester: *requester, level })
             .await
             .unwrap_or(false)
     }
@@ -126,6 +126,23 @@ impl Router {
             return Err(auth_response(AuthError::Replay));
         }
         Ok(())
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+}
+
+impl Handler<InboundRequest> for Router {
+    type Result = ResponseFuture<Answer>;
+
+    /// Each request is a future of its own (actix spawns it), so a slow one holds up no other.
+    fn handle(&mut self, msg: InboundRequest, _: &mut Context<Self>) -> Self::Result {
+        let router = self.clone();
+        Box::pin(async move {
+            let (frame, offence) = router.handle(msg.proto, msg.peer, msg.frame).await;
+            Answer { frame, offence }
+        })
     }
 }
 

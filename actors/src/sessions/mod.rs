@@ -12,12 +12,14 @@ pub mod session;
 pub mod transport;
 
 use crate::custody::{self, Custody};
-use crate::ledger::{Ledger, May};
+use crate::ledger::Ledger;
 use crate::network::{Network, PeerEvent, SubscribePeers};
 use actix::prelude::*;
+use enigma_protocol::admission;
 use enigma_protocol::field::Fp;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::keys::DataKey;
+use enigma_protocol::manifest::ManifestBody;
 use enigma_protocol::mpc::Op;
 use enigma_protocol::policy::Level;
 use enigma_protocol::session::RefreshStart;
@@ -53,6 +55,8 @@ pub struct Sessions {
     ledger: Addr<Ledger>,
     members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
     requesters: HashMap<SessionId, Requester>,
+    /// Refresh sessions running here that hold new shares: (key, commitment of this node's new share).
+    refresh_kept: HashMap<SessionId, Vec<(DataKey, [u8; 32])>>,
     /// Sessions that ended here lately: a message for one of them is a late message (honest peers
     /// send those in races), not a message for a session that never was (which honest peers don't).
     ended: HashMap<SessionId, std::time::Instant>,
@@ -71,6 +75,7 @@ impl Sessions {
             ledger,
             members: HashMap::new(),
             requesters: HashMap::new(),
+            refresh_kept: HashMap::new(),
             ended: HashMap::new(),
         }
     }
@@ -189,11 +194,32 @@ async fn held_share(custody: &Addr<Custody>, key: DataKey) -> Result<custody::He
         .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))
 }
 
-/// Everything a start needs checked before a session exists (runs off the actor's state).
+/// This node's own view of who is up: its live peers and itself.
+async fn own_view(network: &Addr<Network>, local: PeerId) -> Result<Vec<Vec<u8>>, Response> {
+    let mut live: Vec<PeerId> =
+        network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    live.push(local);
+    Ok(live.iter().map(|p| p.to_bytes()).collect())
+}
+
+fn refusal(e: admission::AdmissionError) -> Response {
+    match e {
+        admission::AdmissionError::Denied(_) => err(ErrorKind::AccessDenied, e.to_string()),
+        _ => err(ErrorKind::BadRequest, e.to_string()),
+    }
+}
+
+/// Everything a start needs checked before a session exists (runs off the actor's state). Every
+/// fact comes from this node itself: the signed manifests it verifies (and, for the inputs it holds,
+/// compares with its own), its own view of who is up, and its own ledger — never from the requester's
+/// say-so (`admission`). For the inputs it holds: the committee is the anchor's group as this node
+/// sees it, with the inputs' largest threshold; the requester may compute on them, and the grant
+/// covers the operation.
 async fn admit(
     local: PeerId,
     custody: Addr<Custody>,
     ledger: Addr<Ledger>,
+    network: Addr<Network>,
     signed: Signed<SessionStart>,
 ) -> Result<(SessionStart, PubkeyBytes, PeerId, usize, Vec<PeerId>, Vec<Option<Vec<Fp>>>), Response> {
     let now = crate::now_ms();
@@ -216,20 +242,66 @@ async fn admit(
     let requester = PeerId::from_bytes(&spec.requester).map_err(|_| bad("requester peer id"))?;
     let (peers, me) = check_group(&spec.participants, spec.committee, spec.threshold, spec.deadline_ms, local, now)?;
     let (n, t) = (spec.committee as usize, spec.threshold as usize);
-    if spec.inputs.is_empty() || spec.inputs.len() > 64 {
+    if spec.inputs.is_empty() || spec.inputs.len() > 64 || spec.manifests.len() != spec.inputs.len() {
         return Err(bad("inputs"));
     }
+    for (input, m) in spec.inputs.iter().zip(&spec.manifests) {
+        m.verify().map_err(|e| bad(&format!("input manifest: {e}")))?;
+        if m.body.key != input.key || m.body.meta != input.meta {
+            return Err(bad("an input does not match its manifest"));
+        }
+    }
 
+    // the committee, its size and threshold, from the manifests and this node's own view
+    let bodies: Vec<&ManifestBody> = spec.manifests.iter().map(|m| &m.body).collect();
+    let basis = admission::classify(&requester_id, &bodies).map_err(refusal)?;
+    let (anchor, want_n, want_t) = admission::committee_shape(&bodies).map_err(refusal)?;
+    if n != want_n || t != want_t {
+        return Err(bad(&format!(
+            "the inputs call for a committee of {want_n} with threshold {want_t}, not {n} and {t}"
+        )));
+    }
+    let view = own_view(&network, local).await?;
+    admission::check_group(bodies[anchor], &spec.participants[..n], &view, admission::COMMITTEE_SLACK)
+        .map_err(refusal)?;
+    for (input, m) in spec.inputs.iter().zip(&spec.manifests) {
+        match &input.source {
+            InputSource::Direct => {
+                let same_group = m.body.holders.len() == n
+                    && m.body.threshold as usize == t
+                    && m.body
+                        .holders
+                        .iter()
+                        .enumerate()
+                        .all(|(i, h)| h.peer == peers[i].to_bytes() && h.x == i as u64 + 1);
+                if !same_group {
+                    return Err(bad("a direct input must be held by exactly the committee"));
+                }
+            }
+            InputSource::Reshare { dealers } => {
+                // every dealer is a holder of the key, dealing at its own x, once
+                let mut seen = Vec::with_capacity(dealers.len());
+                for (p, x) in dealers {
+                    let peer = peers.get(*p as usize).ok_or_else(|| bad("dealer index"))?;
+                    if m.holder(&peer.to_bytes()).map(|h| h.x) != Some(*x) || seen.contains(p) {
+                        return Err(bad("a dealer is not a holder of its input"));
+                    }
+                    seen.push(*p);
+                }
+                if dealers.len() != m.body.threshold as usize + 1 {
+                    return Err(bad("an input needs exactly t + 1 dealers"));
+                }
+            }
+        }
+    }
+
+    let inputs_meta: Vec<(DataKey, &enigma_protocol::value::ValueMeta)> =
+        bodies.iter().map(|b| (b.key, &b.meta)).collect();
     let mut mine = Vec::with_capacity(spec.inputs.len());
-    for input in &spec.inputs {
+    for (input, carried) in spec.inputs.iter().zip(&spec.manifests) {
         let my_x = match &input.source {
             InputSource::Direct => (me < n).then_some(me as u64 + 1),
-            InputSource::Reshare { dealers } => {
-                if dealers.iter().any(|(p, _)| *p as usize >= peers.len()) {
-                    return Err(bad("dealer index"));
-                }
-                dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x)
-            }
+            InputSource::Reshare { dealers } => dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x),
         };
         let Some(x) = my_x else {
             mine.push(None);
@@ -239,25 +311,43 @@ async fn admit(
         let held = held_share(&custody, key).await?;
         let m = &held.record.manifest;
         let my_holder = m.holder(&local.to_bytes()).ok_or_else(|| bad("this node does not hold the key"))?;
-        if my_holder.x != x || m.body.meta != input.meta {
-            return Err(bad("input does not match the key's manifest"));
+        if my_holder.x != x || m.body != carried.body {
+            return Err(bad(&format!(
+                "input {key} does not match the manifest held here (epoch {} here, {} in the start)",
+                m.body.epoch, carried.body.epoch
+            )));
         }
-        if matches!(input.source, InputSource::Direct) {
-            let same_group = m.body.holders.len() == n
-                && m.body.threshold as usize == t
-                && m.body.holders.iter().enumerate().all(|(i, h)| h.peer == peers[i].to_bytes() && h.x == i as u64 + 1);
-            if !same_group {
-                return Err(bad("a direct input must be held by exactly the committee"));
+        let allowed = match &basis {
+            admission::Basis::Own => {
+                m.body.derived_from.is_empty()
+                    || ledger
+                        .send(crate::ledger::MayUse {
+                            body: m.body.clone(),
+                            requester: requester_id,
+                            level: Level::Compute,
+                        })
+                        .await
+                        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?
             }
-        }
-        let owner = m.body.owner;
-        let allowed = owner == requester_id
-            || ledger
-                .send(May { owner, requester: requester_id, key, level: Level::Compute })
-                .await
-                .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+            admission::Basis::Grant { owner } => {
+                let terms = ledger
+                    .send(crate::ledger::Terms { owner: *owner, requester: requester_id, key })
+                    .await
+                    .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+                match terms {
+                    Some((level, min_count)) => {
+                        admission::grant_covers(level, min_count, &spec.op, &inputs_meta).map_err(|e| {
+                            tracing::info!(%key, reason = %e, "session refused: the grant does not cover it");
+                            refusal(e)
+                        })?;
+                        true
+                    }
+                    None => false,
+                }
+            }
+        };
         if !allowed {
-            tracing::info!(%key, "session refused: no compute grant for the requester");
+            tracing::info!(%key, "session refused: no compute access for the requester");
             return Err(err(ErrorKind::AccessDenied, format!("access denied to key {key}")));
         }
         let mut request = [0u8; 16];
@@ -273,7 +363,9 @@ async fn admit(
 
 /// Checks a share-repair start from `coordinator`: this node's place, and — where it deals — that the
 /// key's manifest here is the epoch being repaired, that the coordinator is one of its holders, and
-/// that the new group keeps every holder this node sees up.
+/// that the new group is the old one as this node sees it: the same size and threshold, every holder
+/// this node sees up in its own seat, and each replacement among the best-ranked live non-holders in
+/// this node's own view (`admission::check_group`, [`admission::REPAIR_SLACK`]).
 async fn admit_refresh(
     local: PeerId,
     coordinator: PeerId,
@@ -292,43 +384,51 @@ async fn admit_refresh(
     if start.inputs.is_empty() || start.inputs.len() > 1024 {
         return Err(bad("inputs"));
     }
-    let mut live: Vec<PeerId> =
-        network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-    live.push(local);
+    let view = own_view(&network, local).await?;
     let mut mine = Vec::with_capacity(start.inputs.len());
     for (input, epoch) in &start.inputs {
         let InputSource::Reshare { dealers } = &input.source else { return Err(bad("a refresh reshares every input")) };
         if dealers.iter().any(|(p, _)| *p as usize >= n) {
             return Err(bad("dealer index"));
         }
-        let Some(x) = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x) else {
-            mine.push(None);
-            continue;
-        };
+        let my_x = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x);
         let key = input.key;
-        let held = held_share(&custody, key).await?;
+        // a holder checks the new group whether or not it deals; a node that does not hold the key
+        // (a replacement) has nothing of it to protect
+        let held = match my_x {
+            Some(_) => held_share(&custody, key).await?,
+            None => match custody.send(custody::GetShare { key }).await {
+                Ok(Ok(Some(h))) => h,
+                _ => {
+                    mine.push(None);
+                    continue;
+                }
+            },
+        };
         let m = &held.record.manifest;
-        if m.body.epoch != *epoch || m.body.meta != input.meta || m.holder(&local.to_bytes()).map(|h| h.x) != Some(x) {
+        let x_here = m.holder(&local.to_bytes()).map(|h| h.x);
+        if m.body.epoch != *epoch || m.body.meta != input.meta || (my_x.is_some() && x_here != my_x) {
             return Err(bad("input does not match the key's manifest here"));
         }
         if m.holder(&coordinator.to_bytes()).is_none() {
             return Err(err(ErrorKind::AccessDenied, "only a holder coordinates a repair"));
         }
-        let drops_live = m
-            .body
-            .holders
-            .iter()
-            .any(|h| live.iter().any(|p| p.to_bytes() == h.peer) && !peers.iter().any(|p| p.to_bytes() == h.peer));
-        if drops_live {
-            return Err(bad("the new group drops a holder that is up"));
+        if start.threshold != m.body.threshold {
+            return Err(bad("a repair keeps the key's threshold"));
         }
-        mine.push(Some(held.share));
+        admission::check_group(&m.body, &start.participants, &view, admission::REPAIR_SLACK).map_err(|e| {
+            tracing::info!(%key, %coordinator, reason = %e, "refresh refused");
+            refusal(e)
+        })?;
+        mine.push(my_x.map(|_| held.share));
     }
     let spec = SessionStart {
         session: start.session,
         // a refresh runs no op: the session only reshares its inputs (see `Purpose::Refresh`)
         op: Op::Mean,
         inputs: start.inputs.into_iter().map(|(i, _)| i).collect(),
+        // a refresh's inputs were checked against the manifests held here, above
+        manifests: vec![],
         participants: start.participants,
         committee: start.committee,
         threshold: start.threshold,
@@ -357,7 +457,7 @@ impl Handler<Inbound> for Sessions {
                 if let Some(refusal) = self.refuse_start(&signed.body.session) {
                     return ready(refusal);
                 }
-                let fut = admit(self.local, self.custody.clone(), self.ledger.clone(), signed);
+                let fut = admit(self.local, self.custody.clone(), self.ledger.clone(), self.network.clone(), signed);
                 Box::pin(actix::fut::wrap_future(fut).map(
                     |r, act: &mut Sessions, ctx: &mut Context<Sessions>| match r {
                         Ok((spec, requester_id, requester, me, peers, mine)) => {
@@ -479,7 +579,43 @@ impl Handler<SessionEnded> for Sessions {
     type Result = ();
     fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
         self.members.remove(&m.session);
+        self.refresh_kept.remove(&m.session);
         self.remember_ended(m.session);
+    }
+}
+
+/// A refresh session here keeps new shares (until its coordinator confirms them or it ends).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RefreshKept {
+    pub session: SessionId,
+    pub kept: Vec<(DataKey, [u8; 32])>,
+}
+
+impl Handler<RefreshKept> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: RefreshKept, _: &mut Context<Self>) {
+        if self.members.contains_key(&m.session) {
+            self.refresh_kept.insert(m.session, m.kept);
+        }
+    }
+}
+
+/// Does a refresh session running here hold a new share of `key` with this commitment? (A holder
+/// endorses a repaired manifest only then: a body no refresh produced, or one that does not carry
+/// this node's own new share, is never endorsed — so nobody can get a "repair" endorsed that makes
+/// the holders drop their shares.)
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RefreshedHere {
+    pub key: DataKey,
+    pub commitment: [u8; 32],
+}
+
+impl Handler<RefreshedHere> for Sessions {
+    type Result = bool;
+    fn handle(&mut self, m: RefreshedHere, _: &mut Context<Self>) -> bool {
+        self.refresh_kept.values().flatten().any(|(k, c)| *k == m.key && *c == m.commitment)
     }
 }
 

@@ -206,7 +206,15 @@ impl MpcSession {
                 ctx.stop(); // a pure dealer is done
                 return;
             }
-            Ok(RunResult::Refreshed(shares)) => (self.keep_refreshed(shares), SessionTiming::default()),
+            Ok(RunResult::Refreshed(shares)) => {
+                let outcome = self.keep_refreshed(shares);
+                if let (SessionOutcome::Refreshed { commitments }, Some(_)) = (&outcome, &self.refreshed) {
+                    // what this member may endorse: only a repaired manifest carrying its own new share
+                    let kept = self.spec.inputs.iter().map(|i| i.key).zip(commitments.iter().copied()).collect();
+                    self.sessions.do_send(super::RefreshKept { session: self.id, kept });
+                }
+                (outcome, SessionTiming::default())
+            }
             Ok(RunResult::Output(out, timing)) if self.spec.store => match self.keep(out) {
                 Ok(o) => (o, timing),
                 Err(e) => (SessionOutcome::Failed(e.to_string()), timing),
@@ -379,6 +387,12 @@ impl Handler<KeepStored> for MpcSession {
             }
             if b.holders[self.me].commitment != s.commitment {
                 return Err("manifest does not carry this member's commitment");
+            }
+            // the result stays under its sources' owners' policy: its manifest must name them
+            let inputs: Vec<&enigma_protocol::manifest::ManifestBody> =
+                self.spec.manifests.iter().map(|m| &m.body).collect();
+            if b.derived_from != enigma_protocol::admission::provenance(requester_id, &inputs) {
+                return Err("manifest does not record where the result came from");
             }
             Ok(())
         })();

@@ -109,13 +109,19 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             Ok(json!(s.peers.iter().map(|p| p.peer_id.clone()).collect::<Vec<_>>()))
         }
         method::PAIR | method::REVOKE => {
-            let mut ps = p(&["addresses", "keys", "level"])?;
+            let names: &[&str] = if m == method::PAIR {
+                &["addresses", "keys", "level", "min_count"]
+            } else {
+                &["addresses", "keys", "level"]
+            };
+            let mut ps = p(names)?;
             let addresses: Vec<String> = ps.required("addresses")?;
             let keys = ps.optional_keys("keys")?;
             let level: Option<String> = ps.optional("level")?;
+            let min_count: Option<u32> = if m == method::PAIR { ps.optional("min_count")? } else { None };
             ps.finish()?;
             let txid = if m == method::PAIR {
-                ask!(ctx, front::Pair { addresses, keys, level })?
+                ask!(ctx, front::Pair { addresses, keys, level, min_count })?
             } else {
                 ask!(ctx, front::Revoke { addresses, keys, level })?
             };

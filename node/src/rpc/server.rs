@@ -3,22 +3,42 @@
 //!
 //! Owns: listening, per-connection reading with a size limit, request handling (parse error,
 //! invalid request, batches, notifications — parsed by `enigma_protocol::jsonrpc`), concurrent
-//! calls per connection with responses written as they finish, progress notifications, and the
-//! socket's limits ([`RpcLimits`]: connections, calls in flight, queued replies). Must never: let one
-//! bad request affect another, or a client make the node hold unbounded input, calls or replies.
+//! calls per connection with responses written as they finish, progress notifications, the
+//! socket's limits ([`RpcLimits`]: connections, calls in flight, queued replies), and the gate of a
+//! TCP connection ([`TcpGate`]: TLS handshake, then the `auth` handshake, within
+//! [`HANDSHAKE_TIMEOUT`] and [`jsonrpc::MAX_AUTH_LINE`]). The Unix socket has no handshake: its file
+//! mode (0600) is its access control. Must never: run a method for a TCP connection that has not
+//! shown the token, let one bad request affect another, or let a client make the node hold
+//! unbounded input, calls or replies.
 
 use super::dispatch::{CallCtx, RpcCtx, dispatch};
 use enigma_actors::cancel::Cancel;
-use enigma_protocol::api::{ApiError, ErrorCode};
-use enigma_protocol::jsonrpc::{self, Line, Request, error_response};
+use enigma_protocol::api::{ApiError, ErrorCode, method};
+use enigma_protocol::credential::TokenDigest;
+use enigma_protocol::jsonrpc::{self, Line, Request, RequestError, error_response};
 use rand::Rng;
 use serde_json::{Value as Json, json};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a TCP client has, from connecting, to finish the TLS handshake and authenticate.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a TCP connection goes through before its first call.
+pub struct TcpGate {
+    /// The token it must show first (`None`: `--rpc-no-auth`, loopback only).
+    pub token: Option<TokenDigest>,
+    /// TLS (`None`: plain TCP, loopback only).
+    pub tls: Option<TlsAcceptor>,
+}
 
 /// Limits of the client socket.
 #[derive(Clone, Debug)]
@@ -47,9 +67,9 @@ impl RpcLimits {
     }
 }
 
-/// Starts serving one accepted connection, or refuses it with a `busy` error when the node already
-/// has as many client connections as it allows.
-fn accept<R, W>(r: R, mut w: W, ctx: &RpcCtx, limits: &RpcLimits)
+/// Starts serving one accepted Unix-socket connection, or refuses it with a `busy` error when the
+/// node already has as many client connections as it allows.
+fn accept<R, W>(r: R, w: W, ctx: &RpcCtx, limits: &RpcLimits)
 where
     R: AsyncRead + Unpin + 'static,
     W: AsyncWrite + Unpin + 'static,
@@ -58,23 +78,34 @@ where
         Ok(permit) => {
             let (ctx, limits) = (ctx.clone(), limits.clone());
             actix_rt::spawn(async move {
-                connection(r, w, ctx, limits).await;
+                connection(BufReader::with_capacity(1 << 16, r), w, ctx, limits).await;
                 drop(permit);
             });
         }
         Err(_) => {
-            tracing::warn!(limit = RpcLimits::MAX_CONNECTIONS, "client connection refused: too many open");
-            actix_rt::spawn(async move {
-                let e = ApiError::new(
-                    ErrorCode::Busy,
-                    format!("too many client connections (the limit is {})", RpcLimits::MAX_CONNECTIONS),
-                );
-                let line = format!("{}\n", error_response(Json::Null, &e));
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), w.write_all(line.as_bytes())).await;
-                let _ = w.shutdown().await;
-            });
+            actix_rt::spawn(refuse_busy(w));
         }
     }
+}
+
+/// Answers a connection over the limit with a `busy` error and closes it.
+async fn refuse_busy<W: AsyncWrite + Unpin>(w: W) {
+    tracing::warn!(limit = RpcLimits::MAX_CONNECTIONS, "client connection refused: too many open");
+    let e = ApiError::new(
+        ErrorCode::Busy,
+        format!("too many client connections (the limit is {})", RpcLimits::MAX_CONNECTIONS),
+    );
+    refuse(w, error_response(Json::Null, &e)).await;
+}
+
+/// Writes one last line (within 5 s) and closes the connection.
+async fn refuse<W: AsyncWrite + Unpin>(mut w: W, msg: Json) {
+    let line = format!("{msg}\n");
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = w.write_all(line.as_bytes()).await;
+        let _ = w.shutdown().await;
+    })
+    .await;
 }
 
 /// Binds the Unix socket (replacing a stale one) with mode 0600.
@@ -102,14 +133,16 @@ pub async fn serve_unix(listener: UnixListener, ctx: RpcCtx, limits: RpcLimits) 
     }
 }
 
-pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
+pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits, gate: Arc<TcpGate>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 tracing::debug!(%peer, "client connected over TCP");
                 let _ = stream.set_nodelay(true);
-                let (r, w) = stream.into_split();
-                accept(r, w, &ctx, &limits);
+                // the permit is taken first: a connection still in its handshake counts against the limit
+                let permit = limits.connections.clone().try_acquire_owned().ok();
+                let (ctx, limits, gate) = (ctx.clone(), limits.clone(), gate.clone());
+                actix_rt::spawn(tcp_connection(stream, peer, permit, ctx, limits, gate));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "client TCP accept failed");
@@ -119,7 +152,131 @@ pub async fn serve_tcp(listener: TcpListener, ctx: RpcCtx, limits: RpcLimits) {
     }
 }
 
-async fn connection<R, W>(r: R, mut w: W, ctx: RpcCtx, limits: RpcLimits)
+/// One TCP connection: TLS (when on), then the `auth` handshake (unless `--rpc-no-auth`), then calls.
+async fn tcp_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: Option<OwnedSemaphorePermit>,
+    ctx: RpcCtx,
+    limits: RpcLimits,
+    gate: Arc<TcpGate>,
+) {
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let Some(acceptor) = gate.tls.clone() else {
+        let (r, w) = stream.into_split();
+        return gated(r, w, peer, permit, ctx, limits, gate, deadline).await;
+    };
+    if permit.is_none() {
+        // no TLS handshake (and its signature) for a connection that cannot be served
+        tracing::warn!(%peer, limit = RpcLimits::MAX_CONNECTIONS, "client connection refused: too many open");
+        return;
+    }
+    // a client speaking plain JSON-RPC to the TLS port gets a plain answer saying what is wrong
+    let mut first = [0u8; 1];
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if matches!(first[0], b'{' | b'[') => {
+            tracing::warn!(%peer, "client refused: plain JSON-RPC on the TLS client API");
+            let e = ApiError::new(
+                ErrorCode::Unauthorized,
+                "unauthorized: this client API speaks TLS: connect with TLS, pinning the certificate \
+                 fingerprint the node prints at start (ENIGMA_RPC_FINGERPRINT)",
+            );
+            return refuse(stream, error_response(Json::Null, &e)).await;
+        }
+        Ok(Ok(1)) => {}
+        _ => return,
+    }
+    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let (r, w) = tokio::io::split(tls);
+            gated(r, w, peer, permit, ctx, limits, gate, deadline).await
+        }
+        Ok(Err(e)) => tracing::warn!(%peer, error = %e, "client refused: TLS handshake failed"),
+        Err(_) => tracing::warn!(%peer, "client refused: no TLS handshake within the deadline"),
+    }
+}
+
+/// After TLS: checks the connection limit and the token, then serves calls.
+#[allow(clippy::too_many_arguments)]
+async fn gated<R, W>(
+    r: R,
+    mut w: W,
+    peer: SocketAddr,
+    permit: Option<OwnedSemaphorePermit>,
+    ctx: RpcCtx,
+    limits: RpcLimits,
+    gate: Arc<TcpGate>,
+    deadline: Instant,
+) where
+    R: AsyncRead + Unpin + 'static,
+    W: AsyncWrite + Unpin + 'static,
+{
+    let Some(permit) = permit else { return refuse_busy(w).await };
+    let mut reader = BufReader::with_capacity(1 << 16, r);
+    if let Some(token) = &gate.token {
+        let refused = match tokio::time::timeout_at(deadline, authenticate(&mut reader, token)).await {
+            Ok(Ok(id)) => {
+                let ok = format!("{}\n", jsonrpc::result_response(id, json!(true)));
+                if w.write_all(ok.as_bytes()).await.is_err() {
+                    return;
+                }
+                None
+            }
+            Ok(Err(Some(e))) => Some(e),
+            Ok(Err(None)) => return, // closed, or not JSON-RPC at all (e.g. a TLS client on the plain port)
+            Err(_) => Some(RequestError {
+                id: Json::Null,
+                error: ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("unauthorized: no auth request within {}s of connecting", HANDSHAKE_TIMEOUT.as_secs()),
+                ),
+            }),
+        };
+        if let Some(e) = refused {
+            tracing::warn!(%peer, reason = %e.error.message, "client refused");
+            return refuse(w, e.response()).await;
+        }
+        tracing::debug!(%peer, "client authenticated");
+    }
+    connection(reader, w, ctx, limits).await;
+    drop(permit);
+}
+
+/// Reads and checks the first line of a TCP connection. `Err(None)`: close without an answer.
+async fn authenticate<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    token: &TokenDigest,
+) -> Result<Json, Option<RequestError>> {
+    const TLS_HANDSHAKE: u8 = 0x16;
+    if reader.fill_buf().await.map_err(|_| None)?.first() == Some(&TLS_HANDSHAKE) {
+        tracing::warn!("client refused: a TLS handshake on the plain client API (start the node with --rpc-tls)");
+        return Err(None);
+    }
+    let mut buf = Vec::new();
+    match read_line_limited(reader, &mut buf, jsonrpc::MAX_AUTH_LINE).await {
+        Ok(0) | Err(LineError::Io) => return Err(None),
+        Ok(_) => {}
+        Err(LineError::TooLong) => {
+            return Err(Some(RequestError {
+                id: Json::Null,
+                error: ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("unauthorized: the auth request is longer than {} bytes", jsonrpc::MAX_AUTH_LINE),
+                ),
+            }));
+        }
+    }
+    let req = jsonrpc::parse_auth(&buf).map_err(Some)?;
+    if !token.matches(&req.token) {
+        return Err(Some(RequestError {
+            id: req.id,
+            error: ApiError::new(ErrorCode::Unauthorized, "unauthorized: wrong token"),
+        }));
+    }
+    Ok(req.id)
+}
+
+async fn connection<R, W>(mut reader: BufReader<R>, mut w: W, ctx: RpcCtx, limits: RpcLimits)
 where
     R: AsyncRead + Unpin + 'static,
     W: AsyncWrite + Unpin + 'static,
@@ -135,7 +292,6 @@ where
             }
         }
     });
-    let mut reader = BufReader::with_capacity(1 << 16, r);
     let ctx = Arc::new(ctx);
     // closing the connection cancels what it asked for
     let conn_cancel = Cancel::new();
@@ -206,6 +362,10 @@ async fn call(ctx: &RpcCtx, msg: Json, out: &mpsc::Sender<Json>, conn_cancel: &C
         Err(e) => return Some(e.response()),
     };
     let id_json = id.clone().unwrap_or(Json::Null);
+    // `auth` where no (more) credential is needed: the Unix socket, --rpc-no-auth, or after the handshake
+    if method == method::AUTH {
+        return id.map(|id| jsonrpc::result_response(id, json!(true)));
+    }
 
     // a long operation gets an op id (in its progress notifications; `cancel` takes it)
     let mut op_bytes = [0u8; 8];

@@ -16,6 +16,7 @@
 //! not the size of X — goes through one probabilistic division (`trunc.rs`, statistically masked),
 //! centred by subtracting ⌊t·D/2⌋ first. The result is within t/2 + 1 units of (X − s)/D.
 
+use super::bounds::{NEWTON_F, clog2};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 
@@ -43,7 +44,7 @@ pub(crate) fn bits_times_const(bits: &[Fp], nbits: usize, f: u32, d: u128) -> Re
 /// Static bound (bits) of the remainder part L − s mod D − ⌊t·D/2⌋ of `div_bits`:
 /// it lies in (−(t/2 + 1)·D, nbits·D).
 pub(crate) fn div_bits_bound(nbits: usize, d: u128, t: usize) -> u32 {
-    super::stats::clog2((nbits as u128 + t as u128 + 1).saturating_mul(d))
+    clog2((nbits as u128 + t as u128 + 1).saturating_mul(d))
 }
 
 /// Preprocessing of one `div_bits` element.
@@ -55,9 +56,6 @@ pub(crate) fn div_bits_needs(nbits: usize, d: u128, t: usize, count: usize) -> R
     }
     Ok(needs)
 }
-
-/// Fixed-point fractional bits of the Newton iterations (see `sqrt.rs` for the range argument).
-pub(crate) const NEWTON_F: u32 = 34;
 
 impl<T: Transport> Party<T> {
     /// (X − sub)/d rounded to an integer within t/2 + 1 units, for exact secret integers

@@ -11,7 +11,7 @@
 //! for ints (exact, multiplied by the field inverse of 2^20). The flag multiplies every output
 //! before any truncation, and is an output to the requester.
 
-use super::stats::STORED_BITS;
+use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use crate::fixed::FRAC_BITS;
@@ -143,10 +143,10 @@ impl<T: Transport> Party<T> {
 ///    |X_rep| < 2^46, so |inv_rep| < 2^56 fits the storage range), error ≤ t/2 + 1 units of 2^-20.
 pub(crate) async fn run_inv<T: Transport>(
     party: &mut Party<T>,
-    inputs: Vec<super::SharedInput>,
+    inputs: Vec<super::spec::SharedInput>,
     store: bool,
-) -> Result<super::OutputShare, MpcError> {
-    use super::ops::{Check, OutputLayout, OutputShare, Scale};
+) -> Result<super::spec::OutputShare, MpcError> {
+    use super::spec::{Check, OutputLayout, OutputShare, Scale};
     use crate::value::Dtype;
     if inputs.len() != 1 {
         return Err(MpcError::Invalid(format!("inv takes 1 key, got {}", inputs.len())));
@@ -193,7 +193,7 @@ pub(crate) async fn run_inv<T: Transport>(
     let nm = party.normalise(&sb, 1).await?;
     let (smin, _) = super::sqrt::s_range();
     // 2. B = A·2^(3−u): factor 2^(F − 17 − u + 33) from the one-hot of u
-    let half = (super::div::NEWTON_F / 2) as i32;
+    let half = (NEWTON_F / 2) as i32;
     let mut fac = Fp::ZERO;
     let mut outfac = Fp::ZERO;
     for (i, oh) in nm.onehot_s[0].iter().enumerate() {
@@ -244,7 +244,7 @@ pub(crate) async fn run_inv<T: Transport>(
     let rr = party.reduce(&[super::mul::dot(&res, &res)]).await?[0];
     // ‖R‖_F² ≤ 2^-40 ⇔ rr ≤ 2^(2F−40); |rr| < d²·2^(2F+2)
     let thr = Fp::new(1u128 << (2 * f - 40));
-    let kbits = super::stats::clog2((d * d) as u128) + 2 * f + 4;
+    let kbits = clog2((d * d) as u128) + 2 * f + 4;
     let neg = party.ltz(&[thr - rr], kbits).await?[0];
     let flag_i = Fp::ONE - neg;
     // 5. output

@@ -6,14 +6,15 @@
 //! Sxy or the means.
 
 use super::bits::{FIELD_BITS, decompose_needs, suffix_or_needs};
+use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::compare::ltz_needs;
-use super::div::{NEWTON_F, bits_times_const, round_pow2_div};
+use super::div::{bits_times_const, round_pow2_div};
 use super::mul::dot;
-use super::ops::{Check, OutputLayout, OutputShare, Scale, SharedInput};
 use super::prep::Needs;
+use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 use super::sqrt::s_range;
-use super::stats::{STORED_BITS, cert_plan, clog2};
-use super::{MpcError, OpResult, Party, Transport, tdist, trunc};
+use super::stats::cert_plan;
+use super::{MpcError, Party, Transport, tdist, trunc};
 use crate::field::Fp;
 use crate::fixed::FRAC_BITS;
 use crate::value::Dtype;

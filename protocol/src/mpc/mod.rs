@@ -8,13 +8,20 @@
 //! masked, next to the code.
 //!
 //! Layout (one file per primitive): [`transport`], [`audit`], [`prep`] (preprocessing), [`open`],
-//! [`mul`] (Beaver and degree reduction), [`trunc`], [`bits`], [`compare`], [`stats`], [`linalg`],
-//! [`shift`] (scaling by a secret power of two), [`tdist`] (Student t in the clear), [`ops`] (the
-//! op dispatcher and requester-side decoding), [`reshare`] and [`bench`].
+//! [`mul`] (Beaver and degree reduction), [`trunc`], [`bits`], [`compare`], [`div`], [`sqrt`],
+//! [`shift`] (scaling by a secret power of two), [`stats`], [`linalg`], [`linreg`], [`tdist`]
+//! (Student t in the clear), [`ops`] (the op dispatcher and requester-side decoding), [`reshare`]
+//! and [`bench`]; the leaves [`bounds`] (static bounds shared by the planning code) and [`spec`]
+//! (the op and output types).
+//!
+//! The op files import one way only: `ops` → `linalg`, `linreg` → `stats` → `div`, `sqrt`, `shift`
+//! → `bounds`, `spec`; the primitives (`prep`, `open`, `mul`, `trunc`, `bits`, `compare`, `tdist` …)
+//! import no op file (`actors/tests/layering.rs` checks it).
 
 pub mod audit;
 pub mod bench;
 pub mod bits;
+pub mod bounds;
 pub mod compare;
 pub mod div;
 pub mod linalg;
@@ -25,6 +32,7 @@ pub mod ops;
 pub mod prep;
 pub mod reshare;
 pub mod shift;
+pub mod spec;
 pub mod sqrt;
 pub mod stats;
 pub mod tdist;
@@ -35,8 +43,9 @@ pub mod trunc;
 mod tests;
 
 pub use audit::{AuditEntry, OpenKind};
-pub use ops::{Op, OpResult, OutputLayout, OutputShare, Scale, SharedInput, reveal, run, run_stored};
+pub use ops::{reveal, run, run_stored};
 pub use reshare::reshare_in;
+pub use spec::{Op, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 pub use transport::{InMemoryTransport, Transport};
 
 use crate::field::{self, Fp};

@@ -1,140 +1,23 @@
 //! The op dispatcher (committee side) and the decoding of outputs (requester side).
 //!
-//! Owns: input validation, the preprocessing plan of each op (sized from public shapes), the
-//! layout of an op's output shares with its public decoding information, and `reveal`, which
-//! reconstructs and decodes them for the requester. Must never reveal anything itself: `run` returns
-//! this party's output shares, which only the requester combines; `reveal` runs at the requester.
+//! Owns: input validation, the preprocessing plan of each op (sized from public shapes; the per-op
+//! storage tails of mean / var / std are chosen here and sized in `stats.rs`), the choice of an
+//! op's output layout, and `reveal`, which reconstructs and decodes output shares for the requester.
+//! The types themselves (`Op`, `OutputLayout`, `OutputShare` …) live in the leaf `spec.rs` and are
+//! re-exported here, so `mpc::ops::OutputLayout` still resolves. Must never reveal anything itself:
+//! `run` returns this party's output shares, which only the requester combines; `reveal` runs at the
+//! requester. The top of the op files: nothing but `mod.rs`, `bench.rs` and the tests imports it.
 
+pub use super::spec::*;
+
+use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::prep::Needs;
-use super::stats::STORED_BITS;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use crate::fixed::{self, FRAC_BITS};
 use crate::shamir;
 use crate::value::{ArrayData, Dtype, ValueMeta};
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
-
-/// The operations the engine computes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    Max,
-    Min,
-    Mean,
-    Var,
-    Std,
-    Linregress,
-    Dot,
-    Inv,
-}
-
-/// This party's share of one input key.
-#[derive(Clone, Debug)]
-pub struct SharedInput {
-    pub meta: ValueMeta,
-    pub share: Vec<Fp>,
-}
-
-/// Public decoding of one output element: value = rep / 2^frac_bits / divisor.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Scale {
-    pub frac_bits: i32,
-    pub divisor: f64,
-}
-
-impl Scale {
-    pub const STORAGE: Scale = Scale { frac_bits: FRAC_BITS as i32, divisor: 1.0 };
-    fn decode(&self, v: Fp) -> f64 {
-        v.to_i128() as f64 * 2f64.powi(-self.frac_bits) / self.divisor
-    }
-}
-
-/// Secret checks whose 0/1 result is an output to the requester (appended after the values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Check {
-    /// The data's statistics fit the fixed-point range.
-    Range,
-    /// The matrix is invertible and well-conditioned.
-    Invertible,
-    /// Not all x values are identical (linregress).
-    XVaries,
-}
-
-/// Public shape of an op's output shares.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum OutputLayout {
-    /// mean / var / std: one value per scale.
-    Scalars(Vec<Scale>),
-    /// max / min over scalar keys: the index of the winning key.
-    KeyIndex { keys: usize },
-    /// An array (0-d for a scalar result) at the given scale.
-    Array { shape: Vec<usize>, dtype: Dtype, scale: Scale },
-    /// linregress: r, q = √(Syy/Sxx), intercept, and the number of points.
-    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale },
-}
-
-impl OutputLayout {
-    fn values(&self) -> usize {
-        match self {
-            OutputLayout::Scalars(s) => s.len(),
-            OutputLayout::KeyIndex { .. } => 1,
-            OutputLayout::Array { shape, .. } => shape.iter().product(),
-            OutputLayout::Linregress { .. } => 3,
-        }
-    }
-}
-
-/// One party's shares of an op's output, with the public information needed to decode them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OutputShare {
-    pub layout: OutputLayout,
-    pub checks: Vec<Check>,
-    /// The values (per the layout), then one 0/1 flag per check.
-    #[serde(with = "fp_serde")]
-    pub shares: Vec<Fp>,
-}
-
-impl OutputShare {
-    /// For `store=True`: the output as a stored value (metadata + element shares at the storage
-    /// scale). Only array outputs at the storage scale can be stored — every op run by
-    /// [`run_stored`] gives one; the check flags (if any) must still be revealed to the requester
-    /// with [`OutputShare::check_shares`], since a failing check zeroes the values.
-    pub fn into_stored(self) -> Result<(ValueMeta, Vec<Fp>), MpcError> {
-        match &self.layout {
-            OutputLayout::Array { shape, dtype, scale } if *scale == Scale::STORAGE => {
-                let n: usize = shape.iter().product();
-                let meta = if shape.is_empty() {
-                    match dtype {
-                        Dtype::Int => ValueMeta::Int,
-                        Dtype::Float => ValueMeta::Float,
-                    }
-                } else {
-                    ValueMeta::Array { dtype: *dtype, shape: shape.iter().map(|&d| d as u64).collect() }
-                };
-                let mut s = self.shares;
-                s.truncate(n);
-                Ok((meta, s))
-            }
-            _ => Err(MpcError::Unsupported(
-                "this output is not at the storage scale (run the op with run_stored to store it)".into(),
-            )),
-        }
-    }
-
-    /// The shares of the check flags (to be revealed to the requester).
-    pub fn check_shares(&self) -> &[Fp] {
-        &self.shares[self.layout.values().min(self.shares.len())..]
-    }
-}
-
-/// What the requester gets.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OpResult {
-    Scalars(Vec<f64>),
-    Linregress { slope: f64, intercept: f64, r_value: f64, p_value: f64, std_err: f64 },
-    KeyIndex(usize),
-    Array { shape: Vec<usize>, dtype: Dtype, data: ArrayData },
-}
 
 fn check_inputs(inputs: &[SharedInput]) -> Result<(), MpcError> {
     if inputs.is_empty() {
@@ -239,7 +122,11 @@ async fn run_inner<T: Transport>(
             party.progress_plan(if *op == Op::Mean { 2 } else { 5 });
             let mut needs = plan_stats(op, n, t)?;
             if store {
-                needs.add(&super::stats::stored_tail_needs(op, n, t)?);
+                needs.add(&match op {
+                    Op::Mean => super::stats::mean_tail_needs(n, t)?,
+                    Op::Std => super::stats::std_tail_needs(n, t)?,
+                    _ => super::stats::var_tail_needs(n, t)?,
+                });
             }
             party.preprocess(&needs).await?;
             party.step("preprocessing");
@@ -263,10 +150,7 @@ async fn run_inner<T: Transport>(
             let std = *op == Op::Std;
             let out = party.var_impl(&x, std).await?;
             let scale = if std {
-                Scale {
-                    frac_bits: (super::sqrt::s0() + super::div::NEWTON_F / 2 + FRAC_BITS) as i32,
-                    divisor: n as f64,
-                }
+                Scale { frac_bits: (super::sqrt::s0() + NEWTON_F / 2 + FRAC_BITS) as i32, divisor: n as f64 }
             } else {
                 Scale { frac_bits: 2 * FRAC_BITS as i32, divisor: 1.0 }
             };
@@ -336,7 +220,7 @@ fn plan_stats(op: &Op, n: usize, t: usize) -> Result<Needs, MpcError> {
     if *op == Op::Mean {
         return Ok(needs);
     }
-    let l = (125 - super::stats::clog2(n as u128)) / 2;
+    let l = (125 - clog2(n as u128)) / 2;
     let (s, k) = super::stats::cert_plan(n, STORED_BITS + 2, l, t)?;
     let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
     needs.pair(spec, n);
@@ -464,16 +348,5 @@ pub fn reveal(
         OutputLayout::Linregress { n, r, q, intercept } => {
             Ok(super::linreg::finish(*n, r.decode(vals[0]), q.decode(vals[1]), intercept.decode(vals[2])))
         }
-    }
-}
-
-mod fp_serde {
-    use crate::field::{Fp, FpVec};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    pub fn serialize<S: Serializer>(v: &[Fp], s: S) -> Result<S::Ok, S::Error> {
-        FpVec(v.to_vec()).serialize(s)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fp>, D::Error> {
-        Ok(FpVec::deserialize(d)?.0)
     }
 }

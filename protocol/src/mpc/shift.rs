@@ -17,6 +17,7 @@
 //! most 1 unit for the candidates taken as 0. Range: every T_j must stay inside the field for every
 //! candidate, not only the secret one: |x|·2^(max e) < 2^126 is checked.
 
+use super::bounds::clog2;
 use super::prep::Needs;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
@@ -28,7 +29,7 @@ fn trunc_of(e: i32, bound: u32) -> Option<u32> {
 
 /// Static bound of every truncated value: |x − ⌊t·2^(m−1)⌋| < 2^bound + t·2^(bound−1) for m ≤ bound.
 fn trunc_bound(bound: u32, t: usize) -> u32 {
-    super::stats::clog2((1u128 << bound) + ((t as u128) << (bound - 1)) + 1)
+    clog2((1u128 << bound) + ((t as u128) << (bound - 1)) + 1)
 }
 
 fn check(bound: u32, exps: &[i32]) -> Result<(), MpcError> {

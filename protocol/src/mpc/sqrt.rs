@@ -15,7 +15,7 @@
 //! leaves κ = 40 bits of masking (checked again by `trunc::plan`).
 
 use super::bits::FIELD_BITS;
-use super::div::NEWTON_F;
+use super::bounds::NEWTON_F;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 

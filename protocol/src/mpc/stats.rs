@@ -17,21 +17,20 @@
 //! output to the requester, who gets `value out of range for fixed-point` when it is 0. Only the
 //! requester learns it; the committee sees masked values only.
 
+use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::div::bits_times_const;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 
 /// Exponent g of the certificate threshold T = len·4^g.
 const CERT_G: u32 = 5;
-/// Static bound (bits) of stored values: |rep| < 2^62.
-pub(crate) const STORED_BITS: u32 = 62;
 
 /// Largest stored variance (rep units at 2^20) + the rounding of `div_bits`: below 2^62.
 const MAX_STORED_VAR: u128 = (1u128 << 62) - 4;
 /// Extra fractional bits of z = Q·2^G/N in the stored std.
 const STD_G: u32 = 20;
 /// Static bound (bits) of the square-root mantissa Q of `sqrt_mantissa`.
-const SQ_BITS: u32 = super::div::NEWTON_F + 7;
+const SQ_BITS: u32 = NEWTON_F + 7;
 
 /// N²·2^20: var·2^20 = W / this.
 pub(crate) fn var_divisor(n: u128) -> Result<u128, MpcError> {
@@ -44,35 +43,35 @@ pub(crate) fn var_divisor(n: u128) -> Result<u128, MpcError> {
 /// is s = i + s_min, and std·2^20 = z·2^(s − F/2 − G).
 pub(crate) fn std_exponents(len: usize) -> Vec<i32> {
     let (smin, _) = super::sqrt::s_range();
-    (0..len).map(|i| i as i32 + smin - (super::div::NEWTON_F / 2) as i32 - STD_G as i32).collect()
+    (0..len).map(|i| i as i32 + smin - (NEWTON_F / 2) as i32 - STD_G as i32).collect()
 }
 
-/// Preprocessing the storage-scale tail of mean / var / std adds (`store=True`).
-pub(crate) fn stored_tail_needs(op: &super::ops::Op, n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
-    use super::ops::Op;
+/// Preprocessing the storage-scale tail of the mean of n values adds (`store=True`).
+pub(crate) fn mean_tail_needs(n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
     let nn = n as u128;
-    if *op == Op::Mean {
-        let bb = STORED_BITS + clog2(nn);
-        return super::div::div_bits_needs((bb + 1) as usize, nn, t, 1);
-    }
-    if *op == Op::Std {
-        let mut needs = super::prep::Needs::default();
-        let (spec, _) = super::trunc::plan(nn, SQ_BITS + STD_G, t)?;
-        needs.pair(spec, 1);
-        let (smin, smax) = super::sqrt::s_range();
-        let exps = std_exponents((smax - smin + 1) as usize);
-        needs.add(&super::shift::scale_pow2_needs(1, SQ_BITS + STD_G, &exps, t)?);
-        return Ok(needs);
-    }
+    let bb = STORED_BITS + clog2(nn);
+    super::div::div_bits_needs((bb + 1) as usize, nn, t, 1)
+}
+
+/// Preprocessing the storage-scale tail of the standard deviation of n values adds (`store=True`).
+pub(crate) fn std_tail_needs(n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
+    let nn = n as u128;
+    let mut needs = super::prep::Needs::default();
+    let (spec, _) = super::trunc::plan(nn, SQ_BITS + STD_G, t)?;
+    needs.pair(spec, 1);
+    let (smin, smax) = super::sqrt::s_range();
+    let exps = std_exponents((smax - smin + 1) as usize);
+    needs.add(&super::shift::scale_pow2_needs(1, SQ_BITS + STD_G, &exps, t)?);
+    Ok(needs)
+}
+
+/// Preprocessing the storage-scale tail of the variance of n values adds (`store=True`).
+pub(crate) fn var_tail_needs(n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
+    let nn = n as u128;
     let mut needs = super::div::div_bits_needs(125, var_divisor(nn)?, t, 1)?;
     needs.doubles += super::bits::carry_out_products(super::bits::FIELD_BITS);
     needs.triples += 1;
     Ok(needs)
-}
-
-/// ⌈log2 v⌉ for v ≥ 1.
-pub(crate) fn clog2(v: u128) -> u32 {
-    if v <= 1 { 0 } else { 128 - (v - 1).leading_zeros() }
 }
 
 /// Parameters (S, T per unit length, LTZ bits) of a certificate; error if impossible.

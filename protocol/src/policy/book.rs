@@ -122,6 +122,11 @@ impl PolicyBook {
         self.state.may(owner, requester, key, level)
     }
 
+    /// See [`PolicyState::terms`].
+    pub fn terms(&self, owner: &PubkeyBytes, requester: &PubkeyBytes, key: &DataKey) -> Option<(Level, u32)> {
+        self.state.terms(owner, requester, key)
+    }
+
     /// See [`PolicyState::grants`].
     pub fn grants(&self, owner: &PubkeyBytes) -> Vec<Grant> {
         self.state.grants(owner)

@@ -75,7 +75,7 @@ pub fn view(tx: &ValidTx) -> Value {
         Scope::All => json!("all"),
         Scope::Keys(keys) => json!(keys.iter().map(|k| k.to_hex()).collect::<Vec<_>>()),
     };
-    json!({
+    let mut v = json!({
         "hex": hex::encode(&tx.bytes),
         "txid": tx.txid.to_string(),
         "wtxid": t.compute_wtxid().to_string(),
@@ -87,7 +87,11 @@ pub fn view(tx: &ValidTx) -> Value {
         "inputs": inputs,
         "outputs": outputs,
         "payload": {
-            "version": super::payload::PAYLOAD_VERSION,
+            "version": if p.min_count.is_some() {
+                super::payload::PAYLOAD_VERSION_MIN_COUNT
+            } else {
+                super::payload::PAYLOAD_VERSION
+            },
             "action": p.action.as_str(),
             "level": p.level.as_str(),
             "scope": scope,
@@ -97,5 +101,9 @@ pub fn view(tx: &ValidTx) -> Value {
         "owner": hex::encode(tx.owner),
         "owner_address": identity::p2pkh_address(&tx.owner),
         "prev": tx.prev.map(|p| p.to_string()),
-    })
+    });
+    if let Some(m) = p.min_count {
+        v["payload"]["min_count"] = serde_json::json!(m);
+    }
+    v
 }

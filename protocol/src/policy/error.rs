@@ -14,7 +14,7 @@ pub enum PayloadError {
     Truncated { offset: usize, needed: usize },
     #[error("payload does not start with the Enigma magic \"ENIG\"")]
     BadMagic,
-    #[error("unsupported policy payload version {0} (this node understands version 1)")]
+    #[error("unsupported policy payload version {0} (this node understands versions 1 and 2)")]
     UnsupportedVersion(u8),
     #[error("unknown policy action byte {0:#04x}")]
     BadAction(u8),
@@ -36,6 +36,10 @@ pub enum PayloadError {
     BadScript(String),
     #[error("address {0} is listed twice")]
     DuplicateGrantee(String),
+    #[error("only a grant carries a min_count")]
+    MinCountOnRevoke,
+    #[error("min_count {0} is out of range (1 to {max})", max = super::payload::MAX_MIN_COUNT)]
+    BadMinCount(u32),
     #[error("{0} unexpected byte(s) after the payload")]
     TrailingBytes(usize),
 }

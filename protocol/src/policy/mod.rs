@@ -30,6 +30,6 @@ pub use book::PolicyBook;
 pub use chain::{ChainIndex, ChainView, ForkEvidence, ValidTx, validate};
 pub use decoded::view;
 pub use error::{PayloadError, PolicyError};
-pub use payload::{Action, DataKey, Level, Payload, Scope};
+pub use payload::{Action, DEFAULT_MIN_COUNT, DataKey, Level, Payload, Scope};
 pub use state::{Grant, PolicyState, requester_scripts};
 pub use tx::{CheckedTx, PolicyChange, build_policy_tx, check_tx, decode_tx, encode_tx, genesis_outpoint};

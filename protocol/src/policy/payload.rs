@@ -14,8 +14,16 @@ use std::collections::HashSet;
 
 /// The four bytes every Enigma policy payload starts with.
 pub const MAGIC: [u8; 4] = *b"ENIG";
-/// The payload format version this code writes and the only one it reads.
+/// The payload format version of a change without a `min_count` (version 1, still written for such
+/// changes so their bytes stay canonical).
 pub const PAYLOAD_VERSION: u8 = 1;
+/// The payload format version of a grant that carries a `min_count` (4 bytes after the level).
+pub const PAYLOAD_VERSION_MIN_COUNT: u8 = 2;
+/// The smallest number of the owner's values an aggregate under a compute grant must cover when
+/// the grant does not say (docs/threat-model.md, "Compute grants").
+pub const DEFAULT_MIN_COUNT: u32 = 5;
+/// The largest `min_count` a grant may set.
+pub const MAX_MIN_COUNT: u32 = 1 << 30;
 /// At most this many data keys in a key-scoped change (the count is one byte).
 pub const MAX_SCOPE_KEYS: usize = 255;
 /// At most this many grantee addresses in one change.
@@ -24,9 +32,9 @@ pub const MAX_GRANTEES: usize = 100;
 pub const MAX_SCRIPT_LEN: usize = 42;
 /// Fixed-size part: magic, version, action, level, timestamp, scope tag.
 const HEADER_LEN: usize = 4 + 1 + 1 + 1 + 8 + 1;
-/// The largest payload the limits allow (12 478 bytes), well under Bitcoin Core's 100 000-byte
+/// The largest payload the limits allow (12 482 bytes: a version-2 grant), well under Bitcoin Core's 100 000-byte
 /// OP_RETURN relay limit (Core ≥ 30).
-pub const MAX_PAYLOAD_LEN: usize = HEADER_LEN + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
+pub const MAX_PAYLOAD_LEN: usize = HEADER_LEN + 4 + 1 + MAX_SCOPE_KEYS * 32 + 1 + MAX_GRANTEES * (1 + MAX_SCRIPT_LEN);
 
 /// A data key: the 32-byte SHA-256 that `store` returns (as 64 hex characters).
 pub use crate::keys::DataKey;
@@ -126,6 +134,9 @@ pub struct Payload {
     pub grantees: Vec<ScriptBuf>,
     /// Unix time in seconds, as stated by the owner. Informational: order comes from the chain.
     pub timestamp: u64,
+    /// Grants only: the fewest of the owner's values an aggregate computed under this grant must
+    /// cover (`None`: [`DEFAULT_MIN_COUNT`]). Present ⇔ payload version 2.
+    pub min_count: Option<u32>,
 }
 
 /// The mainnet address string of a scriptPubKey, if it is a standard address script.
@@ -142,6 +153,14 @@ impl Payload {
 
     /// Checks every invariant of a well-formed payload.
     pub fn check(&self) -> Result<(), PayloadError> {
+        if let Some(m) = self.min_count {
+            if self.action != Action::Grant {
+                return Err(PayloadError::MinCountOnRevoke);
+            }
+            if m == 0 || m > MAX_MIN_COUNT {
+                return Err(PayloadError::BadMinCount(m));
+            }
+        }
         if let Scope::Keys(keys) = &self.scope {
             if keys.is_empty() {
                 return Err(PayloadError::EmptyScope);
@@ -179,9 +198,12 @@ impl Payload {
         self.check()?;
         let mut out = Vec::with_capacity(HEADER_LEN + 64);
         out.extend_from_slice(&MAGIC);
-        out.push(PAYLOAD_VERSION);
+        out.push(if self.min_count.is_some() { PAYLOAD_VERSION_MIN_COUNT } else { PAYLOAD_VERSION });
         out.push(self.action.byte());
         out.push(self.level.byte());
+        if let Some(m) = self.min_count {
+            out.extend_from_slice(&m.to_be_bytes());
+        }
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         match &self.scope {
             Scope::All => out.push(0x00),
@@ -211,11 +233,13 @@ impl Payload {
             return Err(PayloadError::BadMagic);
         }
         let version = r.byte()?;
-        if version != PAYLOAD_VERSION {
+        if version != PAYLOAD_VERSION && version != PAYLOAD_VERSION_MIN_COUNT {
             return Err(PayloadError::UnsupportedVersion(version));
         }
         let action = Action::from_byte(r.byte()?)?;
         let level = Level::from_byte(r.byte()?)?;
+        let min_count =
+            if version == PAYLOAD_VERSION_MIN_COUNT { Some(u32::from_be_bytes(r.array::<4>()?)) } else { None };
         let timestamp = u64::from_be_bytes(r.array::<8>()?);
         let scope = match r.byte()? {
             0x00 => Scope::All,
@@ -251,7 +275,7 @@ impl Payload {
         if r.pos != bytes.len() {
             return Err(PayloadError::TrailingBytes(bytes.len() - r.pos));
         }
-        let payload = Payload { action, level, scope, grantees, timestamp };
+        let payload = Payload { action, level, scope, grantees, timestamp, min_count };
         payload.check()?;
         Ok(payload)
     }
@@ -302,6 +326,7 @@ mod tests {
             scope: Scope::All,
             grantees: vec![p2wpkh(7)],
             timestamp: 1_700_000_000,
+            min_count: None,
         }
     }
 
@@ -320,7 +345,7 @@ mod tests {
     #[test]
     fn the_largest_payload_fits_the_limit() {
         let p = Payload {
-            action: Action::Revoke,
+            action: Action::Grant,
             level: Level::Compute,
             scope: Scope::Keys((0..MAX_SCOPE_KEYS).map(|i| DataKey([i as u8; 32])).collect()),
             grantees: (0..MAX_GRANTEES)
@@ -330,10 +355,11 @@ mod tests {
                 })
                 .collect(),
             timestamp: u64::MAX,
+            min_count: Some(MAX_MIN_COUNT),
         };
         let bytes = p.encode().unwrap();
         assert_eq!(bytes.len(), MAX_PAYLOAD_LEN);
-        assert_eq!(MAX_PAYLOAD_LEN, 12_478);
+        assert_eq!(MAX_PAYLOAD_LEN, 12_482);
         assert_eq!(Payload::decode(&bytes).unwrap(), p);
     }
 
@@ -346,7 +372,7 @@ mod tests {
             Payload::decode(&v)
         };
         assert_eq!(with(0, b'X'), Err(PayloadError::BadMagic));
-        assert_eq!(with(4, 2), Err(PayloadError::UnsupportedVersion(2)));
+        assert_eq!(with(4, 3), Err(PayloadError::UnsupportedVersion(3)));
         assert_eq!(with(5, 3), Err(PayloadError::BadAction(3)));
         assert_eq!(with(6, 0), Err(PayloadError::BadLevel(0)));
         assert_eq!(with(15, 7), Err(PayloadError::BadScope(7)));
@@ -378,6 +404,23 @@ mod tests {
         assert!(matches!(bare.encode(), Err(PayloadError::BadScript(_))));
     }
 
+    #[test]
+    fn a_min_count_makes_a_version_2_grant_and_version_1_still_reads() {
+        let v1 = sample().encode().unwrap();
+        assert_eq!(Payload::decode(&v1).unwrap().min_count, None, "a version-1 grant: the default applies");
+        let mut p = sample();
+        p.min_count = Some(12);
+        let v2 = p.encode().unwrap();
+        assert_eq!(v2.len(), v1.len() + 4);
+        assert_eq!(v2[4..11], [2, 1, 2, 0, 0, 0, 12]);
+        assert_eq!(Payload::decode(&v2).unwrap(), p);
+        p.min_count = Some(0);
+        assert_eq!(p.encode(), Err(PayloadError::BadMinCount(0)));
+        p.min_count = Some(3);
+        p.action = Action::Revoke;
+        assert_eq!(p.encode(), Err(PayloadError::MinCountOnRevoke));
+    }
+
     fn arb_script() -> impl Strategy<Value = ScriptBuf> {
         prop_oneof![
             any::<[u8; 20]>().prop_map(|h| ScriptBuf::new_p2pkh(&PubkeyHash::from_byte_array(h))),
@@ -403,11 +446,13 @@ mod tests {
             scope,
             proptest::collection::vec(arb_script(), 1..12),
             any::<u64>(),
+            proptest::option::of(1..=MAX_MIN_COUNT),
         )
-            .prop_map(|(action, level, scope, mut grantees, timestamp)| {
+            .prop_map(|(action, level, scope, mut grantees, timestamp, min_count)| {
                 let mut seen = HashSet::new();
                 grantees.retain(|g| seen.insert(g.clone()));
-                Payload { action, level, scope, grantees, timestamp }
+                let min_count = min_count.filter(|_| action == Action::Grant);
+                Payload { action, level, scope, grantees, timestamp, min_count }
             })
     }
 

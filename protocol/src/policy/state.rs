@@ -22,17 +22,19 @@
 
 use super::chain::ValidTx;
 use super::error::PolicyError;
-use super::payload::{Action, DataKey, Level, Scope, script_address};
+use super::payload::{Action, DEFAULT_MIN_COUNT, DataKey, Level, Scope, script_address};
 use crate::identity::{PubkeyBytes, secp};
 use bitcoin::{Address, CompressedPublicKey, NetworkKind, ScriptBuf, Txid, XOnlyPublicKey};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
-/// A grantee's rights under one owner: `default` for every key not in `overrides`.
+/// A grantee's rights under one owner: `default` for every key not in `overrides`, and the
+/// `min_count` of the owner's latest grant to it that set one (for all its compute access).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Rights {
     default: Option<Level>,
     overrides: BTreeMap<DataKey, Option<Level>>,
+    min_count: Option<u32>,
 }
 
 impl Rights {
@@ -91,6 +93,8 @@ pub struct Grant {
     /// With `Scope::All`: keys where this address has a different level (listed on another line
     /// with that level, or nowhere if it has none). Always empty with `Scope::Keys`.
     pub except: Vec<DataKey>,
+    /// The fewest of the owner's values an aggregate under this grant must cover.
+    pub min_count: u32,
 }
 
 impl Grant {
@@ -101,7 +105,12 @@ impl Grant {
             Scope::All => json!("all"),
             Scope::Keys(keys) => json!(keys.iter().map(DataKey::to_hex).collect::<Vec<_>>()),
         };
-        let mut v = json!({"address": self.address, "level": self.level.as_str(), "scope": scope});
+        let mut v = json!({
+            "address": self.address,
+            "level": self.level.as_str(),
+            "scope": scope,
+            "min_count": self.min_count,
+        });
         if !self.except.is_empty() {
             v["except"] = json!(self.except.iter().map(DataKey::to_hex).collect::<Vec<_>>());
         }
@@ -153,6 +162,9 @@ impl PolicyState {
         for script in &p.grantees {
             let rights = policy.grantees.entry(script.clone()).or_default();
             rights.apply(p.action, p.level, &p.scope);
+            if p.min_count.is_some() {
+                rights.min_count = p.min_count;
+            }
             if rights.is_empty() {
                 policy.grantees.remove(script);
             }
@@ -173,6 +185,28 @@ impl PolicyState {
         owner == requester || requester_scripts(requester).iter().any(|s| self.may_script(owner, s, key, level))
     }
 
+    /// What `requester` holds on `owner`'s `key`: the highest level any of its scripts holds, and
+    /// the strictest (largest) `min_count` among the scripts that hold any level (the owner's latest
+    /// word per script, [`DEFAULT_MIN_COUNT`] when it set none). `None` when it holds nothing. The
+    /// owner holds `Load` on its own keys with no minimum.
+    pub fn terms(&self, owner: &PubkeyBytes, requester: &PubkeyBytes, key: &DataKey) -> Option<(Level, u32)> {
+        if owner == requester {
+            return Some((Level::Load, 1));
+        }
+        let policy = self.owners.get(owner)?;
+        let mut best: Option<(Level, u32)> = None;
+        for s in requester_scripts(requester) {
+            let Some(r) = policy.grantees.get(&s) else { continue };
+            let Some(level) = r.level(key) else { continue };
+            let min = r.min_count.unwrap_or(DEFAULT_MIN_COUNT);
+            best = Some(match best {
+                None => (level, min),
+                Some((l, m)) => (l.max(level), m.max(min)),
+            });
+        }
+        best
+    }
+
     /// Whether the grantee `script` (a scriptPubKey) holds at least `level` on `owner`'s `key`.
     pub fn may_script(&self, owner: &PubkeyBytes, script: &ScriptBuf, key: &DataKey, level: Level) -> bool {
         self.owners
@@ -191,6 +225,7 @@ impl PolicyState {
         let mut out = Vec::new();
         for (script, rights) in &policy.grantees {
             let address = script_address(script).unwrap_or_else(|| hex::encode(script.as_bytes()));
+            let min_count = rights.min_count.unwrap_or(DEFAULT_MIN_COUNT);
             for level in [Level::Load, Level::Compute] {
                 if rights.default == Some(level) {
                     out.push(Grant {
@@ -198,12 +233,19 @@ impl PolicyState {
                         level,
                         scope: Scope::All,
                         except: rights.overrides.keys().copied().collect(),
+                        min_count,
                     });
                 } else {
                     let keys: Vec<DataKey> =
                         rights.overrides.iter().filter(|(_, v)| **v == Some(level)).map(|(k, _)| *k).collect();
                     if !keys.is_empty() {
-                        out.push(Grant { address: address.clone(), level, scope: Scope::Keys(keys), except: vec![] });
+                        out.push(Grant {
+                            address: address.clone(),
+                            level,
+                            scope: Scope::Keys(keys),
+                            except: vec![],
+                            min_count,
+                        });
                     }
                 }
             }

@@ -39,11 +39,12 @@ fn grant(addresses: &[&str], level: Level, scope: Scope) -> PolicyChange {
         scope,
         addresses: addresses.iter().map(|s| s.to_string()).collect(),
         timestamp: T,
+        min_count: None,
     }
 }
 
 fn revoke(addresses: &[&str], level: Level, scope: Scope) -> PolicyChange {
-    PolicyChange { action: Action::Revoke, ..grant(addresses, level, scope) }
+    PolicyChange { action: Action::Revoke, min_count: None, ..grant(addresses, level, scope) }
 }
 
 /// Re-signs input 0 of `tx` as a P2WPKH spend by `signer`, with `owner`'s prevout script.
@@ -472,9 +473,9 @@ fn malformed_structure_and_op_return_are_refused() {
     let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = op_return(&good[..good.len() - 3]));
     assert!(matches!(e, PolicyError::Payload(PayloadError::Truncated { .. })));
     let mut v2 = good.clone();
-    v2[4] = 2;
+    v2[4] = 9;
     let e = validate_variant(&owner, |tx| tx.output[1].script_pubkey = op_return(&v2));
-    assert_eq!(e, PolicyError::Payload(PayloadError::UnsupportedVersion(2)));
+    assert_eq!(e, PolicyError::Payload(PayloadError::UnsupportedVersion(9)));
     // Non-minimal push (OP_PUSHDATA1 for 40 bytes).
     let e = validate_variant(&owner, |tx| {
         let mut s = vec![0x6a, 0x4c, good.len() as u8];

@@ -61,17 +61,34 @@ pub struct PolicyChange {
     pub addresses: Vec<String>,
     /// Unix seconds, supplied by the caller (this module reads no clock).
     pub timestamp: u64,
+    /// Grants only: the fewest of the owner's values an aggregate under this grant must cover
+    /// (`None`: the default, [`super::payload::DEFAULT_MIN_COUNT`]).
+    pub min_count: Option<u32>,
 }
 
 impl PolicyChange {
     /// `pair(addresses)`: grant `load` (hence also `compute`) on all of the owner's keys.
     pub fn pair(addresses: Vec<String>, timestamp: u64) -> PolicyChange {
-        PolicyChange { action: Action::Grant, level: Level::Load, scope: Scope::All, addresses, timestamp }
+        PolicyChange {
+            action: Action::Grant,
+            level: Level::Load,
+            scope: Scope::All,
+            addresses,
+            timestamp,
+            min_count: None,
+        }
     }
 
     /// `revoke(addresses)`: take back every access to all of the owner's keys.
     pub fn revoke(addresses: Vec<String>, timestamp: u64) -> PolicyChange {
-        PolicyChange { action: Action::Revoke, level: Level::Compute, scope: Scope::All, addresses, timestamp }
+        PolicyChange {
+            action: Action::Revoke,
+            level: Level::Compute,
+            scope: Scope::All,
+            addresses,
+            timestamp,
+            min_count: None,
+        }
     }
 
     /// The payload this change becomes. Every address is parsed with
@@ -100,7 +117,14 @@ impl PolicyChange {
                 Scope::Keys(keys.iter().copied().filter(|k| seen.insert(*k)).collect())
             }
         };
-        let payload = Payload { action: self.action, level: self.level, scope, grantees, timestamp: self.timestamp };
+        let payload = Payload {
+            action: self.action,
+            level: self.level,
+            scope,
+            grantees,
+            timestamp: self.timestamp,
+            min_count: self.min_count,
+        };
         payload.check()?;
         Ok(payload)
     }

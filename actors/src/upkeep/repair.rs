@@ -1,21 +1,22 @@
 //! Share repair, coordinator side: gives a key whose holder has been gone too long a full custody
 //! group again, without anyone learning the value.
 //!
-//! Owns: choosing the new group (the old holders that are up, in their places, and replacements by
-//! the placement rule for the ones that are gone), running a refresh session in which t+1 old holders
+//! Owns: choosing the new group (the old holders that are up, in their places, and the next-ranked
+//! live non-holders for the ones that are gone — `admission::expected_group`; the same size and
+//! threshold as before, never fewer), running a refresh session in which t+1 old holders
 //! reshare the value onto a new polynomial held by the new group (the MPC engine's `reshare_in`; old
 //! shares become useless), collecting the new commitments, having the old holders endorse the new
 //! manifest (t+1 needed; each endorses one repair per epoch, so two coordinators cannot both succeed),
 //! and having the new group keep their shares under it. Must never: reconstruct the value, or publish
-//! a manifest that does not verify.
+//! a manifest that does not verify; nor be used from below `upkeep/` (it drives Sessions and Network).
 
 use crate::network::{Network, Proto, PutRecord, SendRequest};
 use crate::sessions::{RegisterRequester, RequesterEvent, Sessions, UnregisterRequester};
 use actix::Addr;
+use enigma_protocol::admission;
 use enigma_protocol::manifest::{Endorsement, Holder, Manifest, ManifestBody};
 use enigma_protocol::session::{InputSource, InputSpec, MpcRequest, RefreshStart, SessionId, SessionOutcome};
 use enigma_protocol::wire::{self, DhtRecord, Request, Response};
-use enigma_protocol::{placement, shamir};
 use libp2p::PeerId;
 use rand::Rng;
 use std::collections::HashSet;
@@ -76,7 +77,6 @@ pub async fn repair(
     purpose: Purpose,
 ) -> Result<Manifest, RepairError> {
     let old = &manifest.body;
-    let key = old.key;
     let need = old.threshold as usize + 1;
     let peers: Vec<Option<PeerId>> = old.holders.iter().map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
     let up: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].is_some_and(|p| live.contains(&p))).collect();
@@ -84,26 +84,22 @@ pub async fn repair(
         return Err(RepairError::TooFewHolders { live: up.len(), need });
     }
 
-    // the new group: holders that are up keep their places; the others are replaced in placement order
-    let holders: HashSet<PeerId> = peers.iter().flatten().copied().collect();
-    let candidates: Vec<Vec<u8>> = live.iter().filter(|p| !holders.contains(p)).map(|p| p.to_bytes()).collect();
-    let mut replacements = placement::rank(&key, &candidates).into_iter().filter_map(|b| PeerId::from_bytes(b).ok());
-    let mut group = Vec::with_capacity(peers.len());
-    for (i, p) in peers.iter().enumerate() {
-        if up.contains(&i) {
-            group.push(p.expect("up holders have peer ids"));
-        } else if let Some(r) = replacements.next() {
-            group.push(r);
-        }
-    }
-    if group.len() == up.len() && (purpose == Purpose::Repair || up.len() != peers.len()) {
+    // the new group: holders that are up keep their places; the others are replaced by the next-ranked
+    // live non-holders (`admission::expected_group`, what every endorser checks from its own view).
+    // The group keeps its size and threshold: too few nodes up means no repair yet, never a weaker one.
+    let view: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
+    let group: Vec<PeerId> = admission::expected_group(old, &view)
+        .map_err(|_| RepairError::NoReplacement)?
+        .iter()
+        .filter_map(|b| PeerId::from_bytes(b).ok())
+        .collect();
+    if group.len() != peers.len() {
         return Err(RepairError::NoReplacement);
     }
-    let n = group.len().max(placement::MIN_GROUP);
-    if group.len() < n {
+    if purpose == Purpose::Repair && up.len() == peers.len() {
         return Err(RepairError::NoReplacement);
     }
-    let t = shamir::max_threshold(n);
+    let t = old.threshold as usize;
     // dealers: t_old + 1 holders that are up, with their old x-coordinates
     let dealers: Vec<(u32, u64)> = up
         .iter()

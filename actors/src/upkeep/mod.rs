@@ -1,4 +1,6 @@
-//! Custody upkeep: the background duties of a holder.
+//! Custody upkeep: the background duties of a holder (was `custody/sync.rs`; it drives Custody,
+//! Network, the DHT and, for repair, Sessions, so it sits above them and `custody/` stays the LMDB
+//! actor alone).
 //!
 //! Owns: applying gossiped tombstones, asking co-holders for tombstones when they come up (so a node
 //! that was offline during a delete drops its share when it returns), the recovery pass on start and
@@ -7,13 +9,15 @@
 //! co-holder says it holds it uncommitted or not at all), housekeeping (expired nonces),
 //! re-publishing held manifests to the DHT, and share repair: noticing holders that have been down
 //! longer than the grace period and coordinating the repair of the keys where this node is the first
-//! holder that is up (see [`super::repair`]), and dropping this node's own stale shares when a
+//! holder that is up (see [`repair`]), and dropping this node's own stale shares when a
 //! co-holder shows a later manifest that replaced it. Must never: delete a share on a tombstone whose
 //! signature is not the key owner's, drop a share on a manifest that does not verify, or drop a
-//! pending share while a co-holder that might hold it committed cannot be asked.
+//! pending share while a co-holder that might hold it committed cannot be asked; nor import the
+//! router or the front, or be imported by anything but `system` (docs/decisions.md, Layering).
 
-use super::repair::{self, RepairDeps};
-use super::{Custody, DropPending, DropStale, GetRecord, Held, RollForward, ShareState, Sweep};
+pub mod repair;
+
+use crate::custody::{Custody, DropPending, DropStale, GetRecord, Held, RollForward, ShareState, Sweep};
 use crate::network::{
     GossipMessage, Network, PeerEvent, Proto, PutRecord, SendRequest, SubscribeGossip, SubscribePeers,
 };
@@ -21,12 +25,10 @@ use actix::prelude::*;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::wire::{self, DeleteKey, DhtRecord, Request, Response, Signed, TOMBSTONE_TOPIC};
 use libp2p::PeerId;
+use repair::RepairDeps;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// Default commit deadline of a store, from its manifest's `created_ms`: holders refuse the owner's
-/// commit after it, and the recovery pass may drop a share still pending a little later.
-pub const PENDING_GRACE: Duration = Duration::from_secs(10 * 60);
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// How long the recovery pass waits for one co-holder's answer.
 const RECOVERY_ASK: Duration = Duration::from_secs(5);
@@ -261,7 +263,7 @@ async fn apply_tombstone(custody: &Addr<Custody>, t: Signed<DeleteKey>) {
     let key = t.body.key;
     match custody.send(GetRecord { key }).await {
         Ok(Ok(Some(rec))) if rec.manifest.body.owner == t.auth.signer => {
-            if let Ok(Ok(true)) = custody.send(super::Delete { tombstone: t }).await {
+            if let Ok(Ok(true)) = custody.send(crate::custody::Delete { tombstone: t }).await {
                 tracing::info!(%key, "share deleted by tombstone");
             }
         }
