@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Enigma needs beyond a Rust toolchain and Python 3:
 # cargo-nextest and cargo-fuzz (if missing) and a virtualenv with the Python client installed from
-# ./python.
+# ./python (plus numpy and pandas for the tests of their support, when they can be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +21,6 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet ./python
 echo "python client installed in .venv"
+# optional, for the tests of numpy/pandas support (python/tests/test_frames.py skips without them)
+.venv/bin/python -m pip install --quiet numpy pandas \
+  || echo "numpy/pandas unavailable: their tests will be SKIPPED (the client does not need them)"

@@ -522,7 +522,7 @@ impl Net {
     }
 
     fn peers_of(&self, i: usize) -> Option<BTreeSet<String>> {
-        let out = self.exec(i, &["peers"]);
+        let out = self.exec(i, &["peers", "--format", "text"]);
         out.ok.then(|| out.stdout.lines().map(|l| l.trim().to_string()).collect())
     }
 
@@ -763,7 +763,7 @@ fn five_containers_store_survive_loss_restart_and_partition() {
             let now = net.held(i);
             assert!(now >= before, "node {i} held {before} shares, now {now}");
         }
-        assert_eq!(net.cli(4, &["get-pubkey"]), owner, "node 4 kept its identity");
+        assert_eq!(net.cli(4, &["get-pubkey", "--format", "text"]), owner, "node 4 kept its identity");
         for (key, v) in &data.stored {
             assert_eq!(&net.load(1, key).expect("load after restart"), v);
             assert_eq!(&net.load(4, key).expect("load through a restarted node"), v);
@@ -788,7 +788,7 @@ fn same_identity(net: &Net) -> String {
         serde_json::from_value(net.call(0, "gen_key", json!({})).expect("gen_key")).expect("(private_key, public_key)");
     for i in [1, 4] {
         assert_eq!(net.cli(i, &["set-privkey", &sk]), "true", "node {i}");
-        assert_eq!(net.cli(i, &["get-pubkey"]), pk, "node {i}");
+        assert_eq!(net.cli(i, &["get-pubkey", "--format", "text"]), pk, "node {i}");
     }
     assert_eq!(net.cli(1, &["set-privkey", "00"]), "false", "an invalid private key is refused");
     pk
@@ -846,7 +846,7 @@ fn store_and_load(net: &Net) -> Stored {
     let err = net.load(3, &stored[0].0).expect_err("node 3 is another owner");
     assert_eq!(err.code(), Some(ErrorCode::AccessDenied), "{err}");
     // a key stored with the CLI on node 2, under node 2's own identity
-    let own2 = net.cli(2, &["store", "[1,2,3]"]);
+    let own2 = net.cli(2, &["store", "[1,2,3]", "--format", "text"]);
     let shown = net.cli(2, &["load", &own2]);
     assert_eq!(shown.split_whitespace().collect::<String>(), "[1,2,3]");
 
@@ -972,7 +972,7 @@ fn cut_off_and_rejoin(net: &mut Net, data: &mut Stored) {
         let out = net.exec(4, &["load", &data.stored[1].0]);
         (out.ok && serde_json::from_str::<Json>(&out.stdout).ok()? == data.stored[1].1.to_json()).then_some(())
     });
-    let k = net.cli(4, &["store", "[7,8,9]"]);
+    let k = net.cli(4, &["store", "[7,8,9]", "--format", "text"]);
     assert_eq!(net.load(0, &k).expect("load what node 4 stored").to_json(), json!([7, 8, 9]));
     for (key, v) in &data.stored {
         assert_eq!(&net.load(4, key).expect("load through node 4"), v);
@@ -1048,7 +1048,7 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
                 &format!("container {id} to see the four others"),
                 deadline.saturating_duration_since(Instant::now()),
                 || {
-                    let out = exec_in(id, &["peers"]);
+                    let out = exec_in(id, &["peers", "--format", "text"]);
                     (out.ok && out.stdout.lines().count() >= NODES - 1).then_some(())
                 },
             );

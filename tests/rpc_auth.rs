@@ -137,10 +137,10 @@ fn tcp_needs_the_cookie_before_any_method_runs() {
         cmd.output().expect("run the CLI")
     };
     let cookie_path = n.dir.join("rpc.cookie").to_string_lossy().into_owned();
-    let out = cli(&["get-pubkey", "--socket", &ep, "--rpc-cookie", &cookie_path], &[]);
+    let out = cli(&["get-pubkey", "--format", "text", "--socket", &ep, "--rpc-cookie", &cookie_path], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), before);
-    let out = cli(&["get-pubkey", "--socket", &ep], &[("ENIGMA_RPC_COOKIE", &cookie_path)]);
+    let out = cli(&["get-pubkey", "--format", "text", "--socket", &ep], &[("ENIGMA_RPC_COOKIE", &cookie_path)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // the default cookie: <ENIGMA_HOME>/rpc.cookie (here the node's data directory)
     let out = cli(&["get-pubkey", "--socket", &ep], &[]);
@@ -252,7 +252,7 @@ fn tls_with_a_pinned_fingerprint() {
 
     // the CLI with --rpc-fingerprint, and rpc-env printing both lines
     let out = Command::new(BIN)
-        .args(["get-pubkey", "--socket", &ep, "--rpc-fingerprint", &fp])
+        .args(["get-pubkey", "--format", "text", "--socket", &ep, "--rpc-fingerprint", &fp])
         .env("ENIGMA_RPC_TOKEN", &token)
         .output()
         .unwrap();

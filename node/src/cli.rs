@@ -22,6 +22,13 @@ pub struct Cli {
     /// For client commands: the node's socket path or host:port.
     #[arg(long, global = true, env = "ENIGMA_SOCKET")]
     pub socket: Option<String>,
+    /// For client commands: print results as JSON (the default) or as text for people.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// For computations: a progress bar on stderr when it is a terminal (auto), one line per update
+    /// on stderr with the op id (plain), or nothing (off).
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
     /// For client commands over TCP: the file holding the node's token. Without it: $ENIGMA_RPC_TOKEN,
     /// else the file $ENIGMA_RPC_COOKIE, else <data-dir>/rpc.cookie.
     #[arg(long, global = true)]
@@ -54,6 +61,10 @@ pub struct RunArgs {
     /// the one in --rpc-token-file. A non-loopback address needs --rpc-tls.
     #[arg(long)]
     pub rpc: Option<SocketAddr>,
+    /// Serve Prometheus metrics (/metrics), a status page (/) and /healthz on this address; loopback
+    /// only (no authentication yet), e.g. 127.0.0.1:9100 (port 0: any free port, written to node.json).
+    #[arg(long, alias = "dashboard", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Serve the TCP client API over TLS, with a self-signed certificate kept in the data directory
     /// (rpc-tls.key, rpc-tls.crt); clients pin its SHA-256 fingerprint, which the node prints at start
     /// and writes to node.json. Required when --rpc is not a loopback address.
@@ -110,29 +121,25 @@ pub struct RunArgs {
 pub enum Command {
     /// Start a local network of nodes on 127.0.0.1 (and optionally run the walkthrough).
     Devnet(DevnetArgs),
-    /// New identity for the node: prints the private and public key.
+    /// New identity for the node: prints the private and public key (`gen_key`; alias gen-keys).
+    #[command(alias = "gen_key", alias = "gen-keys", alias = "gen_keys")]
     GenKey,
-    /// The node identity's compressed public key.
+    /// The node identity's compressed public key (`get_pubkey`).
+    #[command(alias = "get_pubkey")]
     GetPubkey,
-    /// The node identity's Bitcoin (P2PKH) address.
+    /// The node identity's Bitcoin (P2PKH) address (`get_address`).
+    #[command(alias = "get_address")]
     GetAddress,
-    /// Switch the node to a given private key (hex or WIF); prints true or false.
+    /// Switch the node to a given private key (hex or WIF); prints true or false (`set_privkey`).
+    #[command(alias = "set_privkey")]
     SetPrivkey { privkey: String },
-    /// Store data (a JSON value: number, nested array, string, object) and print its key.
-    Store {
-        /// The data as JSON, e.g. '[1,2,3]' or '24' or '"text"'.
-        data: Option<String>,
-        /// Store the contents of a file as bytes.
-        #[arg(long, conflicts_with = "data")]
-        file: Option<PathBuf>,
-        /// How to read DATA: auto, json (keep as JSON text), string.
-        #[arg(long = "as", default_value = "auto")]
-        store_as: String,
-    },
-    /// Load a key and print its value (bytes as base64, or raw with --out).
+    /// Store data and print its key: a JSON value, a file's bytes, CSV columns or a .npy array.
+    Store(StoreArgs),
+    /// Load a key and print its value (bytes as base64), or write it to a file with --out.
     Load {
         key: String,
-        /// Write bytes values to this file instead of printing them.
+        /// Write the value to this file: FILE.npy, FILE.csv or FILE.json by extension; bytes and
+        /// strings to any other name as they are.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -148,26 +155,46 @@ pub enum Command {
         /// load (raw data and computations) or compute (results of computations only).
         #[arg(long)]
         level: Option<String>,
+        /// With compute: the fewest of your values an allowed aggregate covers (default 5).
+        #[arg(long)]
+        min_count: Option<u32>,
     },
     /// Take access back; prints the txid once every live node has it.
     Revoke {
         #[arg(required = true)]
         addresses: Vec<String>,
+        /// Only these keys (repeatable).
         #[arg(long = "key")]
         keys: Vec<String>,
+        /// compute (every access; the default) or load (leaves compute).
         #[arg(long)]
         level: Option<String>,
     },
     /// Your current grants.
     Policy,
-    /// A policy transaction: raw hex and decoded view.
+    /// A policy transaction: raw hex and decoded view (`ledger_tx`).
+    #[command(alias = "ledger_tx")]
     LedgerTx { txid: String },
-    /// Who loaded or computed on a key, and when (owner only).
+    /// Who loaded or computed on a key, and when (owner only; `access_log`).
+    #[command(alias = "access_log")]
     AccessLog { key: String },
     /// Peers the node sees.
     Peers,
     /// The node's status.
     Status,
+    /// A key's manifest: owner, type, shape, threshold, epoch, holders.
+    Manifest { key: String },
+    /// Stop a running computation by its op id (from progress: --progress plain shows it).
+    Cancel { op: String },
+    /// This node's shares: every key it holds one of, pending or committed (`custody_keys`).
+    #[command(alias = "custody_keys")]
+    CustodyKeys,
+    /// Statistics on secret data by MPC (numpy/scipy semantics).
+    #[command(subcommand)]
+    Stats(StatsCmd),
+    /// Linear algebra on secret arrays by MPC (numpy semantics).
+    #[command(subcommand)]
+    Linalg(LinalgCmd),
     /// Benchmarks on a local devnet (prints a table).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -183,6 +210,97 @@ pub enum Command {
         #[arg(default_value = "{}")]
         params: String,
     },
+}
+
+/// How client commands print results.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+/// How computations show progress.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    Auto,
+    Plain,
+    Off,
+}
+
+/// `enigma store`: exactly one source of data.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["data", "file", "csv", "npy"]))]
+pub struct StoreArgs {
+    /// The data as JSON, e.g. '[1,2,3]' or '24' or '"text"'.
+    pub data: Option<String>,
+    /// Store the contents of a file as bytes.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// How to read DATA: auto, json (keep as JSON text), string.
+    #[arg(long = "as", alias = "type", default_value = "auto")]
+    pub store_as: String,
+    /// A CSV file with a header row: all its columns as one 2-D array (rows × columns), or the
+    /// columns given by --column / --columns.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: this column as one 1-D array; prints its key.
+    #[arg(long, requires = "csv", conflicts_with = "columns", value_name = "NAME")]
+    pub column: Option<String>,
+    /// With --csv: one key per column (a 1-D array each); prints {"NAME": KEY, …}.
+    #[arg(long, requires = "csv", value_delimiter = ',', value_name = "A,B,…")]
+    pub columns: Vec<String>,
+    /// A NumPy .npy file (integers or floats, C order): the array, or a 0-d scalar.
+    #[arg(long, value_name = "FILE")]
+    pub npy: Option<PathBuf>,
+}
+
+/// `enigma stats …`: each takes `--store` (keep the result secret; print its key).
+#[derive(Subcommand, Debug)]
+pub enum StatsCmd {
+    /// Scalar keys: the key holding the maximum (ties: the first); arrays: a new key to the secret max.
+    Max(KeysArgs),
+    /// Scalar keys: the key holding the minimum; arrays: a new key to the secret min.
+    Min(KeysArgs),
+    /// [mean] over the flattened data of all keys.
+    Mean(KeysArgs),
+    /// [variance] (ddof=0) over the flattened data of all keys.
+    Var(KeysArgs),
+    /// [standard deviation] (ddof=0) over the flattened data of all keys.
+    Std(KeysArgs),
+    /// (slope, intercept, r_value, p_value, std_err) of y on x (scipy).
+    Linregress {
+        key_x: String,
+        key_y: String,
+        #[arg(long)]
+        store: bool,
+    },
+}
+
+/// `enigma linalg …`.
+#[derive(Subcommand, Debug)]
+pub enum LinalgCmd {
+    /// numpy.dot of two arrays.
+    Dot {
+        key_a: String,
+        key_b: String,
+        #[arg(long)]
+        store: bool,
+    },
+    /// numpy.linalg.inv of a square matrix.
+    Inv {
+        key: String,
+        #[arg(long)]
+        store: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct KeysArgs {
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Keep the result secret on the network and print its key.
+    #[arg(long)]
+    pub store: bool,
 }
 
 /// The local devnet.

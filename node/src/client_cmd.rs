@@ -1,18 +1,26 @@
-//! Client subcommands: the API from the command line (`enigma store '[1,2,3]'`, `enigma load KEY` …).
+//! Client subcommands: the API from the command line (`enigma store '[1,2,3]'`, `enigma stats mean K`…).
 //!
-//! Owns: turning arguments into calls on `enigma_client::Client` and printing results (keys and
-//! strings plainly, everything else as JSON). Must never: talk to the network other than through the
-//! node's client socket.
+//! Owns: turning arguments into calls on `enigma_client::Client` (one subcommand per API method, same
+//! name and arguments), data files in and out (`datafile`), printing results (JSON by default,
+//! `--format text` for people), the progress bar of computations and Ctrl-C (which cancels the
+//! computation on the node). Must never: talk to the network other than through the node's client
+//! socket.
 
-use crate::cli::Command;
+use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
+use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Client, TcpAuth};
+use enigma_client::{Client, Compute, Computed, Level, Progress, TcpAuth};
+use enigma_protocol::api;
 use enigma_protocol::value::Value;
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Where and how the client commands connect.
+#[derive(Clone, Debug)]
 pub struct Target {
     pub socket: Option<String>,
     /// `--rpc-cookie`: the token's file (else the environment, else `<data-dir>/rpc.cookie`).
@@ -53,93 +61,365 @@ fn rpc_env(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_json(j: &Json) {
-    match j {
-        Json::String(s) => println!("{s}"),
-        other => println!("{}", serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())),
+/// What every client command shares: where the node is, how to print, how to show progress.
+pub struct Opts {
+    pub target: Target,
+    pub format: Format,
+    pub progress: ProgressMode,
+}
+
+struct Session {
+    target: Target,
+    format: Format,
+    progress: ProgressMode,
+    client: Option<Client>,
+}
+
+impl Session {
+    fn client(&mut self) -> anyhow::Result<&mut Client> {
+        if self.client.is_none() {
+            self.client = Some(connect(&self.target)?);
+        }
+        self.client.as_mut().context("no connection")
+    }
+
+    fn print(&self, j: &Json) {
+        match self.format {
+            Format::Json if j.is_object() || j.as_array().is_some_and(|a| !a.is_empty()) => {
+                println!("{}", serde_json::to_string_pretty(j).unwrap_or_else(|_| j.to_string()))
+            }
+            Format::Json => println!("{j}"),
+            Format::Text => println!("{}", text(j)),
+        }
+    }
+
+    /// Prints a loaded value: its plain JSON (bytes as a base64 string).
+    fn print_value(&self, v: &Value) {
+        match v {
+            Value::Bytes(b) => self.print(&json!(base64::engine::general_purpose::STANDARD.encode(b))),
+            other => self.print(&other.to_json()),
+        }
+    }
+
+    /// Runs a computation with a progress display, and Ctrl-C cancelling it on the node.
+    fn compute<T>(
+        &mut self,
+        store: bool,
+        f: impl FnOnce(&mut Client, Compute<'_>) -> enigma_client::Result<T>,
+    ) -> anyhow::Result<T> {
+        let op: Arc<Mutex<Option<String>>> = Arc::default();
+        let bar = (self.progress == ProgressMode::Auto && std::io::stderr().is_terminal()).then(|| {
+            // a spinner until the node reports how much there is to do
+            let bar = indicatif::ProgressBar::new_spinner().with_message("starting");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let bar_style = indicatif::ProgressStyle::with_template("{spinner} {msg:12} [{bar:40}] {pos}/{len} {elapsed}")
+            .ok()
+            .map(|s| s.progress_chars("=> "));
+        let mut styled = false;
+        cancel_on_ctrl_c(self.target.clone(), op.clone(), bar.clone());
+        let mode = self.progress;
+        let mut on_progress = |p: &Progress| {
+            if let Ok(mut o) = op.lock() {
+                o.get_or_insert_with(|| p.op.clone());
+            }
+            match (&bar, mode) {
+                (Some(bar), _) => {
+                    if !styled && let Some(style) = &bar_style {
+                        bar.set_style(style.clone());
+                        styled = true;
+                    }
+                    bar.set_length(p.total);
+                    bar.set_position(p.done);
+                    bar.set_message(p.stage.clone());
+                }
+                (None, ProgressMode::Plain) => eprintln!("progress {}/{} {} op {}", p.done, p.total, p.stage, p.op),
+                _ => {}
+            }
+        };
+        let opts = Compute { store, progress: Some(&mut on_progress) };
+        let result = f(self.client()?, opts);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok(result?)
     }
 }
 
-pub fn run(cmd: Command, target: Target) -> anyhow::Result<()> {
-    let conn = &target;
-    let cmd_name = match &cmd {
-        Command::Pair { .. } => "pair",
-        _ => "",
+/// Ctrl-C during a computation: cancel it on the node by its op id (known from the first progress
+/// notification), say what happened, exit 130. Before any progress, exiting closes the connection,
+/// which makes the node cancel the call as well.
+fn cancel_on_ctrl_c(target: Target, op: Arc<Mutex<Option<String>>>, bar: Option<indicatif::ProgressBar>) {
+    let handler = move || {
+        if let Some(bar) = &bar {
+            bar.abandon();
+        }
+        let op = op.lock().ok().and_then(|o| o.clone());
+        let msg = match op {
+            None => {
+                "interrupted before the node reported progress; closing the connection cancels the call".to_string()
+            }
+            Some(op) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (target, id) = (target.clone(), op.clone());
+                std::thread::spawn(move || {
+                    let _ = tx.send(connect(&target).and_then(|mut c| Ok(c.cancel(&id)?)));
+                });
+                match rx.recv_timeout(Duration::from_secs(5)) {
+                    Ok(Ok(true)) => format!("cancelled: the node stopped operation {op}"),
+                    Ok(Ok(false)) => format!("interrupted: operation {op} had already ended"),
+                    Ok(Err(e)) => format!(
+                        "interrupted; cancelling operation {op} failed ({e}); closing the connection cancels it"
+                    ),
+                    Err(_) => format!(
+                        "interrupted; no answer to cancelling {op} within 5 s; closing the connection cancels it"
+                    ),
+                }
+            }
+        };
+        eprintln!("enigma: {msg}");
+        std::process::exit(130);
     };
+    // Only one handler per process; without one, Ctrl-C ends the process and the closed connection
+    // cancels the call on the node anyway.
+    let _ = ctrlc::set_handler(handler);
+}
+
+/// A result for people: strings bare, lists of numbers on one line, rows on lines, objects as
+/// `name: value` lines.
+fn text(j: &Json) -> String {
+    let scalar = |j: &Json| !j.is_array() && !j.is_object();
+    match j {
+        Json::String(s) => s.clone(),
+        Json::Array(items) if items.iter().all(scalar) => items.iter().map(text).collect::<Vec<_>>().join(" "),
+        Json::Array(items) => {
+            items.iter().map(|i| if i.is_object() { i.to_string() } else { text(i) }).collect::<Vec<_>>().join("\n")
+        }
+        Json::Object(m) => m
+            .iter()
+            .map(|(k, v)| if scalar(v) { format!("{k}: {}", text(v)) } else { format!("{k}: {v}") })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+fn level(l: Option<String>) -> anyhow::Result<Option<Level>> {
+    l.map(|s| s.parse::<Level>().map_err(anyhow::Error::msg)).transpose()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
+    let mut s = Session { target: opts.target, format: opts.format, progress: opts.progress, client: None };
     match cmd {
-        Command::Devnet(_) | Command::Bench(_) => anyhow::bail!("not a client command"),
+        Command::Devnet(_) | Command::Bench(_) => bail!("not a client command"),
         Command::RpcEnv { data_dir } => rpc_env(&data_dir.unwrap_or_else(crate::run::default_data_dir))?,
         Command::GenKey => {
-            let (sk, pk) = connect(conn)?.gen_key()?;
-            println!("private_key {sk}\npublic_key  {pk}");
-        }
-        Command::GetPubkey => println!("{}", connect(conn)?.get_pubkey()?),
-        Command::GetAddress => println!("{}", connect(conn)?.get_address()?),
-        Command::SetPrivkey { privkey, .. } => {
-            println!("{}", connect(conn)?.set_privkey(&privkey)?)
-        }
-        Command::Store { data, file, store_as, .. } => {
-            let mut client = connect(conn)?;
-            let key = if let Some(path) = file {
-                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                client.store(&Value::Bytes(bytes))?
-            } else {
-                let Some(text) = data else { bail!("give the data as JSON, or --file PATH") };
-                match store_as.as_str() {
-                    "string" => client.store(&Value::String(text))?,
-                    "auto" | "json" => {
-                        let j: Json = serde_json::from_str(&text).with_context(|| {
-                            format!("{text:?} is not JSON (quote strings: '\"text\"', or use --as string)")
-                        })?;
-                        if store_as == "json" { client.store(&Value::Json(j))? } else { client.store_json(j)? }
-                    }
-                    other => bail!("--as must be auto, json or string, not {other:?}"),
-                }
-            };
-            println!("{key}");
-        }
-        Command::Load { key, out, .. } => {
-            let v = connect(conn)?.load(&key)?;
-            match (v, out) {
-                (Value::Bytes(b), Some(path)) => {
-                    std::fs::write(&path, b).with_context(|| format!("writing {}", path.display()))?
-                }
-                (Value::Bytes(b), None) => {
-                    println!("{}", base64::engine::general_purpose::STANDARD.encode(b))
-                }
-                (other, _) => print_json(&other.to_json()),
+            let (sk, pk) = s.client()?.gen_key()?;
+            match s.format {
+                Format::Json => s.print(&json!([sk, pk])),
+                Format::Text => println!("private_key {sk}\npublic_key  {pk}"),
             }
         }
-        Command::Delete { key, .. } => println!("{}", connect(conn)?.delete(&key)?),
-        Command::Pair { addresses, keys, level, .. } | Command::Revoke { addresses, keys, level, .. } => {
-            let method = if matches!(cmd_name, "pair") { "pair" } else { "revoke" };
-            let mut params = serde_json::json!({ "addresses": addresses });
-            if !keys.is_empty() {
-                params["keys"] = serde_json::json!(keys);
-            }
-            if let Some(l) = level {
-                params["level"] = serde_json::json!(l);
-            }
-            print_json(&connect(conn)?.call(method, params)?);
+        Command::GetPubkey => {
+            let r = s.client()?.get_pubkey()?;
+            s.print(&json!(r))
         }
-        Command::Policy => print_json(&connect(conn)?.call("policy", serde_json::json!({}))?),
-        Command::LedgerTx { txid, .. } => {
-            print_json(&connect(conn)?.call("ledger_tx", serde_json::json!({"txid": txid}))?)
+        Command::GetAddress => {
+            let r = s.client()?.get_address()?;
+            s.print(&json!(r))
         }
-        Command::AccessLog { key, .. } => {
-            print_json(&connect(conn)?.call("access_log", serde_json::json!({"key": key}))?)
+        Command::SetPrivkey { privkey } => {
+            let r = s.client()?.set_privkey(&privkey)?;
+            s.print(&json!(r))
+        }
+        Command::Store(args) => store(&mut s, args)?,
+        Command::Load { key, out } => {
+            let v = s.client()?.load(&key)?;
+            match out {
+                Some(path) => datafile::write_value(&path, &v)?,
+                None => s.print_value(&v),
+            }
+        }
+        Command::Delete { key } => {
+            let r = s.client()?.delete(&key)?;
+            s.print(&json!(r))
+        }
+        Command::Pair { addresses, keys, level: l, min_count } => {
+            let keys = (!keys.is_empty()).then(|| strs(&keys));
+            let r = s.client()?.pair(&strs(&addresses), keys.as_deref(), level(l)?, min_count)?;
+            s.print(&json!(r))
+        }
+        Command::Revoke { addresses, keys, level: l } => {
+            let keys = (!keys.is_empty()).then(|| strs(&keys));
+            let r = s.client()?.revoke(&strs(&addresses), keys.as_deref(), level(l)?)?;
+            s.print(&json!(r))
+        }
+        Command::Policy => {
+            let r = s.client()?.policy()?;
+            s.print(&r)
+        }
+        Command::LedgerTx { txid } => {
+            let r = s.client()?.ledger_tx(&txid)?;
+            s.print(&r)
+        }
+        Command::AccessLog { key } => {
+            let r = s.client()?.access_log(&key)?;
+            s.print(&r)
         }
         Command::Peers => {
-            for p in connect(conn)?.peers()? {
-                println!("{p}");
+            let r = s.client()?.peers()?;
+            s.print(&json!(r))
+        }
+        Command::Status => {
+            let r = s.client()?.status()?;
+            s.print(&r)
+        }
+        Command::Manifest { key } => {
+            let r = s.client()?.manifest(&key)?;
+            s.print(&r)
+        }
+        Command::Cancel { op } => {
+            let r = s.client()?.cancel(&op)?;
+            s.print(&json!(r))
+        }
+        Command::CustodyKeys => {
+            let r = s.client()?.custody_keys()?;
+            s.print(&r)
+        }
+        Command::Stats(cmd) => stats(&mut s, cmd)?,
+        Command::Linalg(cmd) => {
+            let r = match cmd {
+                LinalgCmd::Dot { key_a, key_b, store } => s.compute(store, |c, o| c.linalg_dot(&key_a, &key_b, o))?,
+                LinalgCmd::Inv { key, store } => s.compute(store, |c, o| c.linalg_inv(&key, o))?,
+            };
+            match r {
+                Computed::Stored(key) => s.print(&json!(key)),
+                Computed::Value(v) => s.print_value(&v),
             }
         }
-        Command::Status => print_json(&connect(conn)?.status()?),
-        Command::Call { method, params, .. } => {
+        Command::Call { method, params } => {
             let params: Json =
                 serde_json::from_str(&params).with_context(|| format!("params {params:?} are not JSON"))?;
-            print_json(&connect(conn)?.call(&method, params)?);
+            let long = api::method_spec(&method).is_some_and(|m| m.computation);
+            let r = if long {
+                s.compute(false, |c, o| match o.progress {
+                    Some(p) => c.call_with_progress(&method, params, p),
+                    None => c.call(&method, params),
+                })?
+            } else {
+                s.client()?.call(&method, params)?
+            };
+            s.print(&r)
         }
     }
+    Ok(())
+}
+
+fn stats(s: &mut Session, cmd: StatsCmd) -> anyhow::Result<()> {
+    let floats = |r: Computed<Vec<f64>>| match r {
+        Computed::Stored(k) => json!(k),
+        Computed::Value(v) => json!(v),
+    };
+    let r = match cmd {
+        StatsCmd::Max(a) => json!(s.compute(a.store, |c, o| c.stats_max(&strs(&a.keys), o))?),
+        StatsCmd::Min(a) => json!(s.compute(a.store, |c, o| c.stats_min(&strs(&a.keys), o))?),
+        StatsCmd::Mean(a) => floats(s.compute(a.store, |c, o| c.stats_mean(&strs(&a.keys), o))?),
+        StatsCmd::Var(a) => floats(s.compute(a.store, |c, o| c.stats_var(&strs(&a.keys), o))?),
+        StatsCmd::Std(a) => floats(s.compute(a.store, |c, o| c.stats_std(&strs(&a.keys), o))?),
+        StatsCmd::Linregress { key_x, key_y, store } => {
+            match s.compute(store, |c, o| c.stats_linregress(&key_x, &key_y, o))? {
+                Computed::Stored(k) => json!(k),
+                Computed::Value(l) if s.format == Format::Text => {
+                    println!(
+                        "slope {}\nintercept {}\nr_value {}\np_value {}\nstd_err {}",
+                        l.slope, l.intercept, l.r_value, l.p_value, l.std_err
+                    );
+                    return Ok(());
+                }
+                Computed::Value(l) => json!([l.slope, l.intercept, l.r_value, l.p_value, l.std_err]),
+            }
+        }
+    };
+    s.print(&r);
+    Ok(())
+}
+
+fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
+    let StoreArgs { data, file, store_as, csv, column, columns, npy } = args;
+    if let Some(path) = csv {
+        let wanted: Option<Vec<String>> = match (&column, columns.is_empty()) {
+            (Some(c), _) => Some(vec![c.clone()]),
+            (None, false) => Some(columns.clone()),
+            (None, true) => None,
+        };
+        // the whole file is read and checked before anything is stored
+        let table = Table::read_csv(&path, wanted.as_deref())?;
+        if column.is_some() {
+            let key = s.client()?.store(&table.column(0))?;
+            s.print(&json!(key));
+        } else if !columns.is_empty() {
+            let mut keys = serde_json::Map::new();
+            for (j, name) in table.headers.iter().enumerate() {
+                match s.client()?.store(&table.column(j)) {
+                    Ok(key) => {
+                        keys.insert(name.clone(), json!(key));
+                    }
+                    Err(e) => {
+                        // all or nothing: take back the columns already stored
+                        let mut undone = 0;
+                        for k in keys.values().filter_map(Json::as_str) {
+                            if s.client()?.delete(k).unwrap_or(false) {
+                                undone += 1;
+                            }
+                        }
+                        bail!(
+                            "storing column {name:?} failed: {e} (the {undone} column(s) stored before it were deleted)"
+                        );
+                    }
+                }
+            }
+            match s.format {
+                Format::Json => s.print(&Json::Object(keys)),
+                Format::Text => {
+                    for (name, key) in &keys {
+                        println!("{name} {}", key.as_str().unwrap_or_default());
+                    }
+                }
+            }
+        } else {
+            let key = s.client()?.store(&table.matrix())?;
+            s.print(&json!(key));
+        }
+        return Ok(());
+    }
+    let value = if let Some(path) = npy {
+        datafile::read_npy(&path)?
+    } else if let Some(path) = file {
+        Value::Bytes(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+    } else {
+        let Some(text) = data else { bail!("give the data as JSON, or --file, --csv or --npy FILE") };
+        match store_as.as_str() {
+            "string" => Value::String(text),
+            "auto" | "json" => {
+                let j: Json = serde_json::from_str(&text)
+                    .with_context(|| format!("{text:?} is not JSON (quote strings: '\"text\"', or use --as string)"))?;
+                if store_as == "json" {
+                    Value::Json(j)
+                } else {
+                    let key = s.client()?.store_json(j)?;
+                    s.print(&json!(key));
+                    return Ok(());
+                }
+            }
+            other => bail!("--as must be auto, json or string, not {other:?}"),
+        }
+    };
+    let key = s.client()?.store(&value)?;
+    s.print(&json!(key));
     Ok(())
 }

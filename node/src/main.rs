@@ -4,8 +4,10 @@
 mod bench;
 mod cli;
 mod client_cmd;
+mod datafile;
 mod demo;
 mod devnet;
+mod metrics;
 mod rpc;
 mod run;
 
@@ -23,7 +25,15 @@ fn main() -> std::process::ExitCode {
         }
         Some(cmd) => client_cmd::run(
             cmd,
-            client_cmd::Target { socket: cli.socket, cookie: cli.rpc_cookie, fingerprint: cli.rpc_fingerprint },
+            client_cmd::Opts {
+                target: client_cmd::Target {
+                    socket: cli.socket,
+                    cookie: cli.rpc_cookie,
+                    fingerprint: cli.rpc_fingerprint,
+                },
+                format: cli.format,
+                progress: cli.progress,
+            },
         ),
     };
     match result {

@@ -104,9 +104,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
     }
     let rpc_tcp = RpcTcp::from_args(&args)?;
+    if let Some(addr) = args.metrics {
+        crate::metrics::check_addr(addr).map_err(anyhow::Error::msg)?;
+    }
+    let metrics_addr = args.metrics;
     let sys = actix_rt::System::new();
 
-    sys.block_on(async move { serve(cfg, rpc_tcp).await })
+    sys.block_on(async move { serve(cfg, rpc_tcp, metrics_addr).await })
 }
 
 /// The TCP client API as the command line asks for it, checked.
@@ -211,7 +215,7 @@ fn prepare_tcp(data_dir: &Path, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<R
     Ok(Some(RpcTcpReady { gate: TcpGate { token, tls }, fingerprint }))
 }
 
-async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
+async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
     let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
@@ -223,7 +227,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
     }
     let listener =
         server::bind_unix(&socket).with_context(|| format!("binding the client socket {}", socket.display()))?;
-    let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default() };
+    let ctx = RpcCtx { front: handles.front.clone(), ops: Default::default(), metrics: Default::default() };
     actix_rt::spawn(server::serve_unix(listener, ctx.clone(), limits.clone()));
     let mut tcp_line = String::new();
     let mut fingerprint = None;
@@ -251,8 +255,21 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
         }
         fingerprint = ready.fingerprint.clone();
         bound_tcp = Some(bound);
-        actix_rt::spawn(server::serve_tcp(l, ctx, limits, std::sync::Arc::new(ready.gate)));
+        actix_rt::spawn(server::serve_tcp(l, ctx.clone(), limits, std::sync::Arc::new(ready.gate)));
     }
+    let metrics_bound = match metrics_addr {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?;
+            let bound = l.local_addr()?;
+            tracing::info!(addr = %bound, "metrics and status page on http://{bound}/");
+            let sources = crate::metrics::Sources { rpc: ctx, ledger: handles.ledger.clone() };
+            actix_rt::spawn(crate::metrics::serve(l, sources));
+            Some(bound)
+        }
+        None => None,
+    };
 
     // Wait for the swarm to report its listen addresses, then publish them for scripts and tests.
     let mut view = handles.network.send(GetView).await?;
@@ -264,7 +281,7 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>) -> anyhow::Result<()> {
         view = handles.network.send(GetView).await?;
     }
     let tcp_info = rpc_tcp.as_ref().zip(bound_tcp).map(|(r, bound)| (bound, &r.auth, fingerprint.as_deref()));
-    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, tcp_info)?;
+    write_info(&data_dir, &view.local.to_string(), &view.listen, &socket, tcp_info, metrics_bound)?;
     println!(
         "enigma node {} ready: peers {}; client socket {}{tcp_line}",
         view.local,
@@ -289,6 +306,7 @@ fn write_info(
     listen: &[Multiaddr],
     socket: &Path,
     rpc: Option<(SocketAddr, &RpcAuth, Option<&str>)>,
+    metrics: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
@@ -298,6 +316,7 @@ fn write_info(
         "rpc_auth": rpc.map(|(_, auth, _)| auth.name()),
         "rpc_cookie": rpc.filter(|(_, auth, _)| **auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
         "rpc_tls_fingerprint": rpc.and_then(|(_, _, fp)| fp),
+        "metrics": metrics.map(|a| a.to_string()),
         "pid": std::process::id(),
     });
     let tmp = dir.join(format!("{INFO_FILE}.tmp"));

@@ -45,6 +45,66 @@ pub mod method {
     pub const PROGRESS: &str = "progress";
 }
 
+/// One JSON-RPC method as every client offers it: its name and its parameters, in positional order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodSpec {
+    pub name: &'static str,
+    /// Parameter names; a positional array maps onto them in this order.
+    pub params: &'static [&'static str],
+    /// The one parameter a positional array fills as a whole (`stats.mean(k1, k2, …)`: `keys`).
+    pub variadic: Option<&'static str>,
+    /// A computation: takes `store`, reports progress, can be cancelled.
+    pub computation: bool,
+}
+
+const fn spec(name: &'static str, params: &'static [&'static str]) -> MethodSpec {
+    MethodSpec { name, params, variadic: None, computation: false }
+}
+
+const fn keys_op(name: &'static str) -> MethodSpec {
+    MethodSpec { name, params: &["keys", "store"], variadic: Some("keys"), computation: true }
+}
+
+const fn op(name: &'static str, params: &'static [&'static str]) -> MethodSpec {
+    MethodSpec { name, params, variadic: None, computation: true }
+}
+
+/// Every method of the client API (the node's dispatch table answers exactly these; the Rust
+/// client, the CLI and the Python package each offer all of them — tests/clients.rs checks). Not
+/// here: `auth`, the TCP connection's handshake (the server answers it, not the dispatcher).
+pub const METHODS: &[MethodSpec] = &[
+    spec(method::GEN_KEY, &[]),
+    spec(method::GET_PUBKEY, &[]),
+    spec(method::GET_ADDRESS, &[]),
+    spec(method::SET_PRIVKEY, &["privkey"]),
+    spec(method::STORE, &["data", "type"]),
+    spec(method::LOAD, &["key"]),
+    spec(method::DELETE, &["key"]),
+    spec(method::PAIR, &["addresses", "keys", "level", "min_count"]),
+    spec(method::REVOKE, &["addresses", "keys", "level"]),
+    spec(method::POLICY, &[]),
+    spec(method::LEDGER_TX, &["txid"]),
+    spec(method::ACCESS_LOG, &["key"]),
+    keys_op(method::STATS_MAX),
+    keys_op(method::STATS_MIN),
+    keys_op(method::STATS_MEAN),
+    keys_op(method::STATS_VAR),
+    keys_op(method::STATS_STD),
+    op(method::STATS_LINREGRESS, &["key_x", "key_y", "store"]),
+    op(method::LINALG_DOT, &["key_a", "key_b", "store"]),
+    op(method::LINALG_INV, &["key", "store"]),
+    spec(method::PEERS, &[]),
+    spec(method::STATUS, &[]),
+    spec(method::MANIFEST, &["key"]),
+    spec(method::CANCEL, &["op"]),
+    spec(method::CUSTODY_KEYS, &[]),
+];
+
+/// The spec of a method, by name.
+pub fn method_spec(name: &str) -> Option<&'static MethodSpec> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
 /// Error codes: JSON-RPC's own, then Enigma's (1000+). Each has a stable one-line meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorCode {
@@ -286,6 +346,19 @@ fn flatten(j: &Json, out: &mut Vec<Json>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn method_table_is_unique_and_complete() {
+        let mut names: Vec<&str> = METHODS.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len(), "a method listed twice");
+        assert!(method_spec(method::PROGRESS).is_none(), "progress is a notification, not a method");
+        for m in METHODS {
+            assert!(m.variadic.is_none_or(|v| m.params.contains(&v)), "{}", m.name);
+            assert_eq!(m.computation, m.params.contains(&"store"), "{}", m.name);
+        }
+    }
 
     #[test]
     fn codes_roundtrip() {

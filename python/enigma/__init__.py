@@ -37,6 +37,7 @@ __all__ = [
     "enigma_home",
     "tcp_credential",
     "gen_key",
+    "gen_keys",
     "get_pubkey",
     "get_address",
     "set_privkey",
@@ -51,6 +52,8 @@ __all__ = [
     "peers",
     "status",
     "cancel",
+    "manifest",
+    "custody_keys",
     "call",
     "stats",
     "linalg",
@@ -100,6 +103,10 @@ def gen_key() -> Tuple[str, str]:
     return default_client().gen_key()
 
 
+#: Alias of :func:`gen_key` (the API doc spells both).
+gen_keys = gen_key
+
+
 def get_pubkey() -> str:
     """The node's compressed public key, hex."""
     return default_client().get_pubkey()
@@ -115,14 +122,19 @@ def set_privkey(privkey: str) -> bool:
     return default_client().set_privkey(privkey)
 
 
-def store(data, *, progress=None) -> str:
-    """Stores ``data`` as secret shares; returns its key (64 hex). See :meth:`Client.store`."""
-    return default_client().store(data, progress=progress)
+def store(data, *, progress=None, as_array: bool = False):
+    """Stores ``data`` as secret shares; returns its key (64 hex). See :meth:`Client.store`.
+
+    numpy arrays and pandas Series are one key; a pandas DataFrame is ``{column: key}``, or one 2-D
+    array with ``as_array=True``.
+    """
+    return default_client().store(data, progress=progress, as_array=as_array)
 
 
-def load(key: str, *, progress=None):
-    """The data stored under ``key``, as stored (ints stay ints, bytes are bytes, arrays nested lists)."""
-    return default_client().load(key, progress=progress)
+def load(key: str, *, progress=None, as_numpy: bool = False):
+    """The data stored under ``key``, as stored (ints stay ints, bytes are bytes, arrays nested lists);
+    ``as_numpy=True`` gives a numpy array or scalar (needs numpy)."""
+    return default_client().load(key, progress=progress, as_numpy=as_numpy)
 
 
 def delete(key: str) -> bool:
@@ -136,9 +148,9 @@ def pair(addresses, keys=None, level=None, min_count=None) -> str:
     return default_client().pair(addresses, keys=keys, level=level, min_count=min_count)
 
 
-def revoke(addresses, keys=None) -> str:
+def revoke(addresses, keys=None, level=None) -> str:
     """Takes access back from ``addresses``; returns the policy transaction id."""
-    return default_client().revoke(addresses, keys=keys)
+    return default_client().revoke(addresses, keys=keys, level=level)
 
 
 def policy() -> list:
@@ -169,6 +181,16 @@ def status() -> dict:
 def cancel(op: str) -> bool:
     """Cancels a running operation by id."""
     return default_client().cancel(op)
+
+
+def manifest(key: str) -> dict:
+    """``key``'s manifest as the node sees it (owner, type, shape, threshold, epoch, holders)."""
+    return default_client().manifest(key)
+
+
+def custody_keys() -> list:
+    """The keys the node holds a share of: ``[{key, state, epoch}]``."""
+    return default_client().custody_keys()
 
 
 def call(method: str, /, *, progress=None, **params):

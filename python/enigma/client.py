@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Tuple
 
+from . import _frames
 from ._values import from_typed, store_params
 from .errors import Error
 
@@ -551,6 +552,10 @@ class Client:
             raise Error("the node sent an unexpected result for gen_key: %r" % (r,), kind="internal")
         return r[0], r[1]
 
+    def gen_keys(self) -> Tuple[str, str]:
+        """Alias of :meth:`gen_key` (the API doc spells both)."""
+        return self.gen_key()
+
     def get_pubkey(self) -> str:
         """The node's compressed public key, hex."""
         return _expect(self._request("get_pubkey", {}), str, "get_pubkey")
@@ -565,19 +570,56 @@ class Client:
 
     # ---- data ----
 
-    def store(self, data, *, progress: Optional[ProgressCallback] = None) -> str:
+    def store(self, data, *, progress: Optional[ProgressCallback] = None, as_array: bool = False):
         """Stores ``data`` as secret shares; returns its key (64 hex characters).
 
         Numbers and regular nested numeric lists/tuples (and anything with ``.tolist()``, e.g. numpy
         arrays) become computable numbers; ``str`` a string; ``bytes``/``bytearray``/``memoryview``
         bytes; dicts, bools, None and other lists JSON. NaN and infinities raise ``Error``
         (``out_of_range``) before anything is sent.
+
+        A pandas Series is one 1-D array. A pandas DataFrame is one key per column, returned as
+        ``{column: key}``; with ``as_array=True`` it is one 2-D array (rows × columns) and one key.
+        Every cell is checked first (a NaN or a non-number names its row and column), and if storing
+        a later column fails the columns already stored are deleted: all or nothing. numpy and pandas
+        are optional; nothing imports them.
+
+            key = client.store([[90, 60, 90], [88, 57, 89]])
+            keys = client.store(df)            # {"age": "3f…", "height": "9a…"}
         """
+        if _frames.is_frame(data):
+            if as_array:
+                return self.store(_frames.frame_rows(data), progress=progress)
+            columns = _frames.frame_columns(data)  # every cell checked before anything is stored
+            keys = {}
+            try:
+                for name, values in columns:
+                    keys[name] = self.store(values, progress=progress)
+            except BaseException:
+                for key in keys.values():
+                    try:
+                        self.delete(key)
+                    except Error:
+                        pass
+                raise
+            return keys
+        if _frames.is_series(data):
+            data = _frames.series_values(data)
         return _expect(self._request("store", store_params(data), progress), str, "store")
 
-    def load(self, key: str, *, progress: Optional[ProgressCallback] = None):
-        """The data stored under ``key``, as stored: int, float, nested lists, str, bytes or a JSON value."""
-        return from_typed(self._request("load", {"key": key}, progress))
+    def load(self, key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False):
+        """The data stored under ``key``, as stored: int, float, nested lists, str, bytes or a JSON value.
+
+        ``as_numpy=True``: a numpy array (int64 or float64, with the stored shape) or numpy scalar;
+        needs numpy (``Error`` kind ``unsupported`` without it) and a numeric value.
+
+            client.load(key)                    # [[90, 60, 90], [88, 57, 89]]
+            client.load(key, as_numpy=True)     # array([[90, 60, 90], [88, 57, 89]])
+        """
+        typed = self._request("load", {"key": key}, progress)
+        if as_numpy:
+            return _frames.to_numpy(typed)
+        return from_typed(typed)
 
     def delete(self, key: str) -> bool:
         """Deletes ``key`` everywhere (owner only); False if there was nothing to delete."""
@@ -598,11 +640,14 @@ class Client:
             params["min_count"] = min_count
         return _expect(self._request("pair", params), str, "pair")
 
-    def revoke(self, addresses, keys=None) -> str:
-        """Takes access back from ``addresses``; returns the policy transaction id (64 hex)."""
+    def revoke(self, addresses, keys=None, level=None) -> str:
+        """Takes access back from ``addresses`` (all keys or ``keys``); returns the policy transaction
+        id (64 hex). ``level`` ``compute`` (the default) removes every access, ``load`` leaves compute."""
         params = {"addresses": _str_list(addresses)}
         if keys is not None:
             params["keys"] = _str_list(keys)
+        if level is not None:
+            params["level"] = level
         return _expect(self._request("revoke", params), str, "revoke")
 
     def policy(self) -> list:
@@ -626,6 +671,14 @@ class Client:
     def status(self) -> dict:
         """The node's status."""
         return _expect(self._request("status", {}), dict, "status")
+
+    def manifest(self, key: str) -> dict:
+        """``key``'s manifest as this node sees it: owner, type, shape, threshold, epoch, holders."""
+        return _expect(self._request("manifest", {"key": key}), dict, "manifest")
+
+    def custody_keys(self) -> list:
+        """Read-only, this node only: ``[{key, state, epoch}]`` for every key it holds a share of."""
+        return _expect(self._request("custody_keys", {}), list, "custody_keys")
 
     def cancel(self, op: str) -> bool:
         """Cancels a running operation by its id (see ``current_op``); False if it was not running."""

@@ -23,6 +23,8 @@ pub struct RpcCtx {
     pub front: actix::Addr<Front>,
     /// Running long operations by op id, for `cancel` from any connection.
     pub ops: Arc<Mutex<HashMap<String, Cancel>>>,
+    /// Calls and computations, for `--metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-call context: cancellation (the connection closing, or `cancel`) and where progress goes.
@@ -43,8 +45,16 @@ macro_rules! ask {
     };
 }
 
-/// Runs one call.
+/// Runs one call, counting it for the metrics.
 pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx) -> Result<Json, ApiError> {
+    let started = std::time::Instant::now();
+    ctx.metrics.call_started(m);
+    let result = dispatch_method(ctx, m, params, call).await;
+    ctx.metrics.call(m, &result, started.elapsed());
+    result
+}
+
+async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx) -> Result<Json, ApiError> {
     let p = |names: &[&str]| Params::parse(m, params.clone(), names, None);
     match m {
         method::GEN_KEY => {

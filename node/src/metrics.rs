@@ -1,0 +1,359 @@
+//! Prometheus metrics and a small status page, served on the opt-in `--metrics ADDR` listener
+//! (loopback only: it has no authentication).
+//!
+//! Owns: the counters the client API feeds (calls and latency per method; computations started, by
+//! outcome, and their duration per op), the gauges read from the node's status at each scrape (peers,
+//! shares held and pending, banned peers, uptime), the last computations for the page (with custody
+//! and this identity's grants), and a GET-only
+//! HTTP/1.1 responder for `/metrics` (OpenMetrics text, `prometheus-client`), `/healthz` and `/`
+//! (HTML that refreshes itself). Must never: hold a connection or a request head without bound, or
+//! show anything secret (the status it reads has public keys only).
+
+use crate::rpc::dispatch::RpcCtx;
+use enigma_actors::front;
+use enigma_actors::ledger::{Inventory, Ledger};
+use enigma_protocol::api::{self, ApiError};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+type Labels = Vec<(&'static str, String)>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn seconds_histogram() -> Histogram {
+    // 1 ms … about 65 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// One computation, for the status page.
+#[derive(Clone, Debug)]
+struct Recent {
+    op: &'static str,
+    outcome: String,
+    seconds: f64,
+    at: SystemTime,
+}
+
+const RECENT: usize = 20;
+
+pub struct Metrics {
+    registry: Registry,
+    rpc_calls: Family<Labels, Counter>,
+    rpc_seconds: Histograms,
+    sessions_started: Family<Labels, Counter>,
+    sessions: Family<Labels, Counter>,
+    session_seconds: Histograms,
+    peers: Gauge,
+    shares_held: Gauge,
+    shares_pending: Gauge,
+    banned_peers: Gauge,
+    uptime: Gauge,
+    running: Gauge,
+    ledger_txs: Gauge,
+    started: Instant,
+    recent: Mutex<VecDeque<Recent>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::default(),
+            rpc_calls: Family::default(),
+            rpc_seconds: Family::new_with_constructor(seconds_histogram),
+            sessions_started: Family::default(),
+            sessions: Family::default(),
+            session_seconds: Family::new_with_constructor(seconds_histogram),
+            peers: Gauge::default(),
+            shares_held: Gauge::default(),
+            shares_pending: Gauge::default(),
+            banned_peers: Gauge::default(),
+            uptime: Gauge::default(),
+            running: Gauge::default(),
+            ledger_txs: Gauge::default(),
+            started: Instant::now(),
+            recent: Mutex::new(VecDeque::new()),
+        };
+        let r = &mut m.registry;
+        r.register(
+            "enigma_rpc_calls",
+            "Client API calls by method and outcome (ok or the error kind)",
+            m.rpc_calls.clone(),
+        );
+        r.register("enigma_rpc_call_seconds", "Client API call latency by method", m.rpc_seconds.clone());
+        r.register(
+            "enigma_sessions_started",
+            "Computations (MPC) started for this node's clients, by op",
+            m.sessions_started.clone(),
+        );
+        r.register(
+            "enigma_sessions",
+            "Computations ended, by op and outcome (ok or the error kind)",
+            m.sessions.clone(),
+        );
+        r.register("enigma_session_seconds", "Computation duration by op", m.session_seconds.clone());
+        r.register("enigma_sessions_running", "Computations running for this node's clients", m.running.clone());
+        r.register("enigma_peers", "Peers this node sees", m.peers.clone());
+        r.register("enigma_shares_held", "Committed shares this node holds", m.shares_held.clone());
+        r.register("enigma_shares_pending", "Shares of stores not committed (yet)", m.shares_pending.clone());
+        r.register("enigma_banned_peers", "Peers banned for misbehaving", m.banned_peers.clone());
+        r.register("enigma_uptime_seconds", "Seconds since the node started", m.uptime.clone());
+        r.register(
+            "enigma_ledger_transactions",
+            "Policy transactions on this node's ledger (its height)",
+            m.ledger_txs.clone(),
+        );
+        m
+    }
+
+    /// A client call ended. Only the API's own method names become labels (unknown ones are `other`).
+    pub fn call(&self, method: &str, result: &Result<serde_json::Value, ApiError>, took: Duration) {
+        let spec = api::method_spec(method);
+        let name = spec.map(|s| s.name).unwrap_or("other");
+        let outcome = match result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.code.name().to_string(),
+        };
+        self.rpc_calls.get_or_create(&vec![("method", name.to_string()), ("outcome", outcome.clone())]).inc();
+        self.rpc_seconds.get_or_create(&vec![("method", name.to_string())]).observe(took.as_secs_f64());
+        if spec.is_some_and(|s| s.computation) {
+            self.running.dec();
+            self.sessions.get_or_create(&vec![("op", name.to_string()), ("outcome", outcome.clone())]).inc();
+            self.session_seconds.get_or_create(&vec![("op", name.to_string())]).observe(took.as_secs_f64());
+            if let Ok(mut recent) = self.recent.lock() {
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(Recent { op: name, outcome, seconds: took.as_secs_f64(), at: SystemTime::now() });
+            }
+        }
+    }
+
+    /// A client call starts (counts computations started).
+    pub fn call_started(&self, method: &str) {
+        if let Some(spec) = api::method_spec(method).filter(|s| s.computation) {
+            self.running.inc();
+            self.sessions_started.get_or_create(&vec![("op", spec.name.to_string())]).inc();
+        }
+    }
+
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Refuses a listener address off loopback: the page and the metrics have no authentication yet.
+pub fn check_addr(addr: std::net::SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "--metrics {addr}: the metrics listener has no authentication, so it listens on loopback only \
+         (e.g. --metrics 127.0.0.1:9100)"
+    ))
+}
+
+/// What the pages read: the client API's context and the ledger.
+#[derive(Clone)]
+pub struct Sources {
+    pub rpc: RpcCtx,
+    pub ledger: actix::Addr<Ledger>,
+}
+
+pub async fn serve(listener: TcpListener, src: Sources) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let src = src.clone();
+                actix_rt::spawn(async move {
+                    if tokio::time::timeout(Duration::from_secs(10), respond(stream, &src)).await.is_err() {
+                        tracing::debug!("metrics request timed out");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+const MAX_HEAD: usize = 8 << 10;
+
+async fn respond(mut stream: TcpStream, src: &Sources) {
+    let ctx = &src.rpc;
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > MAX_HEAD {
+            let _ = write(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"too large\n").await;
+            return;
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    let mut parts = line.lines().next().unwrap_or("").split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    if method != "GET" && method != "HEAD" {
+        let _ = write(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n").await;
+        return;
+    }
+    let (status, ctype, body) = match path {
+        "/healthz" => ("200 OK", "text/plain", b"ok\n".to_vec()),
+        "/metrics" => {
+            refresh(src).await;
+            ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", ctx.metrics.encode().into_bytes())
+        }
+        "/" => ("200 OK", "text/html; charset=utf-8", page(src).await.into_bytes()),
+        _ => ("404 Not Found", "text/plain", b"not found: /, /metrics, /healthz\n".to_vec()),
+    };
+    let body = if method == "HEAD" { Vec::new() } else { body };
+    let _ = write(&mut stream, status, ctype, &body).await;
+}
+
+async fn write(stream: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
+}
+
+async fn status(ctx: &RpcCtx) -> Option<front::NodeStatus> {
+    match ctx.front.send(front::Status {}).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "status for metrics");
+            None
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "status for metrics");
+            None
+        }
+    }
+}
+
+/// Sets the gauges from the node's status and its ledger.
+async fn refresh(src: &Sources) {
+    let ctx = &src.rpc;
+    let m = &ctx.metrics;
+    if let Ok(txs) = src.ledger.send(Inventory).await {
+        m.ledger_txs.set(txs.len() as i64);
+    }
+    m.uptime.set(m.started.elapsed().as_secs() as i64);
+    if let Some(s) = status(ctx).await {
+        m.peers.set(s.peers.len() as i64);
+        m.shares_held.set(s.held_shares as i64);
+        m.shares_pending.set(s.pending_shares as i64);
+        m.banned_peers.set(s.banned_peers.len() as i64);
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn page(src: &Sources) -> String {
+    let ctx = &src.rpc;
+    let uptime = ctx.metrics.started.elapsed().as_secs();
+    let mut h = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
+         <title>Enigma node</title><style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;\
+         text-align:left}code{font-size:90%}</style></head><body><h1>Enigma node</h1>",
+    );
+    match status(ctx).await {
+        Some(s) => {
+            let _ = write!(
+                h,
+                "<table><tr><th>peer id</th><td id=\"peer_id\"><code>{}</code></td></tr>\
+                 <tr><th>address</th><td id=\"address\"><code>{}</code></td></tr>\
+                 <tr><th>listen</th><td><code>{}</code></td></tr>\
+                 <tr><th>version</th><td id=\"version\">{}</td></tr>\
+                 <tr><th>uptime</th><td id=\"uptime\">{uptime} s</td></tr>\
+                 <tr><th>shares held</th><td id=\"held\">{}</td></tr>\
+                 <tr><th>shares pending</th><td id=\"pending\">{}</td></tr></table>",
+                esc(&s.peer_id),
+                esc(&s.address),
+                esc(&s.listen.join(" ")),
+                esc(&s.version),
+                s.held_shares,
+                s.pending_shares
+            );
+            let _ = write!(h, "<h2>Peers (<span id=\"peer_count\">{}</span>)</h2><ul>", s.peers.len());
+            for p in &s.peers {
+                let _ = write!(h, "<li><code>{}</code> {}</li>", esc(&p.peer_id), esc(&p.addrs.join(" ")));
+            }
+            let _ = write!(h, "</ul><h2>Banned peers ({})</h2><ul>", s.banned_peers.len());
+            for b in &s.banned_peers {
+                let _ = write!(h, "<li><code>{}</code>: {}</li>", esc(&b.peer_id), esc(&b.reason));
+            }
+            h.push_str("</ul>");
+        }
+        None => h.push_str("<p>The node's status is not available right now.</p>"),
+    }
+    // custody: the keys this node holds a share of, by state
+    if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
+        let keys = keys.as_array().cloned().unwrap_or_default();
+        let committed = keys.iter().filter(|k| k["state"] == "committed").count();
+        let _ = write!(
+            h,
+            "<h2>Custody</h2><p>keys held: <span id=\"custody_keys\">{}</span> ({committed} committed, {} pending)</p>",
+            keys.len(),
+            keys.len() - committed
+        );
+    }
+    if let Ok(txs) = src.ledger.send(Inventory).await {
+        let _ = write!(h, "<h2>Ledger</h2><p>policy transactions: <span id=\"ledger_txs\">{}</span></p>", txs.len());
+    }
+    // this identity's grants
+    if let Ok(Ok(grants)) = ctx.front.send(front::Policy {}).await {
+        let grants = grants.as_array().cloned().unwrap_or_default();
+        let _ = write!(h, "<h2>Grants of this identity ({})</h2><ul id=\"grants\">", grants.len());
+        for g in &grants {
+            let _ = write!(h, "<li><code>{}</code></li>", esc(&g.to_string()));
+        }
+        h.push_str("</ul>");
+    }
+    let running = ctx.metrics.running.get();
+    let _ = write!(h, "<h2>Computations</h2><p>running: <span id=\"running\">{running}</span></p>");
+    h.push_str(
+        "<h3>Recent</h3><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>seconds</th><th>ended</th></tr>",
+    );
+    let recent: Vec<Recent> = ctx.metrics.recent.lock().map(|r| r.iter().rev().cloned().collect()).unwrap_or_default();
+    for r in recent {
+        let ago = r.at.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{ago} s ago</td></tr>",
+            r.op,
+            esc(&r.outcome),
+            r.seconds
+        );
+    }
+    h.push_str("</table><p><a href=\"/metrics\">/metrics</a> (Prometheus) · <a href=\"/healthz\">/healthz</a></p></body></html>\n");
+    h
+}

@@ -1,0 +1,116 @@
+//! `--metrics ADDR`: Prometheus metrics, the status page and /healthz on a real node, scraped over
+//! HTTP on 127.0.0.1; the counters move after a store and a mean.
+
+mod support;
+
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::{BIN, Cluster, Opts};
+
+/// GET `path`: (status line, body).
+fn get(addr: &str, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {raw:?}"));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// The samples of an exposition: `name{labels}` → value.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    assert!(text.trim_end().ends_with("# EOF"), "an OpenMetrics exposition ends with # EOF");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample line {l:?}"));
+            (name.to_string(), value.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {l:?}")))
+        })
+        .collect()
+}
+
+fn value(s: &BTreeMap<String, f64>, name: &str) -> f64 {
+    s.get(name).copied().unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_status_page_and_healthz() {
+    let c = Cluster::start(Opts { nodes: 3, group_size: 3, extra: vec!["--metrics".into(), "127.0.0.1:0".into()] });
+    let info: Json = serde_json::from_str(&std::fs::read_to_string(c.nodes[0].dir.join("node.json")).unwrap()).unwrap();
+    let addr = info["metrics"].as_str().expect("node.json names the metrics address").to_string();
+
+    assert_eq!(get(&addr, "/healthz"), ("HTTP/1.1 200 OK".to_string(), "ok\n".to_string()));
+    let (status, body) = get(&addr, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let before = samples(&body);
+    assert_eq!(value(&before, "enigma_peers"), 2.0, "{body}");
+
+    let mut cl = c.client(0);
+    let k = cl.store_json(json!([1, 2, 3, 6])).unwrap();
+    assert_eq!(cl.call("stats.mean", json!([k])).unwrap(), json!([3.0]));
+    assert!(cl.call("stats.mean", json!(["00".repeat(32)])).is_err());
+    let grantee = c.client(1).get_address().unwrap();
+    cl.pair(&[&grantee], Some(&[&k]), None, None).unwrap();
+
+    let after = samples(&get(&addr, "/metrics").1);
+    let store_ok = "enigma_rpc_calls_total{method=\"store\",outcome=\"ok\"}";
+    assert_eq!(value(&after, store_ok) - value(&before, store_ok), 1.0);
+    assert_eq!(value(&after, "enigma_sessions_started_total{op=\"stats.mean\"}"), 2.0);
+    assert_eq!(value(&after, "enigma_sessions_total{op=\"stats.mean\",outcome=\"ok\"}"), 1.0);
+    assert_eq!(value(&after, "enigma_sessions_total{op=\"stats.mean\",outcome=\"unknown_key\"}"), 1.0);
+    assert_eq!(value(&after, "enigma_session_seconds_count{op=\"stats.mean\"}"), 2.0);
+    assert_eq!(value(&after, "enigma_sessions_running"), 0.0);
+    assert!(value(&after, "enigma_rpc_call_seconds_count{method=\"store\"}") >= 1.0);
+    assert!(value(&after, "enigma_shares_held") >= 1.0, "node 0 holds a share of the stored key");
+    assert_eq!(value(&after, "enigma_ledger_transactions") - value(&before, "enigma_ledger_transactions"), 1.0);
+
+    let (status, page) = get(&addr, "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(page.contains(&c.nodes[0].peer_id) && page.contains(&c.nodes[1].peer_id), "{page}");
+    assert!(page.contains("<span id=\"peer_count\">2</span>"), "{page}");
+    assert!(page.contains("<td>stats.mean</td><td>ok</td>"), "{page}");
+    assert!(page.contains("keys held: <span id=\"custody_keys\">1</span> (1 committed, 0 pending)"), "{page}");
+    assert!(page.contains("<span id=\"running\">0</span>"), "{page}");
+    assert!(page.contains("Grants of this identity (1)") && page.contains(&grantee), "{page}");
+    assert!(page.contains("policy transactions: <span id=\"ledger_txs\">"), "{page}");
+    assert_eq!(get(&addr, "/nope").0, "HTTP/1.1 404 Not Found");
+
+    // every metric docker/grafana-dashboard.json queries is exported
+    let dash: Json = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docker/grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let exported: Vec<String> = after.keys().map(|k| k.split('{').next().unwrap_or_default().to_string()).collect();
+    let mut queried = 0;
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("enigma_"))
+            {
+                queried += 1;
+                assert!(exported.iter().any(|e| e == name), "the dashboard queries {name}, which is not exported");
+            }
+        }
+    }
+    assert!(queried >= 12, "{queried}");
+}
+
+#[test]
+fn the_metrics_listener_stays_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["0", "--listen-ip", "127.0.0.1", "--metrics", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .env("ENIGMA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("listens on loopback only"), "{stderr}");
+}
