@@ -107,25 +107,39 @@ impl FrontCtx {
             return Ok(m);
         }
         // The DHT may briefly hold both a manifest and the tombstone that replaces it: a valid
-        // owner-signed tombstone wins.
+        // tombstone signed by the manifest's owner wins. Anyone can publish a record, so a record
+        // signed by someone else is no evidence: candidates of the requester's own lineage are
+        // preferred, and candidates of different owners (a forged manifest beside the real one) are an
+        // error rather than a guess. Within one lineage the latest epoch counts.
         let records = self.network.send(GetRecord { key: key.0.to_vec() }).await.unwrap_or_default();
-        let mut found = None;
+        let mut candidates: Vec<Manifest> = Vec::new();
+        let mut tombstones = Vec::new();
         for bytes in records {
             match wire::decode::<DhtRecord>(&bytes) {
-                Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => {
-                    // after share repairs, the latest epoch is the one that counts
-                    if found.as_ref().is_none_or(|f: &Manifest| f.body.epoch < m.body.epoch) {
-                        found = Some(m);
-                    }
-                }
+                Ok(DhtRecord::Manifest(m)) if m.verify().is_ok() && m.body.key == key => candidates.push(m),
                 Ok(DhtRecord::Tombstone(t)) if t.body.key == key && t.verify(t.auth.timestamp_ms).is_ok() => {
-                    return Err(unknown());
+                    tombstones.push(t.auth.signer);
                 }
                 _ => tracing::debug!(%key, "ignoring an invalid DHT record"),
             }
         }
-        if let Some(m) = found {
-            return Ok(m);
+        if let Ok(me) = self.identity().await.map(|i| i.pubkey())
+            && candidates.iter().any(|m| m.body.owner == me)
+        {
+            candidates.retain(|m| m.body.owner == me);
+        }
+        let lineage = candidates.first().map(|m| (m.body.owner, m.body.created_ms));
+        if candidates.iter().any(|m| Some((m.body.owner, m.body.created_ms)) != lineage) {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("conflicting manifests for key {key} (different owners): refusing to guess"),
+            ));
+        }
+        if let Some(best) = candidates.into_iter().max_by_key(|m| m.body.epoch) {
+            if tombstones.contains(&best.body.owner) {
+                return Err(unknown());
+            }
+            return Ok(best);
         }
         let peers = self.live_nodes().await?;
         let peer_bytes: Vec<Vec<u8>> = peers.iter().filter(|p| **p != self.local).map(|p| p.to_bytes()).collect();
@@ -162,10 +176,10 @@ impl FrontCtx {
         .await;
         let mut best = m.clone();
         for r in replies {
+            // only a later epoch of the same lineage (the owner's, repaired by t+1 holders): a
+            // holder's self-signed "newer" manifest is ignored
             if let Ok(Response::Manifest(Some(c))) = r
-                && c.body.key == key
-                && c.body.epoch > best.body.epoch
-                && c.verify().is_ok()
+                && c.supersedes(&best.body)
             {
                 best = c;
             }
