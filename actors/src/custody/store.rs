@@ -438,8 +438,16 @@ mod tests {
         let key = m0.body.key;
         store.put_pending(&m0, [1; 32], &[Fp::ONE], 1).unwrap();
         store.commit(&key, 2, 100).unwrap();
-        let mut m1 = m0.clone();
-        m1.body.epoch = 1;
+        // a later epoch signed by someone else as "owner" never replaces the held share
+        let thief = Identity::generate(&mut StdRng::seed_from_u64(9));
+        let mut stolen = m0.body.clone();
+        stolen.epoch = 1;
+        stolen.owner = thief.pubkey();
+        assert!(!store.replace(&stolen.sign(&thief), [2; 32], &[Fp::from_u64(5)], 3).unwrap());
+        // a later epoch of the owner's own lineage does
+        let mut b1 = m0.body.clone();
+        b1.epoch = 1;
+        let m1 = b1.sign(&owner);
         assert!(store.replace(&m1, [2; 32], &[Fp::from_u64(5)], 3).unwrap());
         assert_eq!(store.get(&key).unwrap().unwrap().share, vec![Fp::from_u64(5)]);
         assert!(!store.replace(&m1, [3; 32], &[Fp::from_u64(6)], 4).unwrap(), "same epoch: no change");
