@@ -57,6 +57,25 @@
 //!    gets a same-group, same-t, epoch + 1 body endorsed (no refresh ran), then reconnects and serves
 //!    that manifest; `custody::sync::on_peer_up` takes it as "refreshed while this node was away" and
 //!    drops each co-holder's share. Every holder must keep its share, and the owner must still load.
+//! 8. [`a_coordinator_cannot_keep_a_refreshed_key_under_a_manifest_it_signed_as_owner`]: a holder the
+//!    attacker runs coordinates an honest refresh of the unchanged group (3 honest dealers, the real
+//!    manifest carried), collects the members' new commitments, and sends them `KeepRefreshed` with
+//!    the same key, data, holders and commitments one epoch later but *its own identity* as the
+//!    owner, signed by it. Every honest member must refuse it; no holder may serve its share to that
+//!    identity; every holder's manifest keeps the owner's pubkey, and the owner still loads.
+//! 9. [`a_co_holders_self_signed_newer_manifest_does_not_make_holders_drop_their_shares`]: the
+//!    attacker's holder goes down and comes back serving, for one key, an epoch + 1 manifest it signed
+//!    as owner, and for another the owner's pubkey with its own signature. Each co-holder asks it
+//!    (`on_peer_up`) and must keep both shares (`custody_keys`) and manifests; the owner still loads.
+//! 10. [`a_refresh_dealt_by_the_coordinators_holder_alone_is_refused`]: a refresh of the same group
+//!    at the same t whose dealers are only the attacker's holder (once, t + 1 times, at honest
+//!    holders' x) or list an honest x twice must be refused by every honest holder (the same refresh
+//!    with 3 honest dealers is admitted), and the manifest stays.
+//! 11. [`a_compute_grant_counts_each_key_once_and_never_pads_a_key_with_another`]: under a compute
+//!    grant (min_count 5), `stats.mean(K1, K1, K1, K1, K1)` of a scalar, `stats.mean(scalar, 50
+//!    values)` and `stats.mean(3 values, 50 values)` are refused with `AccessDenied` while the mean of
+//!    two 50-value keys works; under a load grant `stats.mean(scalar, store=True)` is refused. The
+//!    same starts, crafted and sent straight to the holders, must be refused by every dealer.
 //!
 //! Each test collects every check ([`Findings`]) and fails at its end listing each attack that
 //! worked, so one run shows every hole of a case, not just the first.
@@ -1125,4 +1144,379 @@ fn ground_peer_ids_do_not_capture_the_committee_of_a_key_whose_holders_are_down(
     let r = owner.join().unwrap();
     eprintln!("the owner's stats.mean with a holder down: {}", show(&r));
     f.assert_all_refused("ground ids and the fallback committee");
+}
+
+// ================================================================================================
+// 8–10. A holder the attacker runs, and the lineage of a refreshed key
+// ================================================================================================
+
+/// The seat (participant index) of `p` in `m`'s group, holders in their manifest order.
+fn seat(m: &Manifest, p: PeerId) -> u32 {
+    m.body.holders.iter().position(|h| h.peer == p.to_bytes()).expect("a holder of the key") as u32
+}
+
+/// A refresh of `m` onto its own group (every holder in its seat) at its own threshold, reshared by
+/// `dealers` (participant index, x), carrying `m` as the manifest being repaired.
+fn refresh_of(m: &Manifest, dealers: Vec<(u32, u64)>) -> RefreshStart {
+    let participants: Vec<Vec<u8>> = m.body.holders.iter().map(|h| h.peer.clone()).collect();
+    RefreshStart {
+        session: session_id(3),
+        inputs: vec![(
+            InputSpec { key: m.body.key, meta: m.body.meta.clone(), source: InputSource::Reshare { dealers } },
+            m.body.epoch,
+        )],
+        manifests: vec![m.clone()],
+        committee: participants.len() as u32,
+        participants,
+        threshold: m.body.threshold,
+        deadline_ms: now_ms() + 30_000,
+    }
+}
+
+/// A load request for `key` addressed to `holder`, signed by `who`.
+fn get_share(who: &Identity, key: DataKey, holder: PeerId) -> Request {
+    let body = wire::GetShare { key, holder: holder.to_bytes(), request: rand::random() };
+    Request::GetShare(Signed::sign(body, who, now_ms(), &mut rand::rng()))
+}
+
+#[test]
+fn a_coordinator_cannot_keep_a_refreshed_key_under_a_manifest_it_signed_as_owner() {
+    let mut c = Cluster::start(Opts::default());
+    // the owner's identity is known to the test only to show that a load by the owner still works
+    let owner = Identity::generate(&mut rand::rng());
+    let mut oc = c.client(0);
+    oc.set_privkey(&owner.secret_hex()).unwrap();
+    let data = secret_array();
+    let k = key_of(&oc.store_json(json!(data)).unwrap());
+    let honest: Vec<PeerId> = (0..4).map(|i| peer(&c, i)).collect();
+    let a1 = take_over(&mut c, 4, &honest);
+    wait_seen(&c, a1.id, true);
+    let m = a1.manifest(honest[0], k).expect("manifest");
+    assert_eq!((m.body.holders.len(), m.body.threshold), (5, 2), "stored at n = 5, t = 2");
+    assert_eq!(m.body.owner, owner.pubkey());
+    assert!(m.holder(&a1.id.to_bytes()).is_some(), "the attacker's node is a holder");
+    let mut f = Findings::default();
+
+    // a legitimate refresh of the unchanged group, coordinated by the attacker's holder, dealt by 3
+    // honest holders at their own x: the honest members admit it (a harness precondition)
+    let dealers: Vec<(u32, u64)> = holders_among(&m, &honest, 3).into_iter().map(|(p, x)| (seat(&m, p), x)).collect();
+    let start = refresh_of(&m, dealers);
+    let session = start.session;
+    for (p, r) in honest.iter().zip(a1.ask_all(&honest, &MpcRequest::Refresh(start))) {
+        assert!(matches!(r, Some(Response::Ack)), "holder {p} admits an honest refresh: {}", brief(&r));
+    }
+    a1.ask_all(&honest, &MpcRequest::Go { session });
+    let seats: Vec<u32> = honest.iter().map(|p| seat(&m, *p)).collect();
+    let outputs = wait_for("every honest member's refreshed commitment", Duration::from_secs(20), || {
+        let o = a1.recorded_outputs(session);
+        let refreshed = |s: &u32| o.iter().any(|(f, x)| f == s && matches!(x, SessionOutcome::Refreshed { .. }));
+        seats.iter().all(refreshed).then_some(o)
+    });
+
+    // the coordinator's manifest: the same key, data, holders and new commitments, one epoch later,
+    // but its own identity as the owner, and signed by it
+    let thief = Identity::generate(&mut rand::rng());
+    let mut body = m.body.clone();
+    body.owner = thief.pubkey();
+    body.epoch += 1;
+    for (i, h) in body.holders.iter_mut().enumerate() {
+        h.x = i as u64 + 1;
+    }
+    for (from, o) in &outputs {
+        if let SessionOutcome::Refreshed { commitments } = o {
+            body.holders[*from as usize].commitment = commitments[0];
+        }
+    }
+    let stolen = body.sign(&thief);
+    assert!(stolen.verify().is_ok(), "the thief's manifest is well formed and carries a valid signature");
+    let keep = MpcRequest::KeepRefreshed { session, manifests: vec![stolen] };
+    for (p, r) in honest.iter().zip(a1.ask_all(&honest, &keep)) {
+        f.check(
+            is_error(&r),
+            format!("holder {p} kept its refreshed share under the coordinator's self-signed manifest: {}", brief(&r)),
+        );
+    }
+    a1.ask_all(&honest, &MpcRequest::Abort { session, reason: "done".into() });
+
+    // the thief now asks for the shares as the "owner"; the owner's own request still works
+    for h in &honest {
+        let r = a1.ask_custody(*h, &get_share(&thief, k, *h));
+        f.check(
+            !matches!(r, Some(Response::Share { .. })),
+            format!("holder {h} served its share of {k} to the coordinator's identity: {}", brief(&r)),
+        );
+    }
+    let r = a1.ask_custody(honest[1], &get_share(&owner, k, honest[1]));
+    assert!(matches!(r, Some(Response::Share { .. })), "a holder serves the owner's signed load: {}", brief(&r));
+    for h in &honest {
+        let now = a1.manifest(*h, k);
+        f.check(
+            now.as_ref().is_some_and(|x| x.body.owner == owner.pubkey()),
+            format!(
+                "holder {h}: the manifest of {k} now names owner {:?} (epoch {:?})",
+                now.as_ref().map(|x| hex::encode(x.body.owner)),
+                now.as_ref().map(|x| x.body.epoch)
+            ),
+        );
+    }
+    let r = oc.call("load", json!([k.to_hex()]));
+    f.check(r.as_ref().is_ok_and(|v| v["value"] == json!(data)), format!("the owner loads the key: {}", show(&r)));
+    f.assert_all_refused("a coordinator re-signing a refreshed key");
+}
+
+#[test]
+fn a_co_holders_self_signed_newer_manifest_does_not_make_holders_drop_their_shares() {
+    let mut c = Cluster::start(Opts::default());
+    let data = secret_array();
+    let k = key_of(&c.client(0).store_json(json!(data)).unwrap());
+    let k2 = key_of(&c.client(0).store_json(json!(777_777)).unwrap());
+    let honest: Vec<PeerId> = (0..4).map(|i| peer(&c, i)).collect();
+    let a1 = take_over(&mut c, 4, &honest);
+    wait_seen(&c, a1.id, true);
+    let m = a1.manifest(honest[0], k).expect("manifest");
+    let m2 = a1.manifest(honest[0], k2).expect("manifest");
+    assert!(m.holder(&a1.id.to_bytes()).is_some() && m2.holder(&a1.id.to_bytes()).is_some());
+
+    // K: a "newer" manifest the attacker signed as its owner; K2: the owner's pubkey kept, signed by
+    // the attacker (does not verify)
+    let thief = Identity::generate(&mut rand::rng());
+    let mut b = m.body.clone();
+    b.owner = thief.pubkey();
+    b.epoch += 1;
+    let own = b.sign(&thief);
+    let mut b2 = m2.body.clone();
+    b2.epoch += 1;
+    let forged = b2.sign(&thief);
+    assert!(own.verify().is_ok() && forged.verify().is_err());
+
+    // the attacker's holder goes down and comes back, serving those manifests
+    drop(a1);
+    let node4 = peer(&c, 4);
+    wait_seen(&c, node4, false);
+    let key4 = enigma_actors::keystore::file::load_or_create_node_key(&c.nodes[4].dir, None).unwrap();
+    let (k_, k2_) = (k, k2);
+    let a1 = Attacker::start_with("node4 again", key4, seed(&c, 0), &honest, move |h: &Heard| match &h.frame {
+        Frame::Custody(Request::GetManifest { key }) if *key == k_ => Response::Manifest(Some(own.clone())),
+        Frame::Custody(Request::GetManifest { key }) if *key == k2_ => Response::Manifest(Some(forged.clone())),
+        Frame::Custody(Request::Tombstones { .. }) => Response::Tombstones(vec![]),
+        _ => default_policy()(h),
+    });
+    wait_seen(&c, a1.id, true);
+    // `on_peer_up`: each co-holder asks the returning holder for the manifests of the keys they share
+    let asked = |h: PeerId, key: DataKey| {
+        a1.heard()
+            .iter()
+            .any(|x| x.from == h && matches!(&x.frame, Frame::Custody(Request::GetManifest { key: q }) if *q == key))
+    };
+    wait_for("each honest holder to ask the returning holder for both manifests", Duration::from_secs(20), || {
+        honest.iter().all(|h| asked(*h, k) && asked(*h, k2)).then_some(())
+    });
+    let held_here = |i: usize, key: DataKey, epoch: u64| -> bool {
+        c.client(i).call("custody_keys", json!({})).ok().is_some_and(|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter().any(|e| {
+                    e["key"] == json!(key.to_hex()) && e["state"] == json!("committed") && e["epoch"] == json!(epoch)
+                })
+            })
+        })
+    };
+    // give them the time to act on what they were served
+    poll_until(Duration::from_secs(3), || {
+        (0..4).any(|i| !held_here(i, k, m.body.epoch) || !held_here(i, k2, m2.body.epoch))
+    });
+    let mut f = Findings::default();
+    for (i, h) in honest.iter().enumerate() {
+        for (key, before, what) in [(k, &m, "self-signed as owner"), (k2, &m2, "forged owner signature")] {
+            f.check(
+                held_here(i, key, before.body.epoch),
+                format!("holder {h} no longer holds {key} at epoch {} ({what})", before.body.epoch),
+            );
+            let now = a1.manifest(*h, key);
+            f.check(
+                now.as_ref().is_some_and(|x| x.body == before.body),
+                format!("holder {h}: the manifest of {key} ({what}) is now {:?}", now.map(|x| x.body.epoch)),
+            );
+        }
+    }
+    let r = c.client(0).call("load", json!([k.to_hex()]));
+    f.check(r.as_ref().is_ok_and(|v| v["value"] == json!(data)), format!("the owner loads K: {}", show(&r)));
+    let r = c.client(0).call("load", json!([k2.to_hex()]));
+    f.check(r.as_ref().is_ok_and(|v| v["value"] == json!(777_777)), format!("the owner loads K2: {}", show(&r)));
+    f.assert_all_refused("a co-holder's self-signed newer manifest");
+}
+
+#[test]
+fn a_refresh_dealt_by_the_coordinators_holder_alone_is_refused() {
+    let mut c = Cluster::start(Opts::default());
+    let data = secret_array();
+    let k = key_of(&c.client(0).store_json(json!(data)).unwrap());
+    let honest: Vec<PeerId> = (0..4).map(|i| peer(&c, i)).collect();
+    let a1 = take_over(&mut c, 4, &honest);
+    wait_seen(&c, a1.id, true);
+    let m = a1.manifest(honest[0], k).expect("manifest");
+    assert_eq!((m.body.holders.len(), m.body.threshold), (5, 2), "stored at n = 5, t = 2");
+    let mine = (seat(&m, a1.id), m.holder(&a1.id.to_bytes()).unwrap().x);
+    let h: Vec<(u32, u64)> = holders_among(&m, &honest, 2).into_iter().map(|(p, x)| (seat(&m, p), x)).collect();
+    let mut f = Findings::default();
+
+    // the same group at the same t, dealt (a) by the attacker's holder alone, (b) by it t + 1 times,
+    // (c) by it at its own x and at two honest holders' x, (d) by it and two honest holders, one of
+    // them listed at the other's x
+    let variants: Vec<(&str, Vec<(u32, u64)>)> = vec![
+        ("(a) the attacker's holder alone", vec![mine]),
+        ("(b) the attacker's holder t + 1 times", vec![mine; 3]),
+        ("(c) the attacker's holder at its x and two honest x", vec![mine, (mine.0, h[0].1), (mine.0, h[1].1)]),
+        ("(d) the attacker's holder and an honest x twice", vec![mine, h[0], (h[1].0, h[0].1)]),
+    ];
+    for (what, dealers) in variants {
+        let start = refresh_of(&m, dealers);
+        let session = start.session;
+        for (p, r) in honest.iter().zip(a1.ask_all(&honest, &MpcRequest::Refresh(start))) {
+            f.check(is_error(&r), format!("{what}: holder {p} answered the refresh with {}", brief(&r)));
+        }
+        a1.ask_all(&honest, &MpcRequest::Go { session });
+        a1.ask_all(&honest, &MpcRequest::Abort { session, reason: "done".into() });
+    }
+    // the same refresh dealt by 3 honest holders is admitted: the refusals above are the dealers'
+    let honest3: Vec<(u32, u64)> = holders_among(&m, &honest, 3).into_iter().map(|(p, x)| (seat(&m, p), x)).collect();
+    let start = refresh_of(&m, honest3);
+    let session = start.session;
+    for (p, r) in honest.iter().zip(a1.ask_all(&honest, &MpcRequest::Refresh(start))) {
+        assert!(matches!(r, Some(Response::Ack)), "holder {p} admits an honest refresh: {}", brief(&r));
+    }
+    a1.ask_all(&honest, &MpcRequest::Abort { session, reason: "done".into() });
+    for p in &honest {
+        let now = a1.manifest(*p, k);
+        f.check(
+            now.as_ref().is_some_and(|x| x.body == m.body),
+            format!("holder {p}: the manifest of {k} is now at epoch {:?}", now.map(|x| x.body.epoch)),
+        );
+    }
+    let r = c.client(0).call("load", json!([k.to_hex()]));
+    f.check(r.as_ref().is_ok_and(|v| v["value"] == json!(data)), format!("the owner loads the key: {}", show(&r)));
+    f.assert_all_refused("a refresh dealt by the coordinator's holder alone");
+}
+
+// ================================================================================================
+// 11. What a compute grant covers: each key once, scalars or arrays, min_count per key; stored
+//     results under a load grant
+// ================================================================================================
+
+/// A start for `op` on `inputs` (each reshared by its first t + 1 holders at their x) with the
+/// committee the anchor input's group, as every holder expects it; and the peers that deal.
+fn grant_start(op: Op, inputs: &[&Manifest], requester: PeerId, store: bool) -> (SessionStart, Vec<PeerId>) {
+    let bodies: Vec<&ManifestBody> = inputs.iter().map(|m| &m.body).collect();
+    let (anchor, n, t) = enigma_protocol::admission::committee_shape(&bodies).expect("a committee shape");
+    let participants: Vec<PeerId> =
+        inputs[anchor].body.holders.iter().map(|h| PeerId::from_bytes(&h.peer).unwrap()).collect();
+    let mut dealing = Vec::new();
+    let specs = inputs
+        .iter()
+        .map(|m| {
+            let dealers: Vec<(u32, u64)> = m
+                .body
+                .holders
+                .iter()
+                .filter_map(|h| participants.iter().position(|p| p.to_bytes() == h.peer).map(|i| (i as u32, h.x)))
+                .take(m.body.threshold as usize + 1)
+                .collect();
+            dealing.extend(dealers.iter().map(|(i, _)| participants[*i as usize]));
+            InputSpec { key: m.body.key, meta: m.body.meta.clone(), source: InputSource::Reshare { dealers } }
+        })
+        .collect();
+    dealing.sort();
+    dealing.dedup();
+    let start = SessionStart {
+        session: session_id(4),
+        op,
+        inputs: specs,
+        manifests: inputs.iter().map(|m| (*m).clone()).collect(),
+        participants: participants.iter().map(|p| p.to_bytes()).collect(),
+        committee: n as u32,
+        threshold: t as u32,
+        requester: requester.to_bytes(),
+        store,
+        deadline_ms: now_ms() + 30_000,
+    };
+    (start, dealing)
+}
+
+#[test]
+fn a_compute_grant_counts_each_key_once_and_never_pads_a_key_with_another() {
+    let c = Cluster::start(Opts::default());
+    let honest: Vec<PeerId> = (0..5).map(|i| peer(&c, i)).collect();
+    let mut owner = c.client(0);
+    let (grantee, loader) = (Identity::generate(&mut rand::rng()), Identity::generate(&mut rand::rng()));
+    let mut gc = c.client(1);
+    gc.set_privkey(&grantee.secret_hex()).unwrap();
+    let mut lc = c.client(2);
+    lc.set_privkey(&loader.secret_hex()).unwrap();
+
+    let data = secret_array();
+    let data_b: Vec<i64> = (0..50).map(|i| 5_000 - 13 * i).collect();
+    let scalar = owner.store_json(json!(123_456)).unwrap();
+    let array = owner.store_json(json!(data)).unwrap();
+    let array_b = owner.store_json(json!(data_b)).unwrap();
+    let small = owner.store_json(json!([10, 20, 30])).unwrap();
+    owner.call("pair", json!({"addresses": [grantee.address()], "level": "compute", "min_count": 5})).unwrap();
+    owner.call("pair", json!({"addresses": [loader.address()], "level": "load"})).unwrap();
+    let mut f = Findings::default();
+
+    // through the grantees' own honest nodes: an aggregate of two 50-value keys works …
+    let want = (data.iter().sum::<i64>() + data_b.iter().sum::<i64>()) as f64 / 100.0;
+    let r = gc.call("stats.mean", json!([array, array_b]));
+    assert!(
+        r.as_ref().is_ok_and(|m| (m[0].as_f64().unwrap() - want).abs() < 1e-6),
+        "mean of two 50-value keys under a compute grant: {}",
+        show(&r)
+    );
+    // … and these are refused
+    let attempts: Vec<(&str, Json)> = vec![
+        ("mean(K1, K1, K1, K1, K1) of one scalar", json!({"keys": [scalar, scalar, scalar, scalar, scalar]})),
+        ("mean(scalar, 50 values): the array pads the scalar", json!({"keys": [scalar, array]})),
+        ("mean(3 values, 50 values): the big key pads the small", json!({"keys": [small, array]})),
+    ];
+    for (what, params) in &attempts {
+        let r = gc.call("stats.mean", params.clone());
+        f.check(denied(&r), format!("under a compute grant (min_count 5), {what}: {}", show(&r)));
+    }
+    // a load grant reveals results, but a stored result follows the compute rules
+    let r = lc.call("stats.mean", json!([scalar]));
+    assert!(r.is_ok(), "a load grantee computes on a scalar it may load: {}", show(&r));
+    let r = lc.call("stats.mean", json!({"keys": [scalar], "store": true}));
+    f.check(denied(&r), format!("under a load grant, mean(scalar, store=True) (a derived key): {}", show(&r)));
+
+    // the same starts crafted and sent straight to the holders (signed by the grantees; an attacker
+    // peer as the requester): every dealer must refuse, whatever the grantee's own node said
+    let a = Attacker::start("A", Keypair::generate_ed25519(), seed(&c, 0), &honest);
+    let man = |k: &str| a.manifest(honest[0], key_of(k)).expect("manifest");
+    let (ms, ma, mb, m3) = (man(&scalar), man(&array), man(&array_b), man(&small));
+    let ask = |who: &Identity, inputs: &[&Manifest], store: bool| -> Vec<(PeerId, Option<Response>)> {
+        let (start, dealing) = grant_start(Op::Mean, inputs, a.id, store);
+        let session = start.session;
+        let answers = a.ask_all(&honest, &sign_start(who, start));
+        a.ask_all(&honest, &MpcRequest::Abort { session, reason: "done".into() });
+        honest.iter().copied().zip(answers).filter(|(p, _)| dealing.contains(p)).collect()
+    };
+    // the well-formed starts are admitted by every dealer (also: the grants reached every holder)
+    for (who, name, inputs) in [
+        (&grantee, "the grantee's mean of two 50-value keys", vec![&ma, &mb]),
+        (&loader, "the loader's mean", vec![&ms]),
+    ] {
+        wait_for(&format!("every dealer to admit {name}"), Duration::from_secs(15), || {
+            ask(who, &inputs, false).iter().all(|(_, r)| matches!(r, Some(Response::Ack))).then_some(())
+        });
+    }
+    let crafted: Vec<(&str, &Identity, Vec<&Manifest>, bool)> = vec![
+        ("mean(K1 ×5)", &grantee, vec![&ms; 5], false),
+        ("mean(scalar, 50 values)", &grantee, vec![&ms, &ma], false),
+        ("mean(3 values, 50 values)", &grantee, vec![&m3, &ma], false),
+        ("mean(scalar, store=True) under a load grant", &loader, vec![&ms], true),
+    ];
+    for (what, who, inputs, store) in crafted {
+        for (p, r) in ask(who, &inputs, store) {
+            f.check(is_error(&r), format!("crafted {what}: dealer {p} answered {}", brief(&r)));
+        }
+    }
+    f.assert_all_refused("what a compute grant covers");
 }
