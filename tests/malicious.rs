@@ -21,19 +21,19 @@
 //!
 //! # The cases (each states what a fixed node must do; today most of them fail, showing the attack)
 //!
-//! 1. [`a_grantees_sybil_committee_with_low_t_is_refused_and_nothing_is_dealt_to_it`]: the grantee
+//! 1. `a_grantees_sybil_committee_with_low_t_is_refused_and_nothing_is_dealt_to_it`: the grantee
 //!    signs a `SessionStart` for `stats.mean` whose committee is {attacker A1, attacker A2, one honest
 //!    holder} with n = 3, t = 1, the owner's key reshared by 3 honest holders at their real x. Every
 //!    honest dealer must refuse the start; no MPC message may reach A1 or A2; the attacker must not
 //!    be able to reconstruct the data (today it does, exactly).
-//! 2. [`a_holders_repair_to_its_own_nodes_with_low_t_is_refused_and_the_manifest_stays`]: a holder
+//! 2. `a_holders_repair_to_its_own_nodes_with_low_t_is_refused_and_the_manifest_stays`: a holder
 //!    the attacker runs coordinates a `Refresh` onto a new group with two attacker peers at t = 1, and
 //!    asks for `Endorse`ments of weakened manifest bodies (lower t; attacker peers swapped in or
 //!    added). Every honest holder must refuse both; nothing may be dealt; every holder's manifest
 //!    must keep its epoch, holders and threshold; no weakened manifest may verify. (Today: the refresh that keeps
 //!    every live holder and adds attacker peers at t = 1 is admitted and endorsed, the attacker
 //!    reconstructs the data, and the weakened manifest becomes the official one on every holder.)
-//! 3. [`a_computation_with_a_holder_down_keeps_the_inputs_threshold`]: one of 5 holders is down and
+//! 3. `a_computation_with_a_holder_down_keeps_the_inputs_threshold`: one of 5 holders is down and
 //!    the attacker runs another holder. The owner's own `stats.mean`: any start the attacker's holder
 //!    receives must have committee ≥ 5 and t ≥ 2 (the input's), or the call must fail with
 //!    `NotEnoughNodes`. A start crafted by the grantee on the 4 live holders with t = 1 must be refused
@@ -48,7 +48,7 @@
 //!    result work while granted; the grantee `pair`s the derived key to a third identity, which must
 //!    not be able to load or compute it; after the owner's `revoke`, the derived key must no longer
 //!    load nor compute for the grantee.
-//! 6. [`ground_peer_ids_do_not_capture_the_committee_of_a_key_whose_holders_are_down`]: a key stored
+//! 6. `ground_peer_ids_do_not_capture_the_committee_of_a_key_whose_holders_are_down`: a key stored
 //!    at n = 3, t = 1; one holder down; two attacker peers whose ids were ground to rank first for the
 //!    constant `DataKey([0; 32])` that orders fallback committees. The *owner's own* `stats.mean`
 //!    must not give the ground ids t + 1 seats, and they must not reconstruct the data (today they
@@ -57,25 +57,25 @@
 //!    gets a same-group, same-t, epoch + 1 body endorsed (no refresh ran), then reconnects and serves
 //!    that manifest; `custody::sync::on_peer_up` takes it as "refreshed while this node was away" and
 //!    drops each co-holder's share. Every holder must keep its share, and the owner must still load.
-//! 8. [`a_coordinator_cannot_keep_a_refreshed_key_under_a_manifest_it_signed_as_owner`]: a holder the
+//! 8. `a_coordinator_cannot_keep_a_refreshed_key_under_a_manifest_it_signed_as_owner`: a holder the
 //!    attacker runs coordinates an honest refresh of the unchanged group (3 honest dealers, the real
 //!    manifest carried), collects the members' new commitments, and sends them `KeepRefreshed` with
 //!    the same key, data, holders and commitments one epoch later but *its own identity* as the
 //!    owner, signed by it. Every honest member must refuse it; no holder may serve its share to that
 //!    identity; every holder's manifest keeps the owner's pubkey, and the owner still loads.
-//! 9. [`a_co_holders_self_signed_newer_manifest_does_not_make_holders_drop_their_shares`]: the
+//! 9. `a_co_holders_self_signed_newer_manifest_does_not_make_holders_drop_their_shares`: the
 //!    attacker's holder goes down and comes back serving, for one key, an epoch + 1 manifest it signed
 //!    as owner, and for another the owner's pubkey with its own signature. Each co-holder asks it
 //!    (`on_peer_up`) and must keep both shares (`custody_keys`) and manifests; the owner still loads.
-//! 10. [`a_refresh_dealt_by_the_coordinators_holder_alone_is_refused`]: a refresh of the same group
-//!    at the same t whose dealers are only the attacker's holder (once, t + 1 times, at honest
-//!    holders' x) or list an honest x twice must be refused by every honest holder (the same refresh
-//!    with 3 honest dealers is admitted), and the manifest stays.
-//! 11. [`a_compute_grant_counts_each_key_once_and_never_pads_a_key_with_another`]: under a compute
-//!    grant (min_count 5), `stats.mean(K1, K1, K1, K1, K1)` of a scalar, `stats.mean(scalar, 50
-//!    values)` and `stats.mean(3 values, 50 values)` are refused with `AccessDenied` while the mean of
-//!    two 50-value keys works; under a load grant `stats.mean(scalar, store=True)` is refused. The
-//!    same starts, crafted and sent straight to the holders, must be refused by every dealer.
+//! 10. `a_refresh_dealt_by_the_coordinators_holder_alone_is_refused`: a refresh of the same group
+//!     at the same t whose dealers are only the attacker's holder (once, t + 1 times, at honest
+//!     holders' x) or list an honest x twice must be refused by every honest holder (the same refresh
+//!     with 3 honest dealers is admitted), and the manifest stays.
+//! 11. `a_compute_grant_counts_each_key_once_and_never_pads_a_key_with_another`: under a compute
+//!     grant (min_count 5), `stats.mean(K1, K1, K1, K1, K1)` of a scalar, `stats.mean(scalar, 50
+//!     values)` and `stats.mean(3 values, 50 values)` are refused with `AccessDenied` while the mean of
+//!     two 50-value keys works; under a load grant `stats.mean(scalar, store=True)` is refused. The
+//!     same starts, crafted and sent straight to the holders, must be refused by every dealer.
 //!
 //! Each test collects every check ([`Findings`]) and fails at its end listing each attack that
 //! worked, so one run shows every hole of a case, not just the first.
