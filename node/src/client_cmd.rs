@@ -186,12 +186,15 @@ fn cancel_on_ctrl_c(target: Target, op: Arc<Mutex<Option<String>>>, bar: Option<
     let _ = ctrlc::set_handler(handler);
 }
 
-/// A result for people: strings bare, lists of numbers on one line, rows on lines, objects as
-/// `name: value` lines.
+/// A result for people: strings bare, lists of strings (peers, keys) one per line, lists of numbers
+/// on one line, rows on lines, objects as `name: value` lines.
 fn text(j: &Json) -> String {
     let scalar = |j: &Json| !j.is_array() && !j.is_object();
     match j {
         Json::String(s) => s.clone(),
+        Json::Array(items) if !items.is_empty() && items.iter().all(Json::is_string) => {
+            items.iter().map(text).collect::<Vec<_>>().join("\n")
+        }
         Json::Array(items) if items.iter().all(scalar) => items.iter().map(text).collect::<Vec<_>>().join(" "),
         Json::Array(items) => {
             items.iter().map(|i| if i.is_object() { i.to_string() } else { text(i) }).collect::<Vec<_>>().join("\n")
