@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .client import Client, Names, ProgressCallback, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
+from .client import Client, Names, ProgressCallback, progress_bar, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
 from .errors import CODES, Error
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "default_endpoint",
     "enigma_home",
     "tcp_credential",
+    "progress_bar",
     "gen_key",
     "gen_keys",
     "get_pubkey",

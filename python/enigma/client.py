@@ -38,6 +38,36 @@ Moments = Union[List[float], str]
 CONNECT_TIMEOUT = 10.0
 
 
+def progress_bar(desc: str = "enigma") -> Optional[ProgressCallback]:
+    """A ``progress`` callback drawing a tqdm bar, or None when tqdm is not installed (optional).
+
+    The bar follows the node's progress notifications (``done``/``total``, the stage as its label)
+    and closes when ``done`` reaches ``total``. Without tqdm it returns None, so passing it is
+    harmless.
+
+    Example::
+
+        enigma.linalg.inv(matrix_key, progress=enigma.progress_bar("inv"))
+    """
+    try:
+        from tqdm import tqdm  # optional: pip install tqdm
+    except ImportError:
+        return None
+    bar = tqdm(desc=desc, total=None, unit="step", leave=False)
+
+    def update(done: int, total: int, stage: str) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        if stage:
+            bar.set_description("%s: %s" % (desc, stage), refresh=False)
+        bar.refresh()
+        if total and done >= total:
+            bar.close()
+
+    return update
+
+
 def enigma_home() -> str:
     """``$ENIGMA_HOME``, else ``~/.enigma``.
 

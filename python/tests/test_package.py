@@ -50,6 +50,57 @@ class Polish(unittest.TestCase):
         self.assertEqual(missing, [], "public functions without a docstring example")
 
 
+class ProgressBar(unittest.TestCase):
+    def test_none_without_tqdm(self):
+        import builtins
+        real = builtins.__import__
+
+        def no_tqdm(name, *a, **k):
+            if name == "tqdm":
+                raise ImportError("no tqdm")
+            return real(name, *a, **k)
+
+        builtins.__import__ = no_tqdm
+        try:
+            self.assertIsNone(enigma.progress_bar())
+        finally:
+            builtins.__import__ = real
+
+    def test_a_tqdm_bar_follows_the_notifications(self):
+        import types
+
+        class FakeBar:
+            def __init__(self, **kw):
+                self.total, self.n, self.desc, self.closed, self.refreshed = kw.get("total"), 0, kw["desc"], False, 0
+
+            def set_description(self, d, refresh=True):
+                self.desc = d
+
+            def refresh(self):
+                self.refreshed += 1
+
+            def close(self):
+                self.closed = True
+
+        bars = []
+        fake = types.ModuleType("tqdm")
+        fake.tqdm = lambda **kw: bars.append(FakeBar(**kw)) or bars[-1]
+        saved = sys.modules.get("tqdm")
+        sys.modules["tqdm"] = fake
+        try:
+            update = enigma.progress_bar("inv")
+        finally:
+            if saved is None:
+                del sys.modules["tqdm"]
+            else:
+                sys.modules["tqdm"] = saved
+        update(1, 4, "mul")
+        (bar,) = bars
+        self.assertEqual((bar.n, bar.total, bar.desc, bar.closed), (1, 4, "inv: mul", False))
+        update(4, 4, "open")
+        self.assertEqual((bar.n, bar.closed), (4, True))
+
+
 def _run_main(args, env_bin):
     env = dict(os.environ)
     env.pop("ENIGMA_BIN", None)
