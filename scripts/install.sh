@@ -24,3 +24,6 @@ echo "python client installed in .venv"
 # optional, for the tests of numpy/pandas support (python/tests/test_frames.py skips without them)
 .venv/bin/python -m pip install --quiet numpy pandas \
   || echo "numpy/pandas unavailable: their tests will be SKIPPED (the client does not need them)"
+# the offline schema validator of deploy/k8s (python/tests/test_k8s.py skips without it)
+.venv/bin/python -m pip install --quiet kubernetes-validate \
+  || echo "kubernetes-validate unavailable: the Kubernetes manifest tests will be SKIPPED"

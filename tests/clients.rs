@@ -468,3 +468,80 @@ fn the_typed_rust_client_against_a_devnet() {
     assert!(!owner.cancel("no-such-op").unwrap());
     assert_eq!(owner.gen_keys().unwrap().1, owner.get_pubkey().unwrap());
 }
+
+// ---- secrets stay out of shell history ----
+
+/// Runs the CLI with `input` on stdin.
+fn cli_stdin(socket: &str, args: &[&str], input: &str) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the enigma binary");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn set_privkey_reads_stdin_or_a_file_and_gen_key_writes_a_0600_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Cluster::start(Opts { nodes: 1, group_size: 3, ..Opts::default() });
+    let s = c.nodes[0].socket();
+    let s = s.as_str();
+    let mut cl = c.client(0);
+    let dir = tempfile::tempdir().unwrap();
+
+    // gen-key --out: the private key only in a new 0600 file; stdout has the public key and address
+    let key_file = dir.path().join("node.key");
+    let key_path = key_file.to_str().unwrap();
+    let j = cli_json(s, &["gen-key", "--out", key_path]);
+    let sk = std::fs::read_to_string(&key_file).unwrap().trim().to_string();
+    assert_eq!(sk.len(), 64, "{sk}");
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(j["public_key"], json!(cl.get_pubkey().unwrap()));
+    assert_eq!(j["address"], json!(cl.get_address().unwrap()));
+    let printed = serde_json::to_string(&j).unwrap();
+    assert!(!printed.contains(&sk), "gen-key --out printed the private key: {printed}");
+    // never overwrites, and the node keeps its identity when refused
+    let before = cl.get_pubkey().unwrap();
+    let out = cli_fails(s, &["gen-key", "--out", key_path], "never overwritten");
+    assert!(!out.stdout.contains(&sk) && !out.stderr.contains(&sk));
+    assert_eq!(cl.get_pubkey().unwrap(), before);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), sk);
+    cli_fails(s, &["gen-key", "--out", dir.path().join("no/such/dir").to_str().unwrap()], "creating");
+    assert_eq!(cl.get_pubkey().unwrap(), before);
+
+    // set-privkey from stdin (no argument, stdin not a terminal), and with `-`
+    let (sk2, pk2) = cl.gen_key().unwrap();
+    cl.set_privkey(&sk).unwrap();
+    assert_eq!(cli_stdin(s, &["set-privkey"], &format!("{sk2}\n")).stdout.trim(), "true");
+    assert_eq!(cl.get_pubkey().unwrap(), pk2);
+    let out = cli_stdin(s, &["set-privkey", "-"], &format!("\n  {sk}  \n"));
+    assert!(out.ok() && out.stdout.trim() == "true" && out.stderr.is_empty(), "{:?} {}", out.code, out.stderr);
+    assert_eq!(cl.get_pubkey().unwrap(), before);
+    // from a file
+    let f2 = dir.path().join("other.key");
+    std::fs::write(&f2, format!("{sk2}\n")).unwrap();
+    assert_eq!(cli_json(s, &["set-privkey", "--file", f2.to_str().unwrap()]), json!(true));
+    assert_eq!(cl.get_pubkey().unwrap(), pk2);
+    // an argument still works, with a warning about shell history
+    let out = cli(s, &["set-privkey", &sk]);
+    assert!(out.ok() && out.stderr.contains("shell history"), "{:?} {}", out.code, out.stderr);
+    assert_eq!(cl.get_pubkey().unwrap(), before);
+    // bad input: empty stdin, a missing file, a bad key, both an argument and --file
+    cli_fails(s, &["set-privkey"], "no key given");
+    cli_fails(s, &["set-privkey", "--file", dir.path().join("missing").to_str().unwrap()], "reading the key");
+    let out = cli_stdin(s, &["set-privkey"], "not-a-key\n");
+    assert!(!out.ok() || out.stdout.trim() == "false", "{:?} {} {}", out.code, out.stdout, out.stderr);
+    cli_fails(s, &["set-privkey", "-", "--file", f2.to_str().unwrap()], "cannot be used with");
+    assert_eq!(cl.get_pubkey().unwrap(), before);
+}

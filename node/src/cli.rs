@@ -122,8 +122,14 @@ pub enum Command {
     /// Start a local network of nodes on 127.0.0.1 (and optionally run the walkthrough).
     Devnet(DevnetArgs),
     /// New identity for the node: prints the private and public key (`gen_key`; alias gen-keys).
+    /// With --out, the private key goes to a new file readable only by you and only the public key
+    /// and address are printed.
     #[command(alias = "gen_key", alias = "gen-keys", alias = "gen_keys")]
-    GenKey,
+    GenKey {
+        /// Write the private key to this new file (mode 0600; an existing file is never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// The node identity's compressed public key (`get_pubkey`).
     #[command(alias = "get_pubkey")]
     GetPubkey,
@@ -131,8 +137,18 @@ pub enum Command {
     #[command(alias = "get_address")]
     GetAddress,
     /// Switch the node to a given private key (hex or WIF); prints true or false (`set_privkey`).
+    /// The key is read from stdin (`-`, or no argument when stdin is not a terminal) or from
+    /// --file, so that it stays out of shell history; a key given as the argument still works but
+    /// is warned about.
     #[command(alias = "set_privkey")]
-    SetPrivkey { privkey: String },
+    SetPrivkey {
+        /// `-` to read the key from stdin. A key given here lands in shell history (warned about).
+        #[arg(value_name = "PRIVKEY | -")]
+        privkey: Option<String>,
+        /// Read the key from this file (its first line).
+        #[arg(long, value_name = "PATH", conflicts_with = "privkey")]
+        file: Option<PathBuf>,
+    },
     /// Store data and print its key: a JSON value, a file's bytes, CSV columns or a .npy array.
     Store(StoreArgs),
     /// Load a key and print its value (bytes as base64), or write it to a file with --out.

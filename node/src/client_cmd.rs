@@ -216,18 +216,81 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// `gen-key --out FILE`: the file is created (new, 0600) before the node switches identity, so a
+/// refused path leaves the node as it was; only the public key and address are printed.
+fn gen_key_to_file(s: &mut Session, path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).with_context(|| {
+        format!("creating {} for the private key (an existing file is never overwritten)", path.display())
+    })?;
+    let written = s.client().and_then(|c| Ok(c.gen_key()?)).and_then(|(sk, pk)| {
+        writeln!(f, "{sk}").and_then(|()| f.sync_all()).with_context(|| format!("writing {}", path.display()))?;
+        Ok(pk)
+    });
+    let pk = match written {
+        Ok(pk) => pk,
+        Err(e) => {
+            // the node may have switched already; say so rather than hide it
+            let _ = std::fs::remove_file(path);
+            return Err(e.context("gen-key --out: the private key was not saved (if the node answered, its identity changed; run gen-key again)"));
+        }
+    };
+    let address = s.client()?.get_address()?;
+    let file = path.display().to_string();
+    match s.format {
+        Format::Json => s.print(&json!({"public_key": pk, "address": address, "private_key_file": file})),
+        Format::Text => println!("public_key  {pk}\naddress     {address}\nprivate key written to {file}"),
+    }
+    Ok(())
+}
+
+/// The key for `set-privkey`: from --file, from stdin (`-`, or no argument when stdin is not a
+/// terminal), or (kept for compatibility, warned about) from the argument.
+fn read_privkey(arg: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
+    use std::io::Read;
+    let text = match (arg.as_deref(), file) {
+        (_, Some(path)) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading the key from {}", path.display()))?
+        }
+        (Some("-"), None) => read_stdin()?,
+        (Some(key), None) => {
+            eprintln!(
+                "enigma: warning: a private key given as an argument lands in your shell history and in the \
+                 process list; use `set-privkey < FILE`, `--file FILE` or `-` (stdin) instead, and consider this key exposed"
+            );
+            key.to_string()
+        }
+        (None, None) if std::io::stdin().is_terminal() => bail!(
+            "set-privkey: give the key on stdin (`enigma set-privkey < FILE`, or `-` and paste it) or with --file FILE"
+        ),
+        (None, None) => read_stdin()?,
+    };
+    fn read_stdin() -> anyhow::Result<String> {
+        let mut t = String::new();
+        std::io::stdin().take(64 << 10).read_to_string(&mut t).context("reading the key from stdin")?;
+        Ok(t)
+    }
+    let key = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string();
+    if key.is_empty() {
+        bail!("set-privkey: no key given (the input was empty)");
+    }
+    Ok(key)
+}
+
 pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
     let mut s = Session { target: opts.target, format: opts.format, progress: opts.progress, client: None };
     match cmd {
         Command::Devnet(_) | Command::Bench(_) => bail!("not a client command"),
         Command::RpcEnv { data_dir } => rpc_env(&data_dir.unwrap_or_else(crate::run::default_data_dir))?,
-        Command::GenKey => {
+        Command::GenKey { out: None } => {
             let (sk, pk) = s.client()?.gen_key()?;
             match s.format {
                 Format::Json => s.print(&json!([sk, pk])),
                 Format::Text => println!("private_key {sk}\npublic_key  {pk}"),
             }
         }
+        Command::GenKey { out: Some(path) } => gen_key_to_file(&mut s, &path)?,
         Command::GetPubkey => {
             let r = s.client()?.get_pubkey()?;
             s.print(&json!(r))
@@ -236,8 +299,9 @@ pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
             let r = s.client()?.get_address()?;
             s.print(&json!(r))
         }
-        Command::SetPrivkey { privkey } => {
-            let r = s.client()?.set_privkey(&privkey)?;
+        Command::SetPrivkey { privkey, file } => {
+            let key = read_privkey(privkey, file.as_deref())?;
+            let r = s.client()?.set_privkey(&key)?;
             s.print(&json!(r))
         }
         Command::Store(args) => store(&mut s, args)?,

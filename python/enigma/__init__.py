@@ -19,9 +19,9 @@ Standard library only.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .client import Client, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
+from .client import Client, Names, ProgressCallback, progress_bar, Linalg, Stats, default_endpoint, enigma_home, tcp_credential
 from .errors import CODES, Error
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "default_endpoint",
     "enigma_home",
     "tcp_credential",
+    "progress_bar",
     "gen_key",
     "gen_keys",
     "get_pubkey",
@@ -64,13 +65,23 @@ _pinned = False
 _default_lock = threading.Lock()
 
 
-def connect(socket_path_or_host_port=None, **kwargs) -> Client:
-    """A new :class:`Client` (same arguments), connected now so an unreachable node shows at once."""
+def connect(socket_path_or_host_port: Optional[str] = None, **kwargs: Any) -> Client:
+    """A new :class:`Client` (same arguments), connected now so an unreachable node shows at once.
+
+    Example::
+
+        client = enigma.connect("/tmp/enigma-devnet/node0/enigma.sock")
+    """
     return Client(socket_path_or_host_port, **kwargs).connect()
 
 
 def default_client() -> Client:
-    """The client the module-level functions use (created lazily for :func:`default_endpoint`)."""
+    """The client the module-level functions use (created lazily for :func:`default_endpoint`).
+
+    Example::
+
+        enigma.default_client().status()
+    """
     global _default
     with _default_lock:
         if _pinned and _default is not None:
@@ -83,10 +94,14 @@ def default_client() -> Client:
         return _default
 
 
-def set_default_client(client=None) -> Optional[Client]:
+def set_default_client(client: Union[Client, str, None] = None) -> Optional[Client]:
     """Makes the module-level functions use ``client`` (a :class:`Client` or an endpoint string).
 
     ``None`` goes back to following the default endpoint. Returns the client now pinned, if any.
+
+    Example::
+
+        enigma.set_default_client("127.0.0.1:7000")
     """
     global _default, _pinned
     if client is not None and not isinstance(client, Client):
@@ -99,7 +114,12 @@ def set_default_client(client=None) -> Optional[Client]:
 
 
 def gen_key() -> Tuple[str, str]:
-    """Generates a new identity for the node; returns ``(private_key_hex, public_key_hex)``."""
+    """Generates a new identity for the node; returns ``(private_key_hex, public_key_hex)``.
+
+    Example::
+
+        private_hex, public_hex = enigma.gen_key()
+    """
     return default_client().gen_key()
 
 
@@ -108,93 +128,181 @@ gen_keys = gen_key
 
 
 def get_pubkey() -> str:
-    """The node's compressed public key, hex."""
+    """The node's compressed public key, hex.
+
+    Example::
+
+        enigma.get_pubkey()        # '02…' (66 hex)
+    """
     return default_client().get_pubkey()
 
 
 def get_address() -> str:
-    """The node identity's Bitcoin P2PKH address (``1…``)."""
+    """The node identity's Bitcoin P2PKH address (``1…``).
+
+    Example::
+
+        enigma.get_address()       # '1…'
+    """
     return default_client().get_address()
 
 
 def set_privkey(privkey: str) -> bool:
-    """Sets the node's identity (hex or WIF private key); False if the key is not valid."""
+    """Sets the node's identity (hex or WIF private key); False if the key is not valid.
+
+    Example::
+
+        enigma.set_privkey(open("node.key").read().strip())   # True
+    """
     return default_client().set_privkey(privkey)
 
 
-def store(data, *, progress=None, as_array: bool = False):
+def store(
+    data: Any, *, progress: Optional[ProgressCallback] = None, as_array: bool = False
+) -> Union[str, Dict[str, str]]:
     """Stores ``data`` as secret shares; returns its key (64 hex). See :meth:`Client.store`.
 
     numpy arrays and pandas Series are one key; a pandas DataFrame is ``{column: key}``, or one 2-D
     array with ``as_array=True``.
+
+    Example::
+
+        key = enigma.store([1.5, 2.5, 3.5])
     """
     return default_client().store(data, progress=progress, as_array=as_array)
 
 
-def load(key: str, *, progress=None, as_numpy: bool = False):
+def load(key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False) -> Any:
     """The data stored under ``key``, as stored (ints stay ints, bytes are bytes, arrays nested lists);
-    ``as_numpy=True`` gives a numpy array or scalar (needs numpy)."""
+    ``as_numpy=True`` gives a numpy array or scalar (needs numpy).
+
+    Example::
+
+        enigma.load(key)           # [1.5, 2.5, 3.5]
+    """
     return default_client().load(key, progress=progress, as_numpy=as_numpy)
 
 
 def delete(key: str) -> bool:
-    """Deletes ``key`` on every node (owner only)."""
+    """Deletes ``key`` on every node (owner only).
+
+    Example::
+
+        enigma.delete(key)         # True
+    """
     return default_client().delete(key)
 
 
-def pair(addresses, keys=None, level=None, min_count=None) -> str:
+def pair(
+    addresses: Names, keys: Optional[Names] = None, level: Optional[str] = None, min_count: Optional[int] = None
+) -> str:
     """Grants Bitcoin ``addresses`` access; returns the policy transaction id. A compute grant covers
-    aggregates of at least ``min_count`` (default 5) of the owner's values."""
+    aggregates of at least ``min_count`` (default 5) of the owner's values.
+
+    Example::
+
+        txid = enigma.pair("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", keys=[key], level="compute")
+    """
     return default_client().pair(addresses, keys=keys, level=level, min_count=min_count)
 
 
-def revoke(addresses, keys=None, level=None) -> str:
-    """Takes access back from ``addresses``; returns the policy transaction id."""
+def revoke(addresses: Names, keys: Optional[Names] = None, level: Optional[str] = None) -> str:
+    """Takes access back from ``addresses``; returns the policy transaction id.
+
+    Example::
+
+        txid = enigma.revoke("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", keys=[key])
+    """
     return default_client().revoke(addresses, keys=keys, level=level)
 
 
 def policy() -> list:
-    """The grants in force for this identity's data."""
+    """The grants in force for this identity's data.
+
+    Example::
+
+        for grant in enigma.policy(): print(grant)
+    """
     return default_client().policy()
 
 
 def ledger_tx(txid: str) -> dict:
-    """A policy transaction on the ledger, by id."""
+    """A policy transaction on the ledger, by id.
+
+    Example::
+
+        enigma.ledger_tx(txid)["kind"]
+    """
     return default_client().ledger_tx(txid)
 
 
 def access_log(key: str) -> list:
-    """Who used ``key``, and how."""
+    """Who used ``key``, and how.
+
+    Example::
+
+        enigma.access_log(key)     # [{'address': '1…', 'op': 'stats.mean', …}]
+    """
     return default_client().access_log(key)
 
 
 def peers() -> List[str]:
-    """Peer ids the node sees."""
+    """Peer ids the node sees.
+
+    Example::
+
+        len(enigma.peers())
+    """
     return default_client().peers()
 
 
 def status() -> dict:
-    """The node's status."""
+    """The node's status.
+
+    Example::
+
+        enigma.status()["peer_id"]
+    """
     return default_client().status()
 
 
 def cancel(op: str) -> bool:
-    """Cancels a running operation by id."""
+    """Cancels a running operation by id.
+
+    Example::
+
+        enigma.cancel(op_id)       # False if it had already ended
+    """
     return default_client().cancel(op)
 
 
 def manifest(key: str) -> dict:
-    """``key``'s manifest as the node sees it (owner, type, shape, threshold, epoch, holders)."""
+    """``key``'s manifest as the node sees it (owner, type, shape, threshold, epoch, holders).
+
+    Example::
+
+        enigma.manifest(key)["holders"]
+    """
     return default_client().manifest(key)
 
 
 def custody_keys() -> list:
-    """The keys the node holds a share of: ``[{key, state, epoch}]``."""
+    """The keys the node holds a share of: ``[{key, state, epoch}]``.
+
+    Example::
+
+        [k["key"] for k in enigma.custody_keys()]
+    """
     return default_client().custody_keys()
 
 
-def call(method: str, /, *, progress=None, **params):
-    """Calls any node method with named parameters; returns its raw JSON result."""
+def call(method: str, /, *, progress: Optional[ProgressCallback] = None, **params: Any) -> Any:
+    """Calls any node method with named parameters; returns its raw JSON result.
+
+    Example::
+
+        enigma.call("stats.mean", keys=[key])
+    """
     return default_client().call(method, progress=progress, **params)
 
 

@@ -22,20 +22,59 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _frames
 from ._values import from_typed, store_params
 from .errors import Error
 
 ProgressCallback = Callable[[int, int, str], Any]
+#: One Bitcoin address or key, or a list of them.
+Names = Union[str, Sequence[str]]
+#: A computation's result: the value, or with ``store=True`` the key of the stored result.
+Moments = Union[List[float], str]
 
 #: How long to wait for the node to accept a connection, in seconds.
 CONNECT_TIMEOUT = 10.0
 
 
+def progress_bar(desc: str = "enigma") -> Optional[ProgressCallback]:
+    """A ``progress`` callback drawing a tqdm bar, or None when tqdm is not installed (optional).
+
+    The bar follows the node's progress notifications (``done``/``total``, the stage as its label)
+    and closes when ``done`` reaches ``total``. Without tqdm it returns None, so passing it is
+    harmless.
+
+    Example::
+
+        enigma.linalg.inv(matrix_key, progress=enigma.progress_bar("inv"))
+    """
+    try:
+        from tqdm import tqdm  # optional: pip install tqdm
+    except ImportError:
+        return None
+    bar = tqdm(desc=desc, total=None, unit="step", leave=False)
+
+    def update(done: int, total: int, stage: str) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        if stage:
+            bar.set_description("%s: %s" % (desc, stage), refresh=False)
+        bar.refresh()
+        if total and done >= total:
+            bar.close()
+
+    return update
+
+
 def enigma_home() -> str:
-    """``$ENIGMA_HOME``, else ``~/.enigma``."""
+    """``$ENIGMA_HOME``, else ``~/.enigma``.
+
+    Example::
+
+        enigma.enigma_home()    # '/home/me/.enigma'
+    """
     home = os.environ.get("ENIGMA_HOME")
     if home:
         return home
@@ -43,7 +82,12 @@ def enigma_home() -> str:
 
 
 def default_endpoint() -> str:
-    """``$ENIGMA_SOCKET``, else the devnet's node 0 socket if it exists, else ``$ENIGMA_HOME/enigma.sock``."""
+    """``$ENIGMA_SOCKET``, else the devnet's node 0 socket if it exists, else ``$ENIGMA_HOME/enigma.sock``.
+
+    Example::
+
+        enigma.default_endpoint()
+    """
     env = os.environ.get("ENIGMA_SOCKET")
     if env:
         return env
@@ -70,7 +114,12 @@ def _read_token(path: str) -> str:
 
 def parse_fingerprint(text: str) -> bytes:
     """A certificate fingerprint as the node prints it (64 hex digits; ``:`` separators, upper case and a
-    ``sha256:`` prefix are accepted) → its 32 bytes."""
+    ``sha256:`` prefix are accepted) → its 32 bytes.
+
+    Example::
+
+        parse_fingerprint("AB:CD:…")   # 32 bytes
+    """
     t = text.strip()
     for prefix in ("sha256:", "SHA256:"):
         if t.startswith(prefix):
@@ -88,11 +137,18 @@ def parse_fingerprint(text: str) -> bytes:
     return raw
 
 
-def tcp_credential(token=None, cookie=None, fingerprint=None):
+def tcp_credential(
+    token: Optional[str] = None, cookie: Optional[str] = None, fingerprint: Optional[str] = None
+) -> Tuple[Optional[str], Optional[bytes]]:
     """The ``(token, fingerprint bytes)`` a TCP connection uses: the token is ``token``, else the content
     of the file ``cookie``, else ``$ENIGMA_RPC_TOKEN``, else the file ``$ENIGMA_RPC_COOKIE``, else
     ``<data-dir>/rpc.cookie`` if it exists (data dir: ``$ENIGMA_DATA_DIR``, else ``$ENIGMA_HOME``, else
-    ``~/.enigma``); the fingerprint is ``fingerprint``, else ``$ENIGMA_RPC_FINGERPRINT`` (None: plain TCP)."""
+    ``~/.enigma``); the fingerprint is ``fingerprint``, else ``$ENIGMA_RPC_FINGERPRINT`` (None: plain TCP).
+
+    Example::
+
+        token, pin = enigma.tcp_credential(cookie="/data/rpc.cookie")
+    """
 
     def env(name):
         v = os.environ.get(name)
@@ -249,13 +305,23 @@ class Client:
     # ---- connection ----
 
     def connect(self) -> "Client":
-        """Opens the connection now (calls open it on demand anyway); raises ``Error`` if the node is unreachable."""
+        """Opens the connection now (calls open it on demand anyway); raises ``Error`` if the node is unreachable.
+
+        Example::
+
+            client = enigma.Client("127.0.0.1:7000", cookie="~/.enigma/rpc.cookie").connect()
+        """
         with self._lock:
             self._ensure_connected()
         return self
 
     def close(self) -> None:
-        """Closes the connection (the node cancels anything still running for it). The next call reconnects."""
+        """Closes the connection (the node cancels anything still running for it). The next call reconnects.
+
+        Example::
+
+            client.close()
+        """
         with self._lock:
             self._drop()
 
@@ -418,7 +484,7 @@ class Client:
 
     # ---- calls ----
 
-    def call(self, method: str, /, *, progress=None, **params):
+    def call(self, method: str, /, *, progress: Optional[ProgressCallback] = None, **params: Any) -> Any:
         """Calls any node method with named parameters and returns its raw JSON result.
 
         ``progress`` may be a callable ``progress(done, total, stage)``: the node is then asked for
@@ -546,31 +612,58 @@ class Client:
     # ---- identity ----
 
     def gen_key(self) -> Tuple[str, str]:
-        """Generates a new secp256k1 identity for the node; returns ``(private_key_hex, public_key_hex)``."""
+        """Generates a new secp256k1 identity for the node; returns ``(private_key_hex, public_key_hex)``.
+
+        Example::
+
+            private_hex, public_hex = client.gen_key()
+        """
         r = self._request("gen_key", {})
         if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, str) for x in r)):
             raise Error("the node sent an unexpected result for gen_key: %r" % (r,), kind="internal")
         return r[0], r[1]
 
     def gen_keys(self) -> Tuple[str, str]:
-        """Alias of :meth:`gen_key` (the API doc spells both)."""
+        """Alias of :meth:`gen_key` (the API doc spells both).
+
+        Example::
+
+            private_hex, public_hex = client.gen_keys()
+        """
         return self.gen_key()
 
     def get_pubkey(self) -> str:
-        """The node's compressed public key, hex."""
+        """The node's compressed public key, hex.
+
+        Example::
+
+            client.get_pubkey()        # '02…' (66 hex)
+        """
         return _expect(self._request("get_pubkey", {}), str, "get_pubkey")
 
     def get_address(self) -> str:
-        """The node identity's Bitcoin P2PKH address (``1…``)."""
+        """The node identity's Bitcoin P2PKH address (``1…``).
+
+        Example::
+
+            client.get_address()       # '1…'
+        """
         return _expect(self._request("get_address", {}), str, "get_address")
 
     def set_privkey(self, privkey: str) -> bool:
-        """Sets the node's identity from a private key (hex or WIF); False if it is not a valid key."""
+        """Sets the node's identity from a private key (hex or WIF); False if it is not a valid key.
+
+        Example::
+
+            client.set_privkey(open("node.key").read().strip())   # True
+        """
         return _expect(self._request("set_privkey", {"privkey": privkey}), bool, "set_privkey")
 
     # ---- data ----
 
-    def store(self, data, *, progress: Optional[ProgressCallback] = None, as_array: bool = False):
+    def store(
+        self, data: Any, *, progress: Optional[ProgressCallback] = None, as_array: bool = False
+    ) -> Union[str, Dict[str, str]]:
         """Stores ``data`` as secret shares; returns its key (64 hex characters).
 
         Numbers and regular nested numeric lists/tuples (and anything with ``.tolist()``, e.g. numpy
@@ -607,7 +700,7 @@ class Client:
             data = _frames.series_values(data)
         return _expect(self._request("store", store_params(data), progress), str, "store")
 
-    def load(self, key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False):
+    def load(self, key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False) -> Any:
         """The data stored under ``key``, as stored: int, float, nested lists, str, bytes or a JSON value.
 
         ``as_numpy=True``: a numpy array (int64 or float64, with the stored shape) or numpy scalar;
@@ -622,12 +715,23 @@ class Client:
         return from_typed(typed)
 
     def delete(self, key: str) -> bool:
-        """Deletes ``key`` everywhere (owner only); False if there was nothing to delete."""
+        """Deletes ``key`` everywhere (owner only); False if there was nothing to delete.
+
+        Example::
+
+            client.delete(key)         # True
+        """
         return _expect(self._request("delete", {"key": key}), bool, "delete")
 
     # ---- access control ----
 
-    def pair(self, addresses, keys=None, level=None, min_count=None) -> str:
+    def pair(
+        self,
+        addresses: Names,
+        keys: Optional[Names] = None,
+        level: Optional[str] = None,
+        min_count: Optional[int] = None,
+    ) -> str:
         """Grants Bitcoin ``addresses`` (one or a list) access to ``keys`` (default: all of the owner's
         data); returns the policy transaction id (64 hex). ``level="compute"`` gives aggregates only,
         each over at least ``min_count`` of the owner's values (default 5)."""
@@ -640,7 +744,7 @@ class Client:
             params["min_count"] = min_count
         return _expect(self._request("pair", params), str, "pair")
 
-    def revoke(self, addresses, keys=None, level=None) -> str:
+    def revoke(self, addresses: Names, keys: Optional[Names] = None, level: Optional[str] = None) -> str:
         """Takes access back from ``addresses`` (all keys or ``keys``); returns the policy transaction
         id (64 hex). ``level`` ``compute`` (the default) removes every access, ``load`` leaves compute."""
         params = {"addresses": _str_list(addresses)}
@@ -651,37 +755,77 @@ class Client:
         return _expect(self._request("revoke", params), str, "revoke")
 
     def policy(self) -> list:
-        """The grants in force for this identity's data."""
+        """The grants in force for this identity's data.
+
+        Example::
+
+            for grant in client.policy(): print(grant)
+        """
         return _expect(self._request("policy", {}), list, "policy")
 
     def ledger_tx(self, txid: str) -> dict:
-        """A policy transaction on the ledger, by id."""
+        """A policy transaction on the ledger, by id.
+
+        Example::
+
+            client.ledger_tx(txid)["kind"]
+        """
         return _expect(self._request("ledger_tx", {"txid": txid}), dict, "ledger_tx")
 
     def access_log(self, key: str) -> list:
-        """Who used ``key``, and how."""
+        """Who used ``key``, and how.
+
+        Example::
+
+            client.access_log(key)     # [{'address': '1…', 'op': 'stats.mean', …}]
+        """
         return _expect(self._request("access_log", {"key": key}), list, "access_log")
 
     # ---- network ----
 
     def peers(self) -> List[str]:
-        """Peer ids the node sees."""
+        """Peer ids the node sees.
+
+        Example::
+
+            len(client.peers())
+        """
         return _expect(self._request("peers", {}), list, "peers")
 
     def status(self) -> dict:
-        """The node's status."""
+        """The node's status.
+
+        Example::
+
+            client.status()["peer_id"]
+        """
         return _expect(self._request("status", {}), dict, "status")
 
     def manifest(self, key: str) -> dict:
-        """``key``'s manifest as this node sees it: owner, type, shape, threshold, epoch, holders."""
+        """``key``'s manifest as this node sees it: owner, type, shape, threshold, epoch, holders.
+
+        Example::
+
+            client.manifest(key)["holders"]
+        """
         return _expect(self._request("manifest", {"key": key}), dict, "manifest")
 
     def custody_keys(self) -> list:
-        """Read-only, this node only: ``[{key, state, epoch}]`` for every key it holds a share of."""
+        """Read-only, this node only: ``[{key, state, epoch}]`` for every key it holds a share of.
+
+        Example::
+
+            [k["key"] for k in client.custody_keys()]
+        """
         return _expect(self._request("custody_keys", {}), list, "custody_keys")
 
     def cancel(self, op: str) -> bool:
-        """Cancels a running operation by its id (see ``current_op``); False if it was not running."""
+        """Cancels a running operation by its id (see ``current_op``); False if it was not running.
+
+        Example::
+
+            client.cancel(op_id)       # False if it had already ended
+        """
         return _expect(self._request("cancel", {"op": op}), bool, "cancel")
 
 
@@ -713,32 +857,57 @@ class Stats:
         return self._client()._request(method, params, progress)
 
     def max(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> str:
-        """The key holding the maximum over ``keys`` (scalars: one of the keys; arrays: a new secret key)."""
+        """The key holding the maximum over ``keys`` (scalars: one of the keys; arrays: a new secret key).
+
+        Example::
+
+            enigma.stats.max(key_a, key_b)   # the key holding the larger
+        """
         return _expect(self._keys_call("stats.max", keys, store, progress), str, "stats.max")
 
     def min(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> str:
-        """The key holding the minimum over ``keys``."""
+        """The key holding the minimum over ``keys``.
+
+        Example::
+
+            enigma.stats.min(key_a, key_b)
+        """
         return _expect(self._keys_call("stats.min", keys, store, progress), str, "stats.min")
 
     def _moment(self, method, keys, store, progress):
         r = self._keys_call(method, keys, store, progress)
         return r if isinstance(r, str) else _expect(r, list, method)
 
-    def mean(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
-        """``[mean]`` over the flattened data of all ``keys`` (or the result's key with ``store=True``)."""
+    def mean(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> Moments:
+        """``[mean]`` over the flattened data of all ``keys`` (or the result's key with ``store=True``).
+
+        Example::
+
+            enigma.stats.mean(key)           # [2.5]
+        """
         return self._moment("stats.mean", keys, store, progress)
 
-    def var(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
-        """``[variance]`` (ddof=0) over the flattened data of all ``keys``."""
+    def var(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> Moments:
+        """``[variance]`` (ddof=0) over the flattened data of all ``keys``.
+
+        Example::
+
+            enigma.stats.var(key, store=True)   # the key of the result
+        """
         return self._moment("stats.var", keys, store, progress)
 
-    def std(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None):
-        """``[standard deviation]`` (ddof=0) over the flattened data of all ``keys``."""
+    def std(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> Moments:
+        """``[standard deviation]`` (ddof=0) over the flattened data of all ``keys``.
+
+        Example::
+
+            enigma.stats.std(key)
+        """
         return self._moment("stats.std", keys, store, progress)
 
     def linregress(
         self, key_x: str, key_y: str, *, store: bool = False, progress: Optional[ProgressCallback] = None
-    ):
+    ) -> Union[Tuple[float, ...], str]:
         """``(slope, intercept, r_value, p_value, std_err)`` as scipy.stats.linregress.
 
         With ``store=True``: the key of the float array ``[slope, intercept, r_value]`` (p_value and
@@ -764,12 +933,22 @@ class Linalg:
     def __repr__(self) -> str:
         return "<enigma linalg>"
 
-    def dot(self, key_a: str, key_b: str, *, store: bool = False, progress: Optional[ProgressCallback] = None):
-        """numpy.dot of the arrays under ``key_a`` and ``key_b``."""
+    def dot(self, key_a: str, key_b: str, *, store: bool = False, progress: Optional[ProgressCallback] = None) -> Any:
+        """numpy.dot of the arrays under ``key_a`` and ``key_b``.
+
+        Example::
+
+            enigma.linalg.dot(key_a, key_b)
+        """
         params = _compute_params(store, key_a=key_a, key_b=key_b)
         return _value_or_key(self._client()._request("linalg.dot", params, progress))
 
-    def inv(self, key: str, *, store: bool = False, progress: Optional[ProgressCallback] = None):
-        """numpy.linalg.inv of the square matrix under ``key`` (singular → ``Error`` kind ``singular``)."""
+    def inv(self, key: str, *, store: bool = False, progress: Optional[ProgressCallback] = None) -> Any:
+        """numpy.linalg.inv of the square matrix under ``key`` (singular → ``Error`` kind ``singular``).
+
+        Example::
+
+            enigma.linalg.inv(matrix_key)
+        """
         params = _compute_params(store, key=key)
         return _value_or_key(self._client()._request("linalg.inv", params, progress))

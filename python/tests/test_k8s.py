@@ -1,0 +1,98 @@
+"""deploy/k8s (issue 14, item 5): every manifest passes an offline schema validator
+(``kubernetes-validate``, installed into .venv by scripts/install.sh), and the set has what running a
+seed plus N nodes needs. Nothing here talks to a cluster."""
+
+import os
+import unittest
+
+K8S = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "k8s")
+# the oldest and newest Kubernetes versions the manifests are checked against
+VERSIONS = ("1.29.0", "1.37.0")
+
+try:
+    import kubernetes_validate
+    import yaml
+except ImportError:  # pragma: no cover - depends on the environment
+    kubernetes_validate = None
+
+
+def _manifests():
+    return sorted(os.path.join(K8S, f) for f in os.listdir(K8S) if f.endswith((".yaml", ".yml")))
+
+
+def _docs():
+    out = []
+    for path in _manifests():
+        with open(path) as f:
+            out.extend((os.path.basename(path), d) for d in yaml.safe_load_all(f) if d)
+    return out
+
+
+@unittest.skipIf(
+    kubernetes_validate is None,
+    "SKIPPED: kubernetes-validate is not installed (scripts/install.sh installs it into .venv); "
+    "the manifests in deploy/k8s were not validated",
+)
+class Manifests(unittest.TestCase):
+    def test_every_manifest_is_valid_offline(self):
+        self.assertTrue(_manifests(), "no manifests in deploy/k8s")
+        for name, doc in _docs():
+            for version in VERSIONS:
+                with self.subTest(file=name, kind=doc.get("kind"), version=version):
+                    try:
+                        kubernetes_validate.validate(doc, version, strict=True)
+                    except kubernetes_validate.ValidationError as e:
+                        self.fail("%s %s/%s against %s: %s at %s" % (
+                            name, doc.get("kind"), doc["metadata"]["name"], version, e.message,
+                            "/".join(str(p) for p in e.path)))
+
+    def test_the_validator_refuses_a_broken_manifest(self):
+        import copy
+        (doc,) = [d for _, d in _docs() if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "enigma"]
+        bad = copy.deepcopy(doc)
+        bad["spec"]["template"]["spec"]["containers"][0]["resources"]["limit"] = {"cpu": "1"}  # a typo
+        with self.assertRaises(kubernetes_validate.ValidationError):
+            kubernetes_validate.validate(bad, VERSIONS[-1], strict=True)
+        bad = copy.deepcopy(doc)
+        bad["spec"]["replicas"] = "four"
+        with self.assertRaises(kubernetes_validate.ValidationError):
+            kubernetes_validate.validate(bad, VERSIONS[-1], strict=True)
+
+    def test_a_seed_and_nodes_with_a_volume_probes_and_limits_each(self):
+        docs = [d for _, d in _docs()]
+        services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+        sets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "StatefulSet"}
+        self.assertEqual(services["enigma"]["spec"]["clusterIP"], "None", "the headless Service")
+        self.assertEqual(set(sets), {"enigma-seed", "enigma"})
+        self.assertEqual(sets["enigma-seed"]["spec"]["replicas"], 1)
+        for name, s in sets.items():
+            spec = s["spec"]
+            self.assertEqual(spec["serviceName"], "enigma", name)
+            self.assertTrue(spec["volumeClaimTemplates"], name)
+            pod = spec["template"]["spec"]
+            labels = spec["template"]["metadata"]["labels"]
+            self.assertEqual(spec["selector"]["matchLabels"], labels, name)
+            (c,) = pod["containers"]
+            self.assertTrue({"requests", "limits"} <= set(c["resources"]), name)
+            for probe in ("livenessProbe", "readinessProbe"):
+                self.assertEqual(c[probe]["exec"]["command"], ["/enigma", "status"], name)
+            self.assertEqual(c["volumeMounts"][0]["mountPath"], "/data", name)
+            env = {e["name"]: e["value"] for e in c["env"]}
+            self.assertEqual(env["ENIGMA_SOCKET"], "/data/enigma.sock", "the probes' socket")
+        # the seed Service selects the seed pod only, and the nodes join it through the cluster IP
+        # Kubernetes puts in their environment as <NAME>_SERVICE_HOST
+        seed_labels = sets["enigma-seed"]["spec"]["template"]["metadata"]["labels"]
+        selector = services["enigma-seed"]["spec"]["selector"]
+        self.assertTrue(all(seed_labels.get(k) == v for k, v in selector.items()))
+        node_labels = sets["enigma"]["spec"]["template"]["metadata"]["labels"]
+        self.assertFalse(all(node_labels.get(k) == v for k, v in selector.items()), "the seed Service selects nodes")
+        var = "enigma-seed".upper().replace("-", "_") + "_SERVICE_HOST"
+        self.assertEqual(sets["enigma"]["spec"]["template"]["spec"]["containers"][0]["args"], ["$(%s)" % var, "6655"])
+        self.assertEqual(sets["enigma-seed"]["spec"]["template"]["spec"]["containers"][0]["args"], ["6655"])
+        # the Service is applied before the pods that need its variable (kubectl apply -f takes files in order)
+        files = [os.path.basename(p) for p in _manifests()]
+        self.assertLess(files.index("00-services.yaml"), files.index("20-nodes.yaml"))
+
+
+if __name__ == "__main__":
+    unittest.main()
