@@ -43,6 +43,8 @@ struct Recent {
 }
 
 const RECENT: usize = 20;
+/// The page asks for the access log of at most this many of the identity's keys.
+const OWN_KEYS_SHOWN: usize = 10;
 
 pub struct Metrics {
     registry: Registry,
@@ -54,6 +56,7 @@ pub struct Metrics {
     peers: Gauge,
     shares_held: Gauge,
     shares_pending: Gauge,
+    bytes_held: Gauge,
     banned_peers: Gauge,
     uptime: Gauge,
     running: Gauge,
@@ -80,6 +83,7 @@ impl Metrics {
             peers: Gauge::default(),
             shares_held: Gauge::default(),
             shares_pending: Gauge::default(),
+            bytes_held: Gauge::default(),
             banned_peers: Gauge::default(),
             uptime: Gauge::default(),
             running: Gauge::default(),
@@ -109,6 +113,11 @@ impl Metrics {
         r.register("enigma_peers", "Peers this node sees", m.peers.clone());
         r.register("enigma_shares_held", "Committed shares this node holds", m.shares_held.clone());
         r.register("enigma_shares_pending", "Shares of stores not committed (yet)", m.shares_pending.clone());
+        r.register(
+            "enigma_bytes_held",
+            "Bytes of the shares this node holds (16 per field element)",
+            m.bytes_held.clone(),
+        );
         r.register("enigma_banned_peers", "Peers banned for misbehaving", m.banned_peers.clone());
         r.register("enigma_uptime_seconds", "Seconds since the node started", m.uptime.clone());
         r.register(
@@ -271,7 +280,17 @@ async fn refresh(src: &Sources) {
         m.shares_pending.set(s.pending_shares as i64);
         m.banned_peers.set(s.banned_peers.len() as i64);
     }
+    if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
+        m.bytes_held.set(custody_bytes(&keys) as i64);
+    }
 }
+
+fn custody_bytes(keys: &serde_json::Value) -> u64 {
+    keys.as_array().map(|ks| ks.iter().filter_map(|k| k["bytes"].as_u64()).sum()).unwrap_or(0)
+}
+
+/// The MPC security model the node runs: semi-honest only today (docs/threat-model.md).
+const SECURITY_MODE: &str = "semi-honest";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -283,10 +302,12 @@ async fn page(src: &Sources) -> String {
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
          <title>Enigma node</title><style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;\
-         text-align:left}code{font-size:90%}</style></head><body><h1>Enigma node</h1>",
+         text-align:left}code{font-size:90%;word-break:break-all}</style></head><body><h1>Enigma node</h1>",
     );
+    let mut status_pubkey = None;
     match status(ctx).await {
         Some(s) => {
+            status_pubkey = Some(s.pubkey.clone());
             let _ = write!(
                 h,
                 "<table><tr><th>peer id</th><td id=\"peer_id\"><code>{}</code></td></tr>\
@@ -294,6 +315,7 @@ async fn page(src: &Sources) -> String {
                  <tr><th>listen</th><td><code>{}</code></td></tr>\
                  <tr><th>version</th><td id=\"version\">{}</td></tr>\
                  <tr><th>uptime</th><td id=\"uptime\">{uptime} s</td></tr>\
+                 <tr><th>MPC security</th><td id=\"security\">{SECURITY_MODE}</td></tr>\
                  <tr><th>shares held</th><td id=\"held\">{}</td></tr>\
                  <tr><th>shares pending</th><td id=\"pending\">{}</td></tr></table>",
                 esc(&s.peer_id),
@@ -316,23 +338,70 @@ async fn page(src: &Sources) -> String {
         None => h.push_str("<p>The node's status is not available right now.</p>"),
     }
     // custody: the keys this node holds a share of, by state
+    let own = status_pubkey.clone().unwrap_or_default();
+    let mut own_keys: Vec<String> = Vec::new();
     if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
-        let keys = keys.as_array().cloned().unwrap_or_default();
-        let committed = keys.iter().filter(|k| k["state"] == "committed").count();
+        let list = keys.as_array().cloned().unwrap_or_default();
+        let committed = list.iter().filter(|k| k["state"] == "committed").count();
         let _ = write!(
             h,
-            "<h2>Custody</h2><p>keys held: <span id=\"custody_keys\">{}</span> ({committed} committed, {} pending)</p>",
-            keys.len(),
-            keys.len() - committed
+            "<h2>Custody</h2><p>keys held: <span id=\"custody_keys\">{}</span> ({committed} committed, {} pending), \
+             <span id=\"bytes_held\">{}</span> bytes</p><table id=\"custody\"><tr><th>key</th><th>state</th>\
+             <th>epoch</th><th>bytes</th><th>owner</th></tr>",
+            list.len(),
+            list.len() - committed,
+            custody_bytes(&keys)
         );
+        for k in &list {
+            let key = k["key"].as_str().unwrap_or_default();
+            let owner = k["owner"].as_str().unwrap_or_default();
+            if !own.is_empty() && owner == own {
+                own_keys.push(key.to_string());
+            }
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(key),
+                esc(k["state"].as_str().unwrap_or_default()),
+                k["epoch"],
+                k["bytes"],
+                esc(owner)
+            );
+        }
+        h.push_str("</table><p>Repairs are logged (<code>key repaired</code>, <code>repair not done</code>); not counted yet.</p>");
     }
     if let Ok(txs) = src.ledger.send(Inventory).await {
         let _ = write!(h, "<h2>Ledger</h2><p>policy transactions: <span id=\"ledger_txs\">{}</span></p>", txs.len());
     }
-    // this identity's grants
+    // this identity: the keys it owns among those held here, their grants and access log
+    let _ = write!(
+        h,
+        "<h2>This identity</h2><p>public key <code id=\"pubkey\">{}</code></p><h3>Its keys held here ({})</h3><ul id=\"own_keys\">",
+        esc(&own),
+        own_keys.len()
+    );
+    for k in own_keys.iter().take(OWN_KEYS_SHOWN) {
+        let _ = write!(h, "<li><code>{}</code>", esc(k));
+        match k.parse() {
+            Ok(key) => {
+                match tokio::time::timeout(Duration::from_secs(3), ctx.front.send(front::AccessLogOf { key })).await {
+                    Ok(Ok(Ok(log))) => {
+                        let _ = write!(h, " — access log: <code class=\"access_log\">{}</code>", esc(&log.to_string()));
+                    }
+                    Ok(Ok(Err(e))) => {
+                        let _ = write!(h, " — access log unavailable: {}", esc(&e.to_string()));
+                    }
+                    Ok(Err(_)) | Err(_) => h.push_str(" — access log unavailable right now"),
+                }
+            }
+            Err(_) => h.push_str(" — (not a key)"),
+        }
+        h.push_str("</li>");
+    }
+    h.push_str("</ul>");
     if let Ok(Ok(grants)) = ctx.front.send(front::Policy {}).await {
         let grants = grants.as_array().cloned().unwrap_or_default();
-        let _ = write!(h, "<h2>Grants of this identity ({})</h2><ul id=\"grants\">", grants.len());
+        let _ = write!(h, "<h3>Grants of this identity ({})</h3><ul id=\"grants\">", grants.len());
         for g in &grants {
             let _ = write!(h, "<li><code>{}</code></li>", esc(&g.to_string()));
         }
