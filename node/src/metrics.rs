@@ -10,8 +10,8 @@
 //! show anything secret (the status it reads has public keys only).
 
 use crate::rpc::dispatch::RpcCtx;
-use enigma_actors::front;
 use enigma_actors::ledger::{Inventory, Ledger};
+use enigma_actors::{counters, front};
 use enigma_protocol::api::{self, ApiError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,6 +58,9 @@ pub struct Metrics {
     shares_pending: Gauge,
     bytes_held: Gauge,
     banned_peers: Gauge,
+    bans: Counter,
+    repairs: Family<Labels, Counter>,
+    sessions_joined: Counter,
     uptime: Gauge,
     running: Gauge,
     ledger_txs: Gauge,
@@ -85,6 +88,9 @@ impl Metrics {
             shares_pending: Gauge::default(),
             bytes_held: Gauge::default(),
             banned_peers: Gauge::default(),
+            bans: Counter::default(),
+            repairs: Family::default(),
+            sessions_joined: Counter::default(),
             uptime: Gauge::default(),
             running: Gauge::default(),
             ledger_txs: Gauge::default(),
@@ -119,6 +125,17 @@ impl Metrics {
             m.bytes_held.clone(),
         );
         r.register("enigma_banned_peers", "Peers banned for misbehaving", m.banned_peers.clone());
+        r.register("enigma_bans", "Peers banned for misbehaving since the node started", m.bans.clone());
+        r.register(
+            "enigma_repairs",
+            "Share repairs this node coordinated, by outcome (done, failed)",
+            m.repairs.clone(),
+        );
+        r.register(
+            "enigma_sessions_joined",
+            "MPC sessions this node joined as a committee member",
+            m.sessions_joined.clone(),
+        );
         r.register("enigma_uptime_seconds", "Seconds since the node started", m.uptime.clone());
         r.register(
             "enigma_ledger_transactions",
@@ -274,6 +291,11 @@ async fn refresh(src: &Sources) {
         m.ledger_txs.set(txs.len() as i64);
     }
     m.uptime.set(m.started.elapsed().as_secs() as i64);
+    let c = &counters::COUNTERS;
+    catch_up(&m.bans, counters::read(&c.bans));
+    catch_up(&m.sessions_joined, counters::read(&c.sessions_joined));
+    catch_up(&m.repairs.get_or_create(&vec![("outcome", "done".to_string())]), counters::read(&c.repairs_done));
+    catch_up(&m.repairs.get_or_create(&vec![("outcome", "failed".to_string())]), counters::read(&c.repairs_failed));
     if let Some(s) = status(ctx).await {
         m.peers.set(s.peers.len() as i64);
         m.shares_held.set(s.held_shares as i64);
@@ -283,6 +305,11 @@ async fn refresh(src: &Sources) {
     if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
         m.bytes_held.set(custody_bytes(&keys) as i64);
     }
+}
+
+/// Moves a counter up to a process-wide total.
+fn catch_up(c: &Counter, total: u64) {
+    c.inc_by(total.saturating_sub(c.get()));
 }
 
 fn custody_bytes(keys: &serde_json::Value) -> u64 {
@@ -368,7 +395,15 @@ async fn page(src: &Sources) -> String {
                 esc(owner)
             );
         }
-        h.push_str("</table><p>Repairs are logged (<code>key repaired</code>, <code>repair not done</code>); not counted yet.</p>");
+        let c = &counters::COUNTERS;
+        let _ = write!(
+            h,
+            "</table><p>repairs coordinated here: <span id=\"repairs_done\">{}</span> done, \
+             <span id=\"repairs_failed\">{}</span> failed; bans since start: <span id=\"bans\">{}</span></p>",
+            counters::read(&c.repairs_done),
+            counters::read(&c.repairs_failed),
+            counters::read(&c.bans)
+        );
     }
     if let Ok(txs) = src.ledger.send(Inventory).await {
         let _ = write!(h, "<h2>Ledger</h2><p>policy transactions: <span id=\"ledger_txs\">{}</span></p>", txs.len());
@@ -408,7 +443,12 @@ async fn page(src: &Sources) -> String {
         h.push_str("</ul>");
     }
     let running = ctx.metrics.running.get();
-    let _ = write!(h, "<h2>Computations</h2><p>running: <span id=\"running\">{running}</span></p>");
+    let _ = write!(
+        h,
+        "<h2>Computations</h2><p>running for this node's clients: <span id=\"running\">{running}</span>; \
+         joined as a committee member: <span id=\"sessions_joined\">{}</span></p>",
+        counters::read(&counters::COUNTERS.sessions_joined)
+    );
     h.push_str(
         "<h3>Recent</h3><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>seconds</th><th>ended</th></tr>",
     );
