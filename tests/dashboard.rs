@@ -93,7 +93,7 @@ fn the_dashboard_in_headless_chromium() {
     assert!(dom.contains(&c.nodes[1].peer_id) && dom.contains(&c.nodes[2].peer_id), "the peers: {dom}");
     assert!(dom.contains(&c.nodes[0].peer_id), "the node's own peer id: {dom}");
     assert!(dom.contains(&k.to_string()), "the key just stored ({k}): {dom}");
-    assert!(dom.contains("<td>stats.mean</td><td>ok</td>"), "the session just run: {dom}");
+    assert!(dom.contains("<td>stats.mean</td><td>ok</td><td>1</td>"), "the session just run, on one key: {dom}");
     assert!(dom.contains("<td id=\"security\">semi-honest</td>"), "{dom}");
     assert!(dom.contains(&grantee), "the grant just made: {dom}");
     assert!(dom.contains("Its keys held here (1)") && dom.contains("access log: <code"), "{dom}");

@@ -37,6 +37,8 @@ fn seconds_histogram() -> Histogram {
 #[derive(Clone, Debug)]
 struct Recent {
     op: &'static str,
+    /// The size of the computation: how many stored keys it reads.
+    inputs: usize,
     outcome: String,
     seconds: f64,
     at: SystemTime,
@@ -146,7 +148,7 @@ impl Metrics {
     }
 
     /// A client call ended. Only the API's own method names become labels (unknown ones are `other`).
-    pub fn call(&self, method: &str, result: &Result<serde_json::Value, ApiError>, took: Duration) {
+    pub fn call(&self, method: &str, result: &Result<serde_json::Value, ApiError>, took: Duration, inputs: usize) {
         let spec = api::method_spec(method);
         let name = spec.map(|s| s.name).unwrap_or("other");
         let outcome = match result {
@@ -163,17 +165,26 @@ impl Metrics {
                 if recent.len() == RECENT {
                     recent.pop_front();
                 }
-                recent.push_back(Recent { op: name, outcome, seconds: took.as_secs_f64(), at: SystemTime::now() });
+                recent.push_back(Recent {
+                    op: name,
+                    inputs,
+                    outcome,
+                    seconds: took.as_secs_f64(),
+                    at: SystemTime::now(),
+                });
             }
         }
     }
 
-    /// A client call starts (counts computations started).
-    pub fn call_started(&self, method: &str) {
+    /// A client call starts (counts computations started); returns the computation's size, the
+    /// number of stored keys its parameters name (0 for other calls).
+    pub fn call_started(&self, method: &str, params: Option<&serde_json::Value>) -> usize {
         if let Some(spec) = api::method_spec(method).filter(|s| s.computation) {
             self.running.inc();
             self.sessions_started.get_or_create(&vec![("op", spec.name.to_string())]).inc();
+            return params.map(count_keys).unwrap_or(0);
         }
+        0
     }
 
     fn encode(&self) -> String {
@@ -304,6 +315,16 @@ async fn refresh(src: &Sources) {
     }
     if let Ok(Ok(keys)) = ctx.front.send(front::CustodyKeys {}).await {
         m.bytes_held.set(custody_bytes(&keys) as i64);
+    }
+}
+
+/// The data keys (64 hex digits) a request's parameters name, at any depth (bounded by the JSON).
+fn count_keys(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => usize::from(s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())),
+        serde_json::Value::Array(a) => a.iter().map(count_keys).sum(),
+        serde_json::Value::Object(o) => o.values().map(count_keys).sum(),
+        _ => 0,
     }
 }
 
@@ -450,16 +471,18 @@ async fn page(src: &Sources) -> String {
         counters::read(&counters::COUNTERS.sessions_joined)
     );
     h.push_str(
-        "<h3>Recent</h3><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>seconds</th><th>ended</th></tr>",
+        "<h3>Recent</h3><table id=\"sessions\"><tr><th>op</th><th>outcome</th><th>inputs (keys)</th><th>seconds</th>\
+         <th>ended</th></tr>",
     );
     let recent: Vec<Recent> = ctx.metrics.recent.lock().map(|r| r.iter().rev().cloned().collect()).unwrap_or_default();
     for r in recent {
         let ago = r.at.elapsed().map(|d| d.as_secs()).unwrap_or(0);
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{ago} s ago</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{ago} s ago</td></tr>",
             r.op,
             esc(&r.outcome),
+            r.inputs,
             r.seconds
         );
     }
