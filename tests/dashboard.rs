@@ -73,7 +73,7 @@ fn the_dashboard_in_headless_chromium() {
     let k = cl.store_json(json!([1, 2, 3, 6])).unwrap();
     assert_eq!(cl.call("stats.mean", json!([k])).unwrap(), json!([3.0]));
     let grantee = c.client(1).get_address().unwrap();
-    cl.pair(&[&grantee], Some(&[&k]), None, None).unwrap();
+    let txid = cl.pair(&[&grantee], Some(&[&k]), None, None).unwrap();
 
     let url = format!("http://{addr}/");
     let tmp = tempfile::tempdir().unwrap();
@@ -97,6 +97,12 @@ fn the_dashboard_in_headless_chromium() {
     assert!(dom.contains("<td id=\"security\">semi-honest</td>"), "{dom}");
     assert!(dom.contains(&grantee), "the grant just made: {dom}");
     assert!(dom.contains("Its keys held here (1)") && dom.contains("access log: <code"), "{dom}");
+
+    let pubkey = cl.get_pubkey().unwrap();
+    assert!(
+        dom.contains(&format!("<tr><td><code>{pubkey}</code></td><td>1</td><td><code>{txid}</code></td></tr>")),
+        "the owner's policy chain: {dom}"
+    );
 
     let shot = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dashboard.png"));
     let _ = std::fs::remove_file(&shot);

@@ -10,7 +10,7 @@
 //! show anything secret (the status it reads has public keys only).
 
 use crate::rpc::dispatch::RpcCtx;
-use enigma_actors::ledger::{Inventory, Ledger};
+use enigma_actors::ledger::{Chains, Inventory, Ledger};
 use enigma_actors::{counters, front};
 use enigma_protocol::api::{self, ApiError};
 use prometheus_client::metrics::counter::Counter;
@@ -47,6 +47,8 @@ struct Recent {
 const RECENT: usize = 20;
 /// The page asks for the access log of at most this many of the identity's keys.
 const OWN_KEYS_SHOWN: usize = 10;
+/// The page lists the policy chains of at most this many owners (the newest).
+const CHAINS_SHOWN: usize = 50;
 
 pub struct Metrics {
     registry: Registry,
@@ -428,6 +430,23 @@ async fn page(src: &Sources) -> String {
     }
     if let Ok(txs) = src.ledger.send(Inventory).await {
         let _ = write!(h, "<h2>Ledger</h2><p>policy transactions: <span id=\"ledger_txs\">{}</span></p>", txs.len());
+        if let Ok(chains) = src.ledger.send(Chains).await {
+            let _ = write!(
+                h,
+                "<h3>Policy chains (<span id=\"chain_count\">{}</span> owners)</h3><table id=\"chains\">\
+                 <tr><th>owner</th><th>transactions</th><th>tip</th></tr>",
+                chains.len()
+            );
+            for (owner, n, tip) in chains.iter().rev().take(CHAINS_SHOWN) {
+                let _ = write!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{n}</td><td><code>{}</code></td></tr>",
+                    hex::encode(owner),
+                    esc(tip)
+                );
+            }
+            h.push_str("</table>");
+        }
     }
     // this identity: the keys it owns among those held here, their grants and access log
     let _ = write!(
