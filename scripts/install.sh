@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Enigma needs beyond a Rust toolchain and Python 3:
-# cargo-nextest and cargo-fuzz (if missing) and a virtualenv with the Python client installed from
+# cargo-nextest and cargo-fuzz (if missing), headless Chromium (Debian's package, if apt-get exists) and a virtualenv with the Python client installed from
 # ./python (plus numpy and pandas for the tests of their support, when they can be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,14 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz (scripts/fuzz.sh)"
   cargo install cargo-fuzz --locked || echo "cargo-fuzz unavailable: the fuzz run will be SKIPPED"
+fi
+
+# headless Chromium from Debian's packages, for the dashboard's browser test (tests/dashboard.rs
+# prints SKIPPED without it); never fails the install
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium (the dashboard's browser test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "chromium unavailable: the dashboard's browser test will be SKIPPED"
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -68,6 +68,22 @@ fn metrics_status_page_and_healthz() {
     assert!(value(&after, "enigma_rpc_call_seconds_count{method=\"store\"}") >= 1.0);
     assert!(value(&after, "enigma_shares_held") >= 1.0, "node 0 holds a share of the stored key");
     assert_eq!(value(&after, "enigma_ledger_transactions") - value(&before, "enigma_ledger_transactions"), 1.0);
+    assert_eq!(value(&after, "enigma_bytes_held"), 64.0, "one key of 4 elements, 16 bytes each");
+    for name in
+        ["enigma_bans_total", "enigma_repairs_total{outcome=\"done\"}", "enigma_repairs_total{outcome=\"failed\"}"]
+    {
+        assert!(after.contains_key(name), "{name} is exported");
+    }
+    let joined = value(&after, "enigma_sessions_joined_total");
+    let others: f64 = (1..3)
+        .map(|i| {
+            c.nodes[i].info()["metrics"]
+                .as_str()
+                .map(|a| value(&samples(&get(a, "/metrics").1), "enigma_sessions_joined_total"))
+                .unwrap_or(0.0)
+        })
+        .sum();
+    assert!(joined + others >= 2.0, "committee members count the mean they joined ({joined} + {others})");
 
     let (status, page) = get(&addr, "/");
     assert_eq!(status, "HTTP/1.1 200 OK");

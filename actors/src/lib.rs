@@ -15,6 +15,7 @@
 //! `actors/` never imports `node/`; pure logic lives in `enigma_protocol`.
 
 pub mod cancel;
+pub mod counters;
 pub mod custody;
 pub mod front;
 pub mod keystore;

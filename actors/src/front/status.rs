@@ -78,7 +78,7 @@ pub async fn manifest(
     Ok(ctx.newest_manifest(&m).await)
 }
 
-/// `custody_keys()`: every key this node holds a share of, as `{key, state, epoch}` (state `pending`
+/// `custody_keys()`: every key this node holds a share of, as `{key, state, epoch, owner, bytes}` (state `pending`
 /// or `committed`). Public metadata only, like `status()`: no share, no salt.
 pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> {
     let held = held_records(&ctx).await?;
@@ -90,7 +90,12 @@ pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> 
                     crate::custody::ShareState::Committed => "committed",
                 };
                 let b = &r.manifest.body;
-                serde_json::json!({ "key": b.key.to_hex(), "state": state, "epoch": b.epoch })
+                // a share is one field element (16 bytes) per element of the value
+                let bytes = b.meta.element_count().map(|n| n as u64 * 16);
+                serde_json::json!({
+                    "key": b.key.to_hex(), "state": state, "epoch": b.epoch,
+                    "owner": hex::encode(b.owner), "bytes": bytes,
+                })
             })
             .collect(),
     ))

@@ -246,6 +246,36 @@ impl Handler<Inventory> for Ledger {
     }
 }
 
+/// The policy chains, one per owner: (owner, its transactions, its tip), owners in the order of
+/// their first transaction (for the status page).
+#[derive(Message)]
+#[rtype(result = "Vec<(PubkeyBytes, usize, String)>")]
+pub struct Chains;
+
+impl Handler<Chains> for Ledger {
+    type Result = MessageResult<Chains>;
+    fn handle(&mut self, _: Chains, _: &mut Context<Self>) -> Self::Result {
+        let mut owners: Vec<PubkeyBytes> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for txid in self.book.txids() {
+            if let Some(tx) = self.book.get(txid)
+                && seen.insert(tx.owner)
+            {
+                owners.push(tx.owner);
+            }
+        }
+        MessageResult(
+            owners
+                .into_iter()
+                .filter_map(|o| {
+                    let chain = self.book.chain(&o);
+                    chain.last().map(|tip| (o, chain.len(), tip.to_string()))
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Raw transactions by txid (unknown ones are skipped).
 #[derive(Message)]
 #[rtype(result = "Vec<Vec<u8>>")]

@@ -242,6 +242,7 @@ impl StreamHandler<NetEvent> for Network {
             }
             NetEvent::Banned { peer, why } => {
                 tracing::warn!(%peer, %why, "disconnecting misbehaving peer (banned)");
+                crate::counters::bump(&crate::counters::COUNTERS.bans);
                 self.banned.insert(peer, why);
             }
             NetEvent::Unbanned(peer) => {

@@ -131,6 +131,7 @@ impl Sessions {
             ctx.address(),
         );
         self.members.insert(session, (member.start(), peers));
+        crate::counters::bump(&crate::counters::COUNTERS.sessions_joined);
         Response::Ack
     }
 

@@ -138,8 +138,14 @@ impl CustodySync {
                         tracing::info!(%key, epoch = r.body.epoch, "key refreshed (new polynomial, same group)");
                         refreshed.push(key);
                     }
-                    Ok(r) => tracing::info!(%key, epoch = r.body.epoch, n = r.body.holders.len(), "key repaired"),
-                    Err(e) => tracing::warn!(%key, ?purpose, error = %e, "repair not done"),
+                    Ok(r) => {
+                        crate::counters::bump(&crate::counters::COUNTERS.repairs_done);
+                        tracing::info!(%key, epoch = r.body.epoch, n = r.body.holders.len(), "key repaired")
+                    }
+                    Err(e) => {
+                        crate::counters::bump(&crate::counters::COUNTERS.repairs_failed);
+                        tracing::warn!(%key, ?purpose, error = %e, "repair not done")
+                    }
                 }
             }
             refreshed

@@ -48,9 +48,9 @@ macro_rules! ask {
 /// Runs one call, counting it for the metrics.
 pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx) -> Result<Json, ApiError> {
     let started = std::time::Instant::now();
-    ctx.metrics.call_started(m);
+    let inputs = ctx.metrics.call_started(m, params.as_ref());
     let result = dispatch_method(ctx, m, params, call).await;
-    ctx.metrics.call(m, &result, started.elapsed());
+    ctx.metrics.call(m, &result, started.elapsed(), inputs);
     result
 }
 
