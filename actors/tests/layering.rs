@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 /// actors/: (module, layer). A module may import modules of strictly lower layers only.
 const ACTOR_LAYERS: &[(&str, i32)] = &[
     ("cancel", -1),
+    ("counters", -1),
     ("network", 0),
     ("custody", 0),
     ("keystore", 0),
