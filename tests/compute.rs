@@ -257,9 +257,20 @@ fn store_true_works_for_every_operation_and_results_chain() {
         assert_stored(lr[i], r[i].as_f64().unwrap(), 1e-6, what);
     }
 
-    // a failing check is the same clear error, never a stored garbage key
+    // a failing check is the same clear error, never a key to a garbage value; and it looks the
+    // same to the committee as a passing one: every member keeps a share either way
     let sing = cl.store_json(json!([[1, 2], [2, 4]])).unwrap();
+    let ok_m = cl.store_json(json!([[2, 1], [1, 3]])).unwrap();
+    let held = |c: &Cluster| -> Vec<u64> { (0..c.nodes.len()).map(|i| c.held(i)).collect() };
+    let before = held(&c);
+    cl.call("linalg.inv", json!({"key": ok_m, "store": true})).unwrap();
+    let after_ok = held(&c);
     assert_eq!(code(cl.call("linalg.inv", json!({"key": sing, "store": true}))), ErrorCode::Singular);
+    // (each member acknowledges `Store` only once its share is committed, before the call returns)
+    let after_fail = held(&c);
+    let grew_ok: Vec<u64> = after_ok.iter().zip(&before).map(|(a, b)| a - b).collect();
+    let grew_fail: Vec<u64> = after_fail.iter().zip(&after_ok).map(|(a, b)| a - b).collect();
+    assert_eq!(grew_ok.iter().sum::<u64>(), grew_fail.iter().sum::<u64>(), "ok {grew_ok:?}, failed {grew_fail:?}");
     let flat = cl.store_json(json!([2, 2, 2])).unwrap();
     let v = cl.store_json(json!([1, 2, 3])).unwrap();
     let e = cl.call("stats.linregress", json!({"key_x": flat, "key_y": v, "store": true}));

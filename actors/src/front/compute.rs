@@ -393,8 +393,12 @@ async fn keep_stored(
         commitments.push(commitment);
     }
     let meta = meta.ok_or_else(|| api(ErrorCode::Internal, "no outcome"))?;
-    // the flags alone: a failing check becomes its clear error, exactly as for a revealed result
-    mpc::reveal(op, metas, &flag_shares, t).map_err(|e| engine_error(&e.to_string()))?;
+    // the flags alone: a failing check becomes its clear error, exactly as for a revealed result —
+    // but only after the result is kept as if it had passed. The committee must not learn whether
+    // the checks passed (docs/threat-model.md): it sees the same `Store` either way. A failed
+    // result's key is never given to anyone; its shares stay with the members as an orphan that only
+    // this requester's identity could load, and it does not know the key (the price of hiding it).
+    let checked = mpc::reveal(op, metas, &flag_shares, t).map_err(|e| engine_error(&e.to_string()));
 
     let id = ctx.identity().await?;
     let mut nonce = [0u8; 32];
@@ -426,10 +430,11 @@ async fn keep_stored(
     ));
     let acks = broadcast(ctx, committee, &keep).await;
     let kept = acks.iter().filter(|a| a.is_ok()).count();
+    ctx.network.do_send(PutRecord { key: key.0.to_vec(), value: wire::encode(&DhtRecord::Manifest(manifest)) });
+    checked?;
     if kept < t + 1 {
         return Err(api(ErrorCode::NotEnoughNodes, format!("only {kept} members kept the result, {} needed", t + 1)));
     }
-    ctx.network.do_send(PutRecord { key: key.0.to_vec(), value: wire::encode(&DhtRecord::Manifest(manifest)) });
     Ok(key)
 }
 
