@@ -120,6 +120,7 @@ fn wire_messages() {
         session: [8; 16],
         op: Op::Mean,
         inputs: vec![input.clone()],
+        manifests: vec![m.clone()],
         participants: vec![vec![1; 38], vec![2; 38], vec![3; 38]],
         committee: 3,
         threshold: 1,
@@ -141,6 +142,7 @@ fn wire_messages() {
         MpcRequest::Refresh(RefreshStart {
             session: [9; 16],
             inputs: vec![(input, 0)],
+            manifests: vec![m.clone()],
             participants: vec![vec![1; 38]],
             committee: 3,
             threshold: 1,
@@ -201,6 +203,8 @@ fn policy() {
         scope: Scope::Keys(vec![DataKey([3; 32]), DataKey([4; 32])]),
         addresses: friend_addrs[..1].to_vec(),
         timestamp: 1_750_000_002,
+        // a version-2 payload (a grant with a min_count)
+        min_count: Some(12),
     };
     let payload = scoped.to_payload().expect("payload");
     write("policy_tx", "payload-scoped", &payload.encode().expect("payload bytes"));
