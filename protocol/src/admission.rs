@@ -141,6 +141,30 @@ pub fn check_group(
     Ok(())
 }
 
+/// Checks the dealers of a reshared input (participant index, x) against the input's manifest:
+/// exactly t + 1 of them, distinct, each the holder of its x (`participants` are the peer ids by
+/// index). A dealer that is not a holder, or a list of fewer, would reshare something other than
+/// the key (a lone dealer's Lagrange weight is 1: it would reshare its own share as the secret).
+pub fn check_dealers(
+    body: &ManifestBody,
+    dealers: &[(u32, u64)],
+    participants: &[Vec<u8>],
+) -> Result<(), AdmissionError> {
+    let mut seen: Vec<u32> = Vec::with_capacity(dealers.len());
+    for (p, x) in dealers {
+        let peer = participants.get(*p as usize).ok_or_else(|| committee("dealer index"))?;
+        let holder_x = body.holders.iter().find(|h| &h.peer == peer).map(|h| h.x);
+        if holder_x != Some(*x) || seen.contains(p) {
+            return Err(committee("a dealer is not a holder of the key at its own x"));
+        }
+        seen.push(*p);
+    }
+    if dealers.len() != body.threshold as usize + 1 {
+        return Err(committee("an input needs exactly t + 1 dealers"));
+    }
+    Ok(())
+}
+
 /// Whose data a computation is on, as its requester sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Basis {
@@ -366,6 +390,18 @@ mod tests {
         check_group(&m, &live(&[1, 2, 3, 4, 5]), &view, 0).unwrap();
         // too few nodes up: never a smaller group
         assert!(matches!(expected_group(&m, &live(&[1, 2, 4, 5])), Err(AdmissionError::NotEnoughNodes(_))));
+    }
+
+    #[test]
+    fn dealers_are_t_plus_one_distinct_holders_at_their_own_x() {
+        let m = body(&[1, 2, 3], 1);
+        let parts = live(&[1, 2, 3, 9]);
+        check_dealers(&m, &[(0, 1), (1, 2)], &parts).unwrap();
+        assert!(check_dealers(&m, &[(0, 1)], &parts).is_err(), "too few");
+        assert!(check_dealers(&m, &[(0, 1), (0, 1)], &parts).is_err(), "twice");
+        assert!(check_dealers(&m, &[(0, 2), (1, 1)], &parts).is_err(), "another holder's x");
+        assert!(check_dealers(&m, &[(0, 1), (3, 3)], &parts).is_err(), "not a holder");
+        assert!(check_dealers(&m, &[(0, 1), (7, 2)], &parts).is_err(), "no such participant");
     }
 
     #[test]

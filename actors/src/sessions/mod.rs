@@ -280,18 +280,7 @@ async fn admit(
                 }
             }
             InputSource::Reshare { dealers } => {
-                // every dealer is a holder of the key, dealing at its own x, once
-                let mut seen = Vec::with_capacity(dealers.len());
-                for (p, x) in dealers {
-                    let peer = peers.get(*p as usize).ok_or_else(|| bad("dealer index"))?;
-                    if m.holder(&peer.to_bytes()).map(|h| h.x) != Some(*x) || seen.contains(p) {
-                        return Err(bad("a dealer is not a holder of its input"));
-                    }
-                    seen.push(*p);
-                }
-                if dealers.len() != m.body.threshold as usize + 1 {
-                    return Err(bad("an input needs exactly t + 1 dealers"));
-                }
+                admission::check_dealers(&m.body, dealers, &spec.participants).map_err(refusal)?;
             }
         }
     }
@@ -402,17 +391,7 @@ async fn admit_refresh(
         if carried.holder(&coordinator.to_bytes()).is_none() {
             return Err(err(ErrorKind::AccessDenied, "only a holder coordinates a repair"));
         }
-        let mut seen: Vec<u32> = Vec::with_capacity(dealers.len());
-        for (p, x) in dealers {
-            let peer = peers.get(*p as usize).ok_or_else(|| bad("dealer index"))?;
-            if carried.holder(&peer.to_bytes()).map(|h| h.x) != Some(*x) || seen.contains(p) {
-                return Err(bad("a dealer is not a holder of the key at its own x"));
-            }
-            seen.push(*p);
-        }
-        if dealers.len() != cb.threshold as usize + 1 {
-            return Err(bad("a repair needs exactly t + 1 dealers"));
-        }
+        admission::check_dealers(cb, dealers, &start.participants).map_err(refusal)?;
         let my_x = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x);
         let key = input.key;
         // a holder checks the new group whether or not it deals; a node that does not hold the key
