@@ -4,7 +4,7 @@
 //! table. Must never be used by the node for real data: every party lives in one process.
 
 use super::prep::Needs;
-use super::{Counters, InMemoryTransport, Op, Party, SharedInput};
+use super::{Counters, InMemoryTransport, Op, Party, Security, SharedInput};
 use crate::field::Fp;
 use crate::value::{self, Array, ArrayData, Value};
 use rand::SeedableRng;
@@ -13,9 +13,19 @@ use std::fmt::Write;
 use std::future::Future;
 use std::time::Instant;
 
-/// Runs `f` for each of n parties (threshold t) concurrently; returns their results in order.
-/// Party i gets seed `seed + i` (deterministic runs).
+/// Runs `f` for each of n parties (threshold t) concurrently, semi-honest; returns their results
+/// in order. Party i gets seed `seed + i` (deterministic runs).
 pub fn simulate<R, F, Fut>(n: usize, t: usize, seed: u64, f: F) -> Vec<R>
+where
+    F: Fn(Party<InMemoryTransport>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    simulate_in(n, t, seed, Security::SemiHonest, f)
+}
+
+/// [`simulate`] in the given security mode.
+pub fn simulate_in<R, F, Fut>(n: usize, t: usize, seed: u64, security: Security, f: F) -> Vec<R>
 where
     F: Fn(Party<InMemoryTransport>) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = R> + Send + 'static,
@@ -27,7 +37,8 @@ where
         let mut handles = Vec::new();
         for (i, tr) in InMemoryTransport::network(n).into_iter().enumerate() {
             let f = f.clone();
-            let party = Party::with_seed(tr, n, t, seed.wrapping_add(i as u64)).expect("party");
+            let mut party = Party::with_seed(tr, n, t, seed.wrapping_add(i as u64)).expect("party");
+            party.set_security(security);
             handles.push(tokio::spawn(f(party)));
         }
         let mut out = Vec::new();
@@ -59,11 +70,11 @@ fn row(out: &mut String, name: &str, items: f64, wall: f64, c: &Counters) {
 
 /// Benchmarks the engine with n parties in memory and returns a table (party 0's counters; wall is
 /// the whole simulation, all parties sharing this machine's cores).
-pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
+pub fn run_in_memory(n: usize, t: usize, scale: usize, security: Security) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "in-memory MPC, n = {n}, t = {t} (party 0 counters; wall = whole simulation)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
+        "in-memory MPC, n = {n}, t = {t}, {security} (party 0 counters; wall = whole simulation)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
         "operation", "items", "prep s", "online s", "wall s", "online/s", "rounds", "bytes sent"
     );
     let big = scale.max(1);
@@ -71,7 +82,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
     {
         let k = big;
         let w = Instant::now();
-        let res = simulate(n, t, 1, move |mut p| async move {
+        let res = simulate_in(n, t, 1, security, move |mut p| async move {
             let x: Vec<Fp> = (0..k as u64).map(Fp::from_u64).collect();
             p.preprocess(&Needs { triples: k, ..Default::default() }).await.expect("prep");
             let s = Instant::now();
@@ -85,7 +96,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
     {
         let k = (big / 10).max(1);
         let w = Instant::now();
-        let res = simulate(n, t, 2, move |mut p| async move {
+        let res = simulate_in(n, t, 2, security, move |mut p| async move {
             let x: Vec<Fp> = (0..k as i128).map(|v| Fp::from_i128(v - 7)).collect();
             p.preprocess(&super::compare::ltz_needs(k, 64)).await.expect("prep");
             let s = Instant::now();
@@ -101,7 +112,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
     for (name, op) in [("mean", Op::Mean), ("var (centred)", Op::Var), ("std", Op::Std)] {
         let inputs = share_value(&arr, n, t, &mut rng);
         let w = Instant::now();
-        let res = simulate(n, t, 3, move |mut p| {
+        let res = simulate_in(n, t, 3, security, move |mut p| {
             let inp = inputs[p.me()].clone();
             let op = op.clone();
             async move {
@@ -117,7 +128,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
         let ix = share_value(&arr, n, t, &mut rng);
         let iy = share_value(&y, n, t, &mut rng);
         let w = Instant::now();
-        let res = simulate(n, t, 4, move |mut p| {
+        let res = simulate_in(n, t, 4, security, move |mut p| {
             let inp = vec![ix[p.me()].clone(), iy[p.me()].clone()];
             async move {
                 let r = super::run(&mut p, &Op::Linregress, inp).await;
@@ -139,7 +150,7 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize) -> String {
         let ia = share_value(&m, n, t, &mut rng);
         let ib = share_value(&m, n, t, &mut rng);
         let w = Instant::now();
-        let res = simulate(n, t, 5, move |mut p| {
+        let res = simulate_in(n, t, 5, security, move |mut p| {
             let inp = vec![ia[p.me()].clone(), ib[p.me()].clone()];
             async move {
                 let r = super::run(&mut p, &Op::Dot, inp).await;

@@ -68,14 +68,10 @@ impl<T: Transport> Party<T> {
                 }
             }
             let rows: Vec<Vec<Fp>> = (0..ra).map(|r| a[r * k..(r + 1) * k].to_vec()).collect();
-            let mut local = Vec::with_capacity(ra * cols.len());
-            for row in &rows {
-                for col in &cols {
-                    local.push(super::mul::dot(row, col));
-                }
-            }
-            self.counters.mults += (ra * cols.len() * k) as u64;
-            let out = self.reduce(&local).await?;
+            // (ra × k)·(k × ncols), the columns laid out as a k × ncols matrix
+            let nc = cols.len();
+            let bm: Vec<Fp> = (0..k * nc).map(|i| cols[i % nc][i / nc]).collect();
+            let out = self.matmul(a, &bm, ra, k, nc).await?;
             let mut groups = rows;
             groups.extend(cols);
             (groups, out)
@@ -109,22 +105,6 @@ const NS_KAPPA: f64 = 1e3;
 pub(crate) fn ns_iterations(d: usize) -> u32 {
     let need = 28.0 * 4.0 * NS_KAPPA * NS_KAPPA * d as f64;
     need.log2().ceil() as u32
-}
-
-impl<T: Transport> Party<T> {
-    /// Secret matrix product (r×k)·(k×c) of degree-t sharings, one reduction for all outputs.
-    pub async fn matmul(&mut self, a: &[Fp], b: &[Fp], r: usize, k: usize, c: usize) -> Result<Vec<Fp>, MpcError> {
-        let cols: Vec<Vec<Fp>> = (0..c).map(|j| (0..k).map(|kk| b[kk * c + j]).collect()).collect();
-        let mut local = Vec::with_capacity(r * c);
-        for i in 0..r {
-            let row = &a[i * k..(i + 1) * k];
-            for col in &cols {
-                local.push(super::mul::dot(row, col));
-            }
-        }
-        self.counters.mults += (r * k * c) as u64;
-        self.reduce(&local).await
-    }
 }
 
 /// Committee side of inv: numpy.linalg.inv of a square 2-D matrix.
@@ -188,7 +168,7 @@ pub(crate) async fn run_inv<T: Transport>(
 
     // 1. certificate and ‖A‖_F²
     let flag_r = party.certify(std::slice::from_ref(&a), STORED_BITS + 1, 62).await?;
-    let s = party.reduce(&[super::mul::dot(&a, &a)]).await?[0];
+    let s = party.inner_products(&[(&a, &a)]).await?[0];
     let sb = party.decompose(&[s]).await?;
     let nm = party.normalise(&sb, 1).await?;
     let (smin, _) = super::sqrt::s_range();
@@ -241,7 +221,7 @@ pub(crate) async fn run_inv<T: Transport>(
     for i in 0..d {
         res[i * d + i] += Fp::new(1u128 << f);
     }
-    let rr = party.reduce(&[super::mul::dot(&res, &res)]).await?[0];
+    let rr = party.inner_products(&[(&res, &res)]).await?[0];
     // ‖R‖_F² ≤ 2^-40 ⇔ rr ≤ 2^(2F−40); |rr| < d²·2^(2F+2)
     let thr = Fp::new(1u128 << (2 * f - 40));
     let kbits = clog2((d * d) as u128) + 2 * f + 4;

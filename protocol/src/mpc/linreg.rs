@@ -9,7 +9,6 @@ use super::bits::{FIELD_BITS, decompose_needs, suffix_or_needs};
 use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::compare::ltz_needs;
 use super::div::{bits_times_const, round_pow2_div};
-use super::mul::dot;
 use super::prep::Needs;
 use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 use super::sqrt::s_range;
@@ -105,9 +104,9 @@ pub(crate) async fn run_linregress<T: Transport>(
     let flag_c = party.certify(&[dx.clone(), dy.clone()], STORED_BITS + 2, l).await?;
     let nf = Fp::from_u64(n as u64);
     let (sdx, sdy): (Fp, Fp) = (dx.iter().copied().sum(), dy.iter().copied().sum());
-    let local = [nf * dot(&dx, &dx) - sdx * sdx, nf * dot(&dy, &dy) - sdy * sdy, nf * dot(&dx, &dy) - sdx * sdy];
-    let cc = party.reduce(&local).await?;
-    let (cxx, cyy, cxy) = (cc[0], cc[1], cc[2]);
+    let (sx, sy) = ([sdx], [sdy]);
+    let q = party.inner_products(&[(&dx, &dx), (&dy, &dy), (&dx, &dy), (&sx, &sx), (&sy, &sy), (&sx, &sy)]).await?;
+    let (cxx, cyy, cxy) = (nf * q[0] - q[3], nf * q[1] - q[4], nf * q[2] - q[5]);
     party.step("aggregates");
 
     // 3. bits and normalisation
@@ -121,26 +120,22 @@ pub(crate) async fn run_linregress<T: Transport>(
     let (smin, smax) = s_range();
     let w = (smax - smin + 1) as usize;
     let (ux, uy) = (&nm.onehot_s[0], &nm.onehot_s[1]);
-    let mut hl = vec![Fp::ZERO; 2 * w - 1];
-    let mut gl = vec![Fp::ZERO; 2 * w - 1];
+    let mut hg: Vec<Vec<(Fp, Fp)>> = vec![Vec::new(); 2 * (2 * w - 1)];
     for a in 0..w {
         for b in 0..w {
-            let p = ux[a] * uy[b];
-            hl[a + b] += p;
-            gl[b + w - 1 - a] += p;
+            hg[a + b].push((ux[a], uy[b]));
+            hg[2 * w - 1 + b + w - 1 - a].push((ux[a], uy[b]));
         }
     }
-    let mut hg = hl;
-    hg.extend(gl);
-    let hg = party.reduce(&hg).await?;
+    let hg = party.sum_products(&hg).await?;
     let (h, g) = hg.split_at(2 * w - 1);
     // Cxy' = Σ_k h_k·⌊Cxy / 2^σ⌋, σ = k + 2·smin
-    let mut acc = Fp::ZERO;
+    let mut acc = Vec::with_capacity(h.len());
     for (k, hk) in h.iter().enumerate() {
         let sigma = k as i32 + 2 * smin;
-        acc += *hk * shifted(cxy_bits, cxy, sigma, 126);
+        acc.push((*hk, shifted(cxy_bits, cxy, sigma, 126)));
     }
-    let c = party.reduce(&[acc]).await?[0];
+    let c = party.sum_products(&[acc]).await?[0];
     // gate c by the certificate so that a failing range never feeds an out-of-bound truncation
     let c = party.mul(&[c], &[flag_c]).await?[0];
     party.step("shift");
@@ -179,19 +174,19 @@ pub(crate) async fn run_linregress<T: Transport>(
         party.decompose(&[u + Fp::new(1u128 << uoff)]).await?
     };
     let down = (f - FRAC_BITS) as i32; // from scale 2^F to the storage scale
-    let mut term = Fp::ZERO;
-    let mut slope_acc = Fp::ZERO;
+    let mut term = Vec::new();
+    let mut slope_acc = Vec::new();
     for (i, gd) in g.iter().enumerate() {
         let d = i as i32 - (w as i32 - 1);
         if d <= q_high {
-            term += *gd * shifted(&ub[..m], u, f as i32 - d, uoff);
+            term.push((*gd, shifted(&ub[..m], u, f as i32 - d, uoff)));
             if store {
-                slope_acc += *gd * shifted(&ub[m..2 * m], slope_m, down - d, STORE_OFF);
+                slope_acc.push((*gd, shifted(&ub[m..2 * m], slope_m, down - d, STORE_OFF)));
             }
         }
     }
     let to_reduce = if store { vec![term, slope_acc] } else { vec![term] };
-    let reduced = party.reduce(&to_reduce).await?;
+    let reduced = party.sum_products(&to_reduce).await?;
     let intercept = ybar - reduced[0];
     // store: decompose intercept + 2^19 so that the shift by 2^20 below rounds to nearest
     let half = if store { Fp::new(1u128 << (40 - FRAC_BITS - 1)) } else { Fp::ZERO };

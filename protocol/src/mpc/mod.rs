@@ -1,5 +1,9 @@
-//! The MPC engine: semi-honest, honest-majority (t < n/2) protocols on Shamir shares over
-//! GF(2^127 − 1), written against a [`Transport`] so the same code runs in memory and over libp2p.
+//! The MPC engine: honest-majority (t < n/2) protocols on Shamir shares over GF(2^127 − 1),
+//! written against a [`Transport`] so the same code runs in memory and over libp2p, in one of two
+//! [`Security`] modes: **active** (the default: a coalition of up to t members that deviates in any
+//! way is caught — the run aborts with [`MpcError::Integrity`] — before anything it could bias is
+//! opened; the argument is in `verify.rs`) or **semi-honest** (the cheaper protocols, secure only
+//! against members that follow them).
 //!
 //! Owns: the [`Party`] context (transport, threshold, CSPRNG, preprocessing pools, counters, audit,
 //! progress), the error type, and the message plumbing every primitive uses (one message per peer per
@@ -7,8 +11,9 @@
 //! never branch on secret data (DESIGN §3); the primitives below say what they open and why it is
 //! masked, next to the code.
 //!
-//! Layout (one file per primitive): [`transport`], [`audit`], [`prep`] (preprocessing), [`open`],
-//! [`mul`] (Beaver and degree reduction), [`trunc`], [`bits`], [`compare`], [`div`], [`sqrt`],
+//! Layout (one file per primitive): [`transport`], [`audit`], [`prep`] (preprocessing),
+//! [`prep_active`] (active mode's checked preprocessing), [`verify`] (active mode's input checks
+//! and the argument as a whole), [`open`], [`mul`] (Beaver and degree reduction), [`matmul`], [`trunc`], [`bits`], [`compare`], [`div`], [`sqrt`],
 //! [`shift`] (scaling by a secret power of two), [`stats`], [`linalg`], [`linreg`], [`tdist`]
 //! (Student t in the clear), [`ops`] (the op dispatcher and requester-side decoding), [`reshare`]
 //! and [`bench`]; the leaves [`bounds`] (static bounds shared by the planning code) and [`spec`]
@@ -26,10 +31,12 @@ pub mod compare;
 pub mod div;
 pub mod linalg;
 pub mod linreg;
+pub mod matmul;
 pub mod mul;
 pub mod open;
 pub mod ops;
 pub mod prep;
+pub mod prep_active;
 pub mod reshare;
 pub mod shift;
 pub mod spec;
@@ -38,15 +45,20 @@ pub mod stats;
 pub mod tdist;
 pub mod transport;
 pub mod trunc;
+pub mod verify;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_active;
 
 pub use audit::{AuditEntry, OpenKind};
 pub use ops::{reveal, run, run_stored};
 pub use reshare::reshare_in;
 pub use spec::{Op, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 pub use transport::{InMemoryTransport, Transport};
+#[cfg(any(test, feature = "cheat"))]
+pub use verify::Cheat;
 
 use crate::field::{self, Fp};
 use crate::shamir;
@@ -81,6 +93,47 @@ pub enum MpcError {
     Unsupported(String),
     #[error("inconsistent output shares: {0}")]
     Inconsistent(String),
+    /// Active mode: a check showed that some member deviated from the protocol. Nothing was
+    /// revealed or stored; the message says which check failed (never which value).
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+}
+
+/// The adversary a computation is secure against. Every member of a committee runs the same mode:
+/// a member refuses a session whose mode differs from its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Security {
+    /// Secure with abort against up to t members that deviate arbitrarily (the default).
+    #[default]
+    Active,
+    /// Secure only against members that follow the protocol (cheaper; an option).
+    SemiHonest,
+}
+
+impl Security {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Active => "active",
+            Security::SemiHonest => "semi-honest",
+        }
+    }
+}
+
+impl std::fmt::Display for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(Security::Active),
+            "semi-honest" | "semi_honest" | "semihonest" => Ok(Security::SemiHonest),
+            other => Err(format!("unknown MPC security mode {other:?} (expected active or semi-honest)")),
+        }
+    }
 }
 
 /// Cost counters, for benchmarks and the node's metrics.
@@ -127,6 +180,14 @@ pub struct Party<T: Transport> {
     /// Lagrange coefficients for the cyclic opening sets of degree t and 2t (see `open.rs`).
     pub(crate) lambda_t: Vec<Fp>,
     pub(crate) lambda_2t: Vec<Fp>,
+    pub(crate) security: Security,
+    /// Active mode's checked opening (see `open.rs`): Lagrange coefficients at 0 over parties
+    /// 0..=t, and for each party j > t the coefficients that predict its share from those t + 1.
+    pub(crate) robust_at0: Vec<Fp>,
+    pub(crate) robust_predict: Vec<Vec<Fp>>,
+    /// Test-only misbehaviour of this party (the `cheat` feature; see `verify.rs`).
+    #[cfg(any(test, feature = "cheat"))]
+    pub(crate) cheat: Option<verify::Cheat>,
 }
 
 impl<T: Transport> Party<T> {
@@ -154,6 +215,7 @@ impl<T: Transport> Party<T> {
         let me = transport.me();
         let (lambda_t, lambda_2t) =
             if me < n { (open::lambdas(me, n, t)?, open::lambdas(me, n, 2 * t)?) } else { (vec![], vec![]) };
+        let (robust_at0, robust_predict) = open::robust_coefficients(n, t)?;
         Ok(Party {
             tr: transport,
             n,
@@ -168,7 +230,23 @@ impl<T: Transport> Party<T> {
             in_prep: false,
             lambda_t,
             lambda_2t,
+            security: Security::default(),
+            robust_at0,
+            robust_predict,
+            #[cfg(any(test, feature = "cheat"))]
+            cheat: None,
         })
+    }
+
+    /// Chooses the security mode (before the first protocol step; the default is active).
+    pub fn set_security(&mut self, security: Security) {
+        self.security = security;
+    }
+    pub fn security(&self) -> Security {
+        self.security
+    }
+    pub(crate) fn active(&self) -> bool {
+        self.security == Security::Active
     }
 
     pub fn me(&self) -> usize {

@@ -1,9 +1,13 @@
 //! Multiplication: Beaver elementwise products, and degree reduction of sums of local products
 //! (inner products, matrix products, and the products of the bit circuits).
 //!
-//! Owns: `mul` (Beaver), `mul_dn` / `reduce` (double-sharing degree reduction), and the local
-//! inner-product kernels. Must never open x − a or y − b with a reused triple, nor a degree-2t value
-//! without subtracting a fresh [r]_2t.
+//! Owns: `mul` (Beaver), `mul_dn` / `reduce` (double-sharing degree reduction), `inner_products`
+//! and `sum_products` (sums of products, the only way op code multiplies more than elementwise),
+//! and the local inner-product kernels. Must never open x − a or y − b with a reused triple, nor a
+//! degree-2t value without subtracting a fresh [r]_2t, and in active mode never reduce a product
+//! whose factors it does not see: there every product is a Beaver product on a triple that passed
+//! its sacrifice (`prep_active.rs`), opened with the checked opening, so it is exact or the run
+//! aborts. Matrix products have their own file (`matmul.rs`).
 //!
 //! Security:
 //! - **Beaver**: opens d = x − a and e = y − b. a, b are uniform and used once, so (d, e) is uniform
@@ -39,7 +43,11 @@ impl<T: Transport> Party<T> {
     }
 
     /// Reduces degree-2t sharings (local products or sums of them) to degree t. One round.
-    pub async fn reduce(&mut self, z2t: &[Fp]) -> Result<Vec<Fp>, MpcError> {
+    /// Semi-honest only: active mode refuses (its products go through `mul`).
+    pub(crate) async fn reduce(&mut self, z2t: &[Fp]) -> Result<Vec<Fp>, MpcError> {
+        if self.active() {
+            return Err(MpcError::Config("degree reduction of unseen products in active mode".into()));
+        }
         let k = z2t.len();
         if k == 0 {
             return Ok(vec![]);
@@ -58,21 +66,62 @@ impl<T: Transport> Party<T> {
         if x.len() != y.len() {
             return Err(MpcError::Shape("mul_dn length mismatch".into()));
         }
+        if self.active() {
+            return self.mul(x, y).await;
+        }
         let z: Vec<Fp> = x.iter().zip(y).map(|(a, b)| *a * *b).collect();
         self.counters.mults += x.len() as u64;
         self.reduce(&z).await
     }
 
-    /// Inner products: out[k] = Σ_i x[k][i]·y[k][i], each reduced once.
+    /// Inner products: out[k] = Σ_i x[k][i]·y[k][i], each reduced once (semi-honest), or from
+    /// one Beaver product per term (active).
     pub async fn inner_products(&mut self, pairs: &[(&[Fp], &[Fp])]) -> Result<Vec<Fp>, MpcError> {
-        let mut z = Vec::with_capacity(pairs.len());
         for (x, y) in pairs {
             if x.len() != y.len() {
                 return Err(MpcError::Shape("inner product length mismatch".into()));
             }
-            z.push(dot(x, y));
         }
+        if self.active() {
+            let xs: Vec<Fp> = pairs.iter().flat_map(|(x, _)| x.iter().copied()).collect();
+            let ys: Vec<Fp> = pairs.iter().flat_map(|(_, y)| y.iter().copied()).collect();
+            let prod = self.mul(&xs, &ys).await?;
+            let mut out = Vec::with_capacity(pairs.len());
+            let mut off = 0;
+            for (x, _) in pairs {
+                out.push(prod[off..off + x.len()].iter().copied().sum());
+                off += x.len();
+            }
+            return Ok(out);
+        }
+        let z: Vec<Fp> = pairs.iter().map(|(x, y)| dot(x, y)).collect();
+        self.mults_add(pairs.iter().map(|(x, _)| x.len()).sum());
         self.reduce(&z).await
+    }
+
+    /// Sums of products given term by term: out[k] = Σ_j x_kj·y_kj for `terms[k]` = [(x_kj, y_kj)].
+    /// Public factors fold into either side. Semi-honest: one reduction per output; active: one
+    /// Beaver product per term.
+    pub async fn sum_products(&mut self, terms: &[Vec<(Fp, Fp)>]) -> Result<Vec<Fp>, MpcError> {
+        if self.active() {
+            let xs: Vec<Fp> = terms.iter().flatten().map(|(x, _)| *x).collect();
+            let ys: Vec<Fp> = terms.iter().flatten().map(|(_, y)| *y).collect();
+            let prod = self.mul(&xs, &ys).await?;
+            let mut out = Vec::with_capacity(terms.len());
+            let mut off = 0;
+            for t in terms {
+                out.push(prod[off..off + t.len()].iter().copied().sum());
+                off += t.len();
+            }
+            return Ok(out);
+        }
+        let z: Vec<Fp> = terms.iter().map(|t| t.iter().map(|(x, y)| *x * *y).sum()).collect();
+        self.mults_add(terms.iter().map(|t| t.len()).sum());
+        self.reduce(&z).await
+    }
+
+    pub(crate) fn mults_add(&mut self, k: usize) {
+        self.counters.mults += k as u64;
     }
 }
 

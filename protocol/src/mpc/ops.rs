@@ -89,9 +89,21 @@ async fn run_timed<T: Transport>(
     check_inputs(&inputs)?;
     let start = Instant::now();
     let prep0 = party.counters.prep_time;
-    let r = run_inner(party, op, inputs, store).await;
+    let shares: Vec<&[Fp]> = inputs.iter().map(|i| i.share.as_slice()).collect();
+    let checked = party.check_direct_inputs(&shares).await;
+    let r = match checked {
+        Ok(()) => run_inner(party, op, inputs, store).await,
+        Err(e) => Err(e),
+    };
     let prep = party.counters.prep_time - prep0;
     party.counters.online_time += start.elapsed().saturating_sub(prep);
+    #[cfg(any(test, feature = "cheat"))]
+    let r = r.map(|mut out| {
+        if party.cheat == Some(super::verify::Cheat::Output) {
+            out.shares = super::verify::nudge(&out.shares);
+        }
+        out
+    });
     r
 }
 
@@ -275,10 +287,30 @@ pub fn reveal(
     inputs_meta: &[ValueMeta],
     shares: &[(usize, OutputShare)],
     t: usize,
+    security: super::Security,
 ) -> Result<OpResult, MpcError> {
-    if shares.len() < t + 1 {
-        return Err(MpcError::Inconsistent(format!("need {} output shares, got {}", t + 1, shares.len())));
+    let need = match security {
+        super::Security::SemiHonest => t + 1,
+        // ≥ 2t + 1 consistent shares: the ≥ t + 1 honest ones among them fix the polynomial
+        super::Security::Active => 2 * t + 1,
+    };
+    if shares.len() < need {
+        return Err(MpcError::Inconsistent(format!("need {need} output shares, got {}", shares.len())));
     }
+    reveal_shares(op, inputs_meta, shares, t).map_err(|e| match (security, e) {
+        (super::Security::Active, MpcError::Inconsistent(why)) => {
+            MpcError::Integrity(format!("the output shares do not agree ({why})"))
+        }
+        (_, e) => e,
+    })
+}
+
+fn reveal_shares(
+    op: &Op,
+    inputs_meta: &[ValueMeta],
+    shares: &[(usize, OutputShare)],
+    t: usize,
+) -> Result<OpResult, MpcError> {
     let first = &shares[0].1;
     for (_, s) in shares {
         if s.layout != first.layout || s.checks != first.checks || s.shares.len() != first.shares.len() {

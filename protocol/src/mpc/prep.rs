@@ -43,6 +43,8 @@ pub struct Needs {
     pub doubles: usize,
     pub bits: usize,
     pub pairs: Vec<(PairSpec, usize)>,
+    /// Plain random sharings (active mode's coins and input-check masks).
+    pub randoms: usize,
 }
 
 impl Needs {
@@ -50,6 +52,7 @@ impl Needs {
         self.triples += o.triples;
         self.doubles += o.doubles;
         self.bits += o.bits;
+        self.randoms += o.randoms;
         for &(s, k) in &o.pairs {
             self.pair(s, k);
         }
@@ -62,7 +65,11 @@ impl Needs {
         }
     }
     pub fn is_empty(&self) -> bool {
-        self.triples == 0 && self.doubles == 0 && self.bits == 0 && self.pairs.iter().all(|(_, k)| *k == 0)
+        self.triples == 0
+            && self.doubles == 0
+            && self.bits == 0
+            && self.randoms == 0
+            && self.pairs.iter().all(|(_, k)| *k == 0)
     }
 }
 
@@ -74,10 +81,10 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    fn avail(&self) -> usize {
+    pub(crate) fn avail(&self) -> usize {
         self.cols.first().map_or(0, |c| c.len() - self.pos)
     }
-    fn push(&mut self, new: Vec<Vec<Fp>>) {
+    pub(crate) fn push(&mut self, new: Vec<Vec<Fp>>) {
         if self.cols.is_empty() || self.avail() == 0 {
             self.cols = new;
             self.pos = 0;
@@ -89,7 +96,7 @@ impl Pool {
         }
         self.pos = 0;
     }
-    fn take(&mut self, k: usize) -> Vec<Vec<Fp>> {
+    pub(crate) fn take(&mut self, k: usize) -> Vec<Vec<Fp>> {
         let p = self.pos;
         self.pos += k;
         self.cols.iter().map(|c| c[p..p + k].to_vec()).collect()
@@ -98,10 +105,11 @@ impl Pool {
 
 #[derive(Default)]
 pub(crate) struct Pools {
-    triples: Pool,
-    doubles: Pool,
-    bits: Pool,
-    pairs: Vec<(PairSpec, Pool)>,
+    pub(crate) triples: Pool,
+    pub(crate) doubles: Pool,
+    pub(crate) bits: Pool,
+    pub(crate) pairs: Vec<(PairSpec, Pool)>,
+    pub(crate) rands: Pool,
 }
 
 /// Beaver triples as columns.
@@ -125,13 +133,16 @@ impl<T: Transport> Party<T> {
     }
 
     async fn preprocess_inner(&mut self, needs: &Needs) -> Result<(), MpcError> {
+        if self.active() {
+            return self.preprocess_active(needs).await;
+        }
         let me = self.check_member()?;
         let (n, t) = (self.n, self.t);
         let per = n - t;
         let nt = needs.triples;
         let nbits = needs.bits;
         let xor_mults = nbits * t;
-        let n_rand = 2 * nt;
+        let n_rand = 2 * nt + needs.randoms;
         let n_dbl = nt + xor_mults + needs.doubles;
         let kr = n_rand.div_ceil(per);
         let kd = n_dbl.div_ceil(per);
@@ -142,37 +153,23 @@ impl<T: Transport> Party<T> {
         // ---- round 1: deal everything that needs no multiplication ----
         // Each committee member's vector, dealt straight into per-party buffers.
         let total = kr + 2 * kd + contrib_len(me);
-        let mut bufs: Vec<Vec<Fp>> = (0..n).map(|_| Vec::with_capacity(total)).collect();
-        let xs: Vec<Fp> = (0..n).map(crate::shamir::x_of).collect();
-        let mut coeffs = vec![Fp::ZERO; 2 * t];
+        let mut dealer = Dealer::new(n, t, total);
         let rng = &mut self.rng;
-        let mut deal_one = |bufs: &mut [Vec<Fp>], s: Fp, deg: usize, rng: &mut rand::rngs::StdRng| {
-            for c in coeffs[..deg].iter_mut() {
-                *c = Fp::random(rng);
-            }
-            for (b, x) in bufs.iter_mut().zip(&xs) {
-                let mut acc = Fp::ZERO;
-                for c in coeffs[..deg].iter().rev() {
-                    acc = (acc + *c) * *x;
-                }
-                b.push(acc + s);
-            }
-        };
         for _ in 0..kr {
             let s = Fp::random(rng);
-            deal_one(&mut bufs, s, t, rng);
+            dealer.deal(s, t, rng);
         }
         let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(rng)).collect();
         for &s in &sd {
-            deal_one(&mut bufs, s, t, rng);
+            dealer.deal(s, t, rng);
         }
         for &s in &sd {
-            deal_one(&mut bufs, s, 2 * t, rng);
+            dealer.deal(s, 2 * t, rng);
         }
         if me <= t {
             for _ in 0..nbits {
                 let b = Fp::from_u64(rng.next_u64() & 1);
-                deal_one(&mut bufs, b, t, rng);
+                dealer.deal(b, t, rng);
             }
             for &(spec, k) in &pairs {
                 let mut qs = Vec::with_capacity(k);
@@ -180,51 +177,20 @@ impl<T: Transport> Party<T> {
                     let q = random_bits_u128(rng, spec.kq);
                     let s = if spec.d > 1 { rng.random_range(0..spec.d) } else { 0 };
                     // d·2^kq < p is checked by the caller (trunc.rs), so this cannot wrap.
-                    deal_one(&mut bufs, Fp::new(spec.d * q + s), t, rng);
+                    dealer.deal(Fp::new(spec.d * q + s), t, rng);
                     qs.push(Fp::new(q));
                 }
                 for q in qs {
-                    deal_one(&mut bufs, q, t, rng);
+                    dealer.deal(q, t, rng);
                 }
             }
         }
-        let mut out = Vec::with_capacity(n - 1);
-        let mut mine: Vec<Fp> = Vec::new();
-        for (j, b) in bufs.into_iter().enumerate() {
-            if j == me {
-                mine = b;
-            } else {
-                out.push((j, field::to_bytes_vec(&b)));
-            }
-        }
-        let from: Vec<usize> = (0..n).filter(|&j| j != me).collect();
-        let got = self.exchange(out, &from).await?;
-        // received[j] = the vector dealer j sent me
-        let mut received: Vec<Vec<Fp>> = vec![vec![]; n];
-        for (k, msg) in got.iter().enumerate() {
-            let s = from[k];
-            received[s] = decode(s, msg, kr + 2 * kd + contrib_len(s))?;
-        }
-        received[me] = mine;
+        let received = self.exchange_dealt(dealer, |s| kr + 2 * kd + contrib_len(s)).await?;
 
         // ---- DN extraction ----
-        let vander: Vec<Vec<Fp>> =
-            (0..per).map(|k| (0..n).map(|j| Fp::from_u64(j as u64 + 1).pow(k as u128)).collect()).collect();
-        let extract = |off: usize, k: usize, count: usize| -> Vec<Fp> {
-            let mut res = Vec::with_capacity(k * per);
-            for b in 0..k {
-                for row in &vander {
-                    let mut acc = Fp::ZERO;
-                    for (j, m) in row.iter().enumerate() {
-                        acc += *m * received[j][off + b];
-                    }
-                    res.push(acc);
-                }
-            }
-            res.truncate(count);
-            res
-        };
-        let rands = extract(0, kr, n_rand);
+        let extract = |off: usize, k: usize, count: usize| dn_extract(&received, n, t, off, k, count);
+        let mut rands = extract(0, kr, n_rand);
+        let extra_rands = rands.split_off(2 * nt);
         let dt = extract(kr, kd, n_dbl);
         let d2 = extract(kr + kd, kd, n_dbl);
         let mut dpos = 0usize;
@@ -302,6 +268,9 @@ impl<T: Transport> Party<T> {
         debug_assert_eq!(rest_dt.len(), needs.doubles);
 
         self.counters.mults += (nt + xor_mults) as u64;
+        if !extra_rands.is_empty() {
+            self.pools.rands.push(vec![extra_rands]);
+        }
         if nt > 0 {
             self.pools.triples.push(vec![a.to_vec(), b.to_vec(), c_vals]);
         }
@@ -312,14 +281,7 @@ impl<T: Transport> Party<T> {
             self.pools.bits.push(vec![bits]);
         }
         for ((spec, _), (r, q)) in pairs.iter().zip(cpairs) {
-            match self.pools.pairs.iter_mut().find(|(s, _)| s == spec) {
-                Some((_, p)) => p.push(vec![r, q]),
-                None => {
-                    let mut p = Pool::default();
-                    p.push(vec![r, q]);
-                    self.pools.pairs.push((*spec, p));
-                }
-            }
+            self.push_pairs(*spec, r, q);
         }
         Ok(())
     }
@@ -383,6 +345,111 @@ impl<T: Transport> Party<T> {
         let r = c.pop().unwrap_or_default();
         Ok((r, q))
     }
+}
+
+impl<T: Transport> Party<T> {
+    /// `k` random degree-t sharings of uniform secrets nobody knows.
+    pub(crate) async fn take_rands(&mut self, k: usize) -> Result<Vec<Fp>, MpcError> {
+        let have = self.pools.rands.avail();
+        if have < k {
+            self.counters.prep_topups += 1;
+            let needs = Needs { randoms: k - have, ..Default::default() };
+            self.preprocess(&needs).await?;
+        }
+        Ok(self.pools.rands.take(k).pop().unwrap_or_default())
+    }
+
+    /// Adds truncation pairs to the pool of their spec.
+    pub(crate) fn push_pairs(&mut self, spec: PairSpec, r: Vec<Fp>, q: Vec<Fp>) {
+        match self.pools.pairs.iter_mut().find(|(s, _)| *s == spec) {
+            Some((_, p)) => p.push(vec![r, q]),
+            None => {
+                let mut p = Pool::default();
+                p.push(vec![r, q]);
+                self.pools.pairs.push((spec, p));
+            }
+        }
+    }
+
+    /// Round 1 of every generator: sends each member the shares dealt to it, and returns
+    /// `received[j]` = the vector dealer j dealt me (`len(j)` elements, checked).
+    pub(crate) async fn exchange_dealt(
+        &mut self,
+        dealer: Dealer,
+        len: impl Fn(usize) -> usize,
+    ) -> Result<Vec<Vec<Fp>>, MpcError> {
+        let me = self.check_member()?;
+        let n = self.n;
+        let mut out = Vec::with_capacity(n - 1);
+        let mut mine: Vec<Fp> = Vec::new();
+        for (j, b) in dealer.bufs.into_iter().enumerate() {
+            if j == me {
+                mine = b;
+            } else {
+                out.push((j, field::to_bytes_vec(&b)));
+            }
+        }
+        let from: Vec<usize> = (0..n).filter(|&j| j != me).collect();
+        let got = self.exchange(out, &from).await?;
+        let mut received: Vec<Vec<Fp>> = vec![vec![]; n];
+        for (k, msg) in got.iter().enumerate() {
+            let s = from[k];
+            received[s] = decode(s, msg, len(s))?;
+        }
+        received[me] = mine;
+        Ok(received)
+    }
+}
+
+/// Deals secrets into one buffer per committee member (Horner evaluation at x = 1..n).
+pub(crate) struct Dealer {
+    bufs: Vec<Vec<Fp>>,
+    xs: Vec<Fp>,
+    coeffs: Vec<Fp>,
+}
+
+impl Dealer {
+    pub(crate) fn new(n: usize, t: usize, capacity: usize) -> Dealer {
+        Dealer {
+            bufs: (0..n).map(|_| Vec::with_capacity(capacity)).collect(),
+            xs: (0..n).map(crate::shamir::x_of).collect(),
+            coeffs: vec![Fp::ZERO; 2 * t],
+        }
+    }
+
+    /// Appends a fresh degree-`deg` sharing of `s` (deg ≤ 2t).
+    pub(crate) fn deal(&mut self, s: Fp, deg: usize, rng: &mut rand::rngs::StdRng) {
+        for c in self.coeffs[..deg].iter_mut() {
+            *c = Fp::random(rng);
+        }
+        for (b, x) in self.bufs.iter_mut().zip(&self.xs) {
+            let mut acc = Fp::ZERO;
+            for c in self.coeffs[..deg].iter().rev() {
+                acc = (acc + *c) * *x;
+            }
+            b.push(acc + s);
+        }
+    }
+}
+
+/// DN extraction: `k` blocks at offset `off` of every dealer's vector, times the (n−t)×n
+/// Vandermonde matrix; the first `count` outputs (security argument in the module doc).
+pub(crate) fn dn_extract(received: &[Vec<Fp>], n: usize, t: usize, off: usize, k: usize, count: usize) -> Vec<Fp> {
+    let per = n - t;
+    let vander: Vec<Vec<Fp>> =
+        (0..per).map(|r| (0..n).map(|j| Fp::from_u64(j as u64 + 1).pow(r as u128)).collect()).collect();
+    let mut res = Vec::with_capacity(k * per);
+    for b in 0..k {
+        for row in &vander {
+            let mut acc = Fp::ZERO;
+            for (j, m) in row.iter().enumerate() {
+                acc += *m * received[j][off + b];
+            }
+            res.push(acc);
+        }
+    }
+    res.truncate(count);
+    res
 }
 
 /// A uniform integer in [0, 2^k), k ≤ 127.

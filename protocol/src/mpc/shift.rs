@@ -81,7 +81,7 @@ impl<T: Transport> Party<T> {
         let tr = self.trunc_each(&vals, &ms, trunc_bound(bound, self.t)).await?;
         let mut local = Vec::with_capacity(x.len());
         for (i, xi) in x.iter().enumerate() {
-            let mut acc = Fp::ZERO;
+            let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(onehot.len());
             for (h, &e) in onehot.iter().zip(exps) {
                 let term = if e >= 0 {
                     *xi * Fp::new(1u128 << e)
@@ -91,10 +91,10 @@ impl<T: Transport> Party<T> {
                         None => continue, // below the value's resolution: 0
                     }
                 };
-                acc += *h * term; // degree 2t, summed, reduced once below
+                acc.push((*h, term)); // one product term, summed below
             }
             local.push(acc);
         }
-        self.reduce(&local).await
+        self.sum_products(&local).await
     }
 }

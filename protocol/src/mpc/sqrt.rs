@@ -65,7 +65,7 @@ impl<T: Transport> Party<T> {
             let mut oh = vec![Fp::ZERO; (smax - smin + 1) as usize];
             let b = &wbits[e * m..(e + 1) * m];
             let ys = &y[e * m..(e + 1) * m];
-            let mut acc = Fp::ZERO;
+            let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(m);
             let mut p = Fp::ZERO;
             for j in 0..m {
                 let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
@@ -79,7 +79,7 @@ impl<T: Transport> Party<T> {
                         vj += *bi * Fp::new(1u128 << e2);
                     }
                 }
-                acc += onehot * vj; // degree 2t, summed, reduced once below
+                acc.push((onehot, vj)); // one product term, summed below
                 p += onehot * Fp::new(1u128 << (shift(j) + s0));
             }
             local.push(acc);
@@ -87,7 +87,7 @@ impl<T: Transport> Party<T> {
             onehot_s.push(oh);
             nonzero.push(ys[0]);
         }
-        let mant = self.reduce(&local).await?;
+        let mant = self.sum_products(&local).await?;
         Ok(Normalised { mant, pw, onehot_s, nonzero })
     }
 

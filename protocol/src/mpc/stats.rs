@@ -105,13 +105,13 @@ impl<T: Transport> Party<T> {
         let all: Vec<Fp> = groups.iter().flatten().copied().collect();
         let h = self.trunc(&all, s, b).await?;
         let mut off = 0;
-        let mut local = Vec::with_capacity(groups.len());
+        let mut pairs: Vec<(&[Fp], &[Fp])> = Vec::with_capacity(groups.len());
         for g in groups {
             let hg = &h[off..off + g.len()];
-            local.push(super::mul::dot(hg, hg));
+            pairs.push((hg, hg));
             off += g.len();
         }
-        let q = self.reduce(&local).await?;
+        let q = self.inner_products(&pairs).await?;
         let diff: Vec<Fp> =
             groups.iter().zip(&q).map(|(g, q)| Fp::new((g.len() as u128) << (2 * CERT_G)) - *q).collect();
         let neg = self.ltz(&diff, k).await?;
@@ -175,8 +175,8 @@ impl<T: Transport> Party<T> {
     async fn n2var(&mut self, d: &[Fp]) -> Result<Fp, MpcError> {
         let n = Fp::from_u64(d.len() as u64);
         let sd: Fp = d.iter().copied().sum();
-        let local = n * super::mul::dot(d, d) - sd * sd;
-        Ok(self.reduce(&[local]).await?[0])
+        let q = self.inner_products(&[(d, d), (&[sd], &[sd])]).await?;
+        Ok(n * q[0] - q[1])
     }
 
     /// Variance (ddof = 0): shares of [var·2^40, flag].

@@ -75,7 +75,7 @@ fn run_op(
     if let Some(e) = sim.err {
         return (Err(e), sim.audits, sim.counters);
     }
-    (reveal(&op, &sim.metas, &sim.shares, t), sim.audits, sim.counters)
+    (reveal(&op, &sim.metas, &sim.shares, t, Security::SemiHonest), sim.audits, sim.counters)
 }
 
 fn farr(v: &[f64]) -> Value {
@@ -234,7 +234,8 @@ fn reshare_moves_a_secret_into_the_committee() {
             let mine = if i >= 3 { Some(src_shares[i - 3].clone()) } else { None };
             hs.push(tokio::spawn(async move {
                 let mut p = Party::with_seed(tr, n, t, i as u64).unwrap();
-                reshare_in(&mut p, &dealers, mine.as_deref(), 2).await.unwrap()
+                p.set_security(Security::SemiHonest);
+                reshare_in(&mut p, &dealers, mine.as_deref(), 2, 1).await.unwrap()
             }));
         }
         let mut v = Vec::new();
@@ -458,8 +459,10 @@ fn non_numeric_input_is_refused() {
 #[test]
 #[ignore]
 fn bench_table() {
-    println!("{}", bench::run_in_memory(3, 1, 100_000));
-    println!("{}", bench::run_in_memory(5, 2, 100_000));
+    for security in [Security::SemiHonest, Security::Active] {
+        println!("{}", bench::run_in_memory(3, 1, 100_000, security));
+        println!("{}", bench::run_in_memory(5, 2, 100_000, security));
+    }
 }
 
 fn ref_linregress(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
@@ -753,7 +756,7 @@ fn run_stored_op_counted(
             (*i, OutputShare { layout, checks: s.checks.clone(), shares: s.check_shares().to_vec() })
         })
         .collect();
-    if let Err(e) = reveal(&op, &metas, &flags, t) {
+    if let Err(e) = reveal(&op, &metas, &flags, t, Security::SemiHonest) {
         return (Err(e), vec![], audits, counters);
     }
     let stored: Vec<(crate::value::ValueMeta, Vec<Fp>)> =

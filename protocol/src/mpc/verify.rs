@@ -1,0 +1,114 @@
+//! Active security as a whole: why a coalition of up to t members that deviates cannot make an
+//! honest requester accept a wrong output, nor learn more than the semi-honest protocol shows; the
+//! check of inputs held directly by the committee; and the test-only misbehaviours.
+//!
+//! Owns: `check_direct_inputs`, the composition argument below, and [`Cheat`] (compiled only for
+//! tests and the node's `cheat` feature). Must never open an input, even a combination of inputs,
+//! without a fresh uniform mask.
+//!
+//! **The argument** (n ≥ 2t + 1 members, at most t corrupted, which may deviate in any way):
+//! 1. *Every opening is checked* (`open.rs`): each honest member gets the value the honest shares
+//!    define, or aborts. So nothing public can be shifted.
+//! 2. *Every product is exact*: products are Beaver products (elementwise, or on matrices,
+//!    `matmul.rs`) on triples that passed a sacrifice check before their result is used
+//!    (`prep_active.rs`), with checked openings of x − a and y − b. Given correct triples and
+//!    correct openings, Beaver's formula is exact. No degree-2t value is reduced online.
+//! 3. *Every random value is unbiased*: randoms come from DN extraction; bits from squares of
+//!    randoms; truncation and comparison masks are composed of those bits (`prep_active.rs`). Nobody
+//!    deals a bit or a mask of its choosing, so the masks of every statistical opening (truncation,
+//!    comparison, decomposition) have the distribution `trunc.rs` and `compare.rs` rely on.
+//! 4. *Inputs are checked before use*: an input the committee holds directly is checked by one
+//!    masked random-combination opening ([`Party::check_direct_inputs`]): ≥ 2t + 1 shares on one
+//!    degree-t polynomial leave a wrong share nowhere to hide. A reshared input must come from
+//!    ≥ 2t_src + 1 dealers, whose points are checked to lie on one degree-t_src polynomial
+//!    (`reshare.rs`). With fewer holders up the check could be evaded, so active mode refuses.
+//! 5. *Outputs are checked by the requester*: it combines only ≥ 2t + 1 output shares that lie on
+//!    one degree-t polynomial (`ops::reveal`).
+//! By 1–4, every value in the computation is exactly what an honest run computes on the checked
+//! inputs, or the run has aborted; by 5 the requester accepts nothing else. What is opened before a
+//! check completes is masked by fresh randomness (a', A', a, b, the DN doubles), so it shows nothing
+//! whatever the coalition did; an abort depends only on what the coalition sent, never on secret
+//! data. Soundness error: ≤ 2/p ≈ 2^-126 per check. At n = 2t + 1 a failed check cannot tell who
+//! cheated (abort only); `docs/threat-model.md` says what limits the resulting denial of service.
+//!
+//! Not covered: a value an owner dealt out of range. Computations never mix owners
+//! (`admission::classify`), so such a value can only distort the dealer's own results.
+
+use super::{MpcError, Party, Transport};
+use crate::field::Fp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+impl<T: Transport> Party<T> {
+    /// Active mode: checks that the committee's shares of every input lie on one degree-t
+    /// polynomial, by opening r + Σ γ_i x_i (r a fresh random sharing, γ from a coin opened after
+    /// the inputs are fixed). Semi-honest mode: nothing to do.
+    pub async fn check_direct_inputs(&mut self, inputs: &[&[Fp]]) -> Result<(), MpcError> {
+        if !self.active() || inputs.iter().all(|x| x.is_empty()) {
+            return Ok(());
+        }
+        let rs = self.take_rands(2).await?;
+        // Mask: a fresh DN random, opened after the inputs are fixed.
+        let coin = self.open(&rs[..1], self.t, "coin").await?[0];
+        let mut g = StdRng::from_seed(super::prep_active::coin_seed(coin));
+        let mut v = rs[1];
+        for x in inputs {
+            for xi in x.iter() {
+                v += Fp::random(&mut g) * *xi;
+            }
+        }
+        // Mask: r (fresh, uniform) hides the combination; the checked opening does the work.
+        self.open(&[v], self.t, "input-check").await.map_err(|e| match e {
+            MpcError::Integrity(_) => {
+                MpcError::Integrity("an input's shares do not lie on one polynomial (a holder's share is wrong)".into())
+            }
+            other => other,
+        })?;
+        Ok(())
+    }
+}
+
+/// Ways a test can make one party misbehave (tests and the node's `cheat` feature only).
+#[cfg(any(test, feature = "cheat"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cheat {
+    /// Adds 1 to the first element of every share it sends in a checked opening.
+    Open,
+    /// Adds 1 to its share of every degree-2t opening (an additive attack on DN products).
+    Product,
+    /// Adds 1 to the share it deals as a dealer of a reshared input.
+    Reshare,
+    /// Adds 1 to its output shares.
+    Output,
+}
+
+#[cfg(any(test, feature = "cheat"))]
+impl Cheat {
+    pub fn from_name(s: &str) -> Option<Cheat> {
+        match s {
+            "open" => Some(Cheat::Open),
+            "product" => Some(Cheat::Product),
+            "reshare" => Some(Cheat::Reshare),
+            "output" => Some(Cheat::Output),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(any(test, feature = "cheat"))]
+impl<T: Transport> Party<T> {
+    /// Makes this party misbehave as `cheat` says.
+    pub fn set_cheat(&mut self, cheat: Option<Cheat>) {
+        self.cheat = cheat;
+    }
+}
+
+/// The shares with 1 added to the first element.
+#[cfg(any(test, feature = "cheat"))]
+pub(crate) fn nudge(shares: &[Fp]) -> Vec<Fp> {
+    let mut v = shares.to_vec();
+    if let Some(x) = v.first_mut() {
+        *x += Fp::ONE;
+    }
+    v
+}
