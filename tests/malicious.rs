@@ -91,7 +91,7 @@ use enigma_protocol::field::{self, Fp};
 use enigma_protocol::identity::Identity;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::{Endorsement, Holder, Manifest, ManifestBody};
-use enigma_protocol::mpc::Op;
+use enigma_protocol::mpc::{Op, Security};
 use enigma_protocol::session::{
     InputSource, InputSpec, MpcRequest, RefreshStart, SessionId, SessionOutcome, SessionStart,
 };
@@ -410,6 +410,7 @@ pub fn reshare_start(
         requester: requester.to_bytes(),
         store: false,
         deadline_ms: now_ms() + 30_000,
+        security: Security::Active,
     }
 }
 
@@ -1418,7 +1419,7 @@ fn grant_start(op: Op, inputs: &[&Manifest], requester: PeerId, store: bool) -> 
                 .holders
                 .iter()
                 .filter_map(|h| participants.iter().position(|p| p.to_bytes() == h.peer).map(|i| (i as u32, h.x)))
-                .take(m.body.threshold as usize + 1)
+                .take(2 * m.body.threshold as usize + 1)
                 .collect();
             dealing.extend(dealers.iter().map(|(i, _)| participants[*i as usize]));
             InputSpec { key: m.body.key, meta: m.body.meta.clone(), source: InputSource::Reshare { dealers } }
@@ -1437,6 +1438,7 @@ fn grant_start(op: Op, inputs: &[&Manifest], requester: PeerId, store: bool) -> 
         requester: requester.to_bytes(),
         store,
         deadline_ms: now_ms() + 30_000,
+        security: Security::Active,
     };
     (start, dealing)
 }

@@ -49,6 +49,8 @@ pub struct NodeConfig {
     pub keystore_pass: Option<std::sync::Arc<keystore::seal::Passphrase>>,
     /// Per-peer limits on inbound requests and when to cut a peer off.
     pub peer_guard: crate::network::guard::GuardConfig,
+    /// The MPC security mode (`--mpc-security`, default active); committees never mix modes.
+    pub mpc_security: enigma_protocol::mpc::Security,
 }
 
 impl NodeConfig {
@@ -68,6 +70,7 @@ impl NodeConfig {
             ledger_backend: Backend::Embedded,
             keystore_pass: None,
             peer_guard: Default::default(),
+            mpc_security: Default::default(),
         }
     }
 }
@@ -129,8 +132,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
         Ledger::start_in_arbiter(&Arbiter::new().handle(), |_| ledger)
     };
     let sessions = {
-        let (n, c, l) = (network.clone(), custody.clone(), ledger.clone());
-        Sessions::start_in_arbiter(&Arbiter::new().handle(), move |_| Sessions::new(local, n, c, l))
+        let (n, c, l, s) = (network.clone(), custody.clone(), ledger.clone(), cfg.mpc_security);
+        Sessions::start_in_arbiter(&Arbiter::new().handle(), move |_| Sessions::new(local, s, n, c, l))
     };
     let router = {
         let router = Router {
@@ -167,6 +170,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             max_value_bytes: cfg.max_value_bytes,
             request_timeout: cfg.request_timeout,
             pending_grace: cfg.pending_grace,
+            mpc_security: cfg.mpc_security,
         },
     };
     let front = Supervisor::start(move |_| Front::new(front_ctx));

@@ -84,6 +84,11 @@ pub struct RunArgs {
     /// Custody group size n (fewer when the network is smaller; never below 3).
     #[arg(long, default_value_t = 5)]
     pub group_size: usize,
+    /// MPC security: `active` (a committee member that deviates is caught before anything is
+    /// revealed; the default) or `semi-honest` (cheaper, secure only against members that follow
+    /// the protocol). A node joins only committees in its own mode: use one mode per network.
+    #[arg(long, default_value = "active", env = "ENIGMA_MPC_SECURITY")]
+    pub mpc_security: enigma_protocol::mpc::Security,
     /// Largest encoded value `store` accepts, in bytes (a number is 16 bytes; bytes pack 15 per 16).
     #[arg(long, default_value_t = 256 << 20)]
     pub max_value_bytes: usize,

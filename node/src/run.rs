@@ -87,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::new(data_dir.clone(), multiaddr(args.listen_ip, port));
     cfg.seed = seed.map(|s| multiaddr(s.ip(), s.port()));
     cfg.group_size = args.group_size;
+    cfg.mpc_security = args.mpc_security;
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     cfg.repair_grace = Duration::from_secs(args.repair_grace_secs.max(1));

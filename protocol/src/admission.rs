@@ -141,14 +141,16 @@ pub fn check_group(
     Ok(())
 }
 
-/// Checks the dealers of a reshared input (participant index, x) against the input's manifest:
-/// exactly t + 1 of them, distinct, each the holder of its x (`participants` are the peer ids by
-/// index). A dealer that is not a holder, or a list of fewer, would reshare something other than
-/// the key (a lone dealer's Lagrange weight is 1: it would reshare its own share as the secret).
+/// Checks the dealers of a reshared input (participant index, x) against the input's manifest: at
+/// least `min` of them (t + 1, or 2t + 1 for an actively secure computation, [`min_dealers`]),
+/// distinct, each the holder of its x (`participants` are the peer ids by index). A dealer that is
+/// not a holder, or a list of fewer than t + 1, would reshare something other than the key (a lone
+/// dealer's Lagrange weight is 1: it would reshare its own share as the secret).
 pub fn check_dealers(
     body: &ManifestBody,
     dealers: &[(u32, u64)],
     participants: &[Vec<u8>],
+    min: usize,
 ) -> Result<(), AdmissionError> {
     let mut seen: Vec<u32> = Vec::with_capacity(dealers.len());
     for (p, x) in dealers {
@@ -159,10 +161,21 @@ pub fn check_dealers(
         }
         seen.push(*p);
     }
-    if dealers.len() != body.threshold as usize + 1 {
-        return Err(committee("an input needs exactly t + 1 dealers"));
+    if dealers.len() < min.max(body.threshold as usize + 1) {
+        return Err(committee(&format!("an input needs at least {} dealers", min.max(body.threshold as usize + 1))));
     }
     Ok(())
+}
+
+/// Dealers a computation needs per reshared input: t + 1 semi-honestly; 2t + 1 in active mode, so
+/// that the committee can check the holders' shares (`mpc::reshare`): with fewer, t colluding
+/// holders could move their shares onto another polynomial unseen.
+pub fn min_dealers(body: &ManifestBody, security: crate::mpc::Security) -> usize {
+    let t = body.threshold as usize;
+    match security {
+        crate::mpc::Security::SemiHonest => t + 1,
+        crate::mpc::Security::Active => 2 * t + 1,
+    }
 }
 
 /// Whose data a computation is on, as its requester sees it.
@@ -396,12 +409,13 @@ mod tests {
     fn dealers_are_t_plus_one_distinct_holders_at_their_own_x() {
         let m = body(&[1, 2, 3], 1);
         let parts = live(&[1, 2, 3, 9]);
-        check_dealers(&m, &[(0, 1), (1, 2)], &parts).unwrap();
-        assert!(check_dealers(&m, &[(0, 1)], &parts).is_err(), "too few");
-        assert!(check_dealers(&m, &[(0, 1), (0, 1)], &parts).is_err(), "twice");
-        assert!(check_dealers(&m, &[(0, 2), (1, 1)], &parts).is_err(), "another holder's x");
-        assert!(check_dealers(&m, &[(0, 1), (3, 3)], &parts).is_err(), "not a holder");
-        assert!(check_dealers(&m, &[(0, 1), (7, 2)], &parts).is_err(), "no such participant");
+        check_dealers(&m, &[(0, 1), (1, 2)], &parts, 2).unwrap();
+        assert!(check_dealers(&m, &[(0, 1), (1, 2)], &parts, 3).is_err(), "active: 2t + 1");
+        assert!(check_dealers(&m, &[(0, 1)], &parts, 2).is_err(), "too few");
+        assert!(check_dealers(&m, &[(0, 1), (0, 1)], &parts, 2).is_err(), "twice");
+        assert!(check_dealers(&m, &[(0, 2), (1, 1)], &parts, 2).is_err(), "another holder's x");
+        assert!(check_dealers(&m, &[(0, 1), (3, 3)], &parts, 2).is_err(), "not a holder");
+        assert!(check_dealers(&m, &[(0, 1), (7, 2)], &parts, 2).is_err(), "no such participant");
     }
 
     #[test]

@@ -126,10 +126,11 @@ pub enum ErrorCode {
     Unavailable,
     Busy,
     Unauthorized,
+    IntegrityFailed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -148,6 +149,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Busy,
         ErrorCode::Unauthorized,
+        ErrorCode::IntegrityFailed,
     ];
 
     /// The numeric code on the wire.
@@ -171,6 +173,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => 1011,
             ErrorCode::Busy => 1012,
             ErrorCode::Unauthorized => 1013,
+            ErrorCode::IntegrityFailed => 1014,
         }
     }
 
@@ -200,6 +203,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Busy => "busy",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::IntegrityFailed => "integrity_failed",
         }
     }
 }

@@ -65,10 +65,12 @@ pub struct SessionStart {
     pub store: bool,
     /// The session ends, successful or not, by this time (ms since the epoch).
     pub deadline_ms: u64,
+    /// The MPC security mode; every member refuses a session whose mode is not its own.
+    pub security: crate::mpc::Security,
 }
 
 impl SignedBody for SessionStart {
-    const DOMAIN: &'static str = "enigma session start v2";
+    const DOMAIN: &'static str = "enigma session start v3";
 }
 
 /// A share-repair (refresh) session: t+1 holders of each key reshare it onto a new polynomial held by

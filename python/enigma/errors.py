@@ -30,6 +30,7 @@ CODES = {
     "unavailable": 1011,
     "busy": 1012,
     "unauthorized": 1013,
+    "integrity_failed": 1014,
 }
 
 KINDS = {code: kind for kind, code in CODES.items()}

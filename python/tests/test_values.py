@@ -117,10 +117,11 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(enigma.Error.from_json("junk").kind, "internal")
 
     def test_codes_match_the_protocol_table(self):
-        self.assertEqual(len(enigma.CODES), 18)
+        self.assertEqual(len(enigma.CODES), 19)
         self.assertEqual(enigma.CODES["unknown_key"], 1001)
         self.assertEqual(enigma.CODES["busy"], 1012)
         self.assertEqual(enigma.CODES["unauthorized"], 1013)
+        self.assertEqual(enigma.CODES["integrity_failed"], 1014)
 
 
 if __name__ == "__main__":

@@ -76,8 +76,13 @@ fn admission_error(e: AdmissionError) -> ApiError {
 }
 
 /// Maps an engine error (as its message travels from a member) to a client error.
+/// How long the requester waits for the other members' reports once one has failed.
+const FAILURE_GRACE: Duration = Duration::from_secs(2);
+
 fn engine_error(msg: &str) -> ApiError {
-    let code = if msg.starts_with("value out of range") {
+    let code = if msg.starts_with("integrity check failed") {
+        ErrorCode::IntegrityFailed
+    } else if msg.starts_with("value out of range") {
         ErrorCode::OutOfRange
     } else if msg.starts_with("singular matrix") {
         ErrorCode::Singular
@@ -206,8 +211,11 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         let source = if direct {
             InputSource::Direct
         } else {
-            let need = m.body.threshold as usize + 1;
-            let mut dealers = Vec::with_capacity(need);
+            // semi-honest: t + 1 holders; active: every holder that is up, at least 2t + 1, so the
+            // committee can check their shares (`mpc::reshare`)
+            let security = ctx.cfg.mpc_security;
+            let need = admission::min_dealers(&m.body, security);
+            let mut dealers = Vec::with_capacity(m.body.holders.len());
             for h in m.body.holders.iter() {
                 let Ok(p) = PeerId::from_bytes(&h.peer) else { continue };
                 if !live.contains(&p) {
@@ -221,7 +229,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                     }
                 };
                 dealers.push((idx as u32, h.x));
-                if dealers.len() == need {
+                if dealers.len() == need && security == mpc::Security::SemiHonest {
                     break;
                 }
             }
@@ -229,9 +237,14 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                 return Err(api(
                     ErrorCode::NotEnoughNodes,
                     format!(
-                        "not enough custody nodes online for key {}: {} of {need} holders reachable",
+                        "not enough custody nodes online for key {}: {} of {need} holders reachable{}",
                         m.body.key,
-                        dealers.len()
+                        dealers.len(),
+                        if security == mpc::Security::Active {
+                            " (active security checks the shares of 2t + 1 holders; a repair restores the group)"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -265,6 +278,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             requester: ctx.local.to_bytes(),
             store,
             deadline_ms,
+            security: ctx.cfg.mpc_security,
         };
         let start = MpcRequest::Start(Signed::sign(start, &id, now_ms(), &mut rand::rng()));
         let errors: Vec<ApiError> =
@@ -293,7 +307,11 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
 
     // ---- collect the members' outcomes
     let mut outcomes: Vec<Option<(SessionOutcome, SessionTiming)>> = vec![None; n];
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+    let mut deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+    // members' failures: once one fails, the others are aborted and their reports are awaited a
+    // little, so that an integrity failure (reported by the member that caught it) is the answer
+    // rather than the transport errors it causes elsewhere
+    let mut failures: Vec<String> = Vec::new();
     while outcomes.iter().any(Option::is_none) {
         let ev = tokio::select! {
             _ = req.cancel.cancelled() => {
@@ -301,6 +319,9 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                 return Err(api(ErrorCode::Cancelled, format!("{name} cancelled")));
             }
             _ = tokio::time::sleep_until(deadline) => {
+                if !failures.is_empty() {
+                    break;
+                }
                 abort(&ctx, &participants, session, "deadline passed").await;
                 return Err(api(ErrorCode::Timeout, format!("{name} did not finish before its deadline")));
             }
@@ -309,8 +330,11 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         match ev {
             Some(RequesterEvent::Outcome { from, outcome, timing }) if from < n => {
                 if let SessionOutcome::Failed(msg) = &outcome {
-                    abort(&ctx, &participants, session, "a member failed").await;
-                    return Err(engine_error(msg));
+                    if failures.is_empty() {
+                        abort(&ctx, &participants, session, "a member failed").await;
+                        deadline = deadline.min(tokio::time::Instant::now() + FAILURE_GRACE);
+                    }
+                    failures.push(msg.clone());
                 }
                 outcomes[from] = Some((outcome, timing));
             }
@@ -326,6 +350,13 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             }
             None => return Err(api(ErrorCode::Internal, "session registry went away")),
         }
+    }
+    if let Some(first) = failures.first() {
+        let msg = failures.iter().find(|m| m.starts_with("integrity check failed")).unwrap_or(first);
+        if msg.starts_with("integrity check failed") {
+            tracing::warn!(op = name, session = %hex::encode(session), error = %msg, "a committee member deviated");
+        }
+        return Err(engine_error(msg));
     }
     let outcomes: Vec<(SessionOutcome, SessionTiming)> = outcomes.into_iter().flatten().collect();
     let timing = SessionTiming {
@@ -346,7 +377,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                 _ => Err(api(ErrorCode::Internal, "a member kept a result that was to be revealed")),
             })
             .collect::<Result<_, _>>()?;
-        match mpc::reveal(&req.op, &metas, &shares, t) {
+        match mpc::reveal(&req.op, &metas, &shares, t, ctx.cfg.mpc_security) {
             Ok(OpResult::KeyIndex(i)) => ComputeResult::Key(
                 *req.keys.get(i).ok_or_else(|| api(ErrorCode::Internal, "winning index out of range"))?,
             ),
@@ -398,7 +429,8 @@ async fn keep_stored(
     // the checks passed (docs/threat-model.md): it sees the same `Store` either way. A failed
     // result's key is never given to anyone; its shares stay with the members as an orphan that only
     // this requester's identity could load, and it does not know the key (the price of hiding it).
-    let checked = mpc::reveal(op, metas, &flag_shares, t).map_err(|e| engine_error(&e.to_string()));
+    let checked =
+        mpc::reveal(op, metas, &flag_shares, t, ctx.cfg.mpc_security).map_err(|e| engine_error(&e.to_string()));
 
     let id = ctx.identity().await?;
     let mut nonce = [0u8; 32];
@@ -482,5 +514,6 @@ mod tests {
         assert_eq!(engine_error("singular matrix: y").code, ErrorCode::Singular);
         assert_eq!(engine_error("shape mismatch: z").code, ErrorCode::InvalidParams);
         assert_eq!(engine_error("transport error: gone").code, ErrorCode::Unavailable);
+        assert_eq!(engine_error("integrity check failed: a triple").code, ErrorCode::IntegrityFailed);
     }
 }

@@ -43,6 +43,8 @@ pub struct FrontConfig {
     pub request_timeout: Duration,
     /// Commit deadline of a store (see `NodeConfig::pending_grace`): no commit is sent after it.
     pub pending_grace: Duration,
+    /// The MPC security mode of the sessions this node requests.
+    pub mpc_security: enigma_protocol::mpc::Security,
 }
 
 /// Everything a workflow may use: addresses and settings, cheap to clone.

@@ -16,6 +16,8 @@ pub struct NodeStatus {
     pub pubkey: String,
     pub address: String,
     pub version: String,
+    /// The MPC security mode: `active` or `semi-honest` (`--mpc-security`).
+    pub mpc_security: String,
     /// Committed shares this node holds.
     pub held_shares: usize,
     /// Shares received for stores that have not committed (yet).
@@ -53,6 +55,7 @@ pub async fn status(ctx: FrontCtx) -> Result<NodeStatus, ApiError> {
         pubkey: id.public_hex(),
         address: id.address(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        mpc_security: ctx.cfg.mpc_security.to_string(),
         held_shares: committed,
         pending_shares: held.len() - committed,
         banned_peers: view

@@ -20,7 +20,7 @@ use enigma_protocol::field::Fp;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::ManifestBody;
-use enigma_protocol::mpc::Op;
+use enigma_protocol::mpc::{Op, Security};
 use enigma_protocol::policy::Level;
 use enigma_protocol::session::RefreshStart;
 use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
@@ -50,6 +50,8 @@ struct Requester {
 
 pub struct Sessions {
     local: PeerId,
+    /// This node's MPC security mode: it joins only sessions in the same mode.
+    security: Security,
     network: Addr<Network>,
     custody: Addr<Custody>,
     ledger: Addr<Ledger>,
@@ -67,9 +69,16 @@ const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
 const ENDED_MAX: usize = 16384;
 
 impl Sessions {
-    pub fn new(local: PeerId, network: Addr<Network>, custody: Addr<Custody>, ledger: Addr<Ledger>) -> Sessions {
+    pub fn new(
+        local: PeerId,
+        security: Security,
+        network: Addr<Network>,
+        custody: Addr<Custody>,
+        ledger: Addr<Ledger>,
+    ) -> Sessions {
         Sessions {
             local,
+            security,
             network,
             custody,
             ledger,
@@ -218,6 +227,7 @@ fn refusal(e: admission::AdmissionError) -> Response {
 /// covers the operation.
 async fn admit(
     local: PeerId,
+    security: Security,
     custody: Addr<Custody>,
     ledger: Addr<Ledger>,
     network: Addr<Network>,
@@ -240,6 +250,12 @@ async fn admit(
     let requester_id = signed.auth.signer;
     let spec = signed.body;
     let bad = |m: &str| err(ErrorKind::BadRequest, format!("bad session start: {m}"));
+    if spec.security != security {
+        return Err(bad(&format!(
+            "this node computes in {security} mode, the session asks for {} (every member of a committee runs the same mode)",
+            spec.security
+        )));
+    }
     let requester = PeerId::from_bytes(&spec.requester).map_err(|_| bad("requester peer id"))?;
     let (peers, me) = check_group(&spec.participants, spec.committee, spec.threshold, spec.deadline_ms, local, now)?;
     let (n, t) = (spec.committee as usize, spec.threshold as usize);
@@ -280,7 +296,8 @@ async fn admit(
                 }
             }
             InputSource::Reshare { dealers } => {
-                admission::check_dealers(&m.body, dealers, &spec.participants).map_err(refusal)?;
+                let min = admission::min_dealers(&m.body, security);
+                admission::check_dealers(&m.body, dealers, &spec.participants, min).map_err(refusal)?;
             }
         }
     }
@@ -358,6 +375,7 @@ async fn admit(
 /// this node's own view (`admission::check_group`, [`admission::REPAIR_SLACK`]).
 async fn admit_refresh(
     local: PeerId,
+    security: Security,
     coordinator: PeerId,
     custody: Addr<Custody>,
     network: Addr<Network>,
@@ -379,7 +397,8 @@ async fn admit_refresh(
     for ((input, epoch), carried) in start.inputs.iter().zip(&start.manifests) {
         let InputSource::Reshare { dealers } = &input.source else { return Err(bad("a refresh reshares every input")) };
         // every member, replacements included, checks the manifest being repaired: it verifies, it is
-        // this input's, and the dealers are exactly t+1 distinct holders of it at their own x
+        // this input's, and the dealers are t+1 or more distinct holders of it at their own x (the
+        // more, the more of them the resharing's check can catch lying; `mpc::reshare`)
         carried.verify().map_err(|e| bad(&format!("manifest being repaired: {e}")))?;
         let cb = &carried.body;
         if cb.key != input.key || cb.meta != input.meta || cb.epoch != *epoch {
@@ -391,7 +410,7 @@ async fn admit_refresh(
         if carried.holder(&coordinator.to_bytes()).is_none() {
             return Err(err(ErrorKind::AccessDenied, "only a holder coordinates a repair"));
         }
-        admission::check_dealers(cb, dealers, &start.participants).map_err(refusal)?;
+        admission::check_dealers(cb, dealers, &start.participants, cb.threshold as usize + 1).map_err(refusal)?;
         let my_x = dealers.iter().find(|(p, _)| *p as usize == me).map(|(_, x)| *x);
         let key = input.key;
         // a holder checks the new group whether or not it deals; a node that does not hold the key
@@ -437,6 +456,8 @@ async fn admit_refresh(
         requester: coordinator.to_bytes(),
         store: false,
         deadline_ms: start.deadline_ms,
+        // a refresh runs in this node's own mode (its dealers' check, `mpc::reshare`)
+        security,
     };
     Ok((spec, me, peers, mine))
 }
@@ -459,7 +480,7 @@ impl Handler<Inbound> for Sessions {
                 if let Some(refusal) = self.refuse_start(&signed.body.session) {
                     return ready(refusal);
                 }
-                let fut = admit(self.local, self.custody.clone(), self.ledger.clone(), self.network.clone(), signed);
+                let fut = admit(self.local, self.security, self.custody.clone(), self.ledger.clone(), self.network.clone(), signed);
                 Box::pin(actix::fut::wrap_future(fut).map(
                     |r, act: &mut Sessions, ctx: &mut Context<Sessions>| match r {
                         Ok((spec, requester_id, requester, me, peers, mine)) => {
@@ -473,7 +494,7 @@ impl Handler<Inbound> for Sessions {
                 if let Some(refusal) = self.refuse_start(&start.session) {
                     return ready(refusal);
                 }
-                let fut = admit_refresh(self.local, m.peer, self.custody.clone(), self.network.clone(), start);
+                let fut = admit_refresh(self.local, self.security, m.peer, self.custody.clone(), self.network.clone(), start);
                 let coordinator = m.peer;
                 Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
                     match r {

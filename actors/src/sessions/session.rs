@@ -132,10 +132,16 @@ impl MpcSession {
         let op = self.spec.op.clone();
         let refresh = matches!(self.purpose, Purpose::Refresh);
         let store = self.spec.store;
+        let security = self.spec.security;
+        // each input's source threshold, from its verified manifest (admission checked them)
+        let src_ts: Vec<usize> = self.spec.manifests.iter().map(|m| m.body.threshold as usize).collect();
         let progress = (me == 0).then(|| progress_reporter(self.network.clone(), self.requester, self.id));
         async move {
             go.await.map_err(|_| MpcError::Transport("session aborted before it started".into()))?;
             let mut party = Party::new(transport, n, t)?;
+            party.set_security(security);
+            #[cfg(feature = "cheat")]
+            party.set_cheat(std::env::var("ENIGMA_CHEAT").ok().as_deref().and_then(mpc::Cheat::from_name));
             if let Some(p) = progress {
                 party.set_progress(p);
             }
@@ -156,7 +162,8 @@ impl MpcSession {
                     InputSource::Reshare { dealers } => {
                         let dealers: Vec<(usize, Fp)> =
                             dealers.iter().map(|(p, x)| (*p as usize, Fp::from_u64(*x))).collect();
-                        let out = mpc::reshare_in(&mut party, &dealers, mine[i].as_deref(), len).await?;
+                        let src_t = src_ts.get(i).copied().unwrap_or(t);
+                        let out = mpc::reshare_in(&mut party, &dealers, mine[i].as_deref(), len, src_t).await?;
                         if me < n {
                             let share = out.ok_or_else(|| MpcError::Config("resharing gave no share".into()))?;
                             shared.push(SharedInput { meta: spec.meta.clone(), share });

@@ -100,10 +100,11 @@ pub async fn repair(
         return Err(RepairError::NoReplacement);
     }
     let t = old.threshold as usize;
-    // dealers: t_old + 1 holders that are up, with their old x-coordinates
+    // dealers: every holder that is up (at least t_old + 1), with its old x-coordinate: in active
+    // mode the members check that their shares lie on one polynomial, and the more dealers, the
+    // more lying ones that check catches (`mpc::reshare`)
     let dealers: Vec<(u32, u64)> = up
         .iter()
-        .take(need)
         .map(|&i| {
             let p = peers[i].expect("up holders have peer ids");
             (group.iter().position(|g| *g == p).expect("up holders stay") as u32, old.holders[i].x)

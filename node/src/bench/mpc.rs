@@ -7,6 +7,7 @@
 //! member's preprocessing and online time, rounds and bytes. Must never: report a figure it did not
 //! measure in this run.
 
+use enigma_protocol::mpc::Security;
 use super::print_table;
 use enigma_client::Client;
 use serde_json::{Value as Json, json};
@@ -61,11 +62,12 @@ fn run_case(c: &mut Client, row: &Row, method: &str, params: Json, rows: &mut Ve
     Ok(())
 }
 
-fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
+fn network_table(nodes: usize, quick: bool, security: Security) -> anyhow::Result<()> {
     let root = std::env::temp_dir().join(format!("enigma-bench-mpc-{}-{nodes}", std::process::id()));
     std::fs::create_dir_all(&root)?;
-    println!("\nstarting a {nodes}-node devnet (committee of {nodes}) in {}", root.display());
-    let net = crate::devnet::start(&root, nodes, 0, nodes, true)?;
+    println!("\nstarting a {nodes}-node devnet (committee of {nodes}, {security}) in {}", root.display());
+    let extra = ["--mpc-security".to_string(), security.to_string()];
+    let net = crate::devnet::start_with(&root, nodes, 0, nodes, true, &extra)?;
     let mut c = Client::connect(&net.socket(0).to_string_lossy())?;
     let big = if quick { 10_000 } else { 100_000 };
     let huge = if quick { 100_000 } else { 1_000_000 };
@@ -126,7 +128,7 @@ fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
         run_case(&mut c, &Row { name: format!("inv {d}×{d}"), items: 1 }, "linalg.inv", json!({"key": k}), &mut rows)?;
     }
     println!(
-        "\nMPC over the network: {nodes}-node committee, 127.0.0.1 (libp2p TCP+Noise+Yamux), this machine; times in seconds"
+        "\nMPC over the network: {nodes}-node committee, {security}, 127.0.0.1 (libp2p TCP+Noise+Yamux), this machine; times in seconds"
     );
     println!(
         "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; per item = items ÷ time)"
@@ -143,9 +145,13 @@ fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
 pub fn run(quick: bool) -> anyhow::Result<()> {
     let size = if quick { 10_000 } else { 100_000 };
     println!("engine primitives, all parties in this process (in-memory transport), this machine:\n");
-    println!("{}", enigma_protocol::mpc::bench::run_in_memory(3, 1, size));
-    println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size));
-    network_table(3, quick)?;
-    network_table(5, quick)?;
+    for security in [Security::Active, Security::SemiHonest] {
+        println!("{}", enigma_protocol::mpc::bench::run_in_memory(3, 1, size, security));
+        println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size, security));
+    }
+    for security in [Security::Active, Security::SemiHonest] {
+        network_table(3, quick, security)?;
+        network_table(5, quick, security)?;
+    }
     Ok(())
 }

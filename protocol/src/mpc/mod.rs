@@ -101,7 +101,7 @@ pub enum MpcError {
 
 /// The adversary a computation is secure against. Every member of a committee runs the same mode:
 /// a member refuses a session whose mode differs from its own.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Security {
     /// Secure with abort against up to t members that deviate arbitrarily (the default).
     #[default]

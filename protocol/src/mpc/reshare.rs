@@ -9,13 +9,16 @@
 //! committee member i keeps Σ_d (its share of λ_d·s_d), a degree-t sharing of Σ_d λ_d·s_d = secret at
 //! x = i + 1. Any t committee members see t shares of each sub-sharing: uniformly random.
 //!
-//! **Active mode.** A corrupted dealer could deal a sub-sharing of anything. So there must be
-//! D ≥ 2·t_src + 1 dealers, each dealing its own share s_d unweighted; the committee then checks
+//! **Active mode.** A corrupted dealer could deal a sub-sharing of anything. So each of the D
+//! dealers deals its own share s_d unweighted, and the committee checks
 //! that the points (x_d, s_d) lie on one polynomial of degree t_src: for every dealer e beyond the
 //! first t_src + 1, z_e = s_e − Σ_k L_k(x_e)·s_k must be 0. It opens S = Σ γ·z over every element
 //! and every such e, with γ from a coin opened after the dealing: S = 0 for honest dealers, and a
-//! nonzero error survives with probability ≤ 1/p. The ≥ t_src + 1 honest dealers fix the
-//! polynomial, so with ≤ t_src corrupted ones no wrong point fits it. S shows only the corrupted
+//! nonzero error survives with probability ≤ 1/p. With D ≥ 2·t_src + 1 dealers, the ≥ t_src + 1
+//! honest ones fix the polynomial, so with ≤ t_src corrupted ones no wrong point fits it; with
+//! fewer, only up to D − t_src − 1 lying dealers are sure to be caught. So a computation takes
+//! 2·t_src + 1 dealers (`admission::min_dealers`, what every member checks); a repair with a
+//! holder down takes those that are up (see `docs/threat-model.md`). S shows only the corrupted
 //! dealers' errors. The secret is Σ_k λ_k·s_k over the first t_src + 1. A sub-sharing of the wrong
 //! degree shows in the checked opening of S (and of everything computed from it).
 
@@ -90,12 +93,8 @@ async fn reshare_checked<T: Transport>(
 ) -> Result<Option<Vec<Fp>>, MpcError> {
     let me = party.tr.me();
     let n = party.n;
-    if dealers.len() < 2 * src_t + 1 {
-        return Err(MpcError::Invalid(format!(
-            "active security needs the shares of at least 2t + 1 = {} holders of each input, got {}",
-            2 * src_t + 1,
-            dealers.len()
-        )));
+    if dealers.len() < src_t + 1 {
+        return Err(MpcError::Invalid(format!("resharing needs t + 1 = {} dealers, got {}", src_t + 1, dealers.len())));
     }
     if dealers.iter().any(|(p, _)| *p >= party.tr.parties()) {
         return Err(MpcError::Config("dealer index outside the transport".into()));

@@ -312,8 +312,13 @@ fn resharing_checks_its_dealers() {
             assert!(matches!(r, Err(MpcError::Integrity(_))), "dealer {cheater}: {r:?}");
         }
     }
-    // fewer than 2t + 1 dealers: refused, not trusted
-    let out = reshare(5, 2, 4, None);
+    // 4 dealers of a degree-2 sharing (a holder down): one liar still cannot hide
+    for cheater in 3..7 {
+        let out = reshare(5, 2, 4, Some(cheater));
+        assert!(out[..3].iter().all(|r| matches!(r, Err(MpcError::Integrity(_)))), "{cheater}: {out:?}");
+    }
+    // fewer than t + 1 dealers: refused
+    let out = reshare(5, 2, 2, None);
     assert!(out[..3].iter().all(|r| matches!(r, Err(MpcError::Invalid(_)))), "{out:?}");
 }
 
