@@ -59,6 +59,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
     );
     let sessions = actix::Actor::start(enigma_actors::sessions::Sessions::new(
         local,
+        enigma_protocol::mpc::Security::Active,
         network.clone(),
         custody.clone(),
         ledger.clone(),
