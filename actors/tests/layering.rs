@@ -47,6 +47,9 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("compare", 1),
     ("tdist", 1),
     ("reshare", 1),
+    ("prep_active", 1),
+    ("matmul", 1),
+    ("verify", 1),
     ("div", 2),
     ("sqrt", 2),
     ("shift", 2),
@@ -56,6 +59,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("ops", 5),
     ("bench", 6),
     ("tests", 7),
+    ("tests_active", 7),
 ];
 const MPC_PRIMITIVES: i32 = 1;
 

@@ -312,6 +312,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     // little, so that an integrity failure (reported by the member that caught it) is the answer
     // rather than the transport errors it causes elsewhere
     let mut failures: Vec<String> = Vec::new();
+    let mut aborted: Option<String> = None;
     while outcomes.iter().any(Option::is_none) {
         let ev = tokio::select! {
             _ = req.cancel.cancelled() => {
@@ -319,7 +320,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                 return Err(api(ErrorCode::Cancelled, format!("{name} cancelled")));
             }
             _ = tokio::time::sleep_until(deadline) => {
-                if !failures.is_empty() {
+                if !failures.is_empty() || aborted.is_some() {
                     break;
                 }
                 abort(&ctx, &participants, session, "deadline passed").await;
@@ -330,7 +331,7 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         match ev {
             Some(RequesterEvent::Outcome { from, outcome, timing }) if from < n => {
                 if let SessionOutcome::Failed(msg) = &outcome {
-                    if failures.is_empty() {
+                    if failures.is_empty() && aborted.is_none() {
                         abort(&ctx, &participants, session, "a member failed").await;
                         deadline = deadline.min(tokio::time::Instant::now() + FAILURE_GRACE);
                     }
@@ -344,9 +345,14 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
                     let _ = p.send(ProgressUpdate { done, total, stage });
                 }
             }
+            // a member aborted, or went down: the others are stopped, and their reports are awaited
+            // a little (a member that caught a cheater reports an integrity failure)
             Some(RequesterEvent::Failed(why)) => {
-                abort(&ctx, &participants, session, &why).await;
-                return Err(api(ErrorCode::NotEnoughNodes, format!("{name} failed: {why}")));
+                if failures.is_empty() && aborted.is_none() {
+                    abort(&ctx, &participants, session, &why).await;
+                    deadline = deadline.min(tokio::time::Instant::now() + FAILURE_GRACE);
+                }
+                aborted.get_or_insert(why);
             }
             None => return Err(api(ErrorCode::Internal, "session registry went away")),
         }
@@ -357,6 +363,9 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             tracing::warn!(op = name, session = %hex::encode(session), error = %msg, "a committee member deviated");
         }
         return Err(engine_error(msg));
+    }
+    if let Some(why) = aborted {
+        return Err(api(ErrorCode::NotEnoughNodes, format!("{name} failed: {why}")));
     }
     let outcomes: Vec<(SessionOutcome, SessionTiming)> = outcomes.into_iter().flatten().collect();
     let timing = SessionTiming {
