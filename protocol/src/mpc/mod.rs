@@ -294,6 +294,12 @@ impl<T: Transport> Party<T> {
         self.progress_done = 0;
         self.progress_total = total.max(1);
     }
+    /// Reports `stage` without counting a step (long preprocessing reports each window).
+    pub(crate) fn note(&self, stage: &str) {
+        if let Some(f) = &self.progress {
+            f(self.progress_done, self.progress_total, stage);
+        }
+    }
     pub(crate) fn step(&mut self, stage: &str) {
         self.progress_done = (self.progress_done + 1).min(self.progress_total);
         if let Some(f) = &self.progress {

@@ -40,8 +40,52 @@ fn low_bits(d: u128) -> u32 {
     if d <= 1 { 0 } else { 128 - (d - 1).leading_zeros() }
 }
 
+/// Items (triples, bits) one active preprocessing round makes at most, so that no round's message
+/// grows with the size of the computation (a window of about 10 MB per peer).
+const WINDOW: usize = 1 << 17;
+
+/// Splits `needs` into windows of at most [`WINDOW`] items (a truncation pair counts its bits).
+fn windows(needs: &Needs) -> Vec<Needs> {
+    let mut out = vec![Needs::default()];
+    let mut room = WINDOW;
+    let put = |out: &mut Vec<Needs>, room: &mut usize, mut count: usize, cost: usize, add: &dyn Fn(&mut Needs, usize)| {
+        while count > 0 {
+            if *room < cost {
+                out.push(Needs::default());
+                *room = WINDOW;
+            }
+            let k = count.min(*room / cost).max(1);
+            add(out.last_mut().expect("one window"), k);
+            *room = room.saturating_sub(k * cost);
+            count -= k;
+        }
+    };
+    put(&mut out, &mut room, needs.triples + needs.doubles, 1, &|n, k| n.triples += k);
+    put(&mut out, &mut room, needs.bits, 1, &|n, k| n.bits += k);
+    for &(spec, k) in &needs.pairs {
+        let cost = (spec.kq + low_bits(spec.d)) as usize;
+        put(&mut out, &mut room, k, cost.max(1), &|n, c| n.pair(spec, c));
+    }
+    if let Some(last) = out.last_mut() {
+        last.randoms += needs.randoms;
+    }
+    out
+}
+
 impl<T: Transport> Party<T> {
     pub(crate) async fn preprocess_active(&mut self, needs: &Needs) -> Result<(), MpcError> {
+        let ws = windows(needs);
+        let many = ws.len() > 1;
+        for w in ws {
+            self.preprocess_window(&w).await?;
+            if many {
+                self.note("preprocessing");
+            }
+        }
+        Ok(())
+    }
+
+    async fn preprocess_window(&mut self, needs: &Needs) -> Result<(), MpcError> {
         self.check_member()?;
         let (n, t) = (self.n, self.t);
         let pairs: Vec<(PairSpec, usize, u32)> =
