@@ -17,6 +17,18 @@ else
   cargo test --release --workspace --no-fail-fast
 fi
 
+echo "== integrity: a real node with a corrupted MPC engine (tests/integrity.rs)"
+# The node's test-only `cheat` feature builds a binary whose engine misbehaves on request
+# (ENIGMA_CHEAT); it is copied aside and the normal binary is put back (its artifacts are cached).
+cargo build --release -p enigma --features cheat
+cp "$bin" "$target_dir/enigma-cheat"
+cargo build --release --workspace --bins
+if cargo nextest --version >/dev/null 2>&1; then
+  ENIGMA_CHEAT_BIN="$PWD/$target_dir/enigma-cheat" cargo nextest run --release -p enigma --test integrity --run-ignored only
+else
+  ENIGMA_CHEAT_BIN="$PWD/$target_dir/enigma-cheat" cargo test --release -p enigma --test integrity -- --ignored
+fi
+
 echo "== fuzz"
 # Every cargo-fuzz target (JSON-RPC requests, wire messages, value codec, policy transactions) for a
 # short bounded time; a finding fails the run. Longer runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).

@@ -71,10 +71,15 @@ impl Drop for Node {
 }
 
 fn spawn(dir: &Path, args: &[String]) -> Child {
+    spawn_bin(Path::new(BIN), dir, args, &[])
+}
+
+fn spawn_bin(bin: &Path, dir: &Path, args: &[String], envs: &[(String, String)]) -> Child {
     std::fs::create_dir_all(dir).unwrap();
     let _ = std::fs::remove_file(dir.join("node.json"));
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
-    Command::new(BIN)
+    Command::new(bin)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .args(args)
         .arg("--data-dir")
         .arg(dir)
@@ -113,6 +118,14 @@ pub struct Opts {
     pub extra: Vec<String>,
 }
 
+/// Node `index` of a cluster runs another binary, with these environment variables (a corrupted
+/// engine, tests/integrity.rs).
+pub struct OddOne {
+    pub index: usize,
+    pub bin: std::path::PathBuf,
+    pub envs: Vec<(String, String)>,
+}
+
 impl Default for Opts {
     fn default() -> Opts {
         Opts { nodes: 5, group_size: 5, extra: vec![] }
@@ -126,6 +139,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(opts: Opts) -> Cluster {
+        Self::start_with(opts, None)
+    }
+
+    /// [`Cluster::start`], with one node running another binary.
+    pub fn start_with(opts: Opts, odd_one: Option<OddOne>) -> Cluster {
         // short paths: Unix socket paths are limited to ~100 bytes
         let root = tempfile::Builder::new().prefix("enig").tempdir_in("/tmp").unwrap();
         let mut extra = vec!["--group-size".to_string(), opts.group_size.to_string()];
@@ -139,7 +157,10 @@ impl Cluster {
                 Some(p) => vec!["127.0.0.1".into(), p.to_string(), "--port".into(), "0".into()],
             };
             args.extend(extra.clone());
-            let mut child = spawn(&dir, &args);
+            let mut child = match &odd_one {
+                Some(o) if o.index == i => spawn_bin(&o.bin, &dir, &args, &o.envs),
+                _ => spawn(&dir, &args),
+            };
             let (port, peer_id) = read_info(&dir, &mut child);
             nodes.push(Node { dir, port, peer_id, child: Some(child), extra: extra.clone(), seed_port });
         }
