@@ -31,6 +31,8 @@ pub enum ShamirError {
     DuplicateX,
     #[error("threshold {t} is too large for {n} parties")]
     BadThreshold { t: usize, n: usize },
+    #[error("the shares do not lie on one polynomial of the threshold's degree")]
+    Inconsistent,
 }
 
 /// Deals shares of every secret in `secrets` to `n` parties with threshold `t`.
@@ -98,6 +100,26 @@ pub fn reconstruct(shares: &[(Fp, &[Fp])], t: usize) -> Result<Vec<Fp>, ShamirEr
     for ((_, s), l) in used.iter().zip(&lambdas) {
         for (o, v) in out.iter_mut().zip(s.iter()) {
             *o += *l * *v;
+        }
+    }
+    Ok(out)
+}
+
+/// Reconstructs from t + 1 of `shares` and checks that every other share lies on the same
+/// degree-t polynomial: `Err(Inconsistent)` if one does not (some holder's share is wrong).
+pub fn reconstruct_checked(shares: &[(Fp, &[Fp])], t: usize) -> Result<Vec<Fp>, ShamirError> {
+    let out = reconstruct(shares, t)?;
+    let xs: Vec<Fp> = shares[..t + 1].iter().map(|(x, _)| *x).collect();
+    for (x, s) in &shares[t + 1..] {
+        if s.len() != out.len() {
+            return Err(ShamirError::LengthMismatch);
+        }
+        let lam = lagrange_at(&xs, *x)?;
+        for (k, v) in s.iter().enumerate() {
+            let want: Fp = shares[..t + 1].iter().zip(&lam).map(|((_, p), l)| p[k] * *l).sum();
+            if want != *v {
+                return Err(ShamirError::Inconsistent);
+            }
         }
     }
     Ok(out)

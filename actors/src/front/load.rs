@@ -1,4 +1,5 @@
-//! The `load` workflow: gather t+1 verified shares from the holders and reconstruct.
+//! The `load` workflow: gather t+1 verified shares from the holders (2t + 1 in active mode, where
+//! that many answer, checked against each other) and reconstruct.
 //!
 //! Owns: the signed share requests (one per holder, addressed to it), dropping shares whose
 //! commitment does not match the manifest, reconstruction and decoding. Live holders are asked first
@@ -39,18 +40,29 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
     let t = manifest.body.threshold as usize;
     blocking(move || {
         let points: Vec<(Fp, &[Fp])> = shares.iter().map(|(x, s)| (Fp::from_u64(*x), s.as_slice())).collect();
-        let elements =
-            shamir::reconstruct(&points, t).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        // more than t + 1 shares (active mode asks 2t + 1): they must agree, or a holder's is wrong
+        let elements = shamir::reconstruct_checked(&points, t).map_err(|e| match e {
+            shamir::ShamirError::Inconsistent => ApiError::new(
+                ErrorCode::IntegrityFailed,
+                format!("integrity check failed: the holders' shares of key {key} do not agree"),
+            ),
+            e => ApiError::new(ErrorCode::Internal, e.to_string()),
+        })?;
         value::decode(&meta, &elements).map_err(ApiError::from)
     })
     .await?
 }
 
-/// Collects t+1 shares that match their commitments, as (x, share).
+/// Collects t+1 shares that match their commitments, as (x, share); in active mode 2t + 1 where
+/// that many holders answer (so that `load` can check them against each other), else t + 1.
 pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u64, Vec<Fp>)>, ApiError> {
     let id = ctx.identity().await?;
     let key = manifest.body.key;
     let need = manifest.body.threshold as usize + 1;
+    let want = match ctx.cfg.mpc_security {
+        enigma_protocol::mpc::Security::Active => (2 * need - 1).min(manifest.body.holders.len()),
+        enigma_protocol::mpc::Security::SemiHonest => need,
+    };
     let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
     let holders: Vec<PeerId> = manifest.body.holders.iter().filter_map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
     // Ask exactly as many holders as are needed — this node first (free), then live holders, then
@@ -76,7 +88,7 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
     let mut good = Vec::new();
     let mut errors: Vec<ApiError> = Vec::new();
     let mut asks = FuturesUnordered::new();
-    for (peer, timeout) in queue.by_ref().take(need) {
+    for (peer, timeout) in queue.by_ref().take(want) {
         asks.push(ask(peer, timeout));
     }
     while let Some((peer, r)) = asks.next().await {
@@ -91,14 +103,18 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
             Ok(other) => errors.push(peer_error(&peer, other)),
             Err(e) => errors.push(e),
         }
-        if good.len() >= need {
+        if good.len() >= want {
             return Ok(good);
         }
-        if good.len() + asks.len() < need
+        if good.len() + asks.len() < want
             && let Some((peer, timeout)) = queue.next()
         {
             asks.push(ask(peer, timeout));
         }
+    }
+    // fewer than 2t + 1 answered (active mode): t + 1 still reconstruct, unchecked
+    if good.len() >= need {
+        return Ok(good);
     }
     // Not enough: say why in the most useful terms.
     if let Some(e) = errors.iter().find(|e| e.code == ErrorCode::AccessDenied) {

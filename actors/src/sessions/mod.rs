@@ -480,7 +480,14 @@ impl Handler<Inbound> for Sessions {
                 if let Some(refusal) = self.refuse_start(&signed.body.session) {
                     return ready(refusal);
                 }
-                let fut = admit(self.local, self.security, self.custody.clone(), self.ledger.clone(), self.network.clone(), signed);
+                let fut = admit(
+                    self.local,
+                    self.security,
+                    self.custody.clone(),
+                    self.ledger.clone(),
+                    self.network.clone(),
+                    signed,
+                );
                 Box::pin(actix::fut::wrap_future(fut).map(
                     |r, act: &mut Sessions, ctx: &mut Context<Sessions>| match r {
                         Ok((spec, requester_id, requester, me, peers, mine)) => {
@@ -494,7 +501,8 @@ impl Handler<Inbound> for Sessions {
                 if let Some(refusal) = self.refuse_start(&start.session) {
                     return ready(refusal);
                 }
-                let fut = admit_refresh(self.local, self.security, m.peer, self.custody.clone(), self.network.clone(), start);
+                let fut =
+                    admit_refresh(self.local, self.security, m.peer, self.custody.clone(), self.network.clone(), start);
                 let coordinator = m.peer;
                 Box::pin(actix::fut::wrap_future(fut).map(move |r, act: &mut Sessions, ctx: &mut Context<Sessions>| {
                     match r {

@@ -7,9 +7,9 @@
 //! member's preprocessing and online time, rounds and bytes. Must never: report a figure it did not
 //! measure in this run.
 
-use enigma_protocol::mpc::Security;
 use super::print_table;
 use enigma_client::Client;
+use enigma_protocol::mpc::Security;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
 

@@ -48,18 +48,19 @@ const WINDOW: usize = 1 << 17;
 fn windows(needs: &Needs) -> Vec<Needs> {
     let mut out = vec![Needs::default()];
     let mut room = WINDOW;
-    let put = |out: &mut Vec<Needs>, room: &mut usize, mut count: usize, cost: usize, add: &dyn Fn(&mut Needs, usize)| {
-        while count > 0 {
-            if *room < cost {
-                out.push(Needs::default());
-                *room = WINDOW;
+    let put =
+        |out: &mut Vec<Needs>, room: &mut usize, mut count: usize, cost: usize, add: &dyn Fn(&mut Needs, usize)| {
+            while count > 0 {
+                if *room < cost {
+                    out.push(Needs::default());
+                    *room = WINDOW;
+                }
+                let k = count.min(*room / cost).max(1);
+                add(out.last_mut().expect("one window"), k);
+                *room = room.saturating_sub(k * cost);
+                count -= k;
             }
-            let k = count.min(*room / cost).max(1);
-            add(out.last_mut().expect("one window"), k);
-            *room = room.saturating_sub(k * cost);
-            count -= k;
-        }
-    };
+        };
     put(&mut out, &mut room, needs.triples + needs.doubles, 1, &|n, k| n.triples += k);
     put(&mut out, &mut room, needs.bits, 1, &|n, k| n.bits += k);
     for &(spec, k) in &needs.pairs {
