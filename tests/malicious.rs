@@ -218,6 +218,7 @@ impl Attacker {
                             max_frame: 16 << 20,
                             request_timeout: Duration::from_secs(10),
                             guard: GuardConfig::default(),
+                            streams: Default::default(),
                         },
                     )
                     .await

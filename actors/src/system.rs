@@ -121,6 +121,12 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             max_frame,
             request_timeout: cfg.request_timeout,
             guard: cfg.peer_guard.clone(),
+            // a session message is at most a round of the largest computation a node takes
+            // (`sessions::limits`), streamed in 1 MiB chunks
+            streams: crate::network::streams::StreamLimits {
+                max_message: crate::sessions::limits::MAX_SESSION_MESSAGE,
+                ..Default::default()
+            },
         },
     )
     .await?;
