@@ -11,6 +11,12 @@
 //! reader that stops reading stops the writer, and a write that makes no progress for
 //! [`StreamLimits::stall`] fails with [`StreamError::Stalled`] instead of waiting for ever.
 //!
+//! Opening is confirmed: the acceptor answers the header with one byte, accepted or refused, once
+//! the stream is bound to its session. `libp2p-stream` hands inbound streams over a channel with
+//! room for one and drops a stream that arrives while it is full — which is what happens when every
+//! participant opens its streams at once — so an opener whose stream ends unanswered opens it again
+//! (jittered backoff from 1 ms, until the stall deadline). A refusal is final.
+//!
 //! Must never: interpret a message (the MPC engine decodes and validates every payload) or the tag
 //! beyond using it as a routing key (the Sessions actor decides whether a tag names a session and
 //! whether the peer takes part in it); allocate ahead of the bytes received.
@@ -30,6 +36,11 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 const MORE: u8 = 0;
 const LAST: u8 = 1;
+/// The acceptor's answer to a header.
+const ACCEPTED: u8 = 1;
+const REFUSED: u8 = 2;
+/// How long an opener waits for the answer to its header before it tries again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Size limits and timings of session streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +189,29 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
     }
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> FrameReader<S> {
+    /// Tells the opener its stream is taken (it starts sending).
+    pub async fn accept(&mut self) -> Result<(), StreamError> {
+        let answer = async {
+            self.io.write_all(&[ACCEPTED]).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.limits.stall, answer).await {
+            Ok(r) => r.map_err(io_err),
+            Err(_) => Err(StreamError::Stalled(self.limits.stall)),
+        }
+    }
+
+    /// Tells the opener its stream is refused (it does not try again), and ends the stream.
+    pub async fn refuse(mut self) {
+        let answer = async {
+            self.io.write_all(&[REFUSED]).await?;
+            self.io.close().await
+        };
+        let _ = tokio::time::timeout(HEADER_TIMEOUT, answer).await;
+    }
+}
+
 /// Reads at least one byte into `buf` unless the stream is at its end (then 0).
 async fn read_some<R: AsyncRead + Unpin>(io: &mut R, buf: &mut [u8]) -> Result<usize, StreamError> {
     loop {
@@ -226,22 +260,44 @@ impl StreamHub {
         self.limits
     }
 
-    /// Opens a stream to `peer` for `tag` (dialling the peer if needed), ready to send messages.
+    /// Opens a stream to `peer` for `tag` (dialling the peer if needed), ready to send messages once
+    /// the peer accepted it; opens it again while it ends unanswered (module doc), until the stall
+    /// deadline.
     pub async fn open(&self, peer: PeerId, tag: [u8; TAG_LEN]) -> Result<FrameWriter<libp2p::Stream>, StreamError> {
+        let deadline = tokio::time::Instant::now() + self.limits.stall;
+        let mut backoff = Duration::from_millis(1);
+        let mut last = String::from("timed out");
+        loop {
+            match tokio::time::timeout_at(deadline, self.try_open(peer, tag)).await {
+                Err(_) => break,
+                Ok(Ok(Some(s))) => return Ok(FrameWriter::new(s, self.limits)),
+                Ok(Ok(None)) => return Err(StreamError::Open { peer: peer.to_string(), why: "refused".into() }),
+                Ok(Err(e)) => last = e,
+            }
+            let jitter = Duration::from_micros(rand::random::<u64>() % (backoff.as_micros() as u64 + 1));
+            if tokio::time::Instant::now() + backoff + jitter >= deadline {
+                break;
+            }
+            tokio::time::sleep(backoff + jitter).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
+        Err(StreamError::Open { peer: peer.to_string(), why: last })
+    }
+
+    /// One attempt: `Some(stream)` accepted, `None` refused, an error to try again after.
+    async fn try_open(&self, peer: PeerId, tag: [u8; TAG_LEN]) -> Result<Option<libp2p::Stream>, String> {
         let mut control = self.control.clone();
-        let open = async {
-            let mut s = control
-                .open_stream(peer, MPC_STREAM_PROTOCOL)
-                .await
-                .map_err(|e| StreamError::Open { peer: peer.to_string(), why: e.to_string() })?;
-            write_header(&mut s, &tag).await?;
-            Ok(s)
-        };
-        let s = match tokio::time::timeout(self.limits.stall, open).await {
-            Ok(r) => r?,
-            Err(_) => return Err(StreamError::Open { peer: peer.to_string(), why: "timed out".into() }),
-        };
-        Ok(FrameWriter::new(s, self.limits))
+        let mut s = control.open_stream(peer, MPC_STREAM_PROTOCOL).await.map_err(|e| e.to_string())?;
+        write_header(&mut s, &tag).await.map_err(|e| e.to_string())?;
+        s.flush().await.map_err(|e| e.to_string())?;
+        let mut answer = [0u8; 1];
+        match tokio::time::timeout(ANSWER_TIMEOUT, s.read_exact(&mut answer)).await {
+            Ok(Ok(())) if answer[0] == ACCEPTED => Ok(Some(s)),
+            Ok(Ok(())) if answer[0] == REFUSED => Ok(None),
+            Ok(Ok(())) => Err(format!("bad answer {}", answer[0])),
+            Ok(Err(e)) => Err(format!("stream ended unanswered: {e}")),
+            Err(_) => Err("no answer".into()),
+        }
     }
 }
 

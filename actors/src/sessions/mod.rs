@@ -689,22 +689,28 @@ impl Handler<PeerEvent> for Sessions {
 /// A peer opened a session stream: bind it to the participant that peer is in the session the tag
 /// names, once, and feed it to that participant's inbox (no actor sees its messages). A stream for a
 /// session not running here, from a non-participant, or a second one from the same participant is
-/// dropped (its opener sees the stream reset and fails its session).
+/// refused (its opener fails its session with the refusal; it does not try again).
 impl Handler<InboundStream> for Sessions {
     type Result = ();
     fn handle(&mut self, m: InboundStream, _: &mut Context<Self>) {
-        let Some(member) = self.members.get_mut(&m.tag) else {
-            tracing::debug!(peer = %m.peer, "session stream for a session not running here; dropped");
-            return;
+        let bound = match self.members.get_mut(&m.tag) {
+            None => Err("a session not running here"),
+            Some(member) => match member.peers.iter().position(|p| *p == m.peer) {
+                None => Err("a non-participant"),
+                Some(from) => match member.inboxes.0.get_mut(from).and_then(Option::take) {
+                    None => Err("a participant whose stream is already bound"),
+                    Some(to) => Ok((from, to)),
+                },
+            },
         };
-        let Some(from) = member.peers.iter().position(|p| *p == m.peer) else {
-            tracing::debug!(peer = %m.peer, "session stream from a non-participant; dropped");
-            return;
-        };
-        let Some(to) = member.inboxes.0.get_mut(from).and_then(Option::take) else {
-            tracing::debug!(peer = %m.peer, "second session stream from one participant; dropped");
-            return;
-        };
-        tokio::spawn(transport::pump(m.reader, to, from));
+        match bound {
+            Ok((from, to)) => {
+                tokio::spawn(transport::pump(m.reader, to, from));
+            }
+            Err(why) => {
+                tracing::debug!(peer = %m.peer, "session stream refused: {why}");
+                tokio::spawn(m.reader.refuse());
+            }
+        }
     }
 }

@@ -44,6 +44,10 @@ pub fn inboxes(n: usize) -> (Inboxes, Vec<mpsc::Receiver<Received>>) {
 /// Feeds the messages of one inbound stream to the session's inbox for its participant, until the
 /// stream ends or the session drops the inbox.
 pub async fn pump(mut reader: FrameReader<libp2p::Stream>, to: mpsc::Sender<Received>, from: usize) {
+    if let Err(e) = reader.accept().await {
+        let _ = to.send(Err(format!("stream from participant {from}: {e}"))).await;
+        return;
+    }
     loop {
         match reader.next().await {
             Ok(Some(m)) => {

@@ -51,6 +51,7 @@ fn run_case(c: &mut Client, row: &Row, method: &str, params: Json, rows: &mut Ve
         row.name.clone(),
         row.items.to_string(),
         format!("{wall:.3}"),
+        format!("{:.3}", (wall - prep - online).max(0.0)),
         format!("{prep:.3}"),
         format!("{online:.3}"),
         format!("{:.0}", row.items as f64 / online.max(1e-9)),
@@ -129,10 +130,23 @@ fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
         "\nMPC over the network: {nodes}-node committee, 127.0.0.1 (libp2p TCP+Noise+Yamux), this machine; times in seconds"
     );
     println!(
-        "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; per item = items ÷ time)"
+        "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; setup = wall − prep − online:\n \
+         finding manifests, admission at every member, start and go, outcomes back; the session streams open as the run\n \
+         starts, inside its first round; per item = items ÷ time)"
     );
     print_table(
-        &["operation", "items", "wall", "prep", "online", "items/s online", "items/s total", "rounds", "MB sent"],
+        &[
+            "operation",
+            "items",
+            "wall",
+            "setup",
+            "prep",
+            "online",
+            "items/s online",
+            "items/s total",
+            "rounds",
+            "MB sent",
+        ],
         &rows,
     );
     drop(net);
