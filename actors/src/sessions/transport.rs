@@ -116,10 +116,15 @@ impl P2pTransport {
             let (tx, mut rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
             let (hub, peer, tag, fail) = (self.hub.clone(), self.peers[to], self.session, self.fail_tx.clone());
             tokio::spawn(async move {
+                // streams are opened to every participant up front, also to those this one never
+                // sends to (a dealer that finished and left refuses): a failed open fails the
+                // session only when a message is waiting for that stream
                 let mut w = match hub.open(peer, tag).await {
                     Ok(w) => w,
                     Err(e) => {
-                        let _ = fail.send(format!("cannot reach participant {to}: {e}"));
+                        if rx.recv().await.is_some() {
+                            let _ = fail.send(format!("cannot reach participant {to}: {e}"));
+                        }
                         return;
                     }
                 };
