@@ -69,30 +69,30 @@ def main():
         x5 = [round(rng.uniform(-1e6, 1e6), 6) for _ in range(100_000)]
         k5 = c.store(x5) if (want("max5") or want("min5")) else None
         if want("max5"):
-            run("max of 10^5", lambda: c.load(c.max(k5)), lambda r: abs(r - max(x5)) < 1e-5)
+            run("max of 10^5", lambda: c.load(c.stats.max(k5)), lambda r: abs(r - max(x5)) < 1e-5)
         if want("min5"):
-            run("min of 10^5", lambda: c.load(c.min(k5)), lambda r: abs(r - min(x5)) < 1e-5)
+            run("min of 10^5", lambda: c.load(c.stats.min(k5)), lambda r: abs(r - min(x5)) < 1e-5)
         x6 = [round(rng.uniform(-1e3, 1e3), 6) for _ in range(1_000_000)]
         y6 = [round(2.5 * v + 1 + rng.uniform(-5, 5), 6) for v in x6]
         k6 = c.store(x6)
         m = sum(x6) / len(x6)
         v = sum((t - m) ** 2 for t in x6) / len(x6)
         if a.million_max or want("max6") and only:
-            run("max of 10^6", lambda: c.load(c.max(k6)), lambda r: abs(r - max(x6)) < 1e-5)
+            run("max of 10^6", lambda: c.load(c.stats.max(k6)), lambda r: abs(r - max(x6)) < 1e-5)
         if want("mean6"):
-            run("mean of 10^6", lambda: c.mean(k6)[0], lambda r: abs(r - m) < 1e-6 * max(1, abs(m)))
+            run("mean of 10^6", lambda: c.stats.mean(k6)[0], lambda r: abs(r - m) < 1e-6 * max(1, abs(m)))
         if want("var6"):
-            run("var of 10^6", lambda: c.var(k6)[0], lambda r: abs(r - v) < 1e-6 * v)
+            run("var of 10^6", lambda: c.stats.var(k6)[0], lambda r: abs(r - v) < 1e-6 * v)
         if want("std6"):
-            run("std of 10^6", lambda: c.std(k6)[0], lambda r: abs(r - math.sqrt(v)) < 1e-6 * math.sqrt(v))
+            run("std of 10^6", lambda: c.stats.std(k6)[0], lambda r: abs(r - math.sqrt(v)) < 1e-6 * math.sqrt(v))
         if want("lin6"):
             ky = c.store(y6)
-            run("linregress of 10^6", lambda: c.linregress(k6, ky), lambda r: abs(r[0] - 2.5) < 1e-3)
+            run("linregress of 10^6", lambda: c.stats.linregress(k6, ky), lambda r: abs(r[0] - 2.5) < 1e-3)
         if want("dot300"):
             A = [[round(rng.uniform(-10, 10), 3) for _ in range(300)] for _ in range(300)]
             ka = c.store(A)
             ref00 = sum(A[0][j] * A[j][0] for j in range(300))
-            run("dot 300x300 . 300x300", lambda: c.dot(ka, ka), lambda r: abs(r[0][0] - ref00) < 1e-3 * max(1, abs(ref00)))
+            run("dot 300x300 . 300x300", lambda: c.linalg.dot(ka, ka), lambda r: abs(r[0][0] - ref00) < 1e-3 * max(1, abs(ref00)))
         print()
         for i, pid in enumerate(node_pids(root)):
             print(f"node pid {pid}: peak RSS {peak_rss_mib(pid):.0f} MiB")
