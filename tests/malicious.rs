@@ -259,6 +259,7 @@ impl Attacker {
                             request_timeout: Duration::from_secs(10),
                             guard: GuardConfig::default(),
                             streams: Default::default(),
+                            wan: None,
                         },
                     )
                     .await

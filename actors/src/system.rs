@@ -49,6 +49,8 @@ pub struct NodeConfig {
     pub keystore_pass: Option<std::sync::Arc<keystore::seal::Passphrase>>,
     /// Per-peer limits on inbound requests and when to cut a peer off.
     pub peer_guard: crate::network::guard::GuardConfig,
+    /// Emulated wide-area links (benches and tests only: `--emulate-rtt-ms`).
+    pub wan: Option<crate::network::wan::WanProfile>,
 }
 
 impl NodeConfig {
@@ -68,6 +70,7 @@ impl NodeConfig {
             ledger_backend: Backend::Embedded,
             keystore_pass: None,
             peer_guard: Default::default(),
+            wan: None,
         }
     }
 }
@@ -127,6 +130,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
                 max_message: crate::sessions::limits::MAX_SESSION_MESSAGE,
                 ..Default::default()
             },
+            wan: cfg.wan,
         },
     )
     .await?;

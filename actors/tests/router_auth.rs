@@ -50,6 +50,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
             request_timeout: Duration::from_secs(5),
             guard: Default::default(),
             streams: Default::default(),
+            wan: None,
         },
     )
     .await

@@ -108,6 +108,18 @@ fn wait_info(dir: &Path, child: &mut Child, deadline: Instant) -> anyhow::Result
 
 /// Starts `n` nodes under `root` and waits until every node sees every other.
 pub fn start(root: &Path, n: usize, base_port: u16, group_size: usize, fresh: bool) -> anyhow::Result<Devnet> {
+    start_with(root, n, base_port, group_size, fresh, &[])
+}
+
+/// [`start`] with `extra` arguments for every node (benches: `--emulate-rtt-ms`).
+pub fn start_with(
+    root: &Path,
+    n: usize,
+    base_port: u16,
+    group_size: usize,
+    fresh: bool,
+    extra: &[String],
+) -> anyhow::Result<Devnet> {
     if n == 0 {
         bail!("a devnet needs at least one node");
     }
@@ -119,7 +131,8 @@ pub fn start(root: &Path, n: usize, base_port: u16, group_size: usize, fresh: bo
         }
     }
     let mut net = Devnet { dirs: dirs.clone(), children: Vec::new() };
-    let common = vec!["--group-size".to_string(), group_size.to_string()];
+    let mut common = vec!["--group-size".to_string(), group_size.to_string()];
+    common.extend(extra.iter().cloned());
     let deadline = Instant::now() + Duration::from_secs(60);
 
     let mut seed_args = vec![base_port.to_string()];

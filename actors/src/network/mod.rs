@@ -25,6 +25,7 @@ mod codec;
 mod driver;
 pub mod guard;
 pub mod streams;
+pub mod wan;
 
 pub use behaviour::{CUSTODY_PROTOCOL, MPC_PROTOCOL, PROTOCOL_VERSION};
 
@@ -97,6 +98,8 @@ pub struct NetConfig {
     pub guard: guard::GuardConfig,
     /// Limits of session streams.
     pub streams: streams::StreamLimits,
+    /// Emulate a wide-area link on every connection (benches and tests only; `wan.rs`).
+    pub wan: Option<wan::WanProfile>,
 }
 
 /// A peer changed state (for actors that care: custody sync, sessions).
@@ -157,11 +160,12 @@ impl Network {
         let (ready_tx, ready_rx) = oneshot::channel();
         let arbiter = Arbiter::new();
         let bcfg = BehaviourConfig { max_frame: cfg.max_frame, request_timeout: cfg.request_timeout };
+        let wan = cfg.wan;
         let listen = cfg.listen.clone();
         let seed = cfg.seed.clone();
         let guard = guard::PeerGuard::new(cfg.guard.clone());
         arbiter.spawn(async move {
-            let swarm = match build_swarm(key, &bcfg, listen) {
+            let swarm = match build_swarm(key, &bcfg, listen, wan) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -204,20 +208,45 @@ impl Network {
     }
 }
 
-fn build_swarm(key: Keypair, cfg: &BehaviourConfig, listen: Multiaddr) -> Result<libp2p::Swarm<Behaviour>, NetError> {
+fn build_swarm(
+    key: Keypair,
+    cfg: &BehaviourConfig,
+    listen: Multiaddr,
+    wan: Option<wan::WanProfile>,
+) -> Result<libp2p::Swarm<Behaviour>, NetError> {
     let setup = |e: String| NetError::Setup(e);
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default().nodelay(true),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .map_err(|e| setup(e.to_string()))?
-        .with_behaviour(|key| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from))
-        .map_err(|e| setup(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
-        .build();
+    let tcp = libp2p::tcp::Config::default().nodelay(true);
+    let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
+    let behaviour = |key: &Keypair| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from);
+    let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600));
+    let mut swarm = match wan {
+        None => builder
+            .with_tcp(tcp, libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .map_err(|e| setup(e.to_string()))?
+            .with_behaviour(behaviour)
+            .map_err(|e| setup(e.to_string()))?
+            .with_swarm_config(idle)
+            .build(),
+        Some(profile) => {
+            tracing::warn!(rtt = ?profile.rtt, mbit = ?profile.mbit, "emulating a wide-area link on every connection");
+            builder
+                .with_other_transport(|key| {
+                    use libp2p::Transport;
+                    let noise = libp2p::noise::Config::new(key)?;
+                    Ok(libp2p::tcp::tokio::Transport::new(tcp)
+                        .map(move |io, _| wan::Delayed::new(io, profile))
+                        .upgrade(libp2p::core::upgrade::Version::V1)
+                        .authenticate(noise)
+                        .multiplex(libp2p::yamux::Config::default())
+                        .boxed())
+                })
+                .map_err(|e| setup(e.to_string()))?
+                .with_behaviour(behaviour)
+                .map_err(|e| setup(e.to_string()))?
+                .with_swarm_config(idle)
+                .build()
+        }
+    };
     swarm.listen_on(listen.clone()).map_err(|e| setup(format!("cannot listen on {listen}: {e}")))?;
     Ok(swarm)
 }

@@ -8,6 +8,7 @@
 //! measure in this run.
 
 use super::print_table;
+use enigma_actors::network::wan::WanProfile;
 use enigma_client::Client;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
@@ -62,11 +63,21 @@ fn run_case(c: &mut Client, row: &Row, method: &str, params: Json, rows: &mut Ve
     Ok(())
 }
 
-fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
+fn network_table(nodes: usize, quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
     let root = std::env::temp_dir().join(format!("enigma-bench-mpc-{}-{nodes}", std::process::id()));
     std::fs::create_dir_all(&root)?;
     println!("\nstarting a {nodes}-node devnet (committee of {nodes}) in {}", root.display());
-    let net = crate::devnet::start(&root, nodes, 0, nodes, true)?;
+    let extra: Vec<String> = match wan {
+        Some(w) => vec![
+            "--emulate-rtt-ms".into(),
+            match w.mbit {
+                Some(m) => format!("{}:{m}", w.rtt.as_millis()),
+                None => w.rtt.as_millis().to_string(),
+            },
+        ],
+        None => vec![],
+    };
+    let net = crate::devnet::start_with(&root, nodes, 0, nodes, true, &extra)?;
     let mut c = Client::connect(&net.socket(0).to_string_lossy())?;
     let big = if quick { 10_000 } else { 100_000 };
     let huge = if quick { 100_000 } else { 1_000_000 };
@@ -126,8 +137,16 @@ fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
         let k = c.store_json(json!(matrix(d)))?;
         run_case(&mut c, &Row { name: format!("inv {d}×{d}"), items: 1 }, "linalg.inv", json!({"key": k}), &mut rows)?;
     }
+    let link = match wan {
+        Some(w) => format!(
+            "emulated WAN: RTT {} ms{} (user-space delay on every connection)",
+            w.rtt.as_millis(),
+            w.mbit.map(|m| format!(", {m} Mbit/s")).unwrap_or_default()
+        ),
+        None => "127.0.0.1".to_string(),
+    };
     println!(
-        "\nMPC over the network: {nodes}-node committee, 127.0.0.1 (libp2p TCP+Noise+Yamux), this machine; times in seconds"
+        "\nMPC over the network: {nodes}-node committee, {link} (libp2p TCP+Noise+Yamux), this machine; times in seconds"
     );
     println!(
         "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; setup = wall − prep − online:\n \
@@ -154,12 +173,17 @@ fn network_table(nodes: usize, quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(quick: bool) -> anyhow::Result<()> {
+/// The engine table, then the network table at n = 3 and n = 5 — or, with `wan`, the network table
+/// at n = 3 over emulated wide-area links (the WAN targets are for n = 3).
+pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
     let size = if quick { 10_000 } else { 100_000 };
     println!("engine primitives, all parties in this process (in-memory transport), this machine:\n");
     println!("{}", enigma_protocol::mpc::bench::run_in_memory(3, 1, size));
+    if wan.is_some() {
+        return network_table(3, quick, wan);
+    }
     println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size));
-    network_table(3, quick)?;
-    network_table(5, quick)?;
+    network_table(3, quick, None)?;
+    network_table(5, quick, None)?;
     Ok(())
 }
