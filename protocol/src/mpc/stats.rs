@@ -244,8 +244,8 @@ impl<T: Transport> Party<T> {
     }
 
     /// Max or min over secret values (stored scale). Returns (value, index). Up to
-    /// [`MAXMIN_WINDOW`] comparisons per level this is `compare::tournament` on preprocessing made up
-    /// front (`ops.rs`); above, the windowed tournament.
+    /// [`MAXMIN_UP_FRONT`] comparisons in all this is `compare::tournament` on preprocessing made up
+    /// front (`ops.rs`); above, the windowed tournament, [`MAXMIN_WINDOW`] comparisons a window.
     pub(crate) async fn maxmin_impl(&mut self, x: &[Fp], want_max: bool) -> Result<(Fp, Fp), MpcError> {
         if maxmin_windowed(x.len()) {
             self.tournament_windowed(x, STORED_BITS + 1, want_max, MAXMIN_WINDOW).await
@@ -310,13 +310,17 @@ impl<T: Transport> Party<T> {
     }
 }
 
-/// Most comparisons of one max/min round (and of its preprocessing) before the tournament runs in
-/// windows: about 3.7 kB per comparison and peer in the preprocessing round (LTZ on 64 bits), so a window's
-/// messages stay near 30 MB per peer.
-pub(crate) const MAXMIN_WINDOW: usize = 8192;
+/// Comparisons of one window of a windowed max/min: ≈ 3.7 kB per comparison and peer in each
+/// preprocessing round (LTZ on 64 bits), so a window's messages stay near 15 MB per peer.
+pub(crate) const MAXMIN_WINDOW: usize = 4096;
+
+/// Most comparisons a max/min preprocesses up front (`ops.rs`); above, it runs windowed. 10^4
+/// values stay one batch (the fewest rounds, for wide-area links), at a peak of ≈ 0.8 GB per node
+/// at n = 5.
+pub(crate) const MAXMIN_UP_FRONT: usize = 10_000;
 
 /// Whether max/min of `count` values runs windowed (its preprocessing made window by window, not up
 /// front).
 pub(crate) fn maxmin_windowed(count: usize) -> bool {
-    count / 2 > MAXMIN_WINDOW
+    count.saturating_sub(1) > MAXMIN_UP_FRONT
 }
