@@ -29,6 +29,13 @@ else
   ENIGMA_CHEAT_BIN="$PWD/$target_dir/enigma-cheat" cargo test --release -p enigma --test integrity -- --ignored
 fi
 
+echo "== large rounds (tests/bigrounds.rs: 10^5-value max/min/mean on 5 nodes, a few minutes)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release -p enigma --test bigrounds --run-ignored only --no-fail-fast
+else
+  cargo test --release -p enigma --test bigrounds -- --ignored
+fi
+
 echo "== fuzz"
 # Every cargo-fuzz target (JSON-RPC requests, wire messages, value codec, policy transactions) for a
 # short bounded time; a finding fails the run. Longer runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).

@@ -60,6 +60,8 @@ fn a_hostile_peer_is_refused_and_cut_off_and_the_honest_nodes_keep_serving() {
                 max_frame: 16 << 20,
                 request_timeout: Duration::from_secs(5),
                 guard: GuardConfig::default(),
+                streams: Default::default(),
+                wan: None,
             },
         )
         .await

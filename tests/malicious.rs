@@ -8,7 +8,8 @@
 //! - **In-process peers** ([`Attacker`]): real libp2p `Network` actors in the test process, each with
 //!   its own ed25519 node key, joined to the devnet like any node. They have no node actors behind
 //!   them: a test-only hook (`network::SetInbound`) hands every inbound frame to a small recorder
-//!   that keeps it and answers as the test says. So a test can show exactly what honest nodes sent to
+//!   that keeps it and answers as the test says, and `network::SetStreamInbound` hands it every
+//!   session stream, whose messages it records as MPC `Msg`s. So a test can show exactly what honest nodes sent to
 //!   an attacker peer — in particular whether any MPC `Msg` (a dealt share) reached it — and can
 //!   reconstruct the owner's data from what was dealt.
 //! - **A user identity** (secp256k1) that the victim owner has granted `compute` access (`pair` with
@@ -84,7 +85,10 @@ mod support;
 
 use actix::prelude::*;
 use enigma_actors::network::guard::GuardConfig;
-use enigma_actors::network::{Answer, InboundRequest, LivePeers, NetConfig, Network, Proto, SendRequest, SetInbound};
+use enigma_actors::network::{
+    Answer, InboundRequest, InboundStream, LivePeers, NetConfig, Network, Proto, SendRequest, SetInbound,
+    SetStreamInbound,
+};
 use enigma_client::{Client, ClientError};
 use enigma_protocol::api::ErrorCode;
 use enigma_protocol::field::{self, Fp};
@@ -170,6 +174,42 @@ impl Handler<InboundRequest> for Tap {
     }
 }
 
+/// Session streams opened to an attacker peer are recorded too (`network::SetStreamInbound`): each
+/// message on one becomes an `MpcRequest::Msg` in the log, numbered from 0 per stream, with the
+/// sender's participant index taken from the session start or refresh this peer was sent (as an
+/// honest member binds a stream to its opener).
+impl Handler<InboundStream> for Tap {
+    type Result = ();
+    fn handle(&mut self, m: InboundStream, _: &mut Context<Self>) {
+        let peer_bytes = m.peer.to_bytes();
+        let from = self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(|h| match &h.frame {
+                Frame::Mpc(MpcRequest::Start(s)) if s.body.session == m.tag => Some(s.body.participants.clone()),
+                Frame::Mpc(MpcRequest::Refresh(r)) if r.session == m.tag => Some(r.participants.clone()),
+                _ => None,
+            })
+            .and_then(|ps| ps.iter().position(|p| *p == peer_bytes))
+            .map_or(u32::MAX, |i| i as u32);
+        let (log, mut reader, peer, session) = (self.log.clone(), m.reader, m.peer, m.tag);
+        actix::spawn(async move {
+            if reader.accept().await.is_err() {
+                return;
+            }
+            let mut seq = 0u64;
+            while let Ok(Ok(Some(payload))) = tokio::time::timeout(Duration::from_secs(120), reader.next()).await {
+                let frame = Frame::Mpc(MpcRequest::Msg { session, from, seq, payload });
+                log.lock().unwrap().push(Heard { at: Instant::now(), from: peer, frame });
+                seq += 1;
+            }
+        });
+    }
+}
+
 /// A real libp2p peer in the test process, run by the attacker: it joins the devnet, sends any frame
 /// it likes, and records every frame it receives.
 pub struct Attacker {
@@ -218,12 +258,15 @@ impl Attacker {
                             max_frame: 16 << 20,
                             request_timeout: Duration::from_secs(10),
                             guard: GuardConfig::default(),
+                            streams: Default::default(),
+                            wan: None,
                         },
                     )
                     .await
                     .expect("the attacker's network starts");
                     let tap = Tap { log: log2, policy: policy2 }.start();
-                    net.send(SetInbound(tap.recipient())).await.expect("network actor");
+                    net.send(SetInbound(tap.clone().recipient())).await.expect("network actor");
+                    net.send(SetStreamInbound(tap.recipient())).await.expect("network actor");
                     tx.send((net, System::current(), Arbiter::current())).unwrap();
                 });
                 let _ = sys.run();

@@ -51,6 +51,8 @@ pub struct NodeConfig {
     pub peer_guard: crate::network::guard::GuardConfig,
     /// The MPC security mode (`--mpc-security`, default active); committees never mix modes.
     pub mpc_security: enigma_protocol::mpc::Security,
+    /// Emulated wide-area links (benches and tests only: `--emulate-rtt-ms`).
+    pub wan: Option<crate::network::wan::WanProfile>,
 }
 
 impl NodeConfig {
@@ -71,6 +73,7 @@ impl NodeConfig {
             keystore_pass: None,
             peer_guard: Default::default(),
             mpc_security: Default::default(),
+            wan: None,
         }
     }
 }
@@ -124,6 +127,13 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandles, StartError> {
             max_frame,
             request_timeout: cfg.request_timeout,
             guard: cfg.peer_guard.clone(),
+            // a session message is at most a round of the largest computation a node takes
+            // (`sessions::limits`), streamed in 1 MiB chunks
+            streams: crate::network::streams::StreamLimits {
+                max_message: crate::sessions::limits::MAX_SESSION_MESSAGE,
+                ..Default::default()
+            },
+            wan: cfg.wan,
         },
     )
     .await?;

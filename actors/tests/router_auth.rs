@@ -49,6 +49,8 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
             max_frame: 1 << 20,
             request_timeout: Duration::from_secs(5),
             guard: Default::default(),
+            streams: Default::default(),
+            wan: None,
         },
     )
     .await

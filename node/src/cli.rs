@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// Deadline of one request to a peer, in seconds.
     #[arg(long, default_value_t = 120)]
     pub request_timeout: u64,
+    /// For benches and tests only: emulate a wide-area link on every peer connection, RTT_MS[:MBIT]
+    /// (each end delays what it sends by RTT/2; the machine's kernel has no netem).
+    #[arg(long, value_name = "RTT_MS[:MBIT]", hide = true)]
+    pub emulate_rtt_ms: Option<enigma_actors::network::wan::WanProfile>,
     /// Seconds a custody holder may be unreachable before the others repair its keys.
     #[arg(long, default_value_t = 60)]
     pub repair_grace_secs: u64,
@@ -355,6 +359,9 @@ pub enum BenchCmd {
         /// Smaller inputs (10^4 instead of 10^5).
         #[arg(long)]
         quick: bool,
+        /// Run the network table over emulated wide-area links, RTT_MS[:MBIT] (e.g. 50:1000).
+        #[arg(long, value_name = "RTT_MS[:MBIT]")]
+        wan: Option<enigma_actors::network::wan::WanProfile>,
     },
     /// Concurrent clients mixing store, load and stats.mean: throughput, p50/p99, errors, peak memory.
     Load {

@@ -111,7 +111,8 @@ pub fn start(root: &Path, n: usize, base_port: u16, group_size: usize, fresh: bo
     start_with(root, n, base_port, group_size, fresh, &[])
 }
 
-/// [`start`], with `extra` arguments for every node (e.g. `--mpc-security semi-honest`).
+/// [`start`], with `extra` arguments for every node (e.g. `--mpc-security semi-honest`,
+/// `--emulate-rtt-ms`).
 pub fn start_with(
     root: &Path,
     n: usize,

@@ -90,6 +90,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.mpc_security = args.mpc_security;
     cfg.max_value_bytes = args.max_value_bytes;
     cfg.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    cfg.wan = args.emulate_rtt_ms;
     cfg.repair_grace = Duration::from_secs(args.repair_grace_secs.max(1));
     cfg.refresh_every = (args.refresh_interval_secs > 0).then(|| Duration::from_secs(args.refresh_interval_secs));
     cfg.pending_grace = Duration::from_millis(args.pending_grace_ms.max(100));

@@ -55,6 +55,15 @@ impl Node {
         self.child.is_some()
     }
 
+    /// The node process's peak resident memory so far (VmHWM, bytes), while it runs.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
     /// SIGKILL: the node dies as in a crash.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

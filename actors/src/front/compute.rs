@@ -156,6 +156,10 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
         }
     }
     let metas: Vec<ValueMeta> = manifests.iter().map(|m| m.body.meta.clone()).collect();
+    // a size the nodes will not take is an error now, before any session starts (every member checks
+    // the same limits again when it admits the start)
+    crate::sessions::limits::check_size(&req.op, &metas)
+        .map_err(|e| api(ErrorCode::TooLarge, format!("{name}: {e}")))?;
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);

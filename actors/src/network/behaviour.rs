@@ -2,8 +2,9 @@
 //!
 //! Owns: which protocols a node speaks and their configuration — identify, ping, Kademlia (peer
 //! routing and manifest records), gossipsub (tombstones and ledger gossip), and two request-response
-//! protocols: custody traffic and MPC session traffic; plus the block list that keeps banned peers
-//! out. Must never: hold application state or decide
+//! protocols: custody traffic and MPC session control (starts, go, outcomes); the session streams
+//! that carry MPC messages (`libp2p-stream`, see `streams.rs`); plus the block list that keeps banned
+//! peers out. Must never: hold application state or decide
 //! anything about data (that is the Network actor and the router).
 
 use super::codec::FrameCodec;
@@ -35,6 +36,8 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub custody: request_response::Behaviour<FrameCodec>,
     pub mpc: request_response::Behaviour<FrameCodec>,
+    /// Long-lived session streams (`/enigma/mpc-stream/1`).
+    pub stream: libp2p_stream::Behaviour,
 }
 
 impl Behaviour {
@@ -78,6 +81,7 @@ impl Behaviour {
             [(MPC_PROTOCOL, request_response::ProtocolSupport::Full)],
             rr_cfg,
         );
-        Ok(Behaviour { blocked: Default::default(), identify, ping, kad, gossipsub, custody, mpc })
+        let stream = libp2p_stream::Behaviour::new();
+        Ok(Behaviour { blocked: Default::default(), identify, ping, kad, gossipsub, custody, mpc, stream })
     }
 }

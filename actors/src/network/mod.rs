@@ -13,11 +13,19 @@
 //! the handler's arbiter runs requests concurrently. The cost is the window the channel would have
 //! closed: a request that arrives before the recipient is installed is dropped (as before), and a
 //! self-addressed one fails with [`NetError::Stopped`].
+//!
+//! MPC session messages do not travel as requests: they go over session streams ([`streams`]), one
+//! long-lived stream per session and ordered peer pair. This actor accepts inbound streams, reads
+//! their header off its own thread, and hands each one up once as an [`InboundStream`] to the
+//! recipient installed with [`SetStreamInbound`] (the Sessions actor); [`GetStreamHub`] gives the
+//! handle that opens streams. After that no message passes through an actor.
 
 mod behaviour;
 mod codec;
 mod driver;
 pub mod guard;
+pub mod streams;
+pub mod wan;
 
 pub use behaviour::{CUSTODY_PROTOCOL, MPC_PROTOCOL, PROTOCOL_VERSION};
 
@@ -88,6 +96,10 @@ pub struct NetConfig {
     pub max_frame: usize,
     pub request_timeout: Duration,
     pub guard: guard::GuardConfig,
+    /// Limits of session streams.
+    pub streams: streams::StreamLimits,
+    /// Emulate a wide-area link on every connection (benches and tests only; `wan.rs`).
+    pub wan: Option<wan::WanProfile>,
 }
 
 /// A peer changed state (for actors that care: custody sync, sessions).
@@ -134,6 +146,9 @@ pub struct Network {
     peer_subscribers: Vec<Recipient<PeerEvent>>,
     gossip_subscribers: Vec<(String, Recipient<GossipMessage>)>,
     banned: BTreeMap<PeerId, String>,
+    hub: streams::StreamHub,
+    incoming: Option<libp2p_stream::IncomingStreams>,
+    stream_inbound: Option<Recipient<InboundStream>>,
 }
 
 impl Network {
@@ -145,21 +160,30 @@ impl Network {
         let (ready_tx, ready_rx) = oneshot::channel();
         let arbiter = Arbiter::new();
         let bcfg = BehaviourConfig { max_frame: cfg.max_frame, request_timeout: cfg.request_timeout };
+        let wan = cfg.wan;
         let listen = cfg.listen.clone();
         let seed = cfg.seed.clone();
         let guard = guard::PeerGuard::new(cfg.guard.clone());
         arbiter.spawn(async move {
-            let swarm = match build_swarm(key, &bcfg, listen) {
+            let swarm = match build_swarm(key, &bcfg, listen, wan) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(()));
+            let mut control = swarm.behaviour().stream.new_control();
+            let incoming = match control.accept(streams::MPC_STREAM_PROTOCOL) {
+                Ok(i) => i,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(NetError::Setup(e.to_string())));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok((control, incoming)));
             Driver::new(swarm, cmd_rx, ev_tx, seed, guard).run().await;
         });
-        ready_rx.await.map_err(|_| NetError::Stopped)??;
+        let (control, incoming) = ready_rx.await.map_err(|_| NetError::Stopped)??;
         let actor = Network {
             local,
             commands: cmd_tx,
@@ -170,6 +194,9 @@ impl Network {
             peer_subscribers: Vec::new(),
             gossip_subscribers: Vec::new(),
             banned: BTreeMap::new(),
+            hub: streams::StreamHub::new(control, cfg.streams),
+            incoming: Some(incoming),
+            stream_inbound: None,
         };
         Ok(Network::start_in_arbiter(&arbiter.handle(), |_| actor))
     }
@@ -181,20 +208,45 @@ impl Network {
     }
 }
 
-fn build_swarm(key: Keypair, cfg: &BehaviourConfig, listen: Multiaddr) -> Result<libp2p::Swarm<Behaviour>, NetError> {
+fn build_swarm(
+    key: Keypair,
+    cfg: &BehaviourConfig,
+    listen: Multiaddr,
+    wan: Option<wan::WanProfile>,
+) -> Result<libp2p::Swarm<Behaviour>, NetError> {
     let setup = |e: String| NetError::Setup(e);
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default().nodelay(true),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .map_err(|e| setup(e.to_string()))?
-        .with_behaviour(|key| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from))
-        .map_err(|e| setup(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
-        .build();
+    let tcp = libp2p::tcp::Config::default().nodelay(true);
+    let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
+    let behaviour = |key: &Keypair| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from);
+    let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600));
+    let mut swarm = match wan {
+        None => builder
+            .with_tcp(tcp, libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .map_err(|e| setup(e.to_string()))?
+            .with_behaviour(behaviour)
+            .map_err(|e| setup(e.to_string()))?
+            .with_swarm_config(idle)
+            .build(),
+        Some(profile) => {
+            tracing::warn!(rtt = ?profile.rtt, mbit = ?profile.mbit, "emulating a wide-area link on every connection");
+            builder
+                .with_other_transport(|key| {
+                    use libp2p::Transport;
+                    let noise = libp2p::noise::Config::new(key)?;
+                    Ok(libp2p::tcp::tokio::Transport::new(tcp)
+                        .map(move |io, _| wan::Delayed::new(io, profile))
+                        .upgrade(libp2p::core::upgrade::Version::V1)
+                        .authenticate(noise)
+                        .multiplex(libp2p::yamux::Config::default())
+                        .boxed())
+                })
+                .map_err(|e| setup(e.to_string()))?
+                .with_behaviour(behaviour)
+                .map_err(|e| setup(e.to_string()))?
+                .with_swarm_config(idle)
+                .build()
+        }
+    };
     swarm.listen_on(listen.clone()).map_err(|e| setup(format!("cannot listen on {listen}: {e}")))?;
     Ok(swarm)
 }
@@ -206,6 +258,68 @@ impl Actor for Network {
         if let Some(mut rx) = self.events.take() {
             ctx.add_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
         }
+        if let Some(incoming) = self.incoming.take() {
+            use futures::StreamExt;
+            ctx.add_stream(incoming.map(|(peer, stream)| AcceptedStream(peer, stream)));
+        }
+    }
+}
+
+/// A session stream a peer opened to this node, header not read yet.
+struct AcceptedStream(PeerId, libp2p::Stream);
+
+impl StreamHandler<AcceptedStream> for Network {
+    fn handle(&mut self, AcceptedStream(peer, mut stream): AcceptedStream, _ctx: &mut Context<Self>) {
+        let Some(to) = self.stream_inbound.clone() else {
+            tracing::debug!(%peer, "session stream before sessions are ready; dropped");
+            return;
+        };
+        let limits = self.hub.limits();
+        // the header is read in a task of its own: a slow or silent opener holds up nobody
+        actix::spawn(async move {
+            match streams::read_header(&mut stream).await {
+                Ok(tag) => to.do_send(InboundStream { peer, tag, reader: streams::FrameReader::new(stream, limits) }),
+                Err(e) => tracing::debug!(%peer, error = %e, "session stream refused"),
+            }
+        });
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        tracing::error!("session stream listener ended; MPC sessions cannot receive");
+    }
+}
+
+/// A session stream from `peer`, for the session (or whatever the receiver routes by) `tag`. The
+/// network layer has read only its header; what the tag means is for the recipient to decide.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InboundStream {
+    pub peer: PeerId,
+    pub tag: [u8; streams::TAG_LEN],
+    pub reader: streams::FrameReader<libp2p::Stream>,
+}
+
+/// Installs the recipient of inbound session streams (the Sessions actor).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStreamInbound(pub Recipient<InboundStream>);
+
+impl Handler<SetStreamInbound> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: SetStreamInbound, _: &mut Context<Self>) {
+        self.stream_inbound = Some(msg.0);
+    }
+}
+
+/// The handle that opens session streams.
+#[derive(Message)]
+#[rtype(result = "streams::StreamHub")]
+pub struct GetStreamHub;
+
+impl Handler<GetStreamHub> for Network {
+    type Result = MessageResult<GetStreamHub>;
+    fn handle(&mut self, _: GetStreamHub, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.hub.clone())
     }
 }
 

@@ -8,12 +8,14 @@
 //! progress to waiting requesters, and aborting sessions whose participants go down. Must never: run
 //! a session for a requester without compute access to the inputs it holds here.
 
+pub mod limits;
 pub mod session;
 pub mod transport;
 
 use crate::custody::{self, Custody};
 use crate::ledger::Ledger;
-use crate::network::{Network, PeerEvent, SubscribePeers};
+use crate::network::streams::StreamHub;
+use crate::network::{GetStreamHub, InboundStream, Network, PeerEvent, SetStreamInbound, SubscribePeers};
 use actix::prelude::*;
 use enigma_protocol::admission;
 use enigma_protocol::field::Fp;
@@ -26,7 +28,7 @@ use enigma_protocol::session::RefreshStart;
 use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
 use enigma_protocol::wire::{AccessEntry, ErrorKind, MAX_CLOCK_SKEW_MS, Response, Signed};
 use libp2p::PeerId;
-use session::{Abort, Deliver, Go, KeepRefreshed, KeepStored, MpcSession, Purpose};
+use session::{Abort, Go, KeepRefreshed, KeepStored, MpcSession, Purpose};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -48,14 +50,24 @@ struct Requester {
     events: mpsc::UnboundedSender<RequesterEvent>,
 }
 
+/// A session this node is a member of.
+struct Member {
+    addr: Addr<MpcSession>,
+    peers: Vec<PeerId>,
+    /// Where each participant's stream is fed, until it arrives.
+    inboxes: transport::Inboxes,
+}
+
 pub struct Sessions {
     local: PeerId,
     /// This node's MPC security mode: it joins only sessions in the same mode.
     security: Security,
+    /// Opens session streams (from the Network actor, once it answers at start).
+    hub: Option<StreamHub>,
     network: Addr<Network>,
     custody: Addr<Custody>,
     ledger: Addr<Ledger>,
-    members: HashMap<SessionId, (Addr<MpcSession>, Vec<PeerId>)>,
+    members: HashMap<SessionId, Member>,
     requesters: HashMap<SessionId, Requester>,
     /// Refresh sessions running here that hold new shares: (key, commitment of this node's new share).
     refresh_kept: HashMap<SessionId, Vec<(DataKey, [u8; 32])>>,
@@ -79,6 +91,7 @@ impl Sessions {
         Sessions {
             local,
             security,
+            hub: None,
             network,
             custody,
             ledger,
@@ -128,6 +141,10 @@ impl Sessions {
         if self.members.contains_key(&session) {
             return err(ErrorKind::BadRequest, "session already exists");
         }
+        let Some(hub) = self.hub.clone() else {
+            return err(ErrorKind::Busy, "session streams are not ready yet");
+        };
+        let (inboxes, inbox_rx) = transport::inboxes(peers.len());
         let member = MpcSession::new(
             spec,
             purpose,
@@ -135,11 +152,12 @@ impl Sessions {
             me,
             peers.clone(),
             mine,
+            (hub, inbox_rx),
             self.network.clone(),
             self.custody.clone(),
             ctx.address(),
         );
-        self.members.insert(session, (member.start(), peers));
+        self.members.insert(session, Member { addr: member.start(), peers, inboxes });
         crate::counters::bump(&crate::counters::COUNTERS.sessions_joined);
         Response::Ack
     }
@@ -158,6 +176,12 @@ impl Actor for Sessions {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.network.do_send(SubscribePeers(ctx.address().recipient()));
+        self.network.do_send(SetStreamInbound(ctx.address().recipient()));
+        // nothing is handled before the hub is here: a join needs it
+        ctx.wait(self.network.send(GetStreamHub).into_actor(self).map(|r, act, _| match r {
+            Ok(hub) => act.hub = Some(hub),
+            Err(e) => tracing::error!(error = %e, "no session streams: the network actor is gone"),
+        }));
     }
 }
 
@@ -268,6 +292,9 @@ async fn admit(
             return Err(bad("an input does not match its manifest"));
         }
     }
+    // a size this node does not take is refused before anything is joined (public shapes only)
+    let metas: Vec<enigma_protocol::value::ValueMeta> = spec.inputs.iter().map(|i| i.meta.clone()).collect();
+    limits::check_size(&spec.op, &metas).map_err(|e| err(ErrorKind::TooLarge, e))?;
 
     // the committee, its size and threshold, from the manifests and this node's own view
     let bodies: Vec<&ManifestBody> = spec.manifests.iter().map(|m| &m.body).collect();
@@ -514,8 +541,8 @@ impl Handler<Inbound> for Sessions {
                 }))
             }
             MpcRequest::KeepRefreshed { session, manifests } => match self.members.get(&session) {
-                Some((s, _)) => {
-                    let s = s.clone();
+                Some(member) => {
+                    let s = member.addr.clone();
                     let fut = async move {
                         match s.send(KeepRefreshed { peer: m.peer, manifests }).await {
                             Ok(Ok(())) => Response::Ack,
@@ -528,25 +555,16 @@ impl Handler<Inbound> for Sessions {
                 None => ready(self.no_session(&session)),
             },
             MpcRequest::Go { session } => match self.members.get(&session) {
-                Some((s, _)) => {
-                    s.do_send(Go);
+                Some(member) => {
+                    member.addr.do_send(Go);
                     ready(Response::Ack)
                 }
                 None => ready(self.no_session(&session)),
             },
-            MpcRequest::Msg { session, from, seq, payload } => match self.members.get(&session) {
-                Some((s, _)) => {
-                    let s = s.clone();
-                    let fut = async move {
-                        match s.send(Deliver { peer: m.peer, from: from as usize, seq, payload }).await {
-                            Ok(r) => r,
-                            Err(_) => err(ErrorKind::Stale, "session already ended"),
-                        }
-                    };
-                    Box::pin(actix::fut::wrap_future(fut))
-                }
-                None => ready(self.no_session(&session)),
-            },
+            // protocol messages travel on session streams (`network::streams`), never as requests
+            MpcRequest::Msg { .. } => {
+                ready(err(ErrorKind::BadRequest, "MPC messages travel on session streams (/enigma/mpc-stream/1)"))
+            }
             MpcRequest::Output { session, from, outcome, timing } => {
                 let Some(r) = self.requesters.get(&session) else {
                     return ready(self.no_session(&session));
@@ -566,13 +584,13 @@ impl Handler<Inbound> for Sessions {
                 ready(Response::Ack)
             }
             MpcRequest::Store(signed) => {
-                let Some((s, _)) = self.members.get(&signed.body.session) else {
+                let Some(member) = self.members.get(&signed.body.session) else {
                     return ready(self.no_session(&signed.body.session));
                 };
+                let s = member.addr.clone();
                 if let Err(e) = signed.verify(crate::now_ms()) {
                     return ready(err(ErrorKind::AccessDenied, e.to_string()));
                 }
-                let s = s.clone();
                 let fut = async move {
                     match s.send(KeepStored { signer: signed.auth.signer, manifest: signed.body.manifest }).await {
                         Ok(Ok(())) => Response::Ack,
@@ -583,10 +601,10 @@ impl Handler<Inbound> for Sessions {
                 Box::pin(actix::fut::wrap_future(fut))
             }
             MpcRequest::Abort { session, reason } => {
-                if let Some((s, peers)) = self.members.get(&session)
-                    && peers.contains(&m.peer)
+                if let Some(member) = self.members.get(&session)
+                    && member.peers.contains(&m.peer)
                 {
-                    s.do_send(Abort(reason.clone()));
+                    member.addr.do_send(Abort(reason.clone()));
                 }
                 if let Some(r) = self.requesters.get(&session)
                     && r.participants.contains(&m.peer)
@@ -684,14 +702,43 @@ impl Handler<PeerEvent> for Sessions {
     type Result = ();
     fn handle(&mut self, ev: PeerEvent, _: &mut Context<Self>) {
         let PeerEvent::Down(peer) = ev else { return };
-        for (s, peers) in self.members.values() {
-            if peers.contains(&peer) {
-                s.do_send(Abort(format!("participant {peer} went down")));
+        for member in self.members.values() {
+            if member.peers.contains(&peer) {
+                member.addr.do_send(Abort(format!("participant {peer} went down")));
             }
         }
         for r in self.requesters.values() {
             if r.participants.contains(&peer) {
                 let _ = r.events.send(RequesterEvent::Failed(format!("committee member {peer} went down")));
+            }
+        }
+    }
+}
+
+/// A peer opened a session stream: bind it to the participant that peer is in the session the tag
+/// names, once, and feed it to that participant's inbox (no actor sees its messages). A stream for a
+/// session not running here, from a non-participant, or a second one from the same participant is
+/// refused (its opener fails its session with the refusal; it does not try again).
+impl Handler<InboundStream> for Sessions {
+    type Result = ();
+    fn handle(&mut self, m: InboundStream, _: &mut Context<Self>) {
+        let bound = match self.members.get_mut(&m.tag) {
+            None => Err("a session not running here"),
+            Some(member) => match member.peers.iter().position(|p| *p == m.peer) {
+                None => Err("a non-participant"),
+                Some(from) => match member.inboxes.0.get_mut(from).and_then(Option::take) {
+                    None => Err("a participant whose stream is already bound"),
+                    Some(to) => Ok((from, to)),
+                },
+            },
+        };
+        match bound {
+            Ok((from, to)) => {
+                tokio::spawn(transport::pump(m.reader, to, from));
+            }
+            Err(why) => {
+                tracing::debug!(peer = %m.peer, "session stream refused: {why}");
+                tokio::spawn(m.reader.refuse());
             }
         }
     }

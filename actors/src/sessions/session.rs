@@ -6,9 +6,10 @@
 //! member's share of the result until the requester confirms it under a new key. Must never: open,
 //! log or send anything but what the engine produces, or send outputs anywhere but the requester.
 
-use super::transport::{InboxGauge, Incoming, P2pTransport};
+use super::transport::{FailTx, P2pTransport, Received};
 use super::{SessionEnded, Sessions};
 use crate::custody::{self, Custody};
+use crate::network::streams::StreamHub;
 use crate::network::{Network, Proto, SendRequest};
 use actix::prelude::*;
 use enigma_protocol::field::{Fp, FpVec};
@@ -18,7 +19,7 @@ use enigma_protocol::mpc::{self, MpcError, OutputShare, Party, SharedInput};
 use enigma_protocol::session::{InputSource, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionTiming};
 use enigma_protocol::shamir;
 use enigma_protocol::value::ValueMeta;
-use enigma_protocol::wire::{self, ErrorKind, Response};
+use enigma_protocol::wire;
 use libp2p::PeerId;
 use rand::Rng;
 use std::sync::{Arc, Mutex};
@@ -61,9 +62,11 @@ pub struct MpcSession {
     peers: Arc<Vec<PeerId>>,
     /// My share of each input, where I hold one (direct member or dealer).
     my_inputs: Vec<Option<Vec<Fp>>>,
-    inbox_tx: mpsc::UnboundedSender<Incoming>,
-    inbox_rx: Option<mpsc::UnboundedReceiver<Incoming>>,
-    inbox_gauge: InboxGauge,
+    /// What each participant's stream delivers (filled by the Sessions actor's reader tasks).
+    inbox_rx: Option<Vec<mpsc::Receiver<Received>>>,
+    fail_tx: FailTx,
+    fail_rx: Option<mpsc::UnboundedReceiver<String>>,
+    hub: StreamHub,
     go_tx: Option<oneshot::Sender<()>>,
     go_rx: Option<oneshot::Receiver<()>>,
     stored: Option<StoredShare>,
@@ -83,11 +86,12 @@ impl MpcSession {
         me: usize,
         peers: Vec<PeerId>,
         my_inputs: Vec<Option<Vec<Fp>>>,
+        links: (StreamHub, Vec<mpsc::Receiver<Received>>),
         network: Addr<Network>,
         custody: Addr<Custody>,
         sessions: Addr<Sessions>,
     ) -> MpcSession {
-        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let (fail_tx, fail_rx) = mpsc::unbounded_channel();
         let (go_tx, go_rx) = oneshot::channel();
         let left = spec.deadline_ms.saturating_sub(crate::now_ms());
         MpcSession {
@@ -97,9 +101,10 @@ impl MpcSession {
             me,
             peers: Arc::new(peers),
             my_inputs,
-            inbox_tx,
-            inbox_rx: Some(inbox_rx),
-            inbox_gauge: InboxGauge::default(),
+            inbox_rx: Some(links.1),
+            fail_tx,
+            fail_rx: Some(fail_rx),
+            hub: links.0,
             go_tx: Some(go_tx),
             go_rx: Some(go_rx),
             stored: None,
@@ -117,14 +122,13 @@ impl MpcSession {
         let n = self.spec.committee as usize;
         let t = self.spec.threshold as usize;
         let me = self.me;
-        let transport = P2pTransport::new(
+        let mut transport = P2pTransport::new(
             self.id,
             me,
             self.peers.clone(),
-            self.network.clone(),
+            self.hub.clone(),
             self.inbox_rx.take().expect("protocol starts once"),
-            self.inbox_tx.clone(),
-            self.inbox_gauge.clone(),
+            (self.fail_tx.clone(), self.fail_rx.take().expect("protocol starts once")),
         );
         let go = self.go_rx.take().expect("protocol starts once");
         let inputs = self.spec.inputs.clone();
@@ -138,6 +142,8 @@ impl MpcSession {
         let progress = (me == 0).then(|| progress_reporter(self.network.clone(), self.requester, self.id));
         async move {
             go.await.map_err(|_| MpcError::Transport("session aborted before it started".into()))?;
+            // every participant has joined by now (Go follows every join): open the streams
+            transport.open_all();
             let mut party = Party::new(transport, n, t)?;
             party.set_security(security);
             #[cfg(feature = "cheat")]
@@ -317,38 +323,6 @@ impl Handler<Go> for MpcSession {
     }
 }
 
-/// A protocol message from `peer`, claiming to be participant `from`. Answered with the response
-/// to send back (`Ack`, or why it was refused).
-#[derive(Message)]
-#[rtype(result = "Response")]
-pub struct Deliver {
-    pub peer: PeerId,
-    pub from: usize,
-    pub seq: u64,
-    pub payload: Vec<u8>,
-}
-
-impl Handler<Deliver> for MpcSession {
-    type Result = MessageResult<Deliver>;
-    fn handle(&mut self, m: Deliver, _: &mut Context<Self>) -> Self::Result {
-        if self.peers.get(m.from) != Some(&m.peer) || m.from == self.me {
-            return MessageResult(Response::error(
-                ErrorKind::BadRequest,
-                format!("peer {} is not participant {}", m.peer, m.from),
-            ));
-        }
-        // back-pressure: a participant that runs far ahead (or floods) is refused, which fails
-        // the session at its end instead of growing this node's memory
-        if !self.inbox_gauge.try_add() {
-            return MessageResult(Response::error(ErrorKind::Busy, "session inbox full"));
-        }
-        match self.inbox_tx.send(Incoming::Msg { from: m.from, seq: m.seq, payload: m.payload }) {
-            Ok(()) => MessageResult(Response::Ack),
-            Err(_) => MessageResult(Response::error(ErrorKind::Stale, "session already ended")),
-        }
-    }
-}
-
 /// Stop the session (requester's abort, a participant down, or the deadline).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -358,7 +332,7 @@ impl Handler<Abort> for MpcSession {
     type Result = ();
     fn handle(&mut self, m: Abort, ctx: &mut Context<Self>) {
         tracing::info!(session = %hex::encode(self.id), reason = %m.0, "session aborted");
-        let _ = self.inbox_tx.send(Incoming::Fail(m.0));
+        let _ = self.fail_tx.send(m.0);
         if self.go_tx.is_some() || self.stored.is_some() || self.refreshed.is_some() {
             ctx.stop();
         }

@@ -1,52 +1,66 @@
-//! The MPC transport over libp2p: the engine's `Transport` for one session.
+//! The MPC transport over libp2p: the engine's `Transport` for one session, over session streams.
 //!
-//! Owns: numbering the session's messages per sender (libp2p request-response does not keep order
-//! between requests), reordering what arrives, and turning a failed send or an aborted session into
-//! an error at the next `recv` — never a hang. Sends do not wait for the receiver (the engine sends a
-//! whole round before receiving). Must never: interpret payloads (the engine validates them), or
-//! accept a message as coming from a participant it did not come from (the Sessions actor checks the
-//! sending peer before delivering).
+//! Owns: one outbound stream per peer of the session (opened when the session starts, kept for its
+//! whole run, fed by a writer task through a bounded queue), one inbound queue per peer (filled by a
+//! reader task the Sessions actor starts when that peer's stream arrives), and turning a failed
+//! stream or an aborted session into an error at the next `recv` — never a hang. Messages go from
+//! the engine to the stream and from the stream to the engine with no actor in between; streams keep
+//! order, so nothing is numbered or reordered. Sends do not wait for the receiver (the engine sends a
+//! whole round before receiving): the queue to each peer holds [`SEND_QUEUE`] messages, far more
+//! than the round or two an honest engine has in flight, and only a peer that stops reading for that
+//! long makes `send` wait — until the stream's stall deadline fails it. Must never: interpret
+//! payloads (the engine validates them), or take a message as coming from a participant it did not
+//! come from (an inbound stream is bound to the participant whose authenticated peer id opened it).
 
-use crate::network::{Network, Proto, SendRequest};
-use actix::Addr;
+use crate::network::streams::{FrameReader, StreamHub};
 use enigma_protocol::mpc::{MpcError, Transport};
-use enigma_protocol::session::{MpcRequest, SessionId};
-use enigma_protocol::wire::{self, Response};
+use enigma_protocol::session::SessionId;
 use libp2p::PeerId;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 
-/// What arrives in a session's inbox.
-#[derive(Debug)]
-pub enum Incoming {
-    Msg {
-        from: usize,
-        seq: u64,
-        payload: Vec<u8>,
-    },
-    /// A send failed, a peer went down, or the session was aborted.
-    Fail(String),
+/// Messages queued towards one peer before `send` waits.
+pub const SEND_QUEUE: usize = 16;
+/// Messages from one peer received but not yet consumed before its reader stops reading (the
+/// stream's flow control then holds the sender back).
+pub const RECV_QUEUE: usize = 16;
+
+/// What a reader task hands the engine: a message, or why the stream failed.
+pub type Received = Result<Vec<u8>, String>;
+
+/// The receiving ends a session's Sessions entry keeps until each peer's stream arrives: taking one
+/// binds it to that stream, so a second stream from the same peer finds nothing to feed.
+pub struct Inboxes(pub Vec<Option<mpsc::Sender<Received>>>);
+
+/// The failures channel of a session: aborts and failed writers report here.
+pub type FailTx = mpsc::UnboundedSender<String>;
+
+/// A fresh set of per-peer inboxes for `n` participants: (what Sessions keeps, what the transport reads).
+pub fn inboxes(n: usize) -> (Inboxes, Vec<mpsc::Receiver<Received>>) {
+    let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(RECV_QUEUE)).unzip();
+    (Inboxes(tx.into_iter().map(Some).collect()), rx)
 }
 
-/// Most protocol messages a session holds that it has not consumed yet (in its inbox or waiting
-/// for an earlier one). Honest participants are at most a round or two ahead: a round is one message
-/// per peer.
-pub const MAX_QUEUED_MESSAGES: usize = 4096;
-
-/// Counts a session's queued messages, shared by the deliverer (adds) and the transport (removes).
-#[derive(Clone, Debug, Default)]
-pub struct InboxGauge(Arc<AtomicUsize>);
-
-impl InboxGauge {
-    /// Counts one more message; `false` (and nothing counted) when the session is full.
-    pub fn try_add(&self) -> bool {
-        self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_QUEUED_MESSAGES).then_some(n + 1)).is_ok()
+/// Feeds the messages of one inbound stream to the session's inbox for its participant, until the
+/// stream ends or the session drops the inbox.
+pub async fn pump(mut reader: FrameReader<libp2p::Stream>, to: mpsc::Sender<Received>, from: usize) {
+    if let Err(e) = reader.accept().await {
+        let _ = to.send(Err(format!("stream from participant {from}: {e}"))).await;
+        return;
     }
-
-    fn remove(&self) {
-        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)));
+    loop {
+        match reader.next().await {
+            Ok(Some(m)) => {
+                if to.send(Ok(m)).await.is_err() {
+                    return; // session over
+                }
+            }
+            Ok(None) => return, // the sender closed its stream: dropping `to` tells the engine
+            Err(e) => {
+                let _ = to.send(Err(format!("stream from participant {from}: {e}"))).await;
+                return;
+            }
+        }
     }
 }
 
@@ -54,45 +68,89 @@ pub struct P2pTransport {
     session: SessionId,
     me: usize,
     peers: Arc<Vec<PeerId>>,
-    network: Addr<Network>,
-    inbox: mpsc::UnboundedReceiver<Incoming>,
-    inbox_tx: mpsc::UnboundedSender<Incoming>,
-    out_seq: Vec<u64>,
-    in_seq: Vec<u64>,
-    pending: Vec<BTreeMap<u64, Vec<u8>>>,
+    hub: StreamHub,
+    out: Vec<Option<mpsc::Sender<Vec<u8>>>>,
+    inbox: Vec<mpsc::Receiver<Received>>,
+    fail_tx: FailTx,
+    fail_rx: mpsc::UnboundedReceiver<String>,
     failed: Option<String>,
-    gauge: InboxGauge,
 }
 
 impl P2pTransport {
-    /// A transport for participant `me` of `peers`; `inbox` receives what the Sessions actor delivers.
+    /// A transport for participant `me` of `peers`; `inbox[j]` receives what participant j's stream
+    /// carries, `fail_rx` why the session must stop.
     pub fn new(
         session: SessionId,
         me: usize,
         peers: Arc<Vec<PeerId>>,
-        network: Addr<Network>,
-        inbox: mpsc::UnboundedReceiver<Incoming>,
-        inbox_tx: mpsc::UnboundedSender<Incoming>,
-        gauge: InboxGauge,
+        hub: StreamHub,
+        inbox: Vec<mpsc::Receiver<Received>>,
+        fail: (FailTx, mpsc::UnboundedReceiver<String>),
     ) -> P2pTransport {
         let n = peers.len();
         P2pTransport {
             session,
             me,
             peers,
-            network,
+            hub,
+            out: (0..n).map(|_| None).collect(),
             inbox,
-            inbox_tx,
-            out_seq: vec![0; n],
-            in_seq: vec![0; n],
-            pending: (0..n).map(|_| BTreeMap::new()).collect(),
+            fail_tx: fail.0,
+            fail_rx: fail.1,
             failed: None,
-            gauge,
         }
+    }
+
+    /// Opens the stream to every other participant now (each in its own task), so the first round
+    /// does not wait for the openings one by one.
+    pub fn open_all(&mut self) {
+        for to in 0..self.peers.len() {
+            if to != self.me {
+                self.writer(to);
+            }
+        }
+    }
+
+    fn writer(&mut self, to: usize) -> &mpsc::Sender<Vec<u8>> {
+        if self.out[to].is_none() {
+            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
+            let (hub, peer, tag, fail) = (self.hub.clone(), self.peers[to], self.session, self.fail_tx.clone());
+            tokio::spawn(async move {
+                // streams are opened to every participant up front, also to those this one never
+                // sends to (a dealer that finished and left refuses): a failed open fails the
+                // session only when a message is waiting for that stream
+                let mut w = match hub.open(peer, tag).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        if rx.recv().await.is_some() {
+                            let _ = fail.send(format!("cannot reach participant {to}: {e}"));
+                        }
+                        return;
+                    }
+                };
+                while let Some(msg) = rx.recv().await {
+                    if let Err(e) = w.send(&msg).await {
+                        let _ = fail.send(format!("stream to participant {to}: {e}"));
+                        return;
+                    }
+                }
+                w.close().await;
+            });
+            self.out[to] = Some(tx);
+        }
+        self.out[to].as_ref().expect("set above")
     }
 
     fn failure(&self, why: &str) -> MpcError {
         MpcError::Transport(why.to_string())
+    }
+
+    fn note_failures(&mut self) {
+        if self.failed.is_none()
+            && let Ok(f) = self.fail_rx.try_recv()
+        {
+            self.failed = Some(f);
+        }
     }
 }
 
@@ -105,64 +163,55 @@ impl Transport for P2pTransport {
         self.peers.len()
     }
 
-    fn send(&mut self, to: usize, msg: Vec<u8>) -> impl Future<Output = Result<(), MpcError>> + Send {
-        let result = (|| {
-            if let Some(f) = &self.failed {
-                return Err(self.failure(f));
+    async fn send(&mut self, to: usize, msg: Vec<u8>) -> Result<(), MpcError> {
+        self.note_failures();
+        if let Some(f) = &self.failed {
+            return Err(self.failure(f));
+        }
+        if to >= self.peers.len() || to == self.me {
+            return Err(self.failure("no such participant"));
+        }
+        let tx = self.writer(to).clone();
+        // waits only when SEND_QUEUE messages to this peer are still unwritten
+        tokio::select! {
+            biased;
+            r = tx.send(msg) => r.map_err(|_| self.failure(&format!("stream to participant {to} is gone"))),
+            f = self.fail_rx.recv() => {
+                let f = f.unwrap_or_else(|| "session ended".into());
+                self.failed = Some(f.clone());
+                Err(self.failure(&f))
             }
-            let peer = *self.peers.get(to).ok_or_else(|| self.failure("no such participant"))?;
-            let seq = self.out_seq[to];
-            self.out_seq[to] += 1;
-            let frame =
-                wire::encode(&MpcRequest::Msg { session: self.session, from: self.me as u32, seq, payload: msg });
-            let network = self.network.clone();
-            let report = self.inbox_tx.clone();
-            actix::spawn(async move {
-                let outcome = network.send(SendRequest { proto: Proto::Mpc, peer, frame }).await;
-                let err = match outcome {
-                    Ok(Ok(resp)) => match wire::decode::<Response>(&resp) {
-                        Ok(Response::Ack) => None,
-                        Ok(Response::Error { message, .. }) => {
-                            Some(format!("participant {to} refused a message: {message}"))
-                        }
-                        _ => Some(format!("participant {to} answered garbage")),
-                    },
-                    Ok(Err(e)) => Some(format!("cannot reach participant {to}: {e}")),
-                    Err(e) => Some(format!("network actor: {e}")),
-                };
-                if let Some(e) = err {
-                    let _ = report.send(Incoming::Fail(e));
-                }
-            });
-            Ok(())
-        })();
-        std::future::ready(result)
+        }
     }
 
     async fn recv(&mut self, from: usize) -> Result<Vec<u8>, MpcError> {
-        if from >= self.peers.len() {
+        if from >= self.peers.len() || from == self.me {
             return Err(self.failure("no such participant"));
         }
-        loop {
-            let next = self.in_seq[from];
-            if let Some(m) = self.pending[from].remove(&next) {
-                self.in_seq[from] += 1;
-                self.gauge.remove();
-                return Ok(m);
+        if let Some(f) = &self.failed {
+            return Err(self.failure(f));
+        }
+        let inbox = &mut self.inbox[from];
+        let fail_rx = &mut self.fail_rx;
+        let got = tokio::select! {
+            biased;
+            m = inbox.recv() => Ok(m),
+            f = fail_rx.recv() => Err(f.unwrap_or_else(|| "session ended".into())),
+        };
+        match got {
+            Ok(Some(Ok(m))) => Ok(m),
+            Ok(Some(Err(e))) => {
+                self.failed = Some(e.clone());
+                Err(self.failure(&e))
             }
-            if let Some(f) = &self.failed {
-                return Err(self.failure(f));
+            Ok(None) => {
+                let e = format!("participant {from} closed its stream");
+                self.failed = Some(e.clone());
+                Err(self.failure(&e))
             }
-            match self.inbox.recv().await {
-                Some(Incoming::Msg { from: f, seq, payload }) if f < self.peers.len() => {
-                    // a replayed (already consumed) or duplicate sequence number is dropped
-                    if seq < self.in_seq[f] || self.pending[f].insert(seq, payload).is_some() {
-                        self.gauge.remove();
-                    }
-                }
-                Some(Incoming::Msg { .. }) => self.gauge.remove(),
-                Some(Incoming::Fail(why)) => self.failed = Some(why),
-                None => self.failed = Some("session ended".into()),
+            Err(f) => {
+                self.failed = Some(f.clone());
+                Err(self.failure(&f))
             }
         }
     }

@@ -8,6 +8,7 @@
 //! measure in this run.
 
 use super::print_table;
+use enigma_actors::network::wan::WanProfile;
 use enigma_client::Client;
 use enigma_protocol::mpc::Security;
 use serde_json::{Value as Json, json};
@@ -52,6 +53,7 @@ fn run_case(c: &mut Client, row: &Row, method: &str, params: Json, rows: &mut Ve
         row.name.clone(),
         row.items.to_string(),
         format!("{wall:.3}"),
+        format!("{:.3}", (wall - prep - online).max(0.0)),
         format!("{prep:.3}"),
         format!("{online:.3}"),
         format!("{:.0}", row.items as f64 / online.max(1e-9)),
@@ -62,11 +64,18 @@ fn run_case(c: &mut Client, row: &Row, method: &str, params: Json, rows: &mut Ve
     Ok(())
 }
 
-fn network_table(nodes: usize, quick: bool, security: Security) -> anyhow::Result<()> {
+fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanProfile>) -> anyhow::Result<()> {
     let root = std::env::temp_dir().join(format!("enigma-bench-mpc-{}-{nodes}", std::process::id()));
     std::fs::create_dir_all(&root)?;
     println!("\nstarting a {nodes}-node devnet (committee of {nodes}, {security}) in {}", root.display());
-    let extra = ["--mpc-security".to_string(), security.to_string()];
+    let mut extra: Vec<String> = vec!["--mpc-security".to_string(), security.to_string()];
+    if let Some(w) = wan {
+        extra.push("--emulate-rtt-ms".into());
+        extra.push(match w.mbit {
+            Some(m) => format!("{}:{m}", w.rtt.as_millis()),
+            None => w.rtt.as_millis().to_string(),
+        });
+    }
     let net = crate::devnet::start_with(&root, nodes, 0, nodes, true, &extra)?;
     let mut c = Client::connect(&net.socket(0).to_string_lossy())?;
     let big = if quick { 10_000 } else { 100_000 };
@@ -127,14 +136,35 @@ fn network_table(nodes: usize, quick: bool, security: Security) -> anyhow::Resul
         let k = c.store_json(json!(matrix(d)))?;
         run_case(&mut c, &Row { name: format!("inv {d}×{d}"), items: 1 }, "linalg.inv", json!({"key": k}), &mut rows)?;
     }
+    let link = match wan {
+        Some(w) => format!(
+            "emulated WAN: RTT {} ms{} (user-space delay on every connection)",
+            w.rtt.as_millis(),
+            w.mbit.map(|m| format!(", {m} Mbit/s")).unwrap_or_default()
+        ),
+        None => "127.0.0.1".to_string(),
+    };
     println!(
-        "\nMPC over the network: {nodes}-node committee, {security}, 127.0.0.1 (libp2p TCP+Noise+Yamux), this machine; times in seconds"
+        "\nMPC over the network: {nodes}-node committee, {security}, {link} (libp2p TCP+Noise+Yamux), this machine; times in seconds"
     );
     println!(
-        "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; per item = items ÷ time)"
+        "(prep = preprocessing: triples, random bits, truncation pairs; online = the rest; setup = wall − prep − online:\n \
+         finding manifests, admission at every member, start and go, outcomes back; the session streams open as the run\n \
+         starts, inside its first round; per item = items ÷ time)"
     );
     print_table(
-        &["operation", "items", "wall", "prep", "online", "items/s online", "items/s total", "rounds", "MB sent"],
+        &[
+            "operation",
+            "items",
+            "wall",
+            "setup",
+            "prep",
+            "online",
+            "items/s online",
+            "items/s total",
+            "rounds",
+            "MB sent",
+        ],
         &rows,
     );
     drop(net);
@@ -142,16 +172,22 @@ fn network_table(nodes: usize, quick: bool, security: Security) -> anyhow::Resul
     Ok(())
 }
 
-pub fn run(quick: bool) -> anyhow::Result<()> {
+/// The engine table, then the network table at n = 3 and n = 5 — or, with `wan`, the network table
+/// at n = 3 over emulated wide-area links (the WAN targets are for n = 3).
+pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
     let size = if quick { 10_000 } else { 100_000 };
     println!("engine primitives, all parties in this process (in-memory transport), this machine:\n");
     for security in [Security::Active, Security::SemiHonest] {
         println!("{}", enigma_protocol::mpc::bench::run_in_memory(3, 1, size, security));
-        println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size, security));
+        if wan.is_none() {
+            println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size, security));
+        }
     }
     for security in [Security::Active, Security::SemiHonest] {
-        network_table(3, quick, security)?;
-        network_table(5, quick, security)?;
+        network_table(3, quick, security, wan)?;
+        if wan.is_none() {
+            network_table(5, quick, security, None)?;
+        }
     }
     Ok(())
 }

@@ -177,7 +177,10 @@ async fn run_inner<T: Transport>(
             }
             let rounds = usize::BITS - (x.len() - 1).leading_zeros();
             party.progress_plan(rounds as u64 + 1);
-            party.preprocess(&super::compare::tournament_needs(x.len(), STORED_BITS + 1)).await?;
+            // a large tournament makes its preprocessing window by window (`stats::tournament_windowed`)
+            if !super::stats::maxmin_windowed(x.len()) {
+                party.preprocess(&super::compare::tournament_needs(x.len(), STORED_BITS + 1)).await?;
+            }
             party.step("preprocessing");
             let (v, i) = party.maxmin_impl(&x, *op == Op::Max).await?;
             if scalars {

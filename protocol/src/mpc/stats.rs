@@ -243,8 +243,84 @@ impl<T: Transport> Party<T> {
         Ok(vec![gated[0], flag])
     }
 
-    /// Max or min over secret values (stored scale). Returns (value, index).
+    /// Max or min over secret values (stored scale). Returns (value, index). Up to
+    /// [`MAXMIN_UP_FRONT`] comparisons in all this is `compare::tournament` on preprocessing made up
+    /// front (`ops.rs`); above, the windowed tournament, [`MAXMIN_WINDOW`] comparisons a window.
     pub(crate) async fn maxmin_impl(&mut self, x: &[Fp], want_max: bool) -> Result<(Fp, Fp), MpcError> {
-        self.tournament(x, STORED_BITS + 1, want_max).await
+        if maxmin_windowed(x.len()) {
+            self.tournament_windowed(x, STORED_BITS + 1, want_max, MAXMIN_WINDOW).await
+        } else {
+            self.tournament(x, STORED_BITS + 1, want_max).await
+        }
     }
+
+    /// The tournament of `compare::tournament` (the same comparisons and selections, so the same
+    /// result, index and openings), with each level run in windows of at most `window` comparisons,
+    /// each window preprocessing exactly what it consumes just before it runs. A round's messages and
+    /// the preprocessing pools then stay bounded by the window, whatever the number of values, for
+    /// more rounds: about ⌈N/(2·window)⌉ + log2 N windows instead of log2 N levels.
+    pub(crate) async fn tournament_windowed(
+        &mut self,
+        vals: &[Fp],
+        k: u32,
+        want_max: bool,
+        window: usize,
+    ) -> Result<(Fp, Fp), MpcError> {
+        if vals.is_empty() {
+            return Err(MpcError::Invalid("max/min of no values".into()));
+        }
+        let window = window.max(1);
+        let mut v = vals.to_vec();
+        let mut idx: Vec<Fp> = (0..vals.len()).map(|i| Fp::from_u64(i as u64)).collect();
+        while v.len() > 1 {
+            let half = v.len() / 2;
+            let mut nv = Vec::with_capacity(half + 1);
+            let mut ni = Vec::with_capacity(half + 1);
+            for lo in (0..half).step_by(window) {
+                let hi = (lo + window).min(half);
+                let w = hi - lo;
+                let mut needs = super::compare::ltz_needs(w, k + 1);
+                needs.triples += 2 * w;
+                self.preprocess(&needs).await?;
+                // max: later wins only if strictly greater: b = [v0 − v1 < 0]; min: b = [v1 − v0 < 0]
+                let diffs: Vec<Fp> = (lo..hi)
+                    .map(|j| {
+                        let (a, b) = (v[2 * j], v[2 * j + 1]);
+                        if want_max { a - b } else { b - a }
+                    })
+                    .collect();
+                let b = self.ltz(&diffs, k + 1).await?;
+                let mut bb = b.clone();
+                bb.extend_from_slice(&b);
+                let mut d: Vec<Fp> = (lo..hi).map(|j| v[2 * j + 1] - v[2 * j]).collect();
+                d.extend((lo..hi).map(|j| idx[2 * j + 1] - idx[2 * j]));
+                let sel = self.mul(&bb, &d).await?;
+                nv.extend((0..w).map(|j| v[2 * (lo + j)] + sel[j]));
+                ni.extend((0..w).map(|j| idx[2 * (lo + j)] + sel[w + j]));
+            }
+            if v.len() % 2 == 1 {
+                nv.push(v[v.len() - 1]);
+                ni.push(idx[idx.len() - 1]);
+            }
+            v = nv;
+            idx = ni;
+            self.step("tournament");
+        }
+        Ok((v[0], idx[0]))
+    }
+}
+
+/// Comparisons of one window of a windowed max/min: ≈ 3.7 kB per comparison and peer in each
+/// preprocessing round (LTZ on 64 bits), so a window's messages stay near 15 MB per peer.
+pub(crate) const MAXMIN_WINDOW: usize = 4096;
+
+/// Most comparisons a max/min preprocesses up front (`ops.rs`); above, it runs windowed. 10^4
+/// values stay one batch (the fewest rounds, for wide-area links), at a peak of ≈ 0.8 GB per node
+/// at n = 5.
+pub(crate) const MAXMIN_UP_FRONT: usize = 10_000;
+
+/// Whether max/min of `count` values runs windowed (its preprocessing made window by window, not up
+/// front).
+pub(crate) fn maxmin_windowed(count: usize) -> bool {
+    count.saturating_sub(1) > MAXMIN_UP_FRONT
 }

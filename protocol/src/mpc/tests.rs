@@ -1013,3 +1013,45 @@ fn stored_openings_add_only_masked_rescaling_steps() {
     let adder = bits::decompose_needs(1).doubles as i64;
     assert_eq!(lr, vec![("decompose", 0, 2), ("reduce", 0, 2 * adder + 1)]);
 }
+
+/// The windowed tournament (large max/min, `stats::tournament_windowed`) finds the same winner and
+/// index as the plain one, consumes exactly the preprocessing it makes per window (no top-ups), and
+/// keeps every round's messages bounded by the window rather than by the number of values.
+#[test]
+fn windowed_tournament_matches_the_tournament() {
+    let (n, t, k) = (3, 1, 20);
+    let vals: Vec<i128> = (0..37).map(|i| ((i * 7919) % 101) - 50).collect();
+    let shares = share_fp(&ints(&vals), n, t, 9);
+    for want_max in [true, false] {
+        let sh = shares.clone();
+        let res = simulate(n, t, 5, move |mut p| {
+            let mine = sh[p.me()].clone();
+            async move {
+                let w = p.tournament_windowed(&mine, k, want_max, 4).await.unwrap();
+                let windowed = p.counters().clone();
+                p.reset_counters();
+                p.preprocess(&compare::tournament_needs(mine.len(), k)).await.unwrap();
+                let full = p.tournament(&mine, k, want_max).await.unwrap();
+                (w, full, windowed, p.counters().clone())
+            }
+        });
+        let col = |f: &dyn Fn(&(Fp, Fp)) -> Fp, which: usize| -> Fp {
+            let per: Vec<Vec<Fp>> = res.iter().map(|r| vec![f(if which == 0 { &r.0 } else { &r.1 })]).collect();
+            open_all(&per, t)[0]
+        };
+        let want = if want_max { *vals.iter().max().unwrap() } else { *vals.iter().min().unwrap() };
+        let first = vals.iter().position(|v| *v == want).unwrap() as u64;
+        for which in 0..2 {
+            assert_eq!(col(&|r| r.0, which), Fp::from_i128(want), "value (windowed: {})", which == 0);
+            assert_eq!(col(&|r| r.1, which), Fp::from_u64(first), "index (windowed: {})", which == 0);
+        }
+        let (windowed, full) = (&res[0].2, &res[0].3);
+        assert_eq!(windowed.prep_topups, 0, "each window preprocesses what it consumes");
+        assert_eq!(windowed.comparisons, full.comparisons);
+        // 18 pairs at the first level: 5 windows of ≤ 4, so far more rounds, far smaller ones
+        assert!(windowed.rounds > full.rounds);
+        assert!(
+            windowed.prep_bytes_sent / windowed.prep_rounds.max(1) < full.prep_bytes_sent / full.prep_rounds.max(1)
+        );
+    }
+}
