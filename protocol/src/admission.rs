@@ -234,6 +234,28 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
                 x.min(y)
             }
         }
+        Op::Cov { rowvar, .. } | Op::Corrcoef { rowvar } => {
+            // each entry aggregates one value per observation: a 2-D key counts its observations
+            let shape = inputs.first().map(|i| i.1.shape().unwrap_or_default()).unwrap_or_default();
+            match shape.len() {
+                1 => shape[0],
+                2 => shape[usize::from(*rowvar)],
+                _ => 0,
+            }
+        }
+        Op::Ttest1samp { .. } => inputs.first().map_or(0, |i| count(i.1)),
+        Op::TtestInd | Op::TtestRel => {
+            // a group of one value next to a large one would let the t statistic probe that value
+            let a = inputs.first().map_or(0, |i| count(i.1));
+            let b = inputs.get(1).map_or(0, |i| count(i.1));
+            a.min(b)
+        }
+        Op::Lstsq { .. } => {
+            // each coefficient aggregates every row (observation) of X and y
+            let x = inputs.first().and_then(|i| i.1.shape()).and_then(|s| s.first().copied()).unwrap_or(0);
+            let y = inputs.get(1).map_or(0, |i| count(i.1));
+            x.min(y)
+        }
         Op::Dot => {
             let shape = |m: &ValueMeta| m.shape().unwrap_or_default();
             let a = inputs.first().map(|i| shape(i.1)).unwrap_or_default();

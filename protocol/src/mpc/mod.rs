@@ -27,9 +27,11 @@ pub mod div;
 pub mod linalg;
 pub mod linreg;
 pub mod mul;
+pub mod multivar;
 pub mod open;
 pub mod ops;
 pub mod prep;
+pub mod ratio;
 pub mod reshare;
 pub mod shift;
 pub mod spec;
@@ -38,6 +40,7 @@ pub mod stats;
 pub mod tdist;
 pub mod transport;
 pub mod trunc;
+pub mod ttest;
 
 #[cfg(test)]
 mod tests;
