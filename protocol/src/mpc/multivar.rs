@@ -219,9 +219,8 @@ pub(crate) async fn run_cov<T: Transport>(
         let shifted: Vec<Fp> = c.iter().map(|v| *v + off).collect();
         let bits = party.decompose(&shifted).await?;
         party.step("decompose");
-        let dv = div
-            .checked_mul(1u128 << FRAC_BITS)
-            .ok_or_else(|| MpcError::OutOfRange("too many observations".into()))?;
+        let dv =
+            div.checked_mul(1u128 << FRAC_BITS).ok_or_else(|| MpcError::OutOfRange("too many observations".into()))?;
         let v = party.div_bits(&bits, FIELD_BITS, dv, 1u128 << SIGNED_OFF).await?;
         // storage range on the diagonal: [C_ii < dv·(2^62 − 4)]
         let m = FIELD_BITS;
@@ -503,7 +502,8 @@ pub(crate) async fn run_lstsq<T: Transport>(
                 .enumerate()
                 .map(|(i, v)| if i as i32 - (w - 1) > BETA_HIGH { Fp::ZERO } else { *v })
                 .collect();
-            let o: Fp = gq[j].iter().enumerate().filter(|(i, _)| *i as i32 - (w - 1) > BETA_HIGH).map(|(_, v)| *v).sum();
+            let o: Fp =
+                gq[j].iter().enumerate().filter(|(i, _)| *i as i32 - (w - 1) > BETA_HIGH).map(|(_, v)| *v).sum();
             over.push(o);
             let ex: Vec<i32> = exps.iter().map(|&x| x.min(BETA_HIGH + 40 - f as i32)).collect();
             b40.push(party.scale_pow2_secret(&bm[j..j + 1], bm_bits, &oh, &ex).await?[0]);

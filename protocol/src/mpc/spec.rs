@@ -25,18 +25,27 @@ pub enum Op {
     Dot,
     Inv,
     /// numpy.cov of one 1-D or 2-D key (`rowvar`: rows are variables), normalised by N − ddof.
-    Cov { rowvar: bool, ddof: u32 },
+    Cov {
+        rowvar: bool,
+        ddof: u32,
+    },
     /// numpy.corrcoef of one 1-D or 2-D key.
-    Corrcoef { rowvar: bool },
+    Corrcoef {
+        rowvar: bool,
+    },
     /// scipy.stats.ttest_1samp over the flattened key, `popmean` at the storage scale (rep units).
-    Ttest1samp { popmean: i64 },
+    Ttest1samp {
+        popmean: i64,
+    },
     /// scipy.stats.ttest_ind(a, b, equal_var=True) over the two flattened keys.
     TtestInd,
     /// scipy.stats.ttest_rel(a, b) over the two flattened keys (same length).
     TtestRel,
     /// numpy.linalg.lstsq(X, y) coefficients for a 2-D X (N × k) and a 1-D y (N); with
     /// `intercept`, X gets a leading column of ones (the intercept is the first coefficient).
-    Lstsq { intercept: bool },
+    Lstsq {
+        intercept: bool,
+    },
 }
 
 impl Op {
@@ -174,11 +183,25 @@ impl OutputShare {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpResult {
     Scalars(Vec<f64>),
-    Linregress { slope: f64, intercept: f64, r_value: f64, p_value: f64, std_err: f64 },
+    Linregress {
+        slope: f64,
+        intercept: f64,
+        r_value: f64,
+        p_value: f64,
+        std_err: f64,
+    },
     /// scipy's TtestResult: the t statistic, the two-sided p-value and the degrees of freedom.
-    Ttest { statistic: f64, pvalue: f64, df: f64 },
+    Ttest {
+        statistic: f64,
+        pvalue: f64,
+        df: f64,
+    },
     KeyIndex(usize),
-    Array { shape: Vec<usize>, dtype: Dtype, data: ArrayData },
+    Array {
+        shape: Vec<usize>,
+        dtype: Dtype,
+        data: ArrayData,
+    },
 }
 
 mod fp_serde {

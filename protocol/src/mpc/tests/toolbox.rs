@@ -71,7 +71,9 @@ fn assert_all_close(what: &str, got: &[f64], want: &[f64], rel: f64, abs: f64) {
 
 #[test]
 fn cov_and_corrcoef_match_numpy_with_rowvar_and_ddof() {
-    for (ci, (k, n, scale, shift)) in [(3usize, 50usize, 10.0, 0.0), (4, 200, 1e3, 1e6), (1, 30, 2.0, -5.0)].into_iter().enumerate() {
+    for (ci, (k, n, scale, shift)) in
+        [(3usize, 50usize, 10.0, 0.0), (4, 200, 1e3, 1e6), (1, 30, 2.0, -5.0)].into_iter().enumerate()
+    {
         let rows = test_rows(k, n, 100 + ci as u64, scale, shift);
         let flat_rowvar: Vec<f64> = rows.iter().flatten().copied().collect();
         let flat_cols: Vec<f64> = (0..n).flat_map(|o| rows.iter().map(move |r| r[o])).collect();
@@ -244,7 +246,9 @@ fn ref_lstsq(x: &[Vec<f64>], y: &[f64], intercept: bool) -> Vec<f64> {
 
 #[test]
 fn lstsq_matches_numpy_with_and_without_intercept() {
-    for (ci, (k, n, intercept)) in [(2usize, 40usize, true), (3, 100, false), (1, 12, true), (5, 300, true)].into_iter().enumerate() {
+    for (ci, (k, n, intercept)) in
+        [(2usize, 40usize, true), (3, 100, false), (1, 12, true), (5, 300, true)].into_iter().enumerate()
+    {
         let cols = test_rows(k, n, 400 + ci as u64, 3.0, 10.0);
         let e = noise(500 + ci as u64, n);
         let beta: Vec<f64> = (0..k).map(|j| 0.5 * j as f64 - 1.25 + 1e-3).collect();
@@ -272,4 +276,3 @@ fn lstsq_matches_numpy_with_and_without_intercept() {
     let (r, _, _) = run_op(3, 1, Op::Lstsq { intercept: false }, &[farr(&[1.0; 4]), farr(&[1.0; 4])], 1);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
-
