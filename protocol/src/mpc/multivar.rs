@@ -21,8 +21,8 @@
 //!
 //! **lstsq accuracy.** The solve runs on the correlation matrix R = D^(-1/2)·G·D^(-1/2) (unit
 //! diagonal: Jacobi scaling, so only the conditioning of the standardised predictors matters) with
-//! Newton–Schulz at 2^-29 resolution, sized for κ(R) ≤ 10^3; the residual check ‖I − BX‖_F² ≤ 2^-40
-//! refuses worse. The coefficients' relative error is about κ(R)·k·2^-29 (≈ 2·10^-8·κ(R) for
+//! Newton–Schulz at 2^-30 resolution, sized for κ(R) ≤ 10^3; the residual check ‖I − BX‖_F² ≤ 2^-40
+//! refuses worse. The coefficients' relative error is about κ(R)·k·2^-30 (≈ 10^-8·κ(R) for
 //! k = 10), where κ(R) ≤ κ(X_c)² for the centred (or, without intercept, raw) columns X_c.
 
 use super::bits::FIELD_BITS;
@@ -305,7 +305,7 @@ pub(crate) async fn run_cov<T: Transport>(
 }
 
 /// Fractional bits of the Newton–Schulz solve (as `linalg.rs`'s inverse).
-const NS_F: u32 = 29;
+const NS_F: u32 = 30;
 /// Largest κ(R) the iteration count is sized for.
 const NS_KAPPA: f64 = 1e3;
 /// Largest number of predictors.
@@ -331,7 +331,7 @@ fn beta_scale() -> Scale {
 ///    product per pair).
 /// 3. Normalise the diagonal; R_ij = G_ij/√(G_ii·G_jj) for the predictors and r_j for (x_j, y)
 ///    (`ratio.rs`); q_j = √(G_yy/G_jj) with a secret exponent.
-/// 4. B = R/2^e (2^e ≥ k, public), Newton–Schulz X ← X(2I − BX) from X0 = B for a public,
+/// 4. B = R/2^e (2^e ≥ k, public; B·X is R·X truncated by 2^(NS_F + e)), Newton–Schulz X ← X(2I − BX) from X0 = B for a public,
 ///    size-only number of iterations (κ(R) ≤ 10^3); residual check ‖I − BX‖_F² ≤ 2^-40
 ///    (`Check::Invertible`), which gates everything.
 /// 5. β_std = X·r/2^e, β_j = β_std_j·q_j: revealed as β_std_j·u_m_j·2^(d_j + U_LOW) (public scale
@@ -438,15 +438,18 @@ pub(crate) async fn run_lstsq<T: Transport>(
     }
     let rr = party.trunc(&rr, f - NS_F, f + 2).await?;
     let rxy = rr[k * k..].to_vec();
-    let b = if e == 0 { rr[..k * k].to_vec() } else { party.trunc(&rr[..k * k], e, NS_F + 2).await? };
+    // R at 2^NS_F; the iteration multiplies by R and divides by 2^(NS_F + e) in one truncation, so B
+    // keeps R's full resolution (only the start X0 = B is rounded to 2^-NS_F)
+    let r29 = rr[..k * k].to_vec();
+    let b = if e == 0 { r29.clone() } else { party.trunc(&r29, e, NS_F + 2).await? };
 
     // 4. Newton–Schulz from X0 = B (symmetric)
     let mut xm = b.clone();
     let two = Fp::new(2u128 << NS_F);
     let bound = 2 * NS_F + 21;
     for _ in 0..iters {
-        let pm = party.matmul(&b, &xm, k, k, k).await?;
-        let bx = party.trunc(&pm, NS_F, bound).await?;
+        let pm = party.matmul(&r29, &xm, k, k, k).await?;
+        let bx = party.trunc(&pm, NS_F + e, bound).await?;
         let mut q: Vec<Fp> = bx.iter().map(|v| -*v).collect();
         for i in 0..k {
             q[i * k + i] += two;
@@ -455,8 +458,8 @@ pub(crate) async fn run_lstsq<T: Transport>(
         xm = party.trunc(&nx, NS_F, bound).await?;
         party.step("newton-schulz");
     }
-    let pm = party.matmul(&b, &xm, k, k, k).await?;
-    let bx = party.trunc(&pm, NS_F, bound).await?;
+    let pm = party.matmul(&r29, &xm, k, k, k).await?;
+    let bx = party.trunc(&pm, NS_F + e, bound).await?;
     let mut res: Vec<Fp> = bx.iter().map(|v| -*v).collect();
     for i in 0..k {
         res[i * k + i] += Fp::new(1u128 << NS_F);
