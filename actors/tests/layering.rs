@@ -56,6 +56,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("linreg", 4),
     ("multivar", 4),
     ("ttest", 4),
+    ("histogram", 4),
     ("ops", 5),
     ("bench", 6),
     ("tests", 7),

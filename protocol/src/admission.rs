@@ -250,6 +250,15 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
             let b = inputs.get(1).map_or(0, |i| count(i.1));
             a.min(b)
         }
+        Op::Histogram { lower, .. } => {
+            // each bin must stand for min_count values: N / bins over the smallest key (a bin's
+            // actual count is secret; see docs/decisions.md)
+            let smallest = distinct.iter().map(|d| count(d.1)).min().unwrap_or(0);
+            if distinct.iter().any(|d| matches!(d.1, ValueMeta::Int | ValueMeta::Float)) {
+                return Err(denied("under a compute grant a histogram is over arrays, not scalar keys"));
+            }
+            smallest * distinct.len() / lower.len().max(1)
+        }
         Op::Lstsq { .. } => {
             // each coefficient aggregates every row (observation) of X and y
             let x = inputs.first().and_then(|i| i.1.shape()).and_then(|s| s.first().copied()).unwrap_or(0);

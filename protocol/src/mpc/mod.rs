@@ -24,6 +24,7 @@ pub mod bits;
 pub mod bounds;
 pub mod compare;
 pub mod div;
+pub mod histogram;
 pub mod linalg;
 pub mod linreg;
 pub mod mul;

@@ -223,6 +223,7 @@ async fn run_inner<T: Transport>(
         Op::Ttest1samp { popmean } => super::ttest::run_ttest(party, inputs, Some(*popmean), false).await,
         Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true).await,
         Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false).await,
+        Op::Histogram { lower, upper } => super::histogram::run_histogram(party, inputs, lower, *upper).await,
     }
 }
 

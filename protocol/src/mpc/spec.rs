@@ -46,6 +46,12 @@ pub enum Op {
     Lstsq {
         intercept: bool,
     },
+    /// numpy.histogram over the flattened keys with public edges: `lower[j]` = ⌈e_j·2^20⌉ for the
+    /// bins' left edges, `upper` = ⌊e_b·2^20⌋ for the closed right end.
+    Histogram {
+        lower: Vec<i64>,
+        upper: i64,
+    },
 }
 
 impl Op {
@@ -66,6 +72,7 @@ impl Op {
             Op::TtestInd => "stats.ttest_ind",
             Op::TtestRel => "stats.ttest_rel",
             Op::Lstsq { .. } => "stats.lstsq",
+            Op::Histogram { .. } => "stats.histogram",
         }
     }
 }

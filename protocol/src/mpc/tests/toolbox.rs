@@ -276,3 +276,51 @@ fn lstsq_matches_numpy_with_and_without_intercept() {
     let (r, _, _) = run_op(3, 1, Op::Lstsq { intercept: false }, &[farr(&[1.0; 4]), farr(&[1.0; 4])], 1);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
+
+/// numpy.histogram's counts on the stored values.
+fn ref_hist(x: &[f64], edges: &[f64]) -> Vec<i64> {
+    let b = edges.len() - 1;
+    let mut c = vec![0i64; b];
+    for v in x {
+        for j in 0..b {
+            let last = j == b - 1;
+            if *v >= edges[j] && (*v < edges[j + 1] || (last && *v <= edges[j + 1])) {
+                c[j] += 1;
+                break;
+            }
+        }
+    }
+    c
+}
+
+#[test]
+fn histogram_counts_are_exact_with_numpy_edges() {
+    use super::super::histogram::{edge_reps, linspace_edges};
+    let mut x = grid(&noise(600, 300).iter().map(|v| 5.0 * v).collect::<Vec<_>>());
+    // values on edges (left-closed bins, the last one closed on the right), and outside the range
+    x.extend(grid(&[-4.0, 0.0, 4.0, 4.5, -7.0, 9.0, 1.0 / 3.0, 0.5 + 1.0 / 1048576.0]));
+    for (ci, edges) in [
+        linspace_edges(8, -4.0, 4.0).unwrap(),
+        vec![-5.0, -1.0, 1.0 / 3.0, 0.5, 2.0],
+        linspace_edges(1, 2.0, 2.0).unwrap(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (lower, upper) = edge_reps(&edges).unwrap();
+        let nt = if ci == 1 { (5, 2) } else { (3, 1) };
+        let (r, audits, _) =
+            run_op(nt.0, nt.1, Op::Histogram { lower, upper }, &[farr(&x[..150]), farr(&x[150..])], ci as u64);
+        let got = match r.unwrap() {
+            OpResult::Array { shape, data: ArrayData::Int(v), .. } => {
+                assert_eq!(shape, vec![edges.len() - 1]);
+                v
+            }
+            o => panic!("{o:?}"),
+        };
+        assert_eq!(got, ref_hist(&x, &edges), "case {ci}, edges {edges:?}");
+        assert_masked_only(&audits, &[]);
+    }
+    assert!(edge_reps(&[1.0, 0.0]).is_err());
+    assert!(linspace_edges(3, 1.0, 0.0).is_err());
+}
