@@ -168,6 +168,7 @@ fn the_cli_has_a_subcommand_for_every_api_method_with_its_arguments() {
         (&["stats", "ttest_ind", k, k, "--equal-var", "true", "--store"], "stats.ttest_ind"),
         (&["stats", "ttest_rel", k, k, "--store"], "stats.ttest_rel"),
         (&["stats", "lstsq", k, k, "--intercept", "--store"], "stats.lstsq"),
+        (&["stats", "histogram", k, k, "--bins", "4", "--range", "-1", "1", "--store"], "stats.histogram"),
         (&["linalg", "dot", k, k, "--store"], "linalg.dot"),
         (&["linalg", "inv", k, "--store"], "linalg.inv"),
         (&["peers"], "peers"),

@@ -663,6 +663,28 @@ impl Client {
         computed(r, |j| Ok(api::value_from_json(&j)?))
     }
 
+    /// The counts of numpy.histogram over the flattened data of `keys` (an int array): `bins` is a
+    /// number of equal bins over `range` (required: the data's min and max are secret) or the
+    /// list of edges.
+    pub fn stats_histogram(
+        &mut self,
+        keys: &[&str],
+        bins: Bins,
+        range: Option<(f64, f64)>,
+        opts: Compute<'_>,
+    ) -> Result<Computed<Value>> {
+        let mut params = json!({"keys": keys});
+        params["bins"] = match bins {
+            Bins::Count(n) => json!(n),
+            Bins::Edges(e) => json!(e),
+        };
+        if let Some((lo, hi)) = range {
+            params["range"] = json!([lo, hi]);
+        }
+        let r = self.compute(method::STATS_HISTOGRAM, params, opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
     /// numpy.dot of the arrays under `key_a` and `key_b` (a scalar or an array).
     pub fn linalg_dot(&mut self, key_a: &str, key_b: &str, opts: Compute<'_>) -> Result<Computed<Value>> {
         let r = self.compute(method::LINALG_DOT, json!({"key_a": key_a, "key_b": key_b}), opts)?;
@@ -763,6 +785,13 @@ pub struct Linregress {
     pub r_value: f64,
     pub p_value: f64,
     pub std_err: f64,
+}
+
+/// The bins of [`Client::stats_histogram`]: a count of equal bins (over a range) or the edges.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bins {
+    Count(u32),
+    Edges(Vec<f64>),
 }
 
 /// scipy's TtestResult (two-sided). A statistic of 0/0 (constant data equal to the mean tested) is
@@ -896,6 +925,7 @@ mod tests {
         c.stats_ttest_ind(k, k, true, Compute::stored()).unwrap();
         c.stats_ttest_rel(k, k, Compute::stored()).unwrap();
         c.stats_lstsq(k, k, true, Compute::stored()).unwrap();
+        c.stats_histogram(&[k], Bins::Count(4), Some((0.0, 1.0)), Compute::stored()).unwrap();
         c.peers().unwrap();
         c.status().unwrap();
         c.manifest(k).unwrap();

@@ -335,6 +335,19 @@ pub enum StatsCmd {
         #[arg(long)]
         store: bool,
     },
+    /// Counts of numpy.histogram: --bins N --range LO HI, or --edges E0,E1,…
+    Histogram {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[arg(long, conflicts_with = "edges", requires = "range")]
+        bins: Option<u32>,
+        #[arg(long, num_args = 2, value_names = ["LO", "HI"], allow_negative_numbers = true)]
+        range: Option<Vec<f64>>,
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, required_unless_present = "bins")]
+        edges: Option<Vec<f64>>,
+        #[arg(long)]
+        store: bool,
+    },
     /// Coefficients of numpy.linalg.lstsq(X, y); --intercept adds a leading column of ones.
     Lstsq {
         key_x: String,

@@ -10,7 +10,7 @@ use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
 use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Client, Compute, Computed, Level, Progress, TcpAuth, Ttest};
+use enigma_client::{Bins, Client, Compute, Computed, Level, Progress, TcpAuth, Ttest};
 use enigma_protocol::api;
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
@@ -417,6 +417,19 @@ fn stats(s: &mut Session, cmd: StatsCmd) -> anyhow::Result<()> {
         }
         StatsCmd::Corrcoef { key, rowvar, store } => {
             let r = s.compute(store, |c, o| c.stats_corrcoef(&key, rowvar, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Histogram { keys, bins, range, edges, store } => {
+            let bins = match (bins, edges) {
+                (Some(n), _) => Bins::Count(n),
+                (None, Some(e)) => Bins::Edges(e),
+                (None, None) => bail!("give --bins N --range LO HI, or --edges E0,E1,…"),
+            };
+            let range = range.and_then(|r| match r[..] {
+                [lo, hi] => Some((lo, hi)),
+                _ => None,
+            });
+            let r = s.compute(store, |c, o| c.stats_histogram(&strs(&keys), bins.clone(), range, o))?;
             return print_computed(s, r);
         }
         StatsCmd::Lstsq { key_x, key_y, intercept, store } => {

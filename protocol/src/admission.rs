@@ -492,6 +492,34 @@ mod tests {
     }
 
     #[test]
+    fn compute_grants_count_observations_for_the_toolbox() {
+        let arr = |shape: Vec<u64>| ValueMeta::Array { dtype: Dtype::Float, shape };
+        let (k1, k2) = (DataKey([1; 32]), DataKey([2; 32]));
+        let c = Level::Compute;
+        // a 2-D key counts its observations (3 variables × 4 observations: 4, not 12)
+        let wide = arr(vec![3, 4]);
+        assert!(grant_covers(c, 5, &Op::Cov { rowvar: true, ddof: 1 }, &[(k1, &wide)], false).is_err());
+        grant_covers(c, 3, &Op::Cov { rowvar: false, ddof: 1 }, &[(k1, &wide)], false).unwrap();
+        assert!(grant_covers(c, 5, &Op::Corrcoef { rowvar: false }, &[(k1, &wide)], false).is_err());
+        grant_covers(c, 5, &Op::Corrcoef { rowvar: true }, &[(k1, &arr(vec![2, 50]))], false).unwrap();
+        // t-tests: the smaller sample
+        let (v50, v2) = (arr(vec![50]), arr(vec![2]));
+        grant_covers(c, 5, &Op::Ttest1samp { popmean: 0 }, &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &Op::TtestInd, &[(k1, &v50), (k2, &v2)], false).is_err());
+        assert!(grant_covers(c, 5, &Op::TtestRel, &[(k1, &v2), (k2, &v2)], false).is_err());
+        // lstsq: the rows
+        grant_covers(c, 5, &Op::Lstsq { intercept: true }, &[(k1, &arr(vec![50, 3])), (k2, &v50)], false).unwrap();
+        assert!(
+            grant_covers(c, 5, &Op::Lstsq { intercept: true }, &[(k1, &arr(vec![4, 3])), (k2, &v50)], false).is_err()
+        );
+        // histogram: N / bins per bin
+        let h = |b: usize| Op::Histogram { lower: vec![0; b], upper: 1 };
+        grant_covers(c, 5, &h(10), &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &h(11), &[(k1, &v50)], false).is_err(), "a bin for fewer than 5 values");
+        assert!(grant_covers(c, 1, &h(1), &[(k1, &ValueMeta::Int), (k2, &ValueMeta::Int)], false).is_err());
+    }
+
+    #[test]
     fn a_derived_key_is_usable_only_by_its_deriver_while_the_sources_are_granted() {
         use crate::identity::Identity;
         use crate::policy::{PolicyBook, PolicyChange};

@@ -36,6 +36,7 @@ pub mod method {
     pub const STATS_TTEST_IND: &str = "stats.ttest_ind";
     pub const STATS_TTEST_REL: &str = "stats.ttest_rel";
     pub const STATS_LSTSQ: &str = "stats.lstsq";
+    pub const STATS_HISTOGRAM: &str = "stats.histogram";
     pub const LINALG_DOT: &str = "linalg.dot";
     pub const LINALG_INV: &str = "linalg.inv";
     pub const PEERS: &str = "peers";
@@ -103,6 +104,12 @@ pub const METHODS: &[MethodSpec] = &[
     op(method::STATS_TTEST_IND, &["key_a", "key_b", "equal_var", "store"]),
     op(method::STATS_TTEST_REL, &["key_a", "key_b", "store"]),
     op(method::STATS_LSTSQ, &["key_x", "key_y", "intercept", "store"]),
+    MethodSpec {
+        name: method::STATS_HISTOGRAM,
+        params: &["keys", "bins", "range", "store"],
+        variadic: Some("keys"),
+        computation: true,
+    },
     op(method::LINALG_DOT, &["key_a", "key_b", "store"]),
     op(method::LINALG_INV, &["key", "store"]),
     spec(method::PEERS, &[]),

@@ -839,6 +839,9 @@ def _compute_params(store: bool, **params) -> dict:
     return params
 
 
+builtins_range = range  # ``histogram`` takes a parameter named range
+
+
 class Stats:
     """``stats.*`` computations on secret data (numpy / scipy semantics), run by MPC on the nodes.
 
@@ -1001,6 +1004,44 @@ class Stats:
             t, p, df = enigma.stats.ttest_rel(before_key, after_key)
         """
         return self._ttest("stats.ttest_rel", _compute_params(store, key_a=key_a, key_b=key_b), progress)
+
+    def histogram(
+        self,
+        *keys: str,
+        bins: Union[int, Sequence[float]],
+        range: Optional[Tuple[float, float]] = None,
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """``(counts, bin_edges)`` as numpy.histogram over the flattened data of all ``keys``.
+
+        ``bins`` is a number of equal bins over ``range=(lo, hi)`` (required: the data's min and max
+        are secret) or the list of edges. With ``store=True``: the key of the counts.
+
+        Example::
+
+            counts, edges = enigma.stats.histogram(key, bins=20, range=(0, 100))
+        """
+        if isinstance(bins, int):
+            b: Any = bins
+        else:
+            b = [float(e) for e in bins]
+        params = _compute_params(store, keys=_keys_list(keys), bins=b)
+        if range is not None:
+            params["range"] = [float(range[0]), float(range[1])]
+        r = self._client()._request("stats.histogram", params, progress)
+        if isinstance(r, str):
+            return r
+        counts = _value_or_key(r)
+        if isinstance(bins, int):
+            lo, hi = float(range[0]), float(range[1])  # type: ignore[index]
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            step = (hi - lo) / bins
+            edges = [lo + i * step for i in builtins_range(bins)] + [hi]
+        else:
+            edges = [float(e) for e in bins]
+        return counts, edges
 
     def lstsq(
         self,

@@ -209,6 +209,37 @@ class ToolboxTest(unittest.TestCase):
                 self.kind("singular", api.stats.lstsq, coll, api.store([float(o) for o in range(10)]), intercept=True)
                 self.kind("invalid_params", api.stats.lstsq, kx, api.store([1.0, 2.0]))
 
+    def test_histogram(self):
+        rnd = random.Random(5)
+        x = grid([rnd.gauss(50, 15) for _ in range(300)]) + [0.0, 25.0, 100.0, 100.5, -3.0]
+        edges = [0.0, 25.0, 50.0, 60.0, 100.0]
+
+        def ref(values, e):
+            c = [0] * (len(e) - 1)
+            for v in values:
+                for j in range(len(e) - 1):
+                    if e[j] <= v < e[j + 1] or (j == len(e) - 2 and v == e[-1]):
+                        c[j] += 1
+                        break
+            return c
+
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                k1, k2 = api.store(x[:150]), api.store(x[150:])
+                counts, got_edges = api.stats.histogram(k1, k2, bins=edges)
+                self.assertEqual(counts, ref(x, edges))
+                self.assertEqual(got_edges, edges)
+                counts, e = api.stats.histogram(k1, k2, bins=4, range=(0, 100))
+                self.assertEqual(counts, ref(x, e))
+                if np is not None:
+                    h, ne = np.histogram(np.array(x), bins=4, range=(0, 100))
+                    self.assertEqual(counts, [int(c) for c in h])
+                    self.assertEqual(e, [float(v) for v in ne])
+                kc = api.stats.histogram(k1, bins=edges, store=True)
+                self.assertEqual(api.load(kc), ref(x[:150], edges))
+                self.kind("invalid_params", api.stats.histogram, k1, bins=4)  # no range
+                self.kind("invalid_params", api.stats.histogram, k1, bins=[3.0, 1.0])
+
     def test_compute_grants_cover_only_enough_observations(self):
         grantee = enigma.Client(self.net.socket(2), timeout=60)
         try:
@@ -227,6 +258,11 @@ class ToolboxTest(unittest.TestCase):
             # a group of 2 values next to 8: refused, each group must stand for min_count values
             self.kind("access_denied", grantee.stats.ttest_ind, a, b)
             self.kind("access_denied", grantee.load, big)
+            h = self.client.store([float(i) for i in range(20)])
+            self.client.pair([address], keys=[h], level="compute", min_count=5)
+            counts, _ = grantee.stats.histogram(h, bins=4, range=(0, 20))  # 5 values per bin
+            self.assertEqual(counts, [5, 5, 5, 5])
+            self.kind("access_denied", grantee.stats.histogram, h, bins=5, range=(0, 20))
         finally:
             grantee.close()
 

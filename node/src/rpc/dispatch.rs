@@ -10,6 +10,7 @@ use enigma_actors::front::compute::{ComputeRequest, ComputeResult, ProgressUpdat
 use enigma_actors::front::{self, Front};
 use enigma_protocol::api::{self, ApiError, ErrorCode, StoreAs, method};
 use enigma_protocol::keys::DataKey;
+use enigma_protocol::mpc::histogram;
 use enigma_protocol::mpc::{Op, OpResult};
 use enigma_protocol::value::{Array, ArrayData, Value};
 use serde_json::{Value as Json, json};
@@ -244,6 +245,34 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             }
             let op = if m == method::STATS_TTEST_IND { Op::TtestInd } else { Op::TtestRel };
             compute(ctx, op, keys, store, call).await
+        }
+        method::STATS_HISTOGRAM => {
+            let mut ps = Params::parse(m, params.clone(), &["keys", "bins", "range", "store"], Some("keys"))?;
+            let keys = ps.keys("keys")?;
+            let bins: Json = ps.required("bins")?;
+            let range: Option<(f64, f64)> = ps.optional("range")?;
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let bad = |m: String| ApiError::new(ErrorCode::InvalidParams, m);
+            let edges: Vec<f64> = match (&bins, range) {
+                (Json::Number(n), range) => {
+                    let count = n
+                        .as_u64()
+                        .filter(|c| *c >= 1)
+                        .ok_or_else(|| bad(format!("bins must be a positive integer or a list of edges, got {n}")))?;
+                    let (lo, hi) = range.ok_or_else(|| {
+                        bad("histogram with a number of bins needs range=[lo, hi] (the data's min and max are secret)".into())
+                    })?;
+                    histogram::linspace_edges(usize::try_from(count).unwrap_or(usize::MAX), lo, hi).map_err(bad)?
+                }
+                (Json::Array(_), None) => {
+                    serde_json::from_value(bins.clone()).map_err(|_| bad("bins must be a list of numbers".into()))?
+                }
+                (Json::Array(_), Some(_)) => return Err(bad("give either bin edges or a range, not both".into())),
+                _ => return Err(bad("bins must be a positive integer or a list of edges".into())),
+            };
+            let (lower, upper) = histogram::edge_reps(&edges).map_err(bad)?;
+            compute(ctx, Op::Histogram { lower, upper }, keys, store, call).await
         }
         method::STATS_LSTSQ => {
             let mut ps = p(&["key_x", "key_y", "intercept", "store"])?;
