@@ -36,7 +36,9 @@ use crate::fixed::FRAC_BITS;
 use crate::value::Dtype;
 
 /// The variables of a key for cov / corrcoef: (rows, k, N, 2-D?).
-fn variables(input: &SharedInput, rowvar: bool, name: &str) -> Result<(Vec<Vec<Fp>>, usize, usize, bool), MpcError> {
+type Variables = (Vec<Vec<Fp>>, usize, usize, bool);
+
+fn variables(input: &SharedInput, rowvar: bool, name: &str) -> Result<Variables, MpcError> {
     let shape = input.meta.shape().unwrap_or_default();
     let x = &input.share;
     match shape.len() {

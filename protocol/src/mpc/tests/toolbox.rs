@@ -97,8 +97,8 @@ fn cov_and_corrcoef_match_numpy_with_rowvar_and_ddof() {
                 rows.iter().map(|r| r.iter().map(|x| crate::fixed::encode_float(*x).unwrap()).collect()).collect();
             let mut forbidden: Vec<Fp> = reps.iter().map(|r| Fp::from_i128(r.iter().sum())).collect();
             let nn = n as i128;
-            for i in 0..k {
-                let (si, qi): (i128, i128) = (reps[i].iter().sum(), reps[i].iter().map(|v| v * v).sum());
+            for r in &reps {
+                let (si, qi): (i128, i128) = (r.iter().sum(), r.iter().map(|v| v * v).sum());
                 forbidden.push(Fp::from_i128(nn * qi - si * si));
             }
             assert_masked_only(&audits, &forbidden);
@@ -235,8 +235,9 @@ fn ref_lstsq(x: &[Vec<f64>], y: &[f64], intercept: bool) -> Vec<f64> {
         for r in 0..p {
             if r != c {
                 let f = a[r][c] / a[c][c];
-                for q in c..=p {
-                    a[r][q] -= f * a[c][q];
+                let pivot = a[c].clone();
+                for (x, y) in a[r].iter_mut().zip(&pivot).skip(c) {
+                    *x -= f * y;
                 }
             }
         }
