@@ -22,8 +22,9 @@ use crate::field::Fp;
 use crate::fixed::FRAC_BITS;
 use crate::value::Dtype;
 
-/// Comparisons per chunk (bounds the preprocessing held at once: ~63 random bits per comparison).
-const CHUNK: usize = 1 << 15;
+/// Comparisons per chunk: bounds the preprocessing held at once and the size of each message
+/// (~63 random bits and ~440 double sharings per comparison: 2^12 comparisons ≈ 60 MB per dealing).
+const CHUNK: usize = 1 << 12;
 /// Most bins of one call.
 pub const MAX_BINS: usize = 10_000;
 
