@@ -182,6 +182,8 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     println!("engine primitives, all parties in this process (in-memory transport), this machine:\n");
     println!("{}", enigma_protocol::mpc::bench::run_in_memory(3, 1, size));
     println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size));
+    println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(3, 1, size));
+    println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(5, 2, size));
     network_table(3, quick)?;
     network_table(5, quick)?;
     Ok(())

@@ -325,3 +325,12 @@ fn histogram_counts_are_exact_with_numpy_edges() {
     assert!(edge_reps(&[1.0, 0.0]).is_err());
     assert!(linspace_edges(3, 1.0, 0.0).is_err());
 }
+
+/// `cargo test -p enigma-protocol --release toolbox_bench_table -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn toolbox_bench_table() {
+    let scale: usize = std::env::var("TOOLBOX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale));
+    println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale));
+}
