@@ -54,12 +54,17 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("sqrt", 2),
     ("shift", 2),
     ("stats", 3),
+    ("ratio", 3),
     ("linalg", 4),
     ("linreg", 4),
+    ("multivar", 4),
+    ("ttest", 4),
+    ("histogram", 4),
     ("ops", 5),
     ("bench", 6),
     ("tests", 7),
     ("tests_active", 7),
+    ("toolbox", 7),
 ];
 const MPC_PRIMITIVES: i32 = 1;
 

@@ -610,6 +610,81 @@ impl Client {
         })
     }
 
+    /// numpy.cov of the 1-D or 2-D array under `key` (`rowvar`: rows are variables; numpy's
+    /// defaults are `rowvar = true`, `ddof = 1`): a k × k array, or a float for a 1-D key.
+    pub fn stats_cov(&mut self, key: &str, rowvar: bool, ddof: u32, opts: Compute<'_>) -> Result<Computed<Value>> {
+        let r = self.compute(method::STATS_COV, json!({"key": key, "rowvar": rowvar, "ddof": ddof}), opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// numpy.corrcoef of the 1-D or 2-D array under `key` (a constant variable: `InvalidParams`).
+    pub fn stats_corrcoef(&mut self, key: &str, rowvar: bool, opts: Compute<'_>) -> Result<Computed<Value>> {
+        let r = self.compute(method::STATS_CORRCOEF, json!({"key": key, "rowvar": rowvar}), opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided. (`store` is `Unsupported`.)
+    pub fn stats_ttest_1samp(&mut self, key: &str, popmean: f64, opts: Compute<'_>) -> Result<Computed<Ttest>> {
+        let r = self.compute(method::STATS_TTEST_1SAMP, json!({"key": key, "popmean": popmean}), opts)?;
+        computed(r, ttest)
+    }
+
+    /// scipy.stats.ttest_ind(a, b, equal_var, axis=None); `equal_var = false` (Welch) is
+    /// `Unsupported` for now.
+    pub fn stats_ttest_ind(
+        &mut self,
+        key_a: &str,
+        key_b: &str,
+        equal_var: bool,
+        opts: Compute<'_>,
+    ) -> Result<Computed<Ttest>> {
+        let params = json!({"key_a": key_a, "key_b": key_b, "equal_var": equal_var});
+        let r = self.compute(method::STATS_TTEST_IND, params, opts)?;
+        computed(r, ttest)
+    }
+
+    /// scipy.stats.ttest_rel(a, b, axis=None) (paired samples of the same length).
+    pub fn stats_ttest_rel(&mut self, key_a: &str, key_b: &str, opts: Compute<'_>) -> Result<Computed<Ttest>> {
+        let r = self.compute(method::STATS_TTEST_REL, json!({"key_a": key_a, "key_b": key_b}), opts)?;
+        computed(r, ttest)
+    }
+
+    /// The coefficients of numpy.linalg.lstsq(X, y) for a 2-D X (N × k) and a 1-D y; with
+    /// `intercept`, of lstsq([1, X], y) (the intercept first). Collinear predictors: `Singular`.
+    pub fn stats_lstsq(
+        &mut self,
+        key_x: &str,
+        key_y: &str,
+        intercept: bool,
+        opts: Compute<'_>,
+    ) -> Result<Computed<Value>> {
+        let params = json!({"key_x": key_x, "key_y": key_y, "intercept": intercept});
+        let r = self.compute(method::STATS_LSTSQ, params, opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// The counts of numpy.histogram over the flattened data of `keys` (an int array): `bins` is a
+    /// number of equal bins over `range` (required: the data's min and max are secret) or the
+    /// list of edges.
+    pub fn stats_histogram(
+        &mut self,
+        keys: &[&str],
+        bins: Bins,
+        range: Option<(f64, f64)>,
+        opts: Compute<'_>,
+    ) -> Result<Computed<Value>> {
+        let mut params = json!({"keys": keys});
+        params["bins"] = match bins {
+            Bins::Count(n) => json!(n),
+            Bins::Edges(e) => json!(e),
+        };
+        if let Some((lo, hi)) = range {
+            params["range"] = json!([lo, hi]);
+        }
+        let r = self.compute(method::STATS_HISTOGRAM, params, opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
     /// numpy.dot of the arrays under `key_a` and `key_b` (a scalar or an array).
     pub fn linalg_dot(&mut self, key_a: &str, key_b: &str, opts: Compute<'_>) -> Result<Computed<Value>> {
         let r = self.compute(method::LINALG_DOT, json!({"key_a": key_a, "key_b": key_b}), opts)?;
@@ -710,6 +785,33 @@ pub struct Linregress {
     pub r_value: f64,
     pub p_value: f64,
     pub std_err: f64,
+}
+
+/// The bins of [`Client::stats_histogram`]: a count of equal bins (over a range) or the edges.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bins {
+    Count(u32),
+    Edges(Vec<f64>),
+}
+
+/// scipy's TtestResult (two-sided). A statistic of 0/0 (constant data equal to the mean tested) is
+/// NaN, as in scipy (JSON carries it as null).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ttest {
+    pub statistic: f64,
+    pub pvalue: f64,
+    pub df: f64,
+}
+
+fn ttest(j: Json) -> Result<Ttest> {
+    let bad = || ClientError::Protocol(format!("a t-test returns [statistic, pvalue, df], got {j}"));
+    let v: Vec<Option<f64>> = serde_json::from_value(j.clone()).map_err(|_| bad())?;
+    match v[..] {
+        [statistic, pvalue, Some(df)] => {
+            Ok(Ttest { statistic: statistic.unwrap_or(f64::NAN), pvalue: pvalue.unwrap_or(f64::NAN), df })
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn computed<T>(r: Json, read: impl FnOnce(Json) -> Result<T>) -> Result<Computed<T>> {
@@ -817,6 +919,13 @@ mod tests {
         assert_eq!((lr.slope, lr.std_err), (1.0, 0.01));
         assert_eq!(c.linalg_dot(k, k, Compute::stored()).unwrap(), Computed::Value(Value::Float(1.5)));
         c.linalg_inv(k, Compute::stored()).unwrap();
+        c.stats_cov(k, false, 0, Compute::stored()).unwrap();
+        c.stats_corrcoef(k, true, Compute::stored()).unwrap();
+        c.stats_ttest_1samp(k, 1.5, Compute::stored()).unwrap();
+        c.stats_ttest_ind(k, k, true, Compute::stored()).unwrap();
+        c.stats_ttest_rel(k, k, Compute::stored()).unwrap();
+        c.stats_lstsq(k, k, true, Compute::stored()).unwrap();
+        c.stats_histogram(&[k], Bins::Count(4), Some((0.0, 1.0)), Compute::stored()).unwrap();
         c.peers().unwrap();
         c.status().unwrap();
         c.manifest(k).unwrap();

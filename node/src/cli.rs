@@ -299,6 +299,73 @@ pub enum StatsCmd {
         #[arg(long)]
         store: bool,
     },
+    /// numpy.cov of a 1-D or 2-D array (rows are variables unless --rowvar false).
+    Cov {
+        key: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        rowvar: bool,
+        #[arg(long, default_value_t = 1)]
+        ddof: u32,
+        #[arg(long)]
+        store: bool,
+    },
+    /// numpy.corrcoef of a 1-D or 2-D array.
+    Corrcoef {
+        key: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        rowvar: bool,
+        #[arg(long)]
+        store: bool,
+    },
+    /// (statistic, pvalue, df) of scipy.stats.ttest_1samp over the flattened data.
+    #[command(name = "ttest_1samp", alias = "ttest-1samp")]
+    Ttest1samp {
+        key: String,
+        #[arg(allow_negative_numbers = true)]
+        popmean: f64,
+        #[arg(long)]
+        store: bool,
+    },
+    /// (statistic, pvalue, df) of scipy.stats.ttest_ind (pooled variance).
+    #[command(name = "ttest_ind", alias = "ttest-ind")]
+    TtestInd {
+        key_a: String,
+        key_b: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        equal_var: bool,
+        #[arg(long)]
+        store: bool,
+    },
+    /// (statistic, pvalue, df) of scipy.stats.ttest_rel (paired samples).
+    #[command(name = "ttest_rel", alias = "ttest-rel")]
+    TtestRel {
+        key_a: String,
+        key_b: String,
+        #[arg(long)]
+        store: bool,
+    },
+    /// Counts of numpy.histogram: --bins N --range LO HI, or --edges E0,E1,…
+    Histogram {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[arg(long, conflicts_with = "edges", requires = "range")]
+        bins: Option<u32>,
+        #[arg(long, num_args = 2, value_names = ["LO", "HI"], allow_negative_numbers = true)]
+        range: Option<Vec<f64>>,
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, required_unless_present = "bins")]
+        edges: Option<Vec<f64>>,
+        #[arg(long)]
+        store: bool,
+    },
+    /// Coefficients of numpy.linalg.lstsq(X, y); --intercept adds a leading column of ones.
+    Lstsq {
+        key_x: String,
+        key_y: String,
+        #[arg(long)]
+        intercept: bool,
+        #[arg(long)]
+        store: bool,
+    },
 }
 
 /// `enigma linalg …`.

@@ -10,7 +10,7 @@ use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
 use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Client, Compute, Computed, Level, Progress, TcpAuth};
+use enigma_client::{Bins, Client, Compute, Computed, Level, Progress, TcpAuth, Ttest};
 use enigma_protocol::api;
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
@@ -411,8 +411,65 @@ fn stats(s: &mut Session, cmd: StatsCmd) -> anyhow::Result<()> {
                 Computed::Value(l) => json!([l.slope, l.intercept, l.r_value, l.p_value, l.std_err]),
             }
         }
+        StatsCmd::Cov { key, rowvar, ddof, store } => {
+            let r = s.compute(store, |c, o| c.stats_cov(&key, rowvar, ddof, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Corrcoef { key, rowvar, store } => {
+            let r = s.compute(store, |c, o| c.stats_corrcoef(&key, rowvar, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Histogram { keys, bins, range, edges, store } => {
+            let bins = match (bins, edges) {
+                (Some(n), _) => Bins::Count(n),
+                (None, Some(e)) => Bins::Edges(e),
+                (None, None) => bail!("give --bins N --range LO HI, or --edges E0,E1,…"),
+            };
+            let range = range.and_then(|r| match r[..] {
+                [lo, hi] => Some((lo, hi)),
+                _ => None,
+            });
+            let r = s.compute(store, |c, o| c.stats_histogram(&strs(&keys), bins.clone(), range, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Lstsq { key_x, key_y, intercept, store } => {
+            let r = s.compute(store, |c, o| c.stats_lstsq(&key_x, &key_y, intercept, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Ttest1samp { key, popmean, store } => {
+            let r = s.compute(store, |c, o| c.stats_ttest_1samp(&key, popmean, o))?;
+            return print_ttest(s, r);
+        }
+        StatsCmd::TtestInd { key_a, key_b, equal_var, store } => {
+            let r = s.compute(store, |c, o| c.stats_ttest_ind(&key_a, &key_b, equal_var, o))?;
+            return print_ttest(s, r);
+        }
+        StatsCmd::TtestRel { key_a, key_b, store } => {
+            let r = s.compute(store, |c, o| c.stats_ttest_rel(&key_a, &key_b, o))?;
+            return print_ttest(s, r);
+        }
     };
     s.print(&r);
+    Ok(())
+}
+
+/// A value (array or number) as `load` prints it, or a stored result's key.
+fn print_computed(s: &mut Session, r: Computed<Value>) -> anyhow::Result<()> {
+    match r {
+        Computed::Stored(k) => s.print(&json!(k)),
+        Computed::Value(v) => s.print_value(&v),
+    }
+    Ok(())
+}
+
+fn print_ttest(s: &mut Session, r: Computed<Ttest>) -> anyhow::Result<()> {
+    match r {
+        Computed::Stored(k) => s.print(&json!(k)),
+        Computed::Value(t) if s.format == Format::Text => {
+            println!("statistic {}\npvalue {}\ndf {}", t.statistic, t.pvalue, t.df);
+        }
+        Computed::Value(t) => s.print(&json!([t.statistic, t.pvalue, t.df])),
+    }
     Ok(())
 }
 

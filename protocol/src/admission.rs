@@ -247,6 +247,37 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
                 x.min(y)
             }
         }
+        Op::Cov { rowvar, .. } | Op::Corrcoef { rowvar } => {
+            // each entry aggregates one value per observation: a 2-D key counts its observations
+            let shape = inputs.first().map(|i| i.1.shape().unwrap_or_default()).unwrap_or_default();
+            match shape.len() {
+                1 => shape[0],
+                2 => shape[usize::from(*rowvar)],
+                _ => 0,
+            }
+        }
+        Op::Ttest1samp { .. } => inputs.first().map_or(0, |i| count(i.1)),
+        Op::TtestInd | Op::TtestRel => {
+            // a group of one value next to a large one would let the t statistic probe that value
+            let a = inputs.first().map_or(0, |i| count(i.1));
+            let b = inputs.get(1).map_or(0, |i| count(i.1));
+            a.min(b)
+        }
+        Op::Histogram { lower, .. } => {
+            // each bin must stand for min_count values: N / bins over the smallest key (a bin's
+            // actual count is secret; see docs/decisions.md)
+            let smallest = distinct.iter().map(|d| count(d.1)).min().unwrap_or(0);
+            if distinct.iter().any(|d| matches!(d.1, ValueMeta::Int | ValueMeta::Float)) {
+                return Err(denied("under a compute grant a histogram is over arrays, not scalar keys"));
+            }
+            smallest * distinct.len() / lower.len().max(1)
+        }
+        Op::Lstsq { .. } => {
+            // each coefficient aggregates every row (observation) of X and y
+            let x = inputs.first().and_then(|i| i.1.shape()).and_then(|s| s.first().copied()).unwrap_or(0);
+            let y = inputs.get(1).map_or(0, |i| count(i.1));
+            x.min(y)
+        }
         Op::Dot => {
             let shape = |m: &ValueMeta| m.shape().unwrap_or_default();
             let a = inputs.first().map(|i| shape(i.1)).unwrap_or_default();
@@ -472,6 +503,34 @@ mod tests {
             grant_covers(c, 5, &Op::Mean, &[(k1, &v3), (k2, &v50)], false).is_err(),
             "a small array padded by a big one"
         );
+    }
+
+    #[test]
+    fn compute_grants_count_observations_for_the_toolbox() {
+        let arr = |shape: Vec<u64>| ValueMeta::Array { dtype: Dtype::Float, shape };
+        let (k1, k2) = (DataKey([1; 32]), DataKey([2; 32]));
+        let c = Level::Compute;
+        // a 2-D key counts its observations (3 variables × 4 observations: 4, not 12)
+        let wide = arr(vec![3, 4]);
+        assert!(grant_covers(c, 5, &Op::Cov { rowvar: true, ddof: 1 }, &[(k1, &wide)], false).is_err());
+        grant_covers(c, 3, &Op::Cov { rowvar: false, ddof: 1 }, &[(k1, &wide)], false).unwrap();
+        assert!(grant_covers(c, 5, &Op::Corrcoef { rowvar: false }, &[(k1, &wide)], false).is_err());
+        grant_covers(c, 5, &Op::Corrcoef { rowvar: true }, &[(k1, &arr(vec![2, 50]))], false).unwrap();
+        // t-tests: the smaller sample
+        let (v50, v2) = (arr(vec![50]), arr(vec![2]));
+        grant_covers(c, 5, &Op::Ttest1samp { popmean: 0 }, &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &Op::TtestInd, &[(k1, &v50), (k2, &v2)], false).is_err());
+        assert!(grant_covers(c, 5, &Op::TtestRel, &[(k1, &v2), (k2, &v2)], false).is_err());
+        // lstsq: the rows
+        grant_covers(c, 5, &Op::Lstsq { intercept: true }, &[(k1, &arr(vec![50, 3])), (k2, &v50)], false).unwrap();
+        assert!(
+            grant_covers(c, 5, &Op::Lstsq { intercept: true }, &[(k1, &arr(vec![4, 3])), (k2, &v50)], false).is_err()
+        );
+        // histogram: N / bins per bin
+        let h = |b: usize| Op::Histogram { lower: vec![0; b], upper: 1 };
+        grant_covers(c, 5, &h(10), &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &h(11), &[(k1, &v50)], false).is_err(), "a bin for fewer than 5 values");
+        assert!(grant_covers(c, 1, &h(1), &[(k1, &ValueMeta::Int), (k2, &ValueMeta::Int)], false).is_err());
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub mod method {
     pub const STATS_VAR: &str = "stats.var";
     pub const STATS_STD: &str = "stats.std";
     pub const STATS_LINREGRESS: &str = "stats.linregress";
+    pub const STATS_COV: &str = "stats.cov";
+    pub const STATS_CORRCOEF: &str = "stats.corrcoef";
+    pub const STATS_TTEST_1SAMP: &str = "stats.ttest_1samp";
+    pub const STATS_TTEST_IND: &str = "stats.ttest_ind";
+    pub const STATS_TTEST_REL: &str = "stats.ttest_rel";
+    pub const STATS_LSTSQ: &str = "stats.lstsq";
+    pub const STATS_HISTOGRAM: &str = "stats.histogram";
     pub const LINALG_DOT: &str = "linalg.dot";
     pub const LINALG_INV: &str = "linalg.inv";
     pub const PEERS: &str = "peers";
@@ -91,6 +98,18 @@ pub const METHODS: &[MethodSpec] = &[
     keys_op(method::STATS_VAR),
     keys_op(method::STATS_STD),
     op(method::STATS_LINREGRESS, &["key_x", "key_y", "store"]),
+    op(method::STATS_COV, &["key", "rowvar", "ddof", "store"]),
+    op(method::STATS_CORRCOEF, &["key", "rowvar", "store"]),
+    op(method::STATS_TTEST_1SAMP, &["key", "popmean", "store"]),
+    op(method::STATS_TTEST_IND, &["key_a", "key_b", "equal_var", "store"]),
+    op(method::STATS_TTEST_REL, &["key_a", "key_b", "store"]),
+    op(method::STATS_LSTSQ, &["key_x", "key_y", "intercept", "store"]),
+    MethodSpec {
+        name: method::STATS_HISTOGRAM,
+        params: &["keys", "bins", "range", "store"],
+        variadic: Some("keys"),
+        computation: true,
+    },
     op(method::LINALG_DOT, &["key_a", "key_b", "store"]),
     op(method::LINALG_INV, &["key", "store"]),
     spec(method::PEERS, &[]),

@@ -839,6 +839,9 @@ def _compute_params(store: bool, **params) -> dict:
     return params
 
 
+builtins_range = range  # ``histogram`` takes a parameter named range
+
+
 class Stats:
     """``stats.*`` computations on secret data (numpy / scipy semantics), run by MPC on the nodes.
 
@@ -918,6 +921,149 @@ class Stats:
         if isinstance(r, str):
             return r
         return tuple(_expect(r, list, "stats.linregress"))
+
+    def cov(
+        self,
+        key: str,
+        *,
+        rowvar: bool = True,
+        ddof: int = 1,
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """numpy.cov of the 1-D or 2-D array under ``key`` (``rowvar``: rows are variables).
+
+        Returns the k × k covariance matrix as nested lists (a float for a 1-D key), or the result's
+        key with ``store=True``.
+
+        Example::
+
+            enigma.stats.cov(key)                         # [[...], [...]]
+            enigma.stats.cov(key, rowvar=False, ddof=0)
+        """
+        params = _compute_params(store, key=key, rowvar=rowvar, ddof=ddof)
+        return _value_or_key(self._client()._request("stats.cov", params, progress))
+
+    def corrcoef(
+        self, key: str, *, rowvar: bool = True, store: bool = False, progress: Optional[ProgressCallback] = None
+    ) -> Any:
+        """numpy.corrcoef of the 1-D or 2-D array under ``key`` (a constant variable → ``Error``).
+
+        Example::
+
+            enigma.stats.corrcoef(key)                    # [[1.0, 0.3], [0.3, 1.0]]
+        """
+        params = _compute_params(store, key=key, rowvar=rowvar)
+        return _value_or_key(self._client()._request("stats.corrcoef", params, progress))
+
+    def _ttest(self, method: str, params: dict, progress) -> Tuple[float, ...]:
+        # store=True is refused by the node (Error kind ``unsupported``): t is formed at the requester
+        r = self._client()._request(method, params, progress)
+        vals = _expect(r, list, method)
+        return tuple(float("nan") if v is None else v for v in vals)
+
+    def ttest_1samp(
+        self, key: str, popmean: float, *, store: bool = False, progress: Optional[ProgressCallback] = None
+    ) -> Tuple[float, ...]:
+        """``(statistic, pvalue, df)`` as scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided.
+
+        Example::
+
+            t, p, df = enigma.stats.ttest_1samp(key, 0.0)
+        """
+        params = _compute_params(store, key=key, popmean=float(popmean))
+        return self._ttest("stats.ttest_1samp", params, progress)
+
+    def ttest_ind(
+        self,
+        key_a: str,
+        key_b: str,
+        *,
+        equal_var: bool = True,
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Tuple[float, ...]:
+        """``(statistic, pvalue, df)`` as scipy.stats.ttest_ind(a, b, axis=None) (pooled variance).
+
+        ``equal_var=False`` (Welch) is refused with ``Error`` kind ``unsupported``.
+
+        Example::
+
+            t, p, df = enigma.stats.ttest_ind(key_a, key_b)
+        """
+        params = _compute_params(store, key_a=key_a, key_b=key_b, equal_var=equal_var)
+        return self._ttest("stats.ttest_ind", params, progress)
+
+    def ttest_rel(
+        self, key_a: str, key_b: str, *, store: bool = False, progress: Optional[ProgressCallback] = None
+    ) -> Tuple[float, ...]:
+        """``(statistic, pvalue, df)`` as scipy.stats.ttest_rel(a, b, axis=None).
+
+        Example::
+
+            t, p, df = enigma.stats.ttest_rel(before_key, after_key)
+        """
+        return self._ttest("stats.ttest_rel", _compute_params(store, key_a=key_a, key_b=key_b), progress)
+
+    def histogram(
+        self,
+        *keys: str,
+        bins: Union[int, Sequence[float]],
+        range: Optional[Tuple[float, float]] = None,
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """``(counts, bin_edges)`` as numpy.histogram over the flattened data of all ``keys``.
+
+        ``bins`` is a number of equal bins over ``range=(lo, hi)`` (required: the data's min and max
+        are secret) or the list of edges. With ``store=True``: the key of the counts.
+
+        Example::
+
+            counts, edges = enigma.stats.histogram(key, bins=20, range=(0, 100))
+        """
+        if isinstance(bins, int):
+            b: Any = bins
+        else:
+            b = [float(e) for e in bins]
+        params = _compute_params(store, keys=_keys_list(keys), bins=b)
+        if range is not None:
+            params["range"] = [float(range[0]), float(range[1])]
+        r = self._client()._request("stats.histogram", params, progress)
+        if isinstance(r, str):
+            return r
+        counts = _value_or_key(r)
+        if isinstance(bins, int):
+            lo, hi = float(range[0]), float(range[1])  # type: ignore[index]
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            step = (hi - lo) / bins
+            edges = [lo + i * step for i in builtins_range(bins)] + [hi]
+        else:
+            edges = [float(e) for e in bins]
+        return counts, edges
+
+    def lstsq(
+        self,
+        key_x: str,
+        key_y: str,
+        *,
+        intercept: bool = False,
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """The coefficients of numpy.linalg.lstsq(X, y) for a 2-D X (N × k) and a 1-D y.
+
+        With ``intercept=True`` X gets a leading column of ones and the intercept is the first
+        coefficient (as statsmodels' ``add_constant``). Collinear predictors → ``Error`` kind
+        ``singular``.
+
+        Example::
+
+            b0, b1, b2 = enigma.stats.lstsq(x_key, y_key, intercept=True)
+        """
+        params = _compute_params(store, key_x=key_x, key_y=key_y, intercept=intercept)
+        return _value_or_key(self._client()._request("stats.lstsq", params, progress))
 
 
 class Linalg:

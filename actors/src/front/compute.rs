@@ -100,16 +100,7 @@ fn engine_error(msg: &str) -> ApiError {
 }
 
 fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Max => "stats.max",
-        Op::Min => "stats.min",
-        Op::Mean => "stats.mean",
-        Op::Var => "stats.var",
-        Op::Std => "stats.std",
-        Op::Linregress => "stats.linregress",
-        Op::Dot => "linalg.dot",
-        Op::Inv => "linalg.inv",
-    }
+    op.name()
 }
 
 /// Unregisters the requester entry however the workflow ends.
@@ -127,14 +118,14 @@ impl Drop for Registration {
 pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
     let name = op_name(&req.op);
     let arity_ok = match req.op {
-        Op::Linregress | Op::Dot => req.keys.len() == 2,
-        Op::Inv => req.keys.len() == 1,
+        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. } => req.keys.len() == 2,
+        Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => req.keys.len() == 1,
         _ => !req.keys.is_empty(),
     };
     if !arity_ok {
         let want = match req.op {
-            Op::Linregress | Op::Dot => "two keys",
-            Op::Inv => "one key",
+            Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. } => "two keys",
+            Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => "one key",
             _ => "at least one key",
         };
         return Err(api(ErrorCode::InvalidParams, format!("{name} takes {want}, got {}", req.keys.len())));
@@ -163,6 +154,14 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
+    if req.store && matches!(req.op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. }) {
+        return Err(api(
+            ErrorCode::Unsupported,
+            format!(
+                "{name} with store=True is not available: its result is formed at the requester from revealed values"
+            ),
+        ));
+    }
     if req.store && matches!(req.op, Op::Max | Op::Min) && !any_array {
         return Err(api(
             ErrorCode::Unsupported,

@@ -136,6 +136,43 @@ fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanP
         let k = c.store_json(json!(matrix(d)))?;
         run_case(&mut c, &Row { name: format!("inv {d}×{d}"), items: 1 }, "linalg.inv", json!({"key": k}), &mut rows)?;
     }
+    // issue 16: corrcoef of 10 variables, a two-sample t-test, lstsq with 10 predictors, a histogram
+    let vars: Vec<Vec<f64>> = (0..10).map(|i| data(big, 10 + i, 50.0 * i as f64, 10.0 + i as f64)).collect();
+    let kv = c.store_json(json!(vars))?;
+    run_case(
+        &mut c,
+        &Row { name: format!("corrcoef 10 × {big}"), items: 10 * big },
+        "stats.corrcoef",
+        json!({"key": kv}),
+        &mut rows,
+    )?;
+    let (ka, kb) = (c.store_json(json!(data(big, 30, 10.0, 3.0)))?, c.store_json(json!(data(big, 31, 10.1, 3.0)))?);
+    run_case(
+        &mut c,
+        &Row { name: format!("ttest_ind {big} + {big}"), items: 2 * big },
+        "stats.ttest_ind",
+        json!({"key_a": ka, "key_b": kb}),
+        &mut rows,
+    )?;
+    let xs: Vec<Vec<f64>> = (0..big).map(|o| (0..10).map(|j| vars[j][o]).collect()).collect();
+    let ly: Vec<f64> = (0..big)
+        .map(|o| ((1.0 + (0..10).map(|j| 0.1 * j as f64 * vars[j][o]).sum::<f64>()) * 1e6).round() / 1e6)
+        .collect();
+    let (kxs, kly) = (c.store_json(json!(xs))?, c.store_json(json!(ly))?);
+    run_case(
+        &mut c,
+        &Row { name: format!("lstsq 10 predictors × {big}"), items: big },
+        "stats.lstsq",
+        json!({"key_x": kxs, "key_y": kly, "intercept": true}),
+        &mut rows,
+    )?;
+    run_case(
+        &mut c,
+        &Row { name: format!("histogram {big} values, 20 bins (comparisons)"), items: 21 * big },
+        "stats.histogram",
+        json!({"keys": [ka], "bins": 20, "range": [0.0, 20.0]}),
+        &mut rows,
+    )?;
     let link = match wan {
         Some(w) => format!(
             "emulated WAN: RTT {} ms{} (user-space delay on every connection)",
@@ -182,6 +219,10 @@ pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
         if wan.is_none() {
             println!("{}", enigma_protocol::mpc::bench::run_in_memory(5, 2, size, security));
         }
+    }
+    if wan.is_none() {
+        println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(3, 1, size));
+        println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(5, 2, size));
     }
     for security in [Security::Active, Security::SemiHonest] {
         network_table(3, quick, security, wan)?;

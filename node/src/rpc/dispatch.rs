@@ -10,6 +10,7 @@ use enigma_actors::front::compute::{ComputeRequest, ComputeResult, ProgressUpdat
 use enigma_actors::front::{self, Front};
 use enigma_protocol::api::{self, ApiError, ErrorCode, StoreAs, method};
 use enigma_protocol::keys::DataKey;
+use enigma_protocol::mpc::histogram;
 use enigma_protocol::mpc::{Op, OpResult};
 use enigma_protocol::value::{Array, ArrayData, Value};
 use serde_json::{Value as Json, json};
@@ -188,6 +189,99 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             ps.finish()?;
             compute(ctx, Op::Linregress, keys, store, call).await
         }
+        method::STATS_COV | method::STATS_CORRCOEF => {
+            let mut ps = if m == method::STATS_COV {
+                p(&["key", "rowvar", "ddof", "store"])?
+            } else {
+                p(&["key", "rowvar", "store"])?
+            };
+            let keys = vec![ps.key("key")?];
+            let rowvar: bool = ps.optional("rowvar")?.unwrap_or(true);
+            let ddof: Option<i64> = if m == method::STATS_COV { ps.optional("ddof")? } else { None };
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let op = if m == method::STATS_COV {
+                let ddof = ddof.unwrap_or(1);
+                let ddof = u32::try_from(ddof).map_err(|_| {
+                    ApiError::new(ErrorCode::InvalidParams, format!("ddof must be 0 or more, got {ddof}"))
+                })?;
+                Op::Cov { rowvar, ddof }
+            } else {
+                Op::Corrcoef { rowvar }
+            };
+            compute(ctx, op, keys, store, call).await
+        }
+        method::STATS_TTEST_1SAMP => {
+            let mut ps = p(&["key", "popmean", "store"])?;
+            let keys = vec![ps.key("key")?];
+            let popmean: f64 = ps.required("popmean")?;
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let rep = enigma_protocol::fixed::encode_float(popmean)
+                .ok()
+                .and_then(|r| i64::try_from(r).ok())
+                .filter(|r| r.unsigned_abs() < 1u64 << 62)
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::OutOfRange, format!("popmean {popmean} is out of range for fixed-point"))
+                })?;
+            compute(ctx, Op::Ttest1samp { popmean: rep }, keys, store, call).await
+        }
+        method::STATS_TTEST_IND | method::STATS_TTEST_REL => {
+            let mut ps = if m == method::STATS_TTEST_IND {
+                p(&["key_a", "key_b", "equal_var", "store"])?
+            } else {
+                p(&["key_a", "key_b", "store"])?
+            };
+            let keys = vec![ps.key("key_a")?, ps.key("key_b")?];
+            let equal_var: bool =
+                if m == method::STATS_TTEST_IND { ps.optional("equal_var")?.unwrap_or(true) } else { true };
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            if !equal_var {
+                return Err(ApiError::new(
+                    ErrorCode::Unsupported,
+                    "stats.ttest_ind with equal_var=False (Welch's t-test) is not available yet",
+                ));
+            }
+            let op = if m == method::STATS_TTEST_IND { Op::TtestInd } else { Op::TtestRel };
+            compute(ctx, op, keys, store, call).await
+        }
+        method::STATS_HISTOGRAM => {
+            let mut ps = Params::parse(m, params.clone(), &["keys", "bins", "range", "store"], Some("keys"))?;
+            let keys = ps.keys("keys")?;
+            let bins: Json = ps.required("bins")?;
+            let range: Option<(f64, f64)> = ps.optional("range")?;
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let bad = |m: String| ApiError::new(ErrorCode::InvalidParams, m);
+            let edges: Vec<f64> = match (&bins, range) {
+                (Json::Number(n), range) => {
+                    let count = n
+                        .as_u64()
+                        .filter(|c| *c >= 1)
+                        .ok_or_else(|| bad(format!("bins must be a positive integer or a list of edges, got {n}")))?;
+                    let (lo, hi) = range.ok_or_else(|| {
+                        bad("histogram with a number of bins needs range=[lo, hi] (the data's min and max are secret)".into())
+                    })?;
+                    histogram::linspace_edges(usize::try_from(count).unwrap_or(usize::MAX), lo, hi).map_err(bad)?
+                }
+                (Json::Array(_), None) => {
+                    serde_json::from_value(bins.clone()).map_err(|_| bad("bins must be a list of numbers".into()))?
+                }
+                (Json::Array(_), Some(_)) => return Err(bad("give either bin edges or a range, not both".into())),
+                _ => return Err(bad("bins must be a positive integer or a list of edges".into())),
+            };
+            let (lower, upper) = histogram::edge_reps(&edges).map_err(bad)?;
+            compute(ctx, Op::Histogram { lower, upper }, keys, store, call).await
+        }
+        method::STATS_LSTSQ => {
+            let mut ps = p(&["key_x", "key_y", "intercept", "store"])?;
+            let keys = vec![ps.key("key_x")?, ps.key("key_y")?];
+            let intercept: bool = ps.optional("intercept")?.unwrap_or(false);
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            compute(ctx, Op::Lstsq { intercept }, keys, store, call).await
+        }
         method::LINALG_DOT => {
             let mut ps = p(&["key_a", "key_b", "store"])?;
             let keys = vec![ps.key("key_a")?, ps.key("key_b")?];
@@ -223,6 +317,7 @@ async fn compute(ctx: &RpcCtx, op: Op, keys: Vec<DataKey>, store: bool, call: Ca
         ComputeResult::Value(OpResult::Linregress { slope, intercept, r_value, p_value, std_err }) => {
             json!([slope, intercept, r_value, p_value, std_err])
         }
+        ComputeResult::Value(OpResult::Ttest { statistic, pvalue, df }) => json!([statistic, pvalue, df]),
         ComputeResult::Value(OpResult::KeyIndex(_)) => {
             return Err(ApiError::new(ErrorCode::Internal, "an index result without its key"));
         }

@@ -29,14 +29,17 @@ pub mod bits;
 pub mod bounds;
 pub mod compare;
 pub mod div;
+pub mod histogram;
 pub mod linalg;
 pub mod linreg;
 pub mod matmul;
 pub mod mul;
+pub mod multivar;
 pub mod open;
 pub mod ops;
 pub mod prep;
 pub mod prep_active;
+pub mod ratio;
 pub mod reshare;
 pub mod shift;
 pub mod spec;
@@ -45,6 +48,7 @@ pub mod stats;
 pub mod tdist;
 pub mod transport;
 pub mod trunc;
+pub mod ttest;
 pub mod verify;
 
 #[cfg(test)]

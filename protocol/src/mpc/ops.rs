@@ -71,6 +71,12 @@ pub async fn run_stored<T: Transport>(
     op: &Op,
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
+    if matches!(op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. }) {
+        return Err(MpcError::Unsupported(format!(
+            "{} with store=True: its statistics are formed at the requester from revealed values",
+            op.name()
+        )));
+    }
     if matches!(op, Op::Max | Op::Min) && inputs.iter().all(|i| shape_of(&i.meta).is_empty()) {
         return Err(MpcError::Unsupported(format!(
             "{op:?} of scalar keys returns one of the input keys; store=True does not apply"
@@ -226,6 +232,13 @@ async fn run_inner<T: Transport>(
         }
         Op::Linregress => super::linreg::run_linregress(party, inputs, store).await,
         Op::Inv => super::linalg::run_inv(party, inputs, store).await,
+        Op::Cov { rowvar, ddof } => super::multivar::run_cov(party, inputs, Some(*ddof), *rowvar, store).await,
+        Op::Corrcoef { rowvar } => super::multivar::run_cov(party, inputs, None, *rowvar, store).await,
+        Op::Lstsq { intercept } => super::multivar::run_lstsq(party, inputs, *intercept).await,
+        Op::Ttest1samp { popmean } => super::ttest::run_ttest(party, inputs, Some(*popmean), false).await,
+        Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true).await,
+        Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false).await,
+        Op::Histogram { lower, upper } => super::histogram::run_histogram(party, inputs, lower, *upper).await,
     }
 }
 
@@ -349,6 +362,10 @@ fn reveal_shares(
             Check::XVaries => {
                 MpcError::Invalid("cannot calculate a linear regression if all x values are identical".into())
             }
+            Check::Varies => MpcError::Invalid(format!(
+                "{}: a variable is constant (all its values are identical), so the result is undefined",
+                op.name()
+            )),
         });
     }
     let vals = &vals[..nv];
@@ -376,6 +393,10 @@ fn reveal_shares(
                 _ if *scale == Scale::STORAGE => {
                     ArrayData::Float(vals.iter().map(|v| fixed::decode_float(v.to_i128())).collect())
                 }
+                _ if matches!(op, Op::Corrcoef { .. }) => {
+                    // numpy clips to [−1, 1]
+                    ArrayData::Float(vals.iter().map(|v| scale.decode(*v).clamp(-1.0, 1.0)).collect())
+                }
                 _ => ArrayData::Float(vals.iter().map(|v| scale.decode(*v)).collect()),
             };
             Ok(OpResult::Array { shape: shape.clone(), dtype: *dtype, data })
@@ -383,5 +404,13 @@ fn reveal_shares(
         OutputLayout::Linregress { n, r, q, intercept } => {
             Ok(super::linreg::finish(*n, r.decode(vals[0]), q.decode(vals[1]), intercept.decode(vals[2])))
         }
+        OutputLayout::Ttest { df, factor, rho, u } => {
+            Ok(super::ttest::finish(*df, *factor, rho.decode(vals[0]), u.decode(vals[1])))
+        }
+        OutputLayout::Coefficients(scales) => Ok(OpResult::Array {
+            shape: vec![scales.len()],
+            dtype: Dtype::Float,
+            data: ArrayData::Float(vals.iter().zip(scales).map(|(v, s)| s.decode(*v)).collect()),
+        }),
     }
 }

@@ -24,6 +24,57 @@ pub enum Op {
     Linregress,
     Dot,
     Inv,
+    /// numpy.cov of one 1-D or 2-D key (`rowvar`: rows are variables), normalised by N − ddof.
+    Cov {
+        rowvar: bool,
+        ddof: u32,
+    },
+    /// numpy.corrcoef of one 1-D or 2-D key.
+    Corrcoef {
+        rowvar: bool,
+    },
+    /// scipy.stats.ttest_1samp over the flattened key, `popmean` at the storage scale (rep units).
+    Ttest1samp {
+        popmean: i64,
+    },
+    /// scipy.stats.ttest_ind(a, b, equal_var=True) over the two flattened keys.
+    TtestInd,
+    /// scipy.stats.ttest_rel(a, b) over the two flattened keys (same length).
+    TtestRel,
+    /// numpy.linalg.lstsq(X, y) coefficients for a 2-D X (N × k) and a 1-D y (N); with
+    /// `intercept`, X gets a leading column of ones (the intercept is the first coefficient).
+    Lstsq {
+        intercept: bool,
+    },
+    /// numpy.histogram over the flattened keys with public edges: `lower[j]` = ⌈e_j·2^20⌉ for the
+    /// bins' left edges, `upper` = ⌊e_b·2^20⌋ for the closed right end.
+    Histogram {
+        lower: Vec<i64>,
+        upper: i64,
+    },
+}
+
+impl Op {
+    /// The client API's name of the op (`stats.cov`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Max => "stats.max",
+            Op::Min => "stats.min",
+            Op::Mean => "stats.mean",
+            Op::Var => "stats.var",
+            Op::Std => "stats.std",
+            Op::Linregress => "stats.linregress",
+            Op::Dot => "linalg.dot",
+            Op::Inv => "linalg.inv",
+            Op::Cov { .. } => "stats.cov",
+            Op::Corrcoef { .. } => "stats.corrcoef",
+            Op::Ttest1samp { .. } => "stats.ttest_1samp",
+            Op::TtestInd => "stats.ttest_ind",
+            Op::TtestRel => "stats.ttest_rel",
+            Op::Lstsq { .. } => "stats.lstsq",
+            Op::Histogram { .. } => "stats.histogram",
+        }
+    }
 }
 
 /// This party's share of one input key.
@@ -56,6 +107,8 @@ pub enum Check {
     Invertible,
     /// Not all x values are identical (linregress).
     XVaries,
+    /// No variable (row of corrcoef, column of lstsq's X) is constant.
+    Varies,
 }
 
 /// Public shape of an op's output shares.
@@ -69,6 +122,11 @@ pub enum OutputLayout {
     Array { shape: Vec<usize>, dtype: Dtype, scale: Scale },
     /// linregress: r, q = √(Syy/Sxx), intercept, and the number of points.
     Linregress { n: usize, r: Scale, q: Scale, intercept: Scale },
+    /// t-tests: ρ (bounded) and u = √(SSW/SST) (with a secret exponent); the requester computes
+    /// t = factor·ρ/u and the two-sided p-value with `df` degrees of freedom.
+    Ttest { df: usize, factor: f64, rho: Scale, u: Scale },
+    /// lstsq: the coefficients, each at its scale (the intercept first when there is one).
+    Coefficients(Vec<Scale>),
 }
 
 impl OutputLayout {
@@ -78,6 +136,8 @@ impl OutputLayout {
             OutputLayout::KeyIndex { .. } => 1,
             OutputLayout::Array { shape, .. } => shape.iter().product(),
             OutputLayout::Linregress { .. } => 3,
+            OutputLayout::Ttest { .. } => 2,
+            OutputLayout::Coefficients(s) => s.len(),
         }
     }
 }
@@ -130,9 +190,25 @@ impl OutputShare {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpResult {
     Scalars(Vec<f64>),
-    Linregress { slope: f64, intercept: f64, r_value: f64, p_value: f64, std_err: f64 },
+    Linregress {
+        slope: f64,
+        intercept: f64,
+        r_value: f64,
+        p_value: f64,
+        std_err: f64,
+    },
+    /// scipy's TtestResult: the t statistic, the two-sided p-value and the degrees of freedom.
+    Ttest {
+        statistic: f64,
+        pvalue: f64,
+        df: f64,
+    },
     KeyIndex(usize),
-    Array { shape: Vec<usize>, dtype: Dtype, data: ArrayData },
+    Array {
+        shape: Vec<usize>,
+        dtype: Dtype,
+        data: ArrayData,
+    },
 }
 
 mod fp_serde {

@@ -6,6 +6,9 @@ use crate::field::Fp;
 use crate::shamir;
 use crate::value::{Array, ArrayData, Value};
 use proptest::prelude::*;
+
+/// cov, corrcoef, t-tests, lstsq (issue 16).
+mod toolbox;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

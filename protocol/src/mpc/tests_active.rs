@@ -180,6 +180,7 @@ fn scalars(r: &OpResult) -> Vec<f64> {
         OpResult::KeyIndex(i) => vec![*i as f64],
         OpResult::Array { data: ArrayData::Float(v), .. } => v.clone(),
         OpResult::Array { data: ArrayData::Int(v), .. } => v.iter().map(|x| *x as f64).collect(),
+        OpResult::Ttest { statistic, .. } => vec![*statistic],
     }
 }
 

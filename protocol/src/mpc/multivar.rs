@@ -1,0 +1,552 @@
+//! Several variables at once: covariance and correlation matrices (numpy.cov, numpy.corrcoef) and
+//! multiple regression (numpy.linalg.lstsq, with an intercept on request).
+//!
+//! Owns: the variables of a 1-D or 2-D key (`rowvar`), their exact centred Gram matrix
+//! C_ij = N·Σ d_i d_j − Σd_i·Σd_j = N²·cov_ij·2^40 (one inner product per pair and one Beaver
+//! product per pair, never truncated), the normalisation of each entry, and the regression solve by
+//! Newton–Schulz on the correlation matrix. Must never open a sum, a mean, a Gram entry, a
+//! variance or an intermediate of the solve: every opening is a mask of `decompose`, `trunc`,
+//! `mul`, `inner_products`, `matmul`, `ltz` or `certify`, and the outputs are shares for the
+//! requester.
+//!
+//! **Security argument.** The data enter only (a) linear local operations (centring by a secret
+//! mean, sums), (b) products through `inner_products`, `matmul` and `mul` (each opening masked by
+//! a fresh double sharing or Beaver triple), (c) the range certificate (`certify`, masked
+//! truncations and one LTZ, its flag an output to the requester only), (d) exact decompositions
+//! (x + r with r uniform over 127 bits) and (e) truncations of values with static bounds (2^-40
+//! statistical masking). The certificate flag multiplies every value that feeds a truncation whose
+//! bound depends on the data (the numerators of `ratio.rs`, the outputs), so out-of-range data give
+//! the requester `value out of range` and the committee nothing. Which variable is constant, and
+//! whether the matrix is invertible, are secret flags output to the requester only.
+//!
+//! **lstsq accuracy.** The solve runs on the correlation matrix R = D^(-1/2)·G·D^(-1/2) (unit
+//! diagonal: Jacobi scaling, so only the conditioning of the standardised predictors matters) with
+//! Newton–Schulz at 2^-30 resolution, sized for κ(R) ≤ 10^3; the residual check ‖I − BX‖_F² ≤ 2^-40
+//! refuses worse. The coefficients' relative error is about κ(R)·k·2^-30 (≈ 10^-8·κ(R) for
+//! k = 10), where κ(R) ≤ κ(X_c)² for the centred (or, without intercept, raw) columns X_c.
+
+use super::bits::FIELD_BITS;
+use super::bounds::{NEWTON_F, STORED_BITS, clog2};
+use super::div::{bits_times_const, round_pow2_div};
+use super::ratio::{SIGNED_OFF, onehot_width};
+use super::spec::{Check, OutputLayout, OutputShare, Scale, SharedInput};
+use super::{MpcError, Party, Transport};
+use crate::field::Fp;
+use crate::fixed::FRAC_BITS;
+use crate::value::Dtype;
+
+/// The variables of a key for cov / corrcoef: (rows, k, N, 2-D?).
+type Variables = (Vec<Vec<Fp>>, usize, usize, bool);
+
+fn variables(input: &SharedInput, rowvar: bool, name: &str) -> Result<Variables, MpcError> {
+    let shape = input.meta.shape().unwrap_or_default();
+    let x = &input.share;
+    match shape.len() {
+        1 => Ok((vec![x.clone()], 1, shape[0], false)),
+        2 => {
+            let (r, c) = (shape[0], shape[1]);
+            if rowvar {
+                Ok(((0..r).map(|i| x[i * c..(i + 1) * c].to_vec()).collect(), r, c, true))
+            } else {
+                Ok(((0..c).map(|j| (0..r).map(|i| x[i * c + j]).collect()).collect(), c, r, true))
+            }
+        }
+        d => Err(MpcError::Shape(format!("{name} needs a 1-D or 2-D array, got {d}-D (shape {shape:?})"))),
+    }
+}
+
+/// Pairs (i, j), i ≤ j (with the diagonal) or i < j.
+fn upper_pairs(k: usize, diag: bool) -> Vec<(usize, usize)> {
+    let mut p = Vec::new();
+    for i in 0..k {
+        for j in i..k {
+            if diag || i != j {
+                p.push((i, j));
+            }
+        }
+    }
+    p
+}
+
+/// Index of pair (i, j) (i ≤ j) in `upper_pairs(k, true)`.
+fn pair_index(k: usize, i: usize, j: usize) -> usize {
+    let (i, j) = if i <= j { (i, j) } else { (j, i) };
+    i * k + j - i - i * i.saturating_sub(1) / 2
+}
+
+impl<T: Transport> Party<T> {
+    /// Centring means of each row at the storage scale (rounded, within (B+2)/2 units) and the
+    /// means at scale 2^40, from one decomposition of every row's Σx + 2^B.
+    pub(crate) async fn row_means(&mut self, rows: &[&[Fp]]) -> Result<(Vec<Fp>, Vec<Fp>), MpcError> {
+        let n = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u128;
+        let bb = STORED_BITS + 2 + clog2(n.max(1));
+        if bb + 21 > 126 {
+            return Err(MpcError::OutOfRange("too many values".into()));
+        }
+        let off = Fp::new(1u128 << bb);
+        let sums: Vec<Fp> = rows.iter().map(|r| r.iter().copied().sum::<Fp>() + off).collect();
+        let bits = self.decompose(&sums).await?;
+        let m = FIELD_BITS;
+        let mbits = (bb + 1) as usize;
+        let (mut mu, mut mu40) = (Vec::new(), Vec::new());
+        for (i, r) in rows.iter().enumerate() {
+            let len = r.len().max(1) as u128;
+            let b = &bits[i * m..(i + 1) * m];
+            mu.push(bits_times_const(b, mbits, 0, len)? - Fp::new(round_pow2_div(bb, len)));
+            mu40.push(bits_times_const(b, mbits, 20, len)? - Fp::new(round_pow2_div(bb + 20, len)));
+        }
+        Ok((mu, mu40))
+    }
+
+    /// Exact Gram entries N·Σ d_i d_j − Σd_i·Σd_j (`centred`) or Σ d_i d_j for the pairs.
+    pub(crate) async fn gram(
+        &mut self,
+        d: &[Vec<Fp>],
+        pairs: &[(usize, usize)],
+        centred: bool,
+    ) -> Result<Vec<Fp>, MpcError> {
+        let refs: Vec<(&[Fp], &[Fp])> = pairs.iter().map(|&(i, j)| (d[i].as_slice(), d[j].as_slice())).collect();
+        let g = self.inner_products(&refs).await?;
+        if !centred {
+            return Ok(g);
+        }
+        let s: Vec<Fp> = d.iter().map(|r| r.iter().copied().sum()).collect();
+        let (si, sj): (Vec<Fp>, Vec<Fp>) = pairs.iter().map(|&(i, j)| (s[i], s[j])).unzip();
+        let ss = self.mul(&si, &sj).await?;
+        let n = Fp::from_u64(d.first().map_or(0, |r| r.len()) as u64);
+        Ok(g.iter().zip(&ss).map(|(g, s)| n * *g - *s).collect())
+    }
+
+    /// Rows centred on their secret means, with the certificate flag N·Σd_i² < 2^125 for every
+    /// row (so every |C_ij| < 2^125), and the means at 2^40.
+    async fn centred_rows(&mut self, rows: &[Vec<Fp>], b: u32) -> Result<(Vec<Vec<Fp>>, Fp, Vec<Fp>), MpcError> {
+        let n = rows.first().map_or(0, |r| r.len());
+        let refs: Vec<&[Fp]> = rows.iter().map(|r| r.as_slice()).collect();
+        let (mu, mu40) = self.row_means(&refs).await?;
+        let d: Vec<Vec<Fp>> = rows.iter().zip(&mu).map(|(r, m)| r.iter().map(|v| *v - *m).collect()).collect();
+        let l = (125 - clog2(n as u128)) / 2;
+        let flag = self.certify(&d, b + 1, l).await?;
+        Ok((d, flag, mu40))
+    }
+}
+
+/// numpy.cov and numpy.corrcoef.
+///
+/// cov: C = exact centred Gram matrix (upper triangle), gated by the certificate; revealed as
+/// C / (N·(N − ddof)·2^40) (the decoding divisor is public), so the requester gets exactly the
+/// covariance. With `store`: cov·2^20 = (C + 2^126 − 2^126)/(N(N − ddof)·2^20) from C's bits by
+/// `div_bits`, and a storage-range check on the diagonal (|cov_ij| ≤ √(cov_ii·cov_jj), so the
+/// diagonal bounds every entry).
+///
+/// corrcoef: r_ij = C_ij/√(C_ii·C_jj) by `ratio.rs` for i < j, 1 on the diagonal; a constant
+/// variable is a clear error (`Check::Varies`; numpy gives nan). With `store`: r·2^20 by one
+/// centred truncation of r at 2^F.
+pub(crate) async fn run_cov<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<SharedInput>,
+    ddof: Option<u32>,
+    rowvar: bool,
+    store: bool,
+) -> Result<OutputShare, MpcError> {
+    let name = if ddof.is_some() { "cov" } else { "corrcoef" };
+    if inputs.len() != 1 {
+        return Err(MpcError::Invalid(format!("{name} takes 1 key, got {}", inputs.len())));
+    }
+    let (rows, k, n, two_d) = variables(&inputs[0], rowvar, name)?;
+    if k == 0 {
+        return Err(MpcError::Shape(format!("{name} of no variables")));
+    }
+    if let Some(dd) = ddof
+        && n <= dd as usize
+    {
+        return Err(MpcError::Invalid(format!(
+            "too few observations: {name} with ddof = {dd} needs more than {dd} observations, got {n}"
+        )));
+    }
+    if n < 2 {
+        return Err(MpcError::Invalid(format!("too few observations: {name} needs at least 2, got {n}")));
+    }
+    let t = party.t;
+    party.progress_plan(8);
+    {
+        let mut needs = super::bits::decompose_needs(k);
+        let l = (125 - clog2(n as u128)) / 2;
+        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
+        needs.pair(spec, k * n);
+        needs.add(&super::compare::ltz_needs(k, kb));
+        let np = k * (k + 1) / 2;
+        needs.doubles += np + k;
+        needs.triples += 2 * np + k;
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+    let (d, flag, _) = party.centred_rows(&rows, STORED_BITS + 2).await?;
+    party.step("centre");
+    let pairs = upper_pairs(k, true);
+    let c = party.gram(&d, &pairs, true).await?;
+    party.step("cross products");
+    let oshape = if two_d { vec![k, k] } else { vec![] };
+    let full = |vals: &[Fp], diag: Option<Fp>| -> Vec<Fp> {
+        let mut out = Vec::with_capacity(k * k);
+        for i in 0..k {
+            for j in 0..k {
+                match diag {
+                    Some(v) if i == j => out.push(v),
+                    _ => out.push(vals[pair_index(k, i, j)]),
+                }
+            }
+        }
+        out
+    };
+    if let Some(dd) = ddof {
+        let div = (n as u128) * (n as u128 - dd as u128);
+        if !store {
+            let g = party.mul(&c, &vec![flag; c.len()]).await?;
+            let mut shares = full(&g, None);
+            shares.push(flag);
+            party.step("done");
+            return Ok(OutputShare {
+                layout: OutputLayout::Array {
+                    shape: oshape,
+                    dtype: Dtype::Float,
+                    scale: Scale { frac_bits: 40, divisor: div as f64 },
+                },
+                checks: vec![Check::Range],
+                shares,
+            });
+        }
+        // store: cov·2^20 from C's bits; C + 2^126 ∈ [0, 2^127) when the certificate holds
+        let off = Fp::new(1u128 << SIGNED_OFF);
+        let shifted: Vec<Fp> = c.iter().map(|v| *v + off).collect();
+        let bits = party.decompose(&shifted).await?;
+        party.step("decompose");
+        let dv =
+            div.checked_mul(1u128 << FRAC_BITS).ok_or_else(|| MpcError::OutOfRange("too many observations".into()))?;
+        let v = party.div_bits(&bits, FIELD_BITS, dv, 1u128 << SIGNED_OFF).await?;
+        // storage range on the diagonal: [C_ii < dv·(2^62 − 4)]
+        let m = FIELD_BITS;
+        let mut fits = Fp::ONE;
+        if let Some(cmax) = dv.checked_mul((1u128 << 62) - 4).filter(|v| *v < 1u128 << 125) {
+            let mut dbits = Vec::with_capacity(k * m);
+            for i in 0..k {
+                let p = pair_index(k, i, i);
+                dbits.extend_from_slice(&bits[p * m..(p + 1) * m]);
+            }
+            let cs = vec![cmax + (1u128 << SIGNED_OFF) - 1; k];
+            let over = party.bit_lt(&cs, &dbits, m).await?;
+            let mut f = vec![Fp::ONE - over[0]];
+            for o in &over[1..] {
+                f = party.mul(&f, &[Fp::ONE - *o]).await?;
+            }
+            fits = f[0];
+        }
+        let ok = party.mul(&[flag], &[fits]).await?[0];
+        let g = party.mul(&v, &vec![ok; v.len()]).await?;
+        let mut shares = full(&g, None);
+        shares.push(ok);
+        party.step("done");
+        return Ok(OutputShare {
+            layout: OutputLayout::Array { shape: oshape, dtype: Dtype::Float, scale: Scale::STORAGE },
+            checks: vec![Check::Range],
+            shares,
+        });
+    }
+    // corrcoef
+    let f = NEWTON_F;
+    let diag: Vec<Fp> = (0..k).map(|i| c[pair_index(k, i, i)]).collect();
+    let off_pairs = upper_pairs(k, false);
+    let offv: Vec<Fp> = off_pairs.iter().map(|&(i, j)| c[pair_index(k, i, j)]).collect();
+    let mut todec = diag.clone();
+    todec.extend(offv.iter().map(|v| *v + Fp::new(1u128 << SIGNED_OFF)));
+    let bits = party.decompose(&todec).await?;
+    party.step("decompose");
+    let m = FIELD_BITS;
+    let nb = party.normed(&bits[..k * m], k).await?;
+    party.step("normalise");
+    let r = party.correlations(&nb, &off_pairs, &offv, &bits[k * m..], flag).await?;
+    party.step("correlations");
+    let mut varies = nb.nonzero[0];
+    for z in &nb.nonzero[1..] {
+        varies = party.mul(&[varies], &[*z]).await?[0];
+    }
+    let ok = party.mul(&[flag], &[varies]).await?[0];
+    let (vals, one, scale) = if store {
+        // r·2^20 = ⌊(r − c)/2^(F−20)⌋, centred; |r| ≤ 2^(F+1) statically
+        let sh = f - FRAC_BITS;
+        let c0 = Fp::new((t as u128) << (sh - 1));
+        let centred: Vec<Fp> = r.iter().map(|v| *v - c0).collect();
+        (party.trunc(&centred, sh, 2 * f + 8).await?, Fp::new(1u128 << FRAC_BITS), Scale::STORAGE)
+    } else {
+        (r, Fp::new(1u128 << f), Scale { frac_bits: f as i32, divisor: 1.0 })
+    };
+    let mut all = vals;
+    all.push(one);
+    let g = party.mul(&all, &vec![ok; all.len()]).await?;
+    let one_g = g[g.len() - 1];
+    let mut shares = Vec::with_capacity(k * k + 2);
+    for i in 0..k {
+        for j in 0..k {
+            if i == j {
+                shares.push(one_g);
+            } else {
+                let (a, b) = if i < j { (i, j) } else { (j, i) };
+                let p = off_pairs.iter().position(|&q| q == (a, b)).unwrap_or(0);
+                shares.push(g[p]);
+            }
+        }
+    }
+    shares.push(flag);
+    shares.push(varies);
+    party.step("done");
+    Ok(OutputShare {
+        layout: OutputLayout::Array { shape: oshape, dtype: Dtype::Float, scale },
+        checks: vec![Check::Range, Check::Varies],
+        shares,
+    })
+}
+
+/// Fractional bits of the Newton–Schulz solve (as `linalg.rs`'s inverse).
+const NS_F: u32 = 30;
+/// Largest κ(R) the iteration count is sized for.
+const NS_KAPPA: f64 = 1e3;
+/// Largest number of predictors.
+pub(crate) const LSTSQ_MAX_K: usize = 32;
+/// lstsq with an intercept: coefficients |β| < 2^(BETA_HIGH + 1)·|β_std| enter the intercept.
+const BETA_HIGH: i32 = 18;
+/// Revealed coefficients: β_rep = β·2^(F + B_LOW), exponent window d ∈ [−B_LOW, B_HIGH] of
+/// q = √(G_yy/G_jj) (|β_std| < 2^13 when the solve's check passes, so β_rep < 2^126).
+const B_LOW: i32 = 40;
+const B_HIGH: i32 = 37;
+/// Static bound (bits) of β_std·u_m at 2^F (|X| < 2^18 at 2^NS_F, |r| ≤ 1, k ≤ 32, u_m ≤ 2^(F+1)).
+const BM_BITS: u32 = NEWTON_F + 22;
+
+fn beta_scale() -> Scale {
+    Scale { frac_bits: NEWTON_F as i32 + B_LOW, divisor: 1.0 }
+}
+
+/// numpy.linalg.lstsq(X, y) (through the origin) or, with `intercept`, lstsq([1, X], y).
+///
+/// 1. Variables: the k columns of X and y; centred (with intercept) or raw. Certificate:
+///    N·Σd² < 2^125 (centred) or Σx² < 2^125 (raw), per variable.
+/// 2. Exact Gram matrix G of the k + 1 variables (one inner product and, centred, one Beaver
+///    product per pair).
+/// 3. Normalise the diagonal; R_ij = G_ij/√(G_ii·G_jj) for the predictors and r_j for (x_j, y)
+///    (`ratio.rs`); q_j = √(G_yy/G_jj) with a secret exponent.
+/// 4. B = R/2^e (2^e ≥ k, public; B·X is R·X truncated by 2^(NS_F + e)), Newton–Schulz X ← X(2I − BX) from X0 = B for a public,
+///    size-only number of iterations (κ(R) ≤ 10^3); residual check ‖I − BX‖_F² ≤ 2^-40
+///    (`Check::Invertible`), which gates everything.
+/// 5. β_std = X·r/2^e, β_j = β_std_j·q_j: revealed as β_std_j·u_m_j·2^(d_j + U_LOW) (public scale
+///    2^(F + U_LOW)), i.e. the coefficient itself with a secret exponent.
+/// 6. Intercept: β0 = ȳ − Σ x̄_j β_j with β_j·2^40 by a secret shift (`shift.rs`), x̄_j at 2^40, a
+///    certificate ‖x̄‖·‖β‖ < 2^124 and one inner product, then one decomposition and an exact shift
+///    to 2^40.
+pub(crate) async fn run_lstsq<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<SharedInput>,
+    intercept: bool,
+) -> Result<OutputShare, MpcError> {
+    if inputs.len() != 2 {
+        return Err(MpcError::Invalid(format!("lstsq takes 2 keys (X, y), got {}", inputs.len())));
+    }
+    let xs = inputs[0].meta.shape().unwrap_or_default();
+    let ys = inputs[1].meta.shape().unwrap_or_default();
+    if xs.len() != 2 {
+        return Err(MpcError::Shape(format!("lstsq needs a 2-D X (N × k), got shape {xs:?}")));
+    }
+    if ys.len() != 1 {
+        return Err(MpcError::Shape(format!("lstsq needs a 1-D y, got shape {ys:?}")));
+    }
+    let (n, k) = (xs[0], xs[1]);
+    if ys[0] != n {
+        return Err(MpcError::Shape(format!("lstsq: X has {n} rows but y has {} values", ys[0])));
+    }
+    if k == 0 || k > LSTSQ_MAX_K {
+        return Err(MpcError::Shape(format!("lstsq takes 1 to {LSTSQ_MAX_K} predictors, got {k}")));
+    }
+    let p = k + usize::from(intercept);
+    if n <= p {
+        return Err(MpcError::Invalid(format!(
+            "too few observations: lstsq with {p} coefficients needs more than {p} rows, got {n}"
+        )));
+    }
+    let f = NEWTON_F;
+    let x = &inputs[0].share;
+    let mut rows: Vec<Vec<Fp>> = (0..k).map(|j| (0..n).map(|i| x[i * k + j]).collect()).collect();
+    rows.push(inputs[1].share.clone());
+    let kv = k + 1;
+    let e = clog2(k as u128);
+    let iters = {
+        let sig = 1.0 / (NS_KAPPA * (1u64 << e) as f64);
+        (28.0 / (sig * sig)).log2().ceil() as u32
+    };
+    party.progress_plan(iters as u64 + 10);
+    let t = party.t;
+    {
+        let mut needs = super::bits::decompose_needs(kv * (kv + 1) / 2 + kv);
+        let l = (125 - clog2(n as u128)) / 2;
+        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
+        needs.pair(spec, kv * n);
+        needs.add(&super::compare::ltz_needs(kv, kb));
+        let (spec, _) = super::trunc::plan(1u128 << NS_F, 2 * NS_F + 21, t)?;
+        needs.pair(spec, 2 * k * k * iters as usize);
+        needs.doubles += 2 * k * k * iters as usize;
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+
+    // 1–2. variables, certificate, Gram matrix
+    let (d, flag_c, mu40) = if intercept {
+        party.centred_rows(&rows, STORED_BITS + 1).await?
+    } else {
+        let fl = party.certify(&rows, STORED_BITS + 1, 62).await?;
+        (rows.clone(), fl, vec![])
+    };
+    let pairs = upper_pairs(kv, true);
+    let g = party.gram(&d, &pairs, intercept).await?;
+    party.step("cross products");
+
+    // 3. normalisation, correlations, q_j
+    let diag: Vec<Fp> = (0..kv).map(|i| g[pair_index(kv, i, i)]).collect();
+    let off_pairs = upper_pairs(kv, false);
+    let offv: Vec<Fp> = off_pairs.iter().map(|&(i, j)| g[pair_index(kv, i, j)]).collect();
+    let mut todec = diag.clone();
+    todec.extend(offv.iter().map(|v| *v + Fp::new(1u128 << SIGNED_OFF)));
+    let bits = party.decompose(&todec).await?;
+    let m = FIELD_BITS;
+    let nb = party.normed(&bits[..kv * m], kv).await?;
+    party.step("normalise");
+    let r = party.correlations(&nb, &off_pairs, &offv, &bits[kv * m..], flag_c).await?;
+    let qpairs: Vec<(usize, usize)> = (0..k).map(|j| (j, k)).collect();
+    let (um, gq) = party.sqrt_ratio_parts(&nb, &nb, &qpairs).await?;
+    party.step("correlations");
+    let rget = |i: usize, j: usize| -> Fp {
+        if i == j {
+            return Fp::new(1u128 << f);
+        }
+        let (a, b) = if i < j { (i, j) } else { (j, i) };
+        off_pairs.iter().position(|&q| q == (a, b)).map_or(Fp::ZERO, |p| r[p])
+    };
+    // R (k × k) and r_xy at 2^NS_F; B = R/2^e
+    let mut rr = Vec::with_capacity(k * k + k);
+    for i in 0..k {
+        for j in 0..k {
+            rr.push(rget(i, j));
+        }
+    }
+    for j in 0..k {
+        rr.push(rget(j, k));
+    }
+    let rr = party.trunc(&rr, f - NS_F, f + 2).await?;
+    let rxy = rr[k * k..].to_vec();
+    // R at 2^NS_F; the iteration multiplies by R and divides by 2^(NS_F + e) in one truncation, so B
+    // keeps R's full resolution (only the start X0 = B is rounded to 2^-NS_F)
+    let r29 = rr[..k * k].to_vec();
+    let b = if e == 0 { r29.clone() } else { party.trunc(&r29, e, NS_F + 2).await? };
+
+    // 4. Newton–Schulz from X0 = B (symmetric)
+    let mut xm = b.clone();
+    let two = Fp::new(2u128 << NS_F);
+    let bound = 2 * NS_F + 21;
+    for _ in 0..iters {
+        let pm = party.matmul(&r29, &xm, k, k, k).await?;
+        let bx = party.trunc(&pm, NS_F + e, bound).await?;
+        let mut q: Vec<Fp> = bx.iter().map(|v| -*v).collect();
+        for i in 0..k {
+            q[i * k + i] += two;
+        }
+        let nx = party.matmul(&xm, &q, k, k, k).await?;
+        xm = party.trunc(&nx, NS_F, bound).await?;
+        party.step("newton-schulz");
+    }
+    let pm = party.matmul(&r29, &xm, k, k, k).await?;
+    let bx = party.trunc(&pm, NS_F + e, bound).await?;
+    let mut res: Vec<Fp> = bx.iter().map(|v| -*v).collect();
+    for i in 0..k {
+        res[i * k + i] += Fp::new(1u128 << NS_F);
+    }
+    let rsq = party.inner_products(&[(&res, &res)]).await?[0];
+    let thr = Fp::new(1u128 << (2 * NS_F - 40));
+    let kbits = clog2((k * k) as u128) + 2 * NS_F + 4;
+    let flag_i = Fp::ONE - party.ltz(&[thr - rsq], kbits).await?[0];
+
+    // 5. β_std = X·r/2^e (at 2^NS_F), β = β_std·q
+    let bs = party.matmul(&xm, &rxy, k, k, 1).await?;
+    // |X·r| ≤ ‖X‖₂·‖r‖ < 2^(17.5 + 2.5) at scale 2^(2·NS_F)
+    let bs = party.trunc(&bs, NS_F + e, 2 * NS_F + 21).await?;
+    // u_m at 2^(F − 4) (≤ 2^31) so that β_std·u_m stays below 2^80 for its truncation
+    let um4 = party.trunc(&um, 4, f + 2).await?;
+    let bm = party.mul(&bs, &um4).await?;
+    let bm = party.trunc(&bm, NS_F - 4, NS_F + 20 + f - 3).await?; // β_std·u_m at 2^F
+    let (beta, too_big) = party.times_pow2_window(&bm, &gq, B_LOW, B_HIGH).await?;
+    party.step("coefficients");
+
+    // checks: range (certificate, q window), invertible, every predictor varies
+    let mut fits = Fp::ONE - too_big[0];
+    for tb in &too_big[1..] {
+        fits = party.mul(&[fits], &[Fp::ONE - *tb]).await?[0];
+    }
+    let mut varies = nb.nonzero[0];
+    for z in &nb.nonzero[1..k] {
+        varies = party.mul(&[varies], &[*z]).await?[0];
+    }
+    let range0 = party.mul(&[flag_c], &[fits]).await?[0];
+
+    // 6. intercept
+    let (mut outs, mut scales, range) = if intercept {
+        let w = onehot_width() as i32;
+        let exps: Vec<i32> = (0..2 * w - 1).map(|i| i - (w - 1) + 40 - f as i32).collect();
+        let bm_bits = BM_BITS;
+        let mut b40 = Vec::with_capacity(k);
+        let mut over = Vec::with_capacity(k);
+        for j in 0..k {
+            // candidates d > BETA_HIGH are left out (β40 = 0) and flagged
+            let oh: Vec<Fp> = gq[j]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i as i32 - (w - 1) > BETA_HIGH { Fp::ZERO } else { *v })
+                .collect();
+            let o: Fp =
+                gq[j].iter().enumerate().filter(|(i, _)| *i as i32 - (w - 1) > BETA_HIGH).map(|(_, v)| *v).sum();
+            over.push(o);
+            let ex: Vec<i32> = exps.iter().map(|&x| x.min(BETA_HIGH + 40 - f as i32)).collect();
+            b40.push(party.scale_pow2_secret(&bm[j..j + 1], bm_bits, &oh, &ex).await?[0]);
+        }
+        let b40 = party.mul(&b40, &vec![range0; k]).await?;
+        let xbar = mu40[..k].to_vec();
+        let ybar = mu40[k];
+        let bb = bm_bits + (BETA_HIGH + 40 - f as i32) as u32 + 1;
+        let flag_d = party.certify(&[xbar.clone(), b40.clone()], bb.max(STORED_BITS + 20), 62).await?;
+        let ip = party.inner_products(&[(&xbar, &b40)]).await?[0];
+        let ip = party.mul(&[ip], &[flag_d]).await?[0];
+        // intercept·2^80 = ȳ·2^80 − Σ x̄_j β_j·2^80, |·| < 2^125; exact shift to 2^40 from its bits
+        let v = ybar * Fp::new(1u128 << 40) - ip;
+        let ib = party.decompose(&[v + Fp::new(1u128 << 125)]).await?;
+        let i40 = super::ratio::shifted(&ib, v, 40, 125);
+        let mut fl = party.mul(&[range0], &[flag_d]).await?[0];
+        for o in over {
+            fl = party.mul(&[fl], &[Fp::ONE - o]).await?[0];
+        }
+        let mut outs = vec![i40];
+        outs.extend(beta);
+        let mut scales = vec![Scale { frac_bits: 40, divisor: 1.0 }];
+        scales.extend(std::iter::repeat_n(beta_scale(), k));
+        (outs, scales, fl)
+    } else {
+        (beta, vec![beta_scale(); k], range0)
+    };
+    let ok1 = party.mul(&[range], &[flag_i]).await?[0];
+    let ok = party.mul(&[ok1], &[varies]).await?[0];
+    outs = party.mul(&outs, &vec![ok; outs.len()]).await?;
+    party.step("done");
+    scales.truncate(outs.len());
+    outs.push(range);
+    outs.push(flag_i);
+    outs.push(varies);
+    Ok(OutputShare {
+        layout: OutputLayout::Coefficients(scales),
+        checks: vec![Check::Range, Check::Invertible, Check::Varies],
+        shares: outs,
+    })
+}

@@ -1,0 +1,203 @@
+//! Student's t-tests (scipy.stats.ttest_1samp, ttest_ind with equal_var=True, ttest_rel; two-sided,
+//! over the flattened keys).
+//!
+//! Owns: the committee side, which computes two bounded ratios of exact aggregates, and the
+//! requester side [`finish`], which forms t = factor·ρ/u and the p-value in the clear from them
+//! (DESIGN §3: ρ and u are functions of the revealed t and the public counts). Must never open a
+//! sum, a mean, a sum of squares or the statistic's numerator or denominator.
+//!
+//! In ANOVA terms, SST = SSB + SSW and t²/df = SSB/SSW. The committee outputs
+//! ρ = ±√(SSB/SST) ∈ [−1, 1] (signed by the mean difference) at fixed point and u = √(SSW/SST) ≤ 1
+//! with a secret exponent (`ratio.rs`), so t = √df·ρ/u keeps its relative precision when t is
+//! large (u small) and ρ keeps it when t is moderate. Both are functions of t alone:
+//! ρ = t/√(t² + df), u = √df/√(t² + df). Constant data give u = 0 (t = ±inf, or nan when the
+//! mean difference is 0 too), as scipy.
+//!
+//! - ttest_1samp(x, μ0): d = x − μ0 (exact), S = Σd, Q = N·Σd², W = N·Σ(x − x̄)² computed exactly
+//!   from the centred data. ρ = S/√Q, u = √(W/Q), df = N − 1, factor = √df.
+//! - ttest_rel(a, b): ttest_1samp(a − b, 0).
+//! - ttest_ind(a, b): pooled centre; D = n_b·Σd_a − n_a·Σd_b (exact), W = N·Σd² − (Σd)² over all
+//!   N = n_a + n_b values (= N²·SST·2^40), W_a, W_b per group; C = W_a/n_a + W_b/n_b (≈ SSW·2^40,
+//!   by public division from bits). ρ' = D/√W = ρ·√(n_a n_b/N), u' = √(C/W) = u/N; factor =
+//!   √(df·N/(n_a n_b))/N, df = N − 2.
+//!
+//! Security: as `ratio.rs` and `multivar.rs`: products by `mul` and `inner_products`, exact
+//! decompositions, statically bounded truncations, a range certificate whose flag gates every
+//! data-dependent truncation bound and is an output to the requester only.
+
+use super::bits::FIELD_BITS;
+use super::bounds::{STORED_BITS, clog2};
+use super::div::bits_times_const;
+use super::ratio::{SIGNED_OFF, U_HIGH, U_LOW, u_scale};
+use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
+use super::{MpcError, Party, Transport, tdist};
+use crate::field::Fp;
+
+/// Requester side: scipy's (statistic, pvalue, df) from the revealed ρ and u.
+pub(crate) fn finish(df: usize, factor: f64, rho: f64, u: f64) -> OpResult {
+    let df_f = df as f64;
+    let statistic = if u > 0.0 {
+        factor * rho / u
+    } else if rho > 0.0 {
+        f64::INFINITY
+    } else if rho < 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        f64::NAN
+    };
+    OpResult::Ttest { statistic, pvalue: tdist::t_two_sided(statistic, df_f), df: df_f }
+}
+
+fn flat(i: &SharedInput) -> Vec<Fp> {
+    i.share.clone()
+}
+
+/// Committee side of the three t-tests (`popmean` for ttest_1samp, `paired` for ttest_rel, else
+/// ttest_ind). Store is refused by the dispatcher (the statistic is formed at the requester).
+pub(crate) async fn run_ttest<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<SharedInput>,
+    popmean: Option<i64>,
+    paired: bool,
+) -> Result<OutputShare, MpcError> {
+    let name = if popmean.is_some() {
+        "ttest_1samp"
+    } else if paired {
+        "ttest_rel"
+    } else {
+        "ttest_ind"
+    };
+    let want = if popmean.is_some() { 1 } else { 2 };
+    if inputs.len() != want {
+        return Err(MpcError::Invalid(format!("{name} takes {want} key(s), got {}", inputs.len())));
+    }
+    let t = party.t;
+    party.progress_plan(7);
+    if popmean.is_some() || paired {
+        let (x, bound) = if let Some(mu0) = popmean {
+            let c = Fp::from_i128(mu0 as i128);
+            (flat(&inputs[0]).iter().map(|v| *v - c).collect::<Vec<Fp>>(), STORED_BITS + 1)
+        } else {
+            let (a, b) = (flat(&inputs[0]), flat(&inputs[1]));
+            if a.len() != b.len() {
+                return Err(MpcError::Shape(format!(
+                    "ttest_rel needs two samples of the same length, got {} and {}",
+                    a.len(),
+                    b.len()
+                )));
+            }
+            (a.iter().zip(&b).map(|(a, b)| *a - *b).collect(), STORED_BITS + 1)
+        };
+        let n = x.len();
+        if n < 2 {
+            return Err(MpcError::Invalid(format!("too few observations: {name} needs at least 2, got {n}")));
+        }
+        {
+            let mut needs = super::bits::decompose_needs(4);
+            let l = (125 - clog2(n as u128)) / 2;
+            let (s, kb) = super::stats::cert_plan(n, bound + 2, l, t)?;
+            let (spec, _) = super::trunc::plan(1u128 << s, bound + 2, t)?;
+            needs.pair(spec, 2 * n);
+            needs.add(&super::compare::ltz_needs(2, kb));
+            party.preprocess(&needs).await?;
+        }
+        party.step("preprocessing");
+        // d = x − μ0 (given), dc = x − x̂ (centred); W from dc, Q and S from d
+        let (mu, _) = party.row_means(&[&x]).await?;
+        let dc: Vec<Fp> = x.iter().map(|v| *v - mu[0]).collect();
+        let l = (125 - clog2(n as u128)) / 2;
+        let flag = party.certify(&[dc.clone(), x.clone()], bound + 2, l).await?;
+        party.step("certificate");
+        let ip = party.inner_products(&[(&dc, &dc), (&x, &x)]).await?;
+        let sdc: Fp = dc.iter().copied().sum();
+        let sq = party.mul(&[sdc], &[sdc]).await?[0];
+        let nf = Fp::from_u64(n as u64);
+        let w = nf * ip[0] - sq;
+        let q = nf * ip[1];
+        let s: Fp = x.iter().copied().sum();
+        party.step("aggregates");
+        let df = n - 1;
+        return ratios(party, q, s, w, 0, flag, df, (df as f64).sqrt()).await;
+    }
+    // ttest_ind
+    let (a, b) = (flat(&inputs[0]), flat(&inputs[1]));
+    let (na, nb) = (a.len(), b.len());
+    if na == 0 || nb == 0 || na + nb < 3 {
+        return Err(MpcError::Invalid(format!(
+            "too few observations: ttest_ind needs a non-empty sample each and 3 values in all, got {na} and {nb}"
+        )));
+    }
+    let mut all = a.clone();
+    all.extend_from_slice(&b);
+    let n = all.len();
+    {
+        let mut needs = super::bits::decompose_needs(6);
+        let l = (125 - clog2(n as u128)) / 2;
+        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
+        needs.pair(spec, n);
+        needs.add(&super::compare::ltz_needs(1, kb));
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+    let (mu, _) = party.row_means(&[&all]).await?;
+    let d: Vec<Fp> = all.iter().map(|v| *v - mu[0]).collect();
+    let l = (125 - clog2(n as u128)) / 2;
+    let flag = party.certify(std::slice::from_ref(&d), STORED_BITS + 3, l).await?;
+    party.step("certificate");
+    let (da, db) = d.split_at(na);
+    let ip = party.inner_products(&[(da, da), (db, db)]).await?;
+    let (sa, sb): (Fp, Fp) = (da.iter().copied().sum(), db.iter().copied().sum());
+    let sq = party.mul(&[sa, sb, sa + sb], &[sa, sb, sa + sb]).await?;
+    let (naf, nbf, nf) = (Fp::from_u64(na as u64), Fp::from_u64(nb as u64), Fp::from_u64(n as u64));
+    let wa = naf * ip[0] - sq[0];
+    let wb = nbf * ip[1] - sq[1];
+    let wt = nf * (ip[0] + ip[1]) - sq[2];
+    let dd = nbf * sa - naf * sb;
+    // C = W_a/n_a + W_b/n_b ≈ SSW·2^40 (each within 64 units), from the bits of W_a, W_b < 2^125
+    let wbits = party.decompose(&[wa, wb]).await?;
+    let m = FIELD_BITS;
+    let c = bits_times_const(&wbits[..m], 125, 0, na as u128)? + bits_times_const(&wbits[m..], 125, 0, nb as u128)?;
+    party.step("aggregates");
+    // |D|/√W ≤ √(n_a n_b / N) ≤ √N / 2
+    let ea = clog2(n as u128).div_ceil(2);
+    let df = n - 2;
+    let factor = (df as f64 * n as f64 / (na as f64 * nb as f64)).sqrt() / n as f64;
+    ratios(party, wt, dd, c, ea, flag, df, factor).await
+}
+
+/// ρ = A/√B at 2^(F − ea) and u = √(C/B) for exact B ≥ 0, |A| ≤ 2^ea·√B, 0 ≤ C ≤ B (when `flag`).
+#[allow(clippy::too_many_arguments)]
+async fn ratios<T: Transport>(
+    party: &mut Party<T>,
+    b: Fp,
+    a: Fp,
+    c: Fp,
+    ea: u32,
+    flag: Fp,
+    df: usize,
+    factor: f64,
+) -> Result<OutputShare, MpcError> {
+    let f = super::bounds::NEWTON_F;
+    let bits = party.decompose(&[b, c, a + Fp::new(1u128 << SIGNED_OFF)]).await?;
+    let m = FIELD_BITS;
+    let nb = party.normed(&bits[..2 * m], 2).await?;
+    party.step("normalise");
+    let rho = party.rho(&nb, &[0], &[a], &bits[2 * m..], ea, flag).await?[0];
+    let (um, g) = party.sqrt_ratio_parts(&nb, &nb, &[(0, 1)]).await?;
+    let (u, over) = party.times_pow2_window(&um, &g, U_LOW, U_HIGH).await?;
+    party.step("ratios");
+    let range = party.mul(&[flag], &[Fp::ONE - over[0]]).await?[0];
+    let out = party.mul(&[rho, u[0]], &[range, range]).await?;
+    party.step("done");
+    Ok(OutputShare {
+        layout: OutputLayout::Ttest {
+            df,
+            factor,
+            rho: Scale { frac_bits: f as i32 - ea as i32, divisor: 1.0 },
+            u: u_scale(),
+        },
+        checks: vec![Check::Range],
+        shares: vec![out[0], out[1], range],
+    })
+}

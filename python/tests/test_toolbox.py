@@ -1,0 +1,271 @@
+"""Issue 16 end to end on a real devnet of 5 nodes (``$ENIGMA_BIN devnet``): stats.cov, corrcoef,
+ttest_1samp / ttest_ind / ttest_rel and lstsq through ``enigma.Client`` and the module functions,
+compared with numpy/scipy when they are installed and with the textbook definitions (pure Python,
+float64) always; plus the compute-grant refusals and the clear errors."""
+
+import math
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _helpers import Devnet
+
+import enigma
+
+try:  # optional: the references are also computed from the definitions below
+    import numpy as np
+    import scipy.stats as sps
+except ImportError:  # pragma: no cover
+    np = None
+    sps = None
+
+ENIGMA_BIN = os.environ.get("ENIGMA_BIN")
+REL = 1e-6
+
+
+def grid(v):
+    """The values as the nodes store them (fixed point, 2^-20)."""
+    return [round(x * 2**20) / 2**20 for x in v]
+
+
+def mean(v):
+    return math.fsum(v) / len(v)
+
+
+def cov(rows, ddof=1):
+    n = len(rows[0])
+    mu = [mean(r) for r in rows]
+    return [
+        [math.fsum((a - mu[i]) * (b - mu[j]) for a, b in zip(rows[i], rows[j])) / (n - ddof) for j in range(len(rows))]
+        for i in range(len(rows))
+    ]
+
+
+def t1(x, mu0):
+    n = len(x)
+    m = mean(x)
+    s2 = math.fsum((v - m) ** 2 for v in x) / (n - 1)
+    return (m - mu0) / math.sqrt(s2 / n)
+
+
+def tind(a, b):
+    ma, mb = mean(a), mean(b)
+    ss = math.fsum((v - ma) ** 2 for v in a) + math.fsum((v - mb) ** 2 for v in b)
+    sp2 = ss / (len(a) + len(b) - 2)
+    return (ma - mb) / math.sqrt(sp2 * (1 / len(a) + 1 / len(b)))
+
+
+def solve(a, b):
+    """Gaussian elimination with partial pivoting (a small dense system)."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                m[r] = [x - f * y for x, y in zip(m[r], m[c])]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def lstsq(cols, y, intercept):
+    if intercept:
+        cols = [[1.0] * len(y)] + cols
+    a = [[math.fsum(p * q for p, q in zip(ci, cj)) for cj in cols] for ci in cols]
+    b = [math.fsum(p * q for p, q in zip(ci, y)) for ci in cols]
+    return solve(a, b)
+
+
+@unittest.skipUnless(ENIGMA_BIN, "set ENIGMA_BIN to the enigma node binary to run the devnet tests")
+class ToolboxTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.net = Devnet(ENIGMA_BIN, nodes=5)
+        try:
+            cls.net.start()
+        except BaseException:
+            cls.net.stop(keep=True)
+            raise
+        cls._saved = os.environ.get("ENIGMA_SOCKET")
+        os.environ["ENIGMA_SOCKET"] = cls.net.socket(0)
+        enigma.set_default_client(None)
+        cls.client = enigma.Client(cls.net.socket(0), timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for c in (getattr(cls, "client", None), enigma.default_client()):
+                if c is not None:
+                    c.close()
+            if cls._saved is None:
+                os.environ.pop("ENIGMA_SOCKET", None)
+            else:
+                os.environ["ENIGMA_SOCKET"] = cls._saved
+        finally:
+            cls.net.stop()
+
+    def apis(self):
+        return (("Client", self.client), ("module", enigma))
+
+    def close(self, got, want, what, rel=REL, abs_=1e-9):
+        self.assertLessEqual(abs(got - want), rel * max(abs(got), abs(want)) + abs_, "%s: %r vs %r" % (what, got, want))
+
+    def kind(self, kind, f, *args, **kwargs):
+        with self.assertRaises(enigma.Error) as cm:
+            f(*args, **kwargs)
+        self.assertEqual(cm.exception.kind, kind, str(cm.exception))
+        return cm.exception
+
+    def data(self, seed, k, n):
+        rnd = random.Random(seed)
+        base = [rnd.uniform(-1, 1) for _ in range(n)]
+        return [grid([50 + 10 * (0.4 * i * base[o] + (1 + i) * rnd.uniform(-1, 1)) for o in range(n)]) for i in range(k)]
+
+    def test_cov_and_corrcoef(self):
+        rows = self.data(1, 3, 60)
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                key = api.store(rows)
+                want = cov(rows)
+                got = api.stats.cov(key)
+                for i in range(3):
+                    for j in range(3):
+                        self.close(got[i][j], want[i][j], "cov[%d][%d]" % (i, j))
+                cols = [list(r) for r in zip(*rows)]
+                got0 = api.stats.cov(api.store(cols), rowvar=False, ddof=0)
+                want0 = cov(rows, ddof=0)
+                self.close(got0[1][2], want0[1][2], "cov rowvar=False ddof=0")
+                corr = api.stats.corrcoef(key)
+                for i in range(3):
+                    for j in range(3):
+                        self.close(corr[i][j], want[i][j] / math.sqrt(want[i][i] * want[j][j]), "corrcoef", abs_=1e-8)
+                if np is not None:
+                    npc = np.cov(np.array(rows))
+                    self.close(got[0][1], float(npc[0][1]), "numpy.cov")
+                    self.close(corr[0][2], float(np.corrcoef(np.array(rows))[0][2]), "numpy.corrcoef", abs_=1e-8)
+                # a 1-D key: its variance (a float)
+                v = api.stats.cov(api.store(rows[0]))
+                self.close(v, want[0][0], "cov 1-D")
+                # store=True: the covariance matrix under a new key
+                k2 = api.stats.cov(key, store=True)
+                back = api.load(k2)
+                self.assertLessEqual(abs(back[0][1] - want[0][1]), 3 * 2**-20)
+                self.kind("invalid_params", api.stats.cov, api.store([[1.0], [2.0]]))  # too few observations
+                self.kind("invalid_params", api.stats.corrcoef, api.store([[1, 2, 3], [4, 4, 4]]))  # constant
+                self.kind("invalid_params", api.stats.cov, api.store([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]))
+
+    def test_ttests(self):
+        rnd = random.Random(2)
+        a = grid([rnd.gauss(10, 2) for _ in range(40)])
+        b = grid([rnd.gauss(11, 3) for _ in range(35)])
+        c = grid([v + rnd.gauss(0.5, 1) for v in a])
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                ka, kb, kc = api.store(a), api.store(b), api.store(c)
+                t, p, df = api.stats.ttest_1samp(ka, 10.0)
+                self.close(t, t1(a, 10.0), "ttest_1samp t")
+                self.assertEqual(df, 39.0)
+                self.assertTrue(0.0 <= p <= 1.0)
+                t, p, df = api.stats.ttest_ind(ka, kb)
+                self.close(t, tind(a, b), "ttest_ind t")
+                self.assertEqual(df, 73.0)
+                t, p, df = api.stats.ttest_rel(ka, kc)
+                self.close(t, t1([x - y for x, y in zip(a, c)], 0.0), "ttest_rel t")
+                if sps is not None:
+                    r = sps.ttest_ind(a, b)
+                    self.close(api.stats.ttest_ind(ka, kb)[1], float(r.pvalue), "scipy ttest_ind p")
+                    r = sps.ttest_1samp(a, 10.0)
+                    self.close(api.stats.ttest_1samp(ka, 10.0)[1], float(r.pvalue), "scipy ttest_1samp p")
+                self.kind("unsupported", api.stats.ttest_ind, ka, kb, equal_var=False)
+                self.kind("unsupported", api.stats.ttest_rel, ka, kc, store=True)
+                self.kind("invalid_params", api.stats.ttest_rel, ka, kb)  # lengths differ
+                self.kind("invalid_params", api.stats.ttest_1samp, api.store([1.0]), 0.0)
+
+    def test_lstsq(self):
+        rnd = random.Random(3)
+        n, k = 80, 3
+        cols = [grid([rnd.uniform(-5, 5) + 20 * j for _ in range(n)]) for j in range(k)]
+        y = grid([2.5 - 0.7 * cols[0][o] + 1.3 * cols[1][o] + 0.05 * cols[2][o] + rnd.gauss(0, 0.2) for o in range(n)])
+        x = [[cols[j][o] for j in range(k)] for o in range(n)]
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                kx, ky = api.store(x), api.store(y)
+                got = api.stats.lstsq(kx, ky, intercept=True)
+                want = lstsq(cols, y, True)
+                self.assertEqual(len(got), k + 1)
+                for g, w in zip(got, want):
+                    self.close(g, w, "lstsq with intercept")
+                got = api.stats.lstsq(kx, ky)
+                for g, w in zip(got, lstsq(cols, y, False)):
+                    self.close(g, w, "lstsq through the origin")
+                if np is not None:
+                    ref = np.linalg.lstsq(np.array(x), np.array(y), rcond=None)[0]
+                    for g, w in zip(got, ref):
+                        self.close(g, float(w), "numpy.linalg.lstsq")
+                coll = api.store([[o, 2 * o] for o in range(10)])
+                self.kind("singular", api.stats.lstsq, coll, api.store([float(o) for o in range(10)]), intercept=True)
+                self.kind("invalid_params", api.stats.lstsq, kx, api.store([1.0, 2.0]))
+
+    def test_histogram(self):
+        rnd = random.Random(5)
+        x = grid([rnd.gauss(50, 15) for _ in range(300)]) + [0.0, 25.0, 100.0, 100.5, -3.0]
+        edges = [0.0, 25.0, 50.0, 60.0, 100.0]
+
+        def ref(values, e):
+            c = [0] * (len(e) - 1)
+            for v in values:
+                for j in range(len(e) - 1):
+                    if e[j] <= v < e[j + 1] or (j == len(e) - 2 and v == e[-1]):
+                        c[j] += 1
+                        break
+            return c
+
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                k1, k2 = api.store(x[:150]), api.store(x[150:])
+                counts, got_edges = api.stats.histogram(k1, k2, bins=edges)
+                self.assertEqual(counts, ref(x, edges))
+                self.assertEqual(got_edges, edges)
+                counts, e = api.stats.histogram(k1, k2, bins=4, range=(0, 100))
+                self.assertEqual(counts, ref(x, e))
+                if np is not None:
+                    h, ne = np.histogram(np.array(x), bins=4, range=(0, 100))
+                    self.assertEqual(counts, [int(c) for c in h])
+                    self.assertEqual(e, [float(v) for v in ne])
+                kc = api.stats.histogram(k1, bins=edges, store=True)
+                self.assertEqual(api.load(kc), ref(x[:150], edges))
+                self.kind("invalid_params", api.stats.histogram, k1, bins=4)  # no range
+                self.kind("invalid_params", api.stats.histogram, k1, bins=[3.0, 1.0])
+
+    def test_compute_grants_cover_only_enough_observations(self):
+        grantee = enigma.Client(self.net.socket(2), timeout=60)
+        try:
+            grantee.gen_key()
+            address = grantee.get_address()
+            rows = self.data(4, 2, 8)
+            small = self.client.store([r[:3] for r in rows])  # 3 observations
+            big = self.client.store(rows)  # 8 observations
+            a, b = self.client.store(rows[0]), self.client.store(rows[1][:2])
+            self.client.pair([address], keys=[small, big, a, b], level="compute", min_count=5)
+            got = grantee.stats.cov(big)
+            self.close(got[0][1], cov(rows)[0][1], "cov under a compute grant")
+            self.kind("access_denied", grantee.stats.cov, small)
+            self.kind("access_denied", grantee.stats.corrcoef, small)
+            grantee.stats.ttest_1samp(a, 0.0)
+            # a group of 2 values next to 8: refused, each group must stand for min_count values
+            self.kind("access_denied", grantee.stats.ttest_ind, a, b)
+            self.kind("access_denied", grantee.load, big)
+            h = self.client.store([float(i) for i in range(20)])
+            self.client.pair([address], keys=[h], level="compute", min_count=5)
+            counts, _ = grantee.stats.histogram(h, bins=4, range=(0, 20))  # 5 values per bin
+            self.assertEqual(counts, [5, 5, 5, 5])
+            self.kind("access_denied", grantee.stats.histogram, h, bins=5, range=(0, 20))
+        finally:
+            grantee.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
