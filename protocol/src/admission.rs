@@ -162,7 +162,7 @@ pub fn check_dealers(
         seen.push(*p);
     }
     if dealers.len() < min.max(body.threshold as usize + 1) {
-        return Err(committee(&format!("an input needs at least {} dealers", min.max(body.threshold as usize + 1))));
+        return Err(committee(format!("an input needs at least {} dealers", min.max(body.threshold as usize + 1))));
     }
     Ok(())
 }

@@ -102,6 +102,7 @@ impl<T: Transport> Party<T> {
         }
         all[me] = shares.to_vec();
         let mut res = Vec::with_capacity(shares.len());
+        #[allow(clippy::needless_range_loop)] // e indexes every party's vector at once
         for e in 0..shares.len() {
             let mut v = Fp::ZERO;
             for (k, l) in self.robust_at0.iter().enumerate() {

@@ -24,6 +24,7 @@
 //!    (`reshare.rs`). With fewer holders up the check could be evaded, so active mode refuses.
 //! 5. *Outputs are checked by the requester*: it combines only ≥ 2t + 1 output shares that lie on
 //!    one degree-t polynomial (`ops::reveal`).
+//!
 //! By 1–4, every value in the computation is exactly what an honest run computes on the checked
 //! inputs, or the run has aborted; by 5 the requester accepts nothing else. What is opened before a
 //! check completes is masked by fresh randomness (a', A', a, b, the DN doubles), so it shows nothing
