@@ -15,7 +15,6 @@
 //!   before S, which is safe because they are uniform whatever happened; Z is returned only once
 //!   S = 0. Cost: rk + kc opened elements online instead of r·k·c Beaver products.
 
-use super::prep::{Dealer, dn_extract};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use rand::SeedableRng;
@@ -53,37 +52,19 @@ impl<T: Transport> Party<T> {
     }
 
     async fn matmul_active(&mut self, x: &[Fp], y: &[Fp], r: usize, k: usize, c: usize) -> Result<Vec<Fp>, MpcError> {
-        let (n, t) = (self.n, self.t);
+        let t = self.t;
         let started = self.prep_start();
         // ---- the matrix triple: deal A, A', B, two coins and 2rc doubles ----
         let n_rand = 2 * r * k + k * c + 2;
         let n_dbl = 2 * r * c;
-        let per = n - t;
-        let (kr, kd) = (n_rand.div_ceil(per), n_dbl.div_ceil(per));
-        let mut dealer = Dealer::new(n, t, kr + 2 * kd);
-        let rng = &mut self.rng;
-        for _ in 0..kr {
-            dealer.deal(Fp::random(rng), t, rng);
-        }
-        let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(rng)).collect();
-        for &s in &sd {
-            dealer.deal(s, t, rng);
-        }
-        for &s in &sd {
-            dealer.deal(s, 2 * t, rng);
-        }
-        let received = self.exchange_dealt(dealer, |_| kr + 2 * kd).await;
-        let received = match received {
+        let dealt = self.deal_randoms(n_rand, n_dbl).await;
+        let (rands, dt, d2) = match dealt {
             Ok(v) => v,
             Err(e) => {
                 self.prep_end(started);
                 return Err(e);
             }
         };
-        let rands = dn_extract(&received, n, t, 0, kr, n_rand);
-        let dt = dn_extract(&received, n, t, kr, kd, n_dbl);
-        let d2 = dn_extract(&received, n, t, kr + kd, kd, n_dbl);
-        drop(received);
         let (am, rest) = rands.split_at(r * k);
         let (am2, rest) = rest.split_at(r * k);
         let (bm, coin_sh) = rest.split_at(k * c);

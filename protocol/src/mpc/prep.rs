@@ -371,6 +371,36 @@ impl<T: Transport> Party<T> {
         }
     }
 
+    /// One round: `n_rand` random sharings and `n_dbl` double sharings ([r]_t, [r]_2t), every
+    /// member dealing and DN extraction applied (module doc). Returns (randoms, [r]_t, [r]_2t).
+    pub(crate) async fn deal_randoms(
+        &mut self,
+        n_rand: usize,
+        n_dbl: usize,
+    ) -> Result<(Vec<Fp>, Vec<Fp>, Vec<Fp>), MpcError> {
+        let (n, t) = (self.n, self.t);
+        let per = n - t;
+        let (kr, kd) = (n_rand.div_ceil(per), n_dbl.div_ceil(per));
+        let mut dealer = Dealer::new(n, t, kr + 2 * kd);
+        let rng = &mut self.rng;
+        for _ in 0..kr {
+            dealer.deal(Fp::random(rng), t, rng);
+        }
+        let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(rng)).collect();
+        for &s in &sd {
+            dealer.deal(s, t, rng);
+        }
+        for &s in &sd {
+            dealer.deal(s, 2 * t, rng);
+        }
+        let received = self.exchange_dealt(dealer, |_| kr + 2 * kd).await?;
+        Ok((
+            dn_extract(&received, n, t, 0, kr, n_rand),
+            dn_extract(&received, n, t, kr, kd, n_dbl),
+            dn_extract(&received, n, t, kr + kd, kd, n_dbl),
+        ))
+    }
+
     /// Round 1 of every generator: sends each member the shares dealt to it, and returns
     /// `received[j]` = the vector dealer j dealt me (`len(j)` elements, checked).
     pub(crate) async fn exchange_dealt(

@@ -29,7 +29,7 @@
 //!
 //! Rounds: deal, DN products, coins, (ε and the squares' Beaver openings), (S and the squares).
 
-use super::prep::{Dealer, Needs, PairSpec, dn_extract};
+use super::prep::{Needs, PairSpec};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use rand::SeedableRng;
@@ -88,7 +88,7 @@ impl<T: Transport> Party<T> {
 
     async fn preprocess_window(&mut self, needs: &Needs) -> Result<(), MpcError> {
         self.check_member()?;
-        let (n, t) = (self.n, self.t);
+        let t = self.t;
         let pairs: Vec<(PairSpec, usize, u32)> =
             needs.pairs.iter().filter(|(_, k)| *k > 0).map(|&(s, k)| (s, k, low_bits(s.d))).collect();
         let pair_bits: usize = pairs.iter().map(|(s, k, m)| k * (s.kq + m) as usize).sum();
@@ -99,27 +99,9 @@ impl<T: Transport> Party<T> {
         let coins = if nt > 0 { 2 } else { 0 };
         let n_rand = 3 * nt + nbits + coins + needs.randoms;
         let n_dbl = 2 * nt;
-        let per = n - t;
-        let (kr, kd) = (n_rand.div_ceil(per), n_dbl.div_ceil(per));
 
         // ---- round 1: deal ----
-        let mut dealer = Dealer::new(n, t, kr + 2 * kd);
-        let rng = &mut self.rng;
-        for _ in 0..kr {
-            dealer.deal(Fp::random(rng), t, rng);
-        }
-        let sd: Vec<Fp> = (0..kd).map(|_| Fp::random(rng)).collect();
-        for &s in &sd {
-            dealer.deal(s, t, rng);
-        }
-        for &s in &sd {
-            dealer.deal(s, 2 * t, rng);
-        }
-        let received = self.exchange_dealt(dealer, |_| kr + 2 * kd).await?;
-        let rands = dn_extract(&received, n, t, 0, kr, n_rand);
-        let dt = dn_extract(&received, n, t, kr, kd, n_dbl);
-        let d2 = dn_extract(&received, n, t, kr + kd, kd, n_dbl);
-        drop(received);
+        let (rands, dt, d2) = self.deal_randoms(n_rand, n_dbl).await?;
         let (a, rest) = rands.split_at(nt);
         let (a2, rest) = rest.split_at(nt);
         let (b, rest) = rest.split_at(nt);
