@@ -39,6 +39,7 @@ pub mod open;
 pub mod ops;
 pub mod prep;
 pub mod prep_active;
+pub mod prss;
 pub mod ratio;
 pub mod reshare;
 pub mod shift;
@@ -189,6 +190,8 @@ pub struct Party<T: Transport> {
     /// 0..=t, and for each party j > t the coefficients that predict its share from those t + 1.
     pub(crate) robust_at0: Vec<Fp>,
     pub(crate) robust_predict: Vec<Vec<Fp>>,
+    /// Pseudo-random secret sharing keys, agreed at the first preprocessing (see `prss.rs`).
+    pub(crate) prss: Option<prss::Prss>,
     /// Test-only misbehaviour of this party (the `cheat` feature; see `verify.rs`).
     #[cfg(any(test, feature = "cheat"))]
     pub(crate) cheat: Option<verify::Cheat>,
@@ -237,6 +240,7 @@ impl<T: Transport> Party<T> {
             security: Security::default(),
             robust_at0,
             robust_predict,
+            prss: None,
             #[cfg(any(test, feature = "cheat"))]
             cheat: None,
         })

@@ -379,6 +379,9 @@ impl<T: Transport> Party<T> {
         n_dbl: usize,
     ) -> Result<(Vec<Fp>, Vec<Fp>, Vec<Fp>), MpcError> {
         let (n, t) = (self.n, self.t);
+        if super::prss::worth_it(n, t) {
+            return self.prss_randoms(n_rand, n_dbl).await;
+        }
         let per = n - t;
         let (kr, kd) = (n_rand.div_ceil(per), n_dbl.div_ceil(per));
         let mut dealer = Dealer::new(n, t, kr + 2 * kd);
@@ -399,6 +402,67 @@ impl<T: Transport> Party<T> {
             dn_extract(&received, n, t, kr, kd, n_dbl),
             dn_extract(&received, n, t, kr + kd, kd, n_dbl),
         ))
+    }
+
+    /// `deal_randoms` by PRSS: no message, once the keys are agreed (one round, at the first call).
+    async fn prss_randoms(&mut self, n_rand: usize, n_dbl: usize) -> Result<(Vec<Fp>, Vec<Fp>, Vec<Fp>), MpcError> {
+        if self.prss.is_none() {
+            self.prss = Some(self.prss_setup().await?);
+        }
+        let prss = self.prss.as_mut().ok_or_else(|| MpcError::Config("no PRSS keys".into()))?;
+        let r = prss.randoms(n_rand);
+        let (dt, d2) = prss.doubles(n_dbl);
+        #[cfg(any(test, feature = "cheat"))]
+        if self.cheat == Some(super::verify::Cheat::Prss) {
+            return Ok((super::verify::nudge(&r), super::verify::nudge(&dt), d2));
+        }
+        Ok((r, dt, d2))
+    }
+
+    /// PRSS key agreement: my contribution to each set of n − t members I belong to goes to the
+    /// set's other members; each key is the hash of all its members' contributions (`prss.rs`).
+    async fn prss_setup(&mut self) -> Result<super::prss::Prss, MpcError> {
+        use super::prss::{self, SEED_BYTES};
+        let me = self.check_member()?;
+        let (n, t) = (self.n, self.t);
+        let mine = prss::contributions(n, t, me, &mut self.rng);
+        let from: Vec<usize> = (0..n).filter(|&j| j != me).collect();
+        let out: Vec<(usize, Vec<u8>)> = from
+            .iter()
+            .map(|&j| {
+                let msg: Vec<u8> =
+                    mine.iter().filter(|(m, _)| m & (1 << j) != 0).flat_map(|(_, c)| c.iter().copied()).collect();
+                (j, msg)
+            })
+            .collect();
+        let got = self.exchange(out, &from).await?;
+        // got[k] holds from[k]'s contributions to the sets holding both of us, in set order
+        let mut used = vec![0usize; n];
+        let mut keys = Vec::with_capacity(mine.len());
+        for (mask, my_c) in &mine {
+            let mut contrib: Vec<[u8; SEED_BYTES]> = Vec::with_capacity(n - t);
+            for j in (0..n).filter(|j| mask & (1 << j) != 0) {
+                if j == me {
+                    contrib.push(*my_c);
+                    continue;
+                }
+                let k = from.iter().position(|&f| f == j).ok_or_else(|| MpcError::Config("PRSS member".into()))?;
+                let off = used[j] * SEED_BYTES;
+                let c: [u8; SEED_BYTES] = got[k]
+                    .get(off..off + SEED_BYTES)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| MpcError::Malformed { from: j, why: "short PRSS key contributions".into() })?;
+                used[j] += 1;
+                contrib.push(c);
+            }
+            keys.push(prss::set_key(*mask, &contrib));
+        }
+        for (k, &j) in from.iter().enumerate() {
+            if got[k].len() != used[j] * SEED_BYTES {
+                return Err(MpcError::Malformed { from: j, why: "PRSS key contributions of the wrong length".into() });
+            }
+        }
+        Ok(prss::Prss::new(n, t, me, &keys))
     }
 
     /// Round 1 of every generator: sends each member the shares dealt to it, and returns

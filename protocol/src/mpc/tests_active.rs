@@ -253,6 +253,27 @@ fn every_kind_of_cheat_is_caught() {
 }
 
 #[test]
+fn a_member_with_wrong_prss_shares_never_yields_a_wrong_result() {
+    // A member that adds 1 to its PRSS randoms and doubles: every op aborts or is right, and the
+    // randoms that enter triples and bits are caught.
+    let mut caught = 0;
+    for (op, vals, want) in cases() {
+        for (n, t, who) in [(3, 1, 1), (5, 2, 0)] {
+            match run_active(n, t, &op, &vals, 14, Adversary::Cheat(who, Cheat::Prss), false) {
+                Err(MpcError::Integrity(_)) => caught += 1,
+                Ok(got) => {
+                    let got = scalars(&got);
+                    let got = if matches!(op, Op::Max | Op::Min) { got[..1].to_vec() } else { got };
+                    assert!(close(&got, &want, 1e-5), "{op:?} at n = {n}: a wrong result {got:?} vs {want:?}");
+                }
+                Err(other) => panic!("{op:?} at n = {n}: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(caught, 2 * cases().len(), "every op uses checked PRSS randoms");
+}
+
+#[test]
 fn a_wrong_input_share_is_caught() {
     for (op, vals, _) in cases() {
         match run_active(5, 2, &op, &vals, 14, Adversary::WrongInput(3), false) {
