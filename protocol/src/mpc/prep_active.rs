@@ -3,12 +3,13 @@
 //!
 //! Owns: `preprocess_active`. Must never hand out a triple before its sacrifice check has passed,
 //! never let a member contribute a bit or a mask of its own choosing, and never open anything but
-//! `ab − r` (degree 2t, uniformly masked), `ρa − a'`, `r − a`, `r − b`, `r²`, the coins and the
+//! `ab − r` (degree 2t, uniformly masked), `ρa − a'`, `ρr − r'`, `r²`, the coins and the
 //! sacrifice sum (0 when everyone is honest).
 //!
 //! Security argument (up to t corrupted members, n ≥ 2t + 1; "checked" openings are `open.rs`'s):
-//! - **Randoms** come from DN extraction (`prep.rs`): uniform and unknown to the coalition, whatever
-//!   it deals. A corrupted dealer may deal shares that lie on no degree-t polynomial; any later
+//! - **Randoms** come from PRSS (`prss.rs`, committees of up to 7) or DN extraction (`prep.rs`):
+//!   uniform and unknown to the coalition, whatever it deals or computes. A corrupted member may hold
+//!   or deal shares that lie on no degree-t polynomial; any later
 //!   checked opening of a combination that involves them then fails (abort), except with
 //!   probability ≤ 1/p over the coins.
 //! - **Triples** (a, b, c) with c = ab + e: e is the additive error the coalition can cause in a DN
@@ -18,16 +19,18 @@
 //!   them before the errors are fixed), opens ε = ρa − a' (uniform: a' masks it), and opens
 //!   S = Σ γ_i (ρ c_i − c'_i − ε_i b_i) = Σ γ_i (ρ e_i − e'_i), which must be 0. For any nonzero error
 //!   vector, S = 0 with probability ≤ 2/p ≈ 2^-126 over (ρ, γ). (a', c') are discarded.
-//! - **Bits**: for a random [r], [r²] by Beaver with one of the triples above, then r² is opened
-//!   (it shows r up to its sign, and the sign is the bit), and b = (r/√(r²) + 1)/2 (p ≡ 3 mod 4, so
-//!   √s = s^((p+1)/4)). Once the triple is correct and the opening checked, r/√(r²) = ±1 exactly, so
-//!   b ∈ {0, 1}, uniform, and unknown to the coalition. The squares are opened in the same round as S
-//!   and used only if S = 0. Nobody deals a bit, so "dealing ½" is impossible.
+//! - **Bits**: for a random [r], [r²] is a DN product, sacrificed like a triple (r, r, r²) against
+//!   (r', r, r'r) with r' fresh: ε' = ρr − r' is opened (r' masks it) and ρ·r² − r'r − ε'·r joins the
+//!   sum S. Then r² is opened (it shows r up to its sign, and the sign is the bit), and
+//!   b = (r/√(r²) + 1)/2 (p ≡ 3 mod 4, so √s = s^((p+1)/4)). Once S = 0 the square is right and the
+//!   opening checked, so r/√(r²) = ±1 exactly, b ∈ {0, 1}, uniform, and unknown to the coalition. A
+//!   square opened with an error shows only r² plus the coalition's own error, and S catches it
+//!   before any bit is used. Nobody deals a bit, so "dealing ½" is impossible.
 //! - **Truncation pairs** (r, q) for a divisor D: r = D·q + s with q = Σ 2^i b_i (kq bits) and
 //!   s = Σ 2^i b'_i (⌈log2 D⌉ bits), all from the bits above: r is uniform on a range D·2^kq, as the
 //!   masking argument of `trunc.rs` needs, and s < 2D, so the truncation error is in [0, 2] ⊆ [0, t+1].
 //!
-//! Rounds: deal, DN products, coins, (ε and the squares' Beaver openings), (S and the squares).
+//! Rounds: (PRSS keys, once per session), DN products, coins, (ε, ε' and the squares), S.
 
 use super::prep::{Needs, PairSpec};
 use super::{MpcError, Party, Transport};
@@ -92,86 +95,87 @@ impl<T: Transport> Party<T> {
         let pairs: Vec<(PairSpec, usize, u32)> =
             needs.pairs.iter().filter(|(_, k)| *k > 0).map(|&(s, k)| (s, k, low_bits(s.d))).collect();
         let pair_bits: usize = pairs.iter().map(|(s, k, m)| k * (s.kq + m) as usize).sum();
-        let nbits = needs.bits + pair_bits;
+        let nb = needs.bits + pair_bits;
         // products that `mul_dn` / `reduce` would take semi-honestly come out of triples here
-        let nt_out = needs.triples + needs.doubles;
-        let nt = nt_out + nbits;
-        let coins = if nt > 0 { 2 } else { 0 };
-        let n_rand = 3 * nt + nbits + coins + needs.randoms;
-        let n_dbl = 2 * nt;
+        let nt = needs.triples + needs.doubles;
+        let coins = if nt + nb > 0 { 2 } else { 0 };
+        let n_rand = 3 * nt + 2 * nb + coins + needs.randoms;
+        let n_dbl = 2 * (nt + nb);
 
-        // ---- round 1: deal ----
+        // ---- round 1: deal (no message once the PRSS keys are agreed) ----
         let (rands, dt, d2) = self.deal_randoms(n_rand, n_dbl).await?;
         let (a, rest) = rands.split_at(nt);
         let (a2, rest) = rest.split_at(nt);
         let (b, rest) = rest.split_at(nt);
-        let (rb, rest) = rest.split_at(nbits);
+        let (rb, rest) = rest.split_at(nb);
+        let (rb2, rest) = rest.split_at(nb);
         let (coin_sh, extra) = rest.split_at(coins);
         if !extra.is_empty() {
             self.pools.rands.push(vec![extra.to_vec()]);
         }
-        if nt == 0 {
+        if nt + nb == 0 {
             return Ok(());
         }
 
-        // ---- round 2: DN products ab and a'b (degree 2t, masked by fresh doubles) ----
-        let mut z = Vec::with_capacity(2 * nt);
+        // ---- round 2: DN products ab, a'b, r·r and r'·r (degree 2t, masked by fresh doubles) ----
+        let mut z = Vec::with_capacity(n_dbl);
         z.extend((0..nt).map(|i| a[i] * b[i] - d2[i]));
         z.extend((0..nt).map(|i| a2[i] * b[i] - d2[nt + i]));
+        z.extend((0..nb).map(|k| rb[k] * rb[k] - d2[2 * nt + k]));
+        z.extend((0..nb).map(|k| rb2[k] * rb[k] - d2[2 * nt + nb + k]));
         let w = self.open(&z, 2 * t, "dn-mul").await?;
         drop(z);
-        let c: Vec<Fp> = (0..nt).map(|i| w[i] + dt[i]).collect();
-        let c2: Vec<Fp> = (0..nt).map(|i| w[nt + i] + dt[nt + i]).collect();
+        let prod: Vec<Fp> = w.iter().zip(&dt).map(|(w, d)| *w + *d).collect();
         drop(w);
+        let (c, rest) = prod.split_at(nt);
+        let (c2, rest) = rest.split_at(nt);
+        let (sq, sq2) = rest.split_at(nb);
 
         // ---- round 3: coins, after every error of the products is fixed ----
         let coin = self.open(coin_sh, t, "coin").await?;
         let rho = coin[0];
         let mut gamma_rng = StdRng::from_seed(coin_seed(coin[1]));
 
-        // ---- round 4: ε = ρa − a', and the Beaver openings of the bits' squares ----
-        let sq = &(nt_out..nt); // the triples that square the bits' randoms
-        let mut o = Vec::with_capacity(nt + 2 * nbits);
+        // ---- round 4: ε = ρa − a' and ε' = ρr − r', and the squares ----
+        let mut o = Vec::with_capacity(nt + 2 * nb);
         o.extend((0..nt).map(|i| rho * a[i] - a2[i]));
-        o.extend(rb.iter().zip(sq.clone()).map(|(r, j)| *r - a[j]));
-        o.extend(rb.iter().zip(sq.clone()).map(|(r, j)| *r - b[j]));
-        // Mask: a' (fresh) masks ε; a and b (fresh, used once) mask r − a and r − b.
+        o.extend((0..nb).map(|k| rho * rb[k] - rb2[k]));
+        o.extend_from_slice(sq);
+        // Mask: a' and r' (fresh, used once) mask ε and ε'; r² shows r up to the sign, which stays
+        // secret. A wrong square shows only r² plus the coalition's own error.
         let opened = self.open(&o, t, "sacrifice").await?;
         drop(o);
-        let (eps, de) = opened.split_at(nt);
-        let (dd, ee) = de.split_at(nbits);
+        let (eps, rest) = opened.split_at(nt);
+        let (eps2, squares) = rest.split_at(nb);
         let mut s = Fp::ZERO;
         for i in 0..nt {
             let g = Fp::random(&mut gamma_rng);
             s += g * (rho * c[i] - c2[i] - eps[i] * b[i]);
         }
-        let squares: Vec<Fp> =
-            sq.clone().enumerate().map(|(k, j)| c[j] + dd[k] * b[j] + ee[k] * a[j] + dd[k] * ee[k]).collect();
+        for k in 0..nb {
+            let g = Fp::random(&mut gamma_rng);
+            s += g * (rho * sq[k] - sq2[k] - eps2[k] * rb[k]);
+        }
 
-        // ---- round 5: the sacrifice sum and the squares ----
-        let mut o = Vec::with_capacity(1 + nbits);
-        o.push(s);
-        o.extend_from_slice(&squares);
-        // Mask: S is 0 unless someone cheated (then it shows only the cheaters' errors); r² shows r
-        // up to the sign, which stays secret.
-        let opened = self.open(&o, t, "sacrifice").await?;
-        if opened[0] != Fp::ZERO {
+        // ---- round 5: the sacrifice sum ----
+        // Mask: S is 0 unless someone cheated (then it shows only the cheaters' errors).
+        let opened_s = self.open(&[s], t, "sacrifice").await?;
+        if opened_s[0] != Fp::ZERO {
             return Err(MpcError::Integrity("a multiplication triple failed its sacrifice check".into()));
         }
         let half = Fp::new(2).inv().unwrap_or(Fp::ZERO);
-        let mut bits = Vec::with_capacity(nbits);
-        for (k, sqv) in opened[1..].iter().enumerate() {
+        let mut bits = Vec::with_capacity(nb);
+        for (k, sqv) in squares.iter().enumerate() {
             let root = sqv.sqrt().and_then(|r| r.inv()).ok_or_else(|| {
                 // r = 0 happens with probability 2^-127; a non-square cannot pass the sacrifice
                 MpcError::Integrity("a random square is zero or not a square".into())
             })?;
             bits.push((rb[k] * root + Fp::ONE) * half);
         }
-        self.counters.mults += (2 * nt + nbits) as u64;
-
+        self.counters.mults += (2 * (nt + nb)) as u64;
         // ---- into the pools ----
-        if nt_out > 0 {
-            self.pools.triples.push(vec![a[..nt_out].to_vec(), b[..nt_out].to_vec(), c[..nt_out].to_vec()]);
+        if nt > 0 {
+            self.pools.triples.push(vec![a.to_vec(), b.to_vec(), c.to_vec()]);
         }
         let (plain, mut rest) = bits.split_at(needs.bits);
         if !plain.is_empty() {
