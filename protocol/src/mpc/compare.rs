@@ -11,6 +11,18 @@
 //! 2^(κ+2) values: statistical distance ≤ 2^-κ. Then x mod 2^m = c' − r' + 2^m·[c' < r'] with
 //! c' = c mod 2^m (BitLT, `bits.rs`), and [a ≥ 0] = (x − x mod 2^m)/2^m, exact in the field.
 //! No wrap: c < 2^(k+1) + 2^m·(t+1)·2^(κ+2), checked per call.
+//!
+//! **Active mode.** r' is made of checked bits (`prep_active.rs`), but r'' is still contributed by
+//! t + 1 members, each uniform on [0, 2^(κ+2)): composing it of checked bits too would cost κ + 2
+//! more bits per comparison. A contributor may deal any r''_j. Masking still holds (the honest
+//! contribution hides the top, and the coalition knows its own r''_j). What it can do is make c
+//! wrap mod p: w wraps (of 2^m·R mod p, and of the sum) change c mod 2^m to (x + r' + w) mod 2^m,
+//! since p ≡ −1 mod 2^m, with 0 ≤ w ≤ 2^m. Then the output is b + w/2^m − carry, carry ∈ {0, 1},
+//! which is a bit only if w ≡ 0 mod 2^m — and then c mod 2^m, hence the output, is right. So every
+//! output is a bit iff every output is right, and
+//! `check_bits` (one Beaver product per comparison and a masked zero test per call) aborts
+//! otherwise before any output is used. Whether c wraps depends on the secret only through
+//! x + r' < 2^(m+1) against the honest r'' range 2^(m+κ+2): the abort leaks ≤ 2^-κ.
 
 use super::prep::PairSpec;
 use super::{KAPPA, MpcError, Party, Transport};
@@ -58,13 +70,19 @@ impl<T: Transport> Party<T> {
         let u = self.bit_lt(&low, &r1, m).await?;
         let inv = two_m.inv().unwrap_or(Fp::ZERO);
         self.counters.comparisons += count as u64;
-        Ok((0..count)
+        let out: Vec<Fp> = (0..count)
             .map(|e| {
                 let xmod = Fp::new(low[e]) - rp[e] + two_m * u[e];
                 let x = a[e] + two_m;
                 Fp::ONE - (x - xmod) * inv
             })
-            .collect())
+            .collect();
+        if self.active() {
+            // The high masks r'' are contributed (not made of checked bits): a contributor's
+            // r'' out of range wraps c, and then no output is a bit (verify.rs, `check_bits`).
+            self.check_bits(&out).await?;
+        }
+        Ok(out)
     }
 
     /// Max (or min) of secret k-bit signed values, with the secret index of the winner (the first
@@ -113,6 +131,7 @@ pub(crate) fn ltz_needs(count: usize, k: u32) -> super::prep::Needs {
         ..Default::default()
     };
     n.pair(LTZ_HIGH, count);
+    n.bit_checks = 1;
     n
 }
 

@@ -45,6 +45,9 @@ pub struct Needs {
     pub pairs: Vec<(PairSpec, usize)>,
     /// Plain random sharings (active mode's coins and input-check masks).
     pub randoms: usize,
+    /// Batched checks that a vector of comparison results are bits (active mode only: each takes
+    /// one triple and two randoms, see `verify.rs`; semi-honest preprocessing ignores them).
+    pub bit_checks: usize,
 }
 
 impl Needs {
@@ -53,6 +56,7 @@ impl Needs {
         self.doubles += o.doubles;
         self.bits += o.bits;
         self.randoms += o.randoms;
+        self.bit_checks += o.bit_checks;
         for &(s, k) in &o.pairs {
             self.pair(s, k);
         }
@@ -69,6 +73,7 @@ impl Needs {
             && self.doubles == 0
             && self.bits == 0
             && self.randoms == 0
+            && self.bit_checks == 0
             && self.pairs.iter().all(|(_, k)| *k == 0)
     }
 }

@@ -2,7 +2,9 @@
 //! truncation pairs composed of those bits, so that nothing a corrupted member deals can bias them.
 //!
 //! Owns: `preprocess_active`. Must never hand out a triple before its sacrifice check has passed,
-//! never let a member contribute a bit or a mask of its own choosing, and never open anything but
+//! never let a member contribute a bit or a mask of its own choosing (the one exception, the high
+//! part r'' of a comparison mask, is made harmless by the comparison's own bit check: `compare.rs`),
+//! and never open anything but
 //! `ab − r` (degree 2t, uniformly masked), `ρa − a'`, `ρr − r'`, `r²`, the coins and the
 //! sacrifice sum (0 when everyone is honest).
 //!
@@ -30,9 +32,13 @@
 //!   s = Σ 2^i b'_i (⌈log2 D⌉ bits), all from the bits above: r is uniform on a range D·2^kq, as the
 //!   masking argument of `trunc.rs` needs, and s < 2D, so the truncation error is in [0, 2] ⊆ [0, t+1].
 //!
+//! - **Comparison high masks** r'' (`compare.rs`'s LTZ_HIGH): contributed by members 0..=t, one
+//!   dealing round, unchecked here; see `compare.rs` for why a wrong one only fails the bit check.
+//!
 //! Rounds: (PRSS keys, once per session), DN products, coins, (ε, ε' and the squares), S.
 
-use super::prep::{Needs, PairSpec};
+use super::compare::LTZ_HIGH;
+use super::prep::{Dealer, Needs, PairSpec, random_bits_u128};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use rand::SeedableRng;
@@ -67,7 +73,7 @@ fn windows(needs: &Needs) -> Vec<Needs> {
     put(&mut out, &mut room, needs.triples + needs.doubles, 1, &|n, k| n.triples += k);
     put(&mut out, &mut room, needs.bits, 1, &|n, k| n.bits += k);
     for &(spec, k) in &needs.pairs {
-        let cost = (spec.kq + low_bits(spec.d)) as usize;
+        let cost = if spec == LTZ_HIGH { 1 } else { (spec.kq + low_bits(spec.d)) as usize };
         put(&mut out, &mut room, k, cost.max(1), &|n, c| n.pair(spec, c));
     }
     if let Some(last) = out.last_mut() {
@@ -78,7 +84,13 @@ fn windows(needs: &Needs) -> Vec<Needs> {
 
 impl<T: Transport> Party<T> {
     pub(crate) async fn preprocess_active(&mut self, needs: &Needs) -> Result<(), MpcError> {
-        let ws = windows(needs);
+        // a comparison's bit check: a triple per compared value, a triple and two randoms per call
+        let mut needs = needs.clone();
+        let high: usize = needs.pairs.iter().filter(|(s, _)| *s == LTZ_HIGH).map(|(_, k)| k).sum();
+        needs.triples += high + needs.bit_checks;
+        needs.randoms += 2 * needs.bit_checks;
+        needs.bit_checks = 0;
+        let ws = windows(&needs);
         let many = ws.len() > 1;
         for w in ws {
             self.preprocess_window(&w).await?;
@@ -92,8 +104,12 @@ impl<T: Transport> Party<T> {
     async fn preprocess_window(&mut self, needs: &Needs) -> Result<(), MpcError> {
         self.check_member()?;
         let t = self.t;
+        let high: usize = needs.pairs.iter().filter(|(s, _)| *s == LTZ_HIGH).map(|(_, k)| k).sum();
+        if high > 0 {
+            self.contribute_high_masks(high).await?;
+        }
         let pairs: Vec<(PairSpec, usize, u32)> =
-            needs.pairs.iter().filter(|(_, k)| *k > 0).map(|&(s, k)| (s, k, low_bits(s.d))).collect();
+            needs.pairs.iter().filter(|(s, k)| *k > 0 && *s != LTZ_HIGH).map(|&(s, k)| (s, k, low_bits(s.d))).collect();
         let pair_bits: usize = pairs.iter().map(|(s, k, m)| k * (s.kq + m) as usize).sum();
         let nb = needs.bits + pair_bits;
         // products that `mul_dn` / `reduce` would take semi-honestly come out of triples here
@@ -196,6 +212,37 @@ impl<T: Transport> Party<T> {
             }
             self.push_pairs(spec, r, q);
         }
+        Ok(())
+    }
+}
+
+impl<T: Transport> Party<T> {
+    /// `k` comparison high masks r'' = Σ_{j ≤ t} r''_j, each r''_j uniform on [0, 2^kq) dealt by
+    /// member j (one round). Not checked here: `compare.rs` explains why a wrong one can only
+    /// make the comparison's bit check fail.
+    async fn contribute_high_masks(&mut self, k: usize) -> Result<(), MpcError> {
+        let me = self.check_member()?;
+        let (n, t) = (self.n, self.t);
+        let mut dealer = Dealer::new(n, t, if me <= t { k } else { 0 });
+        if me <= t {
+            for _i in 0..k {
+                #[allow(unused_mut)]
+                let mut q = Fp::new(random_bits_u128(&mut self.rng, LTZ_HIGH.kq));
+                #[cfg(any(test, feature = "cheat"))]
+                if _i == 0 && self.cheat == Some(super::verify::Cheat::LtzHigh) {
+                    q = Fp::new(1u128 << 126);
+                }
+                dealer.deal(q, t, &mut self.rng);
+            }
+        }
+        let received = self.exchange_dealt(dealer, |s| if s <= t { k } else { 0 }).await?;
+        let mut r = vec![Fp::ZERO; k];
+        for rec in received.iter().take(t + 1) {
+            for (acc, v) in r.iter_mut().zip(rec) {
+                *acc += *v;
+            }
+        }
+        self.push_pairs(LTZ_HIGH, r.clone(), r);
         Ok(())
     }
 }

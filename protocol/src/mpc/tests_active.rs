@@ -274,6 +274,25 @@ fn a_member_with_wrong_prss_shares_never_yields_a_wrong_result() {
 }
 
 #[test]
+fn a_wrapping_comparison_mask_is_caught() {
+    // A contributor of comparison high masks deals 2^100 (c wraps): every op that compares
+    // aborts, and no op is ever wrong.
+    for (op, vals, want) in cases() {
+        for (n, t, who) in [(3, 1, 0), (5, 2, 2)] {
+            match run_active(n, t, &op, &vals, 15, Adversary::Cheat(who, Cheat::LtzHigh), false) {
+                Err(MpcError::Integrity(_)) => {}
+                Ok(got) => {
+                    assert!(matches!(op, Op::Mean | Op::Dot), "{op:?} at n = {n} compares, so it must abort");
+                    let got = scalars(&got);
+                    assert!(close(&got, &want, 1e-5), "{op:?} at n = {n}: a wrong result {got:?} vs {want:?}");
+                }
+                Err(other) => panic!("{op:?} at n = {n}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn a_wrong_input_share_is_caught() {
     for (op, vals, _) in cases() {
         match run_active(5, 2, &op, &vals, 14, Adversary::WrongInput(3), false) {
@@ -381,6 +400,11 @@ fn opened_values_have_no_unmasked_structure() {
     let mut compared = 0;
     for (a, b) in audits[0].iter().zip(&audits[1]) {
         assert_eq!(a.label, b.label);
+        if a.label == "bit-check" {
+            // ρ·S of the comparisons' bit check: the public 0 when everyone is honest
+            assert!(a.values.iter().all(|v| *v == Fp::ZERO));
+            continue;
+        }
         if a.label == "sacrifice" && a.values.first() == Some(&Fp::ZERO) {
             // [S, squares…]: S is the public 0; the squares are random
             for (x, y) in a.values[1..].iter().zip(&b.values[1..]) {

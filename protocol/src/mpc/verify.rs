@@ -69,6 +69,34 @@ impl<T: Transport> Party<T> {
     }
 }
 
+impl<T: Transport> Party<T> {
+    /// Active mode: aborts unless every element of `b` is 0 or 1. One Beaver product per element
+    /// (t_i = b_i(1 − b_i)), a coin γ opened after every t_i is fixed, and a masked zero test of
+    /// S = Σ γ_i·t_i: ρ·S is opened with ρ a fresh random, so it is 0 when every b_i is a
+    /// bit and uniform otherwise (a nonzero S is never shown). Soundness ≤ 2/p.
+    pub(crate) async fn check_bits(&mut self, b: &[Fp]) -> Result<(), MpcError> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        let one_minus: Vec<Fp> = b.iter().map(|x| Fp::ONE - *x).collect();
+        let prods = self.mul(b, &one_minus).await?;
+        let r = self.take_rands(2).await?;
+        // Mask: a coin (a fresh random), opened after the products are fixed.
+        let coin = self.open(&r[..1], self.t, "coin").await?;
+        let mut gamma = StdRng::from_seed(super::prep_active::coin_seed(coin[0]));
+        let s: Fp = prods.iter().map(|p| Fp::random(&mut gamma) * *p).sum();
+        let rs = self.mul(&r[1..2], &[s]).await?;
+        // Mask: ρ·S with ρ fresh: 0 if every value is a bit, uniform otherwise.
+        let v = self.open(&rs, self.t, "bit-check").await?;
+        if v[0] != Fp::ZERO {
+            return Err(MpcError::Integrity(
+                "a comparison's mask was out of range (a contributed mask is wrong)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Ways a test can make one party misbehave (tests and the node's `cheat` feature only).
 #[cfg(any(test, feature = "cheat"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +111,8 @@ pub enum Cheat {
     Output,
     /// Adds 1 to the first of its shares of every batch of PRSS randoms and doubles.
     Prss,
+    /// Contributes 2^126 as its first comparison high mask r'' of every window (2^m·2^126 ≡ 2^(m−1): c wraps).
+    LtzHigh,
 }
 
 #[cfg(any(test, feature = "cheat"))]
@@ -94,6 +124,7 @@ impl Cheat {
             "reshare" => Some(Cheat::Reshare),
             "output" => Some(Cheat::Output),
             "prss" => Some(Cheat::Prss),
+            "ltz-high" => Some(Cheat::LtzHigh),
             _ => None,
         }
     }
