@@ -957,8 +957,11 @@ class Stats:
         return _value_or_key(self._client()._request("stats.corrcoef", params, progress))
 
     def _ttest(self, method: str, params: dict, progress) -> Tuple[float, ...]:
-        # store=True is refused by the node (Error kind ``unsupported``): t is formed at the requester
+        # store=True is refused by the node (Error kind ``unsupported``): t is formed at the requester;
+        # a key would be passed through as the Rust client does
         r = self._client()._request(method, params, progress)
+        if isinstance(r, str):
+            return r  # type: ignore[return-value]
         vals = _expect(r, list, method)
         return tuple(float("nan") if v is None else v for v in vals)
 
