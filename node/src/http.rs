@@ -1,0 +1,143 @@
+//! The `--dashboard`/`--metrics ADDR` listener: an axum router for `/` (the status page), `/metrics`
+//! (Prometheus) and `/healthz`, and who may read them (docs/decisions.md, "Dashboard token").
+//!
+//! Owns: the routes, the token check ([`Gate`]) and the login cookie. On loopback the listener
+//! needs no token (like the Unix socket, anyone who can reach it is on this machine); off loopback
+//! every route but `/healthz` needs the node's client credential (the TCP client API's token: the
+//! cookie in `<data-dir>/rpc.cookie` or `--rpc-token-file`), shown as `Authorization: Bearer …`,
+//! as `?token=…` (which a browser trades for an HttpOnly cookie and a redirect to the bare URL), or
+//! as that cookie. Must never: serve data without the token off loopback, log or echo a token,
+//! or compare tokens other than in constant time ([`TokenDigest`]).
+
+use crate::metrics::{self, Sources};
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use enigma_protocol::credential::TokenDigest;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The cookie a browser keeps after `/?token=…`.
+pub const COOKIE: &str = "enigma_token";
+
+/// How long the page or a scrape may take to build before the listener answers 503.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who may read the listener's routes (other than `/healthz`).
+#[derive(Clone)]
+pub struct Gate {
+    /// `None`: no token (loopback only, [`needs_token`]).
+    pub token: Option<TokenDigest>,
+}
+
+/// Whether a listener on `addr` must ask for the token.
+pub fn needs_token(addr: SocketAddr) -> bool {
+    !addr.ip().to_canonical().is_loopback()
+}
+
+#[derive(Clone)]
+struct App {
+    src: Sources,
+    gate: Arc<Gate>,
+}
+
+pub fn router(src: Sources, gate: Gate) -> Router {
+    let app = App { src, gate: Arc::new(gate) };
+    Router::new()
+        .route("/", get(page))
+        .route("/metrics", get(scrape))
+        .route_layer(middleware::from_fn_with_state(app.clone(), authorize))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: /, /metrics, /healthz\n") })
+        .layer(middleware::map_response(no_store))
+        .with_state(app)
+}
+
+pub async fn serve(listener: TcpListener, src: Sources, gate: Gate) {
+    if let Err(e) = axum::serve(listener, router(src, gate)).await {
+        tracing::warn!(error = %e, "the dashboard listener stopped");
+    }
+}
+
+async fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The token a request shows, if any: the bearer header, then `?token=`, then the cookie.
+fn offered(headers: &HeaderMap, uri: &Uri) -> (Option<String>, bool) {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return (Some(t.trim().to_string()), false);
+    }
+    if let Some(t) = Query::<HashMap<String, String>>::try_from_uri(uri).ok().and_then(|q| q.0.get("token").cloned()) {
+        return (Some(t), true);
+    }
+    for v in headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+        for part in v.split(';') {
+            if let Some((k, t)) = part.trim().split_once('=')
+                && k == COOKIE
+            {
+                return (Some(t.to_string()), false);
+            }
+        }
+    }
+    (None, false)
+}
+
+async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response {
+    let Some(token) = &app.gate.token else {
+        return next.run(req).await;
+    };
+    let (shown, in_query) = offered(req.headers(), req.uri());
+    match shown {
+        Some(t) if token.matches(&t) => {
+            if in_query && req.uri().path() == "/" {
+                // trade the token in the URL (and so in the history) for a cookie
+                let cookie = format!("{COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict");
+                let mut r = Redirect::to("/").into_response();
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    r.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                return r;
+            }
+            next.run(req).await
+        }
+        Some(_) => unauthorized("wrong token"),
+        None => unauthorized("this listener is off loopback: show the node's client API token"),
+    }
+}
+
+fn unauthorized(why: &str) -> Response {
+    let body = format!(
+        "401 unauthorized: {why} (Authorization: Bearer TOKEN, or /?token=TOKEN in a browser; the token is \
+         <data-dir>/rpc.cookie or --rpc-token-file)\n"
+    );
+    let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"enigma\""));
+    r
+}
+
+async fn page(State(app): State<App>) -> Response {
+    match tokio::time::timeout(BUILD_TIMEOUT, metrics::page(&app.src)).await {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the node did not answer in time\n").into_response(),
+    }
+}
+
+async fn scrape(State(app): State<App>) -> Response {
+    match tokio::time::timeout(BUILD_TIMEOUT, metrics::exposition(&app.src)).await {
+        Ok(text) => {
+            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                .into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the node did not answer in time\n").into_response(),
+    }
+}
