@@ -143,7 +143,8 @@ fn off_loopback_every_route_but_healthz_asks_for_the_token() {
 
     assert_eq!(get(&addr, "/healthz"), ("HTTP/1.1 200 OK".to_string(), "ok\n".to_string()), "probes need no token");
     for path in ["/", "/metrics", "/?token=wrong", "/metrics?token=wrong"] {
-        for headers in [vec![], vec!["Authorization: Bearer wrong".to_string()], vec!["Cookie: enigma_token=x".into()]] {
+        for headers in [vec![], vec!["Authorization: Bearer wrong".to_string()], vec!["Cookie: enigma_token=x".into()]]
+        {
             let (status, head, body) = request(&addr, path, &headers);
             assert_eq!(status, "HTTP/1.1 401 Unauthorized", "{path} {headers:?}: {head}");
             assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");

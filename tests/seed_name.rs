@@ -54,7 +54,12 @@ fn log(dir: &Path) -> String {
 }
 
 fn p2p_port(info: &Json) -> String {
-    info["listen"].as_array().unwrap().iter().find_map(|a| a.as_str()?.rsplit_once("/tcp/").map(|(_, p)| p.to_string())).unwrap()
+    info["listen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|a| a.as_str()?.rsplit_once("/tcp/").map(|(_, p)| p.to_string()))
+        .unwrap()
 }
 
 /// Waits until the node in `dir` sees `peer`.

@@ -134,10 +134,8 @@ async fn page(State(app): State<App>) -> Response {
 
 async fn scrape(State(app): State<App>) -> Response {
     match tokio::time::timeout(BUILD_TIMEOUT, metrics::exposition(&app.src)).await {
-        Ok(text) => {
-            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
-                .into_response()
-        }
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+            .into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the node did not answer in time\n").into_response(),
     }
 }

@@ -264,11 +264,7 @@ fn prepare_tcp(data_dir: &Path, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<R
 
 /// The dashboard's token (before the node starts): the TCP client API's when it has one, else the
 /// same credential made for the dashboard alone (a fresh cookie, or `--rpc-token-file`).
-fn dashboard_gate(
-    data_dir: &Path,
-    dash: &Dashboard,
-    tcp: Option<&RpcTcpReady>,
-) -> anyhow::Result<crate::http::Gate> {
+fn dashboard_gate(data_dir: &Path, dash: &Dashboard, tcp: Option<&RpcTcpReady>) -> anyhow::Result<crate::http::Gate> {
     let token = match &dash.auth {
         None => None,
         Some(auth) => Some(match tcp.and_then(|t| t.gate.token.clone()) {
