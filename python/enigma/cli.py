@@ -124,12 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     True
     """
     top = argparse.ArgumentParser(prog="python -m enigma", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    top.add_argument("--socket", default=os.environ.get("ENIGMA_SOCKET"), help="the node's socket path or host:port")
-    top.add_argument("--format", choices=["json", "text"], default="json", help="print JSON (default) or text")
-    top.add_argument("--progress", choices=["auto", "plain", "off"], default="auto", help="progress of computations")
-    top.add_argument("--rpc-cookie", help="over TCP: the file holding the node's token")
-    top.add_argument("--rpc-fingerprint", help="over TCP: TLS, pinning this certificate SHA-256")
-    top.add_argument("--timeout", type=float, default=None, help="seconds a call may take (default: no limit)")
+    _add_global(top, suppress=False)
+    # the global options also after the subcommand, as the Rust CLI takes them (`stats mean K --format text`)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global(common, suppress=True)
     cmds = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
     cmds.required = True
     groups: Dict[str, Any] = {}
@@ -148,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         if method == "gen_key":
             aliases += ["gen-keys", "gen_keys"]
         doc = (inspect.getdoc(f) or "").split("\n\n")[0].replace("\n", " ")
-        sub = parent.add_parser(name if name in TTEST else dashed, aliases=aliases, help=doc, description=doc)
+        sub = parent.add_parser(
+            name if name in TTEST else dashed, aliases=aliases, help=doc, description=doc, parents=[common]
+        )
         sub.set_defaults(method=method)
         if method == "store":
             _add_store(sub)
@@ -165,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
             if method == "stats.histogram":
                 sub.add_argument("--edges", type=_floats, default=None, metavar="E0,E1,…")
     return top
+
+
+def _add_global(p: argparse.ArgumentParser, suppress: bool) -> None:
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    p.add_argument("--socket", default=d(os.environ.get("ENIGMA_SOCKET")), help="the node's socket path or host:port")
+    p.add_argument("--format", choices=["json", "text"], default=d("json"), help="print JSON (default) or text")
+    p.add_argument("--progress", choices=["auto", "plain", "off"], default=d("auto"), help="progress of computations")
+    p.add_argument("--rpc-cookie", default=d(None), help="over TCP: the file holding the node's token")
+    p.add_argument("--rpc-fingerprint", default=d(None), help="over TCP: TLS, pinning this certificate SHA-256")
+    p.add_argument("--timeout", type=float, default=d(None), help="seconds a call may take (default: no limit)")
 
 
 def _add_store(sub: argparse.ArgumentParser) -> None:
@@ -430,7 +442,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as e:
         parser.exit(2, "python -m enigma: error: %s\n" % e)
     except Error as e:
-        sys.stderr.write("python -m enigma: %s\n" % e)
+        sys.stderr.write("python -m enigma: error (%s): %s\n" % (e.kind, e))
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("python -m enigma: interrupted; the node cancels the computation\n")

@@ -148,12 +148,47 @@ class PythonCliOnADevnet(unittest.TestCase):
         self.assertIs(self.ok("set-privkey", "-", stdin=priv + "\n"), True)
         self.assertEqual(self.ok("get-pubkey"), pub)
 
+    def test_the_rust_cli_set_privkey_prompts_without_echo_on_a_terminal(self):
+        pair = self.ok("gen-key")
+        priv, pub = pair["private_key"], pair["public_key"]
+        pid, fd = pty.fork()
+        if pid == 0:  # the child
+            try:
+                os.execv(ENIGMA_BIN, [ENIGMA_BIN, "set-privkey", "--socket", self.sock])
+            finally:
+                os._exit(127)
+        out = b""
+        end = time.monotonic() + 60
+        typed = False
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 1.0)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not typed and b"not echoed" in out:
+                os.write(fd, (priv + "\n").encode())
+                typed = True
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        text = out.decode(errors="replace")
+        self.assertTrue(typed, "no prompt: %r" % text)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, text)
+        self.assertNotIn(priv, text, "the key was echoed")
+        self.assertIn("true", text)
+        self.assertEqual(self.ok("get-pubkey"), pub)
+
     def test_the_rust_cli_progress_bar_on_a_terminal_only(self):
         # a computation long enough to report progress: a 6x6 inverse (the Python client's progress test)
         n = 6
         m = [[(4.0 if i == j else 1.0 / (1 + i + j)) for j in range(n)] for i in range(n)]
         key = self.ok("store", json.dumps(m))
-        argv = [ENIGMA_BIN, "--socket", self.sock, "linalg", "inv", key]
+        argv = [ENIGMA_BIN, "linalg", "inv", key, "--socket", self.sock]
         code, out = under_pty(argv, CALL_TIMEOUT)
         self.assertEqual(code, 0, out)
         self.assertRegex(out, r"\[[=> ]{40}\] \d+/\d+", "the indicatif bar (template [{bar:40}] pos/len) was drawn")
