@@ -177,6 +177,15 @@ fn off_loopback_every_route_but_healthz_asks_for_the_token() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.contains("enigma_peers"), "{body}");
     assert_eq!(request(&addr, "/nope", &bearer).0, "HTTP/1.1 404 Not Found");
+    // a client that never finishes its request head is cut off (the node's bound is 10 s)
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(slow, "GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(25), "the node held a half request {:?}", started.elapsed());
+    assert!(!String::from_utf8_lossy(&rest).contains(peer.as_str()));
 }
 
 #[test]

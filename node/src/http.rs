@@ -1,13 +1,13 @@
 //! The `--dashboard`/`--metrics ADDR` listener: an axum router for `/` (the status page), `/metrics`
 //! (Prometheus) and `/healthz`, and who may read them (docs/decisions.md, "Dashboard token").
 //!
-//! Owns: the routes, the token check ([`Gate`]) and the login cookie. On loopback the listener
+//! Owns: the routes, the token check ([`Gate`]), the login cookie and the connection bounds. On loopback the listener
 //! needs no token (like the Unix socket, anyone who can reach it is on this machine); off loopback
 //! every route but `/healthz` needs the node's client credential (the TCP client API's token: the
 //! cookie in `<data-dir>/rpc.cookie` or `--rpc-token-file`), shown as `Authorization: Bearer …`,
 //! as `?token=…` (which a browser trades for an HttpOnly cookie and a redirect to the bare URL), or
 //! as that cookie. Must never: serve data without the token off loopback, log or echo a token,
-//! or compare tokens other than in constant time ([`TokenDigest`]).
+//! compare tokens other than in constant time ([`TokenDigest`]), or hold a connection without bound.
 
 use crate::metrics::{self, Sources};
 use axum::Router;
@@ -28,6 +28,12 @@ pub const COOKIE: &str = "enigma_token";
 
 /// How long the page or a scrape may take to build before the listener answers 503.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection stays open, keep-alive included.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 64;
 
 /// Who may read the listener's routes (other than `/healthz`).
 #[derive(Clone)]
@@ -59,9 +65,36 @@ pub fn router(src: Sources, gate: Gate) -> Router {
         .with_state(app)
 }
 
+/// Serves `router` on `listener`: HTTP/1.1, at most [`MAX_CONNECTIONS`] at once (more are closed at
+/// once), each bounded in time ([`HEADER_TIMEOUT`] for a request head, [`CONNECTION_TIMEOUT`] in all).
 pub async fn serve(listener: TcpListener, src: Sources, gate: Gate) {
-    if let Err(e) = axum::serve(listener, router(src, gate)).await {
-        tracing::warn!(error = %e, "the dashboard listener stopped");
+    let app = router(src, gate);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("dashboard: too many connections, closing one");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            match tokio::time::timeout(CONNECTION_TIMEOUT, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "dashboard connection"),
+                Err(_) => tracing::debug!("dashboard connection closed after {CONNECTION_TIMEOUT:?}"),
+            }
+            drop(slot);
+        });
     }
 }
 
