@@ -181,11 +181,8 @@ const RUNS: &[(&[&str], &str)] = &[
 fn the_cli_has_a_subcommand_for_every_api_method_with_its_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let (sock, seen) = fake_node(dir.path());
-    let k = "ab";
-    // every method, with every parameter given: (subcommand, method it must call)
     let k = K;
-    let runs = RUNS;
-    for (args, method) in runs {
+    for (args, method) in RUNS {
         let before = seen.lock().unwrap().len();
         let out = cli(&sock, args);
         assert!(out.ok(), "enigma {args:?}: {}", out.stderr);

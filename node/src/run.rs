@@ -426,6 +426,27 @@ mod tests {
     }
 
     #[test]
+    fn dashboard_setups() {
+        let dash = |v: &[&str]| {
+            let a = args(v);
+            let rpc = RpcTcp::from_args(&a)?;
+            Dashboard::from_args(&a, rpc.as_ref())
+        };
+        assert_eq!(dash(&["6655"]).unwrap(), None);
+        let d = dash(&["6655", "--dashboard", "127.0.0.1:9100"]).unwrap().unwrap();
+        assert_eq!(d.auth, None, "loopback: no token");
+        let d = dash(&["6655", "--dashboard", "0.0.0.0:9100"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::Cookie), "off loopback: the cookie");
+        let d = dash(&["6655", "--dashboard", "[::]:9100", "--rpc-token-file", "/t"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::TokenFile("/t".into())), "a token file without --rpc");
+        let d = dash(&["6655", "--metrics", "10.0.0.1:9100", "--rpc", "127.0.0.1:7000"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::Cookie), "the TCP client API's credential");
+        let e = dash(&["6655", "--dashboard", "0.0.0.0:9100", "--rpc", "127.0.0.1:7000", "--rpc-no-auth"]);
+        assert!(e.unwrap_err().to_string().contains("--rpc-no-auth"));
+        assert!(dash(&["6655", "--dashboard", "127.0.0.1:9100", "--rpc-token-file", "/t"]).is_err());
+    }
+
+    #[test]
     fn tcp_client_api_setups() {
         let rpc = |v: &[&str]| RpcTcp::from_args(&args(v));
         assert_eq!(rpc(&["6655"]).unwrap(), None);
