@@ -1,4 +1,4 @@
-//! Command-line interface: running a node (`enigma 6655`, `enigma <seed-ip> 6655`), the local devnet,
+//! Command-line interface: running a node (`enigma 6655`, `enigma <seed-ip|seed-name> 6655`), the local devnet,
 //! the client commands, and the benchmarks.
 //!
 //! Owns: argument definitions and their documentation. Must never: do work (see `run`, `devnet`,

@@ -1,6 +1,6 @@
 //! Running one node: command line → configuration → actors → client socket, until a signal stops it.
 //!
-//! Owns: the meaning of `enigma 6655` and `enigma <seed-ip> 6655` (DESIGN §6), the data directory
+//! Owns: the meaning of `enigma 6655` and `enigma <seed-ip|seed-name> 6655` (DESIGN §6), the data directory
 //! layout seen from outside (`enigma.sock`, `node.json` with the peer id, addresses and the client
 //! API's certificate fingerprint), which TCP client API setups are allowed ([`RpcTcp::from_args`]:
 //! a token unless `--rpc-no-auth` on loopback, TLS off loopback), logging setup and shutdown. Must
