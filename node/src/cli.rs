@@ -66,9 +66,14 @@ pub struct RunArgs {
     /// 127.0.0.1:9100 (port 0: any free port, written to node.json). Off loopback (e.g. 0.0.0.0:9100)
     /// every route but /healthz asks for the node's client API token (the cookie in
     /// <data-dir>/rpc.cookie, or --rpc-token-file): `Authorization: Bearer TOKEN`, or /?token=TOKEN
-    /// in a browser (traded for a cookie). Plain HTTP: off loopback, keep it on a private network.
+    /// in a browser (traded for a cookie). Plain HTTP unless --dashboard-tls.
     #[arg(long, alias = "dashboard", value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Serve the dashboard over TLS (HTTPS) with the node's self-signed certificate, the one of
+    /// --rpc-tls (rpc-tls.key, rpc-tls.crt in the data directory; its SHA-256 fingerprint is printed
+    /// at start and written to node.json), so that the token does not cross the network in the clear.
+    #[arg(long, requires = "metrics")]
+    pub dashboard_tls: bool,
     /// Serve the TCP client API over TLS, with a self-signed certificate kept in the data directory
     /// (rpc-tls.key, rpc-tls.crt); clients pin its SHA-256 fingerprint, which the node prints at start
     /// and writes to node.json. Required when --rpc is not a loopback address.

@@ -6,7 +6,7 @@
 //! every route but `/healthz` needs the node's client credential (the TCP client API's token: the
 //! cookie in `<data-dir>/rpc.cookie` or `--rpc-token-file`), shown as `Authorization: Bearer …`,
 //! as `?token=…` (which a browser trades for an HttpOnly cookie and a redirect to the bare URL), or
-//! as that cookie. Must never: serve data without the token off loopback, log or echo a token,
+//! as that cookie. With `--dashboard-tls` it is HTTPS, with the certificate of `--rpc-tls`. Must never: serve data without the token off loopback, log or echo a token,
 //! compare tokens other than in constant time ([`TokenDigest`]), or hold a connection without bound.
 
 use crate::metrics::{self, Sources};
@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The cookie a browser keeps after `/?token=…`.
 pub const COOKIE: &str = "enigma_token";
@@ -65,9 +66,10 @@ pub fn router(src: Sources, gate: Gate) -> Router {
         .with_state(app)
 }
 
-/// Serves `router` on `listener`: HTTP/1.1, at most [`MAX_CONNECTIONS`] at once (more are closed at
-/// once), each bounded in time ([`HEADER_TIMEOUT`] for a request head, [`CONNECTION_TIMEOUT`] in all).
-pub async fn serve(listener: TcpListener, src: Sources, gate: Gate) {
+/// Serves the routes on `listener` (over TLS with `tls`): HTTP/1.1, at most [`MAX_CONNECTIONS`] at
+/// once (more are closed at once), each bounded in time ([`HEADER_TIMEOUT`] for the TLS handshake and
+/// for a request head, [`CONNECTION_TIMEOUT`] in all).
+pub async fn serve(listener: TcpListener, src: Sources, gate: Gate, tls: Option<TlsAcceptor>) {
     let app = router(src, gate);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -83,18 +85,36 @@ pub async fn serve(listener: TcpListener, src: Sources, gate: Gate) {
             tracing::debug!("dashboard: too many connections, closing one");
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let app = app.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            match tokio::time::timeout(CONNECTION_TIMEOUT, conn).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(error = %e, "dashboard connection"),
-                Err(_) => tracing::debug!("dashboard connection closed after {CONNECTION_TIMEOUT:?}"),
+            let served = tokio::time::timeout(CONNECTION_TIMEOUT, async move {
+                match tls {
+                    None => serve_connection(stream, app).await,
+                    Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, app).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "dashboard TLS handshake"),
+                        Err(_) => tracing::debug!("dashboard TLS handshake timed out"),
+                    },
+                }
+            });
+            if served.await.is_err() {
+                tracing::debug!("dashboard connection closed after {CONNECTION_TIMEOUT:?}");
             }
             drop(slot);
         });
+    }
+}
+
+async fn serve_connection<T>(io: T, app: Router)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    if let Err(e) = http.serve_connection(hyper_util::rt::TokioIo::new(io), service).await {
+        tracing::debug!(error = %e, "dashboard connection");
     }
 }
 

@@ -129,6 +129,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dashboard {
     pub addr: SocketAddr,
+    /// HTTPS with the node's certificate (`--dashboard-tls`).
+    pub tls: bool,
     /// Off loopback: where its token comes from (the TCP client API's credential); `None` on loopback.
     pub auth: Option<RpcAuth>,
 }
@@ -138,7 +140,7 @@ impl Dashboard {
     pub fn from_args(args: &RunArgs, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<Dashboard>> {
         let Some(addr) = args.metrics else { return Ok(None) };
         if !crate::http::needs_token(addr) {
-            return Ok(Some(Dashboard { addr, auth: None }));
+            return Ok(Some(Dashboard { addr, tls: args.dashboard_tls, auth: None }));
         }
         let auth = match rpc.map(|r| &r.auth) {
             Some(RpcAuth::None) => bail!(
@@ -153,7 +155,7 @@ impl Dashboard {
                 None => RpcAuth::Cookie,
             },
         };
-        Ok(Some(Dashboard { addr, auth: Some(auth) }))
+        Ok(Some(Dashboard { addr, tls: args.dashboard_tls, auth: Some(auth) }))
     }
 }
 
@@ -291,6 +293,15 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, dashboard: Option<Dashb
         Some(d) => Some(dashboard_gate(&data_dir, d, tcp_ready.as_ref())?),
         None => None,
     };
+    let dash_tls = match &dashboard {
+        Some(d) if d.tls => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+            let id = tls::load_or_create(&data_dir)?;
+            Some((id.acceptor, id.fingerprint))
+        }
+        _ => None,
+    };
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {
@@ -336,10 +347,15 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, dashboard: Option<Dashb
                 .with_context(|| format!("binding the dashboard listener on {addr}"))?;
             let bound = l.local_addr()?;
             let auth = if gate.token.is_some() { "token" } else { "none (loopback)" };
-            tracing::info!(addr = %bound, auth, "dashboard, /metrics and /healthz on http://{bound}/");
             let sources = crate::metrics::Sources { rpc: ctx, ledger: handles.ledger.clone() };
-            actix_rt::spawn(crate::http::serve(l, sources, gate));
-            Some((bound, d.auth.is_some()))
+            let (acceptor, fp) = match dash_tls {
+                Some((a, fp)) => (Some(a), Some(fp)),
+                None => (None, None),
+            };
+            let scheme = if acceptor.is_some() { "https" } else { "http" };
+            tracing::info!(addr = %bound, auth, fingerprint = ?fp, "dashboard, /metrics and /healthz on {scheme}://{bound}/");
+            actix_rt::spawn(crate::http::serve(l, sources, gate, acceptor));
+            Some(DashInfo { addr: bound, token: d.auth.is_some(), fingerprint: fp })
         }
         _ => None,
     };
@@ -373,13 +389,20 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, dashboard: Option<Dashb
     Ok(())
 }
 
+/// The dashboard as bound, for node.json.
+struct DashInfo {
+    addr: SocketAddr,
+    token: bool,
+    fingerprint: Option<String>,
+}
+
 fn write_info(
     dir: &Path,
     peer: &str,
     listen: &[Multiaddr],
     socket: &Path,
     rpc: Option<(SocketAddr, &RpcAuth, Option<&str>)>,
-    metrics: Option<(SocketAddr, bool)>,
+    metrics: Option<DashInfo>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
@@ -389,8 +412,9 @@ fn write_info(
         "rpc_auth": rpc.map(|(_, auth, _)| auth.name()),
         "rpc_cookie": rpc.filter(|(_, auth, _)| **auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
         "rpc_tls_fingerprint": rpc.and_then(|(_, _, fp)| fp),
-        "metrics": metrics.map(|(a, _)| a.to_string()),
-        "metrics_auth": metrics.map(|(_, token)| if token { "token" } else { "none" }),
+        "metrics": metrics.as_ref().map(|m| m.addr.to_string()),
+        "metrics_auth": metrics.as_ref().map(|m| if m.token { "token" } else { "none" }),
+        "metrics_tls_fingerprint": metrics.as_ref().and_then(|m| m.fingerprint.clone()),
         "pid": std::process::id(),
     });
     let tmp = dir.join(format!("{INFO_FILE}.tmp"));

@@ -76,12 +76,13 @@ class Manifests(unittest.TestCase):
             self.assertTrue({"requests", "limits"} <= set(c["resources"]), name)
             ports = {p["name"]: p["containerPort"] for p in c["ports"]}
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                self.assertEqual(c[probe]["httpGet"], {"path": "/healthz", "port": "metrics"}, name)
+                self.assertEqual(c[probe]["httpGet"], {"path": "/healthz", "port": "metrics", "scheme": "HTTPS"}, name)
             self.assertEqual(ports["metrics"], 9100, name)
             # the dashboard listens off loopback (the kubelet probes the pod IP), so it needs the token
             args = c["args"]
             self.assertEqual(args[args.index("--dashboard") + 1], "0.0.0.0:%d" % ports["metrics"], name)
             self.assertEqual(args[args.index("--rpc-token-file") + 1], "/secrets/token", name)
+            self.assertIn("--dashboard-tls", args, "the token does not cross the cluster network in the clear")
             mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
             self.assertEqual(mounts, {"data": "/data", "token": "/secrets"}, name)
             (vol,) = pod["volumes"]
