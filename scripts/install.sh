@@ -35,3 +35,6 @@ echo "python client installed in .venv"
 # the offline schema validator of deploy/k8s (python/tests/test_k8s.py skips without it)
 .venv/bin/python -m pip install --quiet kubernetes-validate \
   || echo "kubernetes-validate unavailable: the Kubernetes manifest tests will be SKIPPED"
+# the type check of the package (python/tests/test_mypy.py skips without it)
+.venv/bin/python -m pip install --quiet mypy \
+  || echo "mypy unavailable: the type check of the Python package will be SKIPPED"

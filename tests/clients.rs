@@ -137,47 +137,52 @@ fn api_table() -> BTreeMap<String, BTreeSet<String>> {
     METHODS.iter().map(|m| (m.name.to_string(), m.params.iter().map(|p| p.to_string()).collect())).collect()
 }
 
+/// A stand-in key for the coverage runs.
+const K: &str = "ab";
+
+/// Every method, with every parameter given: (subcommand, method it must call). The Rust CLI and the
+/// Python CLI (`python -m enigma`) both run this list.
+const RUNS: &[(&[&str], &str)] = &[
+    (&["gen-key"], "gen_key"),
+    (&["get-pubkey"], "get_pubkey"),
+    (&["get-address"], "get_address"),
+    (&["set-privkey", "01"], "set_privkey"),
+    (&["store", "\"s\"", "--as", "string"], "store"),
+    (&["load", K], "load"),
+    (&["delete", K], "delete"),
+    (&["pair", "1A", "--key", K, "--level", "compute", "--min-count", "5"], "pair"),
+    (&["revoke", "1A", "--key", K, "--level", "load"], "revoke"),
+    (&["policy"], "policy"),
+    (&["ledger-tx", "00"], "ledger_tx"),
+    (&["access-log", K], "access_log"),
+    (&["stats", "max", K, K, "--store"], "stats.max"),
+    (&["stats", "min", K, "--store"], "stats.min"),
+    (&["stats", "mean", K, "--store"], "stats.mean"),
+    (&["stats", "var", K, K, "--store"], "stats.var"),
+    (&["stats", "std", K, "--store"], "stats.std"),
+    (&["stats", "linregress", K, K, "--store"], "stats.linregress"),
+    (&["stats", "cov", K, "--rowvar", "false", "--ddof", "0", "--store"], "stats.cov"),
+    (&["stats", "corrcoef", K, "--store"], "stats.corrcoef"),
+    (&["stats", "ttest_1samp", K, "-1.5", "--store"], "stats.ttest_1samp"),
+    (&["stats", "ttest_ind", K, K, "--equal-var", "true", "--store"], "stats.ttest_ind"),
+    (&["stats", "ttest_rel", K, K, "--store"], "stats.ttest_rel"),
+    (&["stats", "lstsq", K, K, "--intercept", "--store"], "stats.lstsq"),
+    (&["stats", "histogram", K, K, "--bins", "4", "--range", "-1", "1", "--store"], "stats.histogram"),
+    (&["linalg", "dot", K, K, "--store"], "linalg.dot"),
+    (&["linalg", "inv", K, "--store"], "linalg.inv"),
+    (&["peers"], "peers"),
+    (&["status"], "status"),
+    (&["manifest", K], "manifest"),
+    (&["cancel", "op"], "cancel"),
+    (&["custody-keys"], "custody_keys"),
+];
+
 #[test]
 fn the_cli_has_a_subcommand_for_every_api_method_with_its_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let (sock, seen) = fake_node(dir.path());
-    let k = "ab";
-    // every method, with every parameter given: (subcommand, method it must call)
-    let runs: &[(&[&str], &str)] = &[
-        (&["gen-key"], "gen_key"),
-        (&["get-pubkey"], "get_pubkey"),
-        (&["get-address"], "get_address"),
-        (&["set-privkey", "01"], "set_privkey"),
-        (&["store", "\"s\"", "--as", "string"], "store"),
-        (&["load", k], "load"),
-        (&["delete", k], "delete"),
-        (&["pair", "1A", "--key", k, "--level", "compute", "--min-count", "5"], "pair"),
-        (&["revoke", "1A", "--key", k, "--level", "load"], "revoke"),
-        (&["policy"], "policy"),
-        (&["ledger-tx", "00"], "ledger_tx"),
-        (&["access-log", k], "access_log"),
-        (&["stats", "max", k, k, "--store"], "stats.max"),
-        (&["stats", "min", k, "--store"], "stats.min"),
-        (&["stats", "mean", k, "--store"], "stats.mean"),
-        (&["stats", "var", k, k, "--store"], "stats.var"),
-        (&["stats", "std", k, "--store"], "stats.std"),
-        (&["stats", "linregress", k, k, "--store"], "stats.linregress"),
-        (&["stats", "cov", k, "--rowvar", "false", "--ddof", "0", "--store"], "stats.cov"),
-        (&["stats", "corrcoef", k, "--store"], "stats.corrcoef"),
-        (&["stats", "ttest_1samp", k, "-1.5", "--store"], "stats.ttest_1samp"),
-        (&["stats", "ttest_ind", k, k, "--equal-var", "true", "--store"], "stats.ttest_ind"),
-        (&["stats", "ttest_rel", k, k, "--store"], "stats.ttest_rel"),
-        (&["stats", "lstsq", k, k, "--intercept", "--store"], "stats.lstsq"),
-        (&["stats", "histogram", k, k, "--bins", "4", "--range", "-1", "1", "--store"], "stats.histogram"),
-        (&["linalg", "dot", k, k, "--store"], "linalg.dot"),
-        (&["linalg", "inv", k, "--store"], "linalg.inv"),
-        (&["peers"], "peers"),
-        (&["status"], "status"),
-        (&["manifest", k], "manifest"),
-        (&["cancel", "op"], "cancel"),
-        (&["custody-keys"], "custody_keys"),
-    ];
-    for (args, method) in runs {
+    let k = K;
+    for (args, method) in RUNS {
         let before = seen.lock().unwrap().len();
         let out = cli(&sock, args);
         assert!(out.ok(), "enigma {args:?}: {}", out.stderr);
@@ -201,6 +206,60 @@ fn the_cli_has_a_subcommand_for_every_api_method_with_its_arguments() {
     cli_fails(&sock, &["linalg", "dot", k], "required");
     cli_fails(&sock, &["stats", "mean"], "required");
     cli_fails(&sock, &["linalg", "inv", k, k], "unexpected argument");
+}
+
+/// Runs `python -m enigma` (the Python CLI, no binary on PATH) with a deadline.
+fn py_cli(socket: &str, args: &[&str]) -> Out {
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("python3")
+        .args(["-m", "enigma", "--socket", socket])
+        .args(args)
+        .env("PYTHONPATH", format!("{REPO}/python"))
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 (the Python client's tests need it too)");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_python_cli_has_the_rust_clis_subcommands_and_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, seen) = fake_node(dir.path());
+    for (args, method) in RUNS {
+        let before = seen.lock().unwrap().len();
+        let out = py_cli(&sock, args);
+        assert!(out.ok(), "python -m enigma {args:?}: {}", out.stderr);
+        assert!(
+            serde_json::from_str::<Json>(&out.stdout).is_ok(),
+            "python -m enigma {args:?} prints JSON: {}",
+            out.stdout
+        );
+        assert!(seen.lock().unwrap().contains_key(*method), "python -m enigma {args:?} did not call {method}");
+        assert!(seen.lock().unwrap().len() > before, "python -m enigma {args:?}: {method} was called before");
+        if args.len() == 1 && method.contains('_') {
+            assert!(py_cli(&sock, &[method]).ok(), "python -m enigma {method}");
+        }
+    }
+    assert_eq!(*seen.lock().unwrap(), api_table(), "the Python CLI's subcommands and api::METHODS differ");
+    assert!(py_cli(&sock, &["gen-keys"]).ok(), "the gen-keys alias");
+    // wrong arity and unknown subcommands are refused before anything is sent, with exit code 2
+    for (args, want) in [
+        (&["stats", "linregress", K][..], "required"),
+        (&["linalg", "dot", K], "required"),
+        (&["stats", "mean"], "required"),
+        (&["linalg", "inv", K, K], "unrecognized arguments"),
+        (&["no-such-method"], "invalid choice"),
+    ] {
+        let out = py_cli(&sock, args);
+        assert_eq!(out.code, Some(2), "python -m enigma {args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "python -m enigma {args:?}: {:?} should say {want:?}", out.stderr);
+    }
 }
 
 #[test]

@@ -1005,6 +1005,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
+/// GET `path` on a published port, with a bearer token or none: (status line, body).
+fn http_get(ep: &str, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ep).unwrap_or_else(|e| panic!("connect {ep}: {e}"));
+    s.set_read_timeout(Some(REQUEST_LIMIT)).unwrap();
+    s.set_write_timeout(Some(REQUEST_LIMIT)).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {ep}\r\nConnection: close\r\n{auth}\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap_or_else(|e| panic!("GET {path} on {ep}: {e}"));
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {raw:?}"));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
 #[test]
 #[ignore = "container suite: needs a Docker engine; scripts/test.sh runs it when `docker info` works"]
 fn compose_file_brings_up_five_nodes_usable_from_the_host() {
@@ -1022,12 +1036,12 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
     // the compose file's defaults (172.28.0.0/24, port 7000) may be taken here: override them
     let (base, bits) = free_subnet(&format!("{prefix}-probe"));
     let port = free_port();
+    let metrics_port = free_port();
     let env: Vec<(String, String)> = vec![
         ("ENIGMA_IMAGE".into(), image),
         ("ENIGMA_SUBNET".into(), format!("{base}/{bits}")),
-        ("ENIGMA_IP_RANGE".into(), format!("{}/{}", nth(base, 1 << (31 - bits)), bits + 1)),
-        ("ENIGMA_SEED_IP".into(), nth(base, 10).to_string()),
         ("ENIGMA_RPC_PORT".into(), port.to_string()),
+        ("ENIGMA_METRICS_PORT".into(), metrics_port.to_string()),
     ];
     let mut cmd = compose.clone();
     cmd.extend(["-p".to_string(), format!("{prefix}c"), "-f".to_string(), format!("{REPO}/docker/compose.yml")]);
@@ -1087,6 +1101,24 @@ fn compose_file_brings_up_five_nodes_usable_from_the_host() {
         assert!(out.ok, "enigma load {key} --socket {ep}: {}", out.stderr);
         let shown: Json = serde_json::from_str(&out.stdout).expect("JSON");
         assert_eq!(shown, data);
+    });
+
+    step("compose: node0's dashboard port on the host asks for the token, /healthz does not", || {
+        let node0 = compose_run(&["ps", "-q", "node0"]).trim().to_string();
+        let token = exec_in(&node0, &["rpc-env"])
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("ENIGMA_RPC_TOKEN=").map(str::to_string))
+            .expect("rpc-env prints the token");
+        let ep = format!("127.0.0.1:{metrics_port}");
+        let (status, body) = http_get(&ep, "/healthz", None);
+        assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", "ok\n"));
+        let (status, body) = http_get(&ep, "/metrics", None);
+        assert_eq!(status, "HTTP/1.1 401 Unauthorized", "{body}");
+        assert!(!body.contains("enigma_peers"), "{body}");
+        let (status, body) = http_get(&ep, "/metrics", Some(&token));
+        assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+        assert!(body.lines().any(|l| l == format!("enigma_peers {}", NODES - 1)), "{body}");
     });
 
     step("compose: down -v removes everything", || {

@@ -94,7 +94,7 @@ fn the_dashboard_in_headless_chromium() {
     assert!(dom.contains(&c.nodes[0].peer_id), "the node's own peer id: {dom}");
     assert!(dom.contains(&k.to_string()), "the key just stored ({k}): {dom}");
     assert!(dom.contains("<td>stats.mean</td><td>ok</td><td>1</td>"), "the session just run, on one key: {dom}");
-    assert!(dom.contains("<td id=\"security\">semi-honest</td>"), "{dom}");
+    assert!(dom.contains("<td id=\"security\">active</td>"), "the default MPC security mode: {dom}");
     assert!(dom.contains(&grantee), "the grant just made: {dom}");
     assert!(dom.contains("Its keys held here (1)") && dom.contains("access log: <code"), "{dom}");
 
@@ -115,4 +115,35 @@ fn the_dashboard_in_headless_chromium() {
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a PNG of some size: {} bytes", png.len());
     println!("screenshot: {}", shot.display());
+}
+
+/// Off loopback, a browser logs in with `/?token=`: the node sets a cookie and redirects to the bare
+/// page, which Chromium then loads with the cookie (no token in the URL it ends on).
+#[test]
+fn off_loopback_a_browser_logs_in_with_the_token() {
+    let bin = match chromium() {
+        Ok(b) => b,
+        Err(why) => {
+            println!("SKIPPED: no Chromium: {why}");
+            return;
+        }
+    };
+    let c = Cluster::start(Opts { nodes: 1, group_size: 3, extra: vec!["--dashboard".into(), "0.0.0.0:0".into()] });
+    let info = c.nodes[0].info();
+    let port = info["metrics"].as_str().unwrap().rsplit_once(':').unwrap().1.to_string();
+    let token = std::fs::read_to_string(c.nodes[0].dir.join("rpc.cookie")).unwrap().trim().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let dump =
+        |url: &str| run_chromium(&bin, tmp.path(), &["--virtual-time-budget=2000".into(), "--dump-dom".into()], url);
+    let refused = dump(&format!("http://127.0.0.1:{port}/"));
+    assert!(refused.contains("401 unauthorized") && !refused.contains(&c.nodes[0].peer_id), "{refused}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let dom = loop {
+        let dom = dump(&format!("http://127.0.0.1:{port}/?token={token}"));
+        if dom.contains("</html>") && dom.contains("peer_id") || Instant::now() > deadline {
+            break dom;
+        }
+    };
+    assert!(dom.contains("<title>Enigma node</title>") && dom.contains(&c.nodes[0].peer_id), "{dom}");
+    assert!(!dom.contains(&token), "the page does not show the token");
 }

@@ -1,4 +1,4 @@
-//! Command-line interface: running a node (`enigma 6655`, `enigma <seed-ip> 6655`), the local devnet,
+//! Command-line interface: running a node (`enigma 6655`, `enigma <seed-ip|seed-name> 6655`), the local devnet,
 //! the client commands, and the benchmarks.
 //!
 //! Owns: argument definitions and their documentation. Must never: do work (see `run`, `devnet`,
@@ -44,8 +44,9 @@ pub struct Cli {
 /// Running a node.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// PORT to start a seed node on, or the seed's IP address when joining (then PORT follows).
-    #[arg(value_name = "SEED_IP | PORT")]
+    /// PORT to start a seed node on, or the seed's IP address or host name when joining (then PORT
+    /// follows); a name is resolved from /etc/hosts and /etc/resolv.conf (e.g. seed-0.enigma).
+    #[arg(value_name = "SEED_HOST | PORT")]
     pub first: Option<String>,
     /// The seed's port when joining.
     #[arg(value_name = "PORT")]
@@ -61,10 +62,18 @@ pub struct RunArgs {
     /// the one in --rpc-token-file. A non-loopback address needs --rpc-tls.
     #[arg(long)]
     pub rpc: Option<SocketAddr>,
-    /// Serve Prometheus metrics (/metrics), a status page (/) and /healthz on this address; loopback
-    /// only (no authentication yet), e.g. 127.0.0.1:9100 (port 0: any free port, written to node.json).
+    /// Serve the dashboard (/), Prometheus metrics (/metrics) and /healthz on this address, e.g.
+    /// 127.0.0.1:9100 (port 0: any free port, written to node.json). Off loopback (e.g. 0.0.0.0:9100)
+    /// every route but /healthz asks for the node's client API token (the cookie in
+    /// <data-dir>/rpc.cookie, or --rpc-token-file): `Authorization: Bearer TOKEN`, or /?token=TOKEN
+    /// in a browser (traded for a cookie). Plain HTTP unless --dashboard-tls.
     #[arg(long, alias = "dashboard", value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Serve the dashboard over TLS (HTTPS) with the node's self-signed certificate, the one of
+    /// --rpc-tls (rpc-tls.key, rpc-tls.crt in the data directory; its SHA-256 fingerprint is printed
+    /// at start and written to node.json), so that the token does not cross the network in the clear.
+    #[arg(long, requires = "metrics")]
+    pub dashboard_tls: bool,
     /// Serve the TCP client API over TLS, with a self-signed certificate kept in the data directory
     /// (rpc-tls.key, rpc-tls.crt); clients pin its SHA-256 fingerprint, which the node prints at start
     /// and writes to node.json. Required when --rpc is not a loopback address.

@@ -245,26 +245,28 @@ fn gen_key_to_file(s: &mut Session, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The key for `set-privkey`: from --file, from stdin (`-`, or no argument when stdin is not a
-/// terminal), or (kept for compatibility, warned about) from the argument.
+/// The key for `set-privkey`: from --file, from stdin (`-` or no argument; on a terminal a prompt
+/// that does not echo), or (kept for compatibility, warned about) from the argument.
 fn read_privkey(arg: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
     use std::io::Read;
     let text = match (arg.as_deref(), file) {
         (_, Some(path)) => {
             std::fs::read_to_string(path).with_context(|| format!("reading the key from {}", path.display()))?
         }
-        (Some("-"), None) => read_stdin()?,
-        (Some(key), None) => {
+        (Some("-"), None) if !std::io::stdin().is_terminal() => read_stdin()?,
+        (Some(key), None) if key != "-" => {
             eprintln!(
                 "enigma: warning: a private key given as an argument lands in your shell history and in the \
                  process list; use `set-privkey < FILE`, `--file FILE` or `-` (stdin) instead, and consider this key exposed"
             );
             key.to_string()
         }
-        (None, None) if std::io::stdin().is_terminal() => bail!(
-            "set-privkey: give the key on stdin (`enigma set-privkey < FILE`, or `-` and paste it) or with --file FILE"
-        ),
-        (None, None) => read_stdin()?,
+        // on a terminal: prompt, without echo (rpassword reads /dev/tty with echo off)
+        (None, None) | (Some("-"), None) if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password("private key (hex or WIF, not echoed): ")
+                .context("reading the key from the terminal")?
+        }
+        (_, None) => read_stdin()?,
     };
     fn read_stdin() -> anyhow::Result<String> {
         let mut t = String::new();

@@ -7,7 +7,9 @@ mod client_cmd;
 mod datafile;
 mod demo;
 mod devnet;
+mod http;
 mod metrics;
+mod resolve;
 mod rpc;
 mod run;
 

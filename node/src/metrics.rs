@@ -1,13 +1,12 @@
-//! Prometheus metrics and a small status page, served on the opt-in `--metrics ADDR` listener
-//! (loopback only: it has no authentication).
+//! Prometheus metrics and the status page that the `--dashboard`/`--metrics ADDR` listener serves
+//! (the listener itself, with its token, is [`crate::http`]).
 //!
 //! Owns: the counters the client API feeds (calls and latency per method; computations started, by
 //! outcome, and their duration per op), the gauges read from the node's status at each scrape (peers,
 //! shares held and pending, banned peers, uptime), the last computations for the page (with custody
-//! and this identity's grants), and a GET-only
-//! HTTP/1.1 responder for `/metrics` (OpenMetrics text, `prometheus-client`), `/healthz` and `/`
-//! (HTML that refreshes itself). Must never: hold a connection or a request head without bound, or
-//! show anything secret (the status it reads has public keys only).
+//! and this identity's grants), the OpenMetrics text (`prometheus-client`) and the page's HTML.
+//! Must never: do HTTP or authentication (that is [`crate::http`]), or show anything secret (the
+//! status it reads has public keys only).
 
 use crate::rpc::dispatch::RpcCtx;
 use enigma_actors::ledger::{Chains, Inventory, Ledger};
@@ -22,8 +21,6 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 type Labels = Vec<(&'static str, String)>;
 type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
@@ -198,17 +195,6 @@ impl Metrics {
     }
 }
 
-/// Refuses a listener address off loopback: the page and the metrics have no authentication yet.
-pub fn check_addr(addr: std::net::SocketAddr) -> Result<(), String> {
-    if addr.ip().is_loopback() {
-        return Ok(());
-    }
-    Err(format!(
-        "--metrics {addr}: the metrics listener has no authentication, so it listens on loopback only \
-         (e.g. --metrics 127.0.0.1:9100)"
-    ))
-}
-
 /// What the pages read: the client API's context and the ledger.
 #[derive(Clone)]
 pub struct Sources {
@@ -216,70 +202,10 @@ pub struct Sources {
     pub ledger: actix::Addr<Ledger>,
 }
 
-pub async fn serve(listener: TcpListener, src: Sources) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let src = src.clone();
-                actix_rt::spawn(async move {
-                    if tokio::time::timeout(Duration::from_secs(10), respond(stream, &src)).await.is_err() {
-                        tracing::debug!("metrics request timed out");
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-const MAX_HEAD: usize = 8 << 10;
-
-async fn respond(mut stream: TcpStream, src: &Sources) {
-    let ctx = &src.rpc;
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-        if head.len() > MAX_HEAD {
-            let _ = write(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"too large\n").await;
-            return;
-        }
-    }
-    let line = String::from_utf8_lossy(&head);
-    let mut parts = line.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    if method != "GET" && method != "HEAD" {
-        let _ = write(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n").await;
-        return;
-    }
-    let (status, ctype, body) = match path {
-        "/healthz" => ("200 OK", "text/plain", b"ok\n".to_vec()),
-        "/metrics" => {
-            refresh(src).await;
-            ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", ctx.metrics.encode().into_bytes())
-        }
-        "/" => ("200 OK", "text/html; charset=utf-8", page(src).await.into_bytes()),
-        _ => ("404 Not Found", "text/plain", b"not found: /, /metrics, /healthz\n".to_vec()),
-    };
-    let body = if method == "HEAD" { Vec::new() } else { body };
-    let _ = write(&mut stream, status, ctype, &body).await;
-}
-
-async fn write(stream: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.shutdown().await
+/// The OpenMetrics exposition, with the gauges read now.
+pub async fn exposition(src: &Sources) -> String {
+    refresh(src).await;
+    src.rpc.metrics.encode()
 }
 
 async fn status(ctx: &RpcCtx) -> Option<front::NodeStatus> {
@@ -339,14 +265,12 @@ fn custody_bytes(keys: &serde_json::Value) -> u64 {
     keys.as_array().map(|ks| ks.iter().filter_map(|k| k["bytes"].as_u64()).sum()).unwrap_or(0)
 }
 
-/// The MPC security model the node runs: semi-honest only today (docs/threat-model.md).
-const SECURITY_MODE: &str = "semi-honest";
-
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-async fn page(src: &Sources) -> String {
+/// The status page (HTML that refreshes itself every 5 s).
+pub async fn page(src: &Sources) -> String {
     let ctx = &src.rpc;
     let uptime = ctx.metrics.started.elapsed().as_secs();
     let mut h = String::from(
@@ -365,13 +289,14 @@ async fn page(src: &Sources) -> String {
                  <tr><th>listen</th><td><code>{}</code></td></tr>\
                  <tr><th>version</th><td id=\"version\">{}</td></tr>\
                  <tr><th>uptime</th><td id=\"uptime\">{uptime} s</td></tr>\
-                 <tr><th>MPC security</th><td id=\"security\">{SECURITY_MODE}</td></tr>\
+                 <tr><th>MPC security</th><td id=\"security\">{}</td></tr>\
                  <tr><th>shares held</th><td id=\"held\">{}</td></tr>\
                  <tr><th>shares pending</th><td id=\"pending\">{}</td></tr></table>",
                 esc(&s.peer_id),
                 esc(&s.address),
                 esc(&s.listen.join(" ")),
                 esc(&s.version),
+                esc(&s.mpc_security),
                 s.held_shares,
                 s.pending_shares
             );

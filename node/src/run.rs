@@ -1,6 +1,6 @@
 //! Running one node: command line → configuration → actors → client socket, until a signal stops it.
 //!
-//! Owns: the meaning of `enigma 6655` and `enigma <seed-ip> 6655` (DESIGN §6), the data directory
+//! Owns: the meaning of `enigma 6655` and `enigma <seed-ip|seed-name> 6655` (DESIGN §6), the data directory
 //! layout seen from outside (`enigma.sock`, `node.json` with the peer id, addresses and the client
 //! API's certificate fingerprint), which TCP client API setups are allowed ([`RpcTcp::from_args`]:
 //! a token unless `--rpc-no-auth` on loopback, TLS off loopback), logging setup and shutdown. Must
@@ -15,7 +15,7 @@ use enigma_actors::network::GetView;
 use enigma_actors::system::{self, NodeConfig};
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,30 +30,40 @@ pub fn init_logging(filter: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }
 
+/// The seed as given: an IP address or a host name ([`crate::resolve`]), and its port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    pub host: String,
+    pub port: u16,
+}
+
 /// Seed (if joining) and own port from the positional arguments.
-pub fn parse_positional(args: &RunArgs) -> anyhow::Result<(Option<SocketAddr>, u16)> {
+pub fn parse_positional(args: &RunArgs) -> anyhow::Result<(Option<Seed>, u16)> {
     let parse_port = |s: &str| -> anyhow::Result<u16> {
         s.parse::<u16>().with_context(|| format!("{s:?} is not a port number (1-65535)"))
     };
-    let parse_ip = |s: &str| -> anyhow::Result<IpAddr> {
-        if s == "localhost" {
-            return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let parse_host = |s: &str| -> anyhow::Result<String> {
+        let name_ok = !s.is_empty()
+            && s.len() <= 253
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        if s.parse::<IpAddr>().is_ok() || name_ok {
+            return Ok(s.to_string());
         }
-        s.parse::<IpAddr>().with_context(|| format!("{s:?} is not an IP address (the seed must be given by IP)"))
+        bail!("{s:?} is neither an IP address nor a host name (usage: enigma SEED_HOST 6655)")
     };
     Ok(match (&args.first, &args.second) {
         (None, _) => (None, args.port.unwrap_or(DEFAULT_PORT)),
         (Some(one), None) => {
-            if one.parse::<IpAddr>().is_ok() {
+            if one.parse::<IpAddr>().is_ok() || one.parse::<u16>().is_err() && parse_host(one).is_ok() {
                 bail!("missing the seed's PORT after {one} (usage: enigma {one} 6655)");
             }
             (None, args.port.unwrap_or(parse_port(one)?))
         }
-        (Some(ip), Some(port)) => {
-            let seed = SocketAddr::new(parse_ip(ip)?, parse_port(port)?);
+        (Some(host), Some(port)) => {
+            let seed = Seed { host: parse_host(host)?, port: parse_port(port)? };
             let own = match args.port {
                 Some(p) => p,
-                None if port_free(args.listen_ip, seed.port()) => seed.port(),
+                None if port_free(args.listen_ip, seed.port) => seed.port,
                 None => 0,
             };
             (Some(seed), own)
@@ -85,7 +95,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (seed, port) = parse_positional(&args)?;
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mut cfg = NodeConfig::new(data_dir.clone(), multiaddr(args.listen_ip, port));
-    cfg.seed = seed.map(|s| multiaddr(s.ip(), s.port()));
+    if let Some(seed) = &seed {
+        let ip = crate::resolve::seed_ip(&seed.host)?;
+        cfg.seed = Some(multiaddr(ip, seed.port));
+    }
     cfg.group_size = args.group_size;
     cfg.mpc_security = args.mpc_security;
     cfg.max_value_bytes = args.max_value_bytes;
@@ -106,13 +119,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         cfg.ledger_backend = enigma_actors::ledger::backend::Backend::BitcoinCore(rpc);
     }
     let rpc_tcp = RpcTcp::from_args(&args)?;
-    if let Some(addr) = args.metrics {
-        crate::metrics::check_addr(addr).map_err(anyhow::Error::msg)?;
-    }
-    let metrics_addr = args.metrics;
+    let dashboard = Dashboard::from_args(&args, rpc_tcp.as_ref())?;
     let sys = actix_rt::System::new();
 
-    sys.block_on(async move { serve(cfg, rpc_tcp, metrics_addr).await })
+    sys.block_on(async move { serve(cfg, rpc_tcp, dashboard).await })
+}
+
+/// The `--dashboard`/`--metrics` listener as the command line asks for it, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub addr: SocketAddr,
+    /// HTTPS with the node's certificate (`--dashboard-tls`).
+    pub tls: bool,
+    /// Off loopback: where its token comes from (the TCP client API's credential); `None` on loopback.
+    pub auth: Option<RpcAuth>,
+}
+
+impl Dashboard {
+    /// `None` without `--dashboard`; an error for a listener off loopback with no credential to ask for.
+    pub fn from_args(args: &RunArgs, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<Dashboard>> {
+        let Some(addr) = args.metrics else { return Ok(None) };
+        if !crate::http::needs_token(addr) {
+            return Ok(Some(Dashboard { addr, tls: args.dashboard_tls, auth: None }));
+        }
+        let auth = match rpc.map(|r| &r.auth) {
+            Some(RpcAuth::None) => bail!(
+                "--dashboard {addr} is off loopback, so it asks for the node's client API token, and \
+                 --rpc-no-auth leaves the node without one: drop --rpc-no-auth, or use a loopback address \
+                 such as 127.0.0.1:{}",
+                addr.port()
+            ),
+            Some(a) => a.clone(),
+            None => match &args.rpc_token_file {
+                Some(f) => RpcAuth::TokenFile(f.clone()),
+                None => RpcAuth::Cookie,
+            },
+        };
+        Ok(Some(Dashboard { addr, tls: args.dashboard_tls, auth: Some(auth) }))
+    }
 }
 
 /// The TCP client API as the command line asks for it, checked.
@@ -152,8 +196,11 @@ impl RpcTcp {
     /// reach the network.
     pub fn from_args(args: &RunArgs) -> anyhow::Result<Option<RpcTcp>> {
         let Some(addr) = args.rpc else {
-            if args.rpc_token_file.is_some() {
-                bail!("--rpc-token-file needs --rpc ADDR (the Unix socket needs no token)");
+            if args.rpc_token_file.is_some() && !args.metrics.is_some_and(crate::http::needs_token) {
+                bail!(
+                    "--rpc-token-file needs --rpc ADDR or a --dashboard off loopback (the Unix socket needs \
+                     no token)"
+                );
             }
             return Ok(None);
         };
@@ -217,11 +264,44 @@ fn prepare_tcp(data_dir: &Path, rpc: Option<&RpcTcp>) -> anyhow::Result<Option<R
     Ok(Some(RpcTcpReady { gate: TcpGate { token, tls }, fingerprint }))
 }
 
-async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<()> {
+/// The dashboard's token (before the node starts): the TCP client API's when it has one, else the
+/// same credential made for the dashboard alone (a fresh cookie, or `--rpc-token-file`).
+fn dashboard_gate(data_dir: &Path, dash: &Dashboard, tcp: Option<&RpcTcpReady>) -> anyhow::Result<crate::http::Gate> {
+    let token = match &dash.auth {
+        None => None,
+        Some(auth) => Some(match tcp.and_then(|t| t.gate.token.clone()) {
+            Some(t) => t,
+            None => match auth {
+                RpcAuth::TokenFile(f) => credential::read_token_file(f)?,
+                _ => {
+                    std::fs::create_dir_all(data_dir)
+                        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+                    credential::write_cookie(data_dir)?
+                }
+            },
+        }),
+    };
+    Ok(crate::http::Gate { token })
+}
+
+async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, dashboard: Option<Dashboard>) -> anyhow::Result<()> {
     let data_dir = cfg.data_dir.clone();
     // JSON and base64 make a request larger than the value it carries.
     let limits = RpcLimits::new(cfg.max_value_bytes.saturating_mul(3).max(1 << 20));
     let tcp_ready = prepare_tcp(&data_dir, rpc_tcp.as_ref())?;
+    let dash_gate = match &dashboard {
+        Some(d) => Some(dashboard_gate(&data_dir, d, tcp_ready.as_ref())?),
+        None => None,
+    };
+    let dash_tls = match &dashboard {
+        Some(d) if d.tls => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+            let id = tls::load_or_create(&data_dir)?;
+            Some((id.acceptor, id.fingerprint))
+        }
+        _ => None,
+    };
     let handles = system::start(cfg).await.context("starting the node")?;
     let socket = data_dir.join(SOCKET_FILE);
     if socket.as_os_str().len() > 100 {
@@ -259,18 +339,25 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, metrics_addr: Option<So
         bound_tcp = Some(bound);
         actix_rt::spawn(server::serve_tcp(l, ctx.clone(), limits, std::sync::Arc::new(ready.gate)));
     }
-    let metrics_bound = match metrics_addr {
-        Some(addr) => {
+    let metrics_bound = match (&dashboard, dash_gate) {
+        (Some(d), Some(gate)) => {
+            let addr = d.addr;
             let l = tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("binding the metrics listener on {addr}"))?;
+                .with_context(|| format!("binding the dashboard listener on {addr}"))?;
             let bound = l.local_addr()?;
-            tracing::info!(addr = %bound, "metrics and status page on http://{bound}/");
+            let auth = if gate.token.is_some() { "token" } else { "none (loopback)" };
             let sources = crate::metrics::Sources { rpc: ctx, ledger: handles.ledger.clone() };
-            actix_rt::spawn(crate::metrics::serve(l, sources));
-            Some(bound)
+            let (acceptor, fp) = match dash_tls {
+                Some((a, fp)) => (Some(a), Some(fp)),
+                None => (None, None),
+            };
+            let scheme = if acceptor.is_some() { "https" } else { "http" };
+            tracing::info!(addr = %bound, auth, fingerprint = ?fp, "dashboard, /metrics and /healthz on {scheme}://{bound}/");
+            actix_rt::spawn(crate::http::serve(l, sources, gate, acceptor));
+            Some(DashInfo { addr: bound, token: d.auth.is_some(), fingerprint: fp })
         }
-        None => None,
+        _ => None,
     };
 
     // Wait for the swarm to report its listen addresses, then publish them for scripts and tests.
@@ -302,13 +389,20 @@ async fn serve(cfg: NodeConfig, rpc_tcp: Option<RpcTcp>, metrics_addr: Option<So
     Ok(())
 }
 
+/// The dashboard as bound, for node.json.
+struct DashInfo {
+    addr: SocketAddr,
+    token: bool,
+    fingerprint: Option<String>,
+}
+
 fn write_info(
     dir: &Path,
     peer: &str,
     listen: &[Multiaddr],
     socket: &Path,
     rpc: Option<(SocketAddr, &RpcAuth, Option<&str>)>,
-    metrics: Option<SocketAddr>,
+    metrics: Option<DashInfo>,
 ) -> anyhow::Result<()> {
     let info = serde_json::json!({
         "peer_id": peer,
@@ -318,7 +412,9 @@ fn write_info(
         "rpc_auth": rpc.map(|(_, auth, _)| auth.name()),
         "rpc_cookie": rpc.filter(|(_, auth, _)| **auth == RpcAuth::Cookie).map(|_| dir.join(credential::COOKIE_FILE)),
         "rpc_tls_fingerprint": rpc.and_then(|(_, _, fp)| fp),
-        "metrics": metrics.map(|a| a.to_string()),
+        "metrics": metrics.as_ref().map(|m| m.addr.to_string()),
+        "metrics_auth": metrics.as_ref().map(|m| if m.token { "token" } else { "none" }),
+        "metrics_tls_fingerprint": metrics.as_ref().and_then(|m| m.fingerprint.clone()),
         "pid": std::process::id(),
     });
     let tmp = dir.join(format!("{INFO_FILE}.tmp"));
@@ -342,13 +438,36 @@ mod tests {
     fn positional_forms() {
         assert_eq!(parse_positional(&args(&["6655"])).unwrap(), (None, 6655));
         let (seed, _) = parse_positional(&args(&["24.133.12.31", "6655"])).unwrap();
-        assert_eq!(seed, Some("24.133.12.31:6655".parse().unwrap()));
+        assert_eq!(seed, Some(Seed { host: "24.133.12.31".into(), port: 6655 }));
+        let (seed, _) = parse_positional(&args(&["seed-0.enigma", "6655"])).unwrap();
+        assert_eq!(seed, Some(Seed { host: "seed-0.enigma".into(), port: 6655 }));
         let (_, own) = parse_positional(&args(&["127.0.0.1", "6655", "--port", "7001"])).unwrap();
         assert_eq!(own, 7001);
         assert!(parse_positional(&args(&["127.0.0.1"])).is_err());
         assert!(parse_positional(&args(&["notaport"])).is_err());
-        assert!(parse_positional(&args(&["seed.example", "6655"])).is_err());
+        assert!(parse_positional(&args(&["seed example", "6655"])).is_err());
         assert_eq!(parse_positional(&args(&[])).unwrap(), (None, DEFAULT_PORT));
+    }
+
+    #[test]
+    fn dashboard_setups() {
+        let dash = |v: &[&str]| {
+            let a = args(v);
+            let rpc = RpcTcp::from_args(&a)?;
+            Dashboard::from_args(&a, rpc.as_ref())
+        };
+        assert_eq!(dash(&["6655"]).unwrap(), None);
+        let d = dash(&["6655", "--dashboard", "127.0.0.1:9100"]).unwrap().unwrap();
+        assert_eq!(d.auth, None, "loopback: no token");
+        let d = dash(&["6655", "--dashboard", "0.0.0.0:9100"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::Cookie), "off loopback: the cookie");
+        let d = dash(&["6655", "--dashboard", "[::]:9100", "--rpc-token-file", "/t"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::TokenFile("/t".into())), "a token file without --rpc");
+        let d = dash(&["6655", "--metrics", "10.0.0.1:9100", "--rpc", "127.0.0.1:7000"]).unwrap().unwrap();
+        assert_eq!(d.auth, Some(RpcAuth::Cookie), "the TCP client API's credential");
+        let e = dash(&["6655", "--dashboard", "0.0.0.0:9100", "--rpc", "127.0.0.1:7000", "--rpc-no-auth"]);
+        assert!(e.unwrap_err().to_string().contains("--rpc-no-auth"));
+        assert!(dash(&["6655", "--dashboard", "127.0.0.1:9100", "--rpc-token-file", "/t"]).is_err());
     }
 
     #[test]

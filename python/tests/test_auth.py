@@ -188,5 +188,66 @@ class TlsTest(unittest.TestCase):
         self.assertIn("speaks TLS", cm.exception.message)
 
 
+@unittest.skipUnless(ENIGMA_BIN, "set ENIGMA_BIN to the enigma node binary to run the node tests")
+class DashboardOverTls(unittest.TestCase):
+    """``--dashboard 0.0.0.0:0 --dashboard-tls``: HTTPS with the node's pinned certificate, and the token."""
+
+    def get(self, port, path, token=None, pin=None):
+        import hashlib
+        import socket
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # self-signed: pinned by its SHA-256 below instead
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as raw:
+            with ctx.wrap_socket(raw) as s:
+                der = s.getpeercert(binary_form=True)
+                self.assertEqual(hashlib.sha256(der).hexdigest(), pin, "the certificate node.json names")
+                auth = "Authorization: Bearer %s\r\n" % token if token else ""
+                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n" % (path, auth)).encode())
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        head, _, body = data.decode().partition("\r\n\r\n")
+        return head.split("\r\n")[0], body
+
+    def test_https_with_the_token(self):
+        node = Node("--dashboard", "0.0.0.0:0", "--dashboard-tls")
+        try:
+            port = int(node.info["metrics"].rsplit(":", 1)[1])
+            pin = node.info["metrics_tls_fingerprint"]
+            self.assertRegex(pin or "", r"^[0-9a-f]{64}$")
+            self.assertEqual(self.get(port, "/healthz", pin=pin), ("HTTP/1.1 200 OK", "ok\n"))
+            status, body = self.get(port, "/metrics", pin=pin)
+            self.assertEqual(status, "HTTP/1.1 401 Unauthorized")
+            self.assertNotIn("enigma_peers", body)
+            status, body = self.get(port, "/metrics", token=node.token(), pin=pin)
+            self.assertEqual(status, "HTTP/1.1 200 OK")
+            self.assertIn("enigma_peers", body)
+            # the same certificate as the TLS client API (--rpc-tls uses it too)
+            self.assertTrue(os.path.exists(os.path.join(node.dir, "rpc-tls.crt")))
+            # plain HTTP on the TLS port gets no page
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                reply = b""
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+                except OSError:
+                    pass
+            self.assertNotIn(b"200 OK", reply)
+        finally:
+            node.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -74,22 +74,35 @@ class Manifests(unittest.TestCase):
             self.assertEqual(spec["selector"]["matchLabels"], labels, name)
             (c,) = pod["containers"]
             self.assertTrue({"requests", "limits"} <= set(c["resources"]), name)
-            for probe in ("livenessProbe", "readinessProbe"):
-                self.assertEqual(c[probe]["exec"]["command"], ["/enigma", "status"], name)
-            self.assertEqual(c["volumeMounts"][0]["mountPath"], "/data", name)
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                self.assertEqual(c[probe]["httpGet"], {"path": "/healthz", "port": "metrics", "scheme": "HTTPS"}, name)
+            self.assertEqual(ports["metrics"], 9100, name)
+            # the dashboard listens off loopback (the kubelet probes the pod IP), so it needs the token
+            args = c["args"]
+            self.assertEqual(args[args.index("--dashboard") + 1], "0.0.0.0:%d" % ports["metrics"], name)
+            self.assertEqual(args[args.index("--rpc-token-file") + 1], "/secrets/token", name)
+            self.assertIn("--dashboard-tls", args, "the token does not cross the cluster network in the clear")
+            mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+            self.assertEqual(mounts, {"data": "/data", "token": "/secrets"}, name)
+            (vol,) = pod["volumes"]
+            self.assertEqual(vol["secret"]["secretName"], "enigma-token", name)
             env = {e["name"]: e["value"] for e in c["env"]}
-            self.assertEqual(env["ENIGMA_SOCKET"], "/data/enigma.sock", "the probes' socket")
-        # the seed Service selects the seed pod only, and the nodes join it through the cluster IP
-        # Kubernetes puts in their environment as <NAME>_SERVICE_HOST
+            self.assertEqual(env["ENIGMA_SOCKET"], "/data/enigma.sock", "kubectl exec … /enigma status")
+        # the seed Service selects the seed pod only, and the nodes join the seed by its DNS name
+        # (pod enigma-seed-0 of the headless Service enigma), which the node resolves itself
         seed_labels = sets["enigma-seed"]["spec"]["template"]["metadata"]["labels"]
         selector = services["enigma-seed"]["spec"]["selector"]
         self.assertTrue(all(seed_labels.get(k) == v for k, v in selector.items()))
         node_labels = sets["enigma"]["spec"]["template"]["metadata"]["labels"]
         self.assertFalse(all(node_labels.get(k) == v for k, v in selector.items()), "the seed Service selects nodes")
-        var = "enigma-seed".upper().replace("-", "_") + "_SERVICE_HOST"
-        self.assertEqual(sets["enigma"]["spec"]["template"]["spec"]["containers"][0]["args"], ["$(%s)" % var, "6655"])
-        self.assertEqual(sets["enigma-seed"]["spec"]["template"]["spec"]["containers"][0]["args"], ["6655"])
-        # the Service is applied before the pods that need its variable (kubectl apply -f takes files in order)
+        seed_name = "%s-0.%s" % (sets["enigma-seed"]["metadata"]["name"], services["enigma"]["metadata"]["name"])
+        self.assertEqual(sets["enigma"]["spec"]["template"]["spec"]["containers"][0]["args"][:2], [seed_name, "6655"])
+        self.assertEqual(sets["enigma-seed"]["spec"]["template"]["spec"]["containers"][0]["args"][0], "6655")
+        self.assertTrue(services["enigma"]["spec"]["publishNotReadyAddresses"], "the seed's name resolves before it is ready")
+        metrics = {p["name"]: p["port"] for p in services["enigma"]["spec"]["ports"]}
+        self.assertEqual(metrics.get("metrics"), 9100)
+        # the Services are applied before the pods (kubectl apply -f takes files in order)
         files = [os.path.basename(p) for p in _manifests()]
         self.assertLess(files.index("00-services.yaml"), files.index("20-nodes.yaml"))
 

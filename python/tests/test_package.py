@@ -1,5 +1,5 @@
 """Package polish (issue 14, item 7): type hints and ``py.typed``, a docstring with an example on every
-public function, and ``python -m enigma`` as a front for the ``enigma`` binary."""
+public function, and ``python -m enigma`` as a CLI that needs no ``enigma`` binary."""
 
 import inspect
 import os
@@ -101,44 +101,37 @@ class ProgressBar(unittest.TestCase):
         self.assertEqual((bar.n, bar.closed), (4, True))
 
 
-def _run_main(args, env_bin):
+def _run_main(args):
     env = dict(os.environ)
     env.pop("ENIGMA_BIN", None)
-    if env_bin is not None:
-        env["ENIGMA_BIN"] = env_bin
-    env["PATH"] = "/nonexistent"
+    env["PATH"] = "/nonexistent"  # no enigma binary anywhere
+    env["PYTHONPATH"] = os.path.dirname(PKG)
     return subprocess.run([sys.executable, "-m", "enigma"] + args, env=env, capture_output=True, text=True,
                           timeout=60)
 
 
-class MainFront(unittest.TestCase):
-    def test_runs_the_binary_with_the_same_argv(self):
-        with tempfile.TemporaryDirectory() as d:
-            fake = os.path.join(d, "enigma")
-            with open(fake, "w") as f:
-                f.write('#!/bin/sh\necho "argv: $*"\nexit 3\n')
-            os.chmod(fake, 0o755)
-            r = _run_main(["stats", "mean", "ab", "--format", "text"], fake)
-            self.assertEqual(r.returncode, 3, r.stderr)
-            self.assertEqual(r.stdout, "argv: stats mean ab --format text\n")
+class MainIsACli(unittest.TestCase):
+    """``python -m enigma`` works without the binary (tests/clients.rs and test_cli.py run it on nodes)."""
 
-    def test_a_missing_binary_is_a_clear_error(self):
-        r = _run_main(["status"], None)
-        self.assertEqual(r.returncode, 127)
-        self.assertIn("no `enigma` on PATH", r.stderr)
-        self.assertIn("front for the enigma binary", r.stderr)
-        r = _run_main(["status"], "/nonexistent/enigma")
-        self.assertEqual(r.returncode, 127)
-        self.assertIn("ENIGMA_BIN", r.stderr)
-
-    def test_the_real_binary_when_built(self):
-        root = os.path.join(os.path.dirname(__file__), "..", "..", "target")
-        real = next((p for p in (os.path.join(root, "release", "enigma"), os.path.join(root, "x86_64-unknown-linux-gnu", "release", "enigma")) if os.access(p, os.X_OK)), "")
-        if not os.access(real, os.X_OK):
-            self.skipTest("SKIPPED: no target/release/enigma (cargo build --release -p enigma)")
-        r = _run_main(["--version"], os.path.abspath(real))
+    def test_help_lists_the_api_subcommands(self):
+        r = _run_main(["--help"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(r.stdout.startswith("enigma "), r.stdout)
+        for name in ("gen-key", "store", "load", "pair", "stats", "linalg", "custody-keys"):
+            self.assertIn(name, r.stdout)
+        r = _run_main(["stats", "--help"])
+        for name in ("mean", "linregress", "ttest_1samp", "histogram", "lstsq"):
+            self.assertIn(name, r.stdout)
+
+    def test_no_node_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = _run_main(["--socket", os.path.join(d, "none.sock"), "status"])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("none.sock", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(_run_main(["no-such-command"]).returncode, 2)
+        self.assertEqual(_run_main(["linalg", "inv"]).returncode, 2)
 
 
 if __name__ == "__main__":
