@@ -81,6 +81,8 @@ pub enum Cheat {
     Reshare,
     /// Adds 1 to its output shares.
     Output,
+    /// Adds 1 to the first element of its dealing in each round of a shuffle (`shuffle.rs`).
+    Shuffle,
 }
 
 #[cfg(any(test, feature = "cheat"))]
@@ -91,6 +93,7 @@ impl Cheat {
             "product" => Some(Cheat::Product),
             "reshare" => Some(Cheat::Reshare),
             "output" => Some(Cheat::Output),
+            "shuffle" => Some(Cheat::Shuffle),
             _ => None,
         }
     }
