@@ -278,3 +278,28 @@ fn the_shuffle_permutes_tuples_and_positions_are_numpys() {
         assert_eq!(sorted, a);
     }
 }
+
+/// `ORDER_BENCH_N=10000,100000 cargo test -p enigma-protocol --release order_bench_table -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn order_bench_table() {
+    let sizes: Vec<usize> = std::env::var("ORDER_BENCH_N")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000]);
+    let modes = match std::env::var("ORDER_BENCH_MODE").as_deref() {
+        Ok("active") => vec![Security::Active],
+        Ok("semi-honest") => vec![Security::SemiHonest],
+        _ => vec![Security::SemiHonest, Security::Active],
+    };
+    let parties: Vec<(usize, usize)> = match std::env::var("ORDER_BENCH_PARTIES").as_deref() {
+        Ok("3") => vec![(3, 1)],
+        Ok("5") => vec![(5, 2)],
+        _ => vec![(3, 1), (5, 2)],
+    };
+    for security in modes {
+        for &(n, t) in &parties {
+            println!("{}", super::super::bench::run_order_in_memory(n, t, &sizes, security));
+        }
+    }
+}
