@@ -272,7 +272,7 @@ class ToolboxTest(unittest.TestCase):
                     self.close(api.stats.quantile(kt, q=0.3), float(np.quantile(np.array(ties), 0.3)), "numpy.quantile")
                 # store=True: at the storage scale, as for mean
                 km = api.stats.median(k1, k2, store=True)
-                self.assertEqual(api.load(km), ref(odd, 0.5))
+                self.assertLessEqual(abs(api.load(km) - ref(odd, 0.5)), 1e-6)  # load rounds to 6 decimals
                 kq = api.stats.percentile(kt, q=[25, 50], store=True)
                 back = api.load(kq)
                 self.assertLessEqual(abs(back[1] - ref(ties, 0.5)), 3 * 2**-20)
