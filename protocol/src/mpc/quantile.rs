@@ -69,8 +69,9 @@ pub fn positions(n: usize, q: &[f64]) -> Result<Vec<(usize, f64)>, String> {
             if !(0.0..=1.0).contains(&q) {
                 return Err(format!("Quantiles must be in the range [0, 1], got {q}"));
             }
-            // numpy's _compute_virtual_index with alpha = beta = 1
-            let h = n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0;
+            // numpy's _compute_virtual_index, n·q + (α + q·(1 − α − β)) − 1 with α = β = 1,
+            // in the same float operations: n·q + (1 − q) − 1
+            let h = n as f64 * q + (1.0 - q) - 1.0;
             if h >= (n - 1) as f64 {
                 return Ok((n - 1, 0.0));
             }

@@ -24,6 +24,7 @@ struct Run {
 }
 
 /// Runs `op` on `vals` in `security` mode; party `cheat.0` misbehaves as `cheat.1`.
+#[allow(clippy::too_many_arguments)]
 fn run_mode(
     n: usize,
     t: usize,
