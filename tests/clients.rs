@@ -168,6 +168,9 @@ const RUNS: &[(&[&str], &str)] = &[
     (&["stats", "ttest_rel", K, K, "--store"], "stats.ttest_rel"),
     (&["stats", "lstsq", K, K, "--intercept", "--store"], "stats.lstsq"),
     (&["stats", "histogram", K, K, "--bins", "4", "--range", "-1", "1", "--store"], "stats.histogram"),
+    (&["stats", "median", K, K, "--store"], "stats.median"),
+    (&["stats", "percentile", K, "--q", "25,75", "--store"], "stats.percentile"),
+    (&["stats", "quantile", K, K, "--q", "0.5", "--store"], "stats.quantile"),
     (&["linalg", "dot", K, K, "--store"], "linalg.dot"),
     (&["linalg", "inv", K, "--store"], "linalg.inv"),
     (&["peers"], "peers"),
@@ -322,7 +325,7 @@ fn the_dispatch_table_answers_every_api_method_with_its_parameters() {
             assert!(e.to_string().contains(&want), "{}: {e} (want {want:?})", m.name);
         }
     }
-    let e = cl.call("stats.median", json!({})).unwrap_err();
+    let e = cl.call("stats.kurtosis", json!({})).unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::MethodNotFound), "{e}");
 }
 

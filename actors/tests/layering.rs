@@ -50,6 +50,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("prep_active", 1),
     ("matmul", 1),
     ("verify", 1),
+    ("shuffle", 1),
     ("div", 2),
     ("sqrt", 2),
     ("shift", 2),
@@ -60,11 +61,13 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("multivar", 4),
     ("ttest", 4),
     ("histogram", 4),
+    ("quantile", 4),
     ("ops", 5),
     ("bench", 6),
     ("tests", 7),
     ("tests_active", 7),
     ("toolbox", 7),
+    ("order_stats", 7),
 ];
 const MPC_PRIMITIVES: i32 = 1;
 

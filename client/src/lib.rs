@@ -685,6 +685,26 @@ impl Client {
         computed(r, |j| Ok(api::value_from_json(&j)?))
     }
 
+    /// numpy.median over the flattened data of all `keys` (a float; stored: its key).
+    pub fn stats_median(&mut self, keys: &[&str], opts: Compute<'_>) -> Result<Computed<Value>> {
+        let r = self.compute(method::STATS_MEDIAN, json!({"keys": keys}), opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// numpy.percentile (linear) over the flattened data of all `keys`: q in [0, 100], one (a
+    /// float) or a list (an array).
+    pub fn stats_percentile(&mut self, keys: &[&str], q: Quantiles, opts: Compute<'_>) -> Result<Computed<Value>> {
+        let r = self.compute(method::STATS_PERCENTILE, json!({"keys": keys, "q": q.to_json()}), opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// numpy.quantile (linear) over the flattened data of all `keys`: q in [0, 1], one (a float)
+    /// or a list (an array).
+    pub fn stats_quantile(&mut self, keys: &[&str], q: Quantiles, opts: Compute<'_>) -> Result<Computed<Value>> {
+        let r = self.compute(method::STATS_QUANTILE, json!({"keys": keys, "q": q.to_json()}), opts)?;
+        computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
     /// numpy.dot of the arrays under `key_a` and `key_b` (a scalar or an array).
     pub fn linalg_dot(&mut self, key_a: &str, key_b: &str, opts: Compute<'_>) -> Result<Computed<Value>> {
         let r = self.compute(method::LINALG_DOT, json!({"key_a": key_a, "key_b": key_b}), opts)?;
@@ -792,6 +812,22 @@ pub struct Linregress {
 pub enum Bins {
     Count(u32),
     Edges(Vec<f64>),
+}
+
+/// The `q` of [`Client::stats_percentile`] / [`Client::stats_quantile`]: one (a 0-d result) or a list.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Quantiles {
+    One(f64),
+    List(Vec<f64>),
+}
+
+impl Quantiles {
+    fn to_json(&self) -> Json {
+        match self {
+            Quantiles::One(q) => json!(q),
+            Quantiles::List(q) => json!(q),
+        }
+    }
 }
 
 /// scipy's TtestResult (two-sided). A statistic of 0/0 (constant data equal to the mean tested) is
@@ -926,6 +962,9 @@ mod tests {
         c.stats_ttest_rel(k, k, Compute::stored()).unwrap();
         c.stats_lstsq(k, k, true, Compute::stored()).unwrap();
         c.stats_histogram(&[k], Bins::Count(4), Some((0.0, 1.0)), Compute::stored()).unwrap();
+        c.stats_median(&[k], Compute::stored()).unwrap();
+        c.stats_percentile(&[k], Quantiles::List(vec![25.0, 75.0]), Compute::stored()).unwrap();
+        c.stats_quantile(&[k], Quantiles::One(0.5), Compute::stored()).unwrap();
         c.peers().unwrap();
         c.status().unwrap();
         c.manifest(k).unwrap();

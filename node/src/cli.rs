@@ -366,6 +366,31 @@ pub enum StatsCmd {
         #[arg(long)]
         store: bool,
     },
+    /// numpy.median over the flattened data of all keys.
+    Median {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[arg(long)]
+        store: bool,
+    },
+    /// numpy.percentile (linear): --q 50, or --q 25,75 for a list (each in [0, 100]).
+    Percentile {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[arg(long, required = true, value_delimiter = ',', allow_negative_numbers = true)]
+        q: Vec<f64>,
+        #[arg(long)]
+        store: bool,
+    },
+    /// numpy.quantile (linear): --q 0.5, or --q 0.25,0.75 for a list (each in [0, 1]).
+    Quantile {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[arg(long, required = true, value_delimiter = ',', allow_negative_numbers = true)]
+        q: Vec<f64>,
+        #[arg(long)]
+        store: bool,
+    },
     /// Coefficients of numpy.linalg.lstsq(X, y); --intercept adds a leading column of ones.
     Lstsq {
         key_x: String,

@@ -10,7 +10,7 @@ use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
 use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Bins, Client, Compute, Computed, Level, Progress, TcpAuth, Ttest};
+use enigma_client::{Bins, Client, Compute, Computed, Level, Progress, Quantiles, TcpAuth, Ttest};
 use enigma_protocol::api;
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
@@ -432,6 +432,20 @@ fn stats(s: &mut Session, cmd: StatsCmd) -> anyhow::Result<()> {
                 _ => None,
             });
             let r = s.compute(store, |c, o| c.stats_histogram(&strs(&keys), bins.clone(), range, o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Median { keys, store } => {
+            let r = s.compute(store, |c, o| c.stats_median(&strs(&keys), o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Percentile { keys, q, store } => {
+            let q = if q.len() == 1 { Quantiles::One(q[0]) } else { Quantiles::List(q) };
+            let r = s.compute(store, |c, o| c.stats_percentile(&strs(&keys), q.clone(), o))?;
+            return print_computed(s, r);
+        }
+        StatsCmd::Quantile { keys, q, store } => {
+            let q = if q.len() == 1 { Quantiles::One(q[0]) } else { Quantiles::List(q) };
+            let r = s.compute(store, |c, o| c.stats_quantile(&strs(&keys), q.clone(), o))?;
             return print_computed(s, r);
         }
         StatsCmd::Lstsq { key_x, key_y, intercept, store } => {

@@ -272,6 +272,18 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
             }
             smallest * distinct.len() / lower.len().max(1)
         }
+        Op::Quantile { q, .. } => {
+            // as an aggregate (a median of 1 value is the value), and under a list each quantile
+            // must stand for min_count values (a list of N quantiles is the sorted data)
+            let scalars = distinct.iter().filter(|d| matches!(d.1, ValueMeta::Int | ValueMeta::Float)).count();
+            if scalars > 0 && scalars < distinct.len() {
+                return Err(denied("under a compute grant a quantile is over scalar keys or over arrays, not both"));
+            }
+            let per = if scalars > 0 { distinct.len() } else { distinct.iter().map(|d| count(d.1)).min().unwrap_or(0) };
+            let total: usize = distinct.iter().map(|d| count(d.1).max(1)).sum();
+            let spacing = crate::mpc::quantile::grant_spacing(total, &Op::quantiles(q)).map_err(denied)?;
+            if spacing < usize::MAX { per.min(spacing) } else { per }
+        }
         Op::Lstsq { .. } => {
             // each coefficient aggregates every row (observation) of X and y
             let x = inputs.first().and_then(|i| i.1.shape()).and_then(|s| s.first().copied()).unwrap_or(0);
@@ -531,6 +543,17 @@ mod tests {
         grant_covers(c, 5, &h(10), &[(k1, &v50)], false).unwrap();
         assert!(grant_covers(c, 5, &h(11), &[(k1, &v50)], false).is_err(), "a bin for fewer than 5 values");
         assert!(grant_covers(c, 1, &h(1), &[(k1, &ValueMeta::Int), (k2, &ValueMeta::Int)], false).is_err());
+        // quantiles: N for one, and the spacing of a list (each stands for min_count values)
+        let q = |v: &[f64]| Op::quantile(v, v.len() == 1);
+        grant_covers(c, 5, &q(&[0.5]), &[(k1, &arr(vec![5]))], false).unwrap();
+        assert!(grant_covers(c, 5, &q(&[0.5]), &[(k1, &arr(vec![4]))], false).is_err(), "a median of 4 values");
+        grant_covers(c, 5, &q(&[0.25, 0.75]), &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &q(&[0.0, 1.0]), &[(k1, &v50)], false).is_err(), "min and max as a list");
+        assert!(grant_covers(c, 5, &q(&[0.5, 0.52]), &[(k1, &v50)], false).is_err(), "two quantiles 1 rank apart");
+        let deciles: Vec<f64> = (1..10).map(|i| i as f64 / 10.0).collect();
+        grant_covers(c, 4, &q(&deciles), &[(k1, &v50)], false).unwrap();
+        assert!(grant_covers(c, 5, &q(&deciles), &[(k1, &v50)], false).is_err(), "deciles of 50 values");
+        assert!(grant_covers(c, 5, &q(&[0.5, 0.5, 0.5]), &[(k1, &arr(vec![4]))], false).is_err());
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub mod method {
     pub const STATS_TTEST_REL: &str = "stats.ttest_rel";
     pub const STATS_LSTSQ: &str = "stats.lstsq";
     pub const STATS_HISTOGRAM: &str = "stats.histogram";
+    pub const STATS_MEDIAN: &str = "stats.median";
+    pub const STATS_PERCENTILE: &str = "stats.percentile";
+    pub const STATS_QUANTILE: &str = "stats.quantile";
     pub const LINALG_DOT: &str = "linalg.dot";
     pub const LINALG_INV: &str = "linalg.inv";
     pub const PEERS: &str = "peers";
@@ -107,6 +110,19 @@ pub const METHODS: &[MethodSpec] = &[
     MethodSpec {
         name: method::STATS_HISTOGRAM,
         params: &["keys", "bins", "range", "store"],
+        variadic: Some("keys"),
+        computation: true,
+    },
+    keys_op(method::STATS_MEDIAN),
+    MethodSpec {
+        name: method::STATS_PERCENTILE,
+        params: &["keys", "q", "store"],
+        variadic: Some("keys"),
+        computation: true,
+    },
+    MethodSpec {
+        name: method::STATS_QUANTILE,
+        params: &["keys", "q", "store"],
         variadic: Some("keys"),
         computation: true,
     },

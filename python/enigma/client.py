@@ -1046,6 +1046,56 @@ class Stats:
             edges = [float(e) for e in bins]
         return counts, edges
 
+    def median(self, *keys: str, store: bool = False, progress: Optional[ProgressCallback] = None) -> Any:
+        """numpy.median over the flattened data of all ``keys`` (a float; ``store=True``: its key).
+
+        Example::
+
+            m = enigma.stats.median(salaries_a, salaries_b)
+        """
+        return _value_or_key(self._keys_call("stats.median", keys, store, progress))
+
+    def _q_call(self, method: str, keys, q, store: bool, progress) -> Any:
+        if isinstance(q, bool):
+            raise Error("q must be a number or a list of numbers", kind="invalid_params")
+        qv: Any = float(q) if isinstance(q, (int, float)) else [float(v) for v in q]
+        params = _compute_params(store, keys=_keys_list(keys), q=qv)
+        return _value_or_key(self._client()._request(method, params, progress))
+
+    def percentile(
+        self,
+        *keys: str,
+        q: Union[float, Sequence[float]],
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """numpy.percentile (default linear method) over the flattened data of all ``keys``.
+
+        ``q`` in [0, 100]: one number (a float) or a list (a list of floats).
+
+        Example::
+
+            q1, q3 = enigma.stats.percentile(key, q=[25, 75])
+        """
+        return self._q_call("stats.percentile", keys, q, store, progress)
+
+    def quantile(
+        self,
+        *keys: str,
+        q: Union[float, Sequence[float]],
+        store: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Any:
+        """numpy.quantile (default linear method) over the flattened data of all ``keys``.
+
+        ``q`` in [0, 1]: one number (a float) or a list (a list of floats).
+
+        Example::
+
+            deciles = enigma.stats.quantile(key, q=[i / 10 for i in range(1, 10)])
+        """
+        return self._q_call("stats.quantile", keys, q, store, progress)
+
     def lstsq(
         self,
         key_x: str,

@@ -1,5 +1,5 @@
 """Issue 16 end to end on a real devnet of 5 nodes (``$ENIGMA_BIN devnet``): stats.cov, corrcoef,
-ttest_1samp / ttest_ind / ttest_rel and lstsq through ``enigma.Client`` and the module functions,
+ttest_1samp / ttest_ind / ttest_rel, lstsq, histogram, median / percentile / quantile through ``enigma.Client`` and the module functions,
 compared with numpy/scipy when they are installed and with the textbook definitions (pure Python,
 float64) always; plus the compute-grant refusals and the clear errors."""
 
@@ -239,6 +239,70 @@ class ToolboxTest(unittest.TestCase):
                 self.assertEqual(api.load(kc), ref(x[:150], edges))
                 self.kind("invalid_params", api.stats.histogram, k1, bins=4)  # no range
                 self.kind("invalid_params", api.stats.histogram, k1, bins=[3.0, 1.0])
+
+    def test_median_percentile_quantile(self):
+        rnd = random.Random(6)
+        odd = grid([rnd.gauss(50, 15) for _ in range(101)])
+        ties = [float(rnd.randint(0, 5)) for _ in range(40)]
+
+        def ref(values, q):
+            s = sorted(values)
+            h = (len(s) - 1) * q
+            k = min(int(math.floor(h)), len(s) - 1)
+            f = h - k
+            return s[k] if f == 0 or k + 1 >= len(s) else s[k] + f * (s[k + 1] - s[k])
+
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                k1, k2 = api.store(odd[:60]), api.store(odd[60:])
+                # odd N: exactly numpy's median (the middle stored value)
+                self.assertEqual(api.stats.median(k1, k2), ref(odd, 0.5))
+                kt = api.store(ties)
+                self.close(api.stats.median(kt), ref(ties, 0.5), "median of 40 values with ties")
+                got = api.stats.percentile(k1, k2, q=[10, 25, 75, 99.5])
+                for g, q in zip(got, [0.1, 0.25, 0.75, 0.995]):
+                    self.close(g, ref(odd, q), "percentile %s" % q)
+                one = api.stats.quantile(k1, k2, q=1 / 3)
+                self.assertIsInstance(one, float)
+                self.close(one, ref(odd, 1 / 3), "quantile 1/3")
+                if np is not None:
+                    self.assertEqual(api.stats.median(k1, k2), float(np.median(np.array(odd))))
+                    for g, w in zip(got, np.percentile(np.array(odd), [10, 25, 75, 99.5])):
+                        self.close(g, float(w), "numpy.percentile")
+                    self.close(api.stats.quantile(kt, q=0.3), float(np.quantile(np.array(ties), 0.3)), "numpy.quantile")
+                # store=True: at the storage scale, as for mean
+                km = api.stats.median(k1, k2, store=True)
+                self.assertLessEqual(abs(api.load(km) - ref(odd, 0.5)), 1e-6)  # load rounds to 6 decimals
+                kq = api.stats.percentile(kt, q=[25, 50], store=True)
+                back = api.load(kq)
+                self.assertLessEqual(abs(back[1] - ref(ties, 0.5)), 3 * 2**-20)
+                # clear errors
+                self.kind("invalid_params", api.stats.percentile, k1, q=101)
+                self.kind("invalid_params", api.stats.percentile, k1, q=[50, -1])
+                self.kind("invalid_params", api.stats.quantile, k1, q=1.5)
+                self.kind("invalid_params", api.stats.quantile, k1, q=[])
+                self.kind("invalid_params", api.stats.median, api.store([]))
+
+    def test_compute_grants_for_medians_and_quantiles(self):
+        grantee = enigma.Client(self.net.socket(3), timeout=60)
+        try:
+            grantee.gen_key()
+            address = grantee.get_address()
+            few = self.client.store([3.0, 1.0, 2.0, 5.0])
+            many = self.client.store([float(i) for i in range(50)])
+            self.client.pair([address], keys=[few, many], level="compute", min_count=5)
+            self.assertEqual(grantee.stats.median(many), 24.5)
+            # a median over fewer than min_count values is refused
+            self.kind("access_denied", grantee.stats.median, few)
+            # quartiles of 50 values: each stands for ≥ 5 values
+            self.assertEqual(grantee.stats.percentile(many, q=[25, 75]), [12.25, 36.75])
+            # min and max as one list, and two quantiles one rank apart: refused
+            self.kind("access_denied", grantee.stats.quantile, many, q=[0, 1])
+            self.kind("access_denied", grantee.stats.quantile, many, q=[0.5, 0.52])
+            # deciles of 50 values stand for 4 values each: refused at min_count 5
+            self.kind("access_denied", grantee.stats.quantile, many, q=[i / 10 for i in range(1, 10)])
+        finally:
+            grantee.close()
 
     def test_compute_grants_cover_only_enough_observations(self):
         grantee = enigma.Client(self.net.socket(2), timeout=60)

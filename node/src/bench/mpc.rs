@@ -173,6 +173,13 @@ fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanP
         json!({"keys": [ka], "bins": 20, "range": [0.0, 20.0]}),
         &mut rows,
     )?;
+    run_case(
+        &mut c,
+        &Row { name: format!("median {big} values"), items: big },
+        "stats.median",
+        json!({"keys": [ka]}),
+        &mut rows,
+    )?;
     let link = match wan {
         Some(w) => format!(
             "emulated WAN: RTT {} ms{} (user-space delay on every connection)",
@@ -223,6 +230,13 @@ pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
     if wan.is_none() {
         println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(3, 1, size));
         println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(5, 2, size));
+        // issue 16: the median of 10^4 (and, full size, 10^5) values, both modes
+        let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
+        for security in [Security::Active, Security::SemiHonest] {
+            for (n, t) in [(3, 1), (5, 2)] {
+                println!("{}", enigma_protocol::mpc::bench::run_order_in_memory(n, t, sizes, security));
+            }
+        }
     }
     for security in [Security::Active, Security::SemiHonest] {
         network_table(3, quick, security, wan)?;

@@ -274,6 +274,19 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             let (lower, upper) = histogram::edge_reps(&edges).map_err(bad)?;
             compute(ctx, Op::Histogram { lower, upper }, keys, store, call).await
         }
+        method::STATS_MEDIAN | method::STATS_PERCENTILE | method::STATS_QUANTILE => {
+            let names: &[&str] = if m == method::STATS_MEDIAN { &["keys", "store"] } else { &["keys", "q", "store"] };
+            let mut ps = Params::parse(m, params.clone(), names, Some("keys"))?;
+            let keys = ps.keys("keys")?;
+            let q: Option<Json> = if m == method::STATS_MEDIAN { None } else { Some(ps.required("q")?) };
+            let store: bool = ps.optional("store")?.unwrap_or(false);
+            ps.finish()?;
+            let op = match q {
+                None => Op::quantile(&[0.5], true),
+                Some(q) => quantile_op(&q, m == method::STATS_PERCENTILE)?,
+            };
+            compute(ctx, op, keys, store, call).await
+        }
         method::STATS_LSTSQ => {
             let mut ps = p(&["key_x", "key_y", "intercept", "store"])?;
             let keys = vec![ps.key("key_x")?, ps.key("key_y")?];
@@ -305,6 +318,33 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
         }
         other => Err(ApiError::new(ErrorCode::MethodNotFound, format!("method not found: {other}"))),
     }
+}
+
+/// `q` of stats.percentile (`percent`: in [0, 100]) or stats.quantile (in [0, 1]): a number (a 0-d
+/// result) or a list of numbers, as numpy takes it.
+fn quantile_op(q: &Json, percent: bool) -> Result<Op, ApiError> {
+    let bad = |m: String| ApiError::new(ErrorCode::InvalidParams, m);
+    let (qs, scalar): (Vec<f64>, bool) = match q {
+        Json::Number(n) => (vec![n.as_f64().ok_or_else(|| bad(format!("q must be a number, got {n}")))?], true),
+        Json::Array(_) => (
+            serde_json::from_value(q.clone()).map_err(|_| bad("q must be a number or a list of numbers".into()))?,
+            false,
+        ),
+        _ => return Err(bad("q must be a number or a list of numbers".into())),
+    };
+    if qs.is_empty() {
+        return Err(bad("q is an empty list".into()));
+    }
+    let (hi, what) = if percent { (100.0, "Percentiles") } else { (1.0, "Quantiles") };
+    if let Some(v) = qs.iter().find(|v| !(0.0..=hi).contains(*v)) {
+        return Err(bad(format!("{what} must be in the range [0, {hi}], got {v}")));
+    }
+    if qs.len() > enigma_protocol::mpc::quantile::MAX_QUANTILES {
+        return Err(bad(format!("at most {} quantiles per call", enigma_protocol::mpc::quantile::MAX_QUANTILES)));
+    }
+    // numpy.percentile: q / 100, then quantile
+    let qs: Vec<f64> = if percent { qs.iter().map(|v| v / 100.0).collect() } else { qs };
+    Ok(Op::quantile(&qs, scalar))
 }
 
 async fn compute(ctx: &RpcCtx, op: Op, keys: Vec<DataKey>, store: bool, call: CallCtx) -> Result<Json, ApiError> {

@@ -13,6 +13,9 @@ pub enum OpenKind {
     Masked,
     /// A final output, reconstructed by the requester only.
     Output,
+    /// A comparison outcome between distinct keys after a secret uniform shuffle (`quantile.rs`):
+    /// not masked, but a function of a uniform random permutation alone.
+    Outcome,
 }
 
 /// One opening: a batch of values opened together in one round.

@@ -215,3 +215,35 @@ pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize) -> String {
     }
     out
 }
+
+/// The issue-16 order-statistics rows in memory: the median of each of `sizes` values (distinct
+/// floats, an even count: two ranks) in `security` mode; items = values.
+pub fn run_order_in_memory(n: usize, t: usize, sizes: &[usize], security: Security) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "in-memory MPC, n = {n}, t = {t}, {security}: median (party 0 counters)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
+        "operation", "items", "prep s", "online s", "wall s", "online/s", "rounds", "bytes sent"
+    );
+    let mut rng = StdRng::seed_from_u64(17);
+    for (i, &size) in sizes.iter().enumerate() {
+        let v: Vec<f64> = (0..size).map(|j| ((j * 7919) % 100_003) as f64 * 0.001 - 50.0).collect();
+        let shared = share_value(&Value::Array(Array { shape: vec![size], data: ArrayData::Float(v) }), n, t, &mut rng);
+        let name = format!("median {size}");
+        let w = Instant::now();
+        let res = simulate_in(n, t, 30 + i as u64, security, move |mut p| {
+            let inp = vec![shared[p.me()].clone()];
+            async move {
+                let r = super::run(&mut p, &Op::quantile(&[0.5], true), inp).await;
+                (r.err(), p.counters.clone())
+            }
+        });
+        match &res[0].0 {
+            None => row(&mut out, &name, size as f64, w.elapsed().as_secs_f64(), &res[0].1),
+            Some(e) => {
+                let _ = writeln!(out, "{name:<28} (failed: {e})");
+            }
+        }
+    }
+    out
+}

@@ -14,7 +14,8 @@
 //! Layout (one file per primitive): [`transport`], [`audit`], [`prep`] (preprocessing),
 //! [`prep_active`] (active mode's checked preprocessing), [`verify`] (active mode's input checks
 //! and the argument as a whole), [`open`], [`mul`] (Beaver and degree reduction), [`matmul`], [`trunc`], [`bits`], [`compare`], [`div`], [`sqrt`],
-//! [`shift`] (scaling by a secret power of two), [`stats`], [`linalg`], [`linreg`], [`tdist`]
+//! [`shift`] (scaling by a secret power of two), [`shuffle`] (secret uniform shuffle), [`quantile`]
+//! (median / percentile / quantile by shuffle and selection), [`stats`], [`linalg`], [`linreg`], [`tdist`]
 //! (Student t in the clear), [`ops`] (the op dispatcher and requester-side decoding), [`reshare`]
 //! and [`bench`]; the leaves [`bounds`] (static bounds shared by the planning code) and [`spec`]
 //! (the op and output types).
@@ -40,9 +41,11 @@ pub mod ops;
 pub mod prep;
 pub mod prep_active;
 pub mod prss;
+pub mod quantile;
 pub mod ratio;
 pub mod reshare;
 pub mod shift;
+pub mod shuffle;
 pub mod spec;
 pub mod sqrt;
 pub mod stats;

@@ -239,6 +239,9 @@ async fn run_inner<T: Transport>(
         Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true).await,
         Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false).await,
         Op::Histogram { lower, upper } => super::histogram::run_histogram(party, inputs, lower, *upper).await,
+        Op::Quantile { q, scalar } => {
+            super::quantile::run_quantile(party, inputs, &Op::quantiles(q), *scalar, store).await
+        }
     }
 }
 

@@ -52,6 +52,13 @@ pub enum Op {
         lower: Vec<i64>,
         upper: i64,
     },
+    /// numpy.quantile (linear method) over the flattened keys: `q` the quantiles in [0, 1] as
+    /// f64 bits (`f64::to_bits`, so the op stays `Eq`); `scalar`: a 0-d result for one q.
+    /// stats.median and stats.percentile are this op (q = 0.5, q = p / 100).
+    Quantile {
+        q: Vec<u64>,
+        scalar: bool,
+    },
 }
 
 impl Op {
@@ -73,7 +80,19 @@ impl Op {
             Op::TtestRel => "stats.ttest_rel",
             Op::Lstsq { .. } => "stats.lstsq",
             Op::Histogram { .. } => "stats.histogram",
+            Op::Quantile { .. } => "stats.quantile",
         }
+    }
+}
+
+impl Op {
+    /// The quantile op for `q` (each in [0, 1]); `scalar` for a 0-d result.
+    pub fn quantile(q: &[f64], scalar: bool) -> Op {
+        Op::Quantile { q: q.iter().map(|v| v.to_bits()).collect(), scalar }
+    }
+    /// The quantiles of [`Op::Quantile`] as reals.
+    pub fn quantiles(q: &[u64]) -> Vec<f64> {
+        q.iter().map(|b| f64::from_bits(*b)).collect()
     }
 }
 

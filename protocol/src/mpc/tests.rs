@@ -7,6 +7,8 @@ use crate::shamir;
 use crate::value::{Array, ArrayData, Value};
 use proptest::prelude::*;
 
+/// The shuffle and median / percentile / quantile (issue 16).
+mod order_stats;
 /// cov, corrcoef, t-tests, lstsq (issue 16).
 mod toolbox;
 use rand::SeedableRng;

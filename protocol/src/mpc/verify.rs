@@ -113,6 +113,8 @@ pub enum Cheat {
     Prss,
     /// Contributes 2^126 as its first comparison high mask r'' of every window (2^m·2^126 ≡ 2^(m−1): c wraps).
     LtzHigh,
+    /// Adds 1 to the first element of its dealing in each round of a shuffle (`shuffle.rs`).
+    Shuffle,
 }
 
 #[cfg(any(test, feature = "cheat"))]
@@ -125,6 +127,7 @@ impl Cheat {
             "output" => Some(Cheat::Output),
             "prss" => Some(Cheat::Prss),
             "ltz-high" => Some(Cheat::LtzHigh),
+            "shuffle" => Some(Cheat::Shuffle),
             _ => None,
         }
     }
