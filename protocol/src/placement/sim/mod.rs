@@ -57,7 +57,7 @@ impl Config {
             kill_trials: 10,
             lookups: 2000,
             share_bytes: 16,
-            choices: vec![1, 2, 3, 4],
+            choices: vec![0, 1, 2, 3, 4, 6, 8],
             attacks: 20,
         }
     }
