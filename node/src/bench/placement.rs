@@ -46,22 +46,25 @@ pub fn run(nodes: usize, keys: usize, seed: u64) -> anyhow::Result<()> {
     anyhow::ensure!(nodes >= 30, "--nodes must be at least 30 (the simulation needs c·n candidates)");
     anyhow::ensure!(keys >= 1, "--keys must be at least 1");
     let cfg = sim::Config::new(nodes, keys, seed);
-    let c = cfg.candidate_factor;
     println!(
         "placement simulation: {nodes} nodes, {keys} keys, seed {seed}; rule: top n by rendezvous weight among \
-         the min(c·n, {}) XOR-closest, c = {c}",
+         the max(n, {}) XOR-closest (one lookup's k)",
         rule::MAX_CANDIDATES
     );
     let t0 = Instant::now();
     let r = sim::run(&cfg);
     let took = t0.elapsed();
 
-    println!("\nbalance, loss before repair (mean over {} kill sets; worst; hypergeometric), repair per lost node", cfg.kill_trials);
+    println!(
+        "\nbalance, loss before repair (mean over {} kill sets; worst; hypergeometric), repair per lost node",
+        cfg.kill_trials
+    );
     let mut header: Vec<String> = ["n", "t", "cands", "max/mean", "min/mean"].iter().map(|s| s.to_string()).collect();
     for f in &cfg.kill {
         header.push(format!("lost ≥t+1 @{:.0}%", f * 100.0));
     }
-    header.extend(["keys/lost node", "sub-shares semi", "sub-shares active", "KiB semi", "KiB active"].map(String::from));
+    header
+        .extend(["keys/lost node", "sub-shares semi", "sub-shares active", "KiB semi", "KiB active"].map(String::from));
     let rows: Vec<Vec<String>> = r
         .groups
         .iter()
@@ -69,7 +72,7 @@ pub fn run(nodes: usize, keys: usize, seed: u64) -> anyhow::Result<()> {
             let mut row = vec![
                 g.n.to_string(),
                 g.t.to_string(),
-                rule::candidate_count(g.n, c).to_string(),
+                cfg.candidate_count(g.n).to_string(),
                 format!("{:.3}", g.max_mean),
                 format!("{:.3}", g.min_mean),
             ];
@@ -127,7 +130,11 @@ pub fn run(nodes: usize, keys: usize, seed: u64) -> anyhow::Result<()> {
         .choice
         .iter()
         .map(|ch| {
-            let (name, cands) = if ch.c == 0 { ("all".to_string(), "N".to_string()) } else { (ch.c.to_string(), (5 * ch.c).to_string()) };
+            let (name, cands) = if ch.c == 0 {
+                ("all".to_string(), "N".to_string())
+            } else {
+                (ch.c.to_string(), (5 * ch.c).to_string())
+            };
             vec![
                 name,
                 cands,
@@ -170,7 +177,10 @@ pub fn run(nodes: usize, keys: usize, seed: u64) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["n", "t", "tolerance", "ids (sim)", "ids (model)", "/24s (max 2)", "d=0", "d=16", "d=20", "d=24"], &rows);
+    print_table(
+        &["n", "t", "tolerance", "ids (sim)", "ids (model)", "/24s (max 2)", "d=0", "d=16", "d=20", "d=24"],
+        &rows,
+    );
 
     let s = &r.small;
     println!(

@@ -4,7 +4,8 @@
 //! (configured n, fewer when the network is smaller, never below [`MIN_GROUP`]), and, in its
 //! submodules, the placement rule from a bounded view (issue 13; see docs/placement.md):
 //! - [`xor`]: Kademlia's key space (the ids libp2p's `kbucket` uses) and the XOR-closest peers;
-//! - [`rule`]: the group of a key = the top n by rendezvous weight among its c·n XOR-closest peers;
+//! - [`rule`]: the group of a key = the top n by rendezvous weight among its c·n XOR-closest peers
+//!   (20 by default: one lookup's k);
 //! - [`diversity`]: at most a few members of one group per /24 (IPv4) or /48 (IPv6) public prefix;
 //! - [`check`]: a node's check of a proposed group against its own view (never a peer's word);
 //! - [`puzzle`]: the optional S/Kademlia-style id puzzle; [`sybil`]: the cost model of capturing a

@@ -2,8 +2,8 @@
 //!
 //! Owns: the rule every node applies to the peers its own Kademlia lookup found for a key:
 //! 1. the **candidates** are the c·n peers closest to the key in Kademlia's XOR metric ([`super::xor`]:
-//!    the same ids libp2p uses, so `get_closest_peers(key)` returns them), c = [`CANDIDATE_FACTOR`],
-//!    capped at Kademlia's k = [`MAX_CANDIDATES`] = 20 (what one lookup returns);
+//!    the same ids libp2p uses, so `get_closest_peers(key)` returns them): by default c·n = k =
+//!    [`MAX_CANDIDATES`] = 20, exactly what one lookup returns (c = 4 for n = 5; n if n > 20);
 //! 2. the **group** is the top n candidates by rendezvous weight ([`super::weight`]), skipping a
 //!    candidate whose public prefix already has [`Diversity::max_per_prefix`] members; if fewer than
 //!    n remain, the next XOR-closest peers (in distance order) fill the group;
@@ -13,8 +13,9 @@
 //! Rendezvous over the candidates balances load like rendezvous over everyone (XOR-closest alone
 //! gives a node a share of keys proportional to the gap before its id, which varies a lot); the
 //! candidate set keeps the view bounded: O(log N) lookup hops and no membership list. c was chosen by
-//! the simulation ([`super::sim`], docs/placement.md): c = 4 (20 candidates for n = 5) keeps the
-//! busiest node within 2x the mean at 100 nodes and 1,000 keys, and is what one lookup returns.
+//! the simulation ([`super::sim`], docs/placement.md): 20 candidates (c = 4 for n = 5) keep the
+//! busiest node within 2x the mean at 100 nodes and 1,000 keys; more balance better but need more
+//! than one lookup, fewer balance worse at the same stability cost.
 //! Must never: do I/O, or take a peer's word for the group (callers pass their own lookup's view).
 
 use super::diversity::{Diversity, PrefixCount};
@@ -22,17 +23,13 @@ use super::{rank_by, xor};
 use crate::keys::DataKey;
 use std::net::IpAddr;
 
-/// c: the candidate set is the c·n XOR-closest peers (at most [`MAX_CANDIDATES`]).
-pub const CANDIDATE_FACTOR: usize = 4;
-
-/// Kademlia's k (libp2p's `K_VALUE`): one `get_closest_peers` returns at most this many peers, so
-/// the candidate set never needs more than one lookup.
+/// Kademlia's k (libp2p's `K_VALUE`): one `get_closest_peers` returns at most this many peers, and
+/// the default candidate set is that many.
 pub const MAX_CANDIDATES: usize = 20;
 
-/// The number of candidates for groups of `n` with factor `c`: c·n, at most [`MAX_CANDIDATES`],
-/// at least n.
-pub fn candidate_count(n: usize, c: usize) -> usize {
-    (c.max(1) * n).min(MAX_CANDIDATES).max(n)
+/// The default number of candidates for groups of `n`: k = [`MAX_CANDIDATES`], or n if larger.
+pub fn candidate_count(n: usize) -> usize {
+    n.max(MAX_CANDIDATES)
 }
 
 /// A peer as a node sees it: its id (`PeerId::to_bytes()`) and the addresses it observed it at.
@@ -54,8 +51,8 @@ impl PeerEntry {
 pub struct Rule {
     /// Group size.
     pub n: usize,
-    /// c: candidates = c·n XOR-closest peers.
-    pub candidate_factor: usize,
+    /// How many XOR-closest peers are candidates (c·n; never fewer than n).
+    pub candidates: usize,
     /// At most a few members per public /24 or /48.
     pub diversity: Diversity,
 }
@@ -63,12 +60,12 @@ pub struct Rule {
 impl Rule {
     /// The default rule for groups of `n`.
     pub fn new(n: usize) -> Self {
-        Rule { n, candidate_factor: CANDIDATE_FACTOR, diversity: Diversity::default() }
+        Rule { n, candidates: candidate_count(n), diversity: Diversity::default() }
     }
 
-    /// The number of candidates: [`candidate_count`].
+    /// The number of candidates (at least n).
     pub fn candidates(&self) -> usize {
-        candidate_count(self.n, self.candidate_factor)
+        self.candidates.max(self.n)
     }
 }
 
@@ -202,11 +199,11 @@ pub(crate) mod tests {
 
     #[test]
     fn candidate_counts() {
-        assert_eq!(candidate_count(3, 4), 12);
-        assert_eq!(candidate_count(5, 4), 20);
-        assert_eq!(candidate_count(9, 4), 20);
-        assert_eq!(candidate_count(25, 4), 25);
-        assert_eq!(candidate_count(5, 0), 5);
+        assert_eq!(candidate_count(3), 20);
+        assert_eq!(candidate_count(5), 20);
+        assert_eq!(candidate_count(25), 25);
+        assert_eq!(Rule { candidates: 2, ..Rule::new(5) }.candidates(), 5);
+        assert_eq!(Rule::new(9).candidates(), 20);
     }
 
     #[test]

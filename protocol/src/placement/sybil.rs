@@ -16,7 +16,7 @@
 //! ⌈(t + 1)/max_per_prefix⌉ distinct public /24 (or /48) prefixes as well.
 
 /// Expected ids to generate for t + 1 seats of one chosen key's group among `nodes` honest nodes.
-/// `candidates`: the rule's candidate count (c·n capped at k; [`super::rule::candidate_count`]).
+/// `candidates`: the rule's candidate count ([`super::rule::Rule::candidates`]).
 pub fn ids_to_capture(nodes: usize, n: usize, t: usize, candidates: usize, tolerance: usize) -> f64 {
     let cn = candidates.max(n) as f64;
     let seats = (t + 1).saturating_sub(tolerance).max(1) as f64;

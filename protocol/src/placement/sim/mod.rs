@@ -25,8 +25,9 @@ pub struct Config {
     pub nodes: usize,
     pub keys: usize,
     pub seed: u64,
-    /// c of the rule (candidates = c·n).
-    pub candidate_factor: usize,
+    /// Candidates of the rule (the c·n XOR-closest); 0 = the rule's default
+    /// ([`crate::placement::rule::candidate_count`]).
+    pub candidates: usize,
     /// (n, t) pairs for the main table.
     pub groups: Vec<(usize, usize)>,
     /// Fractions of the nodes that vanish at once.
@@ -45,13 +46,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// The candidates for groups of `n` in this simulation.
+    pub fn candidate_count(&self, n: usize) -> usize {
+        if self.candidates == 0 { crate::placement::rule::candidate_count(n) } else { self.candidates.max(n) }
+    }
+
     /// The defaults of `enigma bench placement`.
     pub fn new(nodes: usize, keys: usize, seed: u64) -> Self {
         Config {
             nodes,
             keys,
             seed,
-            candidate_factor: crate::placement::rule::CANDIDATE_FACTOR,
+            candidates: 0,
             groups: vec![(3, 1), (5, 2), (7, 3), (9, 4)],
             kill: vec![0.01, 0.05, 0.10],
             kill_trials: 10,
@@ -378,8 +384,7 @@ pub fn run(cfg: &Config) -> Report {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let space = network(cfg.nodes, &mut rng);
     let keys: Vec<DataKey> = (0..cfg.keys).map(|_| random_key(&mut rng)).collect();
-    let c = cfg.candidate_factor.max(1);
-    let count = |n: usize| crate::placement::rule::candidate_count(n, c);
+    let count = |n: usize| cfg.candidate_count(n);
     let m_max = cfg.groups.iter().map(|(n, _)| count(*n)).chain(cfg.choices.iter().map(|c| c * 5)).max().unwrap_or(20);
     let lists = candidate_lists(&space, &keys, m_max);
 

@@ -15,7 +15,7 @@ fn simulated_groups_are_the_rules_groups() {
     for _ in 0..300 {
         let key = random_key(&mut rng);
         for n in [3, 5, 9] {
-            let sim: Vec<&[u8]> = group(&space, &key, n, rule::candidate_count(n, rule::CANDIDATE_FACTOR))
+            let sim: Vec<&[u8]> = group(&space, &key, n, rule::candidate_count(n))
                 .into_iter()
                 .map(|i| space.peers[i as usize].as_slice())
                 .collect();
