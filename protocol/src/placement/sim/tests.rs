@@ -86,4 +86,5 @@ fn hypergeometric_tail_is_right() {
     let p = hypergeometric_tail(100, 10, 5, 3);
     assert!((p - 499_752.0 / 75_287_520.0).abs() < 1e-12);
     assert!((hypergeometric_tail(10, 3, 3, 0) - 1.0).abs() < 1e-12);
+    assert!(hypergeometric_tail(100, 1, 5, 2).is_sign_positive(), "an impossible loss is +0, not -0");
 }
