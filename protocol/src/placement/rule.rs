@@ -96,7 +96,7 @@ pub fn group_by<'a, T: 'a>(
     fill(order_by(key, view, rule, id), PrefixCount::new(rule.diversity), rule.n, addrs)
 }
 
-fn fill<'a, T>(order: Vec<&'a T>, mut count: PrefixCount, need: usize, addrs: impl Fn(&T) -> &[IpAddr]) -> Vec<&'a T> {
+fn fill<T>(order: Vec<&T>, mut count: PrefixCount, need: usize, addrs: impl Fn(&T) -> &[IpAddr]) -> Vec<&T> {
     let mut out = Vec::with_capacity(need);
     for p in order {
         if out.len() == need {

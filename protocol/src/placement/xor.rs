@@ -52,7 +52,7 @@ pub fn closest<'a, T: 'a>(
     id: impl Fn(&T) -> &[u8],
 ) -> Vec<&'a T> {
     let mut scored: Vec<(KadId, &T)> = items.into_iter().map(|p| (distance(target, &peer_id(id(p))), p)).collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0));
+    scored.sort_by_key(|a| a.0);
     scored.dedup_by(|a, b| a.0 == b.0);
     scored.truncate(m);
     scored.into_iter().map(|(_, p)| p).collect()

@@ -57,7 +57,7 @@ pub fn attack(
         window.truncate(w);
         // the rule's group: top n by weight among the first m
         let mut cands: Vec<&(xor::KadId, [u8; 32], bool)> = window.iter().take(m).collect();
-        cands.sort_by(|a, b| b.1.cmp(&a.1));
+        cands.sort_by_key(|e| std::cmp::Reverse(e.1));
         let seats = cands.iter().take(n).filter(|e| e.2).count();
         let spare = window.iter().filter(|e| e.2).count() - seats;
         if seats + spare.min(tolerance) > t {

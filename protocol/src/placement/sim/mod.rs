@@ -227,7 +227,9 @@ fn choose(n: usize, k: usize) -> f64 {
 /// P(X ≥ need) for X ~ Hypergeometric(population, marked, draws).
 pub fn hypergeometric_tail(population: usize, marked: usize, draws: usize, need: usize) -> f64 {
     let total = choose(population, draws);
-    (need..=draws.min(marked)).map(|k| choose(marked, k) * choose(population - marked, draws - k) / total).fold(0.0, |a, b| a + b)
+    (need..=draws.min(marked))
+        .map(|k| choose(marked, k) * choose(population - marked, draws - k) / total)
+        .fold(0.0, |a, b| a + b)
 }
 
 fn kill_set(nodes: usize, killed: usize, rng: &mut impl Rng) -> Vec<bool> {
