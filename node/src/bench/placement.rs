@@ -138,7 +138,13 @@ pub fn run(nodes: usize, keys: usize, seed: u64) -> anyhow::Result<()> {
             vec![
                 name,
                 cands,
-                if ch.c == 0 || 5 * ch.c <= rule::MAX_CANDIDATES { "yes".into() } else { "no".into() },
+                if ch.c == 0 {
+                    "no: full view".into()
+                } else if 5 * ch.c <= rule::MAX_CANDIDATES {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
                 ch.max_mean.map(|x| format!("{x:.3}")).unwrap_or_else(|| "—".into()),
                 format!("{:.2}", ch.small_median),
                 format!("{:.2}", ch.small_worst),
