@@ -476,6 +476,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 60)]
         secs: u64,
     },
+    /// Placement simulation (no devnet): balance, loss under churn, repair traffic, lookup hops, Sybil cost.
+    Placement {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        /// Simulated keys.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// Seed of the simulation (same seed, same table).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Store and load throughput: 1 KB, 1 MB, 64 MB values and a 10^6-element array.
     Storage {
         /// Nodes in the devnet.

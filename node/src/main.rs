@@ -22,6 +22,9 @@ fn main() -> std::process::ExitCode {
         Some(cli::Command::Devnet(args)) => devnet::run(args),
         Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
         Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, wan })) => bench::mpc::run(quick, wan),
+        Some(cli::Command::Bench(cli::BenchCmd::Placement { nodes, keys, seed })) => {
+            bench::placement::run(nodes, keys, seed)
+        }
         Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
             bench::load::run(nodes, clients, secs)
         }

@@ -5,7 +5,8 @@
 //! - [`field`]: GF(2^127 − 1); [`shamir`]: sharing and reconstruction; [`fixed`]: fixed-point numbers;
 //! - [`value`]: the value codec (what users store ↔ field elements + public metadata);
 //! - [`identity`]: secp256k1 keys, addresses, signatures; [`keys`]: data keys;
-//! - [`manifest`]: owner-signed custody records; [`placement`]: rendezvous hashing of custody groups;
+//! - [`manifest`]: owner-signed custody records; [`placement`]: custody groups (rendezvous weight,
+//!   the bounded-view rule over Kademlia's XOR-closest candidates, the group check, the simulation);
 //! - [`admission`]: who may sit on a committee or a repaired group, which threshold applies, and
 //!   whether a grant covers an operation (checked by every node from its own facts);
 //! - [`wire`]: node-to-node messages; [`api`]: the client API contract (JSON-RPC);

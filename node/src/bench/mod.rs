@@ -1,10 +1,12 @@
-//! Benchmarks (`enigma bench …`): commands that start a real devnet and print a table.
+//! Benchmarks (`enigma bench …`): commands that start a real devnet (or, for `placement`, run the
+//! pure simulation) and print a table.
 //!
 //! Owns: measuring and printing; one file per benchmark. Must never: be part of the test suite
 //! (performance is measured here, not asserted in tests).
 
 pub mod load;
 pub mod mpc;
+pub mod placement;
 pub mod storage;
 
 use std::time::Duration;

@@ -1,8 +1,26 @@
-//! Placement: which peers hold a key — rendezvous (highest-random-weight) hashing.
+//! Placement: which peers hold a key.
 //!
-//! Owns: the custody-group rule of DESIGN §4 (top-n live peers by a hash of (key, peer id)) and the
-//! group-size rule (configured n, fewer when the network is smaller, never below [`MIN_GROUP`]).
+//! Owns: the rendezvous (highest-random-weight) weight of (key, peer id), the group-size rule
+//! (configured n, fewer when the network is smaller, never below [`MIN_GROUP`]), and, in its
+//! submodules, the placement rule from a bounded view (issue 13; see docs/placement.md):
+//! - [`xor`]: Kademlia's key space (the ids libp2p's `kbucket` uses) and the XOR-closest peers;
+//! - [`rule`]: the group of a key = the top n by rendezvous weight among its c·n XOR-closest peers
+//!   (20 by default: one lookup's k);
+//! - [`diversity`]: at most a few members of one group per /24 (IPv4) or /48 (IPv6) public prefix;
+//! - [`check`]: a node's check of a proposed group against its own view (never a peer's word);
+//! - [`puzzle`]: the optional S/Kademlia-style id puzzle; [`sybil`]: the cost model of capturing a
+//!   group;
+//! - [`sim`]: a seeded, I/O-free simulation of placement, lookups, loss and repair at scale.
+//!
 //! Must never: decide liveness (callers pass the live peers they see) or do I/O.
+
+pub mod check;
+pub mod diversity;
+pub mod puzzle;
+pub mod rule;
+pub mod sim;
+pub mod sybil;
+pub mod xor;
 
 use crate::keys::DataKey;
 
@@ -21,8 +39,17 @@ pub fn weight(key: &DataKey, peer: &[u8]) -> [u8; 32] {
 
 /// Orders candidate peers by decreasing weight for `key` (deterministic, independent of input order).
 pub fn rank<'a, P: AsRef<[u8]>>(key: &DataKey, peers: &'a [P]) -> Vec<&'a P> {
-    let mut scored: Vec<([u8; 32], &P)> = peers.iter().map(|p| (weight(key, p.as_ref()), p)).collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.as_ref().cmp(b.1.as_ref())));
+    rank_by(key, peers.iter(), |p| p.as_ref())
+}
+
+/// [`rank`] over any items, given each item's peer id bytes (ties, i.e. equal ids, by id bytes).
+pub fn rank_by<'a, T: 'a>(
+    key: &DataKey,
+    items: impl IntoIterator<Item = &'a T>,
+    id: impl Fn(&T) -> &[u8],
+) -> Vec<&'a T> {
+    let mut scored: Vec<([u8; 32], &T)> = items.into_iter().map(|p| (weight(key, id(p)), p)).collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| id(a.1).cmp(id(b.1))));
     scored.into_iter().map(|(_, p)| p).collect()
 }
 
