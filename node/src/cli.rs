@@ -426,6 +426,10 @@ pub enum BenchCmd {
         /// Smaller inputs (10^4 instead of 10^5).
         #[arg(long)]
         quick: bool,
+        /// Only the issue-16 toolbox rows (histogram, corrcoef, t-tests, lstsq) in memory, at n = 3
+        /// and n = 5 in both security modes.
+        #[arg(long, conflicts_with = "wan")]
+        toolbox: bool,
         /// Run the network table over emulated wide-area links, RTT_MS[:MBIT] (e.g. 50:1000).
         #[arg(long, value_name = "RTT_MS[:MBIT]")]
         wan: Option<enigma_actors::network::wan::WanProfile>,

@@ -19,7 +19,11 @@ fn main() -> std::process::ExitCode {
         None => run::run(cli.run),
         Some(cli::Command::Devnet(args)) => devnet::run(args),
         Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
-        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, wan })) => bench::mpc::run(quick, wan),
+        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, toolbox: true, .. })) => {
+            bench::mpc::toolbox(quick);
+            Ok(())
+        }
+        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, wan, .. })) => bench::mpc::run(quick, wan),
         Some(cli::Command::Bench(cli::BenchCmd::Load { nodes, clients, secs })) => {
             bench::load::run(nodes, clients, secs)
         }

@@ -9,6 +9,8 @@ use proptest::prelude::*;
 
 /// cov, corrcoef, t-tests, lstsq (issue 16).
 mod toolbox;
+/// Property tests of the toolbox primitives (issue 16).
+mod toolbox_props;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
