@@ -349,9 +349,10 @@ fn stored_lstsq_is_the_coefficient_array_at_the_storage_scale() {
     // an intercept beyond the storage range (|β0| ≥ 2^42 ≈ 4.4e12) is refused, not wrapped, while
     // the revealed coefficients are fine
     let n = 16;
-    // (intercept = 3.5e12 + 4e5·3e6 = 4.7e12)
-    let x: Vec<f64> = (0..n).map(|o| 3e6 + o as f64 - 7.5).collect();
-    let y: Vec<f64> = (0..n).map(|o| 3.5e12 - 4e5 * (o as f64 - 7.5) + (o % 3) as f64).collect();
+    // (intercept = 4.2e12 + 2.5e5·1e6 = 4.45e12; x̄·2^40 ≈ 2^60 and q < 2^18 keep the revealed
+    // path in range)
+    let x: Vec<f64> = (0..n).map(|o| 1e6 + o as f64 - 7.5).collect();
+    let y: Vec<f64> = (0..n).map(|o| 4.2e12 - 2.5e5 * (o as f64 - 7.5) + (o % 3) as f64).collect();
     let vals = [mat2(n, 1, x.clone()), farr(&y)];
     let (r, _, _) = run_stored_op(3, 1, Op::Lstsq { intercept: true }, &vals, 2);
     assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
