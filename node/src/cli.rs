@@ -430,6 +430,9 @@ pub enum BenchCmd {
         /// and n = 5 in both security modes.
         #[arg(long, conflicts_with = "wan")]
         toolbox: bool,
+        /// With --toolbox: the histogram row's number of values (default: the other rows' size).
+        #[arg(long, requires = "toolbox")]
+        hist_n: Option<usize>,
         /// Run the network table over emulated wide-area links, RTT_MS[:MBIT] (e.g. 50:1000).
         #[arg(long, value_name = "RTT_MS[:MBIT]")]
         wan: Option<enigma_actors::network::wan::WanProfile>,

@@ -210,12 +210,14 @@ fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanP
 }
 
 /// The issue-16 toolbox rows (histogram, corrcoef, t-tests, lstsq) in memory at n = 3 and n = 5,
-/// in both security modes (`enigma bench mpc --toolbox` runs only these).
-pub fn toolbox(quick: bool) {
+/// in both security modes (`enigma bench mpc --toolbox` runs only these); `hist` overrides the
+/// histogram's size (its 21 comparisons per value make it the slow row).
+pub fn toolbox(quick: bool, hist: Option<usize>) {
     let size = if quick { 10_000 } else { 100_000 };
+    let hist = hist.unwrap_or(size);
     for security in [Security::Active, Security::SemiHonest] {
         for (n, t) in [(3, 1), (5, 2)] {
-            println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(n, t, size, security));
+            println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(n, t, size, hist, security));
         }
     }
 }
@@ -232,7 +234,7 @@ pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
         }
     }
     if wan.is_none() {
-        toolbox(quick);
+        toolbox(quick, None);
     }
     for security in [Security::Active, Security::SemiHonest] {
         network_table(3, quick, security, wan)?;

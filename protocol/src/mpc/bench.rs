@@ -164,8 +164,8 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize, security: Security) -> St
 
 /// The issue-16 rows in memory: corrcoef of 10 variables × `scale` observations, ttest_ind of
 /// `scale` + `scale` (Student and Welch), lstsq with 10 predictors × `scale` rows (with intercept),
-/// and a histogram of `scale` values into 20 bins (its comparisons are the items), in `security`.
-pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize, security: Security) -> String {
+/// and a histogram of `hist` values into 20 bins (its comparisons are the items), in `security`.
+pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize, hist: usize, security: Security) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -184,7 +184,7 @@ pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize, security: Securit
         (0..big).map(|o| 1.0 + (0..10).map(|j| 0.1 * j as f64 * vars[j * big + o]).sum::<f64>()).collect();
     let ya = Value::Array(Array { shape: vec![big], data: ArrayData::Float(y.clone()) });
     let a = Value::Array(Array { shape: vec![big], data: ArrayData::Float(vars[..big].to_vec()) });
-    let hn = big;
+    let hn = hist.max(1);
     let h = Value::Array(Array { shape: vec![hn], data: ArrayData::Float(vars[..hn].to_vec()) });
     let edges: Vec<f64> = (0..=20).map(|i| i as f64 * 5.0).collect();
     let lower: Vec<i64> = edges[..20].iter().map(|e| (e * (1u64 << 20) as f64) as i64).collect();

@@ -414,8 +414,9 @@ fn histogram_counts_are_exact_with_numpy_edges() {
 #[ignore]
 fn toolbox_bench_table() {
     let scale: usize = std::env::var("TOOLBOX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let hist: usize = std::env::var("TOOLBOX_HIST_N").ok().and_then(|v| v.parse().ok()).unwrap_or(scale);
     for security in [Security::Active, Security::SemiHonest] {
-        println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale, security));
-        println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale, security));
+        println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale, hist, security));
+        println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale, hist, security));
     }
 }
