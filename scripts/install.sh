@@ -35,3 +35,6 @@ echo "python client installed in .venv"
 # the offline schema validator of deploy/k8s (python/tests/test_k8s.py skips without it)
 .venv/bin/python -m pip install --quiet kubernetes-validate \
   || echo "kubernetes-validate unavailable: the Kubernetes manifest tests will be SKIPPED"
+# optional bench dependency: MPyC, for scripts/mpyc_compare.py (Enigma beside MPyC); no test needs it
+.venv/bin/python -m pip install --quiet mpyc \
+  || echo "mpyc unavailable: scripts/mpyc_compare.py will not run"
