@@ -118,7 +118,9 @@ impl Drop for Registration {
 pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
     let name = op_name(&req.op);
     let arity_ok = match req.op {
-        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => req.keys.len() == 2,
+        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => {
+            req.keys.len() == 2
+        }
         Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => req.keys.len() == 1,
         _ => !req.keys.is_empty(),
     };

@@ -524,8 +524,7 @@ pub(crate) async fn run_lstsq<T: Transport>(
     let mut over20 = Vec::new();
     if store {
         let w = onehot_width() as i32;
-        let exps: Vec<i32> =
-            (0..2 * w - 1).map(|i| (i - (w - 1)).min(B_HIGH) + FRAC_BITS as i32 - f as i32).collect();
+        let exps: Vec<i32> = (0..2 * w - 1).map(|i| (i - (w - 1)).min(B_HIGH) + FRAC_BITS as i32 - f as i32).collect();
         for j in 0..k {
             b20.push(party.scale_pow2_secret(&bm[j..j + 1], BM_BITS, &gq[j], &exps).await?[0]);
         }
@@ -619,9 +618,5 @@ pub(crate) async fn run_lstsq<T: Transport>(
     } else {
         OutputLayout::Coefficients(scales)
     };
-    Ok(OutputShare {
-        layout,
-        checks: vec![Check::Range, Check::Invertible, Check::Varies],
-        shares: outs,
-    })
+    Ok(OutputShare { layout, checks: vec![Check::Range, Check::Invertible, Check::Varies], shares: outs })
 }

@@ -408,14 +408,9 @@ fn reveal_shares(
         OutputLayout::Ttest { df, factor, rho, u } => {
             Ok(super::ttest::finish(*df, *factor, rho.decode(vals[0]), u.decode(vals[1])))
         }
-        OutputLayout::TtestWelch { na, nb, factor, rho, u, v } => Ok(super::ttest::finish_welch(
-            *na,
-            *nb,
-            *factor,
-            rho.decode(vals[0]),
-            u.decode(vals[1]),
-            v.decode(vals[2]),
-        )),
+        OutputLayout::TtestWelch { na, nb, factor, rho, u, v } => {
+            Ok(super::ttest::finish_welch(*na, *nb, *factor, rho.decode(vals[0]), u.decode(vals[1]), v.decode(vals[2])))
+        }
         OutputLayout::Coefficients(scales) => Ok(OpResult::Array {
             shape: vec![scales.len()],
             dtype: Dtype::Float,
