@@ -99,6 +99,10 @@ def run_case(case, timeout):
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
         return None, f"timeout: not done after {timeout:.0f} s"
+    except BaseException:
+        # interrupted: never leave this case's parties running
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
     wall = time.perf_counter() - t0
     m = re.search(r"RESULT .*seconds=([0-9.]+) maxerr=(\S+)", out)
     if not m:
