@@ -140,6 +140,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
     ap.add_argument("--enigma", help="saved output of `enigma bench mpc --toolbox`")
     a = ap.parse_args()
+    # a terminated driver unwinds (run_case then kills the running case's parties)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         import mpyc  # noqa: F401
     except ImportError:
