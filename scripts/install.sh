@@ -38,3 +38,6 @@ echo "python client installed in .venv"
 # the type check of the package (python/tests/test_mypy.py skips without it)
 .venv/bin/python -m pip install --quiet mypy \
   || echo "mypy unavailable: the type check of the Python package will be SKIPPED"
+# optional bench dependency: MPyC, for scripts/mpyc_compare.py (Enigma beside MPyC); no test needs it
+.venv/bin/python -m pip install --quiet mpyc \
+  || echo "mpyc unavailable: scripts/mpyc_compare.py will not run"

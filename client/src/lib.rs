@@ -629,8 +629,8 @@ impl Client {
         computed(r, ttest)
     }
 
-    /// scipy.stats.ttest_ind(a, b, equal_var, axis=None); `equal_var = false` (Welch) is
-    /// `Unsupported` for now.
+    /// scipy.stats.ttest_ind(a, b, equal_var, axis=None): pooled variance, or with
+    /// `equal_var = false` Welch's test (Welch–Satterthwaite df). (`store` is `Unsupported`.)
     pub fn stats_ttest_ind(
         &mut self,
         key_a: &str,

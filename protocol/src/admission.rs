@@ -257,7 +257,7 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
             }
         }
         Op::Ttest1samp { .. } => inputs.first().map_or(0, |i| count(i.1)),
-        Op::TtestInd | Op::TtestRel => {
+        Op::TtestInd | Op::TtestWelch | Op::TtestRel => {
             // a group of one value next to a large one would let the t statistic probe that value
             let a = inputs.first().map_or(0, |i| count(i.1));
             let b = inputs.get(1).map_or(0, |i| count(i.1));

@@ -986,13 +986,15 @@ class Stats:
         store: bool = False,
         progress: Optional[ProgressCallback] = None,
     ) -> Tuple[float, ...]:
-        """``(statistic, pvalue, df)`` as scipy.stats.ttest_ind(a, b, axis=None) (pooled variance).
+        """``(statistic, pvalue, df)`` as scipy.stats.ttest_ind(a, b, equal_var, axis=None).
 
-        ``equal_var=False`` (Welch) is refused with ``Error`` kind ``unsupported``.
+        ``equal_var=True`` pools the variances (df = N − 2); ``equal_var=False`` is Welch's test
+        with the Welch–Satterthwaite df, as scipy.
 
         Example::
 
             t, p, df = enigma.stats.ttest_ind(key_a, key_b)
+            t, p, df = enigma.stats.ttest_ind(key_a, key_b, equal_var=False)
         """
         params = _compute_params(store, key_a=key_a, key_b=key_b, equal_var=equal_var)
         return self._ttest("stats.ttest_ind", params, progress)
@@ -1109,7 +1111,9 @@ class Stats:
 
         With ``intercept=True`` X gets a leading column of ones and the intercept is the first
         coefficient (as statsmodels' ``add_constant``). Collinear predictors → ``Error`` kind
-        ``singular``.
+        ``singular``. With ``store=True`` the result is the key of the Float array of the
+        coefficients at the storage scale (``load`` returns that array); a coefficient beyond the
+        storage range is ``Error`` kind ``out_of_range``.
 
         Example::
 

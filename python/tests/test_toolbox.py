@@ -57,6 +57,14 @@ def tind(a, b):
     return (ma - mb) / math.sqrt(sp2 * (1 / len(a) + 1 / len(b)))
 
 
+def twelch(a, b):
+    """scipy.stats.ttest_ind(a, b, equal_var=False): (t, Welch–Satterthwaite df)."""
+    ma, mb = mean(a), mean(b)
+    qa = math.fsum((v - ma) ** 2 for v in a) / (len(a) - 1) / len(a)
+    qb = math.fsum((v - mb) ** 2 for v in b) / (len(b) - 1) / len(b)
+    return (ma - mb) / math.sqrt(qa + qb), (qa + qb) ** 2 / (qa**2 / (len(a) - 1) + qb**2 / (len(b) - 1))
+
+
 def solve(a, b):
     """Gaussian elimination with partial pivoting (a small dense system)."""
     n = len(b)
@@ -179,7 +187,15 @@ class ToolboxTest(unittest.TestCase):
                     self.close(api.stats.ttest_ind(ka, kb)[1], float(r.pvalue), "scipy ttest_ind p")
                     r = sps.ttest_1samp(a, 10.0)
                     self.close(api.stats.ttest_1samp(ka, 10.0)[1], float(r.pvalue), "scipy ttest_1samp p")
-                self.kind("unsupported", api.stats.ttest_ind, ka, kb, equal_var=False)
+                t, p, df = api.stats.ttest_ind(ka, kb, equal_var=False)
+                wt, wdf = twelch(a, b)
+                self.close(t, wt, "Welch t")
+                self.close(df, wdf, "Welch df")
+                if sps is not None:
+                    r = sps.ttest_ind(a, b, equal_var=False)
+                    self.close(t, float(r.statistic), "scipy Welch t")
+                    self.close(p, float(r.pvalue), "scipy Welch p")
+                self.kind("unsupported", api.stats.ttest_ind, ka, kb, equal_var=False, store=True)
                 self.kind("unsupported", api.stats.ttest_rel, ka, kc, store=True)
                 self.kind("invalid_params", api.stats.ttest_rel, ka, kb)  # lengths differ
                 self.kind("invalid_params", api.stats.ttest_1samp, api.store([1.0]), 0.0)
@@ -205,6 +221,12 @@ class ToolboxTest(unittest.TestCase):
                     ref = np.linalg.lstsq(np.array(x), np.array(y), rcond=None)[0]
                     for g, w in zip(got, ref):
                         self.close(g, float(w), "numpy.linalg.lstsq")
+                # store=True: the key of the coefficient array at the storage scale
+                stored = api.stats.lstsq(kx, ky, intercept=True, store=True)
+                back = api.load(stored)
+                self.assertEqual(len(back), k + 1)
+                for g, w in zip(back, want):
+                    self.assertLessEqual(abs(g - w), 4 * 2**-20 + 1e-9 * abs(w), "stored lstsq")
                 coll = api.store([[o, 2 * o] for o in range(10)])
                 self.kind("singular", api.stats.lstsq, coll, api.store([float(o) for o in range(10)]), intercept=True)
                 self.kind("invalid_params", api.stats.lstsq, kx, api.store([1.0, 2.0]))

@@ -118,13 +118,15 @@ impl Drop for Registration {
 pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
     let name = op_name(&req.op);
     let arity_ok = match req.op {
-        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. } => req.keys.len() == 2,
+        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => {
+            req.keys.len() == 2
+        }
         Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => req.keys.len() == 1,
         _ => !req.keys.is_empty(),
     };
     if !arity_ok {
         let want = match req.op {
-            Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. } => "two keys",
+            Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => "two keys",
             Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => "one key",
             _ => "at least one key",
         };
@@ -154,11 +156,12 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
-    if req.store && matches!(req.op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. }) {
+    if req.store && matches!(req.op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestWelch | Op::TtestRel) {
         return Err(api(
             ErrorCode::Unsupported,
             format!(
-                "{name} with store=True is not available: its result is formed at the requester from revealed values"
+                "{name} with store=True is not available: the t statistic is a quotient formed at the requester \
+                 from revealed values, and the committee has no secret division to form it at the storage scale"
             ),
         ));
     }

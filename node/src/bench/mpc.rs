@@ -216,6 +216,19 @@ fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanP
     Ok(())
 }
 
+/// The issue-16 toolbox rows (histogram, corrcoef, t-tests, lstsq) in memory at n = 3 and n = 5,
+/// in both security modes (`enigma bench mpc --toolbox` runs only these); `hist` overrides the
+/// histogram's size (its 21 comparisons per value make it the slow row).
+pub fn toolbox(quick: bool, hist: Option<usize>) {
+    let size = if quick { 10_000 } else { 100_000 };
+    let hist = hist.unwrap_or(size);
+    for security in [Security::Active, Security::SemiHonest] {
+        for (n, t) in [(3, 1), (5, 2)] {
+            println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(n, t, size, hist, security));
+        }
+    }
+}
+
 /// The engine table, then the network table at n = 3 and n = 5 — or, with `wan`, the network table
 /// at n = 3 over emulated wide-area links (the WAN targets are for n = 3).
 pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
@@ -228,8 +241,7 @@ pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
         }
     }
     if wan.is_none() {
-        println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(3, 1, size));
-        println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(5, 2, size));
+        toolbox(quick, None);
         // issue 16: the median of 10^4 (and, full size, 10^5) values, both modes
         let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
         for security in [Security::Active, Security::SemiHonest] {

@@ -237,13 +237,11 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
                 if m == method::STATS_TTEST_IND { ps.optional("equal_var")?.unwrap_or(true) } else { true };
             let store: bool = ps.optional("store")?.unwrap_or(false);
             ps.finish()?;
-            if !equal_var {
-                return Err(ApiError::new(
-                    ErrorCode::Unsupported,
-                    "stats.ttest_ind with equal_var=False (Welch's t-test) is not available yet",
-                ));
-            }
-            let op = if m == method::STATS_TTEST_IND { Op::TtestInd } else { Op::TtestRel };
+            let op = match (m == method::STATS_TTEST_IND, equal_var) {
+                (true, true) => Op::TtestInd,
+                (true, false) => Op::TtestWelch,
+                _ => Op::TtestRel,
+            };
             compute(ctx, op, keys, store, call).await
         }
         method::STATS_HISTOGRAM => {

@@ -163,13 +163,13 @@ pub fn run_in_memory(n: usize, t: usize, scale: usize, security: Security) -> St
 }
 
 /// The issue-16 rows in memory: corrcoef of 10 variables × `scale` observations, ttest_ind of
-/// `scale` + `scale`, lstsq with 10 predictors × `scale` rows (with intercept), and a histogram of
-/// `scale / 10` values into 20 bins (its comparisons are the items).
-pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize) -> String {
+/// `scale` + `scale` (Student and Welch), lstsq with 10 predictors × `scale` rows (with intercept),
+/// and a histogram of `hist` values into 20 bins (its comparisons are the items), in `security`.
+pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize, hist: usize, security: Security) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "in-memory MPC, n = {n}, t = {t}: issue 16 (party 0 counters)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
+        "in-memory MPC, n = {n}, t = {t}, {security}: issue 16 (party 0 counters; wall = whole simulation)\n{:<28} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>12}",
         "operation", "items", "prep s", "online s", "wall s", "online/s", "rounds", "bytes sent"
     );
     let big = scale.max(4);
@@ -184,21 +184,22 @@ pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize) -> String {
         (0..big).map(|o| 1.0 + (0..10).map(|j| 0.1 * j as f64 * vars[j * big + o]).sum::<f64>()).collect();
     let ya = Value::Array(Array { shape: vec![big], data: ArrayData::Float(y.clone()) });
     let a = Value::Array(Array { shape: vec![big], data: ArrayData::Float(vars[..big].to_vec()) });
-    let hn = (big / 10).max(1);
+    let hn = hist.max(1);
     let h = Value::Array(Array { shape: vec![hn], data: ArrayData::Float(vars[..hn].to_vec()) });
     let edges: Vec<f64> = (0..=20).map(|i| i as f64 * 5.0).collect();
     let lower: Vec<i64> = edges[..20].iter().map(|e| (e * (1u64 << 20) as f64) as i64).collect();
     let upper = (edges[20] * (1u64 << 20) as f64) as i64;
     let cases: Vec<(String, Op, Vec<Value>, usize)> = vec![
         (format!("corrcoef 10 x {big}"), Op::Corrcoef { rowvar: true }, vec![m], 10 * big),
-        (format!("ttest_ind {big} + {big}"), Op::TtestInd, vec![a, ya.clone()], 2 * big),
+        (format!("ttest_ind {big} + {big}"), Op::TtestInd, vec![a.clone(), ya.clone()], 2 * big),
+        (format!("ttest_ind Welch {big} + {big}"), Op::TtestWelch, vec![a, ya.clone()], 2 * big),
         (format!("lstsq 10 x {big}"), Op::Lstsq { intercept: true }, vec![xs, ya], big),
         (format!("histogram {hn} x 20 bins"), Op::Histogram { lower, upper }, vec![h], 21 * hn),
     ];
     for (i, (name, op, vals, items)) in cases.into_iter().enumerate() {
         let shared: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
         let w = Instant::now();
-        let res = simulate(n, t, 20 + i as u64, move |mut p| {
+        let res = simulate_in(n, t, 20 + i as u64, security, move |mut p| {
             let inp: Vec<SharedInput> = shared.iter().map(|s| s[p.me()].clone()).collect();
             let op = op.clone();
             async move {

@@ -75,6 +75,35 @@ fn pair_index(k: usize, i: usize, j: usize) -> usize {
 }
 
 impl<T: Transport> Party<T> {
+    /// For `count` values given by the bits of v + 2^off (127 per value, off ≤ 125): the secret
+    /// bits [|v| ≥ 2^62], i.e. v outside the storage range (|v| < 2^62 at the storage scale). Two
+    /// `bit_lt` per value.
+    pub(crate) async fn outside_storage_range(
+        &mut self,
+        bits: &[Fp],
+        count: usize,
+        off: u32,
+    ) -> Result<Vec<Fp>, MpcError> {
+        let m = FIELD_BITS;
+        if !(63..=125).contains(&off) {
+            return Err(MpcError::OutOfRange(format!("storage-range check with offset 2^{off}")));
+        }
+        let (lo, hi) = ((1u128 << off) - (1u128 << STORED_BITS), (1u128 << off) + (1u128 << STORED_BITS));
+        let mut twice = Vec::with_capacity(2 * count * m);
+        let mut cs = Vec::with_capacity(2 * count);
+        for j in 0..count {
+            twice.extend_from_slice(&bits[j * m..(j + 1) * m]);
+            twice.extend_from_slice(&bits[j * m..(j + 1) * m]);
+            cs.extend([hi - 1, lo]);
+        }
+        // [hi − 1 < V] (too high) and [lo < V] (not too low: V ≥ lo + 1, so v > −2^62)
+        let lt = self.bit_lt(&cs, &twice, m).await?;
+        let hi_bits: Vec<Fp> = (0..count).map(|j| lt[2 * j]).collect();
+        let ok_lo: Vec<Fp> = (0..count).map(|j| lt[2 * j + 1]).collect();
+        let inside = self.mul(&hi_bits.iter().map(|b| Fp::ONE - *b).collect::<Vec<_>>(), &ok_lo).await?;
+        Ok(inside.iter().map(|b| Fp::ONE - *b).collect())
+    }
+
     /// Centring means of each row at the storage scale (rounded, within (B+2)/2 units) and the
     /// means at scale 2^40, from one decomposition of every row's Σx + 2^B.
     pub(crate) async fn row_means(&mut self, rows: &[&[Fp]]) -> Result<(Vec<Fp>, Vec<Fp>), MpcError> {
@@ -341,10 +370,18 @@ fn beta_scale() -> Scale {
 /// 6. Intercept: β0 = ȳ − Σ x̄_j β_j with β_j·2^40 by a secret shift (`shift.rs`), x̄_j at 2^40, a
 ///    certificate ‖x̄‖·‖β‖ < 2^124 and one inner product, then one decomposition and an exact shift
 ///    to 2^40.
+///
+/// With `store` (the stored value is the Float array of the coefficients, [intercept, β_1..β_k]
+/// with `intercept`, as numpy.linalg.lstsq's solution, at the storage scale): β_j·2^20 by a secret
+/// shift of β_std·u_m (`scale_pow2_secret`, exponents d + 20 − F, d ≤ [`B_HIGH_STORED`]), the
+/// intercept·2^20 by an exact shift of its decomposition (taken of intercept·2^80 + 2^59, so the
+/// shift rounds to nearest) and a storage-range check on those bits (two `bit_lt`). Any part that
+/// does not fit the storage range fails `Check::Range`.
 pub(crate) async fn run_lstsq<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
     intercept: bool,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     if inputs.len() != 2 {
         return Err(MpcError::Invalid(format!("lstsq takes 2 keys (X, y), got {}", inputs.len())));
@@ -480,11 +517,26 @@ pub(crate) async fn run_lstsq<T: Transport>(
     let bm = party.mul(&bs, &um4).await?;
     let bm = party.trunc(&bm, NS_F - 4, NS_F + 20 + f - 3).await?; // β_std·u_m at 2^F
     let (beta, too_big) = party.times_pow2_window(&bm, &gq, B_LOW, B_HIGH).await?;
+    // store: β_j·2^20 = ⌊bm_j·2^(d_j + 20 − F)⌋ for the window's d_j ≤ B_HIGH (a larger d_j already
+    // fails the range check: `too_big`), |·| < 2^(BM_BITS + B_HIGH + 20 − F); then the exact
+    // storage-range check of each from its bits
+    let mut b20 = Vec::new();
+    let mut over20 = Vec::new();
+    if store {
+        let w = onehot_width() as i32;
+        let exps: Vec<i32> = (0..2 * w - 1).map(|i| (i - (w - 1)).min(B_HIGH) + FRAC_BITS as i32 - f as i32).collect();
+        for j in 0..k {
+            b20.push(party.scale_pow2_secret(&bm[j..j + 1], BM_BITS, &gq[j], &exps).await?[0]);
+        }
+        let off = Fp::new(1u128 << 125);
+        let bits = party.decompose(&b20.iter().map(|v| *v + off).collect::<Vec<_>>()).await?;
+        over20 = party.outside_storage_range(&bits, k, 125).await?;
+    }
     party.step("coefficients");
 
     // checks: range (certificate, q window), invertible, every predictor varies
     let mut fits = Fp::ONE - too_big[0];
-    for tb in &too_big[1..] {
+    for tb in too_big[1..].iter().chain(&over20) {
         fits = party.mul(&[fits], &[Fp::ONE - *tb]).await?[0];
     }
     let mut varies = nb.nonzero[0];
@@ -520,19 +572,35 @@ pub(crate) async fn run_lstsq<T: Transport>(
         let flag_d = party.certify(&[xbar.clone(), b40.clone()], bb.max(STORED_BITS + 20), 62).await?;
         let ip = party.inner_products(&[(&xbar, &b40)]).await?[0];
         let ip = party.mul(&[ip], &[flag_d]).await?[0];
-        // intercept·2^80 = ȳ·2^80 − Σ x̄_j β_j·2^80, |·| < 2^125; exact shift to 2^40 from its bits
+        // intercept·2^80 = ȳ·2^80 − Σ x̄_j β_j·2^80, |·| < 2^125; exact shift to 2^40 (to 2^20,
+        // rounded to nearest, with `store`) from its bits
         let v = ybar * Fp::new(1u128 << 40) - ip;
-        let ib = party.decompose(&[v + Fp::new(1u128 << 125)]).await?;
-        let i40 = super::ratio::shifted(&ib, v, 40, 125);
+        let half = if store { Fp::new(1u128 << 59) } else { Fp::ZERO };
+        let ib = party.decompose(&[v + half + Fp::new(1u128 << 125)]).await?;
         let mut fl = party.mul(&[range0], &[flag_d]).await?[0];
         for o in over {
             fl = party.mul(&[fl], &[Fp::ONE - o]).await?[0];
         }
-        let mut outs = vec![i40];
-        outs.extend(beta);
-        let mut scales = vec![Scale { frac_bits: 40, divisor: 1.0 }];
-        scales.extend(std::iter::repeat_n(beta_scale(), k));
-        (outs, scales, fl)
+        if store {
+            let i20 = super::ratio::shifted(&ib, v + half, 60, 125);
+            // storage range of i20 = ⌊(v + 2^59)/2^60⌋: its bits, offset 2^65, are ib's from bit 60
+            let sh: Vec<Fp> =
+                (0..FIELD_BITS).map(|i| if i + 60 < FIELD_BITS { ib[i + 60] } else { Fp::ZERO }).collect();
+            let out = party.outside_storage_range(&sh, 1, 65).await?[0];
+            fl = party.mul(&[fl], &[Fp::ONE - out]).await?[0];
+            let mut outs = vec![i20];
+            outs.extend(b20);
+            (outs, vec![], fl)
+        } else {
+            let i40 = super::ratio::shifted(&ib, v, 40, 125);
+            let mut outs = vec![i40];
+            outs.extend(beta);
+            let mut scales = vec![Scale { frac_bits: 40, divisor: 1.0 }];
+            scales.extend(std::iter::repeat_n(beta_scale(), k));
+            (outs, scales, fl)
+        }
+    } else if store {
+        (b20, vec![], range0)
     } else {
         (beta, vec![beta_scale(); k], range0)
     };
@@ -541,12 +609,14 @@ pub(crate) async fn run_lstsq<T: Transport>(
     outs = party.mul(&outs, &vec![ok; outs.len()]).await?;
     party.step("done");
     scales.truncate(outs.len());
+    let p_out = outs.len();
     outs.push(range);
     outs.push(flag_i);
     outs.push(varies);
-    Ok(OutputShare {
-        layout: OutputLayout::Coefficients(scales),
-        checks: vec![Check::Range, Check::Invertible, Check::Varies],
-        shares: outs,
-    })
+    let layout = if store {
+        OutputLayout::Array { shape: vec![p_out], dtype: Dtype::Float, scale: Scale::STORAGE }
+    } else {
+        OutputLayout::Coefficients(scales)
+    };
+    Ok(OutputShare { layout, checks: vec![Check::Range, Check::Invertible, Check::Varies], shares: outs })
 }

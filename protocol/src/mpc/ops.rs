@@ -71,7 +71,7 @@ pub async fn run_stored<T: Transport>(
     op: &Op,
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
-    if matches!(op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::Lstsq { .. }) {
+    if matches!(op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::TtestWelch) {
         return Err(MpcError::Unsupported(format!(
             "{} with store=True: its statistics are formed at the requester from revealed values",
             op.name()
@@ -234,10 +234,11 @@ async fn run_inner<T: Transport>(
         Op::Inv => super::linalg::run_inv(party, inputs, store).await,
         Op::Cov { rowvar, ddof } => super::multivar::run_cov(party, inputs, Some(*ddof), *rowvar, store).await,
         Op::Corrcoef { rowvar } => super::multivar::run_cov(party, inputs, None, *rowvar, store).await,
-        Op::Lstsq { intercept } => super::multivar::run_lstsq(party, inputs, *intercept).await,
+        Op::Lstsq { intercept } => super::multivar::run_lstsq(party, inputs, *intercept, store).await,
         Op::Ttest1samp { popmean } => super::ttest::run_ttest(party, inputs, Some(*popmean), false).await,
         Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true).await,
         Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false).await,
+        Op::TtestWelch => super::ttest::run_welch(party, inputs).await,
         Op::Histogram { lower, upper } => super::histogram::run_histogram(party, inputs, lower, *upper).await,
         Op::Quantile { q, scalar } => {
             super::quantile::run_quantile(party, inputs, &Op::quantiles(q), *scalar, store).await
@@ -409,6 +410,9 @@ fn reveal_shares(
         }
         OutputLayout::Ttest { df, factor, rho, u } => {
             Ok(super::ttest::finish(*df, *factor, rho.decode(vals[0]), u.decode(vals[1])))
+        }
+        OutputLayout::TtestWelch { na, nb, factor, rho, u, v } => {
+            Ok(super::ttest::finish_welch(*na, *nb, *factor, rho.decode(vals[0]), u.decode(vals[1]), v.decode(vals[2])))
         }
         OutputLayout::Coefficients(scales) => Ok(OpResult::Array {
             shape: vec![scales.len()],

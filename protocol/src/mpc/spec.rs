@@ -59,6 +59,8 @@ pub enum Op {
         q: Vec<u64>,
         scalar: bool,
     },
+    /// scipy.stats.ttest_ind(a, b, equal_var=False): Welch's t-test, Welch–Satterthwaite df.
+    TtestWelch,
 }
 
 impl Op {
@@ -81,6 +83,7 @@ impl Op {
             Op::Lstsq { .. } => "stats.lstsq",
             Op::Histogram { .. } => "stats.histogram",
             Op::Quantile { .. } => "stats.quantile",
+            Op::TtestWelch => "stats.ttest_ind",
         }
     }
 }
@@ -146,6 +149,9 @@ pub enum OutputLayout {
     Ttest { df: usize, factor: f64, rho: Scale, u: Scale },
     /// lstsq: the coefficients, each at its scale (the intercept first when there is one).
     Coefficients(Vec<Scale>),
+    /// Welch's t-test: ρ and u as `Ttest` (t = factor·ρ/u) and v = √λ, where λ = (s_a²/n_a)/(s_a²/n_a
+    /// + s_b²/n_b) gives the Welch–Satterthwaite df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)).
+    TtestWelch { na: usize, nb: usize, factor: f64, rho: Scale, u: Scale, v: Scale },
 }
 
 impl OutputLayout {
@@ -157,6 +163,7 @@ impl OutputLayout {
             OutputLayout::Linregress { .. } => 3,
             OutputLayout::Ttest { .. } => 2,
             OutputLayout::Coefficients(s) => s.len(),
+            OutputLayout::TtestWelch { .. } => 3,
         }
     }
 }

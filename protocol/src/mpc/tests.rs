@@ -11,6 +11,8 @@ use proptest::prelude::*;
 mod order_stats;
 /// cov, corrcoef, t-tests, lstsq (issue 16).
 mod toolbox;
+/// Property tests of the toolbox primitives (issue 16).
+mod toolbox_props;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

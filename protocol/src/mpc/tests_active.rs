@@ -238,6 +238,39 @@ fn stored_results_are_correct_in_active_mode() {
     }
 }
 
+/// The issue-16 additions in active mode: Welch's t-test and the stored lstsq coefficients.
+#[test]
+fn welch_and_stored_lstsq_are_correct_in_active_mode() {
+    let a = [1.5, -2.25, 3.0, 7.5, 0.25, 4.0, 2.0];
+    let b = [10.0, 12.5, 9.75, 11.0];
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (ma, mb) = (a.iter().sum::<f64>() / na, b.iter().sum::<f64>() / nb);
+    let qa = a.iter().map(|v| (v - ma) * (v - ma)).sum::<f64>() / (na - 1.0) / na;
+    let qb = b.iter().map(|v| (v - mb) * (v - mb)).sum::<f64>() / (nb - 1.0) / nb;
+    let want_t = (ma - mb) / (qa + qb).sqrt();
+    let want_df = (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0));
+    // y = 2 + 0.5·x1 − 3·x2 exactly
+    let rows: Vec<[f64; 2]> = (0..8).map(|i| [i as f64, ((i * 5) % 7) as f64]).collect();
+    let y: Vec<f64> = rows.iter().map(|r| 2.0 + 0.5 * r[0] - 3.0 * r[1]).collect();
+    let x = Value::Array(Array { shape: vec![8, 2], data: ArrayData::Float(rows.iter().flatten().copied().collect()) });
+    for (n, t) in [(3, 1), (5, 2)] {
+        match run_active(n, t, &Op::TtestWelch, &[farr(&a), farr(&b)], 15, Adversary::None, false) {
+            Ok(OpResult::Ttest { statistic, df, .. }) => {
+                assert!(close(&[statistic, df], &[want_t, want_df], 1e-7), "n = {n}: {statistic} {df}");
+            }
+            other => panic!("welch at n = {n}: {other:?}"),
+        }
+        let got = run_active(n, t, &Op::Lstsq { intercept: true }, &[x.clone(), farr(&y)], 16, Adversary::None, true)
+            .unwrap_or_else(|e| panic!("stored lstsq at n = {n}: {e}"));
+        assert!(close(&scalars(&got), &[2.0, 0.5, -3.0], 1e-5), "n = {n}: {:?}", scalars(&got));
+    }
+    // a cheat in Welch's test is caught
+    match run_active(3, 1, &Op::TtestWelch, &[farr(&a), farr(&b)], 17, Adversary::Cheat(1, Cheat::Product), false) {
+        Err(MpcError::Integrity(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn every_kind_of_cheat_is_caught() {
     for (op, vals, _) in cases() {

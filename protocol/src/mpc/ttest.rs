@@ -21,6 +21,17 @@
 //!   by public division from bits). ρ' = D/√W = ρ·√(n_a n_b/N), u' = √(C/W) = u/N; factor =
 //!   √(df·N/(n_a n_b))/N, df = N − 2.
 //!
+//! - ttest_ind(a, b, equal_var=False) (Welch): the same centring, D, W and W_a, W_b; then
+//!   W_a = n_a(n_a − 1)·s_a²·2^40, so T_a = W_a·n_b²/((n_a − 1)N²) = (n_a n_b/N)²·(s_a²/n_a)·2^40
+//!   and T_b likewise, each as a public rational multiple ≤ 1 of W's bits (every bit's constant
+//!   rounded, so within 64 units), and T = T_a + T_b = (n_a n_b/N)²·(s_a²/n_a + s_b²/n_b)·2^40
+//!   (≤ W_a + W_b ≤ N·Σd² < 2^125 by the certificate). ρ' = D/√W,
+//!   u' = √(T/W): t = ρ'/(N·u'). The Welch–Satterthwaite df is a function of λ = T_a/T ∈ [0, 1]
+//!   alone, df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)); the committee outputs v = √λ (`ratio.rs`'s
+//!   u form). scipy returns df, so λ is an output to the requester like t; nothing else is.
+//!   Precision: T ≥ (n_s/4)·s²·2^40 for the smaller group's size n_s and variance s², so the 128
+//!   units of rounding are below 2^-29 relative when n_s·s² ≥ 2^-2 (t relative error ≤ 2^-30).
+//!
 //! Security: as `ratio.rs` and `multivar.rs`: products by `mul` and `inner_products`, exact
 //! decompositions, statically bounded truncations, a range certificate whose flag gates every
 //! data-dependent truncation bound and is an output to the requester only.
@@ -32,6 +43,36 @@ use super::ratio::{SIGNED_OFF, U_HIGH, U_LOW, u_scale};
 use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 use super::{MpcError, Party, Transport, tdist};
 use crate::field::Fp;
+
+/// Requester side of Welch's test: t = factor·ρ/u, λ = v², df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)).
+pub(crate) fn finish_welch(na: usize, nb: usize, factor: f64, rho: f64, u: f64, v: f64) -> OpResult {
+    let lam = (v * v).clamp(0.0, 1.0);
+    let df = 1.0 / (lam * lam / (na as f64 - 1.0) + (1.0 - lam) * (1.0 - lam) / (nb as f64 - 1.0));
+    match finish(0, factor, rho, u) {
+        OpResult::Ttest { statistic, .. } => {
+            OpResult::Ttest { statistic, pvalue: tdist::t_two_sided(statistic, df), df }
+        }
+        other => other,
+    }
+}
+
+/// Σ_i b_i·round(2^i·num/den) for one element's bits (`nbits` of them): a public rational
+/// multiple num/den ≤ 1 of a decomposed value, each bit's constant rounded (error ≤ nbits/2 units).
+pub(crate) fn bits_times_ratio(bits: &[Fp], nbits: usize, num: u128, den: u128) -> Result<Fp, MpcError> {
+    if den == 0 || num > den {
+        return Err(MpcError::OutOfRange(format!("scaling by {num}/{den}")));
+    }
+    // q_i = ⌊2^i·num/den⌋, r_i = 2^i·num mod den, by doubling (r < den < 2^126, q < 2^nbits)
+    let (mut q, mut r) = (num / den, num % den);
+    let mut acc = Fp::ZERO;
+    for b in bits.iter().take(nbits) {
+        let round = q + u128::from(2 * r >= den);
+        acc += *b * Fp::new(round);
+        q = 2 * q + u128::from(2 * r >= den);
+        r = if 2 * r >= den { 2 * r - den } else { 2 * r };
+    }
+    Ok(acc)
+}
 
 /// Requester side: scipy's (statistic, pvalue, df) from the revealed ρ and u.
 pub(crate) fn finish(df: usize, factor: f64, rho: f64, u: f64) -> OpResult {
@@ -164,6 +205,87 @@ pub(crate) async fn run_ttest<T: Transport>(
     let df = n - 2;
     let factor = (df as f64 * n as f64 / (na as f64 * nb as f64)).sqrt() / n as f64;
     ratios(party, wt, dd, c, ea, flag, df, factor).await
+}
+
+/// Committee side of Welch's t-test (scipy.stats.ttest_ind(a, b, equal_var=False)).
+pub(crate) async fn run_welch<T: Transport>(
+    party: &mut Party<T>,
+    inputs: Vec<SharedInput>,
+) -> Result<OutputShare, MpcError> {
+    if inputs.len() != 2 {
+        return Err(MpcError::Invalid(format!("ttest_ind takes 2 keys, got {}", inputs.len())));
+    }
+    let (a, b) = (flat(&inputs[0]), flat(&inputs[1]));
+    let (na, nb) = (a.len(), b.len());
+    if na < 2 || nb < 2 {
+        return Err(MpcError::Invalid(format!(
+            "too few observations: ttest_ind with equal_var=False needs at least 2 values per sample, got {na} and {nb}"
+        )));
+    }
+    let mut all = a.clone();
+    all.extend_from_slice(&b);
+    let n = all.len();
+    let t = party.t;
+    party.progress_plan(7);
+    {
+        let mut needs = super::bits::decompose_needs(7);
+        let l = (125 - clog2(n as u128)) / 2;
+        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
+        needs.pair(spec, n);
+        needs.add(&super::compare::ltz_needs(1, kb));
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+    let (mu, _) = party.row_means(&[&all]).await?;
+    let d: Vec<Fp> = all.iter().map(|v| *v - mu[0]).collect();
+    let l = (125 - clog2(n as u128)) / 2;
+    let flag = party.certify(std::slice::from_ref(&d), STORED_BITS + 3, l).await?;
+    party.step("certificate");
+    let (da, db) = d.split_at(na);
+    let ip = party.inner_products(&[(da, da), (db, db)]).await?;
+    let (sa, sb): (Fp, Fp) = (da.iter().copied().sum(), db.iter().copied().sum());
+    let sq = party.mul(&[sa, sb, sa + sb], &[sa, sb, sa + sb]).await?;
+    let (naf, nbf, nf) = (Fp::from_u64(na as u64), Fp::from_u64(nb as u64), Fp::from_u64(n as u64));
+    let wa = naf * ip[0] - sq[0];
+    let wb = nbf * ip[1] - sq[1];
+    let wt = nf * (ip[0] + ip[1]) - sq[2];
+    let dd = nbf * sa - naf * sb;
+    // T_a = W_a·n_b²/((n_a − 1)N²), T_b = W_b·n_a²/((n_b − 1)N²), from the bits of W_a, W_b
+    let wbits = party.decompose(&[wa, wb]).await?;
+    let m = FIELD_BITS;
+    let (na2, nb2, n2) = ((na as u128).pow(2), (nb as u128).pow(2), (n as u128).pow(2));
+    let too_many = || MpcError::OutOfRange("too many observations".into());
+    let den_a = (na as u128 - 1).checked_mul(n2).ok_or_else(too_many)?;
+    let den_b = (nb as u128 - 1).checked_mul(n2).ok_or_else(too_many)?;
+    let ta = bits_times_ratio(&wbits[..m], 125, nb2, den_a)?;
+    let tb = bits_times_ratio(&wbits[m..], 125, na2, den_b)?;
+    party.step("aggregates");
+    let ea = clog2(n as u128).div_ceil(2);
+    let f = super::bounds::NEWTON_F;
+    let bits = party.decompose(&[wt, ta + tb, ta, dd + Fp::new(1u128 << SIGNED_OFF)]).await?;
+    let nbm = party.normed(&bits[..3 * m], 3).await?;
+    party.step("normalise");
+    let rho = party.rho(&nbm, &[0], &[dd], &bits[3 * m..], ea, flag).await?[0];
+    let (um, g) = party.sqrt_ratio_parts(&nbm, &nbm, &[(0, 1), (1, 2)]).await?;
+    let (u, over) = party.times_pow2_window(&um, &g, U_LOW, U_HIGH).await?;
+    party.step("ratios");
+    let fits = party.mul(&[Fp::ONE - over[0]], &[Fp::ONE - over[1]]).await?[0];
+    let range = party.mul(&[flag], &[fits]).await?[0];
+    let out = party.mul(&[rho, u[0], u[1]], &[range, range, range]).await?;
+    party.step("done");
+    Ok(OutputShare {
+        layout: OutputLayout::TtestWelch {
+            na,
+            nb,
+            factor: 1.0 / n as f64,
+            rho: Scale { frac_bits: f as i32 - ea as i32, divisor: 1.0 },
+            u: u_scale(),
+            v: u_scale(),
+        },
+        checks: vec![Check::Range],
+        shares: vec![out[0], out[1], out[2], range],
+    })
 }
 
 /// ρ = A/√B at 2^(F − ea) and u = √(C/B) for exact B ≥ 0, |A| ≤ 2^ea·√B, 0 ≤ C ≤ B (when `flag`).

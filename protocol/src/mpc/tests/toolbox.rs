@@ -141,9 +141,12 @@ fn cov_and_corrcoef_errors_are_clear() {
     let c = mat2(2, 4, vec![1.0, 2.0, 3.0, 5.0, 7.0, 7.0, 7.0, 7.0]);
     let (r, _, _) = run_op(3, 1, Op::Corrcoef { rowvar: true }, &[c], 1);
     assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("constant")), "{r:?}");
-    // store=True of a t-test is refused with a clear error
-    let (r, _, _) = run_stored_op(3, 1, Op::TtestRel, &[farr(&[1.0, 2.0]), farr(&[1.0, 3.0])], 1);
-    assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+    // store=True of a t-test is refused with a clear error (the statistic is a quotient formed at
+    // the requester; see docs/decisions.md)
+    for op in [Op::TtestRel, Op::TtestWelch, Op::TtestInd] {
+        let (r, _, _) = run_stored_op(3, 1, op, &[farr(&[1.0, 2.0]), farr(&[1.0, 3.0])], 1);
+        assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+    }
 }
 
 /// scipy's t statistics from their definitions.
@@ -160,6 +163,16 @@ fn ref_tind(a: &[f64], b: &[f64]) -> f64 {
     let ss = a.iter().map(|v| (v - ma) * (v - ma)).sum::<f64>() + b.iter().map(|v| (v - mb) * (v - mb)).sum::<f64>();
     let sp2 = ss / (na + nb - 2.0);
     (ma - mb) / (sp2 * (1.0 / na + 1.0 / nb)).sqrt()
+}
+
+/// scipy.stats.ttest_ind(a, b, equal_var=False): (t, Welch–Satterthwaite df).
+fn ref_welch(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (ma, mb) = (a.iter().sum::<f64>() / na, b.iter().sum::<f64>() / nb);
+    let va = a.iter().map(|v| (v - ma) * (v - ma)).sum::<f64>() / (na - 1.0);
+    let vb = b.iter().map(|v| (v - mb) * (v - mb)).sum::<f64>() / (nb - 1.0);
+    let (qa, qb) = (va / na, vb / nb);
+    ((ma - mb) / (qa + qb).sqrt(), (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0)))
 }
 
 fn ttest(r: Result<OpResult, MpcError>) -> (f64, f64, f64) {
@@ -211,6 +224,37 @@ fn ttests_match_scipy() {
     assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("too few")), "{r:?}");
     let (r, _, _) = run_op(3, 1, Op::TtestRel, &[farr(&[2.0, 3.0]), farr(&[2.0])], 1);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
+}
+
+#[test]
+fn welch_ttest_matches_scipy() {
+    // (n_a, n_b, spread a, spread b, shift b): balanced, unbalanced both ways, very unequal variances
+    for (ci, (na, nb, sa, sb, shift)) in [
+        (30usize, 30usize, 1.0, 1.0, 0.2),
+        (5, 400, 3.0, 0.1, -1.0),
+        (400, 3, 1e-2, 50.0, 7.0),
+        (200, 150, 1e3, 2e3, 1e5),
+        (2, 2, 1.0, 2.0, 0.5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = grid(&noise(600 + ci as u64, na).iter().map(|v| 10.0 + sa * v).collect::<Vec<_>>());
+        let b = grid(&noise(700 + ci as u64, nb).iter().map(|v| 10.0 + shift + sb * v).collect::<Vec<_>>());
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (r, audits, _) = run_op(nt.0, nt.1, Op::TtestWelch, &[farr(&a), farr(&b)], 40 + ci as u64);
+        let (t, p, df) = ttest(r);
+        let (wt, wdf) = ref_welch(&a, &b);
+        assert!(close(t, wt, 1e-7, 1e-8), "welch case {ci}: t {t} vs {wt}");
+        assert!(close(df, wdf, 1e-7, 1e-9), "welch case {ci}: df {df} vs {wdf}");
+        assert!(close(p, tdist::t_two_sided(wt, wdf), 1e-6, 1e-12), "welch case {ci}: p");
+        assert_masked_only(&audits, &[]);
+    }
+    // constant samples with different means: t = ±inf, as scipy
+    let (t, p, _) = ttest(run_op(3, 1, Op::TtestWelch, &[farr(&[1.0; 4]), farr(&[2.0; 3])], 1).0);
+    assert!(t.is_infinite() && t < 0.0 && p == 0.0, "{t} {p}");
+    let (r, _, _) = run_op(3, 1, Op::TtestWelch, &[farr(&[1.0]), farr(&[2.0, 3.0, 4.0])], 1);
+    assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("too few")), "{r:?}");
 }
 
 /// Least squares by the normal equations in f64 (Gaussian elimination with partial pivoting).
@@ -278,6 +322,45 @@ fn lstsq_matches_numpy_with_and_without_intercept() {
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
 }
 
+#[test]
+fn stored_lstsq_is_the_coefficient_array_at_the_storage_scale() {
+    for (ci, (k, n, intercept, nt)) in
+        [(2usize, 40usize, true, (3, 1)), (3, 60, false, (5, 2)), (1, 12, true, (5, 2))].into_iter().enumerate()
+    {
+        let cols = test_rows(k, n, 450 + ci as u64, 3.0, 10.0);
+        let e = noise(550 + ci as u64, n);
+        let y = grid(
+            &(0..n)
+                .map(|o| -7.5 + (0..k).map(|j| (1.5 - j as f64) * cols[j][o]).sum::<f64>() + 0.1 * e[o])
+                .collect::<Vec<_>>(),
+        );
+        let xflat: Vec<f64> = (0..n).flat_map(|o| cols.iter().map(move |c| c[o])).collect();
+        let (v, elems, audits) =
+            run_stored_op(nt.0, nt.1, Op::Lstsq { intercept }, &[mat2(n, k, xflat), farr(&y)], 60 + ci as u64);
+        let v = v.unwrap();
+        match &v {
+            Value::Array(a) => assert_eq!(a.shape, vec![k + usize::from(intercept)], "case {ci}"),
+            o => panic!("{o:?}"),
+        }
+        let want = ref_lstsq(&cols, &y, intercept);
+        assert_all_close(&format!("stored lstsq case {ci}"), &stored_f64s(&v), &want, 0.0, 4.0 * ULP);
+        assert_masked_only(&audits, &elems);
+    }
+    // an intercept beyond the storage range (|β0| ≥ 2^42 ≈ 4.4e12) is refused, not wrapped, while
+    // the revealed coefficients are fine
+    let n = 16;
+    // (intercept = 4.2e12 + 2.5e5·1e6 = 4.45e12; x̄·2^40 ≈ 2^60 and q < 2^18 keep the revealed
+    // path in range)
+    let x: Vec<f64> = (0..n).map(|o| 1e6 + o as f64 - 7.5).collect();
+    let y: Vec<f64> = (0..n).map(|o| 4.2e12 - 2.5e5 * (o as f64 - 7.5) + (o % 3) as f64).collect();
+    let vals = [mat2(n, 1, x.clone()), farr(&y)];
+    let (r, _, _) = run_stored_op(3, 1, Op::Lstsq { intercept: true }, &vals, 2);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    let (r, _, _) = run_op(3, 1, Op::Lstsq { intercept: true }, &vals, 2);
+    let (_, got) = array_f64(&r.unwrap());
+    assert_all_close("revealed large intercept", &got, &ref_lstsq(&[x], &y, true), 1e-6, 1e-6);
+}
+
 /// numpy.histogram's counts on the stored values.
 fn ref_hist(x: &[f64], edges: &[f64]) -> Vec<i64> {
     let b = edges.len() - 1;
@@ -331,6 +414,9 @@ fn histogram_counts_are_exact_with_numpy_edges() {
 #[ignore]
 fn toolbox_bench_table() {
     let scale: usize = std::env::var("TOOLBOX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale));
-    println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale));
+    let hist: usize = std::env::var("TOOLBOX_HIST_N").ok().and_then(|v| v.parse().ok()).unwrap_or(scale);
+    for security in [Security::Active, Security::SemiHonest] {
+        println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale, hist, security));
+        println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale, hist, security));
+    }
 }
