@@ -37,6 +37,7 @@ const ACTOR_LAYERS: &[(&str, i32)] = &[
 const MPC_LAYERS: &[(&str, i32)] = &[
     ("bounds", 0),
     ("spec", 0),
+    ("prss", 0),
     ("transport", 1),
     ("audit", 1),
     ("prep", 1),
@@ -68,6 +69,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("tests_active", 7),
     ("toolbox", 7),
     ("order_stats", 7),
+    ("toolbox_props", 7),
 ];
 const MPC_PRIMITIVES: i32 = 1;
 

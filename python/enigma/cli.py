@@ -36,6 +36,16 @@ from .errors import Error
 #: Client methods that are not API methods (connection handling, the generic call, aliases).
 NOT_API = {"connect", "close", "call", "gen_keys"}
 
+def _q_value(text: str) -> Any:
+    """``--q 0.5`` is one quantile (a float), ``--q 25,75`` a list, as in the Rust CLI."""
+    parts = [v.strip() for v in text.split(",")]
+    try:
+        vals = [float(v) for v in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--q wants numbers separated by commas, got {text!r}") from None
+    return vals[0] if len(vals) == 1 and "," not in text else vals
+
+
 #: Where the command line spells a parameter unlike the generic rule: method → param → argparse kwargs
 #: (``flags`` names the option).
 CLI_SHAPES: Dict[str, Dict[str, Dict[str, Any]]] = {
@@ -50,6 +60,8 @@ CLI_SHAPES: Dict[str, Dict[str, Dict[str, Any]]] = {
     },
     "stats.ttest_1samp": {"popmean": {"type": float}},
     "stats.cov": {"ddof": {"type": int}},
+    "stats.percentile": {"q": {"type": _q_value}},
+    "stats.quantile": {"q": {"type": _q_value}},
     "stats.histogram": {
         "bins": {"type": int, "required": False},
         "range": {"nargs": 2, "type": float, "metavar": ("LO", "HI")},
