@@ -53,6 +53,9 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
     .await?
 }
 
+/// How long a load waits for the checking shares beyond t + 1 once it has t + 1 (active mode).
+const CHECK_GRACE: Duration = Duration::from_secs(3);
+
 /// Collects t+1 shares that match their commitments, as (x, share); in active mode 2t + 1 where
 /// that many holders answer (so that `load` can check them against each other), else t + 1.
 pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u64, Vec<Fp>)>, ApiError> {
@@ -91,7 +94,18 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
     for (peer, timeout) in queue.by_ref().take(want) {
         asks.push(ask(peer, timeout));
     }
-    while let Some((peer, r)) = asks.next().await {
+    loop {
+        // Once t + 1 good shares are in, the extra ones (active mode's check) get a short grace:
+        // a holder that died but still looks live must not hold the load for a request timeout.
+        let next = if good.len() >= need {
+            match tokio::time::timeout(CHECK_GRACE, asks.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            }
+        } else {
+            asks.next().await
+        };
+        let Some((peer, r)) = next else { break };
         match r {
             Ok(Response::Share { salt, share }) => match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
                 Ok(x) => good.push((x, share.0)),
@@ -112,7 +126,7 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
             asks.push(ask(peer, timeout));
         }
     }
-    // fewer than 2t + 1 answered (active mode): t + 1 still reconstruct, unchecked
+    // fewer than 2t + 1 answered in time (active mode): t + 1 still reconstruct, unchecked
     if good.len() >= need {
         return Ok(good);
     }
