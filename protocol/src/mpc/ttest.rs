@@ -168,35 +168,8 @@ pub(crate) async fn run_ttest<T: Transport>(
             "too few observations: ttest_ind needs a non-empty sample each and 3 values in all, got {na} and {nb}"
         )));
     }
-    let mut all = a.clone();
-    all.extend_from_slice(&b);
-    let n = all.len();
-    {
-        let mut needs = super::bits::decompose_needs(6);
-        let l = (125 - clog2(n as u128)) / 2;
-        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
-        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
-        needs.pair(spec, n);
-        needs.add(&super::compare::ltz_needs(1, kb));
-        party.preprocess(&needs).await?;
-    }
-    party.step("preprocessing");
-    let (mu, _) = party.row_means(&[&all]).await?;
-    let d: Vec<Fp> = all.iter().map(|v| *v - mu[0]).collect();
-    let l = (125 - clog2(n as u128)) / 2;
-    let flag = party.certify(std::slice::from_ref(&d), STORED_BITS + 3, l).await?;
-    party.step("certificate");
-    let (da, db) = d.split_at(na);
-    let ip = party.inner_products(&[(da, da), (db, db)]).await?;
-    let (sa, sb): (Fp, Fp) = (da.iter().copied().sum(), db.iter().copied().sum());
-    let sq = party.mul(&[sa, sb, sa + sb], &[sa, sb, sa + sb]).await?;
-    let (naf, nbf, nf) = (Fp::from_u64(na as u64), Fp::from_u64(nb as u64), Fp::from_u64(n as u64));
-    let wa = naf * ip[0] - sq[0];
-    let wb = nbf * ip[1] - sq[1];
-    let wt = nf * (ip[0] + ip[1]) - sq[2];
-    let dd = nbf * sa - naf * sb;
+    let TwoSample { n, flag, wt, dd, wbits } = two_sample(party, &a, &b, 6).await?;
     // C = W_a/n_a + W_b/n_b ≈ SSW·2^40 (each within 64 units), from the bits of W_a, W_b < 2^125
-    let wbits = party.decompose(&[wa, wb]).await?;
     let m = FIELD_BITS;
     let c = bits_times_const(&wbits[..m], 125, 0, na as u128)? + bits_times_const(&wbits[m..], 125, 0, nb as u128)?;
     party.step("aggregates");
@@ -222,37 +195,9 @@ pub(crate) async fn run_welch<T: Transport>(
             "too few observations: ttest_ind with equal_var=False needs at least 2 values per sample, got {na} and {nb}"
         )));
     }
-    let mut all = a.clone();
-    all.extend_from_slice(&b);
-    let n = all.len();
-    let t = party.t;
     party.progress_plan(7);
-    {
-        let mut needs = super::bits::decompose_needs(7);
-        let l = (125 - clog2(n as u128)) / 2;
-        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, t)?;
-        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, t)?;
-        needs.pair(spec, n);
-        needs.add(&super::compare::ltz_needs(1, kb));
-        party.preprocess(&needs).await?;
-    }
-    party.step("preprocessing");
-    let (mu, _) = party.row_means(&[&all]).await?;
-    let d: Vec<Fp> = all.iter().map(|v| *v - mu[0]).collect();
-    let l = (125 - clog2(n as u128)) / 2;
-    let flag = party.certify(std::slice::from_ref(&d), STORED_BITS + 3, l).await?;
-    party.step("certificate");
-    let (da, db) = d.split_at(na);
-    let ip = party.inner_products(&[(da, da), (db, db)]).await?;
-    let (sa, sb): (Fp, Fp) = (da.iter().copied().sum(), db.iter().copied().sum());
-    let sq = party.mul(&[sa, sb, sa + sb], &[sa, sb, sa + sb]).await?;
-    let (naf, nbf, nf) = (Fp::from_u64(na as u64), Fp::from_u64(nb as u64), Fp::from_u64(n as u64));
-    let wa = naf * ip[0] - sq[0];
-    let wb = nbf * ip[1] - sq[1];
-    let wt = nf * (ip[0] + ip[1]) - sq[2];
-    let dd = nbf * sa - naf * sb;
+    let TwoSample { n, flag, wt, dd, wbits } = two_sample(party, &a, &b, 7).await?;
     // T_a = W_a·n_b²/((n_a − 1)N²), T_b = W_b·n_a²/((n_b − 1)N²), from the bits of W_a, W_b
-    let wbits = party.decompose(&[wa, wb]).await?;
     let m = FIELD_BITS;
     let (na2, nb2, n2) = ((na as u128).pow(2), (nb as u128).pow(2), (n as u128).pow(2));
     let too_many = || MpcError::OutOfRange("too many observations".into());
@@ -286,6 +231,55 @@ pub(crate) async fn run_welch<T: Transport>(
         checks: vec![Check::Range],
         shares: vec![out[0], out[1], out[2], range],
     })
+}
+
+/// The two-sample aggregates both t-tests start from: the data centred on the pooled mean and
+/// certified (N·Σd² < 2^125), W_a = n_a·Σd_a² − (Σd_a)² and W_b alike (with their bits), W = N·Σd² −
+/// (Σd)², and D = n_b·Σd_a − n_a·Σd_b. `decomposes`: the decompositions the whole test makes.
+struct TwoSample {
+    n: usize,
+    flag: Fp,
+    wt: Fp,
+    dd: Fp,
+    wbits: Vec<Fp>,
+}
+
+async fn two_sample<T: Transport>(
+    party: &mut Party<T>,
+    a: &[Fp],
+    b: &[Fp],
+    decomposes: usize,
+) -> Result<TwoSample, MpcError> {
+    let (na, nb) = (a.len(), b.len());
+    let mut all = a.to_vec();
+    all.extend_from_slice(b);
+    let n = all.len();
+    {
+        let mut needs = super::bits::decompose_needs(decomposes);
+        let l = (125 - clog2(n as u128)) / 2;
+        let (s, kb) = super::stats::cert_plan(n, STORED_BITS + 3, l, party.t)?;
+        let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 3, party.t)?;
+        needs.pair(spec, n);
+        needs.add(&super::compare::ltz_needs(1, kb));
+        party.preprocess(&needs).await?;
+    }
+    party.step("preprocessing");
+    let (mu, _) = party.row_means(&[&all]).await?;
+    let d: Vec<Fp> = all.iter().map(|v| *v - mu[0]).collect();
+    let l = (125 - clog2(n as u128)) / 2;
+    let flag = party.certify(std::slice::from_ref(&d), STORED_BITS + 3, l).await?;
+    party.step("certificate");
+    let (da, db) = d.split_at(na);
+    let ip = party.inner_products(&[(da, da), (db, db)]).await?;
+    let (sa, sb): (Fp, Fp) = (da.iter().copied().sum(), db.iter().copied().sum());
+    let sq = party.mul(&[sa, sb, sa + sb], &[sa, sb, sa + sb]).await?;
+    let (naf, nbf, nf) = (Fp::from_u64(na as u64), Fp::from_u64(nb as u64), Fp::from_u64(n as u64));
+    let wa = naf * ip[0] - sq[0];
+    let wb = nbf * ip[1] - sq[1];
+    let wt = nf * (ip[0] + ip[1]) - sq[2];
+    let dd = nbf * sa - naf * sb;
+    let wbits = party.decompose(&[wa, wb]).await?;
+    Ok(TwoSample { n, flag, wt, dd, wbits })
 }
 
 /// ρ = A/√B at 2^(F − ea) and u = √(C/B) for exact B ≥ 0, |A| ≤ 2^ea·√B, 0 ≤ C ≤ B (when `flag`).
