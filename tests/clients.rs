@@ -97,7 +97,7 @@ fn canned(method: &str) -> Json {
         "set_privkey" | "delete" | "cancel" => json!(true),
         "load" => json!({"type": "int", "value": 1}),
         "peers" | "policy" | "access_log" | "custody_keys" => json!([]),
-        "status" | "ledger_tx" | "manifest" => json!({}),
+        "status" | "ledger_tx" | "manifest" | "group" => json!({}),
         "stats.mean" | "stats.var" | "stats.std" => json!([1.5]),
         "stats.linregress" => json!([1.0, 2.0, 0.5, 0.1, 0.01]),
         "linalg.dot" | "linalg.inv" => json!({"type": "float", "value": 1.5}),
@@ -147,7 +147,7 @@ const RUNS: &[(&[&str], &str)] = &[
     (&["get-pubkey"], "get_pubkey"),
     (&["get-address"], "get_address"),
     (&["set-privkey", "01"], "set_privkey"),
-    (&["store", "\"s\"", "--as", "string"], "store"),
+    (&["store", "\"s\"", "--as", "string", "--decimals", "9", "--exact"], "store"),
     (&["load", K], "load"),
     (&["delete", K], "delete"),
     (&["pair", "1A", "--key", K, "--level", "compute", "--min-count", "5"], "pair"),
@@ -166,7 +166,7 @@ const RUNS: &[(&[&str], &str)] = &[
     (&["stats", "ttest_1samp", K, "-1.5", "--store"], "stats.ttest_1samp"),
     (&["stats", "ttest_ind", K, K, "--equal-var", "true", "--store"], "stats.ttest_ind"),
     (&["stats", "ttest_rel", K, K, "--store"], "stats.ttest_rel"),
-    (&["stats", "lstsq", K, K, "--intercept", "--store"], "stats.lstsq"),
+    (&["stats", "lstsq", K, K, "--intercept", "--stats", "--store"], "stats.lstsq"),
     (&["stats", "histogram", K, K, "--bins", "4", "--range", "-1", "1", "--store"], "stats.histogram"),
     (&["stats", "median", K, K, "--store"], "stats.median"),
     (&["stats", "percentile", K, "--q", "25,75", "--store"], "stats.percentile"),
@@ -178,6 +178,7 @@ const RUNS: &[(&[&str], &str)] = &[
     (&["manifest", K], "manifest"),
     (&["cancel", "op"], "cancel"),
     (&["custody-keys"], "custody_keys"),
+    (&["group", K], "group"),
 ];
 
 #[test]

@@ -1,7 +1,7 @@
 //! A real node process runs a deliberately corrupted MPC engine (the node's test-only `cheat`
-//! feature, `ENIGMA_CHEAT=open|product|output`) in a devnet of honest nodes in active mode: the
-//! requester gets `integrity check failed` (1014) or the right answer, never a wrong one, and a
-//! failed computation stores nothing.
+//! feature, `ENIGMA_CHEAT=open|product|output|prss|ltz-high|shuffle|shuffle-guess`, `mpc::Cheat`)
+//! in a devnet of honest nodes in active mode: the requester gets `integrity check failed` (1014) or the right
+//! answer, never a wrong one, and a failed computation stores nothing.
 //!
 //! `#[ignore]`d: they need the cheating binary, which `scripts/test.sh` builds
 //! (`cargo build --release -p enigma --features cheat`) and passes as `ENIGMA_CHEAT_BIN`.
@@ -106,4 +106,123 @@ fn on_eight_nodes_a_computation_either_avoids_the_cheater_or_aborts_never_a_wron
         }
     }
     assert_eq!(avoided + aborted, 6);
+}
+
+/// A number from a result: a float, a typed value ({"type", "value"}), a one-element array, or a
+/// stored result's key (loaded).
+fn number(cl: &mut Client, r: serde_json::Value) -> f64 {
+    if let Some(k) = r.as_str() {
+        let v = cl.call("load", json!({ "key": k })).unwrap();
+        return number(cl, v);
+    }
+    if let Some(v) = r.get("value") {
+        return number(cl, v.clone());
+    }
+    r.as_f64()
+        .or_else(|| r.as_array().and_then(|v| v.first()).and_then(|v| v.as_f64()))
+        .unwrap_or_else(|| panic!("not a number: {r}"))
+}
+
+/// Exact references of the methods below, over values on a 1/4 grid (exact at the storage scale).
+fn reference(method: &str, data: &[f64]) -> f64 {
+    let mut s = data.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    match method {
+        "stats.mean" => s.iter().sum::<f64>() / s.len() as f64,
+        "stats.max" => s[s.len() - 1],
+        // an odd count: numpy's median is the middle value
+        "stats.median" => s[s.len() / 2],
+        other => panic!("no reference for {other}"),
+    }
+}
+
+/// The cheater's seat in the committee of `key` (its participant index: x − 1 with every holder
+/// up), if it holds the key.
+fn seat(c: &Cluster, cl: &mut Client, key: &str, node: usize) -> Option<usize> {
+    let m = cl.call("manifest", json!({ "key": key })).unwrap();
+    m["holders"].as_array().unwrap().iter().find_map(|h| {
+        (h["peer_id"].as_str() == Some(c.nodes[node].peer_id.as_str())).then(|| h["x"].as_u64().unwrap() as usize - 1)
+    })
+}
+
+/// On 8 nodes in active mode (groups of 5, t = 2) with node 5 cheating as `how`, keys are stored
+/// until at least two have the cheater in a seat where the cheat acts (`acts(seat)`) and at least
+/// one does not have it in its group at all. For each computation (`methods`: the method, and
+/// whether it uses the step the cheat corrupts): with the cheater acting in a step the method uses,
+/// it aborts with `integrity check failed`; otherwise it is exactly right, or (cheater in the
+/// committee) aborts. Never a wrong answer.
+fn avoided_or_caught(how: &str, acts: fn(usize) -> bool, methods: &[(&str, bool)]) {
+    let cheater = 5;
+    let c = cluster(8, cheater, how);
+    let mut cl = c.client(0);
+    let (mut acting, mut without) = (0, 0);
+    for i in 0..24u32 {
+        if acting >= 2 && without >= 1 {
+            break;
+        }
+        // 21 distinct values (odd: the median is a stored value) on a quarter grid, per key; most
+        // keys have x_1 − x_0 = 1.0 (what `shuffle-guess` guesses), the others −4.75
+        let data: Vec<f64> = (0..21u32).map(|j| ((j * 4 + i * 3) % 23) as f64 * 0.25 - 2.0).collect();
+        let k = cl.store_json(json!(data)).unwrap();
+        let seat = seat(&c, &mut cl, &k, cheater);
+        let acting_here = seat.is_some_and(acts);
+        match seat {
+            None => without += 1,
+            Some(_) if acting_here => acting += 1,
+            Some(_) => {}
+        }
+        for &(method, uses_cheat) in methods {
+            let want = reference(method, &data);
+            match cl.call(method, json!({ "keys": [k] })) {
+                Err(e) if seat.is_some() && e.code() == Some(ErrorCode::IntegrityFailed) => {
+                    assert!(e.to_string().starts_with("integrity check failed"), "{how}: {method}: {e}");
+                }
+                Err(e) => panic!("{how}: {method} on key {i} (cheater's seat {seat:?}): {e}"),
+                Ok(r) => {
+                    let caught = acting_here && uses_cheat;
+                    assert!(!caught, "{how}: {method} on key {i} passed with the cheater acting in seat {seat:?}: {r}");
+                    let got = number(&mut cl, r);
+                    assert!((got - want).abs() < 1e-9, "{how}: {method} on key {i}: {got} vs the exact {want}");
+                }
+            }
+        }
+    }
+    eprintln!("{how}: {acting} keys with the cheater acting in their committee, {without} without it");
+    assert!(acting >= 2 && without >= 1, "{how}: keys with the cheater acting {acting}, without it {without}");
+}
+
+#[test]
+#[ignore]
+fn a_member_with_wrong_prss_shares_is_avoided_or_caught_never_a_wrong_answer() {
+    // PRSS randoms feed every checked triple and bit, so every op aborts with the cheater in it
+    avoided_or_caught("prss", |_| true, &[("stats.mean", true), ("stats.median", true)]);
+}
+
+#[test]
+#[ignore]
+fn a_wrapping_comparison_mask_is_avoided_or_caught_never_a_wrong_answer() {
+    // members 0..=t contribute the comparisons' high masks; mean compares nothing, so it is right
+    // even then; max and median compare, so they abort
+    avoided_or_caught(
+        "ltz-high",
+        |seat| seat <= 2,
+        &[("stats.mean", false), ("stats.max", true), ("stats.median", true)],
+    );
+}
+
+#[test]
+#[ignore]
+fn a_member_that_corrupts_the_medians_shuffle_is_avoided_or_caught_never_a_wrong_answer() {
+    // every member deals in some round of the shuffle
+    avoided_or_caught("shuffle", |_| true, &[("stats.mean", false), ("stats.median", true)]);
+}
+
+#[test]
+#[ignore]
+fn a_shuffle_dealer_guessing_a_difference_is_caught_whether_the_guess_is_right_or_not() {
+    // The selective-abort attack: a member of the first shuffle subset (seats 0..=t) swaps the
+    // tuples of elements 0 and 1, guessing x_1 − x_0 = 1.0. Before each round was checked on its
+    // own, a right guess passed (and so told the coalition the relation); now every run with the
+    // attacker in that subset aborts, the guess right or wrong.
+    avoided_or_caught("shuffle-guess", |seat| seat <= 2, &[("stats.mean", false), ("stats.median", true)]);
 }

@@ -4,11 +4,12 @@
 //! - [`network`]: the libp2p swarm (driver task) and the peer table; [`router`]: inbound requests;
 //! - [`custody`]: this node's shares in LMDB; [`upkeep`]: a holder's background duties (recovery,
 //!   tombstones, share repair);
+//! - [`groups`]: who is the custody group of a key (this node's own lookup and the placement rule);
 //! - [`keystore`]: the node's secp256k1 identity;
 //! - [`system`]: starts them all for one node.
 //!
 //! Layers, bottom to top (a module imports only lower ones; docs/decisions.md "Layering", checked by
-//! `tests/layering.rs`): `network`, `custody`, `keystore` → `ledger` → `sessions` → `upkeep`,
+//! `tests/layering.rs`): `network`, `custody`, `keystore` → `ledger`, `groups` → `sessions` → `upkeep`,
 //! `router` → `front` → `system`. Inbound requests go up as a message (`network::InboundRequest`),
 //! never as a handle on the router.
 //!
@@ -18,6 +19,7 @@ pub mod cancel;
 pub mod counters;
 pub mod custody;
 pub mod front;
+pub mod groups;
 pub mod keystore;
 pub mod ledger;
 pub mod network;

@@ -1,7 +1,7 @@
 //! The layering of the code, checked from the sources (docs/decisions.md, "Layering").
 //!
 //! - `actors/`: a module imports only modules of a lower layer. Bottom to top: `network`,
-//!   `custody`, `keystore` → `ledger` → `sessions` → `upkeep`, `router` → `front` → `system`; the
+//!   `custody`, `keystore` → `ledger`, `groups` → `sessions` → `upkeep`, `router` → `front` → `system`; the
 //!   utilities (`cancel`) import no module of the crate. So `network/` never names the router, the
 //!   front, sessions or upkeep, and `custody/` imports no other actor.
 //! - `protocol/src/mpc/`: the op files import one way only, `ops` → `linalg`, `linreg` → `stats` →
@@ -25,6 +25,7 @@ const ACTOR_LAYERS: &[(&str, i32)] = &[
     ("custody", 0),
     ("keystore", 0),
     ("ledger", 1),
+    ("groups", 1),
     ("sessions", 2),
     ("upkeep", 3),
     ("router", 3),
@@ -70,6 +71,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("toolbox", 7),
     ("order_stats", 7),
     ("toolbox_props", 7),
+    ("decimal", 7),
 ];
 const MPC_PRIMITIVES: i32 = 1;
 

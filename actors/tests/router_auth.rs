@@ -39,22 +39,33 @@ fn kind(r: Response) -> ErrorKind {
 #[actix_rt::test]
 async fn holders_check_signature_freshness_replay_addressing_and_grants() {
     let dir = tempfile::tempdir().unwrap();
+    // three real nodes: the holder checks a proposed custody group against its own Kademlia
+    // lookup, so the group's other members must exist (ports found free, then taken)
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = |listen: u16, seed: Option<u16>| NetConfig {
+        listen: format!("/ip4/127.0.0.1/tcp/{listen}").parse().unwrap(),
+        seed: seed.map(|s| format!("/ip4/127.0.0.1/tcp/{s}").parse().unwrap()),
+        max_frame: 1 << 20,
+        request_timeout: Duration::from_secs(5),
+        guard: Default::default(),
+        streams: Default::default(),
+        wan: None,
+    };
+    let p0 = port();
     let node_key = Keypair::generate_ed25519();
     let local = node_key.public().to_peer_id();
-    let network = Network::start(
-        node_key,
-        NetConfig {
-            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-            seed: None,
-            max_frame: 1 << 20,
-            request_timeout: Duration::from_secs(5),
-            guard: Default::default(),
-            streams: Default::default(),
-            wan: None,
-        },
-    )
-    .await
-    .unwrap();
+    let network = Network::start(node_key, cfg(p0, None)).await.unwrap();
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let k = Keypair::generate_ed25519();
+        let id = k.public().to_peer_id();
+        others.push((id, Network::start(k, cfg(port(), Some(p0))).await.unwrap()));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while network.send(enigma_actors::network::LivePeers).await.unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the three nodes did not connect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let custody = Custody::start(CustodyStore::open(&dir.path().join("custody"), 1 << 26).unwrap());
     let ledger = actix::Actor::start(
         Ledger::open(&dir.path().join("ledger"), 1 << 26, network.clone(), Backend::Embedded).unwrap(),
@@ -75,7 +86,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
     let key = DataKey([5; 32]);
     let shares = shamir::share(&[Fp::from_u64(42 << 20)], 1, 3, &mut rng).unwrap();
     let salt = [3u8; 32];
-    let peers = [local, PeerId::random(), PeerId::random()];
+    let peers = [local, others[0].0, others[1].0];
     let holders = (0..3)
         .map(|i| Holder {
             peer: peers[i].to_bytes(),
@@ -95,6 +106,7 @@ async fn holders_check_signature_freshness_replay_addressing_and_grants() {
         created_ms: enigma_actors::now_ms(), // a commit is accepted only within the deadline after this
         epoch: 0,
         derived_from: vec![],
+        scale: enigma_protocol::fixed::NumScale::DEFAULT,
     }
     .sign(&owner);
     let now = enigma_actors::now_ms();

@@ -201,6 +201,31 @@ pub fn is_tcp_endpoint(endpoint: &str) -> bool {
     endpoint.contains(':') && !Path::new(endpoint).exists()
 }
 
+/// How `store` keeps numbers: at a decimal scale (`decimals`, 0 to 12; `None` is the default, 6)
+/// or at the legacy binary scale 2^-20 (`binary`), and whether a number the scale cannot hold
+/// exactly is an error (`exact`) rather than rounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreOpts {
+    pub decimals: Option<u32>,
+    pub binary: bool,
+    pub exact: bool,
+}
+
+impl StoreOpts {
+    fn add_to(&self, params: &mut Json) {
+        if let Some(map) = params.as_object_mut() {
+            if self.binary {
+                map.insert("decimals".into(), json!("binary"));
+            } else if let Some(d) = self.decimals {
+                map.insert("decimals".into(), json!(d));
+            }
+            if self.exact {
+                map.insert("exact".into(), json!(true));
+            }
+        }
+    }
+}
+
 /// A connection to one node.
 pub struct Client {
     stream: BufReader<Box<dyn Stream>>,
@@ -454,9 +479,14 @@ impl Client {
 
     // ---- data ----
 
-    /// Stores any value; returns its key.
+    /// Stores any value (numbers at the default decimal scale, 6 decimals); returns its key.
     pub fn store(&mut self, value: &Value) -> Result<String> {
-        let params = match value {
+        self.store_with(value, StoreOpts::default())
+    }
+
+    /// Stores any value with the given storage scale and exactness; returns its key.
+    pub fn store_with(&mut self, value: &Value, opts: StoreOpts) -> Result<String> {
+        let mut params = match value {
             Value::Bytes(b) => {
                 json!({"data": base64::engine::general_purpose::STANDARD.encode(b), "type": "bytes"})
             }
@@ -464,12 +494,20 @@ impl Client {
             Value::Json(j) => json!({"data": j, "type": "json"}),
             other => json!({"data": other.to_json()}),
         };
+        opts.add_to(&mut params);
         string(self.call(method::STORE, params)?)
     }
 
     /// Stores a JSON value with the API's automatic typing (numbers and numeric arrays are computable).
     pub fn store_json(&mut self, data: Json) -> Result<String> {
-        string(self.call(method::STORE, json!({"data": data}))?)
+        self.store_json_with(data, StoreOpts::default())
+    }
+
+    /// [`Client::store_json`] with the given storage scale and exactness.
+    pub fn store_json_with(&mut self, data: Json, opts: StoreOpts) -> Result<String> {
+        let mut params = json!({"data": data});
+        opts.add_to(&mut params);
+        string(self.call(method::STORE, params)?)
     }
 
     pub fn load(&mut self, key: &str) -> Result<Value> {
@@ -506,6 +544,12 @@ impl Client {
     /// Read-only, this node only: `[{key, state, epoch}]` for every key it holds a share of.
     pub fn custody_keys(&mut self) -> Result<Json> {
         self.call(method::CUSTODY_KEYS, json!({}))
+    }
+
+    /// The custody group this node's own lookup finds for `key` (whether or not it is stored):
+    /// `{key, view, group: [peer ids], reached: [bool]}` (`reached[i]`: member i answered now).
+    pub fn group(&mut self, key: &str) -> Result<Json> {
+        self.call(method::GROUP, json!({"key": key}))
     }
 
     /// Stops a running computation by the op id its progress notifications carry; `false` if no
@@ -623,14 +667,16 @@ impl Client {
         computed(r, |j| Ok(api::value_from_json(&j)?))
     }
 
-    /// scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided. (`store` is `Unsupported`.)
+    /// scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided. Stored: the key of the Float
+    /// array [statistic, df] at the storage scale (the p-value is not stored).
     pub fn stats_ttest_1samp(&mut self, key: &str, popmean: f64, opts: Compute<'_>) -> Result<Computed<Ttest>> {
         let r = self.compute(method::STATS_TTEST_1SAMP, json!({"key": key, "popmean": popmean}), opts)?;
         computed(r, ttest)
     }
 
     /// scipy.stats.ttest_ind(a, b, equal_var, axis=None): pooled variance, or with
-    /// `equal_var = false` Welch's test (Welch–Satterthwaite df). (`store` is `Unsupported`.)
+    /// `equal_var = false` Welch's test (Welch–Satterthwaite df). Stored: the key of [statistic, df]
+    /// (pooled only; Welch's with `store` is `Unsupported`).
     pub fn stats_ttest_ind(
         &mut self,
         key_a: &str,
@@ -643,7 +689,8 @@ impl Client {
         computed(r, ttest)
     }
 
-    /// scipy.stats.ttest_rel(a, b, axis=None) (paired samples of the same length).
+    /// scipy.stats.ttest_rel(a, b, axis=None) (paired samples of the same length). Stored: the key
+    /// of [statistic, df].
     pub fn stats_ttest_rel(&mut self, key_a: &str, key_b: &str, opts: Compute<'_>) -> Result<Computed<Ttest>> {
         let r = self.compute(method::STATS_TTEST_REL, json!({"key_a": key_a, "key_b": key_b}), opts)?;
         computed(r, ttest)
@@ -661,6 +708,22 @@ impl Client {
         let params = json!({"key_x": key_x, "key_y": key_y, "intercept": intercept});
         let r = self.compute(method::STATS_LSTSQ, params, opts)?;
         computed(r, |j| Ok(api::value_from_json(&j)?))
+    }
+
+    /// `stats.lstsq(key_x, key_y, stats=True)`: the coefficients with statsmodels OLS's standard
+    /// errors, t and two-sided p values per coefficient, R² and adjusted R² (uncentred R² without an
+    /// intercept, as statsmodels). The intercept's bse, t and p are NaN (not computed). Cannot be
+    /// stored (`Unsupported`).
+    pub fn stats_lstsq_stats(
+        &mut self,
+        key_x: &str,
+        key_y: &str,
+        intercept: bool,
+        opts: Compute<'_>,
+    ) -> Result<Computed<Ols>> {
+        let params = json!({"key_x": key_x, "key_y": key_y, "intercept": intercept, "stats": true});
+        let r = self.compute(method::STATS_LSTSQ, params, opts)?;
+        computed(r, ols)
     }
 
     /// The counts of numpy.histogram over the flattened data of `keys` (an int array): `bins` is a
@@ -839,6 +902,46 @@ pub struct Ttest {
     pub df: f64,
 }
 
+/// statsmodels' OLS results of `stats.lstsq(stats=True)`: per coefficient (the intercept first
+/// when there is one) `params`, `bse`, `tvalues`, `pvalues`; then R², adjusted R² and the residual
+/// degrees of freedom. NaN where not computed (the intercept's bse, t, p) or undefined.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ols {
+    pub params: Vec<f64>,
+    pub bse: Vec<f64>,
+    pub tvalues: Vec<f64>,
+    pub pvalues: Vec<f64>,
+    pub rsquared: f64,
+    pub rsquared_adj: f64,
+    pub df_resid: f64,
+}
+
+fn ols(j: Json) -> Result<Ols> {
+    let bad = || ClientError::Protocol(format!("lstsq with stats returns an object of OLS results, got {j}"));
+    let arr = |name: &str| -> Result<Vec<f64>> {
+        let v: Vec<Option<f64>> = serde_json::from_value(j.get(name).cloned().ok_or_else(bad)?).map_err(|_| bad())?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    };
+    let num = |name: &str| -> Result<f64> {
+        let v: Option<f64> = serde_json::from_value(j.get(name).cloned().ok_or_else(bad)?).map_err(|_| bad())?;
+        Ok(v.unwrap_or(f64::NAN))
+    };
+    let o = Ols {
+        params: arr("params")?,
+        bse: arr("bse")?,
+        tvalues: arr("tvalues")?,
+        pvalues: arr("pvalues")?,
+        rsquared: num("rsquared")?,
+        rsquared_adj: num("rsquared_adj")?,
+        df_resid: num("df_resid")?,
+    };
+    let p = o.params.len();
+    if o.bse.len() != p || o.tvalues.len() != p || o.pvalues.len() != p {
+        return Err(bad());
+    }
+    Ok(o)
+}
+
 fn ttest(j: Json) -> Result<Ttest> {
     let bad = || ClientError::Protocol(format!("a t-test returns [statistic, pvalue, df], got {j}"));
     let v: Vec<Option<f64>> = serde_json::from_value(j.clone()).map_err(|_| bad())?;
@@ -895,7 +998,7 @@ mod tests {
             "set_privkey" | "delete" | "cancel" => json!(true),
             "load" => json!({"type": "int", "value": 1}),
             "peers" | "policy" | "access_log" | "custody_keys" => json!([]),
-            "status" | "ledger_tx" | "manifest" => json!({}),
+            "status" | "ledger_tx" | "manifest" | "group" => json!({}),
             "stats.mean" | "stats.var" | "stats.std" => json!([1.5]),
             "stats.linregress" => json!([1.0, 2.0, 0.5, 0.1, 0.01]),
             "linalg.dot" | "linalg.inv" => json!({"type": "float", "value": 1.5}),
@@ -936,6 +1039,7 @@ mod tests {
         c.get_address().unwrap();
         assert!(c.set_privkey("01").unwrap());
         c.store(&Value::String("s".into())).unwrap();
+        c.store_with(&Value::Float(0.5), StoreOpts { decimals: Some(9), binary: false, exact: true }).unwrap();
         assert_eq!(c.load(k).unwrap(), Value::Int(1));
         assert!(c.delete(k).unwrap());
         c.pair(&["1A"], Some(&[k]), Some(Level::Compute), Some(5)).unwrap();
@@ -961,6 +1065,8 @@ mod tests {
         c.stats_ttest_ind(k, k, true, Compute::stored()).unwrap();
         c.stats_ttest_rel(k, k, Compute::stored()).unwrap();
         c.stats_lstsq(k, k, true, Compute::stored()).unwrap();
+        // the canned reply is not an OLS table; the call's parameters are what is checked here
+        let _ = c.stats_lstsq_stats(k, k, true, Compute::default());
         c.stats_histogram(&[k], Bins::Count(4), Some((0.0, 1.0)), Compute::stored()).unwrap();
         c.stats_median(&[k], Compute::stored()).unwrap();
         c.stats_percentile(&[k], Quantiles::List(vec![25.0, 75.0]), Compute::stored()).unwrap();
@@ -970,6 +1076,7 @@ mod tests {
         c.manifest(k).unwrap();
         assert!(c.cancel("op").unwrap());
         c.custody_keys().unwrap();
+        c.group(k).unwrap();
         drop(c);
         server.join().unwrap();
         let _ = std::fs::remove_file(&path);

@@ -220,6 +220,8 @@ pub enum Command {
     Manifest { key: String },
     /// Stop a running computation by its op id (from progress: --progress plain shows it).
     Cancel { op: String },
+    /// The custody group this node's own lookup finds for a key, and which members answer.
+    Group { key: String },
     /// This node's shares: every key it holds one of, pending or committed (`custody_keys`).
     #[command(alias = "custody_keys")]
     CustodyKeys,
@@ -286,6 +288,13 @@ pub struct StoreArgs {
     /// A NumPy .npy file (integers or floats, C order): the array, or a 0-d scalar.
     #[arg(long, value_name = "FILE")]
     pub npy: Option<PathBuf>,
+    /// Keep numbers at the decimal scale 10^-N (0 to 12; default 6: every number with at most 6
+    /// decimals is held exactly), or `binary` for the binary scale 2^-20 of keys stored before.
+    #[arg(long, value_name = "N|binary")]
+    pub decimals: Option<String>,
+    /// Refuse a number with more decimals than the scale holds, instead of rounding it.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// `enigma stats …`: each takes `--store` (keep the result secret; print its key).
@@ -391,12 +400,15 @@ pub enum StatsCmd {
         #[arg(long)]
         store: bool,
     },
-    /// Coefficients of numpy.linalg.lstsq(X, y); --intercept adds a leading column of ones.
+    /// Coefficients of numpy.linalg.lstsq(X, y); --intercept adds a leading column of ones;
+    /// --stats adds statsmodels OLS's standard errors, t, p, R² and adjusted R².
     Lstsq {
         key_x: String,
         key_y: String,
         #[arg(long)]
         intercept: bool,
+        #[arg(long)]
+        stats: bool,
         #[arg(long)]
         store: bool,
     },

@@ -10,7 +10,7 @@ use crate::cli::{Command, Format, LinalgCmd, ProgressMode, StatsCmd, StoreArgs};
 use crate::datafile::{self, Table};
 use anyhow::{Context, bail};
 use base64::Engine;
-use enigma_client::{Bins, Client, Compute, Computed, Level, Progress, Quantiles, TcpAuth, Ttest};
+use enigma_client::{Bins, Client, Compute, Computed, Level, Ols, Progress, Quantiles, StoreOpts, TcpAuth, Ttest};
 use enigma_protocol::api;
 use enigma_protocol::value::Value;
 use serde_json::{Value as Json, json};
@@ -356,6 +356,10 @@ pub fn run(cmd: Command, opts: Opts) -> anyhow::Result<()> {
             let r = s.client()?.cancel(&op)?;
             s.print(&json!(r))
         }
+        Command::Group { key } => {
+            let r = s.client()?.group(&key)?;
+            s.print(&r)
+        }
         Command::CustodyKeys => {
             let r = s.client()?.custody_keys()?;
             s.print(&r)
@@ -448,7 +452,11 @@ fn stats(s: &mut Session, cmd: StatsCmd) -> anyhow::Result<()> {
             let r = s.compute(store, |c, o| c.stats_quantile(&strs(&keys), q.clone(), o))?;
             return print_computed(s, r);
         }
-        StatsCmd::Lstsq { key_x, key_y, intercept, store } => {
+        StatsCmd::Lstsq { key_x, key_y, intercept, stats: true, store } => {
+            let r = s.compute(store, |c, o| c.stats_lstsq_stats(&key_x, &key_y, intercept, o))?;
+            return print_ols(s, r);
+        }
+        StatsCmd::Lstsq { key_x, key_y, intercept, stats: false, store } => {
             let r = s.compute(store, |c, o| c.stats_lstsq(&key_x, &key_y, intercept, o))?;
             return print_computed(s, r);
         }
@@ -478,6 +486,27 @@ fn print_computed(s: &mut Session, r: Computed<Value>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_ols(s: &mut Session, r: Computed<Ols>) -> anyhow::Result<()> {
+    match r {
+        Computed::Stored(k) => s.print(&json!(k)),
+        Computed::Value(o) if s.format == Format::Text => {
+            println!("{:>4} {:>14} {:>14} {:>10} {:>10}", "", "coef", "std err", "t", "P>|t|");
+            for j in 0..o.params.len() {
+                println!(
+                    "{:>4} {:>14.6} {:>14.6} {:>10.3} {:>10.4}",
+                    j, o.params[j], o.bse[j], o.tvalues[j], o.pvalues[j]
+                );
+            }
+            println!("R-squared {}\nAdj. R-squared {}\ndf_resid {}", o.rsquared, o.rsquared_adj, o.df_resid);
+        }
+        Computed::Value(o) => s.print(&json!({
+            "params": o.params, "bse": o.bse, "tvalues": o.tvalues, "pvalues": o.pvalues,
+            "rsquared": o.rsquared, "rsquared_adj": o.rsquared_adj, "df_resid": o.df_resid,
+        })),
+    }
+    Ok(())
+}
+
 fn print_ttest(s: &mut Session, r: Computed<Ttest>) -> anyhow::Result<()> {
     match r {
         Computed::Stored(k) => s.print(&json!(k)),
@@ -490,7 +519,8 @@ fn print_ttest(s: &mut Session, r: Computed<Ttest>) -> anyhow::Result<()> {
 }
 
 fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
-    let StoreArgs { data, file, store_as, csv, column, columns, npy } = args;
+    let StoreArgs { data, file, store_as, csv, column, columns, npy, decimals, exact } = args;
+    let opts = store_opts(decimals.as_deref(), exact)?;
     if let Some(path) = csv {
         let wanted: Option<Vec<String>> = match (&column, columns.is_empty()) {
             (Some(c), _) => Some(vec![c.clone()]),
@@ -500,12 +530,12 @@ fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
         // the whole file is read and checked before anything is stored
         let table = Table::read_csv(&path, wanted.as_deref())?;
         if column.is_some() {
-            let key = s.client()?.store(&table.column(0))?;
+            let key = s.client()?.store_with(&table.column(0), opts)?;
             s.print(&json!(key));
         } else if !columns.is_empty() {
             let mut keys = serde_json::Map::new();
             for (j, name) in table.headers.iter().enumerate() {
-                match s.client()?.store(&table.column(j)) {
+                match s.client()?.store_with(&table.column(j), opts) {
                     Ok(key) => {
                         keys.insert(name.clone(), json!(key));
                     }
@@ -532,7 +562,7 @@ fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
                 }
             }
         } else {
-            let key = s.client()?.store(&table.matrix())?;
+            let key = s.client()?.store_with(&table.matrix(), opts)?;
             s.print(&json!(key));
         }
         return Ok(());
@@ -551,7 +581,7 @@ fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
                 if store_as == "json" {
                     Value::Json(j)
                 } else {
-                    let key = s.client()?.store_json(j)?;
+                    let key = s.client()?.store_json_with(j, opts)?;
                     s.print(&json!(key));
                     return Ok(());
                 }
@@ -559,7 +589,24 @@ fn store(s: &mut Session, args: StoreArgs) -> anyhow::Result<()> {
             other => bail!("--as must be auto, json or string, not {other:?}"),
         }
     };
-    let key = s.client()?.store(&value)?;
+    let key = s.client()?.store_with(&value, opts)?;
     s.print(&json!(key));
     Ok(())
+}
+
+/// `--decimals N|binary` and `--exact` as the client's store options.
+fn store_opts(decimals: Option<&str>, exact: bool) -> anyhow::Result<StoreOpts> {
+    let mut opts = StoreOpts { exact, ..StoreOpts::default() };
+    match decimals {
+        None => {}
+        Some("binary") => opts.binary = true,
+        Some(d) => {
+            let n: u32 = d.parse().map_err(|_| anyhow::anyhow!("--decimals takes 0 to 12 or binary, not {d:?}"))?;
+            if n > enigma_protocol::fixed::MAX_DECIMALS {
+                bail!("--decimals takes 0 to {}, not {n}", enigma_protocol::fixed::MAX_DECIMALS);
+            }
+            opts.decimals = Some(n);
+        }
+    }
+    Ok(opts)
 }

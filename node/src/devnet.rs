@@ -1,7 +1,8 @@
 //! `enigma devnet`: a local network of real node processes on 127.0.0.1.
 //!
 //! Owns: starting node 0 as the seed and the others joining through it (each its own process, data
-//! directory and port), waiting until every node sees every other, printing `ready` and the client
+//! directory and port), waiting until every node is routable (it finds the group of a probe key by
+//! its own lookup and reaches every member: not a full mesh), printing `ready` and the client
 //! sockets, running the walkthrough with `--demo`, and stopping the nodes (also if this process
 //! dies: the children get SIGTERM). Must never: give nodes a static peer list — they find each other.
 
@@ -134,7 +135,8 @@ pub fn start_with(
     let mut net = Devnet { dirs: dirs.clone(), children: Vec::new() };
     let mut common = vec!["--group-size".to_string(), group_size.to_string()];
     common.extend_from_slice(extra);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // 60 s, and 2 s per node beyond 30 (starting a process each is most of it on a small machine)
+    let deadline = Instant::now() + Duration::from_secs(60 + 2 * n.saturating_sub(30) as u64);
 
     let mut seed_args = vec![base_port.to_string()];
     seed_args.extend(common.clone());
@@ -149,8 +151,53 @@ pub fn start_with(
     for (dir, child) in dirs.iter().zip(net.children.iter_mut()).skip(1) {
         wait_info(dir, child, deadline)?;
     }
-    wait_connected(&net, n, deadline)?;
+    wait_routable(&net, n, group_size, deadline)?;
     Ok(net)
+}
+
+/// The key devnet readiness looks up: no data is stored under it.
+pub fn probe_key() -> enigma_protocol::keys::DataKey {
+    enigma_protocol::keys::DataKey(*b"enigma devnet readiness probe 01")
+}
+
+/// Polls every node until it is routable: its own lookup finds the group of [`probe_key`] (as many
+/// members as the network allows, within the placement check's tolerance of node 0's group) and
+/// every member answers it. Not a full mesh: a node needs only its routing table and the group.
+/// Networks too small for a custody group (fewer than 3 nodes) wait until every node sees the others.
+pub fn wait_routable(net: &Devnet, n: usize, group_size: usize, deadline: Instant) -> anyhow::Result<()> {
+    use enigma_protocol::placement::{self, check::DEFAULT_TOLERANCE};
+    let Ok(want) = placement::group_size(group_size, n) else { return wait_connected(net, n, deadline) };
+    let key = probe_key().to_hex();
+    let group_of = |i: usize| -> Option<(Vec<String>, usize)> {
+        let r = Client::connect(&net.socket(i).to_string_lossy()).and_then(|mut c| c.group(&key)).ok()?;
+        let group: Vec<String> = serde_json::from_value(r["group"].clone()).ok()?;
+        let reached: Vec<bool> = serde_json::from_value(r["reached"].clone()).ok()?;
+        Some((group, reached.iter().filter(|x| **x).count()))
+    };
+    let mut reference: Option<Vec<String>> = None;
+    for i in 0..n {
+        loop {
+            let why = match group_of(i) {
+                Some((group, reached)) if group.len() == want && reached == want => match &reference {
+                    None => {
+                        reference = Some(group);
+                        break;
+                    }
+                    Some(r) if group.iter().filter(|p| !r.contains(p)).count() <= DEFAULT_TOLERANCE => break,
+                    Some(_) => "its group of the probe key differs from node 0's".to_string(),
+                },
+                Some((group, reached)) => {
+                    format!("it finds {} of {want} members of the probe key's group and reaches {reached}", group.len())
+                }
+                None => "it does not answer yet".to_string(),
+            };
+            if Instant::now() > deadline {
+                bail!("node {i} is not routable after the deadline: {why}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
 }
 
 /// Polls every node until it sees the n−1 others.
@@ -180,7 +227,7 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
     let root = root.canonicalize()?;
     println!("starting {} nodes under {}", args.nodes, root.display());
     let mut net = start(&root, args.nodes, args.base_port, args.group_size, args.fresh)?;
-    println!("ready: {} nodes, every node sees the others", args.nodes);
+    println!("ready: {} nodes, every node finds and reaches the group of a probe key", args.nodes);
     for i in 0..args.nodes {
         println!("node{i} socket {}", net.socket(i).display());
     }

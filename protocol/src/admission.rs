@@ -13,8 +13,8 @@
 //! - *Committee.* A computation runs on the custody group of its anchor input (the input with the
 //!   largest group), as the owner-signed (or holder-endorsed) manifest records it. A seat may differ
 //!   from the manifest only where the checking node itself sees that holder down, and then it must be
-//!   one of the best-ranked live non-holders (rendezvous rank by the anchor key) in the checker's
-//!   own view. A proposer therefore cannot place its own nodes except where they would be placed by
+//!   one of the best-ranked live non-holders (the placement rule's order for the anchor key:
+//!   `placement::rule`) in the checker's own view (its own lookup of the key). A proposer therefore cannot place its own nodes except where they would be placed by
 //!   the public rule anyway; an honest dealer refuses anything else, and with at least one honest
 //!   dealer per input nothing is dealt to a committee it refused.
 //! - *Threshold.* The committee has the anchor's size and a threshold no lower than any input's, and
@@ -78,11 +78,15 @@ pub fn committee_shape(inputs: &[&ManifestBody]) -> Result<(usize, usize, usize)
     Ok((a, n, t))
 }
 
-/// The anchor's live non-holders in `live`, best-ranked first (rendezvous rank by the anchor key).
+/// The anchor's live non-holders in `live`, best-ranked first: the placement rule's order over the
+/// checker's view (`placement::rule::order_by`: the key's XOR-closest candidates by rendezvous
+/// weight, then farther peers by distance), so a replacement is the next one of the rule.
 fn ranked_outsiders<'a>(anchor: &ManifestBody, live: &'a [Vec<u8>]) -> Vec<&'a Vec<u8>> {
-    let outsiders: Vec<Vec<u8>> =
-        live.iter().filter(|p| !anchor.holders.iter().any(|h| &h.peer == *p)).cloned().collect();
-    placement::rank(&anchor.key, &outsiders).into_iter().filter_map(|p| live.iter().find(|q| *q == p)).collect()
+    let rule = placement::rule::Rule::new(anchor.holders.len());
+    placement::rule::order_by(&anchor.key, live, &rule, |p: &Vec<u8>| p.as_slice())
+        .into_iter()
+        .filter(|p| !anchor.holders.iter().any(|h| &h.peer == *p))
+        .collect()
 }
 
 /// The group a proposer should propose: the anchor's holders in their manifest order, each holder
@@ -263,14 +267,14 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
             let b = inputs.get(1).map_or(0, |i| count(i.1));
             a.min(b)
         }
-        Op::Histogram { lower, .. } => {
+        Op::Histogram { edges, .. } => {
             // each bin must stand for min_count values: N / bins over the smallest key (a bin's
             // actual count is secret; see docs/decisions.md)
             let smallest = distinct.iter().map(|d| count(d.1)).min().unwrap_or(0);
             if distinct.iter().any(|d| matches!(d.1, ValueMeta::Int | ValueMeta::Float)) {
                 return Err(denied("under a compute grant a histogram is over arrays, not scalar keys"));
             }
-            smallest * distinct.len() / lower.len().max(1)
+            smallest * distinct.len() / edges.len().saturating_sub(1).max(1)
         }
         Op::Quantile { q, .. } => {
             // as an aggregate (a median of 1 value is the value), and under a list each quantile
@@ -284,7 +288,7 @@ fn aggregated(op: &Op, inputs: &[(DataKey, &ValueMeta)]) -> Result<usize, Admiss
             let spacing = crate::mpc::quantile::grant_spacing(total, &Op::quantiles(q)).map_err(denied)?;
             if spacing < usize::MAX { per.min(spacing) } else { per }
         }
-        Op::Lstsq { .. } => {
+        Op::Lstsq { .. } | Op::LstsqStats { .. } => {
             // each coefficient aggregates every row (observation) of X and y
             let x = inputs.first().and_then(|i| i.1.shape()).and_then(|s| s.first().copied()).unwrap_or(0);
             let y = inputs.get(1).map_or(0, |i| count(i.1));
@@ -323,6 +327,15 @@ pub fn grant_covers(
     if n < need {
         return Err(denied(format!(
             "a compute grant covers aggregates of at least {need} of the owner's values; this one covers {n}"
+        )));
+    }
+    // a bin's count is secret, so the per-bin rule runs inside the MPC: the op must carry it
+    if let Op::Histogram { min_count: m, .. } = op
+        && (*m as usize) < need
+    {
+        return Err(denied(format!(
+            "a histogram under a compute grant must check that every bin holds at least {need} values \
+             (the op carries min_count {m})"
         )));
     }
     Ok(())
@@ -389,6 +402,7 @@ mod tests {
             created_ms: 1,
             epoch: 0,
             derived_from: vec![],
+            scale: crate::fixed::NumScale::DEFAULT,
         }
     }
 
@@ -530,7 +544,7 @@ mod tests {
         grant_covers(c, 5, &Op::Corrcoef { rowvar: true }, &[(k1, &arr(vec![2, 50]))], false).unwrap();
         // t-tests: the smaller sample
         let (v50, v2) = (arr(vec![50]), arr(vec![2]));
-        grant_covers(c, 5, &Op::Ttest1samp { popmean: 0 }, &[(k1, &v50)], false).unwrap();
+        grant_covers(c, 5, &Op::ttest_1samp(0.0), &[(k1, &v50)], false).unwrap();
         assert!(grant_covers(c, 5, &Op::TtestInd, &[(k1, &v50), (k2, &v2)], false).is_err());
         assert!(grant_covers(c, 5, &Op::TtestRel, &[(k1, &v2), (k2, &v2)], false).is_err());
         // lstsq: the rows
@@ -539,10 +553,17 @@ mod tests {
             grant_covers(c, 5, &Op::Lstsq { intercept: true }, &[(k1, &arr(vec![4, 3])), (k2, &v50)], false).is_err()
         );
         // histogram: N / bins per bin
-        let h = |b: usize| Op::Histogram { lower: vec![0; b], upper: 1 };
+        let h = |b: usize| Op::histogram_min(&(0..=b).map(|i| i as f64).collect::<Vec<_>>(), 5);
         grant_covers(c, 5, &h(10), &[(k1, &v50)], false).unwrap();
         assert!(grant_covers(c, 5, &h(11), &[(k1, &v50)], false).is_err(), "a bin for fewer than 5 values");
         assert!(grant_covers(c, 1, &h(1), &[(k1, &ValueMeta::Int), (k2, &ValueMeta::Int)], false).is_err());
+        // the per-bin rule: the op must carry the grant's min_count (at least 2), stored or not
+        let h0 = Op::histogram_min(&[0.0, 1.0, 2.0], 4);
+        assert!(grant_covers(c, 5, &h0, &[(k1, &v50)], false).is_err(), "a histogram without the per-bin check");
+        assert!(grant_covers(c, 5, &h0, &[(k1, &v50)], true).is_err());
+        grant_covers(Level::Load, 5, &h0, &[(k1, &v50)], false).unwrap();
+        let h1 = Op::histogram_min(&[0.0, 1.0, 2.0], 1);
+        assert!(grant_covers(c, 1, &h1, &[(k1, &v50)], false).is_err(), "min_count is at least 2");
         // quantiles: N for one, and the spacing of a list (each stands for min_count values)
         let q = |v: &[f64]| Op::quantile(v, v.len() == 1);
         grant_covers(c, 5, &q(&[0.5]), &[(k1, &arr(vec![5]))], false).unwrap();

@@ -51,6 +51,8 @@ pub mod method {
     pub const AUTH: &str = "auth";
     /// Read-only: the keys this node holds shares of, each with its state (pending or committed).
     pub const CUSTODY_KEYS: &str = "custody_keys";
+    /// Read-only: the custody group this node's own lookup finds for a key, and which members answer.
+    pub const GROUP: &str = "group";
     /// Notification the node sends during long operations when the request asked for progress.
     pub const PROGRESS: &str = "progress";
 }
@@ -87,7 +89,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec(method::GET_PUBKEY, &[]),
     spec(method::GET_ADDRESS, &[]),
     spec(method::SET_PRIVKEY, &["privkey"]),
-    spec(method::STORE, &["data", "type"]),
+    spec(method::STORE, &["data", "type", "decimals", "exact"]),
     spec(method::LOAD, &["key"]),
     spec(method::DELETE, &["key"]),
     spec(method::PAIR, &["addresses", "keys", "level", "min_count"]),
@@ -106,7 +108,7 @@ pub const METHODS: &[MethodSpec] = &[
     op(method::STATS_TTEST_1SAMP, &["key", "popmean", "store"]),
     op(method::STATS_TTEST_IND, &["key_a", "key_b", "equal_var", "store"]),
     op(method::STATS_TTEST_REL, &["key_a", "key_b", "store"]),
-    op(method::STATS_LSTSQ, &["key_x", "key_y", "intercept", "store"]),
+    op(method::STATS_LSTSQ, &["key_x", "key_y", "intercept", "stats", "store"]),
     MethodSpec {
         name: method::STATS_HISTOGRAM,
         params: &["keys", "bins", "range", "store"],
@@ -133,6 +135,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec(method::MANIFEST, &["key"]),
     spec(method::CANCEL, &["op"]),
     spec(method::CUSTODY_KEYS, &[]),
+    spec(method::GROUP, &["key"]),
 ];
 
 /// The spec of a method, by name.
@@ -293,6 +296,26 @@ pub enum StoreAs {
     Json,
     /// `data` must be a string.
     String,
+}
+
+/// The storage scale `store`'s `decimals` parameter asks for: absent or null → the default
+/// (10^-6); an integer 0..=12 → 10^-d; the string "binary" → the binary scale 2^-20 of keys stored
+/// before decimal scales (kept so such keys can still be made and tested).
+pub fn scale_from_param(decimals: Option<Json>) -> Result<crate::fixed::NumScale, ApiError> {
+    use crate::fixed::NumScale;
+    let bad = |m: String| ApiError::new(ErrorCode::InvalidParams, m);
+    match decimals {
+        None | Some(Json::Null) => Ok(NumScale::DEFAULT),
+        Some(Json::String(s)) if s == "binary" => Ok(NumScale::Binary20),
+        Some(Json::Number(n)) => {
+            let d = n.as_i64().ok_or_else(|| bad(format!("decimals must be a whole number, got {n}")))?;
+            NumScale::decimal(d).map_err(|e| bad(e.to_string()))
+        }
+        Some(other) => Err(bad(format!(
+            "decimals must be a whole number from 0 to {} or \"binary\", got {other}",
+            crate::fixed::MAX_DECIMALS
+        ))),
+    }
 }
 
 /// Builds the value `store` will keep from its parameters.

@@ -12,6 +12,7 @@
 //! a flat list (no nesting), so a hostile manifest cannot make a decoder recurse.
 
 use crate::field::Fp;
+use crate::fixed::NumScale;
 use crate::identity::{self, Identity, PubkeyBytes, SignatureBytes};
 use crate::keys::DataKey;
 use crate::shamir;
@@ -19,9 +20,10 @@ use crate::value::ValueMeta;
 use libp2p_identity::{PeerId, PublicKey};
 use serde::{Deserialize, Serialize};
 
-/// Manifest format version this code writes. Version 1 (no provenance) is still read and verified:
-/// its bodies encode exactly as before, so old signatures and endorsements still check.
-pub const MANIFEST_VERSION: u16 = 2;
+/// Manifest format version this code writes. Versions 1 (no provenance) and 2 (no scale: the binary
+/// 2^20 scale) are still read and verified: their bodies encode exactly as before, so old signatures
+/// and endorsements still check.
+pub const MANIFEST_VERSION: u16 = 3;
 /// The oldest manifest format version this code reads.
 pub const MANIFEST_VERSION_MIN: u16 = 1;
 /// At most this many source keys in a derived key's provenance.
@@ -56,8 +58,8 @@ pub struct Source {
 /// The signed part of a manifest.
 ///
 /// Wire format: a version-1 body is exactly the fields up to `epoch`; a version-2 body appends
-/// `derived_from` (see the `Serialize` impl), so version-1 bytes, signatures and endorsements keep
-/// verifying.
+/// `derived_from`, a version-3 body then `scale` (see the `Serialize` impl), so earlier bytes,
+/// signatures and endorsements keep verifying.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestBody {
     pub version: u16,
@@ -75,6 +77,9 @@ pub struct ManifestBody {
     /// stored, and for results computed only on the owner's own data. Every use of a derived key
     /// needs the user's access to every source at that moment (docs/threat-model.md).
     pub derived_from: Vec<Source>,
+    /// Version ≥ 3: the public storage scale of the key's numbers. Earlier versions are at the
+    /// binary scale 2^20 (the only one they knew); non-numeric values carry the default.
+    pub scale: NumScale,
 }
 
 /// The version-1 fields, in their encoding order (borrowed for encoding).
@@ -118,11 +123,18 @@ impl Serialize for ManifestBody {
             created_ms: self.created_ms,
             epoch: self.epoch,
         };
-        let extended = self.version >= 2;
-        let mut t = s.serialize_tuple(if extended { 2 } else { 1 })?;
+        let parts = match self.version {
+            0 | 1 => 1,
+            2 => 2,
+            _ => 3,
+        };
+        let mut t = s.serialize_tuple(parts)?;
         t.serialize_element(&v1)?;
-        if extended {
+        if parts >= 2 {
             t.serialize_element(&self.derived_from)?;
+        }
+        if parts >= 3 {
+            t.serialize_element(&self.scale)?;
         }
         t.end()
     }
@@ -144,6 +156,11 @@ impl<'de> Deserialize<'de> for ManifestBody {
                 } else {
                     vec![]
                 };
+                let scale = if v.version >= 3 {
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(2, &self))?
+                } else {
+                    NumScale::Binary20
+                };
                 Ok(ManifestBody {
                     version: v.version,
                     key: v.key,
@@ -154,10 +171,11 @@ impl<'de> Deserialize<'de> for ManifestBody {
                     created_ms: v.created_ms,
                     epoch: v.epoch,
                     derived_from,
+                    scale,
                 })
             }
         }
-        d.deserialize_tuple(2, Visit)
+        d.deserialize_tuple(3, Visit)
     }
 }
 
@@ -240,6 +258,14 @@ impl ManifestBody {
         if b.version < 2 && !b.derived_from.is_empty() {
             return Err(ManifestError::Malformed("a version-1 manifest has no provenance".into()));
         }
+        if b.version < 3 && b.scale != NumScale::Binary20 {
+            return Err(ManifestError::Malformed("a version-1 or 2 manifest is at the binary scale".into()));
+        }
+        if let NumScale::Decimal(d) = b.scale
+            && d as u32 > crate::fixed::MAX_DECIMALS
+        {
+            return Err(ManifestError::Malformed(format!("a scale of {d} decimals is beyond the largest")));
+        }
         if b.derived_from.len() > MAX_SOURCES || !b.derived_from.windows(2).all(|w| w[0] < w[1]) {
             return Err(ManifestError::Malformed("provenance must be sorted, distinct and bounded".into()));
         }
@@ -274,6 +300,7 @@ impl ManifestBody {
             && next.meta == self.meta
             && next.created_ms == self.created_ms
             && next.derived_from == self.derived_from
+            && next.scale == self.scale
             && next.threshold == self.threshold
             && next.holders.len() == self.holders.len()
             && next.version == self.version
@@ -456,6 +483,7 @@ mod tests {
             created_ms: 5,
             epoch: 0,
             derived_from: vec![],
+            scale: crate::fixed::NumScale::DEFAULT,
         };
         (body.sign(owner), shares, salts)
     }
@@ -490,6 +518,7 @@ mod tests {
             created_ms: 5,
             epoch,
             derived_from: vec![],
+            scale: crate::fixed::NumScale::DEFAULT,
         };
         let first = body(&[peer(&keys[0]), peer(&keys[1]), peer(&keys[2])], 0).sign(&owner);
         first.verify().unwrap();
@@ -540,6 +569,7 @@ mod tests {
         let (m, _, _) = sample(&owner);
         let mut b = m.body.clone();
         b.version = 1;
+        b.scale = NumScale::Binary20;
         let old = OldBody {
             version: 1,
             key: b.key,
@@ -566,6 +596,23 @@ mod tests {
         let mut v1_with = v1.clone();
         v1_with.body.derived_from = m2.body.derived_from.clone();
         assert!(matches!(v1_with.verify(), Err(ManifestError::Malformed(_))));
+        // versions 1 and 2 are at the binary scale; a version-3 body carries its scale, signed
+        assert_eq!(back.body.scale, NumScale::Binary20);
+        let (mut m2b, _, _) = sample(&owner);
+        m2b.body.version = 2;
+        m2b.body.scale = NumScale::Binary20;
+        let m2b = m2b.body.sign(&owner);
+        assert_eq!(Manifest::from_bytes(&m2b.to_bytes()).unwrap().body.scale, NumScale::Binary20);
+        let mut v2_decimal = m2b.clone();
+        v2_decimal.body.scale = NumScale::DEFAULT;
+        assert!(matches!(v2_decimal.verify(), Err(ManifestError::Malformed(_))));
+        let (mut m3, _, _) = sample(&owner);
+        m3.body.scale = NumScale::Decimal(9);
+        let m3 = m3.body.sign(&owner);
+        assert_eq!(Manifest::from_bytes(&m3.to_bytes()).unwrap().body.scale, NumScale::Decimal(9));
+        let mut rescaled = m3.clone();
+        rescaled.body.scale = NumScale::Decimal(6);
+        assert_eq!(rescaled.verify(), Err(ManifestError::BadSignature), "the scale is signed");
     }
 
     #[test]
@@ -588,6 +635,7 @@ mod tests {
             created_ms: 5,
             epoch,
             derived_from: vec![],
+            scale: crate::fixed::NumScale::DEFAULT,
         };
         let first = body(&[0, 1, 2, 3, 4], 2, 0).sign(&owner);
         let endorse_all = |b: &ManifestBody| -> Vec<Endorsement> {
@@ -625,6 +673,7 @@ mod tests {
             created_ms: 5,
             epoch,
             derived_from: vec![],
+            scale: crate::fixed::NumScale::DEFAULT,
         };
         let held = body(&[0, 1, 2], 0).sign(&owner);
         let next = body(&[0, 1, 3], 1);

@@ -14,6 +14,7 @@
 //! key ([`MpcRequest::Store`]).
 
 use crate::field::FpVec;
+use crate::fixed::NumScale;
 use crate::keys::DataKey;
 use crate::manifest::Manifest;
 use crate::mpc::ops::Check;
@@ -101,8 +102,8 @@ pub enum SessionOutcome {
     Revealed(OutputShare),
     /// With `store`: the member keeps its share of the result; the requester gets the shares of the
     /// result's check flags (which checks, and this member's shares of their 0/1 results) and the
-    /// member's salted commitment for the manifest.
-    Stored { meta: ValueMeta, checks: Vec<Check>, flags: FpVec, commitment: [u8; 32] },
+    /// member's salted commitment for the manifest, and the result's storage scale.
+    Stored { meta: ValueMeta, checks: Vec<Check>, flags: FpVec, commitment: [u8; 32], scale: NumScale },
     /// A refresh: the member keeps its new share of each input; these are its salted commitments.
     Refreshed { commitments: Vec<[u8; 32]> },
     /// The member failed (the message is for the requester).

@@ -11,7 +11,7 @@
 //! still Shamir-shared, but are not computable.
 
 use crate::field::{self, Fp};
-use crate::fixed::{self, FixedError};
+use crate::fixed::{self, FixedError, NumScale};
 use serde::{Deserialize, Serialize};
 
 /// Bytes packed into one field element.
@@ -168,11 +168,19 @@ pub fn check_shape(shape: &[u64]) -> Result<Option<usize>, ValueError> {
     Ok(count)
 }
 
-/// Encodes a value into (metadata, field elements).
+/// Encodes a value into (metadata, field elements) at the legacy binary scale 2^20.
 pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
+    encode_at(v, NumScale::Binary20, false)
+}
+
+/// Encodes a value into (metadata, field elements), its numbers at `scale`; with `exact`, a number
+/// the scale cannot hold exactly is an error instead of being rounded.
+pub fn encode_at(v: &Value, scale: NumScale, exact: bool) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
+    let int = |i: i64| scale.encode_int(i).map(fixed::to_field);
+    let float = |x: f64| scale.encode_float(x, exact).map(fixed::to_field);
     Ok(match v {
-        Value::Int(i) => (ValueMeta::Int, vec![fixed::to_field(fixed::encode_int(*i)?)]),
-        Value::Float(x) => (ValueMeta::Float, vec![fixed::to_field(fixed::encode_float(*x)?)]),
+        Value::Int(i) => (ValueMeta::Int, vec![int(*i)?]),
+        Value::Float(x) => (ValueMeta::Float, vec![float(*x)?]),
         Value::Array(a) => {
             let shape: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
             let Some(expected) = check_shape(&shape)? else {
@@ -186,12 +194,8 @@ pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
                 )));
             }
             let elements = match &a.data {
-                ArrayData::Int(v) => {
-                    v.iter().map(|i| fixed::encode_int(*i).map(fixed::to_field)).collect::<Result<Vec<_>, _>>()?
-                }
-                ArrayData::Float(v) => {
-                    v.iter().map(|x| fixed::encode_float(*x).map(fixed::to_field)).collect::<Result<Vec<_>, _>>()?
-                }
+                ArrayData::Int(v) => v.iter().map(|i| int(*i)).collect::<Result<Vec<_>, _>>()?,
+                ArrayData::Float(v) => v.iter().map(|x| float(*x)).collect::<Result<Vec<_>, _>>()?,
             };
             (ValueMeta::Array { dtype: a.data.dtype(), shape }, elements)
         }
@@ -204,26 +208,32 @@ pub fn encode(v: &Value) -> Result<(ValueMeta, Vec<Fp>), ValueError> {
     })
 }
 
-/// Decodes field elements back to the value described by `meta`.
+/// Decodes field elements back to the value described by `meta` (numbers at the binary scale).
 pub fn decode(meta: &ValueMeta, elements: &[Fp]) -> Result<Value, ValueError> {
+    decode_at(meta, elements, NumScale::Binary20)
+}
+
+/// Decodes field elements back to the value described by `meta`, its numbers at `scale`.
+pub fn decode_at(meta: &ValueMeta, elements: &[Fp], scale: NumScale) -> Result<Value, ValueError> {
     let expected = meta.element_count().ok_or_else(|| ValueError::Corrupt("element count overflows".into()))?;
     if expected != elements.len() {
         return Err(ValueError::Corrupt(format!("metadata says {expected} elements, got {}", elements.len())));
     }
     let int_of = |f: &Fp| {
-        fixed::decode_int(fixed::from_field(*f))
+        scale
+            .decode_int(fixed::from_field(*f))
             .ok_or_else(|| ValueError::Corrupt("integer element is not whole".into()))
     };
     Ok(match meta {
         ValueMeta::Int => Value::Int(int_of(&elements[0])?),
-        ValueMeta::Float => Value::Float(fixed::decode_float(fixed::from_field(elements[0]))),
+        ValueMeta::Float => Value::Float(scale.decode_float(fixed::from_field(elements[0]))),
         ValueMeta::Array { dtype, shape } => {
             check_shape(shape)?;
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
             let data = match dtype {
                 Dtype::Int => ArrayData::Int(elements.iter().map(int_of).collect::<Result<_, _>>()?),
                 Dtype::Float => {
-                    ArrayData::Float(elements.iter().map(|f| fixed::decode_float(fixed::from_field(*f))).collect())
+                    ArrayData::Float(elements.iter().map(|f| scale.decode_float(fixed::from_field(*f))).collect())
                 }
             };
             Value::Array(Array { shape, data })
@@ -328,14 +338,16 @@ pub fn array_json(shape: &[usize], data: &ArrayData) -> serde_json::Value {
 }
 
 fn number(n: &serde_json::Number) -> Result<Value, ValueError> {
+    // the widest range of any scale (10^0); `encode_at` checks the store's own scale
+    let widest = NumScale::Decimal(0);
     if let Some(i) = n.as_i64() {
-        fixed::encode_int(i)?;
+        widest.encode_int(i)?;
         Ok(Value::Int(i))
     } else if n.is_u64() {
         Err(FixedError::OutOfRange(n.to_string()).into())
     } else {
         let x = n.as_f64().ok_or_else(|| FixedError::NotFinite(n.to_string()))?;
-        fixed::encode_float(x)?;
+        widest.encode_float(x, false)?;
         Ok(Value::Float(x))
     }
 }
@@ -467,7 +479,11 @@ mod tests {
         assert!(matches!(Value::from_json(json!(true)).unwrap(), Value::Json(_)));
         assert!(matches!(Value::from_json(json!(null)).unwrap(), Value::Json(_)));
         assert!(Value::from_json(json!(1e300)).is_err());
-        assert!(Value::from_json(json!([1, 2, 9007199254740993u64])).is_err());
+        // parsing takes the widest range of any scale; the store's own scale refuses the rest
+        let big = Value::from_json(json!([1, 2, 9007199254740993u64])).unwrap();
+        assert!(encode_at(&big, NumScale::DEFAULT, false).is_err());
+        assert!(encode_at(&big, NumScale::Decimal(0), false).is_ok());
+        assert!(Value::from_json(json!([1, 2, 1u64 << 62])).is_err());
         assert!(Value::from_json(json!(u64::MAX)).is_err());
     }
 
@@ -517,6 +533,12 @@ mod tests {
         #[test]
         fn codec_roundtrips(v in arb_value()) {
             prop_assert_eq!(roundtrip(&v), v);
+        }
+
+        #[test]
+        fn codec_roundtrips_at_the_default_decimal_scale(v in arb_value()) {
+            let (meta, el) = encode_at(&v, NumScale::DEFAULT, false).unwrap();
+            prop_assert_eq!(decode_at(&meta, &el, NumScale::DEFAULT).unwrap(), v);
         }
 
         #[test]

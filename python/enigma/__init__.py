@@ -55,6 +55,7 @@ __all__ = [
     "cancel",
     "manifest",
     "custody_keys",
+    "group",
     "call",
     "stats",
     "linalg",
@@ -158,7 +159,12 @@ def set_privkey(privkey: str) -> bool:
 
 
 def store(
-    data: Any, *, progress: Optional[ProgressCallback] = None, as_array: bool = False
+    data: Any,
+    *,
+    progress: Optional[ProgressCallback] = None,
+    as_array: bool = False,
+    decimals: Union[None, int, str] = None,
+    exact: bool = False,
 ) -> Union[str, Dict[str, str]]:
     """Stores ``data`` as secret shares; returns its key (64 hex). See :meth:`Client.store`.
 
@@ -168,8 +174,9 @@ def store(
     Example::
 
         key = enigma.store([1.5, 2.5, 3.5])
+        key = enigma.store([0.123456789], decimals=9, exact=True)
     """
-    return default_client().store(data, progress=progress, as_array=as_array)
+    return default_client().store(data, progress=progress, as_array=as_array, decimals=decimals, exact=exact)
 
 
 def load(key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False) -> Any:
@@ -284,6 +291,16 @@ def manifest(key: str) -> dict:
         enigma.manifest(key)["holders"]
     """
     return default_client().manifest(key)
+
+
+def group(key: str) -> dict:
+    """The custody group the node's own lookup finds for ``key``, and which members answer.
+
+    Example::
+
+        enigma.group(key)["group"]
+    """
+    return default_client().group(key)
 
 
 def custody_keys() -> list:

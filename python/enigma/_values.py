@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import math
 import numbers
 
@@ -43,6 +44,17 @@ def _plain(obj, path: str = ""):
                 kind="out_of_range",
             )
         return i
+    if isinstance(obj, decimal.Decimal):
+        # its text is the decimal; a float carries it exactly when its repr gives the same digits
+        if not obj.is_finite():
+            raise Error("value out of range for fixed-point: %s is not a finite number%s" % (obj, _where(path)), kind="out_of_range")
+        x = float(obj)
+        if decimal.Decimal(repr(x)) != obj:
+            raise Error(
+                "value out of range: %s has more significant digits than a float64 keeps%s" % (obj, _where(path)),
+                kind="out_of_range",
+            )
+        return x
     if isinstance(obj, float):
         x = float(obj)
         if not math.isfinite(x):

@@ -199,6 +199,11 @@ def _add_store(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--column", help="with --csv: this column as one 1-D array")
     sub.add_argument("--columns", help="with --csv: one key per column, A,B,…")
     sub.add_argument("--npy", help="a NumPy .npy file (needs numpy)")
+    sub.add_argument(
+        "--decimals",
+        help="keep numbers at the decimal scale 10^-N (0 to 12, default 6), or 'binary' (2^-20, the old scale)",
+    )
+    sub.add_argument("--exact", action="store_true", help="refuse numbers with more decimals than the scale holds")
 
 
 class UsageError(Exception):
@@ -237,6 +242,15 @@ def _read_csv(path: str, want: Optional[List[str]]) -> Tuple[List[str], List[Lis
 
 
 def _store(client: Client, a: argparse.Namespace, progress: Any) -> Any:
+    dec: Any = None
+    if a.decimals is not None:
+        if a.decimals == "binary":
+            dec = "binary"
+        else:
+            try:
+                dec = int(a.decimals)
+            except ValueError:
+                raise UsageError("--decimals takes 0 to 12 or binary, not %r" % a.decimals) from None
     sources = [s for s in (a.data, a.file, a.csv, a.npy) if s is not None]
     if len(sources) != 1:
         raise UsageError("store takes exactly one of DATA, --file, --csv, --npy")
@@ -245,7 +259,7 @@ def _store(client: Client, a: argparse.Namespace, progress: Any) -> Any:
     if a.file is not None:
         try:
             with open(a.file, "rb") as fh:
-                return client.store(fh.read(), progress=progress)
+                return client.store(fh.read(), progress=progress, decimals=dec, exact=a.exact)
         except OSError as e:
             raise UsageError("cannot read --file %s: %s" % (a.file, e)) from None
     if a.csv is not None:
@@ -253,13 +267,13 @@ def _store(client: Client, a: argparse.Namespace, progress: Any) -> Any:
             raise UsageError("--column and --columns exclude each other")
         if a.column:
             _, cols = _read_csv(a.csv, [a.column])
-            return client.store(cols[0], progress=progress)
+            return client.store(cols[0], progress=progress, decimals=dec, exact=a.exact)
         if a.columns:
             names, cols = _read_csv(a.csv, [c.strip() for c in a.columns.split(",") if c.strip()])
             keys: Dict[str, str] = {}
             try:
                 for n, col in zip(names, cols):
-                    keys[n] = client.store(col, progress=progress)  # type: ignore[assignment]
+                    keys[n] = client.store(col, progress=progress, decimals=dec, exact=a.exact)  # type: ignore[assignment]
             except BaseException:
                 for k in keys.values():
                     try:
@@ -269,7 +283,7 @@ def _store(client: Client, a: argparse.Namespace, progress: Any) -> Any:
                 raise
             return keys
         names, cols = _read_csv(a.csv, None)
-        return client.store([list(r) for r in zip(*cols)], progress=progress)
+        return client.store([list(r) for r in zip(*cols)], progress=progress, decimals=dec, exact=a.exact)
     if a.npy is not None:
         try:
             import numpy  # optional
@@ -279,17 +293,17 @@ def _store(client: Client, a: argparse.Namespace, progress: Any) -> Any:
             arr = numpy.load(a.npy, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise UsageError("cannot read --npy %s: %s" % (a.npy, e)) from None
-        return client.store(arr, progress=progress)
+        return client.store(arr, progress=progress, decimals=dec, exact=a.exact)
     text: str = a.data
     if a.store_as == "string":
-        return client.store(text, progress=progress)
+        return client.store(text, progress=progress, decimals=dec, exact=a.exact)
     try:
         value = json.loads(text)
     except ValueError:
         if a.store_as == "json":
             raise UsageError("--as json: %r is not JSON" % text) from None
         value = text
-    return client.store(value, progress=progress)
+    return client.store(value, progress=progress, decimals=dec, exact=a.exact)
 
 
 def _load(client: Client, a: argparse.Namespace, progress: Any) -> Any:

@@ -662,9 +662,23 @@ class Client:
     # ---- data ----
 
     def store(
-        self, data: Any, *, progress: Optional[ProgressCallback] = None, as_array: bool = False
+        self,
+        data: Any,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        as_array: bool = False,
+        decimals: Union[None, int, str] = None,
+        exact: bool = False,
     ) -> Union[str, Dict[str, str]]:
         """Stores ``data`` as secret shares; returns its key (64 hex characters).
+
+        Numbers are kept at a public decimal scale: every number with at most ``decimals`` decimal
+        places (default 6, at most 12) is held exactly, and so are the sums and sums of squares the
+        statistics are computed from. A float is read as its shortest round-trip decimal (``repr``),
+        never scaled by float arithmetic. A number with more decimals is rounded to the nearest, or
+        refused with ``exact=True`` (``Error`` kind ``out_of_range``). The range is
+        ``|x| < 2**62 / 10**decimals`` (4.6e12 at 6 decimals). ``decimals="binary"`` keeps the old
+        binary scale 2^-20. Keys combined in one computation must share one scale.
 
         Numbers and regular nested numeric lists/tuples (and anything with ``.tolist()``, e.g. numpy
         arrays) become computable numbers; ``str`` a string; ``bytes``/``bytearray``/``memoryview``
@@ -682,12 +696,14 @@ class Client:
         """
         if _frames.is_frame(data):
             if as_array:
-                return self.store(_frames.frame_rows(data), progress=progress)
+                return self.store(_frames.frame_rows(data), progress=progress, decimals=decimals, exact=exact)
             columns = _frames.frame_columns(data)  # every cell checked before anything is stored
             keys: Dict[Any, str] = {}
             try:
                 for name, values in columns:
-                    keys[name] = _expect(self.store(values, progress=progress), str, "store")
+                    keys[name] = _expect(
+                        self.store(values, progress=progress, decimals=decimals, exact=exact), str, "store"
+                    )
             except BaseException:
                 for key in keys.values():
                     try:
@@ -698,7 +714,14 @@ class Client:
             return keys
         if _frames.is_series(data):
             data = _frames.series_values(data)
-        return _expect(self._request("store", store_params(data), progress), str, "store")
+        params = store_params(data)
+        if decimals is not None:
+            if not (decimals == "binary" or (isinstance(decimals, int) and not isinstance(decimals, bool))):
+                raise Error("decimals must be an int from 0 to 12 or 'binary', got %r" % (decimals,), kind="invalid_params")
+            params["decimals"] = decimals
+        if exact:
+            params["exact"] = True
+        return _expect(self._request("store", params, progress), str, "store")
 
     def load(self, key: str, *, progress: Optional[ProgressCallback] = None, as_numpy: bool = False) -> Any:
         """The data stored under ``key``, as stored: int, float, nested lists, str, bytes or a JSON value.
@@ -818,6 +841,16 @@ class Client:
             [k["key"] for k in client.custody_keys()]
         """
         return _expect(self._request("custody_keys", {}), list, "custody_keys")
+
+    def group(self, key: str) -> dict:
+        """The custody group this node's own lookup finds for ``key`` (stored or not):
+        ``{key, view, group: [peer ids], reached: [bool]}``.
+
+        Example::
+
+            all(client.group(key)["reached"])
+        """
+        return _expect(self._request("group", {"key": key}), dict, "group")
 
     def cancel(self, op: str) -> bool:
         """Cancels a running operation by its id (see ``current_op``); False if it was not running.
@@ -957,8 +990,8 @@ class Stats:
         return _value_or_key(self._client()._request("stats.corrcoef", params, progress))
 
     def _ttest(self, method: str, params: dict, progress) -> Tuple[float, ...]:
-        # store=True is refused by the node (Error kind ``unsupported``): t is formed at the requester;
-        # a key would be passed through as the Rust client does
+        # store=True: the node returns the key of the Float array [statistic, df] at the storage scale
+        # (Welch's test with store=True is refused, Error kind ``unsupported``)
         r = self._client()._request(method, params, progress)
         if isinstance(r, str):
             return r  # type: ignore[return-value]
@@ -969,6 +1002,10 @@ class Stats:
         self, key: str, popmean: float, *, store: bool = False, progress: Optional[ProgressCallback] = None
     ) -> Tuple[float, ...]:
         """``(statistic, pvalue, df)`` as scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided.
+
+        With ``store=True``: the key of the Float array ``[statistic, df]`` at the storage scale (no
+        p-value: it is formed at the requester). The same holds for ``ttest_ind`` (pooled) and
+        ``ttest_rel``; Welch's ``ttest_ind(equal_var=False, store=True)`` is ``unsupported``.
 
         Example::
 
@@ -1104,6 +1141,7 @@ class Stats:
         key_y: str,
         *,
         intercept: bool = False,
+        stats: bool = False,
         store: bool = False,
         progress: Optional[ProgressCallback] = None,
     ) -> Any:
@@ -1115,10 +1153,31 @@ class Stats:
         coefficients at the storage scale (``load`` returns that array); a coefficient beyond the
         storage range is ``Error`` kind ``out_of_range``.
 
+        With ``stats=True`` the result is a dict of statsmodels OLS's results: ``params``, ``bse``
+        (standard errors), ``tvalues``, ``pvalues`` (two-sided, ``df_resid`` degrees of freedom)
+        per coefficient, ``rsquared`` and ``rsquared_adj`` (uncentred R² without an intercept, as
+        statsmodels). The intercept's ``bse``, ``tvalues`` and ``pvalues`` are NaN: they are not
+        computed (the slopes' are). ``stats=True`` cannot be stored (``Error`` kind ``unsupported``).
+
         Example::
 
             b0, b1, b2 = enigma.stats.lstsq(x_key, y_key, intercept=True)
+            ols = enigma.stats.lstsq(x_key, y_key, intercept=True, stats=True)
+            ols["bse"][1], ols["pvalues"][1], ols["rsquared"]
         """
+        if stats:
+            params = _compute_params(store, key_x=key_x, key_y=key_y, intercept=intercept, stats=True)
+            r = self._client()._request("stats.lstsq", params, progress)
+            if isinstance(r, str):
+                return r
+            r = _expect(r, dict, "stats.lstsq")
+            nan = float("nan")
+            for name in ("params", "bse", "tvalues", "pvalues"):
+                r[name] = [nan if v is None else float(v) for v in _expect(r.get(name), list, "stats.lstsq")]
+            for name in ("rsquared", "rsquared_adj", "df_resid"):
+                v = r.get(name)
+                r[name] = nan if v is None else float(v)
+            return r
         params = _compute_params(store, key_x=key_x, key_y=key_y, intercept=intercept)
         return _value_or_key(self._client()._request("stats.lstsq", params, progress))
 

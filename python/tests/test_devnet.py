@@ -163,7 +163,7 @@ class DevnetTest(unittest.TestCase):
                 self.assertKind("out_of_range", api.store, float("nan"))
                 self.assertKind("out_of_range", api.store, [[1.0, float("inf")]])
                 self.assertKind("out_of_range", api.store, {"x": float("-inf")})
-                self.assertKind("out_of_range", api.store, 2**42)  # the node's fixed-point range
+                self.assertKind("out_of_range", api.store, 5 * 10**12)  # beyond 2^62 / 10^6, the default scale's range
                 self.assertKind("out_of_range", api.store, [1, -(2**50)])
                 self.assertKind("invalid_params", api.store, {1, 2})
                 self.assertKind("invalid_params", api.load, "not-hex")

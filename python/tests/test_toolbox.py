@@ -1,5 +1,5 @@
 """Issue 16 end to end on a real devnet of 5 nodes (``$ENIGMA_BIN devnet``): stats.cov, corrcoef,
-ttest_1samp / ttest_ind / ttest_rel, lstsq, histogram, median / percentile / quantile through ``enigma.Client`` and the module functions,
+ttest_1samp / ttest_ind / ttest_rel, lstsq (with stats=True), histogram, median / percentile / quantile through ``enigma.Client`` and the module functions,
 compared with numpy/scipy when they are installed and with the textbook definitions (pure Python,
 float64) always; plus the compute-grant refusals and the clear errors."""
 
@@ -23,6 +23,12 @@ except ImportError:  # pragma: no cover
 
 ENIGMA_BIN = os.environ.get("ENIGMA_BIN")
 REL = 1e-6
+
+
+def put(api, data):
+    """Stores at the binary scale 2^-20, the grid the references below are computed on (``grid``);
+    decimal scales have their own tests (test_decimal.py)."""
+    return api.store(data, decimals="binary")
 
 
 def grid(v):
@@ -77,6 +83,44 @@ def solve(a, b):
                 f = m[r][c] / m[c][c]
                 m[r] = [x - f * y for x, y in zip(m[r], m[c])]
     return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def t_sf2(t, df):
+    """Two-sided p-value of Student's t with an integer df (Abramowitz & Stegun 26.7.3–4), pure Python."""
+    th = math.atan(abs(t) / math.sqrt(df))
+    c, s = math.cos(th), math.sin(th)
+    if df % 2 == 1:
+        acc, term = 0.0, c
+        for i in range(1, (df - 1) // 2 + 1):
+            acc += term
+            term *= c * c * (2 * i) / (2 * i + 1)
+        a = 2 / math.pi * (th + (s * acc if df > 1 else 0.0))
+    else:
+        acc, term = 0.0, 1.0
+        for i in range(1, df // 2 + 1):
+            acc += term
+            term *= c * c * (2 * i - 1) / (2 * i)
+        a = s * acc
+    return 1.0 - a
+
+
+def ols(cols, y, intercept):
+    """statsmodels OLS(y, [1, X] or X).fit() by the definitions: (params, bse, t, p, R², adj R²)."""
+    n = len(y)
+    if intercept:
+        cols = [[1.0] * n] + cols
+    p = len(cols)
+    a = [[math.fsum(u * v for u, v in zip(ci, cj)) for cj in cols] for ci in cols]
+    inv = [solve(a, [1.0 if i == j else 0.0 for i in range(p)]) for j in range(p)]  # columns of (XᵀX)^-1
+    beta = solve(a, [math.fsum(u * v for u, v in zip(ci, y)) for ci in cols])
+    rss = math.fsum((y[o] - math.fsum(beta[j] * cols[j][o] for j in range(p))) ** 2 for o in range(n))
+    ybar = mean(y) if intercept else 0.0
+    tss = math.fsum((v - ybar) ** 2 for v in y)
+    df = n - p
+    bse = [math.sqrt(rss / df * inv[j][j]) for j in range(p)]
+    tv = [b / s for b, s in zip(beta, bse)]
+    r2 = 1 - rss / tss
+    return beta, bse, tv, [t_sf2(t, df) for t in tv], r2, 1 - (n - int(intercept)) / df * (1 - r2)
 
 
 def lstsq(cols, y, intercept):
@@ -136,14 +180,14 @@ class ToolboxTest(unittest.TestCase):
         rows = self.data(1, 3, 60)
         for name, api in self.apis():
             with self.subTest(api=name):
-                key = api.store(rows)
+                key = put(api, rows)
                 want = cov(rows)
                 got = api.stats.cov(key)
                 for i in range(3):
                     for j in range(3):
                         self.close(got[i][j], want[i][j], "cov[%d][%d]" % (i, j))
                 cols = [list(r) for r in zip(*rows)]
-                got0 = api.stats.cov(api.store(cols), rowvar=False, ddof=0)
+                got0 = api.stats.cov(put(api, cols), rowvar=False, ddof=0)
                 want0 = cov(rows, ddof=0)
                 self.close(got0[1][2], want0[1][2], "cov rowvar=False ddof=0")
                 corr = api.stats.corrcoef(key)
@@ -155,15 +199,15 @@ class ToolboxTest(unittest.TestCase):
                     self.close(got[0][1], float(npc[0][1]), "numpy.cov")
                     self.close(corr[0][2], float(np.corrcoef(np.array(rows))[0][2]), "numpy.corrcoef", abs_=1e-8)
                 # a 1-D key: its variance (a float)
-                v = api.stats.cov(api.store(rows[0]))
+                v = api.stats.cov(put(api, rows[0]))
                 self.close(v, want[0][0], "cov 1-D")
                 # store=True: the covariance matrix under a new key
                 k2 = api.stats.cov(key, store=True)
                 back = api.load(k2)
                 self.assertLessEqual(abs(back[0][1] - want[0][1]), 3 * 2**-20)
-                self.kind("invalid_params", api.stats.cov, api.store([[1.0], [2.0]]))  # too few observations
-                self.kind("invalid_params", api.stats.corrcoef, api.store([[1, 2, 3], [4, 4, 4]]))  # constant
-                self.kind("invalid_params", api.stats.cov, api.store([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]))
+                self.kind("invalid_params", api.stats.cov, put(api, [[1.0], [2.0]]))  # too few observations
+                self.kind("invalid_params", api.stats.corrcoef, put(api, [[1, 2, 3], [4, 4, 4]]))  # constant
+                self.kind("invalid_params", api.stats.cov, put(api, [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]))
 
     def test_ttests(self):
         rnd = random.Random(2)
@@ -172,7 +216,7 @@ class ToolboxTest(unittest.TestCase):
         c = grid([v + rnd.gauss(0.5, 1) for v in a])
         for name, api in self.apis():
             with self.subTest(api=name):
-                ka, kb, kc = api.store(a), api.store(b), api.store(c)
+                ka, kb, kc = put(api, a), put(api, b), put(api, c)
                 t, p, df = api.stats.ttest_1samp(ka, 10.0)
                 self.close(t, t1(a, 10.0), "ttest_1samp t")
                 self.assertEqual(df, 39.0)
@@ -196,9 +240,18 @@ class ToolboxTest(unittest.TestCase):
                     self.close(t, float(r.statistic), "scipy Welch t")
                     self.close(p, float(r.pvalue), "scipy Welch p")
                 self.kind("unsupported", api.stats.ttest_ind, ka, kb, equal_var=False, store=True)
-                self.kind("unsupported", api.stats.ttest_rel, ka, kc, store=True)
+                # stored: [statistic, df] at the storage scale
+                for call, want_t, want_df in (
+                    (lambda: api.stats.ttest_rel(ka, kc, store=True), t1([x - y for x, y in zip(a, c)], 0.0), 39.0),
+                    (lambda: api.stats.ttest_ind(ka, kb, store=True), tind(a, b), 73.0),
+                    (lambda: api.stats.ttest_1samp(ka, 10.0, store=True), t1(a, 10.0), 39.0),
+                ):
+                    back = api.load(call())
+                    self.assertEqual(len(back), 2)
+                    self.assertLessEqual(abs(back[0] - want_t), 4 * 2**-20 + 1e-9 * abs(want_t), "stored t")
+                    self.assertEqual(back[1], want_df)
                 self.kind("invalid_params", api.stats.ttest_rel, ka, kb)  # lengths differ
-                self.kind("invalid_params", api.stats.ttest_1samp, api.store([1.0]), 0.0)
+                self.kind("invalid_params", api.stats.ttest_1samp, put(api, [1.0]), 0.0)
 
     def test_lstsq(self):
         rnd = random.Random(3)
@@ -208,7 +261,7 @@ class ToolboxTest(unittest.TestCase):
         x = [[cols[j][o] for j in range(k)] for o in range(n)]
         for name, api in self.apis():
             with self.subTest(api=name):
-                kx, ky = api.store(x), api.store(y)
+                kx, ky = put(api, x), put(api, y)
                 got = api.stats.lstsq(kx, ky, intercept=True)
                 want = lstsq(cols, y, True)
                 self.assertEqual(len(got), k + 1)
@@ -227,9 +280,54 @@ class ToolboxTest(unittest.TestCase):
                 self.assertEqual(len(back), k + 1)
                 for g, w in zip(back, want):
                     self.assertLessEqual(abs(g - w), 4 * 2**-20 + 1e-9 * abs(w), "stored lstsq")
-                coll = api.store([[o, 2 * o] for o in range(10)])
-                self.kind("singular", api.stats.lstsq, coll, api.store([float(o) for o in range(10)]), intercept=True)
-                self.kind("invalid_params", api.stats.lstsq, kx, api.store([1.0, 2.0]))
+                coll = put(api, [[o, 2 * o] for o in range(10)])
+                self.kind("singular", api.stats.lstsq, coll, put(api, [float(o) for o in range(10)]), intercept=True)
+                self.kind("invalid_params", api.stats.lstsq, kx, put(api, [1.0, 2.0]))
+
+    def test_lstsq_stats_match_statsmodels_ols(self):
+        rnd = random.Random(7)
+        n, k = 60, 3
+        cols = [grid([rnd.uniform(-5, 5) + 3 * j for _ in range(n)]) for j in range(k)]
+        y = grid([2.5 - 0.4 * cols[0][o] + 0.3 * cols[1][o] + 0.05 * cols[2][o] + rnd.gauss(0, 3) for o in range(n)])
+        x = [[cols[j][o] for j in range(k)] for o in range(n)]
+        try:
+            import statsmodels.api as sm
+        except ImportError:  # pragma: no cover
+            sm = None
+        for name, api in self.apis():
+            with self.subTest(api=name):
+                kx, ky = put(api, x), put(api, y)
+                for intercept in (True, False):
+                    got = api.stats.lstsq(kx, ky, intercept=intercept, stats=True)
+                    params, bse, tv, pv, r2, adj = ols(cols, y, intercept)
+                    s = int(intercept)
+                    what = "lstsq stats (intercept=%s)" % intercept
+                    self.assertEqual(got["df_resid"], float(n - k - s))
+                    for g, w in zip(got["params"], params):
+                        self.close(g, w, what + " params")
+                    for key, want in (("bse", bse), ("tvalues", tv)):
+                        for g, w in zip(got[key][s:], want[s:]):
+                            self.close(g, w, what + " " + key)
+                    for g, w in zip(got["pvalues"][s:], pv[s:]):
+                        self.close(g, w, what + " pvalues", abs_=1e-12)
+                    if intercept:  # not computed
+                        self.assertTrue(all(math.isnan(got[key][0]) for key in ("bse", "tvalues", "pvalues")))
+                    self.close(got["rsquared"], r2, what + " R²", abs_=1e-8)
+                    self.close(got["rsquared_adj"], adj, what + " adj R²", abs_=1e-8)
+                    if sm is not None:
+                        design = sm.add_constant(np.array(x)) if intercept else np.array(x)
+                        res = sm.OLS(np.array(y), design).fit()
+                        for g, w in zip(got["bse"][s:], res.bse[s:]):
+                            self.close(g, float(w), "statsmodels bse")
+                        for g, w in zip(got["pvalues"][s:], res.pvalues[s:]):
+                            self.close(g, float(w), "statsmodels pvalues", abs_=1e-12)
+                        self.close(got["rsquared"], float(res.rsquared), "statsmodels R²", abs_=1e-8)
+                    elif sps is not None:
+                        for g, t in zip(got["pvalues"][s:], tv[s:]):
+                            self.close(g, float(2 * sps.t.sf(abs(t), n - k - s)), "scipy t p", abs_=1e-12)
+                self.kind("unsupported", api.stats.lstsq, kx, ky, stats=True, store=True)
+                coll = put(api, [[o, 2 * o] for o in range(10)])
+                self.kind("singular", api.stats.lstsq, coll, put(api, [float(o) for o in range(10)]), stats=True)
 
     def test_histogram(self):
         rnd = random.Random(5)
@@ -247,7 +345,7 @@ class ToolboxTest(unittest.TestCase):
 
         for name, api in self.apis():
             with self.subTest(api=name):
-                k1, k2 = api.store(x[:150]), api.store(x[150:])
+                k1, k2 = put(api, x[:150]), put(api, x[150:])
                 counts, got_edges = api.stats.histogram(k1, k2, bins=edges)
                 self.assertEqual(counts, ref(x, edges))
                 self.assertEqual(got_edges, edges)
@@ -276,10 +374,10 @@ class ToolboxTest(unittest.TestCase):
 
         for name, api in self.apis():
             with self.subTest(api=name):
-                k1, k2 = api.store(odd[:60]), api.store(odd[60:])
+                k1, k2 = put(api, odd[:60]), put(api, odd[60:])
                 # odd N: exactly numpy's median (the middle stored value)
                 self.assertEqual(api.stats.median(k1, k2), ref(odd, 0.5))
-                kt = api.store(ties)
+                kt = put(api, ties)
                 self.close(api.stats.median(kt), ref(ties, 0.5), "median of 40 values with ties")
                 got = api.stats.percentile(k1, k2, q=[10, 25, 75, 99.5])
                 for g, q in zip(got, [0.1, 0.25, 0.75, 0.995]):
@@ -303,15 +401,15 @@ class ToolboxTest(unittest.TestCase):
                 self.kind("invalid_params", api.stats.percentile, k1, q=[50, -1])
                 self.kind("invalid_params", api.stats.quantile, k1, q=1.5)
                 self.kind("invalid_params", api.stats.quantile, k1, q=[])
-                self.kind("invalid_params", api.stats.median, api.store([]))
+                self.kind("invalid_params", api.stats.median, put(api, []))
 
     def test_compute_grants_for_medians_and_quantiles(self):
         grantee = enigma.Client(self.net.socket(3), timeout=60)
         try:
             grantee.gen_key()
             address = grantee.get_address()
-            few = self.client.store([3.0, 1.0, 2.0, 5.0])
-            many = self.client.store([float(i) for i in range(50)])
+            few = put(self.client, [3.0, 1.0, 2.0, 5.0])
+            many = put(self.client, [float(i) for i in range(50)])
             self.client.pair([address], keys=[few, many], level="compute", min_count=5)
             self.assertEqual(grantee.stats.median(many), 24.5)
             # a median over fewer than min_count values is refused
@@ -332,9 +430,9 @@ class ToolboxTest(unittest.TestCase):
             grantee.gen_key()
             address = grantee.get_address()
             rows = self.data(4, 2, 8)
-            small = self.client.store([r[:3] for r in rows])  # 3 observations
-            big = self.client.store(rows)  # 8 observations
-            a, b = self.client.store(rows[0]), self.client.store(rows[1][:2])
+            small = put(self.client, [r[:3] for r in rows])  # 3 observations
+            big = put(self.client, rows)  # 8 observations
+            a, b = put(self.client, rows[0]), put(self.client, rows[1][:2])
             self.client.pair([address], keys=[small, big, a, b], level="compute", min_count=5)
             got = grantee.stats.cov(big)
             self.close(got[0][1], cov(rows)[0][1], "cov under a compute grant")
@@ -344,11 +442,20 @@ class ToolboxTest(unittest.TestCase):
             # a group of 2 values next to 8: refused, each group must stand for min_count values
             self.kind("access_denied", grantee.stats.ttest_ind, a, b)
             self.kind("access_denied", grantee.load, big)
-            h = self.client.store([float(i) for i in range(20)])
+            h = put(self.client, [float(i) for i in range(20)])
             self.client.pair([address], keys=[h], level="compute", min_count=5)
             counts, _ = grantee.stats.histogram(h, bins=4, range=(0, 20))  # 5 values per bin
             self.assertEqual(counts, [5, 5, 5, 5])
             self.kind("access_denied", grantee.stats.histogram, h, bins=5, range=(0, 20))
+            # the per-bin rule: 20 / 4 bins passes the static rule, but a bin of [0, 3) holds 3 < 5
+            # values, found inside the MPC (one bit), stored or not; the owner's own call has no rule
+            uneven = [0.0, 3.0, 10.0, 15.0, 20.0]
+            e = self.kind("access_denied", grantee.stats.histogram, h, bins=uneven)
+            self.assertIn("bin", str(e))
+            self.kind("access_denied", grantee.stats.histogram, h, bins=uneven, store=True)
+            counts, _ = grantee.stats.histogram(h, bins=[0.0, 5.0, 12.0, 20.0])  # 5, 7, 8
+            self.assertEqual(counts, [5, 7, 8])
+            self.assertEqual(self.client.stats.histogram(h, bins=uneven)[0], [3, 7, 5, 5])
         finally:
             grantee.close()
 

@@ -377,6 +377,7 @@ mod tests {
             created_ms: 1,
             epoch: 0,
             derived_from: vec![],
+            scale: enigma_protocol::fixed::NumScale::DEFAULT,
         }
         .sign(owner)
     }

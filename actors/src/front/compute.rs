@@ -19,6 +19,7 @@ use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody, Source};
 use enigma_protocol::mpc::ops::OutputLayout;
 use enigma_protocol::mpc::{self, Op, OpResult, OutputShare};
+use enigma_protocol::policy::Level;
 use enigma_protocol::session::{
     InputSource, InputSpec, MpcRequest, SessionId, SessionOutcome, SessionStart, SessionStore, SessionTiming,
 };
@@ -93,6 +94,8 @@ fn engine_error(msg: &str) -> ApiError {
         ErrorCode::InvalidParams
     } else if msg.starts_with("not supported") {
         ErrorCode::Unsupported
+    } else if msg.starts_with("access denied") {
+        ErrorCode::AccessDenied
     } else {
         ErrorCode::Unavailable
     };
@@ -115,18 +118,28 @@ impl Drop for Registration {
     }
 }
 
-pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
+pub async fn compute(ctx: FrontCtx, mut req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
     let name = op_name(&req.op);
     let arity_ok = match req.op {
-        Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => {
-            req.keys.len() == 2
-        }
+        Op::Linregress
+        | Op::Dot
+        | Op::TtestInd
+        | Op::TtestWelch
+        | Op::TtestRel
+        | Op::Lstsq { .. }
+        | Op::LstsqStats { .. } => req.keys.len() == 2,
         Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => req.keys.len() == 1,
         _ => !req.keys.is_empty(),
     };
     if !arity_ok {
         let want = match req.op {
-            Op::Linregress | Op::Dot | Op::TtestInd | Op::TtestWelch | Op::TtestRel | Op::Lstsq { .. } => "two keys",
+            Op::Linregress
+            | Op::Dot
+            | Op::TtestInd
+            | Op::TtestWelch
+            | Op::TtestRel
+            | Op::Lstsq { .. }
+            | Op::LstsqStats { .. } => "two keys",
             Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => "one key",
             _ => "at least one key",
         };
@@ -156,12 +169,12 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
-    if req.store && matches!(req.op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestWelch | Op::TtestRel) {
+    if req.store && matches!(req.op, Op::TtestWelch) {
         return Err(api(
             ErrorCode::Unsupported,
             format!(
-                "{name} with store=True is not available: the t statistic is a quotient formed at the requester \
-                 from revealed values, and the committee has no secret division to form it at the storage scale"
+                "{name} with equal_var=False and store=True is not available: the Welch–Satterthwaite df is \
+                 formed at the requester from revealed values, and storing it would need a secret division"
             ),
         ));
     }
@@ -191,12 +204,24 @@ pub async fn compute(ctx: FrontCtx, req: ComputeRequest) -> Result<ComputeOutput
             let Some((level, min_count)) = terms else {
                 return Err(api(ErrorCode::AccessDenied, format!("access denied to key {}", b.key)));
             };
+            // a histogram under a compute grant checks each bin against min_count in the MPC, as
+            // every holder requires (`admission::grant_covers`); under load access it need not
+            if let Op::Histogram { min_count: m, .. } = &mut req.op
+                && (level < Level::Load || store)
+            {
+                *m = (*m).max(min_count.max(2));
+            }
             admission::grant_covers(level, min_count, &req.op, &inputs, store).map_err(admission_error)?;
         }
     }
     let (anchor, n, t) = admission::committee_shape(&bodies).map_err(admission_error)?;
-    let live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
-    let view: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
+    let anchor_holders: Vec<Vec<u8>> = bodies[anchor].holders.iter().map(|h| h.peer.clone()).collect();
+    let view = crate::groups::admission_view(&ctx.network, ctx.local, bodies[anchor].key, &anchor_holders)
+        .await
+        .map_err(|e| api(ErrorCode::Unavailable, e.to_string()))?;
+    // the holders that can deal a reshared input: those this node is connected to or just found
+    let mut live: HashSet<PeerId> = ctx.live_nodes().await?.into_iter().collect();
+    live.extend(view.iter().filter_map(|b| PeerId::from_bytes(b).ok()));
     let committee: Vec<PeerId> = admission::expected_group(bodies[anchor], &view)
         .map_err(admission_error)?
         .iter()
@@ -425,20 +450,22 @@ async fn keep_stored(
     outcomes: Vec<(SessionOutcome, SessionTiming)>,
 ) -> Result<DataKey, ApiError> {
     let mut meta = None;
+    let mut scale = None;
     let mut flag_shares = Vec::with_capacity(outcomes.len());
     let mut commitments = Vec::with_capacity(outcomes.len());
     for (i, (o, _)) in outcomes.into_iter().enumerate() {
-        let SessionOutcome::Stored { meta: m, checks, flags, commitment } = o else {
+        let SessionOutcome::Stored { meta: m, checks, flags, commitment, scale: sc } = o else {
             return Err(api(ErrorCode::Internal, "a member revealed a result that was to be stored"));
         };
-        if meta.get_or_insert_with(|| m.clone()) != &m {
-            return Err(api(ErrorCode::Unavailable, "members disagree on the result's shape"));
+        if meta.get_or_insert_with(|| m.clone()) != &m || *scale.get_or_insert(sc) != sc {
+            return Err(api(ErrorCode::Unavailable, "members disagree on the result's shape or scale"));
         }
         let layout = OutputLayout::Scalars(vec![]);
         flag_shares.push((i, OutputShare { layout, checks: checks.clone(), shares: flags.0 }));
         commitments.push(commitment);
     }
     let meta = meta.ok_or_else(|| api(ErrorCode::Internal, "no outcome"))?;
+    let scale = scale.ok_or_else(|| api(ErrorCode::Internal, "no outcome"))?;
     // the flags alone: a failing check becomes its clear error, exactly as for a revealed result —
     // but only after the result is kept as if it had passed. The committee must not learn whether
     // the checks passed (docs/threat-model.md): it sees the same `Store` either way. A failed
@@ -467,6 +494,7 @@ async fn keep_stored(
         created_ms: now_ms(),
         epoch: 0,
         derived_from,
+        scale,
     }
     .sign(&id);
     let keep = MpcRequest::Store(Signed::sign(

@@ -37,6 +37,7 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
         Err(e) => return Err(e),
     };
     let meta = manifest.body.meta.clone();
+    let scale = manifest.body.scale;
     let t = manifest.body.threshold as usize;
     blocking(move || {
         let points: Vec<(Fp, &[Fp])> = shares.iter().map(|(x, s)| (Fp::from_u64(*x), s.as_slice())).collect();
@@ -48,7 +49,7 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
             ),
             e => ApiError::new(ErrorCode::Internal, e.to_string()),
         })?;
-        value::decode(&meta, &elements).map_err(ApiError::from)
+        value::decode_at(&meta, &elements, scale).map_err(ApiError::from)
     })
     .await?
 }

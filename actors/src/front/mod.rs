@@ -22,6 +22,7 @@ use crate::keystore::{GetIdentity, Keystore};
 use crate::network::{GetRecord, LivePeers, Network, Proto, SendRequest};
 use actix::prelude::*;
 use enigma_protocol::api::{ApiError, ErrorCode};
+use enigma_protocol::fixed::NumScale;
 use enigma_protocol::identity::Identity;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::Manifest;
@@ -97,8 +98,8 @@ impl FrontCtx {
             .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("peer {peer} sent a malformed response: {e}")))
     }
 
-    /// Finds and verifies the manifest of `key`: this node, then the DHT, then the peers most likely
-    /// to hold it (placement order), asked concurrently.
+    /// Finds and verifies the manifest of `key`: this node, then the DHT, then the peers its own
+    /// lookup of the key finds (the placement rule's order), asked concurrently.
     pub async fn find_manifest(&self, key: DataKey) -> Result<Manifest, ApiError> {
         let unknown = || ApiError::new(ErrorCode::UnknownKey, format!("unknown key {key}"));
         let ask = Request::GetManifest { key };
@@ -143,11 +144,14 @@ impl FrontCtx {
             }
             return Ok(best);
         }
-        let peers = self.live_nodes().await?;
-        let peer_bytes: Vec<Vec<u8>> = peers.iter().filter(|p| **p != self.local).map(|p| p.to_bytes()).collect();
-        let mut asks: FuturesUnordered<_> = placement::rank(&key, &peer_bytes)
+        // the key's neighbourhood by this node's own lookup, in the rule's order: its holders are there
+        let view = crate::groups::view(&self.network, self.local, key)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+        let mut asks: FuturesUnordered<_> = view
+            .order(self.cfg.group_size.max(placement::MIN_GROUP))
             .into_iter()
-            .filter_map(|b| PeerId::from_bytes(b).ok())
+            .filter(|p| *p != self.local)
             .map(|p| {
                 let ask = ask.clone();
                 async move { self.request_with_timeout(p, &ask, Duration::from_secs(10)).await }
@@ -269,8 +273,9 @@ workflow!(
     SetPrivkey { privkey: String } -> bool => keys::set_privkey
 );
 workflow!(
-    /// `store(data)`: shares the value over a custody group, returns its key.
-    Store { value: Value } -> DataKey => store::store
+    /// `store(data, decimals, exact)`: shares the value's numbers at the storage scale over a
+    /// custody group, returns its key.
+    Store { value: Value, scale: NumScale, exact: bool } -> DataKey => store::store
 );
 workflow!(
     /// `load(key)`: gathers t+1 verified shares and reconstructs the value.
@@ -307,6 +312,10 @@ workflow!(
 workflow!(
     /// `custody_keys()`: the keys this node holds shares of, with their state (read-only).
     CustodyKeys {} -> serde_json::Value => status::custody_keys
+);
+workflow!(
+    /// `group(key)`: the custody group this node's own lookup finds for the key, and who answers.
+    GroupOf { key: DataKey } -> serde_json::Value => status::group
 );
 workflow!(
     /// `manifest(key)`: the key's public custody record (holders, epoch, threshold, shape).

@@ -103,3 +103,27 @@ pub async fn custody_keys(ctx: FrontCtx) -> Result<serde_json::Value, ApiError> 
             .collect(),
     ))
 }
+
+/// `group(key)`: the custody group this node's own lookup finds for a key (the placement rule over
+/// the key's ≤ 20 XOR-closest peers and this node, `groups`), and which members answer a request
+/// now. It is the group a store from this node would use, whether or not the key exists; a devnet is
+/// ready when every node finds the group of a probe key and reaches it.
+pub async fn group(ctx: FrontCtx, key: enigma_protocol::keys::DataKey) -> Result<serde_json::Value, ApiError> {
+    let view = crate::groups::view(&ctx.network, ctx.local, key)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let n = enigma_protocol::placement::group_size(ctx.cfg.group_size, view.len())
+        .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
+    let group = view.group(n);
+    let ping = enigma_protocol::wire::Request::GetManifest { key };
+    let answers = futures::future::join_all(
+        group.iter().map(|p| ctx.request_with_timeout(*p, &ping, std::time::Duration::from_secs(10))),
+    )
+    .await;
+    Ok(serde_json::json!({
+        "key": key.to_hex(),
+        "view": view.len(),
+        "group": group.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "reached": answers.iter().map(|r| matches!(r, Ok(enigma_protocol::wire::Response::Manifest(_)))).collect::<Vec<_>>(),
+    }))
+}

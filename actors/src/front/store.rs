@@ -1,6 +1,6 @@
 //! The `store` workflow: encode, share, place, two-phase write, publish the manifest.
 //!
-//! Owns: choosing the custody group (placement over live nodes), dealing Shamir shares with salted
+//! Owns: choosing the custody group (this node's own lookup of the key, `groups`), dealing Shamir shares with salted
 //! commitments, the owner-signed manifest, and the two-phase write (every holder keeps its share as
 //! pending; then the owner commits). A holder that fails in phase 1 is replaced by the next peer in
 //! placement order (same x-coordinate, same share) and the manifest re-signed; when there is no such
@@ -15,6 +15,7 @@
 use super::{FrontCtx, blocking, now_ms, peer_error};
 use enigma_protocol::api::{ApiError, ErrorCode};
 use enigma_protocol::field::{Fp, FpVec};
+use enigma_protocol::fixed::NumScale;
 use enigma_protocol::keys::DataKey;
 use enigma_protocol::manifest::{Holder, MANIFEST_VERSION, Manifest, ManifestBody};
 use enigma_protocol::value::{self, Value};
@@ -27,10 +28,10 @@ use std::sync::Arc;
 /// Attempts at finding a full custody group when holders fail during phase 1.
 const PLACEMENT_ATTEMPTS: usize = 3;
 
-pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
+pub async fn store(ctx: FrontCtx, value: Value, scale: NumScale, exact: bool) -> Result<DataKey, ApiError> {
     let id = ctx.identity().await?;
     let max = ctx.cfg.max_value_bytes;
-    let (meta, elements) = blocking(move || value::encode(&value)).await??;
+    let (meta, elements) = blocking(move || value::encode_at(&value, scale, exact)).await??;
     let size = elements.len() * enigma_protocol::field::BYTES;
     if size > max {
         return Err(ApiError::new(
@@ -38,10 +39,6 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
             format!("value too large: {size} bytes encoded, the limit is {max}"),
         ));
     }
-
-    let live = ctx.live_nodes().await?;
-    let mut n = placement::group_size(ctx.cfg.group_size, live.len())
-        .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
 
     let mut nonce = [0u8; 32];
     rand::rng().fill_bytes(&mut nonce);
@@ -52,11 +49,19 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
         blocking(move || DataKey::derive(&value::canonical_bytes(&meta, &elements), &owner, &nonce)).await?
     };
 
-    // Candidates in placement order; the first n hold x = 1..n, the rest are replacements.
-    let live_bytes: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
-    let mut candidates: Vec<PeerId> =
-        placement::rank(&key, &live_bytes).into_iter().filter_map(|b| PeerId::from_bytes(b).ok()).collect();
-    let mut assigned: Vec<PeerId> = candidates.drain(..n).collect();
+    // The group from this node's own lookup of the key (`groups`); it holds x = 1..n, and a holder
+    // that fails is replaced by the next peer of the rule's order.
+    let view = crate::groups::view(&ctx.network, ctx.local, key)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let mut n = placement::group_size(ctx.cfg.group_size, view.len())
+        .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
+    let mut assigned: Vec<PeerId> = view.group(n);
+    if assigned.len() < n {
+        n = placement::group_size(n, assigned.len())
+            .map_err(|e| ApiError::new(ErrorCode::NotEnoughNodes, e.to_string()))?;
+    }
+    let mut tried: Vec<PeerId> = assigned.clone();
     let created_ms = now_ms();
 
     let mut attempt = 0;
@@ -78,6 +83,7 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
             created_ms,
             epoch: 0,
             derived_from: vec![],
+            scale,
         };
         let manifest = body.sign(&id);
         let failed = put_all(&ctx, &manifest, &dealt.shares, &dealt.salts, &assigned).await;
@@ -91,10 +97,12 @@ pub async fn store(ctx: FrontCtx, value: Value) -> Result<DataKey, ApiError> {
                 format!("not enough custody nodes online: {} of {n} holders did not accept their share", failed.len()),
             ));
         }
-        if candidates.len() >= failed.len() {
+        let replacements = view.replacements(&tried, failed.len(), n);
+        if replacements.len() >= failed.len() {
             // same x-coordinates, same shares: only the holders change
-            for i in failed {
-                assigned[i] = candidates.remove(0);
+            for (i, r) in failed.into_iter().zip(replacements) {
+                assigned[i] = r;
+                tried.push(r);
             }
         } else if n - failed.len() >= placement::MIN_GROUP {
             // no peer to replace them: a smaller group of the holders that answered, dealt afresh

@@ -3,8 +3,8 @@
 //! Owns: which protocols a node speaks and their configuration — identify, ping, Kademlia (peer
 //! routing and manifest records), gossipsub (tombstones and ledger gossip), and two request-response
 //! protocols: custody traffic and MPC session control (starts, go, outcomes); the session streams
-//! that carry MPC messages (`libp2p-stream`, see `streams.rs`); plus the block list that keeps banned
-//! peers out. Must never: hold application state or decide
+//! that carry MPC messages (`libp2p-stream`, see `streams.rs`); the block list that keeps banned
+//! peers out; and which idle connections stay open (`keep.rs`). Must never: hold application state or decide
 //! anything about data (that is the Network actor and the router).
 
 use super::codec::FrameCodec;
@@ -38,6 +38,8 @@ pub struct Behaviour {
     pub mpc: request_response::Behaviour<FrameCodec>,
     /// Long-lived session streams (`/enigma/mpc-stream/1`).
     pub stream: libp2p_stream::Behaviour,
+    /// Keeps the connections to pinned peers open when idle (`keep.rs`).
+    pub keep: super::keep::Behaviour,
 }
 
 impl Behaviour {
@@ -82,6 +84,16 @@ impl Behaviour {
             rr_cfg,
         );
         let stream = libp2p_stream::Behaviour::new();
-        Ok(Behaviour { blocked: Default::default(), identify, ping, kad, gossipsub, custody, mpc, stream })
+        Ok(Behaviour {
+            blocked: Default::default(),
+            identify,
+            ping,
+            kad,
+            gossipsub,
+            custody,
+            mpc,
+            stream,
+            keep: Default::default(),
+        })
     }
 }

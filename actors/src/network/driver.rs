@@ -1,7 +1,9 @@
 //! The swarm driver: the one task that owns the libp2p `Swarm`.
 //!
 //! Owns: the Swarm, its pending request/response/query bookkeeping, peer discovery (dial the seed,
-//! bootstrap Kademlia, dial every Enigma peer Kademlia finds) and liveness (a peer is *up* once it has
+//! bootstrap Kademlia, dial peers Kademlia adds to its table; connections nothing uses close after
+//! the idle timeout unless their peer is pinned, `keep.rs`), the lookups of a key's closest peers,
+//! and liveness (a peer is *up* once it has
 //! identified itself as an Enigma node, *down* when its last connection closes). It `select!`s over a
 //! command channel and swarm events (the shape of rust-libp2p's file-sharing example) and reports
 //! typed [`NetEvent`]s. Must never: interpret frames or touch application state.
@@ -9,7 +11,7 @@
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
 use super::codec::RequestFrame;
 use super::guard::{Admission, Offence, PeerGuard};
-use super::{NetError, NetEvent, Proto};
+use super::{IDLE_TIMEOUT, NetError, NetEvent, Proto};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
@@ -17,6 +19,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,6 +48,16 @@ pub enum Command {
         key: Vec<u8>,
         reply: oneshot::Sender<Vec<Vec<u8>>>,
     },
+    /// The peers closest to a key (one Kademlia `get_closest_peers`), each with the IPs this node
+    /// observed it at (its connections' remote addresses, never the peer's own claim).
+    ClosestPeers {
+        key: Vec<u8>,
+        reply: ClosestReply,
+    },
+    /// Keep these peers connected (see `keep.rs`).
+    Pin {
+        peers: HashSet<PeerId>,
+    },
     Subscribe {
         topic: String,
     },
@@ -56,6 +69,9 @@ pub enum Command {
 
 /// An inbound request being handled: where its response goes, and who sent it.
 type InboundRequest = (ResponseChannel<Vec<u8>>, PeerId);
+
+/// Where a lookup's closest peers go (each with the IPs this node observed it at).
+type ClosestReply = oneshot::Sender<Vec<(PeerId, Vec<IpAddr>)>>;
 
 /// Where the response to an outbound request goes.
 type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
@@ -75,10 +91,15 @@ pub struct Driver {
     commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<NetEvent>,
     seed: Option<Multiaddr>,
-    pending_out: HashMap<(Proto, OutboundRequestId), ReplyTo>,
+    pending_out: HashMap<(Proto, OutboundRequestId), (ReplyTo, PeerId)>,
+    /// When each connected peer's connection was last used for a request (or opened).
+    last_used: HashMap<PeerId, std::time::Instant>,
     pending_in: HashMap<(Proto, u64), InboundRequest>,
     next_inbound: u64,
     pending_get: HashMap<kad::QueryId, PendingGet>,
+    pending_closest: HashMap<kad::QueryId, ClosestReply>,
+    /// The remote IPs of each connected peer's connections, as this node observed them.
+    observed: HashMap<PeerId, Vec<IpAddr>>,
     up: HashSet<PeerId>,
     guard: PeerGuard,
 }
@@ -97,9 +118,12 @@ impl Driver {
             events,
             seed,
             pending_out: HashMap::new(),
+            last_used: HashMap::new(),
             pending_in: HashMap::new(),
             next_inbound: 0,
             pending_get: HashMap::new(),
+            pending_closest: HashMap::new(),
+            observed: HashMap::new(),
             up: HashSet::new(),
             guard,
         }
@@ -141,6 +165,8 @@ impl Driver {
         if self.up.is_empty() && self.swarm.connected_peers().next().is_none() {
             self.dial_seed();
         }
+        self.dial_pinned();
+        self.close_idle();
         if ticks <= 12 || ticks.is_multiple_of(12) {
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
@@ -155,6 +181,50 @@ impl Driver {
         for peer in self.guard.expire(std::time::Instant::now()) {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
             self.emit(NetEvent::Unbanned(peer));
+        }
+    }
+
+    /// Dials every pinned peer that is not connected (by id: Kademlia knows its addresses), and
+    /// looks up the ones it does not know, which finds and connects them.
+    fn dial_pinned(&mut self) {
+        let missing: Vec<PeerId> =
+            self.swarm.behaviour().keep.pinned().filter(|p| !self.swarm.is_connected(p)).copied().collect();
+        for peer in missing {
+            let opts = DialOpts::peer_id(peer).condition(PeerCondition::DisconnectedAndNotDialing).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "pinned peer not dialable; looking it up");
+                self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+            }
+        }
+    }
+
+    /// Closes the connections nothing needs: not to a peer of this node's Kademlia buckets (k = 20
+    /// per bucket: O(k log N) peers, the ones its lookups start from), not to a pinned peer, not in
+    /// the gossip mesh, no request in flight and none for [`IDLE_TIMEOUT`]. (gossipsub keeps a
+    /// stream open to every connected peer, so the swarm's own idle timeout alone would keep every
+    /// connection ever made; a kad query that meets a closed connection just dials again.)
+    fn close_idle(&mut self) {
+        let now = std::time::Instant::now();
+        let mut mesh: HashSet<PeerId> = self.swarm.behaviour().gossipsub.all_mesh_peers().copied().collect();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            mesh.extend(bucket.iter().map(|e| *e.node.key.preimage()));
+        }
+        let mut busy: HashSet<PeerId> = self.pending_out.values().map(|(_, p)| *p).collect();
+        busy.extend(self.pending_in.values().map(|(_, p)| *p));
+        let idle: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| {
+                !self.swarm.behaviour().keep.is_pinned(p)
+                    && !mesh.contains(p)
+                    && !busy.contains(p)
+                    && self.last_used.get(p).is_none_or(|t| now.duration_since(*t) >= IDLE_TIMEOUT)
+            })
+            .copied()
+            .collect();
+        for peer in idle {
+            tracing::debug!(%peer, "closing an idle connection");
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -200,7 +270,8 @@ impl Driver {
         match cmd {
             Command::Request { proto, peer, frame, reply } => {
                 let id = self.rr(proto).send_request(&peer, RequestFrame::Bytes(frame));
-                self.pending_out.insert((proto, id), reply);
+                self.pending_out.insert((proto, id), (reply, peer));
+                self.last_used.insert(peer, std::time::Instant::now());
             }
             Command::Respond { proto, id, frame, offence } => {
                 if let Some((ch, peer)) = self.pending_in.remove(&(proto, id)) {
@@ -223,6 +294,14 @@ impl Driver {
                 let id = self.swarm.behaviour_mut().kad.get_record(kad::RecordKey::new(&key));
                 self.pending_get.insert(id, PendingGet { reply, values: Vec::new(), first_found: None });
             }
+            Command::ClosestPeers { key, reply } => {
+                let id = self.swarm.behaviour_mut().kad.get_closest_peers(key);
+                self.pending_closest.insert(id, reply);
+            }
+            Command::Pin { peers } => {
+                self.swarm.behaviour_mut().keep.set_pinned(peers);
+                self.dial_pinned();
+            }
             Command::Subscribe { topic } => {
                 let _ = self.swarm.behaviour_mut().gossipsub.subscribe(&gossipsub::IdentTopic::new(topic));
             }
@@ -244,9 +323,22 @@ impl Driver {
                 tracing::info!(%address, "listening");
                 self.emit(NetEvent::Listening(address));
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if self.up.remove(&peer_id) => {
-                tracing::info!(peer = %peer_id, "peer down");
-                self.emit(NetEvent::PeerDown(peer_id));
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                self.last_used.insert(peer_id, std::time::Instant::now());
+                if let Some(ip) = ip_of(endpoint.get_remote_address()) {
+                    let ips = self.observed.entry(peer_id).or_default();
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.observed.remove(&peer_id);
+                self.last_used.remove(&peer_id);
+                if self.up.remove(&peer_id) {
+                    tracing::info!(peer = %peer_id, "peer down");
+                    self.emit(NetEvent::PeerDown(peer_id));
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 if info.protocol_version != PROTOCOL_VERSION {
@@ -293,6 +385,27 @@ impl Driver {
                     .build();
                 let _ = self.swarm.dial(opts);
             }
+            kad::Event::OutboundQueryProgressed { id, result: kad::QueryResult::GetClosestPeers(r), step, .. } => {
+                // a lookup's result is the peers that answered it: a peer that is gone is not in it
+                let peers = match r {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                if step.last
+                    && let Some(reply) = self.pending_closest.remove(&id)
+                {
+                    let local = *self.swarm.local_peer_id();
+                    let found: Vec<(PeerId, Vec<IpAddr>)> = peers
+                        .into_iter()
+                        .filter(|p| p.peer_id != local)
+                        .map(|p| {
+                            let ips = self.observed.get(&p.peer_id).cloned().unwrap_or_default();
+                            (p.peer_id, ips)
+                        })
+                        .collect();
+                    let _ = reply.send(found);
+                }
+            }
             kad::Event::OutboundQueryProgressed { id, result: kad::QueryResult::GetRecord(r), step, .. } => {
                 if let Some(g) = self.pending_get.get_mut(&id) {
                     if let Ok(kad::GetRecordOk::FoundRecord(rec)) = r {
@@ -325,6 +438,7 @@ impl Driver {
                             let id = self.next_inbound;
                             self.next_inbound += 1;
                             self.pending_in.insert((proto, id), (channel, peer));
+                            self.last_used.insert(peer, std::time::Instant::now());
                             self.emit(NetEvent::Inbound { proto, peer, id, frame: request });
                         }
                         // dropping the channel answers with a closed stream: the sender sees a failure
@@ -339,13 +453,13 @@ impl Driver {
                     }
                 }
                 request_response::Message::Response { request_id, response } => {
-                    if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
+                    if let Some((reply, _)) = self.pending_out.remove(&(proto, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
             request_response::Event::OutboundFailure { request_id, error, peer, .. } => {
-                if let Some(reply) = self.pending_out.remove(&(proto, request_id)) {
+                if let Some((reply, _)) = self.pending_out.remove(&(proto, request_id)) {
                     let err = match error {
                         request_response::OutboundFailure::Timeout => NetError::Timeout,
                         request_response::OutboundFailure::DialFailure => NetError::Unreachable(peer.to_string()),
@@ -360,6 +474,15 @@ impl Driver {
             request_response::Event::ResponseSent { .. } => {}
         }
     }
+}
+
+/// The IP of an address (`/ip4/…` or `/ip6/…`), if it has one.
+fn ip_of(a: &Multiaddr) -> Option<IpAddr> {
+    a.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 /// Addresses worth remembering for a peer: not unspecified, not in-memory; and loopback ones only when

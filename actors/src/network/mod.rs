@@ -24,6 +24,7 @@ mod behaviour;
 mod codec;
 mod driver;
 pub mod guard;
+mod keep;
 pub mod streams;
 pub mod wan;
 
@@ -88,6 +89,11 @@ pub enum NetEvent {
     Unbanned(PeerId),
 }
 
+/// How long a connection no protocol uses stays open, unless its peer is pinned ([`Pin`]): a node
+/// keeps its Kademlia neighbours, gossip mesh, running sessions and the peers it holds keys with,
+/// not every node it ever looked up.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Network settings.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -149,6 +155,8 @@ pub struct Network {
     hub: streams::StreamHub,
     incoming: Option<libp2p_stream::IncomingStreams>,
     stream_inbound: Option<Recipient<InboundStream>>,
+    /// Pinned peers, by who pinned them ([`Pin`]).
+    pins: BTreeMap<&'static str, std::collections::BTreeSet<PeerId>>,
 }
 
 impl Network {
@@ -197,6 +205,7 @@ impl Network {
             hub: streams::StreamHub::new(control, cfg.streams),
             incoming: Some(incoming),
             stream_inbound: None,
+            pins: BTreeMap::new(),
         };
         Ok(Network::start_in_arbiter(&arbiter.handle(), |_| actor))
     }
@@ -218,7 +227,7 @@ fn build_swarm(
     let tcp = libp2p::tcp::Config::default().nodelay(true);
     let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
     let behaviour = |key: &Keypair| Behaviour::new(key, cfg).map_err(Box::<dyn std::error::Error + Send + Sync>::from);
-    let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600));
+    let idle = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(IDLE_TIMEOUT);
     let mut swarm = match wan {
         None => builder
             .with_tcp(tcp, libp2p::noise::Config::new, libp2p::yamux::Config::default)
@@ -430,6 +439,68 @@ impl Handler<LivePeers> for Network {
     type Result = Vec<PeerId>;
     fn handle(&mut self, _: LivePeers, _: &mut Context<Self>) -> Vec<PeerId> {
         self.peers.keys().copied().collect()
+    }
+}
+
+/// A peer a lookup found: its id and the IPs this node observed it at (its connections' remote
+/// addresses; empty when none is open any more).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundPeer {
+    pub peer: PeerId,
+    pub ips: Vec<std::net::IpAddr>,
+}
+
+/// How long a [`ClosestPeers`] lookup may take (the Kademlia query's own timeout).
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The peers closest to a key in Kademlia's XOR metric, found by one `get_closest_peers` lookup (at
+/// most k = 20, this node not included): only peers that answered the lookup, so none that is gone.
+/// `key` is the record key's bytes (a data key's 32 bytes: the id manifests are put under). Empty
+/// when the lookup fails or times out with nothing found.
+#[derive(Message)]
+#[rtype(result = "Vec<FoundPeer>")]
+pub struct ClosestPeers {
+    pub key: Vec<u8>,
+}
+
+impl Handler<ClosestPeers> for Network {
+    type Result = ResponseFuture<Vec<FoundPeer>>;
+    fn handle(&mut self, msg: ClosestPeers, _: &mut Context<Self>) -> Self::Result {
+        let (reply, rx) = oneshot::channel();
+        let commands = self.commands.clone();
+        Box::pin(async move {
+            if commands.send(Command::ClosestPeers { key: msg.key, reply }).await.is_err() {
+                return Vec::new();
+            }
+            match tokio::time::timeout(LOOKUP_TIMEOUT + Duration::from_secs(1), rx).await {
+                Ok(Ok(found)) => found.into_iter().map(|(peer, ips)| FoundPeer { peer, ips }).collect(),
+                _ => Vec::new(),
+            }
+        })
+    }
+}
+
+/// Keeps this node connected to `peers` (and their connections open when idle), replacing what
+/// `owner` pinned before: the co-holders of the keys held here (upkeep), the participants of running
+/// sessions (sessions). A pinned peer that is not connected is dialed; the others' idle connections
+/// close after [`IDLE_TIMEOUT`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Pin {
+    pub owner: &'static str,
+    pub peers: Vec<PeerId>,
+}
+
+impl Handler<Pin> for Network {
+    type Result = ();
+    fn handle(&mut self, msg: Pin, _: &mut Context<Self>) {
+        let peers: std::collections::BTreeSet<PeerId> = msg.peers.into_iter().filter(|p| *p != self.local).collect();
+        if self.pins.get(msg.owner) == Some(&peers) {
+            return;
+        }
+        self.pins.insert(msg.owner, peers);
+        let all = self.pins.values().flatten().copied().collect();
+        self.send_command(Command::Pin { peers: all });
     }
 }
 

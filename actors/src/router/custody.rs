@@ -1,8 +1,9 @@
 //! Handlers for custody requests: put (store phase 1), commit (phase 2), get share, get manifest,
 //! delete, tombstones.
 //!
-//! Owns: the holder's side of storing, loading and deleting — verifying manifests and commitments
-//! before keeping a share, and signature, freshness, replay and access checks before serving one.
+//! Owns: the holder's side of storing, loading and deleting — verifying manifests, commitments and
+//! that the manifest's group is the key's group by this node's own lookup (`groups::check`) before
+//! keeping a share, and signature, freshness, replay and access checks before serving one.
 //! Must never: serve a share to anyone but the key's owner (or, with the ledger, a grantee), serve a
 //! pending share, or keep a share whose commitment does not match.
 
@@ -36,6 +37,13 @@ pub async fn handle(router: &Router, peer: PeerId, req: Request) -> Response {
             let me = router.local.to_bytes();
             if let Err(e) = manifest.check_share(&me, &salt, &share.0) {
                 return Response::error(ErrorKind::BadRequest, e.to_string());
+            }
+            // the group must be the key's group by this node's own lookup (within the rule's
+            // tolerance): never the owner's word
+            let proposed: Vec<Vec<u8>> = manifest.body.holders.iter().map(|h| h.peer.clone()).collect();
+            if let Err(e) = crate::groups::check(&router.network, router.local, manifest.body.key, &proposed).await {
+                tracing::info!(%peer, key = %manifest.body.key, reason = %e, "share refused: not the key's group here");
+                return Response::error(ErrorKind::BadRequest, format!("the custody group is refused here: {e}"));
             }
             tracing::debug!(%peer, key = %manifest.body.key, "pending share received");
             let put = custody::PutPending { manifest, salt, share: share.0, now_ms: crate::now_ms() };
@@ -186,11 +194,9 @@ async fn endorse(router: &Router, peer: PeerId, body: enigma_protocol::manifest:
     if rec.manifest.holder(&peer.to_bytes()).is_none() {
         return Response::error(ErrorKind::AccessDenied, "only a holder coordinates a repair");
     }
-    let view: Vec<Vec<u8>> = match router.network.send(crate::network::LivePeers).await {
-        Ok(mut l) => {
-            l.push(router.local);
-            l.iter().map(|p| p.to_bytes()).collect()
-        }
+    let holders: Vec<Vec<u8>> = cur.holders.iter().map(|h| h.peer.clone()).collect();
+    let view = match crate::groups::admission_view(&router.network, router.local, key, &holders).await {
+        Ok(v) => v,
         Err(e) => return internal(e),
     };
     // only a body that a refresh session here produced: it carries this node's own new share

@@ -113,6 +113,14 @@ impl Sessions {
         self.ended.insert(session, now);
     }
 
+    /// Keeps the connections to every participant of a running session open (`network::Pin`): a
+    /// participant's connection closing means it went down, and aborts the session.
+    fn pin(&self) {
+        let mut peers: Vec<PeerId> = self.members.values().flat_map(|m| m.peers.iter().copied()).collect();
+        peers.extend(self.requesters.values().flat_map(|r| r.participants.iter().copied()));
+        self.network.do_send(crate::network::Pin { owner: "sessions", peers });
+    }
+
     /// Why a start for `session` cannot be taken now, if it cannot.
     fn refuse_start(&self, session: &SessionId) -> Option<Response> {
         if self.members.contains_key(session) {
@@ -158,6 +166,7 @@ impl Sessions {
             ctx.address(),
         );
         self.members.insert(session, Member { addr: member.start(), peers, inboxes });
+        self.pin();
         crate::counters::bump(&crate::counters::COUNTERS.sessions_joined);
         Response::Ack
     }
@@ -228,12 +237,13 @@ async fn held_share(custody: &Addr<Custody>, key: DataKey) -> Result<custody::He
         .ok_or_else(|| err(ErrorKind::UnknownKey, format!("unknown key {key}")))
 }
 
-/// This node's own view of who is up: its live peers and itself.
-async fn own_view(network: &Addr<Network>, local: PeerId) -> Result<Vec<Vec<u8>>, Response> {
-    let mut live: Vec<PeerId> =
-        network.send(crate::network::LivePeers).await.map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-    live.push(local);
-    Ok(live.iter().map(|p| p.to_bytes()).collect())
+/// This node's own view of who is up around a key: its own lookup of the key, itself, and the key's
+/// holders it is connected to (`groups::admission_view`).
+async fn own_view(network: &Addr<Network>, local: PeerId, body: &ManifestBody) -> Result<Vec<Vec<u8>>, Response> {
+    let holders: Vec<Vec<u8>> = body.holders.iter().map(|h| h.peer.clone()).collect();
+    crate::groups::admission_view(network, local, body.key, &holders)
+        .await
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))
 }
 
 fn refusal(e: admission::AdmissionError) -> Response {
@@ -305,7 +315,7 @@ async fn admit(
             "the inputs call for a committee of {want_n} with threshold {want_t}, not {n} and {t}"
         )));
     }
-    let view = own_view(&network, local).await?;
+    let view = own_view(&network, local, bodies[anchor]).await?;
     admission::check_group(bodies[anchor], &spec.participants[..n], &view, admission::COMMITTEE_SLACK)
         .map_err(refusal)?;
     for (input, m) in spec.inputs.iter().zip(&spec.manifests) {
@@ -419,7 +429,6 @@ async fn admit_refresh(
     if start.inputs.is_empty() || start.inputs.len() > 1024 || start.manifests.len() != start.inputs.len() {
         return Err(bad("inputs"));
     }
-    let view = own_view(&network, local).await?;
     let mut mine = Vec::with_capacity(start.inputs.len());
     for ((input, epoch), carried) in start.inputs.iter().zip(&start.manifests) {
         let InputSource::Reshare { dealers } = &input.source else { return Err(bad("a refresh reshares every input")) };
@@ -463,6 +472,7 @@ async fn admit_refresh(
         if start.threshold != m.body.threshold {
             return Err(bad("a repair keeps the key's threshold"));
         }
+        let view = own_view(&network, local, &m.body).await?;
         admission::check_group(&m.body, &start.participants, &view, admission::REPAIR_SLACK).map_err(|e| {
             tracing::info!(%key, %coordinator, reason = %e, "refresh refused");
             refusal(e)
@@ -628,6 +638,7 @@ impl Handler<SessionEnded> for Sessions {
     type Result = ();
     fn handle(&mut self, m: SessionEnded, _: &mut Context<Self>) {
         self.members.remove(&m.session);
+        self.pin();
         self.refresh_kept.remove(&m.session);
         self.remember_ended(m.session);
     }
@@ -681,6 +692,7 @@ impl Handler<RegisterRequester> for Sessions {
     type Result = ();
     fn handle(&mut self, m: RegisterRequester, _: &mut Context<Self>) {
         self.requesters.insert(m.session, Requester { participants: m.participants, events: m.events });
+        self.pin();
     }
 }
 
@@ -694,6 +706,7 @@ impl Handler<UnregisterRequester> for Sessions {
     type Result = ();
     fn handle(&mut self, m: UnregisterRequester, _: &mut Context<Self>) {
         self.requesters.remove(&m.session);
+        self.pin();
         self.remember_ended(m.session);
     }
 }

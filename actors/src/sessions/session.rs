@@ -13,6 +13,7 @@ use crate::network::streams::StreamHub;
 use crate::network::{Network, Proto, SendRequest};
 use actix::prelude::*;
 use enigma_protocol::field::{Fp, FpVec};
+use enigma_protocol::fixed::NumScale;
 use enigma_protocol::identity::PubkeyBytes;
 use enigma_protocol::manifest::Manifest;
 use enigma_protocol::mpc::{self, MpcError, OutputShare, Party, SharedInput};
@@ -70,6 +71,8 @@ pub struct MpcSession {
     go_tx: Option<oneshot::Sender<()>>,
     go_rx: Option<oneshot::Receiver<()>>,
     stored: Option<StoredShare>,
+    /// The storage scale of the kept result (what its manifest must say).
+    stored_scale: Option<NumScale>,
     refreshed: Option<Vec<StoredShare>>,
     network: Addr<Network>,
     custody: Addr<Custody>,
@@ -108,6 +111,7 @@ impl MpcSession {
             go_tx: Some(go_tx),
             go_rx: Some(go_rx),
             stored: None,
+            stored_scale: None,
             refreshed: None,
             network,
             custody,
@@ -139,6 +143,8 @@ impl MpcSession {
         let security = self.spec.security;
         // each input's source threshold, from its verified manifest (admission checked them)
         let src_ts: Vec<usize> = self.spec.manifests.iter().map(|m| m.body.threshold as usize).collect();
+        // and each input's storage scale, from the same verified manifest
+        let scales: Vec<NumScale> = self.spec.manifests.iter().map(|m| m.body.scale).collect();
         let progress = (me == 0).then(|| progress_reporter(self.network.clone(), self.requester, self.id));
         async move {
             go.await.map_err(|_| MpcError::Transport("session aborted before it started".into()))?;
@@ -151,6 +157,8 @@ impl MpcSession {
             if let Some(p) = progress {
                 party.set_progress(p);
             }
+            let scale_of =
+                |i: usize| scales.get(i).copied().ok_or_else(|| MpcError::Config(format!("input {i} has no manifest")));
             let mut shared = Vec::with_capacity(inputs.len());
             for (i, spec) in inputs.iter().enumerate() {
                 let len = spec
@@ -162,7 +170,7 @@ impl MpcSession {
                         if me < n {
                             let share =
                                 mine[i].take().ok_or_else(|| MpcError::Config("missing direct input".into()))?;
-                            shared.push(SharedInput { meta: spec.meta.clone(), share });
+                            shared.push(SharedInput { meta: spec.meta.clone(), share, scale: scale_of(i)? });
                         }
                     }
                     InputSource::Reshare { dealers } => {
@@ -172,7 +180,7 @@ impl MpcSession {
                         let out = mpc::reshare_in(&mut party, &dealers, mine[i].as_deref(), len, src_t).await?;
                         if me < n {
                             let share = out.ok_or_else(|| MpcError::Config("resharing gave no share".into()))?;
-                            shared.push(SharedInput { meta: spec.meta.clone(), share });
+                            shared.push(SharedInput { meta: spec.meta.clone(), share, scale: scale_of(i)? });
                         }
                     }
                 }
@@ -262,12 +270,13 @@ impl MpcSession {
     fn keep(&mut self, out: OutputShare) -> Result<SessionOutcome, MpcError> {
         let checks = out.checks.clone();
         let flags = FpVec(out.check_shares().to_vec());
-        let (meta, share) = out.into_stored()?;
+        let (meta, share, scale) = out.into_stored()?;
         let mut salt = [0u8; 32];
         rand::rng().fill_bytes(&mut salt);
         let commitment = shamir::commitment(&salt, shamir::x_of(self.me), &share);
         self.stored = Some(StoredShare { meta: meta.clone(), share, salt, commitment });
-        Ok(SessionOutcome::Stored { meta, checks, flags, commitment })
+        self.stored_scale = Some(scale);
+        Ok(SessionOutcome::Stored { meta, checks, flags, commitment, scale })
     }
 }
 
@@ -363,7 +372,11 @@ impl Handler<KeepStored> for MpcSession {
             let b = &m.manifest.body;
             let holders_match = b.holders.len() == n
                 && b.holders.iter().enumerate().all(|(i, h)| h.peer == self.peers[i].to_bytes() && h.x == i as u64 + 1);
-            if !holders_match || b.threshold != self.spec.threshold || b.meta != s.meta {
+            if !holders_match
+                || b.threshold != self.spec.threshold
+                || b.meta != s.meta
+                || Some(b.scale) != self.stored_scale
+            {
                 return Err("manifest does not describe this session's result");
             }
             if b.holders[self.me].commitment != s.commitment {

@@ -7,7 +7,8 @@
 //! every few seconds after it (see [`recover`]: a pending share is committed when a co-holder holds
 //! the same manifest committed, and dropped when the store's commit deadline has passed and every
 //! co-holder says it holds it uncommitted or not at all), housekeeping (expired nonces),
-//! re-publishing held manifests to the DHT, and share repair: noticing holders that have been down
+//! re-publishing held manifests to the DHT, keeping the connections to co-holders open
+//! (`network::Pin`), and share repair: noticing holders that have been down
 //! longer than the grace period and coordinating the repair of the keys where this node is the first
 //! holder that is up (see [`repair`]), and dropping this node's own stale shares when a
 //! co-holder shows a later manifest that replaced it. Must never: delete a share on a tombstone whose
@@ -19,7 +20,7 @@ pub mod repair;
 
 use crate::custody::{Custody, DropPending, DropStale, GetRecord, Held, RollForward, ShareState, Sweep};
 use crate::network::{
-    GossipMessage, Network, PeerEvent, Proto, PutRecord, SendRequest, SubscribeGossip, SubscribePeers,
+    GossipMessage, Network, PeerEvent, Pin, Proto, PutRecord, SendRequest, SubscribeGossip, SubscribePeers,
 };
 use actix::prelude::*;
 use enigma_protocol::manifest::Manifest;
@@ -30,6 +31,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How often the co-holders of the keys held here are pinned again (new keys, repaired groups).
+const PIN_EVERY: Duration = Duration::from_secs(2);
 /// How long the recovery pass waits for one co-holder's answer.
 const RECOVERY_ASK: Duration = Duration::from_secs(5);
 
@@ -133,7 +136,7 @@ impl CustodySync {
                 if coordinator.map(|h| h.peer.as_slice()) != Some(me.as_slice()) {
                     continue;
                 }
-                match repair::repair(&cfg.deps, m, &live, purpose).await {
+                match repair::repair(&cfg.deps, m, purpose).await {
                     Ok(r) if purpose == repair::Purpose::Refresh => {
                         tracing::info!(%key, epoch = r.body.epoch, "key refreshed (new polynomial, same group)");
                         refreshed.push(key);
@@ -161,6 +164,27 @@ impl CustodySync {
                 act.refreshed.retain(|_, at| at.elapsed() < Duration::from_secs(24 * 3600));
             }
         }));
+    }
+
+    /// Keeps this node connected to the peers it holds keys with (`network::Pin`): their liveness
+    /// is what repair goes by, so their connections must not idle out.
+    fn pin_co_holders(&self) {
+        let (custody, network, me) = (self.custody.clone(), self.network.clone(), self.local.to_bytes());
+        actix::spawn(async move {
+            let Ok(Ok(held)) = custody.send(Held).await else { return };
+            let mut peers: HashSet<PeerId> = HashSet::new();
+            for r in &held {
+                peers.extend(
+                    r.manifest
+                        .body
+                        .holders
+                        .iter()
+                        .filter(|h| h.peer != me)
+                        .filter_map(|h| PeerId::from_bytes(&h.peer).ok()),
+                );
+            }
+            network.do_send(Pin { owner: "custody", peers: peers.into_iter().collect() });
+        });
     }
 
     fn sweep(&self) {
@@ -287,6 +311,8 @@ impl Actor for CustodySync {
         // the recovery pass on start, then every quarter of the commit deadline (at most a minute)
         self.sweep();
         self.recover(ctx);
+        self.pin_co_holders();
+        ctx.run_interval(PIN_EVERY, |act, _| act.pin_co_holders());
         ctx.run_interval(HOUSEKEEPING, |act, _| act.sweep());
         let every = (self.pending_grace / 4).clamp(Duration::from_millis(200), HOUSEKEEPING);
         ctx.run_interval(every, |act, ctx| act.recover(ctx));

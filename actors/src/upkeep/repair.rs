@@ -1,8 +1,9 @@
 //! Share repair, coordinator side: gives a key whose holder has been gone too long a full custody
 //! group again, without anyone learning the value.
 //!
-//! Owns: choosing the new group (the old holders that are up, in their places, and the next-ranked
-//! live non-holders for the ones that are gone — `admission::expected_group`; the same size and
+//! Owns: choosing the new group (the old holders that are up, in their places, and the next peers
+//! of the placement rule in this node's own lookup of the key for the ones that are gone —
+//! `groups::admission_view`, `admission::expected_group`; the same size and
 //! threshold as before, never fewer), running a refresh session in which t+1 old holders
 //! reshare the value onto a new polynomial held by the new group (the MPC engine's `reshare_in`; old
 //! shares become useless), collecting the new commitments, having the old holders endorse the new
@@ -19,7 +20,6 @@ use enigma_protocol::session::{InputSource, InputSpec, MpcRequest, RefreshStart,
 use enigma_protocol::wire::{self, DhtRecord, Request, Response};
 use libp2p::PeerId;
 use rand::Rng;
-use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -69,17 +69,18 @@ pub enum Purpose {
     Refresh,
 }
 
-/// Repairs (or proactively refreshes) one key. `live` are the peers up now (this node included).
-pub async fn repair(
-    deps: &RepairDeps,
-    manifest: &Manifest,
-    live: &HashSet<PeerId>,
-    purpose: Purpose,
-) -> Result<Manifest, RepairError> {
+/// Repairs (or proactively refreshes) one key. Who is up is this node's own view around the key
+/// (`groups::admission_view`): its lookup, itself and the holders it is connected to.
+pub async fn repair(deps: &RepairDeps, manifest: &Manifest, purpose: Purpose) -> Result<Manifest, RepairError> {
     let old = &manifest.body;
     let need = old.threshold as usize + 1;
     let peers: Vec<Option<PeerId>> = old.holders.iter().map(|h| PeerId::from_bytes(&h.peer).ok()).collect();
-    let up: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].is_some_and(|p| live.contains(&p))).collect();
+    // this node's own view around the key: its lookup, itself, and the holders it is connected to
+    let holder_ids: Vec<Vec<u8>> = old.holders.iter().map(|h| h.peer.clone()).collect();
+    let view = crate::groups::admission_view(&deps.network, deps.local, old.key, &holder_ids)
+        .await
+        .map_err(|e| RepairError::Session(e.to_string()))?;
+    let up: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].is_some_and(|p| view.contains(&p.to_bytes()))).collect();
     if up.len() < need {
         return Err(RepairError::TooFewHolders { live: up.len(), need });
     }
@@ -87,7 +88,6 @@ pub async fn repair(
     // the new group: holders that are up keep their places; the others are replaced by the next-ranked
     // live non-holders (`admission::expected_group`, what every endorser checks from its own view).
     // The group keeps its size and threshold: too few nodes up means no repair yet, never a weaker one.
-    let view: Vec<Vec<u8>> = live.iter().map(|p| p.to_bytes()).collect();
     let group: Vec<PeerId> = admission::expected_group(old, &view)
         .map_err(|_| RepairError::NoReplacement)?
         .iter()

@@ -78,12 +78,14 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             Ok(json!(ask!(ctx, front::SetPrivkey { privkey })?))
         }
         method::STORE => {
-            let mut ps = p(&["data", "type"])?;
+            let mut ps = p(&["data", "type", "decimals", "exact"])?;
             let data = ps.raw("data")?;
             let store_as: StoreAs = ps.optional("type")?.unwrap_or_default();
+            let scale = api::scale_from_param(ps.optional("decimals")?)?;
+            let exact: bool = ps.optional("exact")?.unwrap_or(false);
             ps.finish()?;
             let value = api::value_from_params(data, store_as)?;
-            let key = ask!(ctx, front::Store { value })?;
+            let key = ask!(ctx, front::Store { value, scale, exact })?;
             Ok(json!(key.to_hex()))
         }
         method::LOAD => {
@@ -158,6 +160,12 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
                 "repaired": !matches!(m.proof, enigma_protocol::manifest::Proof::Owner(_)),
             }))
         }
+        method::GROUP => {
+            let mut ps = p(&["key"])?;
+            let key = ps.key("key")?;
+            ps.finish()?;
+            ask!(ctx, front::GroupOf { key })
+        }
         method::CUSTODY_KEYS => {
             p(&[])?.finish()?;
             ask!(ctx, front::CustodyKeys {})
@@ -217,14 +225,11 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             let popmean: f64 = ps.required("popmean")?;
             let store: bool = ps.optional("store")?.unwrap_or(false);
             ps.finish()?;
-            let rep = enigma_protocol::fixed::encode_float(popmean)
-                .ok()
-                .and_then(|r| i64::try_from(r).ok())
-                .filter(|r| r.unsigned_abs() < 1u64 << 62)
-                .ok_or_else(|| {
-                    ApiError::new(ErrorCode::OutOfRange, format!("popmean {popmean} is out of range for fixed-point"))
-                })?;
-            compute(ctx, Op::Ttest1samp { popmean: rep }, keys, store, call).await
+            // the widest range of any scale here; the engine puts popmean at the key's own scale
+            enigma_protocol::fixed::NumScale::Decimal(0).encode_float(popmean, false).map_err(|_| {
+                ApiError::new(ErrorCode::OutOfRange, format!("popmean {popmean} is out of range for fixed-point"))
+            })?;
+            compute(ctx, Op::ttest_1samp(popmean), keys, store, call).await
         }
         method::STATS_TTEST_IND | method::STATS_TTEST_REL => {
             let mut ps = if m == method::STATS_TTEST_IND {
@@ -269,8 +274,9 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
                 (Json::Array(_), Some(_)) => return Err(bad("give either bin edges or a range, not both".into())),
                 _ => return Err(bad("bins must be a positive integer or a list of edges".into())),
             };
-            let (lower, upper) = histogram::edge_reps(&edges).map_err(bad)?;
-            compute(ctx, Op::Histogram { lower, upper }, keys, store, call).await
+            // validated here; the engine puts the edges at the keys' own scale
+            histogram::edge_reps(&edges, enigma_protocol::fixed::NumScale::DEFAULT).map_err(bad)?;
+            compute(ctx, Op::histogram(&edges), keys, store, call).await
         }
         method::STATS_MEDIAN | method::STATS_PERCENTILE | method::STATS_QUANTILE => {
             let names: &[&str] = if m == method::STATS_MEDIAN { &["keys", "store"] } else { &["keys", "q", "store"] };
@@ -286,12 +292,21 @@ async fn dispatch_method(ctx: &RpcCtx, m: &str, params: Option<Json>, call: Call
             compute(ctx, op, keys, store, call).await
         }
         method::STATS_LSTSQ => {
-            let mut ps = p(&["key_x", "key_y", "intercept", "store"])?;
+            let mut ps = p(&["key_x", "key_y", "intercept", "stats", "store"])?;
             let keys = vec![ps.key("key_x")?, ps.key("key_y")?];
             let intercept: bool = ps.optional("intercept")?.unwrap_or(false);
+            let stats: bool = ps.optional("stats")?.unwrap_or(false);
             let store: bool = ps.optional("store")?.unwrap_or(false);
             ps.finish()?;
-            compute(ctx, Op::Lstsq { intercept }, keys, store, call).await
+            if stats && store {
+                return Err(ApiError::new(
+                    ErrorCode::Unsupported,
+                    "stats.lstsq with stats=True cannot be stored: the standard errors, t and p values are formed \
+                     at the requester from revealed values (store the coefficients with stats=False)",
+                ));
+            }
+            let op = if stats { Op::LstsqStats { intercept } } else { Op::Lstsq { intercept } };
+            compute(ctx, op, keys, store, call).await
         }
         method::LINALG_DOT => {
             let mut ps = p(&["key_a", "key_b", "store"])?;
@@ -356,6 +371,13 @@ async fn compute(ctx: &RpcCtx, op: Op, keys: Vec<DataKey>, store: bool, call: Ca
             json!([slope, intercept, r_value, p_value, std_err])
         }
         ComputeResult::Value(OpResult::Ttest { statistic, pvalue, df }) => json!([statistic, pvalue, df]),
+        ComputeResult::Value(OpResult::Lstsq { params, bse, tvalues, pvalues, rsquared, rsquared_adj, df_resid }) => {
+            // NaN (the intercept's bse, t and p) travels as null
+            json!({
+                "params": params, "bse": bse, "tvalues": tvalues, "pvalues": pvalues,
+                "rsquared": rsquared, "rsquared_adj": rsquared_adj, "df_resid": df_resid,
+            })
+        }
         ComputeResult::Value(OpResult::KeyIndex(_)) => {
             return Err(ApiError::new(ErrorCode::Internal, "an index result without its key"));
         }

@@ -49,11 +49,22 @@ where
     })
 }
 
-/// Shares a value among n parties (threshold t): party i's [`SharedInput`].
+/// Shares a value among n parties (threshold t) at the binary scale: party i's [`SharedInput`].
 pub fn share_value(v: &Value, n: usize, t: usize, rng: &mut StdRng) -> Vec<SharedInput> {
-    let (meta, elems) = value::encode(v).expect("encodable value");
+    share_value_at(v, n, t, rng, crate::fixed::NumScale::Binary20)
+}
+
+/// Shares a value among n parties (threshold t) at the storage scale `scale`.
+pub fn share_value_at(
+    v: &Value,
+    n: usize,
+    t: usize,
+    rng: &mut StdRng,
+    scale: crate::fixed::NumScale,
+) -> Vec<SharedInput> {
+    let (meta, elems) = value::encode_at(v, scale, false).expect("encodable value");
     let shares = crate::shamir::share(&elems, t, n, rng).expect("share");
-    shares.into_iter().map(|share| SharedInput { meta: meta.clone(), share }).collect()
+    shares.into_iter().map(|share| SharedInput { meta: meta.clone(), share, scale }).collect()
 }
 
 fn row(out: &mut String, name: &str, items: f64, wall: f64, c: &Counters) {
@@ -187,14 +198,12 @@ pub fn run_toolbox_in_memory(n: usize, t: usize, scale: usize, hist: usize, secu
     let hn = hist.max(1);
     let h = Value::Array(Array { shape: vec![hn], data: ArrayData::Float(vars[..hn].to_vec()) });
     let edges: Vec<f64> = (0..=20).map(|i| i as f64 * 5.0).collect();
-    let lower: Vec<i64> = edges[..20].iter().map(|e| (e * (1u64 << 20) as f64) as i64).collect();
-    let upper = (edges[20] * (1u64 << 20) as f64) as i64;
     let cases: Vec<(String, Op, Vec<Value>, usize)> = vec![
         (format!("corrcoef 10 x {big}"), Op::Corrcoef { rowvar: true }, vec![m], 10 * big),
         (format!("ttest_ind {big} + {big}"), Op::TtestInd, vec![a.clone(), ya.clone()], 2 * big),
         (format!("ttest_ind Welch {big} + {big}"), Op::TtestWelch, vec![a, ya.clone()], 2 * big),
         (format!("lstsq 10 x {big}"), Op::Lstsq { intercept: true }, vec![xs, ya], big),
-        (format!("histogram {hn} x 20 bins"), Op::Histogram { lower, upper }, vec![h], 21 * hn),
+        (format!("histogram {hn} x 20 bins"), Op::histogram(&edges), vec![h], 21 * hn),
     ];
     for (i, (name, op, vals, items)) in cases.into_iter().enumerate() {
         let shared: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();

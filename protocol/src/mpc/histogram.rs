@@ -14,12 +14,20 @@
 //!
 //! Security: the only openings are those of `ltz` (masked by shared random bits and a contributed
 //! high mask, 2^-κ) and of its BitLT reductions; the counts are output to the requester only.
+//!
+//! **Per-bin rule under a compute grant** (`min_count` = m > 0): each bin must stand for at least
+//! m values, and the counts are secret, so the rule runs here. f_j = [count_j ≥ m] = 1 −
+//! LTZ(count_j − m) (|count_j − m| ≤ N + m, so ⌈log2⌉ + 2 bits), s = Σ_j (1 − f_j) (the number of
+//! bins under m, 0 ≤ s ≤ b) and ok = [s = 0] = LTZ(s − 1). Every count is multiplied by ok (Beaver
+//! products), and ok is appended as `Check::BinsMinCount`. So the requester learns the counts when
+//! every bin holds at least m values and otherwise one bit (refused: not which bin, nor how many);
+//! the committee learns nothing (the LTZ openings are masked, the flags stay shared).
 
 use super::bounds::STORED_BITS;
 use super::spec::{OutputLayout, OutputShare, Scale, SharedInput};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
-use crate::fixed::FRAC_BITS;
+use crate::fixed::{FRAC_BITS, NumScale};
 use crate::value::Dtype;
 
 /// Comparisons per chunk: bounds the preprocessing held at once and the size of each message
@@ -34,6 +42,7 @@ pub(crate) async fn run_histogram<T: Transport>(
     inputs: Vec<SharedInput>,
     lower: &[i64],
     upper: i64,
+    min_count: u32,
 ) -> Result<OutputShare, MpcError> {
     let b = lower.len();
     if b == 0 || b > MAX_BINS {
@@ -55,7 +64,7 @@ pub(crate) async fn run_histogram<T: Transport>(
     // every (value, edge) difference, value-major: b "less than e_j" tests and one "greater than e_b"
     let total = n * (b + 1);
     let chunks = total.div_ceil(CHUNK);
-    party.progress_plan(chunks as u64 + 1);
+    party.progress_plan(chunks as u64 + 1 + u64::from(min_count > 0));
     let mut acc = vec![Fp::ZERO; b + 1];
     let mut start = 0;
     while start < total {
@@ -78,12 +87,24 @@ pub(crate) async fn run_histogram<T: Transport>(
     let scale = Fp::new(1u128 << FRAC_BITS);
     let mut counts: Vec<Fp> = (0..b - 1).map(|j| (acc[j + 1] - acc[j]) * scale).collect();
     counts.push((nf - acc[b - 1] - acc[b]) * scale);
-    party.step("done");
-    Ok(OutputShare {
-        layout: OutputLayout::Array { shape: vec![b], dtype: Dtype::Int, scale: Scale::STORAGE },
-        checks: vec![],
-        shares: counts,
-    })
+    let layout = OutputLayout::Array { shape: vec![b], dtype: Dtype::Int, scale: Scale::STORAGE };
+    if min_count == 0 {
+        party.step("done");
+        return Ok(OutputShare { layout, checks: vec![], shares: counts });
+    }
+    // the per-bin rule (module doc): count_j − m on the plain counts (not yet at 2^20)
+    let m = Fp::from_u64(u64::from(min_count));
+    let mut plain: Vec<Fp> = (0..b - 1).map(|j| acc[j + 1] - acc[j]).collect();
+    plain.push(nf - acc[b - 1] - acc[b]);
+    let kb = super::bounds::clog2((n as u128 + u128::from(min_count)).max(2)) + 2;
+    let under = party.ltz(&plain.iter().map(|c| *c - m).collect::<Vec<_>>(), kb).await?;
+    let s: Fp = under.iter().copied().sum();
+    let ks = super::bounds::clog2((b as u128 + 1).max(2)) + 2;
+    let ok = party.ltz(&[s - Fp::ONE], ks).await?[0];
+    let mut shares = party.mul(&counts, &vec![ok; b]).await?;
+    shares.push(ok);
+    party.step("min_count per bin");
+    Ok(OutputShare { layout, checks: vec![super::spec::Check::BinsMinCount], shares })
 }
 
 /// numpy's edges for `bins` equal bins over [lo, hi] (np.linspace; lo == hi widens to ±0.5).
@@ -104,8 +125,11 @@ pub fn linspace_edges(bins: usize, lo: f64, hi: f64) -> Result<Vec<f64>, String>
     Ok(e)
 }
 
-/// The representatives of `Op::Histogram` for public edges (numpy semantics on stored values).
-pub fn edge_reps(edges: &[f64]) -> Result<(Vec<i64>, i64), String> {
+/// The representatives of public edges for values stored at `ns` (numpy semantics on stored
+/// values): ⌈e_j·S⌉ for the left edges, ⌊e_b·S⌋ for the closed right end. At a decimal scale an edge
+/// with at most d decimals is exact (from its shortest decimal text); others are rounded outward
+/// from that text's exact value (bracketing), as at the binary scale.
+pub fn edge_reps(edges: &[f64], ns: NumScale) -> Result<(Vec<i64>, i64), String> {
     if edges.len() < 2 {
         return Err("histogram needs at least 2 bin edges".into());
     }
@@ -118,9 +142,40 @@ pub fn edge_reps(edges: &[f64]) -> Result<(Vec<i64>, i64), String> {
     if edges.len() - 1 > MAX_BINS {
         return Err(format!("histogram takes at most {MAX_BINS} bins"));
     }
-    let s = (1u64 << FRAC_BITS) as f64;
-    let cap = (1i64 << 62) as f64;
-    let rep = |v: f64| v.clamp(-cap, cap) as i64;
-    let lower = edges[..edges.len() - 1].iter().map(|e| rep((e * s).ceil())).collect();
-    Ok((lower, rep((edges[edges.len() - 1] * s).floor())))
+    let cap = 1i128 << 62;
+    let clamp = |v: i128| v.clamp(-cap, cap) as i64;
+    let last = edges[edges.len() - 1];
+    match ns {
+        NumScale::Binary20 => {
+            let s = (1u64 << FRAC_BITS) as f64;
+            let capf = cap as f64;
+            let rep = |v: f64| v.clamp(-capf, capf) as i64;
+            let lower = edges[..edges.len() - 1].iter().map(|e| rep((e * s).ceil())).collect();
+            Ok((lower, rep((last * s).floor())))
+        }
+        NumScale::Decimal(_) => {
+            // the rounded representative r of e, and whether e lies above it (then ⌈e·S⌉ = r + 1)
+            let bracket = |e: f64, up: bool| -> i64 {
+                let big = e.abs() >= ns.max_abs();
+                if big {
+                    return clamp(if e > 0.0 { cap } else { -cap });
+                }
+                let r = ns.encode_float(e, false).unwrap_or(0);
+                let exact = ns.encode_float(e, true).is_ok();
+                if exact {
+                    return clamp(r);
+                }
+                // r is the nearest; the exact text value lies within half a unit of it
+                let back = ns.decode_float(r);
+                let above = e > back;
+                clamp(match (up, above) {
+                    (true, true) => r + 1,
+                    (false, false) => r - 1,
+                    _ => r,
+                })
+            };
+            let lower = edges[..edges.len() - 1].iter().map(|e| bracket(*e, true)).collect();
+            Ok((lower, bracket(last, false)))
+        }
+    }
 }

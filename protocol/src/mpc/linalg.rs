@@ -14,7 +14,7 @@
 use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
-use crate::fixed::FRAC_BITS;
+use crate::fixed::{FRAC_BITS, NumScale};
 
 /// Output shape of numpy.dot(a, b), with the contraction length.
 pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcError> {
@@ -41,6 +41,7 @@ pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcErr
 
 impl<T: Transport> Party<T> {
     /// numpy.dot on secret arrays at the storage scale; returns (output shares at scale 2^20, flag).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dot_impl(
         &mut self,
         a: &[Fp],
@@ -48,9 +49,12 @@ impl<T: Transport> Party<T> {
         b: &[Fp],
         bsh: &[usize],
         ints: bool,
+        ns: NumScale,
+        exact: bool,
     ) -> Result<(Vec<Fp>, Fp), MpcError> {
         let (_, k) = dot_shape(ash, bsh)?;
-        let l = if ints { 62 } else { 40 };
+        // no truncation follows an integer or exact result, so its sums may use the field up to 2^125
+        let l = if ints || exact { 62 } else { 40 };
         let (groups, raw): (Vec<Vec<Fp>>, Vec<Fp>) = if ash.is_empty() || bsh.is_empty() {
             let (s, arr) = if ash.is_empty() { (a[0], b) } else { (b[0], a) };
             let sv = vec![s; arr.len()];
@@ -80,14 +84,20 @@ impl<T: Transport> Party<T> {
         let flag = if k == 0 { Fp::ONE } else { self.certify(&groups, STORED_BITS + 1, l).await? };
         let fv = vec![flag; raw.len()];
         let gated = self.mul(&raw, &fv).await?;
-        let out = if ints {
-            let inv = Fp::new(1u128 << FRAC_BITS).inv().unwrap_or(Fp::ZERO);
+        // the products are at S² for the storage scale S (2^20 or 10^d); back to S
+        let sf = ns.factor();
+        let out = if exact {
+            // revealed at S²: the exact sums of products (decimal inputs, not stored)
+            gated
+        } else if ints || sf == 1 {
+            // integers: every product is an exact multiple of S, so dividing is multiplying by S⁻¹
+            let inv = Fp::new(sf).inv().unwrap_or(Fp::ZERO);
             gated.iter().map(|v| *v * inv).collect()
         } else {
             // centre the truncation error: ⌊x/D⌋ + e, e ∈ [0, t+1], becomes ±(t/2 + 1) units
-            let c = Fp::new((self.t as u128) << (FRAC_BITS - 1));
+            let c = Fp::new(self.t as u128 * sf / 2);
             let centred: Vec<Fp> = gated.iter().map(|v| *v - c).collect();
-            self.trunc(&centred, FRAC_BITS, 2 * l + 1).await?
+            self.trunc_div(&centred, sf, 2 * l + 1).await?
         };
         self.step("rescale");
         Ok((out, flag))
@@ -139,6 +149,7 @@ pub(crate) async fn run_inv<T: Transport>(
         return Err(MpcError::Shape(format!("last 2 dimensions of the array must be square, got {shape:?}")));
     }
     let d = shape[0];
+    let ns = inputs[0].scale;
     let a = inputs[0].share.clone();
     let f = NS_F;
     let iters = ns_iterations(d);
@@ -160,7 +171,8 @@ pub(crate) async fn run_inv<T: Transport>(
         needs.triples += 2 * d * d + 8;
         if store {
             let (smin, smax) = super::sqrt::s_range();
-            needs.add(&super::shift::scale_pow2_needs(d * d, X_BITS, &inv_store_exponents(smin, smax), t)?);
+            let to = inv_store_target(ns);
+            needs.add(&super::shift::scale_pow2_needs(d * d, to.bound, &inv_store_exponents(smin, smax, &to), t)?);
         }
         party.preprocess(&needs).await?;
     }
@@ -230,10 +242,13 @@ pub(crate) async fn run_inv<T: Transport>(
     // 5. output
     let ok = party.mul(&[flag_r], &[flag_i]).await?[0];
     let (xo, scale) = if store {
-        let exps = inv_store_exponents(smin, smin + nm.onehot_s[0].len() as i32 - 1);
-        (party.scale_pow2_secret(&x, X_BITS, &nm.onehot_s[0], &exps).await?, Scale::STORAGE)
+        let to = inv_store_target(ns);
+        let exps = inv_store_exponents(smin, smin + nm.onehot_s[0].len() as i32 - 1, &to);
+        let xm: Vec<Fp> = x.iter().map(|v| *v * Fp::new(to.mult)).collect();
+        (party.scale_pow2_secret(&xm, to.bound, &nm.onehot_s[0], &exps).await?, Scale::storage(to.ns))
     } else {
-        (party.mul(&x, &vec![outfac; d * d]).await?, Scale { frac_bits: f as i32 + 44, divisor: 1.0 })
+        // an inverse has degree −1 in its input
+        (party.mul(&x, &vec![outfac; d * d]).await?, Scale::bin(f as i32 + 44, 1.0).for_inputs(ns, -1))
     };
     let mut out = party.mul(&xo, &vec![ok; d * d]).await?;
     party.step("done");
@@ -249,8 +264,33 @@ pub(crate) async fn run_inv<T: Transport>(
 /// Static bound (bits) of the Newton–Schulz entries X_rep (|X| < 2^17 at scale 2^NS_F, plus sign).
 const X_BITS: u32 = NS_F + 18;
 
-/// Candidate exponents of the stored inverse: inv_rep = X_rep·2^(FRAC_BITS − NS_F + 3 − u) for the
-/// normalisation exponent u ∈ [umin, umax] (one-hot index u − umin).
-fn inv_store_exponents(umin: i32, umax: i32) -> Vec<i32> {
-    (umin..=umax).map(|u| FRAC_BITS as i32 - NS_F as i32 + 3 - u).collect()
+/// Candidate exponents of the stored inverse: inv_rep = X_rep·mult·2^(FRAC_BITS − NS_F + 3 − u + shift)
+/// for the normalisation exponent u ∈ [umin, umax] (one-hot index u − umin).
+fn inv_store_exponents(umin: i32, umax: i32, to: &InvStore) -> Vec<i32> {
+    (umin..=umax).map(|u| FRAC_BITS as i32 - NS_F as i32 + 3 - u + to.shift).collect()
+}
+
+/// Where a stored inverse goes: X·mult·2^(exponent + shift), an array at `ns`, |X·mult| < 2^bound.
+struct InvStore {
+    mult: u128,
+    shift: i32,
+    bound: u32,
+    ns: NumScale,
+}
+
+/// The engine's X gives inv(A_rep)·2^40 = X·2^(FRAC_BITS − NS_F + 3 − u) whatever the scale. At the
+/// binary scale that is the stored inv(A)·2^20. For A at 10^d, inv(A)·10^d = inv(A_rep)·10^(2d) =
+/// X·5^(2d)·2^(… + 2d − 40): at the input's own scale while 5^(2d) leaves the shift's truncation its
+/// masking room (d ≤ 7); beyond, at the binary scale, inv(A)·2^20 = X·5^d·2^(… + d − 20).
+fn inv_store_target(ns: NumScale) -> InvStore {
+    let Some(d) = ns.decimals() else {
+        return InvStore { mult: 1, shift: 0, bound: X_BITS, ns };
+    };
+    let own = 5u128.pow(2 * d);
+    let own_bound = X_BITS + clog2(own);
+    if own_bound <= 80 {
+        return InvStore { mult: own, shift: 2 * d as i32 - 40, bound: own_bound, ns };
+    }
+    let m = 5u128.pow(d);
+    InvStore { mult: m, shift: d as i32 - 20, bound: X_BITS + clog2(m), ns: NumScale::Binary20 }
 }

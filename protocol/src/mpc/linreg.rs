@@ -15,7 +15,7 @@ use super::sqrt::s_range;
 use super::stats::cert_plan;
 use super::{MpcError, Party, Transport, tdist, trunc};
 use crate::field::Fp;
-use crate::fixed::FRAC_BITS;
+use crate::fixed::{FRAC_BITS, NumScale};
 use crate::value::Dtype;
 
 /// Output scale of q: q_rep = q·2^(F + Q_LOW); q below 2^-Q_LOW reads as 0, above 2^Q_HIGH is out
@@ -73,8 +73,9 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let f = NEWTON_F;
     let t = party.t;
+    let ns = super::spec::common_scale(&inputs)?;
     party.progress_plan(9);
-    party.preprocess(&plan(n, t, store)?).await?;
+    party.preprocess(&plan(n, t, store, ns)?).await?;
     party.step("preprocessing");
 
     // 1. sums → bits → means
@@ -188,10 +189,14 @@ pub(crate) async fn run_linregress<T: Transport>(
     let to_reduce = if store { vec![term, slope_acc] } else { vec![term] };
     let reduced = party.sum_products(&to_reduce).await?;
     let intercept = ybar - reduced[0];
-    // store: decompose intercept + 2^19 so that the shift by 2^20 below rounds to nearest
-    let half = if store { Fp::new(1u128 << (40 - FRAC_BITS - 1)) } else { Fp::ZERO };
-    let ib = party.decompose(&[intercept + half + Fp::new(1u128 << 82)]).await?;
-    let high = party.suffix_or(&ib[83..], 1, m - 83).await?[0];
+    // store: decompose intercept + 2^19 so that the shift by 2^20 below rounds to nearest (at a
+    // decimal scale the division by 10^d below rounds by itself)
+    let half = if store && ns.decimals().is_none() { Fp::new(1u128 << (40 - FRAC_BITS - 1)) } else { Fp::ZERO };
+    // |intercept| < 2^IB_OFF from the bits of intercept + 2^IB_OFF; a decimal scale S > 2^20 would
+    // leave I/S·2^20 above the storage range near 2^82, so there the bound is 2^80
+    let ib_off = intercept_bound(ns);
+    let ib = party.decompose(&[intercept + half + Fp::new(1u128 << ib_off)]).await?;
+    let high = party.suffix_or(&ib[ib_off as usize + 1..], 1, m - ib_off as usize - 1).await?[0];
     let flag_i = Fp::ONE - high;
     party.step("intercept");
 
@@ -201,16 +206,36 @@ pub(crate) async fn run_linregress<T: Transport>(
     let ok = party.mul(&[range], &[nm.nonzero[0]]).await?[0];
     let (values, layout) = if store {
         let slope20 = reduced[1];
-        let icpt20 = shifted(&ib, intercept + half, (40 - FRAC_BITS) as i32, 82);
+        // the intercept I is at 2^20 times the inputs' scale S; stored at 2^20: I/2^20 for binary
+        // inputs, I/10^d for decimal ones (slope and r do not depend on S, so the stored array is
+        // at the binary scale either way)
+        let icpt20 = match ns.decimals() {
+            None => shifted(&ib, intercept + half, (40 - FRAC_BITS) as i32, 82),
+            Some(dec) => {
+                // I/10^d = ⌊(I + 2^b)/2^d⌋/5^d − 2^(b−d)/5^d (the d low bits dropped are < 1 unit):
+                // the shifted value comes from the bits of I + 2^b, so it is below 2^(b+1−d)
+                // statically and the division keeps its mask whatever I is (an I out of range
+                // fails `flag_i` and is zeroed below)
+                let top = ib_off as usize + 1;
+                let hi: Fp = ib[dec as usize..top].iter().enumerate().map(|(i, b)| *b * Fp::new(1u128 << i)).sum();
+                let p5 = 5u128.pow(dec);
+                let q = if dec == 0 {
+                    hi
+                } else {
+                    party.trunc_div(&[hi + Fp::new(p5 / 2)], p5, ib_off + 2 - dec).await?[0]
+                };
+                q - Fp::new((1u128 << (ib_off - dec)) / p5)
+            }
+        };
         let r20 = shifted(&ub[2 * m..], r, down, STORE_OFF);
         let layout = OutputLayout::Array { shape: vec![3], dtype: Dtype::Float, scale: Scale::STORAGE };
         ([slope20, icpt20, r20], layout)
     } else {
         let layout = OutputLayout::Linregress {
             n,
-            r: Scale { frac_bits: f as i32, divisor: 1.0 },
-            q: Scale { frac_bits: f as i32 + Q_LOW, divisor: 1.0 },
-            intercept: Scale { frac_bits: 40, divisor: 1.0 },
+            r: Scale::bin(f as i32, 1.0),
+            q: Scale::bin(f as i32 + Q_LOW, 1.0),
+            intercept: Scale::bin(40, 1.0).for_inputs(ns, 1),
         };
         ([r, q_out, intercept], layout)
     };
@@ -220,6 +245,13 @@ pub(crate) async fn run_linregress<T: Transport>(
     shares.push(nm.nonzero[0]);
     shares.push(range);
     Ok(OutputShare { layout, checks: vec![Check::XVaries, Check::Range], shares })
+}
+
+/// The exponent of the intercept's range check |I| < 2^b (I at 2^20 times the inputs' scale). At a
+/// decimal scale 2^80: the stored I/10^d·… then stays in the storage range, and the division by
+/// 5^d of `run_linregress` keeps its 40 bits of masking in the field for any t.
+fn intercept_bound(ns: NumScale) -> u32 {
+    if ns.decimals().is_some() { 80 } else { 82 }
 }
 
 /// Share of ⌊v / 2^σ⌋ for a secret v given both as a sharing `v` and by the bits of v + 2^off:
@@ -237,8 +269,14 @@ fn shifted(bits: &[Fp], v: Fp, sigma: i32, off: u32) -> Fp {
 }
 
 /// Preprocessing of a linregress on n points (the large, n-sized part; the rest tops up).
-fn plan(n: usize, t: usize, store: bool) -> Result<Needs, MpcError> {
+fn plan(n: usize, t: usize, store: bool, ns: NumScale) -> Result<Needs, MpcError> {
     let mut needs = decompose_needs(2);
+    if let (true, Some(d)) = (store, ns.decimals())
+        && d > 0
+    {
+        let (spec, _) = trunc::plan(5u128.pow(d), intercept_bound(ns) + 2 - d, t)?;
+        needs.pair(spec, 1);
+    }
     let l = (125 - clog2(n as u128)) / 2;
     let (s, k) = cert_plan(n, STORED_BITS + 2, l, t)?;
     let (spec, _) = trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
@@ -246,7 +284,7 @@ fn plan(n: usize, t: usize, store: bool) -> Result<Needs, MpcError> {
     needs.add(&ltz_needs(2, k));
     needs.add(&decompose_needs(if store { 7 } else { 5 }));
     needs.add(&suffix_or_needs(2, FIELD_BITS));
-    needs.add(&suffix_or_needs(1, FIELD_BITS - 83));
+    needs.add(&suffix_or_needs(1, FIELD_BITS - intercept_bound(ns) as usize - 1));
     needs.doubles += 3 + 2 + 2 * 127 + 2 + usize::from(store);
     needs.triples += 48;
     Ok(needs)

@@ -105,6 +105,10 @@ pub enum MpcError {
     /// revealed or stored; the message says which check failed (never which value).
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// A rule of the requester's compute grant refused the result after the MPC (a histogram bin
+    /// under min_count): the requester learnt only that one bit.
+    #[error("access denied: {0}")]
+    Denied(String),
 }
 
 /// The adversary a computation is secure against. Every member of a committee runs the same mode:

@@ -182,6 +182,7 @@ pub(crate) async fn run_cov<T: Transport>(
         return Err(MpcError::Invalid(format!("{name} takes 1 key, got {}", inputs.len())));
     }
     let (rows, k, n, two_d) = variables(&inputs[0], rowvar, name)?;
+    let inputs_scale = inputs[0].scale;
     if k == 0 {
         return Err(MpcError::Shape(format!("{name} of no variables")));
     }
@@ -239,7 +240,7 @@ pub(crate) async fn run_cov<T: Transport>(
                 layout: OutputLayout::Array {
                     shape: oshape,
                     dtype: Dtype::Float,
-                    scale: Scale { frac_bits: 40, divisor: div as f64 },
+                    scale: Scale::bin(40, div as f64).for_inputs(inputs_scale, 2),
                 },
                 checks: vec![Check::Range],
                 shares,
@@ -250,8 +251,10 @@ pub(crate) async fn run_cov<T: Transport>(
         let shifted: Vec<Fp> = c.iter().map(|v| *v + off).collect();
         let bits = party.decompose(&shifted).await?;
         party.step("decompose");
-        let dv =
-            div.checked_mul(1u128 << FRAC_BITS).ok_or_else(|| MpcError::OutOfRange("too many observations".into()))?;
+        // cov·S = C/(div·S): C is in representative units² (S = 2^20 or 10^d)
+        let dv = div
+            .checked_mul(inputs_scale.factor())
+            .ok_or_else(|| MpcError::OutOfRange("too many observations".into()))?;
         let v = party.div_bits(&bits, FIELD_BITS, dv, 1u128 << SIGNED_OFF).await?;
         // storage range on the diagonal: [C_ii < dv·(2^62 − 4)]
         let m = FIELD_BITS;
@@ -276,7 +279,7 @@ pub(crate) async fn run_cov<T: Transport>(
         shares.push(ok);
         party.step("done");
         return Ok(OutputShare {
-            layout: OutputLayout::Array { shape: oshape, dtype: Dtype::Float, scale: Scale::STORAGE },
+            layout: OutputLayout::Array { shape: oshape, dtype: Dtype::Float, scale: Scale::storage(inputs_scale) },
             checks: vec![Check::Range],
             shares,
         });
@@ -307,7 +310,7 @@ pub(crate) async fn run_cov<T: Transport>(
         let centred: Vec<Fp> = r.iter().map(|v| *v - c0).collect();
         (party.trunc(&centred, sh, 2 * f + 8).await?, Fp::new(1u128 << FRAC_BITS), Scale::STORAGE)
     } else {
-        (r, Fp::new(1u128 << f), Scale { frac_bits: f as i32, divisor: 1.0 })
+        (r, Fp::new(1u128 << f), Scale::bin(f as i32, 1.0))
     };
     let mut all = vals;
     all.push(one);
@@ -335,6 +338,126 @@ pub(crate) async fn run_cov<T: Transport>(
     })
 }
 
+/// The committee's shares for `lstsq(stats=True)` (see [`Party::lstsq_t_parts`]).
+pub(crate) struct TParts {
+    /// R² at 2^NS_F (centred R² with an intercept, uncentred without, as statsmodels).
+    r2: Fp,
+    /// ρ'_j = ρ_j·2^(−e/2) at 2^F, per predictor.
+    rho: Vec<Fp>,
+    /// u_j at `u_scale()`, per predictor.
+    u: Vec<Fp>,
+    /// The u window's range bits (part of `Check::Range`).
+    over: Vec<Fp>,
+}
+
+impl<T: Transport> Party<T> {
+    /// The per-predictor t statistics of lstsq, in the t-tests' (ρ, u) form, and R².
+    ///
+    /// In standardised units (Jacobi-scaled correlation matrix R, r = the correlations of the
+    /// predictors with y, β_std = R^-1·r), statsmodels' OLS statistics are
+    /// R² = rᵀ·β_std (centred with an intercept; uncentred through the origin, both as statsmodels
+    /// reports them), σ² = RSS/(N − p) with RSS = (1 − R²)·Σd_y², Var(β_j) = σ²·[R^-1]_jj/Σd_j²,
+    /// so t_j = β_j/se_j = √(N − p)·β_std_j/√((1 − R²)·[R^-1]_jj): the scale of the data cancels.
+    ///
+    /// With A_j = β_std_j·2^NS_F (`bs`, gated by the solve's check, so |A_j| < 2^(NS_F+13)
+    /// whatever the data: R² ≤ 1 gives ‖β_std‖² ≤ 1/λ_min(R)), C_j = max(0, 1 − R²)·2^NS_F ·
+    /// X_jj (X ≈ 2^e·R^-1 at 2^NS_F, the Newton–Schulz iterate) and B_j = A_j²·2^e + C_j (exact
+    /// products: no truncation), the committee outputs ρ'_j = A_j/√B_j ∈ [−2^(−e/2), 2^(−e/2)]
+    /// (`rho` with ea = 0: |A_j| ≤ √B_j holds by construction) and u_j = √(C_j/B_j) ∈ [0, 1]
+    /// (`sqrt_ratio_parts`), and the requester forms t_j = √(N − p)·2^(e/2)·ρ'_j/u_j.
+    ///
+    /// **Leakage.** The revealed values are functions of statsmodels' outputs alone: R² is one;
+    /// ρ_j = τ_j/√(τ_j² + 1) and u_j = 1/√(τ_j² + 1) with τ_j = t_j/√(N − p) are functions of t_j
+    /// (as the t-tests' ρ and u). The intermediates that are not (RSS, [R^-1]_jj, (XᵀX)^-1 — RSS
+    /// alone is not a function of the outputs: scaling X and y by c keeps β, t and R² and scales RSS
+    /// by c²) stay shared. Every opening below is a mask of `inner_products`, `trunc`, `ltz`, `mul`
+    /// or `decompose`, and every truncation has a static bound: |A_j·r_j| sums < 2^78 (|r_j| ≤ 1,
+    /// k ≤ 32), |1 − R²| < 2^(NS_F+19) for the LTZ, and the ratio kernel's own bounds (`ratio.rs`).
+    /// The standard errors are se_j = β_j/t_j at the requester (β_j is revealed already).
+    async fn lstsq_t_parts(
+        &mut self,
+        bs: &[Fp],
+        rxy: &[Fp],
+        xm: &[Fp],
+        k: usize,
+        e: u32,
+        flag_i: Fp,
+    ) -> Result<TParts, MpcError> {
+        let m = FIELD_BITS;
+        let a = self.mul(bs, &vec![flag_i; k]).await?;
+        let r2raw = self.inner_products(&[(&a, rxy)]).await?[0];
+        let r2 = self.trunc(&[r2raw], NS_F, 2 * NS_F + 19).await?[0];
+        let om = Fp::new(1u128 << NS_F) - r2;
+        let neg = self.ltz(&[om], NS_F + 20).await?[0];
+        let om = om - self.mul(&[om], &[neg]).await?[0];
+        let diag: Vec<Fp> = (0..k).map(|j| xm[j * k + j]).collect();
+        let c = self.mul(&vec![om; k], &diag).await?;
+        let a2 = self.mul(&a, &a).await?;
+        let pe = Fp::new(1u128 << e);
+        let b: Vec<Fp> = a2.iter().zip(&c).map(|(a2, c)| *a2 * pe + *c).collect();
+        let mut todec = b;
+        todec.extend_from_slice(&c);
+        todec.extend(a.iter().map(|v| *v + Fp::new(1u128 << SIGNED_OFF)));
+        let bits = self.decompose(&todec).await?;
+        let nb = self.normed(&bits[..2 * k * m], 2 * k).await?;
+        let idx: Vec<usize> = (0..k).collect();
+        let rho = self.rho(&nb, &idx, &a, &bits[2 * k * m..], 0, flag_i).await?;
+        let pairs: Vec<(usize, usize)> = (0..k).map(|j| (j, k + j)).collect();
+        let (um, g) = self.sqrt_ratio_parts(&nb, &nb, &pairs).await?;
+        let (u, over) = self.times_pow2_window(&um, &g, super::ratio::U_LOW, super::ratio::U_HIGH).await?;
+        Ok(TParts { r2, rho, u, over })
+    }
+}
+
+/// Requester side of `lstsq(stats=True)`: statsmodels' OLS results from the revealed
+/// coefficients, R² and the (ρ', u) pair of each predictor. The intercept's standard error, t and p
+/// are not computed (NaN; see docs/decisions.md).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_lstsq_stats(
+    n: usize,
+    intercept: bool,
+    params: Vec<f64>,
+    r2: f64,
+    rho: &[f64],
+    u: &[f64],
+    factor: f64,
+) -> super::spec::OpResult {
+    let p = params.len();
+    let df_resid = (n - p) as f64;
+    let mut bse = Vec::with_capacity(p);
+    let mut tvalues = Vec::with_capacity(p);
+    let mut pvalues = Vec::with_capacity(p);
+    if intercept {
+        bse.push(f64::NAN);
+        tvalues.push(f64::NAN);
+        pvalues.push(f64::NAN);
+    }
+    let slopes = &params[usize::from(intercept)..];
+    for ((b, r), uu) in slopes.iter().zip(rho).zip(u) {
+        let t = if *uu > 0.0 {
+            factor * r / uu
+        } else if *r > 0.0 {
+            f64::INFINITY
+        } else if *r < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        };
+        tvalues.push(t);
+        bse.push(if t.is_finite() && t != 0.0 {
+            (b / t).abs()
+        } else if t.is_infinite() {
+            0.0
+        } else {
+            f64::NAN
+        });
+        pvalues.push(super::tdist::t_two_sided(t, df_resid));
+    }
+    // statsmodels: rsquared_adj = 1 − (nobs − k_constant)/df_resid·(1 − rsquared)
+    let rsquared_adj = 1.0 - (n - usize::from(intercept)) as f64 / df_resid * (1.0 - r2);
+    super::spec::OpResult::Lstsq { params, bse, tvalues, pvalues, rsquared: r2, rsquared_adj, df_resid }
+}
+
 /// Fractional bits of the Newton–Schulz solve (as `linalg.rs`'s inverse).
 const NS_F: u32 = 30;
 /// Largest κ(R) the iteration count is sized for.
@@ -351,7 +474,7 @@ const B_HIGH: i32 = 37;
 const BM_BITS: u32 = NEWTON_F + 22;
 
 fn beta_scale() -> Scale {
-    Scale { frac_bits: NEWTON_F as i32 + B_LOW, divisor: 1.0 }
+    Scale::bin(NEWTON_F as i32 + B_LOW, 1.0)
 }
 
 /// numpy.linalg.lstsq(X, y) (through the origin) or, with `intercept`, lstsq([1, X], y).
@@ -381,8 +504,15 @@ pub(crate) async fn run_lstsq<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
     intercept: bool,
+    stats: bool,
     store: bool,
 ) -> Result<OutputShare, MpcError> {
+    if stats && store {
+        return Err(MpcError::Unsupported(
+            "stats.lstsq with stats=True and store=True: the standard errors, t and p are formed at the requester"
+                .into(),
+        ));
+    }
     if inputs.len() != 2 {
         return Err(MpcError::Invalid(format!("lstsq takes 2 keys (X, y), got {}", inputs.len())));
     }
@@ -397,6 +527,16 @@ pub(crate) async fn run_lstsq<T: Transport>(
     let (n, k) = (xs[0], xs[1]);
     if ys[0] != n {
         return Err(MpcError::Shape(format!("lstsq: X has {n} rows but y has {} values", ys[0])));
+    }
+    let inputs_scale = super::spec::common_scale(&inputs)?;
+    if store && intercept && inputs_scale.decimals().is_some() {
+        // the stored array would mix the coefficients (no scale) and the intercept (the inputs'
+        // scale) at two different scales (docs/decisions.md)
+        return Err(MpcError::Unsupported(
+            "lstsq with an intercept and store=True on keys at a decimal scale: not supported yet (store \
+             without the intercept, or compute it without store)"
+                .into(),
+        ));
     }
     if k == 0 || k > LSTSQ_MAX_K {
         return Err(MpcError::Shape(format!("lstsq takes 1 to {LSTSQ_MAX_K} predictors, got {k}")));
@@ -512,6 +652,7 @@ pub(crate) async fn run_lstsq<T: Transport>(
     let bs = party.matmul(&xm, &rxy, k, k, 1).await?;
     // |X·r| ≤ ‖X‖₂·‖r‖ < 2^(17.5 + 2.5) at scale 2^(2·NS_F)
     let bs = party.trunc(&bs, NS_F + e, 2 * NS_F + 21).await?;
+    let st = if stats { Some(party.lstsq_t_parts(&bs, &rxy, &xm, k, e, flag_i).await?) } else { None };
     // u_m at 2^(F − 4) (≤ 2^31) so that β_std·u_m stays below 2^80 for its truncation
     let um4 = party.trunc(&um, 4, f + 2).await?;
     let bm = party.mul(&bs, &um4).await?;
@@ -536,7 +677,8 @@ pub(crate) async fn run_lstsq<T: Transport>(
 
     // checks: range (certificate, q window), invertible, every predictor varies
     let mut fits = Fp::ONE - too_big[0];
-    for tb in too_big[1..].iter().chain(&over20) {
+    let st_over: &[Fp] = st.as_ref().map_or(&[], |s| s.over.as_slice());
+    for tb in too_big[1..].iter().chain(&over20).chain(st_over) {
         fits = party.mul(&[fits], &[Fp::ONE - *tb]).await?[0];
     }
     let mut varies = nb.nonzero[0];
@@ -595,7 +737,7 @@ pub(crate) async fn run_lstsq<T: Transport>(
             let i40 = super::ratio::shifted(&ib, v, 40, 125);
             let mut outs = vec![i40];
             outs.extend(beta);
-            let mut scales = vec![Scale { frac_bits: 40, divisor: 1.0 }];
+            let mut scales = vec![Scale::bin(40, 1.0).for_inputs(inputs_scale, 1)];
             scales.extend(std::iter::repeat_n(beta_scale(), k));
             (outs, scales, fl)
         }
@@ -606,15 +748,31 @@ pub(crate) async fn run_lstsq<T: Transport>(
     };
     let ok1 = party.mul(&[range], &[flag_i]).await?[0];
     let ok = party.mul(&[ok1], &[varies]).await?[0];
-    outs = party.mul(&outs, &vec![ok; outs.len()]).await?;
-    party.step("done");
     scales.truncate(outs.len());
     let p_out = outs.len();
+    if let Some(st) = &st {
+        outs.push(st.r2);
+        outs.extend_from_slice(&st.rho);
+        outs.extend_from_slice(&st.u);
+    }
+    outs = party.mul(&outs, &vec![ok; outs.len()]).await?;
+    party.step("done");
     outs.push(range);
     outs.push(flag_i);
     outs.push(varies);
     let layout = if store {
         OutputLayout::Array { shape: vec![p_out], dtype: Dtype::Float, scale: Scale::STORAGE }
+    } else if stats {
+        OutputLayout::LstsqStats {
+            n,
+            intercept,
+            coef: scales,
+            r2: Scale::bin(NS_F as i32, 1.0),
+            rho: Scale::bin(f as i32, 1.0),
+            u: super::ratio::u_scale(),
+            // t_j = √(N − p)·2^(e/2)·ρ'_j/u_j (ρ' = ρ·2^(−e/2), see `lstsq_t_parts`)
+            factor: ((n - p) as f64).sqrt() * 2f64.powf(e as f64 / 2.0),
+        }
     } else {
         OutputLayout::Coefficients(scales)
     };

@@ -10,7 +10,7 @@
 
 pub use super::spec::*;
 
-use super::bounds::{NEWTON_F, STORED_BITS, clog2};
+use super::bounds::{STORED_BITS, clog2};
 use super::prep::Needs;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
@@ -71,9 +71,10 @@ pub async fn run_stored<T: Transport>(
     op: &Op,
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
-    if matches!(op, Op::Ttest1samp { .. } | Op::TtestInd | Op::TtestRel | Op::TtestWelch) {
+    if matches!(op, Op::TtestWelch) {
         return Err(MpcError::Unsupported(format!(
-            "{} with store=True: its statistics are formed at the requester from revealed values",
+            "{} with equal_var=False and store=True: the Welch–Satterthwaite df is formed at the requester \
+             (a secret division would be needed to store it)",
             op.name()
         )));
     }
@@ -93,6 +94,7 @@ async fn run_timed<T: Transport>(
 ) -> Result<OutputShare, MpcError> {
     party.check_member()?;
     check_inputs(&inputs)?;
+    common_scale(&inputs)?;
     let start = Instant::now();
     let prep0 = party.counters.prep_time;
     let shares: Vec<&[Fp]> = inputs.iter().map(|i| i.share.as_slice()).collect();
@@ -113,10 +115,10 @@ async fn run_timed<T: Transport>(
     r
 }
 
-/// A 0-d Float output at the storage scale (stored mean / var / std).
-fn stored_scalar(shares: Vec<Fp>, checks: Vec<Check>) -> OutputShare {
+/// A 0-d Float output at the storage scale `ns` (stored mean / var / std).
+fn stored_scalar(shares: Vec<Fp>, checks: Vec<Check>, ns: fixed::NumScale) -> OutputShare {
     OutputShare {
-        layout: OutputLayout::Array { shape: vec![], dtype: Dtype::Float, scale: Scale::STORAGE },
+        layout: OutputLayout::Array { shape: vec![], dtype: Dtype::Float, scale: Scale::storage(ns) },
         checks,
         shares,
     }
@@ -130,6 +132,8 @@ async fn run_inner<T: Transport>(
 ) -> Result<OutputShare, MpcError> {
     let t = party.t;
     let all_int = inputs.iter().all(|i| i.meta.is_integer());
+    // every output below is decoded at the inputs' one scale (`Scale::for_inputs`)
+    let ns = common_scale(&inputs)?;
     match op {
         Op::Mean | Op::Var | Op::Std => {
             let x = flatten(&inputs);
@@ -137,22 +141,27 @@ async fn run_inner<T: Transport>(
                 return Err(MpcError::Invalid(format!("{op:?} of no values")));
             }
             let n = x.len();
-            party.progress_plan(if *op == Op::Mean { 2 } else { 5 });
-            let mut needs = plan_stats(op, n, t)?;
+            party.progress_plan(match (op, store) {
+                (Op::Mean, _) => 2,
+                (_, false) => 4,
+                (_, true) => 5,
+            });
+            let mut needs = plan_stats(op, n, t, store)?;
             if store {
                 needs.add(&match op {
                     Op::Mean => super::stats::mean_tail_needs(n, t)?,
                     Op::Std => super::stats::std_tail_needs(n, t)?,
-                    _ => super::stats::var_tail_needs(n, t)?,
+                    _ => super::stats::var_tail_needs(n, t, ns)?,
                 });
             }
             party.preprocess(&needs).await?;
             party.step("preprocessing");
             if store {
                 let out = if *op == Op::Mean {
-                    stored_scalar(vec![party.mean_stored_impl(&x).await?], vec![])
+                    stored_scalar(vec![party.mean_stored_impl(&x).await?], vec![], ns)
                 } else {
-                    stored_scalar(party.var_stored_impl(&x, *op == Op::Std).await?, vec![Check::Range])
+                    // var·S is at the storage scale S; std·S = √W/N and the mean are so directly
+                    stored_scalar(party.var_stored_impl(&x, *op == Op::Std, ns).await?, vec![Check::Range], ns)
                 };
                 party.step("done");
                 return Ok(out);
@@ -160,20 +169,19 @@ async fn run_inner<T: Transport>(
             if *op == Op::Mean {
                 let (v, f) = party.mean_impl(&x).await?;
                 return Ok(OutputShare {
-                    layout: OutputLayout::Scalars(vec![Scale { frac_bits: (FRAC_BITS + f) as i32, divisor: 1.0 }]),
+                    layout: OutputLayout::Scalars(vec![Scale::bin((FRAC_BITS + f) as i32, 1.0).for_inputs(ns, 1)]),
                     checks: vec![],
                     shares: vec![v],
                 });
             }
-            let std = *op == Op::Std;
-            let out = party.var_impl(&x, std).await?;
-            let scale = if std {
-                Scale { frac_bits: (super::sqrt::s0() + NEWTON_F / 2 + FRAC_BITS) as i32, divisor: n as f64 }
-            } else {
-                Scale { frac_bits: 2 * FRAC_BITS as i32, divisor: 1.0 }
-            };
+            // the exact W = N²·var·S² is revealed (a bijection of var, and of std ≥ 0 given the
+            // public N), and divided — or its root taken — at the requester in float64
+            let out = party.var_impl(&x).await?;
+            let nn = (n as f64) * (n as f64);
+            let scale = Scale::bin(2 * FRAC_BITS as i32, nn).for_inputs(ns, 2);
+            let layout = if *op == Op::Std { OutputLayout::Root(scale) } else { OutputLayout::Scalars(vec![scale]) };
             party.step("done");
-            Ok(OutputShare { layout: OutputLayout::Scalars(vec![scale]), checks: vec![Check::Range], shares: out })
+            Ok(OutputShare { layout, checks: vec![Check::Range], shares: out })
         }
         Op::Max | Op::Min => {
             let scalars = inputs.iter().all(|i| shape_of(&i.meta).is_empty());
@@ -200,7 +208,7 @@ async fn run_inner<T: Transport>(
                     layout: OutputLayout::Array {
                         shape: vec![],
                         dtype: if all_int { Dtype::Int } else { Dtype::Float },
-                        scale: Scale::STORAGE,
+                        scale: Scale::storage(ns),
                     },
                     checks: vec![],
                     shares: vec![v],
@@ -214,9 +222,13 @@ async fn run_inner<T: Transport>(
             let (ash, bsh) = (shape_of(&inputs[0].meta), shape_of(&inputs[1].meta));
             let (oshape, _) = super::linalg::dot_shape(&ash, &bsh)?;
             party.progress_plan(4);
-            party.preprocess(&plan_dot(&ash, &bsh, all_int, t)?).await?;
+            // decimal floats, revealed: the exact Σ a·b at S² (a product of two d-decimal numbers has
+            // 2d decimals); stored, or at the binary scale: rescaled to S (within t/2 + 1 units)
+            let exact = !store && !all_int && ns.decimals().is_some();
+            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, ns, !exact)?).await?;
             party.step("preprocessing");
-            let (out, flag) = party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int).await?;
+            let (out, flag) =
+                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, ns, exact).await?;
             let mut shares = out;
             shares.push(flag);
             party.step("done");
@@ -224,7 +236,11 @@ async fn run_inner<T: Transport>(
                 layout: OutputLayout::Array {
                     shape: oshape,
                     dtype: if all_int { Dtype::Int } else { Dtype::Float },
-                    scale: Scale::STORAGE,
+                    scale: if exact {
+                        Scale::bin(2 * FRAC_BITS as i32, 1.0).for_inputs(ns, 2)
+                    } else {
+                        Scale::storage(ns)
+                    },
                 },
                 checks: vec![Check::Range],
                 shares,
@@ -234,20 +250,35 @@ async fn run_inner<T: Transport>(
         Op::Inv => super::linalg::run_inv(party, inputs, store).await,
         Op::Cov { rowvar, ddof } => super::multivar::run_cov(party, inputs, Some(*ddof), *rowvar, store).await,
         Op::Corrcoef { rowvar } => super::multivar::run_cov(party, inputs, None, *rowvar, store).await,
-        Op::Lstsq { intercept } => super::multivar::run_lstsq(party, inputs, *intercept, store).await,
-        Op::Ttest1samp { popmean } => super::ttest::run_ttest(party, inputs, Some(*popmean), false).await,
-        Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true).await,
-        Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false).await,
+        Op::Lstsq { intercept } => super::multivar::run_lstsq(party, inputs, *intercept, false, store).await,
+        Op::LstsqStats { intercept } => super::multivar::run_lstsq(party, inputs, *intercept, true, store).await,
+        Op::Ttest1samp { popmean } => {
+            // popmean at the key's own scale, exactly for a decimal popmean at a decimal scale
+            let mu = f64::from_bits(*popmean);
+            let rep = ns
+                .encode_float(mu, false)
+                .ok()
+                .and_then(|r| i64::try_from(r).ok())
+                .ok_or_else(|| MpcError::OutOfRange(format!("popmean {mu} is out of range for fixed-point")))?;
+            super::ttest::run_ttest(party, inputs, Some(rep), false, store).await
+        }
+        Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true, store).await,
+        Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false, store).await,
         Op::TtestWelch => super::ttest::run_welch(party, inputs).await,
-        Op::Histogram { lower, upper } => super::histogram::run_histogram(party, inputs, lower, *upper).await,
+        Op::Histogram { edges, min_count } => {
+            let edges: Vec<f64> = edges.iter().map(|b| f64::from_bits(*b)).collect();
+            let (lower, upper) = super::histogram::edge_reps(&edges, ns).map_err(MpcError::Invalid)?;
+            super::histogram::run_histogram(party, inputs, &lower, upper, *min_count).await
+        }
         Op::Quantile { q, scalar } => {
             super::quantile::run_quantile(party, inputs, &Op::quantiles(q), *scalar, store).await
         }
     }
 }
 
-/// Preprocessing for mean / var / std of n values.
-fn plan_stats(op: &Op, n: usize, t: usize) -> Result<Needs, MpcError> {
+/// Preprocessing for mean / var / std of n values (the decomposition of W and the root only with
+/// `store`: a revealed var or std reveals W itself).
+fn plan_stats(op: &Op, n: usize, t: usize, store: bool) -> Result<Needs, MpcError> {
     let mut needs = super::bits::decompose_needs(1);
     if *op == Op::Mean {
         return Ok(needs);
@@ -258,18 +289,29 @@ fn plan_stats(op: &Op, n: usize, t: usize) -> Result<Needs, MpcError> {
     needs.pair(spec, n);
     needs.doubles += 2;
     needs.add(&super::compare::ltz_needs(1, k));
-    needs.add(&super::bits::decompose_needs(1));
     needs.triples += 1;
+    if !store {
+        return Ok(needs);
+    }
+    needs.add(&super::bits::decompose_needs(1));
     if *op == Op::Std {
         needs.add(&super::bits::suffix_or_needs(1, super::bits::FIELD_BITS));
         needs.doubles += 1;
         needs.triples += 18;
+        super::sqrt::sqrt_mantissa_pairs(&mut needs, 1, t)?;
     }
     Ok(needs)
 }
 
 /// Preprocessing for a dot product.
-fn plan_dot(a: &[usize], b: &[usize], ints: bool, t: usize) -> Result<Needs, MpcError> {
+fn plan_dot(
+    a: &[usize],
+    b: &[usize],
+    ints: bool,
+    t: usize,
+    ns: fixed::NumScale,
+    rescale: bool,
+) -> Result<Needs, MpcError> {
     let (oshape, k) = super::linalg::dot_shape(a, b)?;
     let na: usize = a.iter().product();
     let nb: usize = b.iter().product();
@@ -293,8 +335,8 @@ fn plan_dot(a: &[usize], b: &[usize], ints: bool, t: usize) -> Result<Needs, Mpc
         needs.triples += groups;
     }
     needs.triples += nout;
-    if !ints {
-        let (spec, _) = super::trunc::plan(1u128 << FRAC_BITS, 2 * l + 1, t)?;
+    if rescale && !ints && ns.factor() > 1 {
+        let (spec, _) = super::trunc::plan(ns.factor(), 2 * l + 1, t)?;
         needs.pair(spec, nout);
     }
     Ok(needs)
@@ -366,6 +408,16 @@ fn reveal_shares(
             Check::XVaries => {
                 MpcError::Invalid("cannot calculate a linear regression if all x values are identical".into())
             }
+            Check::BinsMinCount => {
+                let m = match op {
+                    Op::Histogram { min_count, .. } => *min_count,
+                    _ => 0,
+                };
+                MpcError::Denied(format!(
+                    "a compute grant covers histogram bins of at least {m} values each, and a bin of this \
+                     histogram holds fewer (which bin is not revealed)"
+                ))
+            }
             Check::Varies => MpcError::Invalid(format!(
                 "{}: a variable is constant (all its values are identical), so the result is undefined",
                 op.name()
@@ -377,6 +429,7 @@ fn reveal_shares(
         OutputLayout::Scalars(scales) => {
             Ok(OpResult::Scalars(vals.iter().zip(scales).map(|(v, s)| s.decode(*v)).collect()))
         }
+        OutputLayout::Root(scale) => Ok(OpResult::Scalars(vec![scale.decode(vals[0]).max(0.0).sqrt()])),
         OutputLayout::KeyIndex { keys } => {
             let i = vals[0].value();
             if i >= *keys as u128 || (!inputs_meta.is_empty() && *keys != inputs_meta.len()) {
@@ -385,18 +438,16 @@ fn reveal_shares(
             Ok(OpResult::KeyIndex(i as usize))
         }
         OutputLayout::Array { shape, dtype, scale } => {
-            let data = match dtype {
-                Dtype::Int if *scale == Scale::STORAGE => ArrayData::Int(
+            let data = match (dtype, scale.as_storage()) {
+                (Dtype::Int, Some(ns)) => ArrayData::Int(
                     vals.iter()
                         .map(|v| {
-                            fixed::decode_int(v.to_i128())
+                            ns.decode_int(v.to_i128())
                                 .ok_or_else(|| MpcError::OutOfRange("integer result does not fit 64 bits".into()))
                         })
                         .collect::<Result<_, _>>()?,
                 ),
-                _ if *scale == Scale::STORAGE => {
-                    ArrayData::Float(vals.iter().map(|v| fixed::decode_float(v.to_i128())).collect())
-                }
+                (_, Some(ns)) => ArrayData::Float(vals.iter().map(|v| ns.decode_float(v.to_i128())).collect()),
                 _ if matches!(op, Op::Corrcoef { .. }) => {
                     // numpy clips to [−1, 1]
                     ArrayData::Float(vals.iter().map(|v| scale.decode(*v).clamp(-1.0, 1.0)).collect())
@@ -413,6 +464,14 @@ fn reveal_shares(
         }
         OutputLayout::TtestWelch { na, nb, factor, rho, u, v } => {
             Ok(super::ttest::finish_welch(*na, *nb, *factor, rho.decode(vals[0]), u.decode(vals[1]), v.decode(vals[2])))
+        }
+        OutputLayout::LstsqStats { n, intercept, coef, r2, rho, u, factor } => {
+            let p = coef.len();
+            let k = p - usize::from(*intercept);
+            let params: Vec<f64> = vals[..p].iter().zip(coef).map(|(v, s)| s.decode(*v)).collect();
+            let rhos: Vec<f64> = vals[p + 1..p + 1 + k].iter().map(|v| rho.decode(*v)).collect();
+            let us: Vec<f64> = vals[p + 1 + k..p + 1 + 2 * k].iter().map(|v| u.decode(*v)).collect();
+            Ok(super::multivar::finish_lstsq_stats(*n, *intercept, params, r2.decode(vals[p]), &rhos, &us, *factor))
         }
         OutputLayout::Coefficients(scales) => Ok(OpResult::Array {
             shape: vec![scales.len()],

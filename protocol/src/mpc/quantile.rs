@@ -104,9 +104,10 @@ pub fn grant_spacing(n: usize, q: &[f64]) -> Result<usize, String> {
     Ok(least)
 }
 
-/// The output scale of a revealed quantile: storage scale times 2^60 (the interpolation weight).
-fn revealed_scale() -> Scale {
-    Scale { frac_bits: (FRAC_BITS + WEIGHT_BITS) as i32, divisor: 1.0 }
+/// The output scale of a revealed quantile: the inputs' storage scale times 2^60 (the
+/// interpolation weight).
+fn revealed_scale(ns: crate::fixed::NumScale) -> Scale {
+    Scale::bin((FRAC_BITS + WEIGHT_BITS) as i32, 1.0).for_inputs(ns, 1)
 }
 
 /// Committee side: the quantiles `q` (each in [0, 1]) of the concatenated inputs; `scalar` gives a
@@ -118,6 +119,7 @@ pub(crate) async fn run_quantile<T: Transport>(
     scalar: bool,
     store: bool,
 ) -> Result<OutputShare, MpcError> {
+    let ns = super::spec::common_scale(&inputs)?;
     let x: Vec<Fp> = inputs.iter().flat_map(|i| i.share.iter().copied()).collect();
     let n = x.len();
     if n > MAX_VALUES {
@@ -138,7 +140,7 @@ pub(crate) async fn run_quantile<T: Transport>(
     let groups = super::shuffle::subsets(party.n, party.t + 1).len() as u64;
     party.progress_plan(groups + 2 + (3 * n).div_ceil(CHUNK) as u64 + 2 * u64::from(b) + 1);
     let active = party.active();
-    party.preprocess(&super::shuffle::shuffle_needs(n, active)).await?;
+    party.preprocess(&super::shuffle::shuffle_needs(n, party.n, party.t, active)).await?;
     let tags: Vec<Fp> = (0..n).map(|i| Fp::from_u64(i as u64)).collect();
     let shuffled = party.shuffle(&[x, tags]).await?;
     party.step("shuffle");
@@ -168,9 +170,9 @@ pub(crate) async fn run_quantile<T: Transport>(
     let scale = if store {
         // |y·2^20 + w·(hi − lo)| < 2^(62 + 21)
         out = party.trunc_each(&out, &ms, STORED_BITS + STORED_WEIGHT_BITS + 1).await?;
-        Scale::STORAGE
+        Scale::storage(ns)
     } else {
-        revealed_scale()
+        revealed_scale(ns)
     };
     party.step("done");
     Ok(OutputShare {

@@ -41,7 +41,7 @@ pub(crate) const SIGNED_OFF: u32 = 126;
 
 /// The scale of u outputs (see [`U_LOW`]).
 pub(crate) fn u_scale() -> Scale {
-    Scale { frac_bits: NEWTON_F as i32 + U_LOW, divisor: 1.0 }
+    Scale::bin(NEWTON_F as i32 + U_LOW, 1.0)
 }
 
 /// Width of a normalisation's one-hot (exponents s_min..=s_max).

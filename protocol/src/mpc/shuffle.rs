@@ -1,9 +1,10 @@
 //! Secret uniform shuffle of shared vectors (the same secret permutation applied to several
 //! vectors of one length), secure against an active coalition of up to t members.
 //!
-//! Owns: the resharing shuffle and, in active mode, the check that its output is a permutation of
-//! its input. Must never open anything but fresh random coins and the masked check value; the
-//! permutation itself is never known to any coalition of t members.
+//! Owns: the resharing shuffle and, in active mode, the check that every round's output is a
+//! permutation of that round's input. Must never open anything but fresh random coins, masked
+//! Beaver differences and the masked check values; must never let an abort depend on the data;
+//! the permutation itself is never known to any coalition of t members.
 //!
 //! **Protocol.** For every subset A of t + 1 members, in a fixed public order: each member of A
 //! turns its Shamir share into an additive share among A (its share times its Lagrange coefficient
@@ -21,23 +22,49 @@
 //! permutation composed with an independent uniform π_A* is uniform: σ is a uniform permutation
 //! the coalition knows nothing about, whatever the corrupt members did with their own subsets.
 //!
-//! **Integrity (active mode).** A corrupt member of some A may deal anything (inconsistent
-//! shares, wrong values) or send different seed contributions to different members. The output is
-//! checked before it is used: (1) its shares lie on degree-t polynomials (`check_direct_inputs`,
-//! one masked random combination), then (2) a coin is opened after the output is fixed, giving z
-//! and weights w_k; with c_i = Σ_k w_k·v_k[i] for the input and c'_i likewise for the output,
-//! D = Π(z − c_i) − Π(z − c'_i) is computed by a product tree of Beaver products (checked
-//! triples), and ρ·D is opened for a fresh secret random ρ: it must be 0. If the output is not a
-//! permutation of the input (as tuples), the multisets {c} ≠ {c'} except with probability ≤ N²/p
-//! over w, and then D ≠ 0 except with probability ≤ N/p over z (a nonzero polynomial of degree
-//! ≤ N); ρ·D is then uniform, so the opening shows nothing but "D ≠ 0". Nothing derived from the
-//! shuffled vector is opened before the check passes.
+//! **Integrity (active mode): every round is checked on its own, and whether the check fails does
+//! not depend on the data.** A corrupt member of some A may deal anything (inconsistent shares,
+//! wrong values) or send different seed contributions to different members. Three additions:
+//! - *One permutation per subset.* With its dealing, each member of A sends A's other members a
+//!   digest of the seed it derived (`seed_digest`); a member that receives a different one aborts.
+//!   Two honest members of A talk directly, so if the run goes on, all of A's honest members used
+//!   one π_A. (The abort depends only on what the corrupt members sent as contributions.)
+//! - *A secret witness in every tuple.* A fresh random sharing w (N uniform values nobody knows)
+//!   is shuffled along as one more vector and dropped from the output.
+//! - *Each round's output is checked against that round's input*, for all m = C(n, t + 1) rounds
+//!   at once after the last dealing: (1) the dealt shares lie on degree-t polynomials
+//!   (`check_direct_inputs`, one masked random combination over every round's output); (2) a coin
+//!   opened after every dealing is fixed gives z and weights ω_k; with c_g[i] = Σ_k ω_k·s_g,k[i]
+//!   over the components of state s_g (s_0 the input, s_g the output of round g),
+//!   D_g = Π_i(z − c_(g−1)[i]) − Π_i(z − c_g[i]) by product trees of checked Beaver products, and
+//!   ρ_g·D_g is opened for fresh secret randoms ρ_g: each must be 0.
 //!
-//! Residual leak (stated in docs/decisions.md): whether the check fails can depend on the data —
-//! a member that adds a guessed difference δ to one element and −δ to another passes the check
-//! exactly when the guess makes the output again a permutation of the input. Such a run aborts
-//! with [`MpcError::Integrity`] (it is visible and attributable to the session), so the coalition
-//! learns at most one guessed relation per aborted run.
+//! *Why the abort is data-independent.* Everything the coalition sees before the coin (its shares,
+//! the fresh dealings it receives, seeds) is independent of the secret vectors and of w, so each
+//! round's error e_g = s_g − π_g(s_(g−1)) (what the corrupt dealers added to what an honest dealing
+//! of their actual shares would give; by the digest the honest part is one permutation) is fixed
+//! independently of the data and of w. If e_g = 0, round g passes. If e_g ≠ 0, s_g is a
+//! permutation of s_(g−1) as tuples with probability ≤ N²/p over w: if e_g's w-part is nonzero,
+//! w'_(μ(j)) − w'_j = f_j must hold for some permutation μ ≠ id of the (uniform) w-part w' of
+//! s_(g−1), whose rank is N − cycles(μ), and Σ_μ≠id p^−(N − cycles(μ)) ≤ Σ_j (N²/p)^j; if only
+//! other parts are wrong, the w-parts are distinct (≤ N²/p) and force the bijection to be π_g,
+//! which then needs e_g = 0. Then the multisets of combinations differ except with ≤ N²/p over ω,
+//! and D_g ≠ 0 except with ≤ N/p over z (a nonzero polynomial of degree ≤ N), and ρ_g·D_g is
+//! uniform. So the run aborts exactly when some e_g ≠ 0 (up to m·(2N² + N)/p < 2^-80 for
+//! N ≤ 2^17, m ≤ 126): a function of the coalition's own deviations only, never of the data or
+//! of σ. This closes two attacks on a single end-to-end permutation check: adding +δ and −δ to
+//! two elements (passes exactly when δ is their difference, so the abort told the coalition that
+//! relation: test `whether_a_cheated_shuffle_aborts_does_not_depend_on_the_data`), and adding an
+//! error before the all-honest round and cancelling it after (passes exactly when the coalition
+//! guessed where π_A* moved an element, which would show that element's rank: test
+//! `an_error_cancelled_in_a_later_round_is_caught_in_the_round_that_made_it`, which an end-to-end
+//! check passes).
+//!
+//! Openings before the check passes: the coin (fresh), the Beaver differences (masked by the
+//! triples, uniform), the input check (masked by a fresh random) and ρ_g·D_g (0 or uniform).
+//! Nothing derived from the shuffled vectors is opened before every round's check has passed.
+//! Cost of the check: N randoms for w (PRSS: no message), (m + 1)·(N − 1) + m checked triples,
+//! ⌈log2 N⌉ + 1 product rounds, and 50% more dealt bytes (three vectors instead of two).
 
 use super::{MpcError, Party, Transport, decode};
 use crate::field::{self, Fp};
@@ -101,6 +128,17 @@ impl<T: Transport> Party<T> {
         };
         let out: Vec<(usize, Vec<u8>)> =
             others.iter().map(|&j| (j, shared(me, j).iter().flat_map(|&g| mine[g]).collect())).collect();
+        #[cfg(any(test, feature = "cheat"))]
+        let out: Vec<(usize, Vec<u8>)> = if self.cheat == Some(super::verify::Cheat::ShuffleSeed) {
+            // another contribution to the first other member than the one the rest see
+            let mut out = out;
+            if let Some(b) = out.first_mut().and_then(|(_, b)| b.first_mut()) {
+                *b ^= 1;
+            }
+            out
+        } else {
+            out
+        };
         let got = self.exchange(out, &others).await?;
         let mut seeds: Vec<[u8; 32]> = mine.clone();
         for (k, msg) in got.iter().enumerate() {
@@ -118,11 +156,20 @@ impl<T: Transport> Party<T> {
                 }
             }
         }
-        // one round of dealing per subset
+        // Active mode: a secret random vector w rides along as one more component of every tuple
+        // (module doc, "Integrity"); it is dropped from the output.
         let mut cur: Vec<Fp> = vecs.iter().flatten().copied().collect();
+        if self.active() {
+            let w = self.take_rands(len).await?;
+            cur.extend(w);
+        }
         let total = cur.len();
+        // active mode keeps every round's input for the check (states[g] → states[g + 1])
+        let mut states: Vec<Vec<Fp>> = Vec::new();
+        // one round of dealing per subset
         for (g, group) in groups.iter().enumerate() {
             let pos = group.iter().position(|&m| m == me);
+            let confirm = seed_digest(g, &seeds[g]);
             let mut out = Vec::new();
             let mut own = vec![Fp::ZERO; total];
             if let Some(pos) = pos {
@@ -135,89 +182,155 @@ impl<T: Transport> Party<T> {
                 if self.cheat == Some(super::verify::Cheat::Shuffle) {
                     permuted = super::verify::nudge(&permuted);
                 }
+                #[cfg(any(test, feature = "cheat"))]
+                if self.cheat == Some(super::verify::Cheat::ShuffleGuess) && g == 0 && vecs.len() >= 2 {
+                    // output position j holds input perm[j]: move element 0's tuple onto 1's
+                    let at = |i: usize| perm.iter().position(|&p| p == i).unwrap_or(0);
+                    let (p0, p1) = (at(0), at(1));
+                    for (k, d) in [(0, Fp::new(1u128 << crate::fixed::FRAC_BITS)), (1, Fp::ONE)] {
+                        permuted[k * len + p0] += d;
+                        permuted[k * len + p1] -= d;
+                    }
+                }
+                #[cfg(any(test, feature = "cheat"))]
+                if self.cheat == Some(super::verify::Cheat::ShuffleCancel) && g <= 1 {
+                    // round 1: +1 at output position 0; round 2: −1 where this round moves it
+                    let at = if g == 0 { 0 } else { perm.iter().position(|&p| p == 0).unwrap_or(0) };
+                    permuted[at] += if g == 0 { Fp::ONE } else { -Fp::ONE };
+                }
                 let dealt = super::deal(&permuted, t, n, &mut self.rng);
                 for (j, s) in dealt.into_iter().enumerate() {
                     if j == me {
                         own = s;
                     } else {
-                        out.push((j, field::to_bytes_vec(&s)));
+                        let mut bytes = field::to_bytes_vec(&s);
+                        if self.active() && group.contains(&j) {
+                            // to A's other members: the digest of the seed this member derived
+                            bytes.extend_from_slice(&confirm);
+                        }
+                        out.push((j, bytes));
                     }
                 }
             }
             let from: Vec<usize> = group.iter().copied().filter(|&m| m != me).collect();
             let got = self.exchange(out, &from).await?;
+            let confirmed = self.active() && pos.is_some();
             for (k, msg) in got.iter().enumerate() {
-                let s = decode(from[k], msg, total)?;
+                let body = if confirmed {
+                    let Some(cut) = msg.len().checked_sub(32) else {
+                        return Err(MpcError::Malformed {
+                            from: from[k],
+                            why: "a shuffle dealing without its seed digest".into(),
+                        });
+                    };
+                    if msg[cut..] != confirm {
+                        return Err(MpcError::Integrity(
+                            "two members of a shuffle subset derived different permutations (a seed contribution differs)".into(),
+                        ));
+                    }
+                    &msg[..cut]
+                } else {
+                    &msg[..]
+                };
+                let s = decode(from[k], body, total)?;
                 for (o, v) in own.iter_mut().zip(s) {
                     *o += v;
                 }
             }
-            cur = own;
+            if self.active() {
+                states.push(std::mem::replace(&mut cur, own));
+            } else {
+                cur = own;
+            }
             self.note("shuffle");
         }
-        let res: Vec<Vec<Fp>> = cur.chunks(len).map(|c| c.to_vec()).collect();
         if self.active() {
-            self.check_permutation(vecs, &res).await?;
+            states.push(cur.clone());
+            self.check_rounds(&states, len).await?;
+            cur.truncate(total - len);
         }
-        Ok(res)
+        Ok(cur.chunks(len).map(|c| c.to_vec()).collect())
     }
 
-    /// Active mode: that `after` is a permutation of `before` (as tuples across the vectors), by
-    /// the product check of the module doc. Opens a coin and ρ·D only.
-    async fn check_permutation(&mut self, before: &[Vec<Fp>], after: &[Vec<Fp>]) -> Result<(), MpcError> {
-        let slices: Vec<&[Fp]> = after.iter().map(|v| v.as_slice()).collect();
+    /// Active mode: that each round's output `states[g + 1]` is a permutation of its input
+    /// `states[g]` (as tuples of the `states[g].len() / len` components, the last one the secret
+    /// random vector), every round at once, by the product check of the module doc. Opens a coin,
+    /// the Beaver products' masked differences and ρ_g·D_g only.
+    async fn check_rounds(&mut self, states: &[Vec<Fp>], len: usize) -> Result<(), MpcError> {
+        let slices: Vec<&[Fp]> = states[1..].iter().map(|v| v.as_slice()).collect();
         self.check_direct_inputs(&slices).await.map_err(|e| match e {
-            MpcError::Integrity(_) => MpcError::Integrity("the shuffle's output shares are inconsistent".into()),
+            MpcError::Integrity(_) => MpcError::Integrity("the shuffle's dealt shares are inconsistent".into()),
             other => other,
         })?;
-        let len = before[0].len();
-        let rs = self.take_rands(2).await?;
-        // Mask: a fresh DN random, opened after the shuffled vector is fixed.
+        let comps = states[0].len() / len;
+        let rounds = states.len() - 1;
+        let rs = self.take_rands(1 + rounds).await?;
+        // Mask: a fresh random, opened after every round's dealing is fixed.
         let coin = self.open(&rs[..1], self.t, "coin").await?[0];
         let mut g = StdRng::from_seed(super::prep_active::coin_seed(coin));
         let z = Fp::random(&mut g);
-        let w: Vec<Fp> = before.iter().map(|_| Fp::random(&mut g)).collect();
-        let comb = |v: &[Vec<Fp>], i: usize| z - v.iter().zip(&w).map(|(v, w)| v[i] * *w).sum::<Fp>();
-        let mut a: Vec<Fp> = (0..len).map(|i| comb(before, i)).collect();
-        let mut b: Vec<Fp> = (0..len).map(|i| comb(after, i)).collect();
-        // product tree, both sides in each batch
-        while a.len() > 1 {
-            let half = a.len() / 2;
-            let mut x = Vec::with_capacity(2 * half);
-            let mut y = Vec::with_capacity(2 * half);
-            for v in [&a, &b] {
+        let w: Vec<Fp> = (0..comps).map(|_| Fp::random(&mut g)).collect();
+        // z − Σ_k w_k·v_k[i] for every state: one product tree per state, all in each batch
+        let mut level: Vec<Vec<Fp>> = states
+            .iter()
+            .map(|v| (0..len).map(|i| z - (0..comps).map(|k| v[k * len + i] * w[k]).sum::<Fp>()).collect())
+            .collect();
+        while level[0].len() > 1 {
+            let half = level[0].len() / 2;
+            let mut x = Vec::with_capacity(states.len() * half);
+            let mut y = Vec::with_capacity(states.len() * half);
+            for v in &level {
                 for j in 0..half {
                     x.push(v[2 * j]);
                     y.push(v[2 * j + 1]);
                 }
             }
             let p = self.mul(&x, &y).await?;
-            let odd = a.len() % 2 == 1;
-            let (mut na, mut nb) = (p[..half].to_vec(), p[half..].to_vec());
-            if odd {
-                na.push(a[a.len() - 1]);
-                nb.push(b[b.len() - 1]);
-            }
-            a = na;
-            b = nb;
+            level = level
+                .iter()
+                .enumerate()
+                .map(|(s, v)| {
+                    let mut nv = p[s * half..(s + 1) * half].to_vec();
+                    if v.len() % 2 == 1 {
+                        nv.push(v[v.len() - 1]);
+                    }
+                    nv
+                })
+                .collect();
         }
-        let d = a[0] - b[0];
-        let rd = self.mul(&rs[1..2], &[d]).await?;
-        // Mask: ρ is a fresh secret random: ρ·D is 0 or uniform.
+        // D_g = Π(z − c(states[g])) − Π(z − c(states[g + 1])), masked by a fresh secret ρ_g
+        let d: Vec<Fp> = (0..rounds).map(|r| level[r][0] - level[r + 1][0]).collect();
+        let rd = self.mul(&rs[1..], &d).await?;
+        // Mask: ρ_g·D_g with ρ_g fresh: 0 if round g dealt a permutation of its input, else uniform.
         let e = self.open(&rd, self.t, "shuffle-check").await?;
-        if e[0] != Fp::ZERO {
-            return Err(MpcError::Integrity("the shuffle's output is not a permutation of its input".into()));
+        if let Some(r) = e.iter().position(|v| *v != Fp::ZERO) {
+            return Err(MpcError::Integrity(format!(
+                "the shuffle's round {} did not deal a permutation of its input (a member's dealing is wrong)",
+                r + 1
+            )));
         }
         Ok(())
     }
 }
 
-/// Preprocessing the active check of a shuffle of `len` tuples consumes (semi-honest: none).
-pub(crate) fn shuffle_needs(len: usize, active: bool) -> super::prep::Needs {
-    let mut n = super::prep::Needs::default();
+/// What a member of subset `g` sends the subset's other members to show the seed it derived
+/// (active mode): a digest, so two honest members that derived different seeds abort.
+fn seed_digest(g: usize, seed: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key("enigma shuffle seed digest v1");
+    h.update(&(g as u64).to_le_bytes());
+    h.update(seed);
+    *h.finalize().as_bytes()
+}
+
+/// Preprocessing the active check of a shuffle of `len` tuples among `n` members with threshold
+/// `t` consumes (semi-honest: none): the random vector, the input check's two randoms, the coin
+/// and one ρ per round; one product tree per round's input and the last output, and ρ_g·D_g.
+pub(crate) fn shuffle_needs(len: usize, n: usize, t: usize, active: bool) -> super::prep::Needs {
+    let mut needs = super::prep::Needs::default();
     if active && len > 1 {
-        n.randoms = 4;
-        n.triples = 2 * (len - 1) + 1;
+        let rounds = subsets(n, t + 1).len();
+        needs.randoms = len + 2 + 1 + rounds;
+        needs.triples = (rounds + 1) * (len - 1) + rounds;
     }
-    n
+    needs
 }

@@ -9,7 +9,7 @@
 
 use super::MpcError;
 use crate::field::Fp;
-use crate::fixed::FRAC_BITS;
+use crate::fixed::{FRAC_BITS, NumScale};
 use crate::value::{ArrayData, Dtype, ValueMeta};
 use serde::{Deserialize, Serialize};
 
@@ -33,9 +33,10 @@ pub enum Op {
     Corrcoef {
         rowvar: bool,
     },
-    /// scipy.stats.ttest_1samp over the flattened key, `popmean` at the storage scale (rep units).
+    /// scipy.stats.ttest_1samp over the flattened key; `popmean` as f64 bits (`f64::to_bits`), put
+    /// at the key's own storage scale by the engine (exactly, from its shortest decimal text).
     Ttest1samp {
-        popmean: i64,
+        popmean: u64,
     },
     /// scipy.stats.ttest_ind(a, b, equal_var=True) over the two flattened keys.
     TtestInd,
@@ -46,11 +47,14 @@ pub enum Op {
     Lstsq {
         intercept: bool,
     },
-    /// numpy.histogram over the flattened keys with public edges: `lower[j]` = ⌈e_j·2^20⌉ for the
-    /// bins' left edges, `upper` = ⌊e_b·2^20⌋ for the closed right end.
+    /// numpy.histogram over the flattened keys with public edges e_0 ≤ … ≤ e_b as f64 bits
+    /// (`Op::histogram`); the engine puts them at the keys' storage scale (`histogram::edge_reps`).
+    /// `min_count` > 0 (under a compute grant: the grant's min_count): the counts are revealed only
+    /// if every bin holds at least that many values (`Check::BinsMinCount`), else the call is refused.
     Histogram {
-        lower: Vec<i64>,
-        upper: i64,
+        edges: Vec<u64>,
+        #[serde(default)]
+        min_count: u32,
     },
     /// numpy.quantile (linear method) over the flattened keys: `q` the quantiles in [0, 1] as
     /// f64 bits (`f64::to_bits`, so the op stays `Eq`); `scalar`: a 0-d result for one q.
@@ -61,6 +65,11 @@ pub enum Op {
     },
     /// scipy.stats.ttest_ind(a, b, equal_var=False): Welch's t-test, Welch–Satterthwaite df.
     TtestWelch,
+    /// `Lstsq` with `stats=True`: also statsmodels OLS's standard errors, t and p per slope, R²
+    /// and adjusted R² (`OpResult::Lstsq`).
+    LstsqStats {
+        intercept: bool,
+    },
 }
 
 impl Op {
@@ -84,6 +93,7 @@ impl Op {
             Op::Histogram { .. } => "stats.histogram",
             Op::Quantile { .. } => "stats.quantile",
             Op::TtestWelch => "stats.ttest_ind",
+            Op::LstsqStats { .. } => "stats.lstsq",
         }
     }
 }
@@ -93,30 +103,107 @@ impl Op {
     pub fn quantile(q: &[f64], scalar: bool) -> Op {
         Op::Quantile { q: q.iter().map(|v| v.to_bits()).collect(), scalar }
     }
+    /// The histogram op for public bin edges.
+    pub fn histogram(edges: &[f64]) -> Op {
+        Op::histogram_min(edges, 0)
+    }
+    /// The histogram op for public bin edges where every bin must hold at least `min_count` values.
+    pub fn histogram_min(edges: &[f64], min_count: u32) -> Op {
+        Op::Histogram { edges: edges.iter().map(|v| v.to_bits()).collect(), min_count }
+    }
+    /// The one-sample t-test op against `popmean`.
+    pub fn ttest_1samp(popmean: f64) -> Op {
+        Op::Ttest1samp { popmean: popmean.to_bits() }
+    }
     /// The quantiles of [`Op::Quantile`] as reals.
     pub fn quantiles(q: &[u64]) -> Vec<f64> {
         q.iter().map(|b| f64::from_bits(*b)).collect()
     }
 }
 
-/// This party's share of one input key.
+/// This party's share of one input key, with the key's public storage scale (from its manifest).
 #[derive(Clone, Debug)]
 pub struct SharedInput {
     pub meta: ValueMeta,
     pub share: Vec<Fp>,
+    pub scale: NumScale,
 }
 
-/// Public decoding of one output element: value = rep / 2^frac_bits / divisor.
+impl SharedInput {
+    /// An input at the legacy binary scale 2^20.
+    pub fn binary(meta: ValueMeta, share: Vec<Fp>) -> SharedInput {
+        SharedInput { meta, share, scale: NumScale::Binary20 }
+    }
+}
+
+/// The one storage scale of an op's inputs. Inputs at different scales are refused: a 2^20 key
+/// cannot be rescaled exactly to 10^d, and rescaling 10^a up to 10^b (b > a) multiplies the
+/// representatives by 10^(b − a), which the engine's static 62-bit bound on every input does not
+/// allow without a range proof per element (docs/decisions.md).
+pub fn common_scale(inputs: &[SharedInput]) -> Result<NumScale, MpcError> {
+    let first = inputs.first().map(|i| i.scale).unwrap_or(NumScale::DEFAULT);
+    if let Some(other) = inputs.iter().find(|i| i.scale != first) {
+        return Err(MpcError::Unsupported(format!(
+            "the input keys are stored at different scales ({} and {}); an op takes keys of one scale \
+             (store them with the same decimals)",
+            first.describe(),
+            other.scale.describe()
+        )));
+    }
+    Ok(first)
+}
+
+/// Public decoding of one output element: value = rep / 2^frac_bits / divisor / 10^decimals.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scale {
     pub frac_bits: i32,
     pub divisor: f64,
+    pub decimals: i32,
 }
 
 impl Scale {
-    pub const STORAGE: Scale = Scale { frac_bits: FRAC_BITS as i32, divisor: 1.0 };
+    /// The legacy binary storage scale 2^20.
+    pub const STORAGE: Scale = Scale { frac_bits: FRAC_BITS as i32, divisor: 1.0, decimals: 0 };
+
+    /// value = rep / 2^frac_bits / divisor (no decimal factor).
+    pub const fn bin(frac_bits: i32, divisor: f64) -> Scale {
+        Scale { frac_bits, divisor, decimals: 0 }
+    }
+
+    /// The scale at which a number stored at `ns` is read.
+    pub fn storage(ns: NumScale) -> Scale {
+        Scale::STORAGE.for_inputs(ns, 1)
+    }
+
+    /// This decoding — written for inputs at the binary scale 2^20 — for inputs at `ns`, for an
+    /// output of degree `deg` in the inputs (value ∝ input^deg: 1 for a mean, 2 for a variance, 0
+    /// for a correlation, −1 for an inverse). The engine computes on representatives alone, so only
+    /// the decoding changes: a factor 2^(20·deg) becomes 10^(d·deg).
+    pub fn for_inputs(self, ns: NumScale, deg: i32) -> Scale {
+        match ns {
+            NumScale::Binary20 => self,
+            NumScale::Decimal(d) => Scale {
+                frac_bits: self.frac_bits - FRAC_BITS as i32 * deg,
+                divisor: self.divisor,
+                decimals: self.decimals + d as i32 * deg,
+            },
+        }
+    }
+
+    /// The storage scale this is, if it is one.
+    pub fn as_storage(&self) -> Option<NumScale> {
+        if self.divisor != 1.0 {
+            return None;
+        }
+        match (self.frac_bits, self.decimals) {
+            (f, 0) if f == FRAC_BITS as i32 => Some(NumScale::Binary20),
+            (0, d) if (0..=crate::fixed::MAX_DECIMALS as i32).contains(&d) => Some(NumScale::Decimal(d as u8)),
+            _ => None,
+        }
+    }
+
     pub(super) fn decode(&self, v: Fp) -> f64 {
-        v.to_i128() as f64 * 2f64.powi(-self.frac_bits) / self.divisor
+        v.to_i128() as f64 * 2f64.powi(-self.frac_bits) / self.divisor / 10f64.powi(self.decimals)
     }
 }
 
@@ -131,13 +218,18 @@ pub enum Check {
     XVaries,
     /// No variable (row of corrcoef, column of lstsq's X) is constant.
     Varies,
+    /// Every bin of a histogram under a compute grant holds at least the op's `min_count` values.
+    BinsMinCount,
 }
 
 /// Public shape of an op's output shares.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OutputLayout {
-    /// mean / var / std: one value per scale.
+    /// mean / var: one value per scale.
     Scalars(Vec<Scale>),
+    /// std: the square root of the value at this scale (the exact variance, taken at the
+    /// requester: the root of a revealed output is a function of it).
+    Root(Scale),
     /// max / min over scalar keys: the index of the winning key.
     KeyIndex { keys: usize },
     /// An array (0-d for a scalar result) at the given scale.
@@ -152,18 +244,26 @@ pub enum OutputLayout {
     /// Welch's t-test: ρ and u as `Ttest` (t = factor·ρ/u) and v = √λ, where λ = (s_a²/n_a)/(s_a²/n_a
     /// + s_b²/n_b) gives the Welch–Satterthwaite df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)).
     TtestWelch { na: usize, nb: usize, factor: f64, rho: Scale, u: Scale, v: Scale },
+    /// lstsq(stats=True): the coefficients (`coef`, the intercept first when there is one), R², then
+    /// ρ'_j for each predictor and u_j for each predictor; t_j = factor·ρ'_j/u_j.
+    LstsqStats { n: usize, intercept: bool, coef: Vec<Scale>, r2: Scale, rho: Scale, u: Scale, factor: f64 },
 }
 
 impl OutputLayout {
     pub(super) fn values(&self) -> usize {
         match self {
             OutputLayout::Scalars(s) => s.len(),
+            OutputLayout::Root(_) => 1,
             OutputLayout::KeyIndex { .. } => 1,
             OutputLayout::Array { shape, .. } => shape.iter().product(),
             OutputLayout::Linregress { .. } => 3,
             OutputLayout::Ttest { .. } => 2,
             OutputLayout::Coefficients(s) => s.len(),
             OutputLayout::TtestWelch { .. } => 3,
+            OutputLayout::LstsqStats { intercept, coef, .. } => {
+                let k = coef.len() - usize::from(*intercept);
+                coef.len() + 1 + 2 * k
+            }
         }
     }
 }
@@ -179,14 +279,15 @@ pub struct OutputShare {
 }
 
 impl OutputShare {
-    /// For `store=True`: the output as a stored value (metadata + element shares at the storage
-    /// scale). Only array outputs at the storage scale can be stored — every op run by
+    /// For `store=True`: the output as a stored value (metadata + element shares at a storage
+    /// scale, and that scale). Only array outputs at a storage scale can be stored — every op run by
     /// [`run_stored`](super::ops::run_stored) gives one; the check flags (if any) must still be
     /// revealed to the requester with [`OutputShare::check_shares`], since a failing check zeroes
     /// the values.
-    pub fn into_stored(self) -> Result<(ValueMeta, Vec<Fp>), MpcError> {
+    pub fn into_stored(self) -> Result<(ValueMeta, Vec<Fp>, NumScale), MpcError> {
         match &self.layout {
-            OutputLayout::Array { shape, dtype, scale } if *scale == Scale::STORAGE => {
+            OutputLayout::Array { shape, dtype, scale } if scale.as_storage().is_some() => {
+                let ns = scale.as_storage().unwrap_or(NumScale::Binary20);
                 let n: usize = shape.iter().product();
                 let meta = if shape.is_empty() {
                     match dtype {
@@ -198,7 +299,7 @@ impl OutputShare {
                 };
                 let mut s = self.shares;
                 s.truncate(n);
-                Ok((meta, s))
+                Ok((meta, s, ns))
             }
             _ => Err(MpcError::Unsupported(
                 "this output is not at the storage scale (run the op with run_stored to store it)".into(),
@@ -230,6 +331,18 @@ pub enum OpResult {
         df: f64,
     },
     KeyIndex(usize),
+    /// lstsq(stats=True), as statsmodels' OLS results: `params` (the intercept first when there is
+    /// one), `bse`, `tvalues`, `pvalues` (two-sided, t with `df_resid` degrees of freedom) per
+    /// coefficient, `rsquared`, `rsquared_adj`. The intercept's bse, t and p are NaN (not computed).
+    Lstsq {
+        params: Vec<f64>,
+        bse: Vec<f64>,
+        tvalues: Vec<f64>,
+        pvalues: Vec<f64>,
+        rsquared: f64,
+        rsquared_adj: f64,
+        df_resid: f64,
+    },
     Array {
         shape: Vec<usize>,
         dtype: Dtype,

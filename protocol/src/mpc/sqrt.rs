@@ -1,7 +1,7 @@
 //! Square roots of exact secret integers by secret normalisation and Newton–Raphson.
 //!
 //! Owns: `normalise` (from the bits of W: the one-hot of its most significant bit, a mantissa
-//! M ∈ [2^(F−2), 2^F) with W ≈ M·4^s, and the secret power 2^(s + s0)), `inv_sqrt` and `sqrt_int`.
+//! M ∈ [2^(F−2), 2^F) with W ≈ M·4^s, and the one-hot of the secret exponent s), `inv_sqrt` and `sqrt_mantissa`.
 //! Must never open the exponent s or the mantissa: s only ever appears inside secret linear
 //! combinations of the one-hot bits.
 //!
@@ -33,31 +33,38 @@ pub(crate) fn s_range() -> (i32, i32) {
 pub(crate) struct Normalised {
     /// Mantissa M ∈ [2^(F−2), 2^F) at scale 2^F (0 when W = 0).
     pub mant: Vec<Fp>,
-    /// 2^(s + s0).
-    pub pw: Vec<Fp>,
     /// One-hot of s − s_min (64 entries per element; all zero when W = 0).
     pub onehot_s: Vec<Vec<Fp>>,
     /// [W ≠ 0].
     pub nonzero: Vec<Fp>,
 }
 
-/// −min_j s(j): the offset making every 2^(s + s0) an integer.
-pub(crate) fn s0() -> u32 {
-    (-shift(0)).max(0) as u32
-}
-
 /// Number of Newton iterations for 1/√z from the chord start (error ≤ 1/4 → 2^-40 after 5).
 const INV_SQRT_ITERS: usize = 5;
 
+/// The truncation pairs of [`Party::sqrt_mantissa`] on `count` elements (its products and the
+/// normalisation's bits are planned by the caller).
+pub(crate) fn sqrt_mantissa_pairs(needs: &mut super::prep::Needs, count: usize, t: usize) -> Result<(), MpcError> {
+    let f = NEWTON_F;
+    for (d, bound, times) in [
+        (1u128 << f, 2 * f + 2, 1),
+        (1u128 << f, 2 * f + 10, 2 * INV_SQRT_ITERS),
+        (1u128 << (f + 1), 2 * f + 10, INV_SQRT_ITERS),
+        (1u128 << f, 2 * f + 6, 1),
+    ] {
+        let (spec, _) = super::trunc::plan(d, bound, t)?;
+        needs.pair(spec, count * times);
+    }
+    Ok(())
+}
+
 impl<T: Transport> Party<T> {
-    /// For each element (127 bits each, element-major): (M, P) with M ∈ [2^(F−2), 2^F) the
-    /// mantissa at scale 2^F (0 when W = 0) and P = 2^(s + s0), so W ≈ M·4^s.
+    /// For each element (127 bits each, element-major): (M, one-hot) with M ∈ [2^(F−2), 2^F) the
+    /// mantissa at scale 2^F (0 when W = 0) and the one-hot of s, so W ≈ M·4^s.
     pub(crate) async fn normalise(&mut self, wbits: &[Fp], count: usize) -> Result<Normalised, MpcError> {
         let m = FIELD_BITS;
         let y = self.suffix_or(wbits, count, m).await?;
-        let s0 = s0() as i32;
         let mut local = Vec::with_capacity(count);
-        let mut pw = Vec::with_capacity(count);
         let (smin, smax) = s_range();
         let mut onehot_s = Vec::with_capacity(count);
         let mut nonzero = Vec::with_capacity(count);
@@ -66,7 +73,6 @@ impl<T: Transport> Party<T> {
             let b = &wbits[e * m..(e + 1) * m];
             let ys = &y[e * m..(e + 1) * m];
             let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(m);
-            let mut p = Fp::ZERO;
             for j in 0..m {
                 let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
                 oh[(shift(j) - smin) as usize] += onehot;
@@ -80,15 +86,13 @@ impl<T: Transport> Party<T> {
                     }
                 }
                 acc.push((onehot, vj)); // one product term, summed below
-                p += onehot * Fp::new(1u128 << (shift(j) + s0));
             }
             local.push(acc);
-            pw.push(p);
             onehot_s.push(oh);
             nonzero.push(ys[0]);
         }
         let mant = self.sum_products(&local).await?;
-        Ok(Normalised { mant, pw, onehot_s, nonzero })
+        Ok(Normalised { mant, onehot_s, nonzero })
     }
 
     /// 1/√z at scale 2^F for z ∈ [1/4, 1) at scale 2^F (z = 0 gives a bounded value ≤ 2^5).
@@ -112,14 +116,6 @@ impl<T: Transport> Party<T> {
             y = self.trunc(&ny, f + 1, 2 * f + 10).await?;
         }
         Ok(y)
-    }
-
-    /// For exact secret integers W ≥ 0 given by their bits: R with √W ≈ R / 2^(s0 + F/2).
-    /// Returns (R, s0 + F/2). R < 2^(F + 1 + 64).
-    pub(crate) async fn sqrt_int(&mut self, wbits: &[Fp], count: usize) -> Result<(Vec<Fp>, u32), MpcError> {
-        let (sq, nm) = self.sqrt_mantissa(wbits, count).await?;
-        let r = self.mul(&sq, &nm.pw).await?;
-        Ok((r, s0() + NEWTON_F / 2))
     }
 
     /// For exact secret integers W ≥ 0 given by their bits: (Q, normalisation) with

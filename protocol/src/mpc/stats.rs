@@ -21,6 +21,7 @@ use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::div::bits_times_const;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
+use crate::fixed::NumScale;
 
 /// Exponent g of the certificate threshold T = len·4^g.
 const CERT_G: u32 = 5;
@@ -32,10 +33,10 @@ const STD_G: u32 = 20;
 /// Static bound (bits) of the square-root mantissa Q of `sqrt_mantissa`.
 const SQ_BITS: u32 = NEWTON_F + 7;
 
-/// N²·2^20: var·2^20 = W / this.
-pub(crate) fn var_divisor(n: u128) -> Result<u128, MpcError> {
+/// N²·S for the storage scale S (2^20 or 10^d): var·S = W / this, W in representative units².
+pub(crate) fn var_divisor(n: u128, ns: NumScale) -> Result<u128, MpcError> {
     n.checked_mul(n)
-        .and_then(|v| v.checked_mul(1u128 << crate::fixed::FRAC_BITS))
+        .and_then(|v| v.checked_mul(ns.factor()))
         .ok_or_else(|| MpcError::OutOfRange("too many values".into()))
 }
 
@@ -66,9 +67,9 @@ pub(crate) fn std_tail_needs(n: usize, t: usize) -> Result<super::prep::Needs, M
 }
 
 /// Preprocessing the storage-scale tail of the variance of n values adds (`store=True`).
-pub(crate) fn var_tail_needs(n: usize, t: usize) -> Result<super::prep::Needs, MpcError> {
+pub(crate) fn var_tail_needs(n: usize, t: usize, ns: NumScale) -> Result<super::prep::Needs, MpcError> {
     let nn = n as u128;
-    let mut needs = super::div::div_bits_needs(125, var_divisor(nn)?, t, 1)?;
+    let mut needs = super::div::div_bits_needs(125, var_divisor(nn, ns)?, t, 1)?;
     needs.doubles += super::bits::carry_out_products(super::bits::FIELD_BITS);
     needs.triples += 1;
     Ok(needs)
@@ -179,22 +180,16 @@ impl<T: Transport> Party<T> {
         Ok(n * q[0] - q[1])
     }
 
-    /// Variance (ddof = 0): shares of [var·2^40, flag].
-    pub(crate) async fn var_impl(&mut self, x: &[Fp], want_std: bool) -> Result<Vec<Fp>, MpcError> {
-        let n = x.len() as u128;
+    /// Variance or std (ddof = 0) for the requester: shares of [W·flag, flag] with the exact
+    /// W = N·Σd² − (Σd)² = N²·var·S² (S the storage scale), 0 ≤ W < 2^125 when the certificate
+    /// holds. W is an output, not an intermediate: given the public N it is a bijection of var (and
+    /// of std ≥ 0), so revealing it to the requester reveals exactly the result, at full precision;
+    /// the division by N²·S² and the root are taken there in float64. Nothing but the masked
+    /// openings of the centring and the certificate is opened.
+    pub(crate) async fn var_impl(&mut self, x: &[Fp]) -> Result<Vec<Fp>, MpcError> {
         let (d, flag) = self.centred(x).await?;
         let w = self.n2var(&d).await?;
-        let wbits = self.decompose(&[w]).await?;
-        self.step("decompose variance");
-        let out = if want_std {
-            // std·2^20·N = √W  →  output R with std = R / 2^(sh + 20) / N
-            let (r, _) = self.sqrt_int(&wbits, 1).await?;
-            r[0]
-        } else {
-            // var·2^40 = W/N², bits of W < 2^125
-            bits_times_const(&wbits, 125, 0, n * n)?
-        };
-        let gated = self.mul(&[out], &[flag]).await?;
+        let gated = self.mul(&[w], &[flag]).await?;
         Ok(vec![gated[0], flag])
     }
 
@@ -216,7 +211,14 @@ impl<T: Transport> Party<T> {
     /// by one BitLT on the same bits. std·2^20 = √W/N = Q·2^(s − F/2)/N (`sqrt_mantissa`): one
     /// division z = Q·2^G/N (Q < 2^(F+7), so z has a small static bound), then the secret shift by
     /// 2^(s − F/2 − G) (`shift.rs`). Nothing is opened but truncation, BitLT and reduction masks.
-    pub(crate) async fn var_stored_impl(&mut self, x: &[Fp], want_std: bool) -> Result<Vec<Fp>, MpcError> {
+    /// At a decimal scale 10^d read 2^20 as 10^d throughout: W is in representative units², so
+    /// var·10^d = W/(N²·10^d) and std·10^d = √W/N.
+    pub(crate) async fn var_stored_impl(
+        &mut self,
+        x: &[Fp],
+        want_std: bool,
+        ns: NumScale,
+    ) -> Result<Vec<Fp>, MpcError> {
         let n = x.len() as u128;
         let (d, flag) = self.centred(x).await?;
         let w = self.n2var(&d).await?;
@@ -229,7 +231,7 @@ impl<T: Transport> Party<T> {
             let v = self.scale_pow2_secret(&z, SQ_BITS + STD_G, &nm.onehot_s[0], &exps).await?;
             (v[0], flag)
         } else {
-            let dv = var_divisor(n)?;
+            let dv = var_divisor(n, ns)?;
             let v = self.div_bits(&wbits, 125, dv, 0).await?[0];
             let fits = match dv.checked_mul(MAX_STORED_VAR).filter(|c| *c < 1u128 << 125) {
                 // [W ≥ C] = [C − 1 < W]

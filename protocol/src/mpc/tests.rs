@@ -7,6 +7,8 @@ use crate::shamir;
 use crate::value::{Array, ArrayData, Value};
 use proptest::prelude::*;
 
+/// Decimal storage scales (issue 15).
+mod decimal;
 /// The shuffle and median / percentile / quantile (issue 16).
 mod order_stats;
 /// cov, corrcoef, t-tests, lstsq (issue 16).
@@ -766,10 +768,10 @@ fn run_stored_op_counted(
     if let Err(e) = reveal(&op, &metas, &flags, t, Security::SemiHonest) {
         return (Err(e), vec![], audits, counters);
     }
-    let stored: Vec<(crate::value::ValueMeta, Vec<Fp>)> =
+    let stored: Vec<(crate::value::ValueMeta, Vec<Fp>, crate::fixed::NumScale)> =
         shares.into_iter().map(|(_, s)| s.into_stored().expect("a stored layout")).collect();
     let elems = open_all(&stored.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), t);
-    (Ok(crate::value::decode(&stored[0].0, &elems).unwrap()), elems, audits, counters)
+    (Ok(crate::value::decode_at(&stored[0].0, &elems, stored[0].2).unwrap()), elems, audits, counters)
 }
 
 fn stored_f64s(v: &Value) -> Vec<f64> {
@@ -1005,12 +1007,13 @@ fn stored_openings_add_only_masked_rescaling_steps() {
     let first = |op: Op| report.iter().find(|r| r.0 == op).map(|r| r.1.clone()).unwrap();
     // mean: one truncation of the remainder (1 element)
     assert_eq!(first(Op::Mean), vec![("trunc", 1, 1)]);
-    // var: one truncation, a 127-bit BitLT (7 reduction rounds), one Beaver product (flag × fits)
-    let bitlt = bits::carry_out_products(bits::FIELD_BITS) as i64;
-    assert_eq!(first(Op::Var), vec![("beaver", 1, 2), ("reduce", 7, bitlt), ("trunc", 1, 1)]);
-    // std: the division by N (1 element) and the secret shift's 53 truncations (one opening each),
-    // the shift's reduction; minus the Beaver product by the revealed output's secret power of two
-    assert_eq!(first(Op::Std), vec![("beaver", -1, -2), ("reduce", 1, 1), ("trunc", 2, 1 + 53)]);
+    // var and std: the revealed op opens nothing after the certificate (W itself is the output), so
+    // the stored one adds the decomposition of W and what follows it. var: W's decomposition, its
+    // division by N²·S from bits, a 127-bit BitLT (fits) and one Beaver product (flag × fits)
+    assert_eq!(first(Op::Var), vec![("beaver", 1, 2), ("decompose", 1, 1), ("reduce", 16, 1380), ("trunc", 1, 1)]);
+    // std: W's decomposition, the normalisation and the Newton root (16 products, 17 truncations),
+    // the division by N and the secret shift's 53 truncations, their reductions
+    assert_eq!(first(Op::Std), vec![("beaver", 16, 32), ("decompose", 1, 1), ("reduce", 18, 1578), ("trunc", 19, 71)]);
     // inv: the shift of the d² = 9 entries by 47 candidate truncations in one opening, one
     // reduction per entry, instead of the Beaver product by the revealed output's power of two
     assert_eq!(first(Op::Inv), vec![("beaver", -1, -18), ("reduce", 1, 9), ("trunc", 1, 9 * 47)]);

@@ -181,6 +181,9 @@ fn scalars(r: &OpResult) -> Vec<f64> {
         OpResult::Array { data: ArrayData::Float(v), .. } => v.clone(),
         OpResult::Array { data: ArrayData::Int(v), .. } => v.iter().map(|x| *x as f64).collect(),
         OpResult::Ttest { statistic, .. } => vec![*statistic],
+        OpResult::Lstsq { params, tvalues, rsquared, .. } => {
+            params.iter().chain(tvalues.iter().filter(|t| !t.is_nan())).chain([rsquared]).copied().collect()
+        }
     }
 }
 
@@ -263,9 +266,45 @@ fn welch_and_stored_lstsq_are_correct_in_active_mode() {
         let got = run_active(n, t, &Op::Lstsq { intercept: true }, &[x.clone(), farr(&y)], 16, Adversary::None, true)
             .unwrap_or_else(|e| panic!("stored lstsq at n = {n}: {e}"));
         assert!(close(&scalars(&got), &[2.0, 0.5, -3.0], 1e-5), "n = {n}: {:?}", scalars(&got));
+        // stored pooled t-test: [t, df] at the storage scale
+        let (sa, sb) =
+            (a.iter().map(|v| (v - ma) * (v - ma)).sum::<f64>(), b.iter().map(|v| (v - mb) * (v - mb)).sum::<f64>());
+        let pooled = (ma - mb) / ((sa + sb) / (na + nb - 2.0) * (1.0 / na + 1.0 / nb)).sqrt();
+        let got = run_active(n, t, &Op::TtestInd, &[farr(&a), farr(&b)], 17, Adversary::None, true)
+            .unwrap_or_else(|e| panic!("stored ttest_ind at n = {n}: {e}"));
+        assert!(close(&scalars(&got), &[pooled, na + nb - 2.0], 1e-5), "n = {n}: {:?}", scalars(&got));
     }
     // a cheat in Welch's test is caught
     match run_active(3, 1, &Op::TtestWelch, &[farr(&a), farr(&b)], 17, Adversary::Cheat(1, Cheat::Product), false) {
+        Err(MpcError::Integrity(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// lstsq(stats=True) in active mode: the same OLS results as semi-honest (y = 1 + 2·x + noise), and
+/// a cheat in its t parts is caught.
+#[test]
+fn lstsq_stats_are_correct_in_active_mode_and_a_cheat_is_caught() {
+    let xs: Vec<f64> = (0..12).map(|i| i as f64 * 0.75).collect();
+    let noise = [0.5, -0.25, 0.75, -1.0, 0.0, 0.25, -0.5, 1.0, -0.75, 0.5, -0.25, 0.0];
+    let y: Vec<f64> = xs.iter().zip(noise).map(|(x, e)| 1.0 + 2.0 * x + e).collect();
+    let x = Value::Array(Array { shape: vec![12, 1], data: ArrayData::Float(xs.clone()) });
+    let op = Op::LstsqStats { intercept: true };
+    // plain OLS: slope, its t, R²
+    let (mx, my) = (xs.iter().sum::<f64>() / 12.0, y.iter().sum::<f64>() / 12.0);
+    let sxx: f64 = xs.iter().map(|v| (v - mx).powi(2)).sum();
+    let sxy: f64 = xs.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let syy: f64 = y.iter().map(|v| (v - my).powi(2)).sum();
+    let b1 = sxy / sxx;
+    let rss = syy - b1 * sxy;
+    let t1 = b1 / (rss / 10.0 / sxx).sqrt();
+    let want = [my - b1 * mx, b1, t1, 1.0 - rss / syy];
+    for (n, t) in [(3, 1), (5, 2)] {
+        let got = run_active(n, t, &op, &[x.clone(), farr(&y)], 18, Adversary::None, false)
+            .unwrap_or_else(|e| panic!("lstsq stats at n = {n}: {e}"));
+        assert!(close(&scalars(&got), &want, 1e-6), "n = {n}: {:?} vs {want:?}", scalars(&got));
+    }
+    match run_active(3, 1, &op, &[x, farr(&y)], 19, Adversary::Cheat(2, Cheat::Product), false) {
         Err(MpcError::Integrity(_)) => {}
         other => panic!("{other:?}"),
     }

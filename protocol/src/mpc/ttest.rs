@@ -43,6 +43,7 @@ use super::ratio::{SIGNED_OFF, U_HIGH, U_LOW, u_scale};
 use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
 use super::{MpcError, Party, Transport, tdist};
 use crate::field::Fp;
+use crate::fixed::FRAC_BITS;
 
 /// Requester side of Welch's test: t = factor·ρ/u, λ = v², df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)).
 pub(crate) fn finish_welch(na: usize, nb: usize, factor: f64, rho: f64, u: f64, v: f64) -> OpResult {
@@ -94,12 +95,13 @@ fn flat(i: &SharedInput) -> Vec<Fp> {
 }
 
 /// Committee side of the three t-tests (`popmean` for ttest_1samp, `paired` for ttest_rel, else
-/// ttest_ind). Store is refused by the dispatcher (the statistic is formed at the requester).
+/// ttest_ind). With `store`: the Float array [statistic, df] at the storage scale ([`ratios`]).
 pub(crate) async fn run_ttest<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
     popmean: Option<i64>,
     paired: bool,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     let name = if popmean.is_some() {
         "ttest_1samp"
@@ -158,7 +160,7 @@ pub(crate) async fn run_ttest<T: Transport>(
         let s: Fp = x.iter().copied().sum();
         party.step("aggregates");
         let df = n - 1;
-        return ratios(party, q, s, w, 0, flag, df, (df as f64).sqrt()).await;
+        return ratios(party, q, s, w, 0, flag, df, (df as f64).sqrt(), store).await;
     }
     // ttest_ind
     let (a, b) = (flat(&inputs[0]), flat(&inputs[1]));
@@ -177,7 +179,7 @@ pub(crate) async fn run_ttest<T: Transport>(
     let ea = clog2(n as u128).div_ceil(2);
     let df = n - 2;
     let factor = (df as f64 * n as f64 / (na as f64 * nb as f64)).sqrt() / n as f64;
-    ratios(party, wt, dd, c, ea, flag, df, factor).await
+    ratios(party, wt, dd, c, ea, flag, df, factor, store).await
 }
 
 /// Committee side of Welch's t-test (scipy.stats.ttest_ind(a, b, equal_var=False)).
@@ -224,7 +226,7 @@ pub(crate) async fn run_welch<T: Transport>(
             na,
             nb,
             factor: 1.0 / n as f64,
-            rho: Scale { frac_bits: f as i32 - ea as i32, divisor: 1.0 },
+            rho: Scale::bin(f as i32 - ea as i32, 1.0),
             u: u_scale(),
             v: u_scale(),
         },
@@ -283,6 +285,7 @@ async fn two_sample<T: Transport>(
 }
 
 /// ρ = A/√B at 2^(F − ea) and u = √(C/B) for exact B ≥ 0, |A| ≤ 2^ea·√B, 0 ≤ C ≤ B (when `flag`).
+/// With `store`, t = factor·ρ/u itself at the storage scale instead ([`stored_t`]).
 #[allow(clippy::too_many_arguments)]
 async fn ratios<T: Transport>(
     party: &mut Party<T>,
@@ -293,6 +296,7 @@ async fn ratios<T: Transport>(
     flag: Fp,
     df: usize,
     factor: f64,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     let f = super::bounds::NEWTON_F;
     let bits = party.decompose(&[b, c, a + Fp::new(1u128 << SIGNED_OFF)]).await?;
@@ -300,6 +304,9 @@ async fn ratios<T: Transport>(
     let nb = party.normed(&bits[..2 * m], 2).await?;
     party.step("normalise");
     let rho = party.rho(&nb, &[0], &[a], &bits[2 * m..], ea, flag).await?[0];
+    if store {
+        return stored_t(party, &nb, rho, ea, flag, df, factor).await;
+    }
     let (um, g) = party.sqrt_ratio_parts(&nb, &nb, &[(0, 1)]).await?;
     let (u, over) = party.times_pow2_window(&um, &g, U_LOW, U_HIGH).await?;
     party.step("ratios");
@@ -307,13 +314,81 @@ async fn ratios<T: Transport>(
     let out = party.mul(&[rho, u[0]], &[range, range]).await?;
     party.step("done");
     Ok(OutputShare {
-        layout: OutputLayout::Ttest {
-            df,
-            factor,
-            rho: Scale { frac_bits: f as i32 - ea as i32, divisor: 1.0 },
-            u: u_scale(),
-        },
+        layout: OutputLayout::Ttest { df, factor, rho: Scale::bin(f as i32 - ea as i32, 1.0), u: u_scale() },
         checks: vec![Check::Range],
         shares: vec![out[0], out[1], range],
+    })
+}
+
+/// `store=True` for ttest_1samp / ttest_rel / ttest_ind: the Float array [statistic, df] at the
+/// storage scale 2^20, t = factor·ρ'·√(B/C) computed inside the MPC.
+///
+/// 1/u = √(B/C) comes from the same kernel as u with the pair reversed (`sqrt_ratio_parts`):
+/// u_m·2^(d − F) with u_m ∈ [2^(F−1), 2^(F+1)] and the one-hot of the secret exponent d = s_B − s_C.
+/// With ρ_rep = ρ'·2^(F − ea) (|ρ_rep| ≤ 2^F), P = ⌊ρ_rep·u_m/2^F⌋ (one Beaver product and a
+/// truncation, |P| < 2^(F+2) statically) and the public K = round(factor·2^KF) ∈ [2^29, 2^30):
+/// t·2^20 = P·K·2^(d − F + ea + 20 − KF), one secret shift (`scale_pow2_secret`, exact for a
+/// non-negative exponent, within t/2 + 1 units otherwise). Then an exact storage-range check of the
+/// result from its bits (`outside_storage_range`).
+///
+/// Range: exponents d > D_HIGH = 44 + ⌈log2 N⌉ are not shifted but flagged: there √(B/C) ≥
+/// 2^(d − 1), and since ρ² + u² = 1 (SST = SSB + SSW; u = N·u' for ttest_ind), |t| ≥ 2^42, outside
+/// the storage range anyway. C = 0 (constant data: t = ±inf or nan) is flagged too. Every flag
+/// feeds `Check::Range`, so the requester learns only [t fits the storage range], a function of t.
+///
+/// Leakage: nothing is opened but the masks of `mul`, `trunc`, `decompose`, the shift's
+/// truncations and the range check's comparisons; t and df stay shared (df is a public constant,
+/// shared as itself). Welch's test is not stored: its df is a rational function of λ that would need
+/// a secret division (refused in `run_stored`).
+async fn stored_t<T: Transport>(
+    party: &mut Party<T>,
+    nb: &super::ratio::Normed,
+    rho: Fp,
+    ea: u32,
+    flag: Fp,
+    df: usize,
+    factor: f64,
+) -> Result<OutputShare, MpcError> {
+    let f = super::bounds::NEWTON_F as i32;
+    let (um, g) = party.sqrt_ratio_parts(nb, nb, &[(1, 0)]).await?;
+    let p = party.mul(&[rho], &um).await?;
+    let p = party.trunc(&p, f as u32, 2 * f as u32 + 3).await?;
+    if !(factor.is_finite() && factor > 0.0) {
+        return Err(MpcError::Invalid(format!("t-test factor {factor}")));
+    }
+    let kf = 29 - factor.log2().floor() as i32;
+    let k = (factor * 2f64.powi(kf)).round();
+    if !(1.0..2f64.powi(31)).contains(&k) {
+        return Err(MpcError::OutOfRange(format!("t-test factor {factor}")));
+    }
+    let bm = p[0] * Fp::new(k as u128);
+    let n_total = (df + 2) as u128;
+    let d_high = 44 + clog2(n_total) as i32;
+    let w = super::ratio::onehot_width() as i32;
+    let (mut oh, mut exps, mut over) = (Vec::new(), Vec::new(), Fp::ZERO);
+    for (i, v) in g[0].iter().enumerate() {
+        let d = i as i32 - (w - 1);
+        if d > d_high {
+            over += *v;
+            oh.push(Fp::ZERO);
+        } else {
+            oh.push(*v);
+        }
+        exps.push(d.min(d_high) - f + ea as i32 + FRAC_BITS as i32 - kf);
+    }
+    // |P| < 2^(F+2), K < 2^31: |bm| < 2^(F+33)
+    let t20 = party.scale_pow2_secret(&[bm], f as u32 + 33, &oh, &exps).await?[0];
+    let tb = party.decompose(&[t20 + Fp::new(1u128 << 125)]).await?;
+    let outside = party.outside_storage_range(&tb, 1, 125).await?[0];
+    let fits = party.mul(&[Fp::ONE - over], &[Fp::ONE - outside]).await?[0];
+    let fits = party.mul(&[fits], &[nb.nonzero[1]]).await?[0];
+    let range = party.mul(&[flag], &[fits]).await?[0];
+    let t20 = party.mul(&[t20], &[range]).await?[0];
+    let df20 = Fp::from_u64(df as u64) * Fp::new(1u128 << FRAC_BITS);
+    party.step("done");
+    Ok(OutputShare {
+        layout: OutputLayout::Array { shape: vec![2], dtype: crate::value::Dtype::Float, scale: Scale::STORAGE },
+        checks: vec![Check::Range],
+        shares: vec![t20, df20, range],
     })
 }

@@ -32,8 +32,13 @@
 //! data. Soundness error: ≤ 2/p ≈ 2^-126 per check. At n = 2t + 1 a failed check cannot tell who
 //! cheated (abort only); `docs/threat-model.md` says what limits the resulting denial of service.
 //!
-//! Not covered: a value an owner dealt out of range. Computations never mix owners
-//! (`admission::classify`), so such a value can only distort the dealer's own results.
+//! The median's shuffle adds its own per-round check (`shuffle.rs`), whose abort depends only on
+//! the coalition's deviations, never on the data.
+//!
+//! Not covered: a value an owner dealt out of range (no store-time range check). Computations
+//! never combine values dealt by different parties (`admission::classify`), so such a value can
+//! only show bits of the dealer's own data or distort results computed on it (a grantee accepts
+//! them); docs/threat-model.md §2.3 states the cost of a store-time check.
 
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
@@ -115,6 +120,17 @@ pub enum Cheat {
     LtzHigh,
     /// Adds 1 to the first element of its dealing in each round of a shuffle (`shuffle.rs`).
     Shuffle,
+    /// The selective-abort attack on a shuffle (`shuffle.rs`): in the first round, which it deals
+    /// in and whose permutation it knows, it swaps the tuples of elements 0 and 1 by adding
+    /// ±(2^FRAC_BITS, 1) to the first two vectors at their permuted positions. The output is again
+    /// a permutation of the (value, tag) tuples exactly when x_1 − x_0 = 1.0: a guess about the data.
+    ShuffleGuess,
+    /// Sends the first other member another shuffle seed contribution than it uses itself, so two
+    /// members of one subset derive different permutations (`shuffle.rs`'s seed digest).
+    ShuffleSeed,
+    /// Adds 1 to element 0 in the first shuffle round and takes it back where the second round
+    /// (which it also deals in) moves it: the final output is exact, but two rounds were wrong.
+    ShuffleCancel,
 }
 
 #[cfg(any(test, feature = "cheat"))]
@@ -128,6 +144,9 @@ impl Cheat {
             "prss" => Some(Cheat::Prss),
             "ltz-high" => Some(Cheat::LtzHigh),
             "shuffle" => Some(Cheat::Shuffle),
+            "shuffle-guess" => Some(Cheat::ShuffleGuess),
+            "shuffle-seed" => Some(Cheat::ShuffleSeed),
+            "shuffle-cancel" => Some(Cheat::ShuffleCancel),
             _ => None,
         }
     }

@@ -233,6 +233,57 @@ fn a_party_that_corrupts_the_shuffle_makes_the_run_abort() {
 }
 
 #[test]
+fn whether_a_cheated_shuffle_aborts_does_not_depend_on_the_data() {
+    // Party 0 deals in the first round and swaps the tuples of elements 0 and 1 by adding
+    // ±(1.0, 1): a check that the output is *some* permutation of the input would pass exactly
+    // when x_1 − x_0 = 1.0, so the abort would tell the coalition that relation. Each round's
+    // dealing is checked on its own (with a secret random vector in every tuple), so the run
+    // aborts whatever the data: with the guess right as with it wrong.
+    let op = Op::quantile(&[0.5], true);
+    for (n, t) in [(3, 1), (5, 2)] {
+        for (case, gap) in [("guess right", 1.0), ("guess wrong", 2.0)] {
+            let mut x = data(21, 15, false);
+            x[1] = x[0] + gap;
+            let r = run_mode(n, t, &op, &[farr(&x)], 60, Security::Active, Some((0, Cheat::ShuffleGuess)), false);
+            match r.result {
+                Err(MpcError::Integrity(m)) => assert!(m.contains("shuffle"), "n = {n}, {case}: {m}"),
+                other => panic!("n = {n}, {case}: the run did not abort: {other:?} (errors {:?})", r.errors),
+            }
+        }
+    }
+}
+
+#[test]
+fn an_error_cancelled_in_a_later_round_is_caught_in_the_round_that_made_it() {
+    // party 0 deals in rounds 1 and 2: it adds 1 in round 1 and takes it back in round 2, so the
+    // final output is again a permutation of the input (an end-to-end check would pass; with the
+    // all-honest round between the two, passing would show where that round moved an element)
+    let x = data(23, 12, false);
+    for (n, t) in [(3, 1), (5, 2)] {
+        let op = Op::quantile(&[0.5], true);
+        let r = run_mode(n, t, &op, &[farr(&x)], 71, Security::Active, Some((0, Cheat::ShuffleCancel)), false);
+        match r.result {
+            Err(MpcError::Integrity(m)) => assert!(m.contains("round 1 "), "n = {n}: {m}"),
+            other => panic!("n = {n}: {other:?} (errors {:?})", r.errors),
+        }
+    }
+}
+
+#[test]
+fn members_of_a_shuffle_subset_that_derive_different_seeds_abort() {
+    // party 0 sends party 1 another seed contribution than the rest of their subset sees
+    let x = data(22, 12, false);
+    for (n, t) in [(3, 1), (5, 2)] {
+        let op = Op::quantile(&[0.5], true);
+        let r = run_mode(n, t, &op, &[farr(&x)], 70, Security::Active, Some((0, Cheat::ShuffleSeed)), false);
+        match r.result {
+            Err(MpcError::Integrity(m)) => assert!(m.contains("different permutations"), "n = {n}: {m}"),
+            other => panic!("n = {n}: {other:?} (errors {:?})", r.errors),
+        }
+    }
+}
+
+#[test]
 fn out_of_range_q_and_empty_input_are_clear_errors() {
     let x = data(3, 10, false);
     for q in [-0.1, 1.5, f64::NAN] {

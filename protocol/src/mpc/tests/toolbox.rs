@@ -3,6 +3,7 @@
 //! stored (fixed-point) values, with every opened value checked to be masked.
 
 use super::*;
+use crate::mpc::bench::simulate_in;
 
 /// The values exactly as the engine sees them: rep / 2^20 (`decoded` rounds to a short decimal).
 fn grid(v: &[f64]) -> Vec<f64> {
@@ -141,12 +142,54 @@ fn cov_and_corrcoef_errors_are_clear() {
     let c = mat2(2, 4, vec![1.0, 2.0, 3.0, 5.0, 7.0, 7.0, 7.0, 7.0]);
     let (r, _, _) = run_op(3, 1, Op::Corrcoef { rowvar: true }, &[c], 1);
     assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("constant")), "{r:?}");
-    // store=True of a t-test is refused with a clear error (the statistic is a quotient formed at
-    // the requester; see docs/decisions.md)
-    for op in [Op::TtestRel, Op::TtestWelch, Op::TtestInd] {
-        let (r, _, _) = run_stored_op(3, 1, op, &[farr(&[1.0, 2.0]), farr(&[1.0, 3.0])], 1);
-        assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+    // store=True of Welch's t-test is refused with a clear error (its df is formed at the requester;
+    // see docs/decisions.md)
+    let (r, _, _) = run_stored_op(3, 1, Op::TtestWelch, &[farr(&[1.0, 2.0]), farr(&[1.0, 3.0])], 1);
+    assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+}
+
+/// store=True of ttest_1samp / ttest_ind / ttest_rel: the Float array [t, df] at the storage scale
+/// (within a few units of 2^-20 of scipy's t), in both committee sizes, small and large t; constant
+/// data (t = ±inf) and |t| ≥ 2^42 are `value out of range`, never a wrapped value.
+#[test]
+fn stored_ttests_are_statistic_and_df_at_the_storage_scale() {
+    let ulp = 1.0 / (1u64 << 20) as f64;
+    for (ci, (n, scale, shift, mu0)) in
+        [(20usize, 1.0, 0.3, 0.0), (500, 100.0, 1e5, 1e5 + 3.0), (7, 1e-3, 2.0, 2.0), (300, 5.0, 50.0, 49.9)]
+            .into_iter()
+            .enumerate()
+    {
+        let x = grid(&noise(200 + ci as u64, n).iter().map(|v| shift + scale * v).collect::<Vec<_>>());
+        let y = grid(&noise(300 + ci as u64, n + 3).iter().map(|v| shift * 1.01 + scale * v).collect::<Vec<_>>());
+        let mu = grid(&[mu0])[0];
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let diff: Vec<f64> = x.iter().zip(&y[..n]).map(|(a, b)| a - b).collect();
+        let cases = [
+            (Op::ttest_1samp(mu), vec![farr(&x)], ref_t1(&x, mu), n - 1),
+            (Op::TtestInd, vec![farr(&x), farr(&y)], ref_tind(&x, &y), 2 * n + 1),
+            (Op::TtestRel, vec![farr(&x), farr(&y[..n])], ref_t1(&diff, 0.0), n - 1),
+        ];
+        for (op, vals, want, df) in cases {
+            let (r, _, audits) = run_stored_op(nt.0, nt.1, op.clone(), &vals, 20 + ci as u64);
+            let got = stored_f64s(&r.unwrap_or_else(|e| panic!("case {ci} {op:?}: {e}")));
+            assert_eq!(got.len(), 2, "case {ci} {op:?}");
+            assert!((got[0] - want).abs() <= 4.0 * ulp + 1e-9 * want.abs(), "case {ci} {op:?}: t {} vs {want}", got[0]);
+            assert_eq!(got[1], df as f64, "case {ci} {op:?}: df");
+            assert_masked_only(&audits, &[]);
+        }
     }
+    // constant data: t = +inf, out of the storage range
+    let (r, _, _) = run_stored_op(3, 1, Op::ttest_1samp(0.0), &[farr(&[2.0; 5])], 1);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    // |t| ≈ 2^43: tiny spread around a far mean
+    let far: Vec<f64> = (0..8).map(|i| 1e6 + if i % 2 == 0 { 0.0 } else { ulp }).collect();
+    let (r, _, _) = run_stored_op(5, 2, Op::ttest_1samp(0.0), &[farr(&far)], 2);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    // a large t that still fits: |t| ≈ 2.3·10^6
+    let big: Vec<f64> = (0..8).map(|i| 1e3 + if i % 2 == 0 { 0.0 } else { 1e-3 }).collect();
+    let want = ref_t1(&grid(&big), 0.0);
+    let got = stored_f64s(&run_stored_op(3, 1, Op::ttest_1samp(0.0), &[farr(&grid(&big))], 3).0.unwrap());
+    assert!((got[0] - want).abs() <= 4.0 * ulp + 1e-9 * want.abs(), "large t {} vs {want}", got[0]);
 }
 
 /// scipy's t statistics from their definitions.
@@ -192,9 +235,8 @@ fn ttests_match_scipy() {
         let x = grid(&noise(200 + ci as u64, n).iter().map(|v| shift + scale * v).collect::<Vec<_>>());
         let y = grid(&noise(300 + ci as u64, n + 3).iter().map(|v| shift * 1.01 + scale * v).collect::<Vec<_>>());
         let mu = grid(&[mu0])[0];
-        let rep = crate::fixed::encode_float(mu).unwrap() as i64;
         let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
-        let (r, audits, _) = run_op(nt.0, nt.1, Op::Ttest1samp { popmean: rep }, &[farr(&x)], 1 + ci as u64);
+        let (r, audits, _) = run_op(nt.0, nt.1, Op::ttest_1samp(mu), &[farr(&x)], 1 + ci as u64);
         let (t, p, df) = ttest(r);
         let want = ref_t1(&x, mu);
         assert!(close(t, want, 1e-7, 1e-8), "1samp case {ci}: {t} vs {want}");
@@ -215,12 +257,11 @@ fn ttests_match_scipy() {
         assert_eq!(df, (n - 1) as f64);
     }
     // constant data: t = ±inf (mean ≠ popmean) or nan, as scipy
-    let (t, p, _) = ttest(run_op(3, 1, Op::Ttest1samp { popmean: 0 }, &[farr(&[2.0; 5])], 1).0);
+    let (t, p, _) = ttest(run_op(3, 1, Op::ttest_1samp(0.0), &[farr(&[2.0; 5])], 1).0);
     assert!(t.is_infinite() && t > 0.0 && p == 0.0, "{t} {p}");
-    let rep = crate::fixed::encode_float(2.0).unwrap() as i64;
-    let (t, _, _) = ttest(run_op(3, 1, Op::Ttest1samp { popmean: rep }, &[farr(&[2.0; 5])], 1).0);
+    let (t, _, _) = ttest(run_op(3, 1, Op::ttest_1samp(2.0), &[farr(&[2.0; 5])], 1).0);
     assert!(t.is_nan());
-    let (r, _, _) = run_op(3, 1, Op::Ttest1samp { popmean: 0 }, &[farr(&[2.0])], 1);
+    let (r, _, _) = run_op(3, 1, Op::ttest_1samp(0.0), &[farr(&[2.0])], 1);
     assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("too few")), "{r:?}");
     let (r, _, _) = run_op(3, 1, Op::TtestRel, &[farr(&[2.0, 3.0]), farr(&[2.0])], 1);
     assert!(matches!(r, Err(MpcError::Shape(_))), "{r:?}");
@@ -379,7 +420,7 @@ fn ref_hist(x: &[f64], edges: &[f64]) -> Vec<i64> {
 
 #[test]
 fn histogram_counts_are_exact_with_numpy_edges() {
-    use super::super::histogram::{edge_reps, linspace_edges};
+    use super::super::histogram::linspace_edges;
     let mut x = grid(&noise(600, 300).iter().map(|v| 5.0 * v).collect::<Vec<_>>());
     // values on edges (left-closed bins, the last one closed on the right), and outside the range
     x.extend(grid(&[-4.0, 0.0, 4.0, 4.5, -7.0, 9.0, 1.0 / 3.0, 0.5 + 1.0 / 1048576.0]));
@@ -391,10 +432,8 @@ fn histogram_counts_are_exact_with_numpy_edges() {
     .into_iter()
     .enumerate()
     {
-        let (lower, upper) = edge_reps(&edges).unwrap();
         let nt = if ci == 1 { (5, 2) } else { (3, 1) };
-        let (r, audits, _) =
-            run_op(nt.0, nt.1, Op::Histogram { lower, upper }, &[farr(&x[..150]), farr(&x[150..])], ci as u64);
+        let (r, audits, _) = run_op(nt.0, nt.1, Op::histogram(&edges), &[farr(&x[..150]), farr(&x[150..])], ci as u64);
         let got = match r.unwrap() {
             OpResult::Array { shape, data: ArrayData::Int(v), .. } => {
                 assert_eq!(shape, vec![edges.len() - 1]);
@@ -405,8 +444,69 @@ fn histogram_counts_are_exact_with_numpy_edges() {
         assert_eq!(got, ref_hist(&x, &edges), "case {ci}, edges {edges:?}");
         assert_masked_only(&audits, &[]);
     }
-    assert!(edge_reps(&[1.0, 0.0]).is_err());
+    assert!(super::super::histogram::edge_reps(&[1.0, 0.0], crate::fixed::NumScale::DEFAULT).is_err());
     assert!(linspace_edges(3, 1.0, 0.0).is_err());
+}
+
+/// `op` in active mode over the in-memory transport, revealed.
+fn run_active_op(n: usize, t: usize, op: &Op, vals: &[Value], seed: u64) -> Result<OpResult, MpcError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
+    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
+    let op2 = op.clone();
+    let res = simulate_in(n, t, seed, Security::Active, move |mut p| {
+        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
+        let op = op2.clone();
+        async move { (p.me(), run(&mut p, &op, inputs).await) }
+    });
+    let mut shares = Vec::new();
+    for (i, r) in res {
+        shares.push((i, r?));
+    }
+    reveal(op, &metas, &shares, t, Security::Active)
+}
+
+/// The per-bin rule of a compute grant (`min_count` in the op): the counts when every bin holds at
+/// least min_count values (a bin of exactly min_count passes), a refusal revealing one bit when any
+/// bin holds fewer — an empty bin, one short bin among full ones, or all bins short — in both
+/// modes, with only masked openings.
+#[test]
+fn histogram_per_bin_min_count_reveals_counts_or_one_refusal_bit() {
+    let x = grid(&(0..40).map(|i| i as f64 * 0.25).collect::<Vec<_>>()); // 0, 0.25, …, 9.75
+    // (edges, min_count, counts or refused): 4 bins of 10; of 10 with m = 10; one bin of 9 among
+    // 3 of ≥ 10; an empty bin; m above every count
+    let cases: Vec<(Vec<f64>, u32, Option<Vec<i64>>)> = vec![
+        (vec![0.0, 2.5, 5.0, 7.5, 10.0], 5, Some(vec![10, 10, 10, 10])),
+        (vec![0.0, 2.5, 5.0, 7.5, 10.0], 10, Some(vec![10, 10, 10, 10])),
+        (vec![0.0, 2.25, 5.0, 7.5, 10.0], 10, None),
+        (vec![-5.0, -1.0, 5.0, 10.0], 2, None),
+        (vec![0.0, 5.0, 10.0], 21, None),
+    ];
+    for (ci, (edges, m, want)) in cases.into_iter().enumerate() {
+        let op = Op::histogram_min(&edges, m);
+        let vals = [farr(&x[..25]), farr(&x[25..])];
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (r, audits, _) = run_op(nt.0, nt.1, op.clone(), &vals, 70 + ci as u64);
+        match (r, &want) {
+            (Ok(OpResult::Array { data: ArrayData::Int(v), .. }), Some(w)) => assert_eq!(&v, w, "case {ci}"),
+            (Err(MpcError::Denied(msg)), None) => assert!(msg.contains(&format!("at least {m}")), "case {ci}: {msg}"),
+            (r, w) => panic!("case {ci}: {r:?}, want {w:?}"),
+        }
+        assert_masked_only(&audits, &[]);
+        if ci == 2 {
+            let active = run_active_op(3, 1, &op, &vals, 80);
+            assert!(matches!(active, Err(MpcError::Denied(_))), "active: {active:?}");
+        }
+        if ci == 0 {
+            match run_active_op(5, 2, &op, &vals, 81) {
+                Ok(OpResult::Array { data: ArrayData::Int(v), .. }) => assert_eq!(v, vec![10, 10, 10, 10]),
+                o => panic!("active: {o:?}"),
+            }
+        }
+    }
+    // stored: the same rule (the check flag is revealed with the key)
+    let (r, _, _) = run_stored_op(3, 1, Op::histogram_min(&[0.0, 2.25, 5.0, 7.5, 10.0], 10), &[farr(&x)], 90);
+    assert!(matches!(r, Err(MpcError::Denied(_))), "{r:?}");
 }
 
 /// `cargo test -p enigma-protocol --release toolbox_bench_table -- --ignored --nocapture`
@@ -418,5 +518,171 @@ fn toolbox_bench_table() {
     for security in [Security::Active, Security::SemiHonest] {
         println!("{}", super::super::bench::run_toolbox_in_memory(3, 1, scale, hist, security));
         println!("{}", super::super::bench::run_toolbox_in_memory(5, 2, scale, hist, security));
+    }
+}
+
+/// statsmodels OLS in f64: (params, bse, tvalues, pvalues, rsquared, rsquared_adj), by the
+/// inverse of XᵀX (Gauss–Jordan with partial pivoting) of the design [1, X] or X.
+#[allow(clippy::type_complexity)]
+fn ref_ols(x: &[Vec<f64>], y: &[f64], intercept: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, f64, f64) {
+    let n = y.len();
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    if intercept {
+        cols.push(vec![1.0; n]);
+    }
+    cols.extend(x.iter().cloned());
+    let p = cols.len();
+    // [XᵀX | I] → [I | (XᵀX)^-1]
+    let mut a = vec![vec![0.0; 2 * p]; p];
+    for i in 0..p {
+        for j in 0..p {
+            a[i][j] = (0..n).map(|o| cols[i][o] * cols[j][o]).sum();
+        }
+        a[i][p + i] = 1.0;
+    }
+    for c in 0..p {
+        let piv = (c..p).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap();
+        a.swap(c, piv);
+        let d = a[c][c];
+        for v in a[c].iter_mut() {
+            *v /= d;
+        }
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != c {
+                let f = row[c];
+                for (x, y) in row.iter_mut().zip(&pivot) {
+                    *x -= f * y;
+                }
+            }
+        }
+    }
+    let inv = |i: usize, j: usize| a[i][p + j];
+    let xty: Vec<f64> = (0..p).map(|i| (0..n).map(|o| cols[i][o] * y[o]).sum()).collect();
+    let beta: Vec<f64> = (0..p).map(|i| (0..p).map(|j| inv(i, j) * xty[j]).sum()).collect();
+    let rss: f64 = (0..n).map(|o| (y[o] - (0..p).map(|j| beta[j] * cols[j][o]).sum::<f64>()).powi(2)).sum();
+    let ybar = if intercept { y.iter().sum::<f64>() / n as f64 } else { 0.0 };
+    let tss: f64 = y.iter().map(|v| (v - ybar).powi(2)).sum();
+    let df = (n - p) as f64;
+    let s2 = rss / df;
+    let bse: Vec<f64> = (0..p).map(|j| (s2 * inv(j, j)).sqrt()).collect();
+    let tv: Vec<f64> = beta.iter().zip(&bse).map(|(b, s)| b / s).collect();
+    let pv: Vec<f64> = tv.iter().map(|t| tdist::t_two_sided(*t, df)).collect();
+    let r2 = 1.0 - rss / tss;
+    let adj = 1.0 - (n - usize::from(intercept)) as f64 / df * (1.0 - r2);
+    (beta, bse, tv, pv, r2, adj)
+}
+
+#[test]
+fn lstsq_stats_match_statsmodels_ols() {
+    // (k, N, intercept, noise): moderate and strong fits, through the origin and with an intercept
+    for (ci, (k, n, intercept, sigma)) in
+        [(2usize, 40usize, true, 2.0), (3, 100, false, 1.0), (1, 12, true, 0.5), (5, 300, true, 3.0)]
+            .into_iter()
+            .enumerate()
+    {
+        // through the origin, a large mean makes the uncentred R² close to 1, and t's relative error
+        // is about κ(R)·2^-30/(1 − R²) (see multivar.rs): shift that case's data less
+        let cols = test_rows(k, n, 800 + ci as u64, 3.0, if intercept { 10.0 } else { 1.0 });
+        let e = noise(900 + ci as u64, n);
+        let beta: Vec<f64> = (0..k).map(|j| 0.5 * j as f64 - 1.25 + 1e-3).collect();
+        let y = grid(
+            &(0..n).map(|o| 4.0 + (0..k).map(|j| beta[j] * cols[j][o]).sum::<f64>() + sigma * e[o]).collect::<Vec<_>>(),
+        );
+        let xflat: Vec<f64> = (0..n).flat_map(|o| cols.iter().map(move |c| c[o])).collect();
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (r, audits, _) =
+            run_op(nt.0, nt.1, Op::LstsqStats { intercept }, &[mat2(n, k, xflat), farr(&y)], 30 + ci as u64);
+        let (params, bse, tv, pv, r2, adj) = ref_ols(&cols, &y, intercept);
+        match r.unwrap() {
+            OpResult::Lstsq { params: gp, bse: gb, tvalues: gt, pvalues: gpv, rsquared, rsquared_adj, df_resid } => {
+                let c = format!("ols case {ci}");
+                let s = usize::from(intercept);
+                assert_eq!(df_resid, (n - k - s) as f64, "{c}");
+                assert_all_close(&format!("{c} params"), &gp, &params, 1e-6, 1e-7);
+                assert_all_close(&format!("{c} bse"), &gb[s..], &bse[s..], 1e-6, 1e-9);
+                assert_all_close(&format!("{c} t"), &gt[s..], &tv[s..], 1e-6, 1e-7);
+                assert_all_close(&format!("{c} p"), &gpv[s..], &pv[s..], 1e-6, 1e-9);
+                if intercept {
+                    assert!(
+                        gb[0].is_nan() && gt[0].is_nan() && gpv[0].is_nan(),
+                        "{c}: the intercept's bse is not computed"
+                    );
+                }
+                assert!(close(rsquared, r2, 1e-7, 1e-8), "{c}: R² {rsquared} vs {r2}");
+                assert!(close(rsquared_adj, adj, 1e-7, 1e-8), "{c}: adj R² {rsquared_adj} vs {adj}");
+            }
+            o => panic!("not OLS results: {o:?}"),
+        }
+        assert_masked_only(&audits, &[]);
+    }
+    // collinear predictors: still a clear error
+    let n = 20;
+    let x: Vec<f64> = (0..n).flat_map(|o| [o as f64, 2.0 * o as f64]).collect();
+    let y: Vec<f64> = (0..n).map(|o| o as f64 + 1.0).collect();
+    let (r, _, _) = run_op(3, 1, Op::LstsqStats { intercept: true }, &[mat2(n, 2, x), farr(&y)], 1);
+    assert!(matches!(r, Err(MpcError::Singular(_))), "{r:?}");
+    // a perfect fit: R² = 1 and |t| = inf (statsmodels: inf or a huge t), never a wrapped value
+    let x: Vec<f64> = (0..n).map(|o| o as f64).collect();
+    let y: Vec<f64> = (0..n).map(|o| 2.0 * o as f64 + 1.0).collect();
+    match run_op(3, 1, Op::LstsqStats { intercept: true }, &[mat2(n, 1, x), farr(&y)], 2).0.unwrap() {
+        OpResult::Lstsq { params, tvalues, rsquared, .. } => {
+            assert!(close(params[1], 2.0, 1e-7, 1e-8) && close(rsquared, 1.0, 1e-7, 1e-8), "{params:?} {rsquared}");
+            assert!(tvalues[1] > 1e6, "{tvalues:?}");
+        }
+        o => panic!("{o:?}"),
+    }
+    // stats cannot be stored
+    let (r, _, _) = run_stored_op(
+        3,
+        1,
+        Op::LstsqStats { intercept: true },
+        &[mat2(4, 1, vec![1.0, 2.0, 3.0, 5.0]), farr(&[1.0, 2.0, 3.0, 4.0])],
+        3,
+    );
+    assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+}
+
+/// The cost of this branch's additions at party 0, semi-honest, in memory:
+/// `cargo nextest run --release -p enigma-protocol --run-ignored only -E 'test(tool16_cost_table)' --no-capture`
+/// (`TOOL16_N` rows, default 2000): lstsq 10 predictors with and without `stats`, the pooled
+/// t-test revealed and stored, a histogram into 20 bins with and without the per-bin rule.
+#[test]
+#[ignore]
+fn tool16_cost_table() {
+    let n: usize = std::env::var("TOOL16_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let (k, nt) = (10usize, (3usize, 1usize));
+    let cols = test_rows(k, n, 1, 3.0, 10.0);
+    let e = noise(2, n);
+    let y = grid(&(0..n).map(|o| 1.0 + cols.iter().map(|c| 0.1 * c[o]).sum::<f64>() + e[o]).collect::<Vec<_>>());
+    let xflat: Vec<f64> = (0..n).flat_map(|o| cols.iter().map(move |c| c[o])).collect();
+    let lx = [mat2(n, k, xflat), farr(&y)];
+    let a = grid(&noise(3, n));
+    let b = grid(&noise(4, n).iter().map(|v| v + 0.1).collect::<Vec<_>>());
+    let edges20 = crate::mpc::histogram::linspace_edges(20, -1.0, 1.0).unwrap();
+    let h = [farr(&a)];
+    let row = |name: &str, c: &Counters, secs: f64| {
+        println!("| {name} | {secs:.2} | {} | {:.1} | {} |", c.rounds, c.bytes_sent as f64 / 1e6, c.comparisons)
+    };
+    println!("N = {n}, n = 3, semi-honest, party 0\n| op | wall s | rounds | MB sent | LTZ |\n|---|---|---|---|---|");
+    for (name, op, vals, stored) in [
+        ("lstsq 10 (intercept)", Op::Lstsq { intercept: true }, &lx[..], false),
+        ("lstsq 10 (intercept), stats=True", Op::LstsqStats { intercept: true }, &lx[..], false),
+        ("ttest_ind N + N", Op::TtestInd, &[farr(&a), farr(&b)][..], false),
+        ("ttest_ind N + N, store=True", Op::TtestInd, &[farr(&a), farr(&b)][..], true),
+        ("histogram N, 20 bins", Op::histogram_min(&edges20, 0), &h[..], false),
+        ("histogram N, 20 bins, min_count 5", Op::histogram_min(&edges20, 5), &h[..], false),
+    ] {
+        let t0 = std::time::Instant::now();
+        let counters = if stored {
+            let (r, _, _, c) = run_stored_op_counted(nt.0, nt.1, op, vals, 5);
+            r.unwrap();
+            c
+        } else {
+            let (r, _, c) = run_op(nt.0, nt.1, op, vals, 5);
+            r.unwrap();
+            c
+        };
+        row(name, &counters[0], t0.elapsed().as_secs_f64());
     }
 }

@@ -119,8 +119,7 @@ proptest! {
         let (n, t) = nt;
         let x: Vec<f64> = xs.iter().map(|v| *v as f64 * 0.5).collect();
         let edges: Vec<f64> = cuts.iter().map(|c| *c as f64 * 0.5 + 0.25).collect();
-        let (lower, upper) = crate::mpc::histogram::edge_reps(&edges).unwrap();
-        let (r, audits) = run_op_in(n, t, security_of(active), &Op::Histogram { lower, upper }, &[farr(&x)], seed);
+        let (r, audits) = run_op_in(n, t, security_of(active), &Op::histogram(&edges), &[farr(&x)], seed);
         let got = match r.unwrap() {
             OpResult::Array { data: ArrayData::Int(v), .. } => v,
             o => panic!("{o:?}"),

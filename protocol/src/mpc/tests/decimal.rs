@@ -1,0 +1,244 @@
+//! Decimal storage scales (issue 15): for random decimal data (random decimals d, length N,
+//! offset, spread) every op's result matches the exact rational reference, computed here from the
+//! integer representatives, within the issue's targets; stored results land at the scale they say;
+//! keys at different scales are refused; and every opening is masked.
+
+use super::*;
+use crate::fixed::NumScale;
+use crate::mpc::bench::{share_value_at, simulate_in};
+
+/// The requester's result, and with `store` the stored value with its scale.
+type Outcome = Result<(OpResult, Option<(Value, NumScale)>), MpcError>;
+
+/// Runs `op` (revealed, or `store`d) on `vals` stored at `scale`: the requester's result, or the
+/// stored value with its scale, and every party's audit.
+fn run_at(
+    n: usize,
+    t: usize,
+    op: &Op,
+    vals: &[Value],
+    scales: &[NumScale],
+    store: bool,
+    seed: u64,
+) -> (Outcome, Vec<Vec<AuditEntry>>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let per_key: Vec<Vec<SharedInput>> =
+        vals.iter().zip(scales).map(|(v, s)| share_value_at(v, n, t, &mut rng, *s)).collect();
+    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
+    let op2 = op.clone();
+    let res = simulate_in(n, t, seed, Security::SemiHonest, move |mut p| {
+        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
+        let op = op2.clone();
+        async move {
+            p.enable_audit();
+            let r = if store { run_stored(&mut p, &op, inputs).await } else { run(&mut p, &op, inputs).await };
+            (p.me(), r, p.audit().to_vec())
+        }
+    });
+    let mut shares = Vec::new();
+    let mut audits = Vec::new();
+    for (i, r, a) in res {
+        audits.push(a);
+        match r {
+            Ok(s) => shares.push((i, s)),
+            Err(e) => return (Err(e), audits),
+        }
+    }
+    if !store {
+        return (reveal(op, &metas, &shares, t, Security::SemiHonest).map(|r| (r, None)), audits);
+    }
+    let flags: Vec<(usize, OutputShare)> = shares
+        .iter()
+        .map(|(i, s)| {
+            let layout = OutputLayout::Scalars(vec![]);
+            (*i, OutputShare { layout, checks: s.checks.clone(), shares: s.check_shares().to_vec() })
+        })
+        .collect();
+    if let Err(e) = reveal(op, &metas, &flags, t, Security::SemiHonest) {
+        return (Err(e), audits);
+    }
+    let stored: Vec<_> = shares.into_iter().map(|(_, s)| s.into_stored().expect("a stored layout")).collect();
+    let elems = open_all(&stored.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), t);
+    let v = crate::value::decode_at(&stored[0].0, &elems, stored[0].2).expect("decodes");
+    (Ok((OpResult::Scalars(vec![]), Some((v, stored[0].2)))), audits)
+}
+
+fn scalar(r: &OpResult) -> f64 {
+    match r {
+        OpResult::Scalars(v) => v[0],
+        o => panic!("{o:?}"),
+    }
+}
+
+/// Decimal data: rep_i = offset·10^d + spread_i, as the numbers rep_i / 10^d (exact decimals).
+fn decimal_data(d: u32, n: usize, offset: i64, spread: i64, seed: u64) -> (Vec<i128>, Vec<f64>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let p = 10i128.pow(d);
+    let reps: Vec<i128> = (0..n).map(|_| offset as i128 * p + rng.random_range(-spread..=spread) as i128).collect();
+    let xs = reps.iter().map(|r| format!("{r}e-{d}").parse::<f64>().unwrap()).collect();
+    (reps, xs)
+}
+
+/// |got − want| within `rel` of |want|, or of `scale` where the exact value is near 0.
+fn within(got: f64, want: f64, rel: f64, scale: f64) -> bool {
+    (got - want).abs() <= rel * want.abs().max(scale)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, rng_seed: proptest::test_runner::RngSeed::Fixed(15), ..ProptestConfig::default() })]
+
+    #[test]
+    fn mean_var_std_of_decimal_data_match_the_exact_values(
+        d in 0u32..=9,
+        n in 1usize..40,
+        offset in prop_oneof![Just(0i64), Just(1), Just(1000), Just(1_000_000)],
+        spread in 1i64..1_000_000,
+        seed in 0u64..1000,
+    ) {
+        let (reps, xs) = decimal_data(d, n, offset, spread, seed);
+        let scale = NumScale::decimal(d as i64).unwrap();
+        let v = farr(&xs);
+        let nn = n as i128;
+        let sum: i128 = reps.iter().sum();
+        let sq: i128 = reps.iter().map(|r| r * r).sum();
+        let p = 10f64.powi(d as i32);
+        let mean = sum as f64 / n as f64 / p;
+        let w = nn * sq - sum * sum; // N²·var·10^(2d), exact
+        let var = w as f64 / (n as f64 * n as f64) / (p * p);
+        let mag = xs.iter().map(|x| x.abs()).sum::<f64>() / n as f64;
+        let (r, audits) = run_at(3, 1, &Op::Mean, std::slice::from_ref(&v), &[scale], false, seed);
+        let got = scalar(&r.unwrap().0);
+        prop_assert!(within(got, mean, 1e-12, mag), "mean {got} vs {mean}");
+        assert_masked_only(&audits, &[]);
+        let (r, _) = run_at(3, 1, &Op::Var, std::slice::from_ref(&v), &[scale], false, seed);
+        let got = scalar(&r.unwrap().0);
+        prop_assert!(within(got, var, 1e-12, 0.0), "var {got} vs {var} (d {d}, n {n})");
+        let (r, _) = run_at(3, 1, &Op::Std, std::slice::from_ref(&v), &[scale], false, seed);
+        let got = scalar(&r.unwrap().0);
+        prop_assert!(within(got, var.sqrt(), 1e-12, 0.0), "std {got} vs {}", var.sqrt());
+    }
+
+    #[test]
+    fn dot_of_decimal_data_is_exact(d in 0u32..=6, n in 1usize..20, spread in 1i64..100_000, seed in 0u64..1000) {
+        let (ra, xa) = decimal_data(d, n, 0, spread, seed);
+        let (rb, xb) = decimal_data(d, n, 3, spread, seed + 1);
+        let scale = NumScale::decimal(d as i64).unwrap();
+        let exact: i128 = ra.iter().zip(&rb).map(|(a, b)| a * b).sum();
+        let want: f64 = format!("{exact}e-{}", 2 * d).parse().unwrap();
+        let (r, audits) = run_at(3, 1, &Op::Dot, &[farr(&xa), farr(&xb)], &[scale, scale], false, seed);
+        let got = match r.unwrap().0 {
+            OpResult::Array { data: ArrayData::Float(v), .. } => v[0],
+            o => panic!("{o:?}"),
+        };
+        prop_assert_eq!(got, want, "the nearest double to the exact sum of products");
+        assert_masked_only(&audits, &[]);
+    }
+}
+
+#[test]
+fn a_long_decimal_dot_product_is_exact() {
+    // 10^4 one-decimal values: the exact path has no truncation after it, so its sums may use the
+    // field's range (the rescaled path's bound refuses this length)
+    let (ra, xa) = decimal_data(6, 10_000, 1, 300_000, 21);
+    let (rb, xb) = decimal_data(6, 10_000, 2, 300_000, 22);
+    let exact: i128 = ra.iter().zip(&rb).map(|(a, b)| a * b).sum();
+    let want: f64 = format!("{exact}e-12").parse().unwrap();
+    let s = NumScale::DEFAULT;
+    let (r, _) = run_at(3, 1, &Op::Dot, &[farr(&xa), farr(&xb)], &[s, s], false, 23);
+    match r.unwrap().0 {
+        OpResult::Array { data: ArrayData::Float(v), .. } => assert_eq!(v[0], want),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn one_decimal_values_around_1_4_have_numpy_exact_statistics() {
+    // the issue's example: values with one decimal, ~0.1 spread around 1.4
+    let xs: Vec<f64> = (0..500).map(|i| [1.3, 1.5, 1.7, 1.2, 1.4][i % 5]).collect();
+    let v = farr(&xs);
+    let scale = NumScale::DEFAULT;
+    // exact: mean 1.42, var = Σ(x − 1.42)²/N = (0.0144 + 0.0064 + 0.0784 + 0.0484 + 0.0004)/5
+    let var: f64 = (0.0144 + 0.0064 + 0.0784 + 0.0484 + 0.0004) / 5.0;
+    let (r, _) = run_at(3, 1, &Op::Mean, std::slice::from_ref(&v), &[scale], false, 1);
+    assert!(within(scalar(&r.unwrap().0), 1.42, 1e-15, 0.0));
+    let (r, _) = run_at(3, 1, &Op::Std, std::slice::from_ref(&v), &[scale], false, 1);
+    let got = scalar(&r.unwrap().0);
+    assert!(within(got, var.sqrt(), 1e-14, 0.0), "std {got} vs {}", var.sqrt());
+    // small magnitudes keep their digits: 0.00123-like values
+    let small: Vec<f64> = (0..200).map(|i| [0.00123, 0.00125, 0.00121, 0.00124][i % 4]).collect();
+    let sm = farr(&small);
+    let mean: f64 = small.iter().sum::<f64>() / 200.0;
+    let (r, _) = run_at(3, 1, &Op::Mean, std::slice::from_ref(&sm), &[NumScale::Decimal(9)], false, 2);
+    assert!(within(scalar(&r.unwrap().0), mean, 1e-12, 0.0));
+}
+
+#[test]
+fn decimal_edges_popmean_and_quantiles_are_read_at_the_keys_scale() {
+    let xs = [0.1, 0.2, 0.3, 0.30000001, 0.4, 0.5];
+    let s8 = NumScale::Decimal(8);
+    // edges at 0.3 exactly: 0.3 is in [0.3, 0.4), 0.30000001 too; 0.2 in [0.1, 0.3)
+    let (r, _) = run_at(3, 1, &Op::histogram(&[0.1, 0.3, 0.4, 0.5]), &[farr(&xs)], &[s8], false, 3);
+    match r.unwrap().0 {
+        OpResult::Array { data: ArrayData::Int(c), .. } => assert_eq!(c, vec![2, 2, 2]),
+        o => panic!("{o:?}"),
+    }
+    // the median of the six: (0.3 + 0.30000001) / 2
+    let (r, _) = run_at(3, 1, &Op::quantile(&[0.5], true), &[farr(&xs)], &[s8], false, 4);
+    match r.unwrap().0 {
+        OpResult::Array { data: ArrayData::Float(v), .. } => assert!((v[0] - 0.300000005).abs() < 1e-15, "{v:?}"),
+        o => panic!("{o:?}"),
+    }
+    // popmean 0.3 at 8 decimals: the one-sample t of [0.3, 0.3, 0.30000002] is finite and positive
+    let (r, _) = run_at(3, 1, &Op::ttest_1samp(0.3), &[farr(&[0.3, 0.3, 0.30000002])], &[s8], false, 5);
+    match r.unwrap().0 {
+        OpResult::Ttest { statistic, .. } => assert!((statistic - 1.0).abs() < 1e-6, "{statistic}"),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn stored_results_land_at_the_scale_they_say() {
+    let s = NumScale::DEFAULT;
+    let xs = farr(&[1.5, 2.25, 3.125, 4.0]);
+    let (r, _) = run_at(3, 1, &Op::Mean, std::slice::from_ref(&xs), &[s], true, 6);
+    let (v, sc) = r.unwrap().1.unwrap();
+    assert_eq!(sc, s);
+    assert_eq!(v, Value::Float(2.71875)); // exact at 10^-6
+    let (r, _) = run_at(3, 1, &Op::Var, std::slice::from_ref(&xs), &[s], true, 7);
+    let (v, sc) = r.unwrap().1.unwrap();
+    assert_eq!(sc, s);
+    let Value::Float(var) = v else { panic!("{v:?}") };
+    assert!((var - 0.8779296875).abs() <= 2e-6, "{var}");
+    // linregress: slope and r do not depend on the scale, so the array is at the binary scale
+    let x = farr(&[1.0, 2.0, 3.0, 5.0]);
+    let y = farr(&[2.0, 4.5, 5.5, 11.0]);
+    let (r, _) = run_at(3, 1, &Op::Linregress, &[x, y], &[s, s], true, 8);
+    let (v, sc) = r.unwrap().1.unwrap();
+    assert_eq!(sc, NumScale::Binary20);
+    let Value::Array(Array { data: ArrayData::Float(a), .. }) = v else { panic!("{v:?}") };
+    // numpy: slope 2.1, intercept −0.025... from the exact least squares
+    let (xm, ym) = (11.0 / 4.0, 23.0 / 4.0);
+    let sxx = [1.0f64, 2.0, 3.0, 5.0].iter().map(|v| (v - xm) * (v - xm)).sum::<f64>();
+    let sxy = [1.0f64, 2.0, 3.0, 5.0].iter().zip([2.0, 4.5, 5.5, 11.0]).map(|(a, b)| (a - xm) * (b - ym)).sum::<f64>();
+    let slope = sxy / sxx;
+    assert!((a[0] - slope).abs() < 1e-5 && (a[1] - (ym - slope * xm)).abs() < 1e-5, "{a:?}");
+    // inv at 10^-6: stored at the input's own scale
+    let m = Value::Array(Array { shape: vec![2, 2], data: ArrayData::Float(vec![4.0, 1.0, 2.0, 3.0]) });
+    let (r, _) = run_at(3, 1, &Op::Inv, &[m], &[s], true, 9);
+    let (v, sc) = r.unwrap().1.unwrap();
+    assert_eq!(sc, s);
+    let Value::Array(Array { data: ArrayData::Float(a), .. }) = v else { panic!("{v:?}") };
+    for (g, w) in a.iter().zip([0.3, -0.1, -0.2, 0.4]) {
+        assert!((g - w).abs() < 1e-5, "{a:?}");
+    }
+}
+
+#[test]
+fn keys_at_different_scales_are_refused_with_the_reason() {
+    let (r, _) =
+        run_at(3, 1, &Op::Mean, &[farr(&[1.0]), farr(&[2.0])], &[NumScale::DEFAULT, NumScale::Binary20], false, 10);
+    assert!(matches!(r, Err(MpcError::Unsupported(ref m)) if m.contains("different scales")), "{r:?}");
+    // the old binary scale still computes on its own
+    let (r, _) = run_at(3, 1, &Op::Mean, &[farr(&[1.5, 2.5])], &[NumScale::Binary20], false, 11);
+    assert!((scalar(&r.unwrap().0) - 2.0).abs() < 1e-12);
+}

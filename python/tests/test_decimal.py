@@ -1,0 +1,122 @@
+"""Issue 15 end to end on a real devnet of 3 nodes (``$ENIGMA_BIN devnet``): numbers are stored at a
+public decimal scale, so decimal data set by hand (integers, one-decimal values around 1.4, 10^6 plus
+small spreads, values with 9 decimals under ``decimals=9``) gives mean / var / std / dot results that
+match the exact rational values from ``fractions`` within 1e-12; ``exact=True`` refuses what the
+scale cannot hold; a key stored at the old binary scale 2^-20 still loads and computes a mean; and
+keys at different scales are refused with the reason."""
+
+import math
+import os
+import sys
+import unittest
+from fractions import Fraction
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _helpers import Devnet
+
+import enigma
+
+ENIGMA_BIN = os.environ.get("ENIGMA_BIN")
+
+
+def exact_stats(values):
+    """(mean, var, std) as exact Fractions (std as a float from the exact var) of the decimal texts."""
+    xs = [Fraction(repr(v)) for v in values]
+    n = len(xs)
+    m = sum(xs) / n
+    var = sum((x - m) ** 2 for x in xs) / n
+    return m, var, math.sqrt(var)
+
+
+def rel(got, want, scale=0.0):
+    want = float(want)
+    return abs(got - want) / max(abs(want), scale) if max(abs(want), scale) > 0 else abs(got - want)
+
+
+@unittest.skipUnless(ENIGMA_BIN, "set ENIGMA_BIN to the enigma node binary to run the devnet tests")
+class DecimalTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.net = Devnet(ENIGMA_BIN, nodes=3)
+        try:
+            cls.net.start()
+        except BaseException:
+            cls.net.stop(keep=True)
+            raise
+        cls.client = enigma.Client(cls.net.socket(0), timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.client.close()
+        finally:
+            cls.net.stop()
+
+    def check(self, values, decimals=None, tol=1e-12):
+        key = self.client.store(values, decimals=decimals)
+        m, var, std = exact_stats(values)
+        mag = float(sum(abs(Fraction(repr(v))) for v in values) / len(values))
+        got_m = self.client.stats.mean(key)[0]
+        got_v = self.client.stats.var(key)[0]
+        got_s = self.client.stats.std(key)[0]
+        self.assertLessEqual(rel(got_m, m, mag), tol, "mean %r vs %s" % (got_m, float(m)))
+        self.assertLessEqual(rel(got_v, var), tol, "var %r vs %s" % (got_v, float(var)))
+        self.assertLessEqual(rel(got_s, std), tol, "std %r vs %s" % (got_s, std))
+        return key
+
+    def test_integers(self):
+        self.check([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9])
+
+    def test_one_decimal_values_around_1_4(self):
+        vals = [[1.3, 1.5, 1.7, 1.2, 1.4, 1.6][i % 6] for i in range(600)]
+        key = self.check(vals)
+        # loads back exactly, and numpy's own float64 error is the only one left
+        self.assertEqual(self.client.load(key), vals)
+
+    def test_a_large_offset_with_a_small_spread(self):
+        vals = [1_000_000 + d for d in (0.001, 0.002, 0.0015, 0.0005, 0.003, 0.0025, 0.001)]
+        self.check(vals)
+
+    def test_nine_decimals(self):
+        vals = [0.123456789, 0.123456788, 0.123456787, 0.000000001, 0.5]
+        key = self.check(vals, decimals=9)
+        self.assertEqual(self.client.load(key), vals)
+        # at the default 6 decimals the same data is rounded (and says so with exact=True)
+        with self.assertRaises(enigma.Error) as cm:
+            self.client.store(vals, exact=True)
+        self.assertEqual(cm.exception.kind, "out_of_range")
+        self.assertIn("more decimals", str(cm.exception))
+        rounded = self.client.load(self.client.store(vals))
+        self.assertEqual(rounded, [0.123457, 0.123457, 0.123457, 0.0, 0.5])
+
+    def test_dot_of_decimals_is_exact(self):
+        a = [0.1, 0.2, 0.3]
+        b = [1.5, 2.25, -0.75]
+        ka, kb = self.client.store(a), self.client.store(b)
+        got = self.client.linalg.dot(ka, kb)
+        want = sum(Fraction(repr(x)) * Fraction(repr(y)) for x, y in zip(a, b))
+        self.assertEqual(got, float(want))
+
+    def test_the_old_binary_scale_still_loads_and_computes(self):
+        key = self.client.store([0.1, 0.2, 0.7], decimals="binary")
+        self.assertEqual(self.client.load(key), [0.1, 0.2, 0.7])  # shortest decimals at 2^-20
+        got = self.client.stats.mean(key)[0]
+        self.assertLess(abs(got - 1.0 / 3.0), 2e-6)  # the binary approximation, as before
+        # mixing it with a decimal key is refused with the reason
+        other = self.client.store([1.0, 2.0])
+        with self.assertRaises(enigma.Error) as cm:
+            self.client.stats.mean(key, other)
+        self.assertIn("different scales", str(cm.exception))
+
+    def test_bad_decimals_are_clear_errors(self):
+        for bad in (13, -1, "six", 1.5, True):
+            with self.assertRaises(enigma.Error) as cm:
+                self.client.store([1.0], decimals=bad)
+            self.assertEqual(cm.exception.kind, "invalid_params", bad)
+        with self.assertRaises(enigma.Error) as cm:
+            self.client.store([5e9], decimals=9)  # beyond 2^62 / 10^9
+        self.assertEqual(cm.exception.kind, "out_of_range")
+
+
+if __name__ == "__main__":
+    unittest.main()

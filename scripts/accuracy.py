@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The accuracy table of docs/accuracy.md (issue 15): every op × data family against an exact
+reference, on a real devnet.
+
+    ENIGMA_BIN=target/x86_64-unknown-linux-gnu/release/enigma \\
+        PYTHONPATH=python python3 scripts/accuracy.py [--sizes 1,100,10000] [--nodes 3]
+
+Starts `enigma devnet` (3 nodes by default), stores each family at its decimal scale, and prints a
+markdown table: the worst relative error of Enigma's result against the exact value (Python's
+`fractions`; roots from `decimal` at 60 digits), and numpy float64's error on the same data when
+numpy is installed. A relative error is taken against max(|exact|, the data's scale mean|x|) where
+the exact value can be 0. A family out of range gives "clear error" and the error's text. Seeded:
+the same command prints the same data."""
+
+import argparse
+import decimal
+import math
+import os
+import random
+import sys
+from fractions import Fraction
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python", "tests"))
+from _helpers import Devnet  # noqa: E402
+
+import enigma  # noqa: E402
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover
+    np = None
+
+decimal.getcontext().prec = 60
+
+
+def fr(x):
+    return Fraction(repr(x))
+
+
+def dsqrt(q):
+    return float(decimal.Decimal(q.numerator).sqrt() / decimal.Decimal(q.denominator).sqrt()) if q > 0 else 0.0
+
+
+def exact(op, xs, ys=None):
+    """The exact result of `op` (a float, or a tuple for linregress)."""
+    a = [fr(v) for v in xs]
+    n = len(a)
+    m = sum(a) / n
+    if op == "mean":
+        return float(m)
+    var = sum((v - m) ** 2 for v in a) / n
+    if op == "var":
+        return float(var)
+    if op == "std":
+        return dsqrt(var)
+    b = [fr(v) for v in ys]
+    if op == "dot":
+        return float(sum(x * y for x, y in zip(a, b)))
+    mb = sum(b) / n
+    sxx = sum((v - m) ** 2 for v in a)
+    syy = sum((v - mb) ** 2 for v in b)
+    sxy = sum((x - m) * (y - mb) for x, y in zip(a, b))
+    slope = sxy / sxx
+    r = float(sxy) / dsqrt(sxx * syy) if syy > 0 else 0.0
+    return float(slope), float(mb - slope * m), r
+
+
+def numpy_result(op, xs, ys=None):
+    if np is None:
+        return None
+    x = np.array(xs, dtype=np.float64)
+    if op == "mean":
+        return float(np.mean(x))
+    if op == "var":
+        return float(np.var(x))
+    if op == "std":
+        return float(np.std(x))
+    y = np.array(ys, dtype=np.float64)
+    if op == "dot":
+        return float(np.dot(x, y))
+    slope, icpt = np.polyfit(x, y, 1)
+    return float(slope), float(icpt), float(np.corrcoef(x, y)[0, 1])
+
+
+def err(got, want, scale):
+    return abs(got - want) / max(abs(want), scale, 1e-300)
+
+
+def families(sizes, rng):
+    """(name, decimals, xs, ys) for each data family and size."""
+    out = []
+    for n in sizes:
+        one = [round(1.4 + rng.choice([-3, -2, -1, 0, 1, 2, 3]) / 10, 1) for _ in range(n)]
+        out.append(("one decimal around 1.4", 6, one, [round(2 * v + rng.choice([0, 0.1, -0.1]), 1) for v in one]))
+        out.append(("integers", 6, [rng.randint(-1000, 1000) for _ in range(n)], [rng.randint(0, 50) for _ in range(n)]))
+        wide = [round(10 ** rng.uniform(-6, 6), 6) * rng.choice([-1, 1]) for _ in range(n)]
+        out.append(("wide range 1e-6..1e6", 6, wide, [round(v * 0.5 + 1, 6) for v in wide]))
+        off = [round(1e9 + rng.randint(-1000, 1000) / 1000, 3) for _ in range(n)]
+        out.append(("1e9 + spread 1e-3", 3, off, [round(v - 1e9 + rng.randint(0, 9) / 1000, 3) for v in off]))
+        tiny = [rng.randint(1100, 1300) / 1e6 for _ in range(n)]
+        out.append(("tiny ~0.00123 (9 decimals)", 9, tiny, [round(v * 3 + 1e-9, 9) for v in tiny]))
+        const = [2.5] * n
+        if n > 1:
+            const[-1] = 2.500001
+        out.append(("near-constant", 6, const, [float(i) for i in range(n)]))
+    out.append(("out of range 1e13 (6 decimals)", 6, [1e13, 1.0], [1.0, 2.0]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1,100,10000")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=15)
+    a = ap.parse_args()
+    binary = os.environ.get("ENIGMA_BIN")
+    if not binary:
+        sys.exit("set ENIGMA_BIN to the enigma binary")
+    rng = random.Random(a.seed)
+    sizes = [int(s) for s in a.sizes.split(",")]
+    net = Devnet(binary, nodes=a.nodes)
+    net.start()
+    rows = []
+    try:
+        c = enigma.Client(net.socket(0), timeout=600)
+        for name, dec, xs, ys in families(sizes, rng):
+            n = len(xs)
+            scale = sum(abs(v) for v in xs) / n
+            try:
+                kx = c.store(xs, decimals=dec)
+                ky = c.store(ys, decimals=dec)
+            except enigma.Error as e:
+                rows.append((name, n, "store", "clear error: %s" % str(e)[:60], ""))
+                continue
+            ops = ["mean", "var", "std", "dot"] + (["linregress"] if n >= 3 else [])
+            for op in ops:
+                try:
+                    if op == "dot":
+                        got = c.linalg.dot(kx, ky)
+                    elif op == "linregress":
+                        got = tuple(c.stats.linregress(kx, ky)[:3])
+                    else:
+                        got = getattr(c.stats, op)(kx)[0]
+                except enigma.Error as e:
+                    rows.append((name, n, op, "clear error: %s" % str(e)[:60], ""))
+                    continue
+                want = exact(op, xs, ys)
+                npv = numpy_result(op, xs, ys)
+                if op == "linregress":
+                    e = max(err(g, w, 1.0 if i == 2 else scale) for i, (g, w) in enumerate(zip(got, want)))
+                    ne = max(err(g, w, 1.0 if i == 2 else scale) for i, (g, w) in enumerate(zip(npv, want))) if npv else None
+                else:
+                    s = scale if op in ("mean", "dot") else 0.0
+                    e = err(got, want, s)
+                    ne = err(npv, want, s) if npv is not None else None
+                rows.append((name, n, op, "%.1e" % e, "%.1e" % ne if ne is not None else "no numpy"))
+    finally:
+        net.stop()
+    print("| data | N | op | Enigma rel. error | numpy float64 rel. error |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print("| %s | %s | %s | %s | %s |" % r)
+
+
+if __name__ == "__main__":
+    main()
