@@ -44,6 +44,7 @@ pub mod prss;
 pub mod quantile;
 pub mod ratio;
 pub mod reshare;
+pub mod rescale;
 pub mod shift;
 pub mod shuffle;
 pub mod spec;
