@@ -8,29 +8,13 @@
 //! Range: a stored element can be 2^62 at scale 2^20, so Σ a_k·b_k can exceed the field. The rows of
 //! the left operand and the columns of the right one get a range certificate (`stats.rs`):
 //! ‖row‖·‖col‖ < 2^80 for floats (then truncating by 2^20 keeps κ = 40 bits of masking) or < 2^124
-//! for ints (exact, multiplied by the field inverse of 2^20). A result kept with `store=True` must
-//! also fit the storage range after the division by the scale: ‖row‖·‖col‖ < 2^(2L) with
-//! 2^(2L) ≤ 2^61·div (`dot_norm_bits`). The flag multiplies every output before any truncation,
-//! and is an output to the requester.
+//! for ints (exact, multiplied by the field inverse of 2^20). The flag multiplies every output
+//! before any truncation, and is an output to the requester.
 
 use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use crate::fixed::{FRAC_BITS, NumScale};
-
-/// Bits L of a dot product's certificate ‖row‖, ‖col‖ < 2^L, so |Σ a·b| < 2^(2L): 62 when no
-/// truncation follows (`no_trunc`: integers, exact decimals; 2^124 stays in the field), else 40
-/// (the truncation by the scale keeps κ = 40 bits of masking); kept with `store`, also
-/// 2^(2L) ≤ 2^(61 + ⌊log2 div⌋) ≤ 2^61·div, so the result divided by `div` (the scale the
-/// products are brought down by) and its truncation error fit the storage range 2^62. At 2^20 and
-/// 10^6 the stored float bound stays 40; below 6 decimals, and for stored integers, it is tighter.
-pub(crate) fn dot_norm_bits(no_trunc: bool, store: bool, div: u128) -> u32 {
-    let base = if no_trunc { 62 } else { 40 };
-    if !store {
-        return base;
-    }
-    base.min((STORED_BITS - 1 + div.max(1).ilog2()) / 2)
-}
 
 /// Output shape of numpy.dot(a, b), with the contraction length.
 pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcError> {
@@ -57,7 +41,7 @@ pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcErr
 
 impl<T: Transport> Party<T> {
     /// numpy.dot on secret arrays at the storage scale; returns (output shares at scale 2^20, flag).
-    /// `ns` is the scale the products are divided by (the coarser input's for two decimal scales).
+    /// `ns` is the scale the products are divided by (the coarser key's for two decimal scales).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dot_impl(
         &mut self,
@@ -68,11 +52,10 @@ impl<T: Transport> Party<T> {
         ints: bool,
         ns: NumScale,
         exact: bool,
-        store: bool,
     ) -> Result<(Vec<Fp>, Fp), MpcError> {
         let (_, k) = dot_shape(ash, bsh)?;
         // no truncation follows an integer or exact result, so its sums may use the field up to 2^125
-        let l = dot_norm_bits(ints || exact, store, ns.factor());
+        let l = if ints || exact { 62 } else { 40 };
         let (groups, raw): (Vec<Vec<Fp>>, Vec<Fp>) = if ash.is_empty() || bsh.is_empty() {
             let (s, arr) = if ash.is_empty() { (a[0], b) } else { (b[0], a) };
             let sv = vec![s; arr.len()];

@@ -94,9 +94,11 @@ async fn run_timed<T: Transport>(
 ) -> Result<OutputShare, MpcError> {
     party.check_member()?;
     check_inputs(&inputs)?;
-    // keys at different decimal scales meet at the finest one; a dot product needs no rescaling
-    // (a at 10^-da times b at 10^-db is exact at 10^-(da + db)), only the binary mix's refusal
-    let rescale = super::rescale::plan(&inputs)?.filter(|_| !matches!(op, Op::Dot));
+    // keys at different decimal scales meet at the finest one; a revealed dot product needs no
+    // rescaling (a at 10^-da times b at 10^-db is exact at 10^-(da + db)), only the binary mix's
+    // refusal. A stored one is rescaled, so that its products are divided by the finer scale's
+    // 10^D, as at one scale (docs/decisions.md)
+    let rescale = super::rescale::plan(&inputs)?.filter(|_| store || !matches!(op, Op::Dot));
     let start = Instant::now();
     let prep0 = party.counters.prep_time;
     let shares: Vec<&[Fp]> = inputs.iter().map(|i| i.share.as_slice()).collect();
@@ -247,9 +249,10 @@ async fn run_inner<T: Transport>(
             let (oshape, _) = super::linalg::dot_shape(&ash, &bsh)?;
             party.progress_plan(4);
             // a at 10^-da times b at 10^-db is exact at 10^-(da + db) = 10^-(D + m), D = max, m = min:
-            // decimal floats, revealed: the exact Σ a·b there (no rescaling, no range test);
-            // integers (exact multiples), stored floats, or the binary scale: divided by 10^m
-            // (2^20) to the finer scale D (within t/2 + 1 units for floats)
+            // decimal floats, revealed: the exact Σ a·b there (no rescaling, no range test); revealed
+            // integers (exact multiples of 10^(D + m)): divided by 10^m to the finer scale D, exactly;
+            // stored (rescaled to one scale by `run_timed`), or the binary scale: divided by S to S
+            // (within t/2 + 1 units for floats)
             let (div, out_ns, exact_scale) = match (inputs[0].scale, inputs[1].scale) {
                 (NumScale::Decimal(a), NumScale::Decimal(b)) => (
                     NumScale::Decimal(a.min(b)),
@@ -260,10 +263,10 @@ async fn run_inner<T: Transport>(
                 _ => (ns, ns, Scale::bin(2 * FRAC_BITS as i32, 1.0).for_inputs(ns, 2)),
             };
             let exact = !store && !all_int && out_ns.decimals().is_some();
-            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, div, !exact, store)?).await?;
+            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, div, !exact)?).await?;
             party.step("preprocessing");
             let (out, flag) =
-                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, div, exact, store).await?;
+                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, div, exact).await?;
             let mut shares = out;
             shares.push(flag);
             party.step("done");
@@ -342,7 +345,6 @@ fn plan_dot(
     t: usize,
     ns: fixed::NumScale,
     rescale: bool,
-    store: bool,
 ) -> Result<Needs, MpcError> {
     let (oshape, k) = super::linalg::dot_shape(a, b)?;
     let na: usize = a.iter().product();
@@ -356,7 +358,7 @@ fn plan_dot(
         needs.doubles += nout;
         na / k.max(1) + nb / k.max(1)
     };
-    let l = super::linalg::dot_norm_bits(ints, store, ns.factor());
+    let l = if ints { 62 } else { 40 };
     let maxlen = if a.is_empty() || b.is_empty() { na.max(nb) } else { k };
     if maxlen > 0 {
         let (s, kb) = super::stats::cert_plan(maxlen, STORED_BITS + 1, l, t)?;
