@@ -163,7 +163,9 @@ mod tests {
         assert_eq!(r.factors, vec![10_000, 1, 1_000_000]);
         assert_eq!(counts(&[key(d2, 1), key(d6, 2), key(NumScale::Decimal(0), 1)], &r), (2, 4));
         let e = plan(&[key(NumScale::Binary20, 1), key(d6, 1)]).unwrap_err();
-        assert!(matches!(e, MpcError::Unsupported(ref m) if m.contains("different scales") && m.contains("store it again")));
+        assert!(
+            matches!(e, MpcError::Unsupported(ref m) if m.contains("different scales") && m.contains("store it again"))
+        );
     }
 
     #[test]

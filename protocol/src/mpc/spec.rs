@@ -222,9 +222,7 @@ pub enum Check {
     BinsMinCount,
     /// Every value of the keys rescaled to the op's finest decimal scale 10^-decimals (keys stored
     /// at different decimal scales) fits that scale's range (`rescale.rs`).
-    Rescaled {
-        decimals: u8,
-    },
+    Rescaled { decimals: u8 },
 }
 
 /// Public shape of an op's output shares.

@@ -1,9 +1,9 @@
 //! Tests of the MPC engine over the in-memory transport (n = 3 and n = 5, parties as tokio tasks).
 
 use super::bench::{share_value, share_value_at, simulate};
-use crate::fixed::NumScale;
 use super::*;
 use crate::field::Fp;
+use crate::fixed::NumScale;
 use crate::shamir;
 use crate::value::{Array, ArrayData, Value};
 use proptest::prelude::*;

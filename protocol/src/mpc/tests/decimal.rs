@@ -268,15 +268,8 @@ fn keys_at_2_and_6_decimals_are_rescaled_exactly_inside_the_mpc() {
     assert_masked_only(&audits, &forbidden);
 
     // scalar keys: 1.2500001 at 7 decimals beats 1.25 at 2 (which 2 decimals cannot tell apart)
-    let (r, _) = run_at(
-        3,
-        1,
-        &Op::Max,
-        &[Value::Float(1.25), Value::Float(1.2500001)],
-        &[d2, NumScale::Decimal(7)],
-        false,
-        45,
-    );
+    let (r, _) =
+        run_at(3, 1, &Op::Max, &[Value::Float(1.25), Value::Float(1.2500001)], &[d2, NumScale::Decimal(7)], false, 45);
     assert_eq!(r.unwrap().0, OpResult::KeyIndex(1));
 
     // dot: a at 10^-2 times b at 10^-6 is exact at 10^-8, no rescaling
@@ -324,7 +317,8 @@ fn keys_at_2_and_6_decimals_are_rescaled_exactly_inside_the_mpc() {
     let er: Vec<i128> = edges.iter().map(|e| (*e * 1e6) as i128).collect();
     let mut want = vec![0i64; edges.len() - 1];
     for v in &all {
-        let j = (0..edges.len() - 1).find(|&j| *v >= er[j] && (*v < er[j + 1] || (j == edges.len() - 2 && *v == er[j + 1])));
+        let j = (0..edges.len() - 1)
+            .find(|&j| *v >= er[j] && (*v < er[j + 1] || (j == edges.len() - 2 && *v == er[j + 1])));
         if let Some(j) = j {
             want[j] += 1;
         }
@@ -408,7 +402,8 @@ fn a_mix_beyond_the_finer_scales_range_is_the_clear_error() {
     // at 10^-6 the range is |x| ≤ ⌊(2^62 − 1)/10^6⌋·10^-6 = 4611686018427.387903; an integer key at 10^0
     // holds 4611686018427 (fits after rescaling) and 4611686018428 (does not)
     let (d0, d6) = (NumScale::Decimal(0), NumScale::DEFAULT);
-    let fits = Value::Array(Array { shape: vec![2], data: ArrayData::Int(vec![-4_611_686_018_427, 4_611_686_018_427]) });
+    let fits =
+        Value::Array(Array { shape: vec![2], data: ArrayData::Int(vec![-4_611_686_018_427, 4_611_686_018_427]) });
     let (r, _) = run_at(3, 1, &Op::Max, &[fits, farr(&[0.5])], &[d0, d6], false, 60);
     assert_eq!(floats(&r.unwrap().0), vec![4_611_686_018_427.0]);
     for big in [4_611_686_018_428i64, -4_611_686_018_428, 1 << 61] {
