@@ -375,8 +375,9 @@ fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
         for r in 0..3 {
             if r != p {
                 let f = m[r][p] / m[p][p];
-                for c in 0..4 {
-                    m[r][c] -= f * m[p][c];
+                let pivot = m[p];
+                for (v, w) in m[r].iter_mut().zip(pivot) {
+                    *v -= f * w;
                 }
             }
         }
