@@ -56,6 +56,7 @@ const MPC_LAYERS: &[(&str, i32)] = &[
     ("div", 2),
     ("sqrt", 2),
     ("shift", 2),
+    ("rescale", 2),
     ("stats", 3),
     ("ratio", 3),
     ("linalg", 4),

@@ -678,7 +678,9 @@ class Client:
         never scaled by float arithmetic. A number with more decimals is rounded to the nearest, or
         refused with ``exact=True`` (``Error`` kind ``out_of_range``). The range is
         ``|x| < 2**62 / 10**decimals`` (4.6e12 at 6 decimals). ``decimals="binary"`` keeps the old
-        binary scale 2^-20. Keys combined in one computation must share one scale.
+        binary scale 2^-20. Keys at different decimal scales compute together, rescaled exactly to
+        the finest one (a value beyond that scale's range is an ``out_of_range`` error); a 2^-20 key
+        cannot be combined with a decimal one (load it and store it again with ``decimals``).
 
         Numbers and regular nested numeric lists/tuples (and anything with ``.tolist()``, e.g. numpy
         arrays) become computable numbers; ``str`` a string; ``bytes``/``bytearray``/``memoryview``

@@ -2,8 +2,9 @@
 public decimal scale, so decimal data set by hand (integers, one-decimal values around 1.4, 10^6 plus
 small spreads, values with 9 decimals under ``decimals=9``) gives mean / var / std / dot results that
 match the exact rational values from ``fractions`` within 1e-12; ``exact=True`` refuses what the
-scale cannot hold; a key stored at the old binary scale 2^-20 still loads and computes a mean; and
-keys at different scales are refused with the reason."""
+scale cannot hold; a key stored at the old binary scale 2^-20 still loads and computes a mean, and
+mixing it with a decimal key is refused with the fix; keys at two decimal scales compute together,
+rescaled exactly inside the MPC, and a value beyond the finer scale's range is the clear error."""
 
 import math
 import os
@@ -102,11 +103,52 @@ class DecimalTest(unittest.TestCase):
         self.assertEqual(self.client.load(key), [0.1, 0.2, 0.7])  # shortest decimals at 2^-20
         got = self.client.stats.mean(key)[0]
         self.assertLess(abs(got - 1.0 / 3.0), 2e-6)  # the binary approximation, as before
-        # mixing it with a decimal key is refused with the reason
+        # mixing it with a decimal key is refused with the reason and the fix
         other = self.client.store([1.0, 2.0])
         with self.assertRaises(enigma.Error) as cm:
             self.client.stats.mean(key, other)
+        self.assertEqual(cm.exception.kind, "unsupported")
         self.assertIn("different scales", str(cm.exception))
+        self.assertIn("store it again", str(cm.exception))
+
+    def test_keys_at_two_decimal_scales_compute_together_exactly(self):
+        a = [12.34, -5.5, 100.01, 7.0, 3.25, -0.07]  # 2 decimals
+        b = [1.000001, 0.999999, 1.5, 0.25, 2.123456, 1.0]  # 6 decimals
+        ka, kb = self.client.store(a, decimals=2), self.client.store(b)
+        fa, fb = [Fraction(repr(v)) for v in a], [Fraction(repr(v)) for v in b]
+        both = fa + fb
+        m = sum(both) / len(both)
+        var = sum((x - m) ** 2 for x in both) / len(both)
+        mag = float(sum(abs(x) for x in both) / len(both))
+        self.assertLessEqual(rel(self.client.stats.mean(ka, kb)[0], m, mag), 1e-12)
+        self.assertLessEqual(rel(self.client.stats.var(ka, kb)[0], var), 1e-12)
+        self.assertLessEqual(rel(self.client.stats.std(ka, kb)[0], math.sqrt(var)), 1e-12)
+        # max over arrays is a new key, at the finer scale
+        self.assertEqual(self.client.load(self.client.stats.max(ka, kb)), float(max(both)))
+        # the dot product is exact at 10^-8 (no rescaling: the scales multiply)
+        self.assertEqual(self.client.linalg.dot(ka, kb), float(sum(x * y for x, y in zip(fa, fb))))
+        # linregress of b on a, against the exact least squares
+        n = len(fa)
+        mx, my = sum(fa) / n, sum(fb) / n
+        sxx = sum((x - mx) ** 2 for x in fa)
+        sxy = sum((x - mx) * (y - my) for x, y in zip(fa, fb))
+        syy = sum((y - my) ** 2 for y in fb)
+        slope, intercept, r = self.client.stats.linregress(ka, kb)[:3]
+        self.assertLessEqual(rel(slope, sxy / sxx), 1e-9)
+        self.assertLessEqual(rel(intercept, my - sxy / sxx * mx, float(abs(my))), 1e-9)
+        self.assertLessEqual(abs(r - float(sxy) / math.sqrt(float(sxx * syy))), 1e-9)
+        # the median of the twelve: the mean of the two middle values
+        s = sorted(both)
+        self.assertLessEqual(rel(self.client.stats.median(ka, kb), (s[5] + s[6]) / 2), 1e-15)
+        # a stored result is at the finer scale 10^-6 (within t/2 + 1 units of it) and loads so
+        km = self.client.stats.mean(ka, kb, store=True)
+        self.assertLessEqual(abs(self.client.load(km) - float(m)), 1.5e-6)
+        # a value of the coarser key beyond the finer scale's range (|x| < 4.6e12): the clear error
+        big = self.client.store([3, 10**13], decimals=0)
+        with self.assertRaises(enigma.Error) as cm:
+            self.client.stats.mean(big, kb)
+        self.assertEqual(cm.exception.kind, "out_of_range")
+        self.assertIn("different decimal scales", str(cm.exception))
 
     def test_bad_decimals_are_clear_errors(self):
         for bad in (13, -1, "six", 1.5, True):

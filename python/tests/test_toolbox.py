@@ -360,6 +360,49 @@ class ToolboxTest(unittest.TestCase):
                 self.kind("invalid_params", api.stats.histogram, k1, bins=4)  # no range
                 self.kind("invalid_params", api.stats.histogram, k1, bins=[3.0, 1.0])
 
+    def test_at_the_default_decimal_scale(self):
+        """median, histogram, cov and a t-test on keys stored at the default scale 10^-6 (``store``
+        without ``decimals``), against exact references from ``fractions`` on the decimal texts."""
+        from fractions import Fraction as F
+
+        rnd = random.Random(8)
+        a = [round(rnd.gauss(10, 2), 3) for _ in range(37)] + [9.0, 10.5, 12.0]  # three on the edges
+        b = [round(rnd.gauss(11, 3), 3) for _ in range(36)]
+        api = self.client
+        ka, kb, kr = api.store(a), api.store(b), api.store([a[:36], b])
+        fa, fb = [F(repr(v)) for v in a], [F(repr(v)) for v in b]
+        # median of an even count: the mean of the two middle values
+        s = sorted(fa + fb)
+        self.close(api.stats.median(ka, kb), float((s[len(s) // 2 - 1] + s[len(s) // 2]) / 2), "median", 1e-14, 0)
+        # histogram: the decimal edges are exact at 10^-6, so the counts are numpy's
+        edges = [5.0, 9.0, 10.5, 12.0, 20.0]
+        fe = [F(repr(e)) for e in edges]
+        want = [0] * 4
+        for v in fa + fb:
+            for j in range(4):
+                if fe[j] <= v < fe[j + 1] or (j == 3 and v == fe[4]):
+                    want[j] += 1
+                    break
+        counts, _ = api.stats.histogram(ka, kb, bins=edges)
+        self.assertEqual(counts, want)
+        # cov (ddof = 1): exact sums at 10^-12, one division at the requester
+        rows = [fa[:36], fb]
+        mu = [sum(r) / 36 for r in rows]
+        got = api.stats.cov(kr)
+        for i in range(2):
+            for j in range(2):
+                c = sum((x - mu[i]) * (y - mu[j]) for x, y in zip(rows[i], rows[j])) / 35
+                self.close(got[i][j], float(c), "cov[%d][%d]" % (i, j), 1e-12, 0)
+        # the pooled two-sample t-test
+        ma, mb = sum(fa) / len(fa), sum(fb) / len(fb)
+        ss = sum((v - ma) ** 2 for v in fa) + sum((v - mb) ** 2 for v in fb)
+        sp2 = ss / (len(fa) + len(fb) - 2)
+        want_t = float(ma - mb) / math.sqrt(float(sp2 * (F(1, len(fa)) + F(1, len(fb)))))
+        t, p, df = api.stats.ttest_ind(ka, kb)
+        self.close(t, want_t, "ttest_ind t")
+        self.assertEqual(df, float(len(fa) + len(fb) - 2))
+        self.assertTrue(0.0 <= p <= 1.0)
+
     def test_median_percentile_quantile(self):
         rnd = random.Random(6)
         odd = grid([rnd.gauss(50, 15) for _ in range(101)])

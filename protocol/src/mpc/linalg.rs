@@ -41,6 +41,7 @@ pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcErr
 
 impl<T: Transport> Party<T> {
     /// numpy.dot on secret arrays at the storage scale; returns (output shares at scale 2^20, flag).
+    /// `ns` is the scale the products are divided by (the coarser key's for two decimal scales).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dot_impl(
         &mut self,

@@ -43,6 +43,7 @@ pub mod prep_active;
 pub mod prss;
 pub mod quantile;
 pub mod ratio;
+pub mod rescale;
 pub mod reshare;
 pub mod shift;
 pub mod shuffle;

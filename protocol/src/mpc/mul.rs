@@ -120,6 +120,24 @@ impl<T: Transport> Party<T> {
         self.reduce(&z).await
     }
 
+    /// [every flag is 1] for shared 0/1 flags: their product, by a tree of Beaver products
+    /// (⌈log2 k⌉ rounds, k − 1 products); 1 for no flags.
+    pub(crate) async fn all_of(&mut self, mut flags: Vec<Fp>) -> Result<Fp, MpcError> {
+        if flags.is_empty() {
+            return Ok(Fp::ONE);
+        }
+        while flags.len() > 1 {
+            let half = flags.len() / 2;
+            let (a, b): (Vec<Fp>, Vec<Fp>) = (0..half).map(|i| (flags[2 * i], flags[2 * i + 1])).unzip();
+            let mut next = self.mul(&a, &b).await?;
+            if flags.len() % 2 == 1 {
+                next.push(flags[flags.len() - 1]);
+            }
+            flags = next;
+        }
+        Ok(flags[0])
+    }
+
     pub(crate) fn mults_add(&mut self, k: usize) {
         self.counters.mults += k as u64;
     }

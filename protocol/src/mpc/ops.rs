@@ -14,7 +14,7 @@ use super::bounds::{STORED_BITS, clog2};
 use super::prep::Needs;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
-use crate::fixed::{self, FRAC_BITS};
+use crate::fixed::{self, FRAC_BITS, NumScale};
 use crate::shamir;
 use crate::value::{ArrayData, Dtype, ValueMeta};
 use std::time::Instant;
@@ -94,14 +94,19 @@ async fn run_timed<T: Transport>(
 ) -> Result<OutputShare, MpcError> {
     party.check_member()?;
     check_inputs(&inputs)?;
-    common_scale(&inputs)?;
+    // keys at different decimal scales meet at the finest one; a revealed dot product needs no
+    // rescaling (a at 10^-da times b at 10^-db is exact at 10^-(da + db)), only the binary mix's
+    // refusal. A stored one is rescaled, so that its products are divided by the finer scale's
+    // 10^D, as at one scale (docs/decisions.md)
+    let rescale = super::rescale::plan(&inputs)?.filter(|_| store || !matches!(op, Op::Dot));
     let start = Instant::now();
     let prep0 = party.counters.prep_time;
     let shares: Vec<&[Fp]> = inputs.iter().map(|i| i.share.as_slice()).collect();
     let checked = party.check_direct_inputs(&shares).await;
-    let r = match checked {
-        Ok(()) => run_inner(party, op, inputs, store).await,
-        Err(e) => Err(e),
+    let r = match (checked, rescale) {
+        (Ok(()), None) => run_inner(party, op, inputs, store).await,
+        (Ok(()), Some(plan)) => run_rescaled(party, op, inputs, store, &plan).await,
+        (Err(e), _) => Err(e),
     };
     let prep = party.counters.prep_time - prep0;
     party.counters.online_time += start.elapsed().saturating_sub(prep);
@@ -113,6 +118,26 @@ async fn run_timed<T: Transport>(
         out
     });
     r
+}
+
+/// `op` on inputs at several decimal scales: rescaled to the finest one inside the MPC
+/// (`rescale.rs`), then run as on one scale. The rescaling's range flag becomes the first check of
+/// the output (its share right after the values), so a value that does not fit the finer scale is
+/// the requester's clear error before any other check; the op computed on zeros then.
+async fn run_rescaled<T: Transport>(
+    party: &mut Party<T>,
+    op: &Op,
+    inputs: Vec<SharedInput>,
+    store: bool,
+    plan: &super::rescale::Rescale,
+) -> Result<OutputShare, MpcError> {
+    party.preprocess(&super::rescale::needs(&inputs, plan)).await?;
+    let (inputs, flag) = party.rescale_inputs(inputs, plan).await?;
+    let mut out = run_inner(party, op, inputs, store).await?;
+    let nv = out.layout.values().min(out.shares.len());
+    out.shares.insert(nv, flag);
+    out.checks.insert(0, Check::Rescaled { decimals: plan.decimals() });
+    Ok(out)
 }
 
 /// A 0-d Float output at the storage scale `ns` (stored mean / var / std).
@@ -132,8 +157,9 @@ async fn run_inner<T: Transport>(
 ) -> Result<OutputShare, MpcError> {
     let t = party.t;
     let all_int = inputs.iter().all(|i| i.meta.is_integer());
-    // every output below is decoded at the inputs' one scale (`Scale::for_inputs`)
-    let ns = common_scale(&inputs)?;
+    // every output below is decoded at the inputs' one scale (`Scale::for_inputs`); a dot product's
+    // two keys may be at two decimal scales (`Op::Dot` below)
+    let ns = if matches!(op, Op::Dot) { inputs[0].scale } else { common_scale(&inputs)? };
     match op {
         Op::Mean | Op::Var | Op::Std => {
             let x = flatten(&inputs);
@@ -222,13 +248,25 @@ async fn run_inner<T: Transport>(
             let (ash, bsh) = (shape_of(&inputs[0].meta), shape_of(&inputs[1].meta));
             let (oshape, _) = super::linalg::dot_shape(&ash, &bsh)?;
             party.progress_plan(4);
-            // decimal floats, revealed: the exact Σ a·b at S² (a product of two d-decimal numbers has
-            // 2d decimals); stored, or at the binary scale: rescaled to S (within t/2 + 1 units)
-            let exact = !store && !all_int && ns.decimals().is_some();
-            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, ns, !exact)?).await?;
+            // a at 10^-da times b at 10^-db is exact at 10^-(da + db) = 10^-(D + m), D = max, m = min:
+            // decimal floats, revealed: the exact Σ a·b there (no rescaling, no range test); revealed
+            // integers (exact multiples of 10^(D + m)): divided by 10^m to the finer scale D, exactly;
+            // stored (rescaled to one scale by `run_timed`), or the binary scale: divided by S to S
+            // (within t/2 + 1 units for floats)
+            let (div, out_ns, exact_scale) = match (inputs[0].scale, inputs[1].scale) {
+                (NumScale::Decimal(a), NumScale::Decimal(b)) => (
+                    NumScale::Decimal(a.min(b)),
+                    NumScale::Decimal(a.max(b)),
+                    Scale { frac_bits: 0, divisor: 1.0, decimals: a as i32 + b as i32 },
+                ),
+                // one scale (a binary key next to a decimal one was refused by `rescale::plan`)
+                _ => (ns, ns, Scale::bin(2 * FRAC_BITS as i32, 1.0).for_inputs(ns, 2)),
+            };
+            let exact = !store && !all_int && out_ns.decimals().is_some();
+            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, div, !exact)?).await?;
             party.step("preprocessing");
             let (out, flag) =
-                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, ns, exact).await?;
+                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, div, exact).await?;
             let mut shares = out;
             shares.push(flag);
             party.step("done");
@@ -236,11 +274,7 @@ async fn run_inner<T: Transport>(
                 layout: OutputLayout::Array {
                     shape: oshape,
                     dtype: if all_int { Dtype::Int } else { Dtype::Float },
-                    scale: if exact {
-                        Scale::bin(2 * FRAC_BITS as i32, 1.0).for_inputs(ns, 2)
-                    } else {
-                        Scale::storage(ns)
-                    },
+                    scale: if exact { exact_scale } else { Scale::storage(out_ns) },
                 },
                 checks: vec![Check::Range],
                 shares,
@@ -416,6 +450,17 @@ fn reveal_shares(
                 MpcError::Denied(format!(
                     "a compute grant covers histogram bins of at least {m} values each, and a bin of this \
                      histogram holds fewer (which bin is not revealed)"
+                ))
+            }
+            Check::Rescaled { decimals } => {
+                let ns = NumScale::Decimal(*decimals);
+                MpcError::OutOfRange(format!(
+                    "{}: the keys are stored at different decimal scales and are rescaled to the finest, {}, \
+                     where |x| must be below {:e}; a value of a key with fewer decimals is beyond that (store \
+                     the keys at one scale that holds them all, e.g. the finer key with fewer decimals)",
+                    op.name(),
+                    ns.describe(),
+                    ns.max_abs()
                 ))
             }
             Check::Varies => MpcError::Invalid(format!(

@@ -136,10 +136,10 @@ impl SharedInput {
     }
 }
 
-/// The one storage scale of an op's inputs. Inputs at different scales are refused: a 2^20 key
-/// cannot be rescaled exactly to 10^d, and rescaling 10^a up to 10^b (b > a) multiplies the
-/// representatives by 10^(b − a), which the engine's static 62-bit bound on every input does not
-/// allow without a range proof per element (docs/decisions.md).
+/// The one storage scale of an op's inputs. The dispatcher (`ops.rs`) brings keys at different
+/// decimal scales to the finest one first (`rescale.rs`: exactly, by a public 10^k, with a secret
+/// range test), and refuses a binary 2^-20 key next to a decimal one, so every op file sees one
+/// scale; inputs at different scales here are refused.
 pub fn common_scale(inputs: &[SharedInput]) -> Result<NumScale, MpcError> {
     let first = inputs.first().map(|i| i.scale).unwrap_or(NumScale::DEFAULT);
     if let Some(other) = inputs.iter().find(|i| i.scale != first) {
@@ -220,6 +220,9 @@ pub enum Check {
     Varies,
     /// Every bin of a histogram under a compute grant holds at least the op's `min_count` values.
     BinsMinCount,
+    /// Every value of the keys rescaled to the op's finest decimal scale 10^-decimals (keys stored
+    /// at different decimal scales) fits that scale's range (`rescale.rs`).
+    Rescaled { decimals: u8 },
 }
 
 /// Public shape of an op's output shares.

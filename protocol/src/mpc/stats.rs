@@ -116,18 +116,9 @@ impl<T: Transport> Party<T> {
         let diff: Vec<Fp> =
             groups.iter().zip(&q).map(|(g, q)| Fp::new((g.len() as u128) << (2 * CERT_G)) - *q).collect();
         let neg = self.ltz(&diff, k).await?;
-        let mut flags: Vec<Fp> = neg.iter().map(|b| Fp::ONE - *b).collect();
-        while flags.len() > 1 {
-            let half = flags.len() / 2;
-            let (a, bb): (Vec<Fp>, Vec<Fp>) = (0..half).map(|i| (flags[2 * i], flags[2 * i + 1])).unzip();
-            let mut next = self.mul(&a, &bb).await?;
-            if flags.len() % 2 == 1 {
-                next.push(flags[flags.len() - 1]);
-            }
-            flags = next;
-        }
+        let flag = self.all_of(neg.iter().map(|b| Fp::ONE - *b).collect()).await?;
         self.step("range certificate");
-        Ok(flags[0])
+        Ok(flag)
     }
 
     /// Mean of the flattened inputs: (share of mean·2^(20+f), f).

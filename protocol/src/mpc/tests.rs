@@ -1,8 +1,9 @@
 //! Tests of the MPC engine over the in-memory transport (n = 3 and n = 5, parties as tokio tasks).
 
-use super::bench::{share_value, simulate};
+use super::bench::{share_value, share_value_at, simulate};
 use super::*;
 use crate::field::Fp;
+use crate::fixed::NumScale;
 use crate::shamir;
 use crate::value::{Array, ArrayData, Value};
 use proptest::prelude::*;
@@ -44,11 +45,14 @@ struct Simulated {
     metas: Vec<crate::value::ValueMeta>,
 }
 
-/// Shares `vals` among n parties and runs `op` on them, revealed (`stored` false: `run`) or kept at
-/// the storage scale (`stored` true: `run_stored`).
-fn simulate_op(n: usize, t: usize, op: &Op, vals: &[Value], seed: u64, stored: bool) -> Simulated {
+/// Shares `vals` among n parties, each key at its storage scale in `scales` (one per key), and runs
+/// `op` on them, revealed (`stored` false: `run`) or kept at the storage scale (`stored` true:
+/// `run_stored`). The one runner of the op tests: [`run_op`] and [`open_stored`] build on it.
+fn simulate_op(n: usize, t: usize, op: &Op, vals: &[Value], scales: &[NumScale], seed: u64, stored: bool) -> Simulated {
+    assert_eq!(vals.len(), scales.len(), "one scale per key");
     let mut rng = StdRng::seed_from_u64(seed);
-    let per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
+    let per_key: Vec<Vec<SharedInput>> =
+        vals.iter().zip(scales).map(|(v, s)| share_value_at(v, n, t, &mut rng, *s)).collect();
     let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
     let op2 = op.clone();
     let res = simulate(n, t, seed, move |mut p| {
@@ -72,7 +76,12 @@ fn simulate_op(n: usize, t: usize, op: &Op, vals: &[Value], seed: u64, stored: b
     sim
 }
 
-/// Runs an op on values, returns the requester's result and every party's audit.
+/// Every key at the legacy binary scale 2^-20 (the scale the older tests' references assume).
+fn binary(vals: &[Value]) -> Vec<NumScale> {
+    vec![NumScale::Binary20; vals.len()]
+}
+
+/// Runs an op on values at the binary scale, returns the requester's result and every party's audit.
 fn run_op(
     n: usize,
     t: usize,
@@ -80,11 +89,23 @@ fn run_op(
     vals: &[Value],
     seed: u64,
 ) -> (Result<OpResult, MpcError>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
-    let sim = simulate_op(n, t, &op, vals, seed, false);
+    run_op_at(n, t, &op, vals, &binary(vals), seed)
+}
+
+/// [`run_op`] with each key at its own storage scale.
+fn run_op_at(
+    n: usize,
+    t: usize,
+    op: &Op,
+    vals: &[Value],
+    scales: &[NumScale],
+    seed: u64,
+) -> (Result<OpResult, MpcError>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
+    let sim = simulate_op(n, t, op, vals, scales, seed, false);
     if let Some(e) = sim.err {
         return (Err(e), sim.audits, sim.counters);
     }
-    (reveal(&op, &sim.metas, &sim.shares, t, Security::SemiHonest), sim.audits, sim.counters)
+    (reveal(op, &sim.metas, &sim.shares, t, Security::SemiHonest), sim.audits, sim.counters)
 }
 
 fn farr(v: &[f64]) -> Value {
@@ -753,11 +774,24 @@ fn run_stored_op_counted(
     vals: &[Value],
     seed: u64,
 ) -> (Result<Value, MpcError>, Vec<Fp>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
-    let Simulated { shares, err, audits, counters, metas } = simulate_op(n, t, &op, vals, seed, true);
+    let (r, elems, audits, counters) = open_stored(&op, simulate_op(n, t, &op, vals, &binary(vals), seed, true), t);
+    (r.map(|(v, _)| v), elems, audits, counters)
+}
+
+/// The requester's side of a stored op, as the node does it: the check flags alone are revealed (a
+/// failing check is its clear error); then the test opens the stored shares to check the value and
+/// the scale the result says it is at. Also returns the opened elements (to check they were never
+/// opened in the MPC), every party's audit and counters.
+#[allow(clippy::type_complexity)]
+fn open_stored(
+    op: &Op,
+    sim: Simulated,
+    t: usize,
+) -> (Result<(Value, NumScale), MpcError>, Vec<Fp>, Vec<Vec<AuditEntry>>, Vec<Counters>) {
+    let Simulated { shares, err, audits, counters, metas } = sim;
     if let Some(e) = err {
         return (Err(e), vec![], audits, counters);
     }
-    // the requester: the flags alone (a failing check is its clear error)
     let flags: Vec<(usize, OutputShare)> = shares
         .iter()
         .map(|(i, s)| {
@@ -765,13 +799,14 @@ fn run_stored_op_counted(
             (*i, OutputShare { layout, checks: s.checks.clone(), shares: s.check_shares().to_vec() })
         })
         .collect();
-    if let Err(e) = reveal(&op, &metas, &flags, t, Security::SemiHonest) {
+    if let Err(e) = reveal(op, &metas, &flags, t, Security::SemiHonest) {
         return (Err(e), vec![], audits, counters);
     }
-    let stored: Vec<(crate::value::ValueMeta, Vec<Fp>, crate::fixed::NumScale)> =
+    let stored: Vec<(crate::value::ValueMeta, Vec<Fp>, NumScale)> =
         shares.into_iter().map(|(_, s)| s.into_stored().expect("a stored layout")).collect();
     let elems = open_all(&stored.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), t);
-    (Ok(crate::value::decode_at(&stored[0].0, &elems, stored[0].2).unwrap()), elems, audits, counters)
+    let v = crate::value::decode_at(&stored[0].0, &elems, stored[0].2).expect("decodes");
+    (Ok((v, stored[0].2)), elems, audits, counters)
 }
 
 fn stored_f64s(v: &Value) -> Vec<f64> {

@@ -2,7 +2,7 @@
 //! caught, and an adversary that changes any element of any message of any round never makes an
 //! honest party output a wrong result, panic or hang.
 
-use super::bench::{share_value, simulate_in};
+use super::bench::{share_value, share_value_at, simulate_in};
 use super::*;
 use crate::field::{self, Fp};
 use crate::shamir;
@@ -73,8 +73,24 @@ fn run_active(
     adv: Adversary,
     store: bool,
 ) -> Result<OpResult, MpcError> {
+    run_active_at(n, t, op, vals, &vec![crate::fixed::NumScale::Binary20; vals.len()], seed, adv, store)
+}
+
+/// [`run_active`] with each key at its own storage scale.
+#[allow(clippy::too_many_arguments)]
+fn run_active_at(
+    n: usize,
+    t: usize,
+    op: &Op,
+    vals: &[Value],
+    scales: &[crate::fixed::NumScale],
+    seed: u64,
+    adv: Adversary,
+    store: bool,
+) -> Result<OpResult, MpcError> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut per_key: Vec<Vec<SharedInput>> = vals.iter().map(|v| share_value(v, n, t, &mut rng)).collect();
+    let mut per_key: Vec<Vec<SharedInput>> =
+        vals.iter().zip(scales).map(|(v, s)| share_value_at(v, n, t, &mut rng, *s)).collect();
     if let Adversary::WrongInput(c) = adv {
         per_key[0][c].share[0] += Fp::ONE;
     }
@@ -307,6 +323,27 @@ fn lstsq_stats_are_correct_in_active_mode_and_a_cheat_is_caught() {
     match run_active(3, 1, &op, &[x, farr(&y)], 19, Adversary::Cheat(2, Cheat::Product), false) {
         Err(MpcError::Integrity(_)) => {}
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keys_at_two_decimal_scales_are_rescaled_in_active_mode_and_a_cheat_is_caught() {
+    use crate::fixed::NumScale;
+    let vals = [farr(&[1.25, -3.5, 100.75]), farr(&[0.000001, 2.123456])];
+    let sc = [NumScale::Decimal(2), NumScale::Decimal(6)];
+    // the exact mean: (1.25 − 3.5 + 100.75 + 0.000001 + 2.123456) / 5
+    let want = (1_250_000i64 - 3_500_000 + 100_750_000 + 1 + 2_123_456) as f64 / 5.0 / 1e6;
+    let got = run_active_at(3, 1, &Op::Mean, &vals, &sc, 17, Adversary::None, false).unwrap();
+    assert!((scalars(&got)[0] - want).abs() <= 1e-15 * want.abs(), "{got:?} vs {want}");
+    // beyond the finer scale's range: the clear error, in active mode too
+    let big = [farr(&[5e12]), farr(&[0.5])];
+    let r = run_active_at(3, 1, &Op::Max, &big, &sc, 18, Adversary::None, false);
+    assert!(matches!(r, Err(MpcError::OutOfRange(ref m)) if m.contains("different decimal scales")), "{r:?}");
+    for how in [Cheat::Open, Cheat::Product] {
+        match run_active_at(3, 1, &Op::Mean, &vals, &sc, 19, Adversary::Cheat(0, how), false) {
+            Err(MpcError::Integrity(_)) => {}
+            other => panic!("{how:?}: {other:?}"),
+        }
     }
 }
 

@@ -1,17 +1,17 @@
 //! Decimal storage scales (issue 15): for random decimal data (random decimals d, length N,
 //! offset, spread) every op's result matches the exact rational reference, computed here from the
 //! integer representatives, within the issue's targets; stored results land at the scale they say;
-//! keys at different scales are refused; and every opening is masked.
+//! keys at different decimal scales are rescaled exactly to the finest (a value beyond its range is
+//! the clear error), a binary 2^-20 key next to a decimal one is refused; and every opening is masked.
 
 use super::*;
-use crate::fixed::NumScale;
-use crate::mpc::bench::{share_value_at, simulate_in};
 
 /// The requester's result, and with `store` the stored value with its scale.
 type Outcome = Result<(OpResult, Option<(Value, NumScale)>), MpcError>;
 
-/// Runs `op` (revealed, or `store`d) on `vals` stored at `scale`: the requester's result, or the
-/// stored value with its scale, and every party's audit.
+/// Runs `op` (revealed, or `store`d) on `vals`, each key stored at its scale in `scales`: the
+/// requester's result, or the stored value with its scale, and every party's audit (the one
+/// runner of `tests.rs`, `simulate_op`).
 fn run_at(
     n: usize,
     t: usize,
@@ -21,46 +21,12 @@ fn run_at(
     store: bool,
     seed: u64,
 ) -> (Outcome, Vec<Vec<AuditEntry>>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let per_key: Vec<Vec<SharedInput>> =
-        vals.iter().zip(scales).map(|(v, s)| share_value_at(v, n, t, &mut rng, *s)).collect();
-    let metas: Vec<_> = per_key.iter().map(|k| k[0].meta.clone()).collect();
-    let op2 = op.clone();
-    let res = simulate_in(n, t, seed, Security::SemiHonest, move |mut p| {
-        let inputs: Vec<SharedInput> = per_key.iter().map(|k| k[p.me()].clone()).collect();
-        let op = op2.clone();
-        async move {
-            p.enable_audit();
-            let r = if store { run_stored(&mut p, &op, inputs).await } else { run(&mut p, &op, inputs).await };
-            (p.me(), r, p.audit().to_vec())
-        }
-    });
-    let mut shares = Vec::new();
-    let mut audits = Vec::new();
-    for (i, r, a) in res {
-        audits.push(a);
-        match r {
-            Ok(s) => shares.push((i, s)),
-            Err(e) => return (Err(e), audits),
-        }
-    }
     if !store {
-        return (reveal(op, &metas, &shares, t, Security::SemiHonest).map(|r| (r, None)), audits);
+        let (r, audits, _) = run_op_at(n, t, op, vals, scales, seed);
+        return (r.map(|r| (r, None)), audits);
     }
-    let flags: Vec<(usize, OutputShare)> = shares
-        .iter()
-        .map(|(i, s)| {
-            let layout = OutputLayout::Scalars(vec![]);
-            (*i, OutputShare { layout, checks: s.checks.clone(), shares: s.check_shares().to_vec() })
-        })
-        .collect();
-    if let Err(e) = reveal(op, &metas, &flags, t, Security::SemiHonest) {
-        return (Err(e), audits);
-    }
-    let stored: Vec<_> = shares.into_iter().map(|(_, s)| s.into_stored().expect("a stored layout")).collect();
-    let elems = open_all(&stored.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), t);
-    let v = crate::value::decode_at(&stored[0].0, &elems, stored[0].2).expect("decodes");
-    (Ok((OpResult::Scalars(vec![]), Some((v, stored[0].2)))), audits)
+    let (r, _, audits, _) = open_stored(op, simulate_op(n, t, op, vals, scales, seed, true), t);
+    (r.map(|v| (OpResult::Scalars(vec![]), Some(v))), audits)
 }
 
 fn scalar(r: &OpResult) -> f64 {
@@ -234,11 +200,222 @@ fn stored_results_land_at_the_scale_they_say() {
 }
 
 #[test]
-fn keys_at_different_scales_are_refused_with_the_reason() {
+fn a_binary_key_next_to_a_decimal_one_is_refused_with_the_fix() {
     let (r, _) =
         run_at(3, 1, &Op::Mean, &[farr(&[1.0]), farr(&[2.0])], &[NumScale::DEFAULT, NumScale::Binary20], false, 10);
+    assert!(
+        matches!(r, Err(MpcError::Unsupported(ref m)) if m.contains("different scales") && m.contains("store it again")),
+        "{r:?}"
+    );
+    // a dot product too (it needs no rescaling between decimal scales, but 2^-20 is not one)
+    let (r, _) =
+        run_at(3, 1, &Op::Dot, &[farr(&[1.0]), farr(&[2.0])], &[NumScale::Binary20, NumScale::Decimal(2)], false, 10);
     assert!(matches!(r, Err(MpcError::Unsupported(ref m)) if m.contains("different scales")), "{r:?}");
     // the old binary scale still computes on its own
     let (r, _) = run_at(3, 1, &Op::Mean, &[farr(&[1.5, 2.5])], &[NumScale::Binary20], false, 11);
     assert!((scalar(&r.unwrap().0) - 2.0).abs() < 1e-12);
+}
+
+/// The exact decimal text rep / 10^d as the nearest double.
+fn dec(rep: i128, d: u32) -> f64 {
+    format!("{rep}e-{d}").parse().unwrap()
+}
+
+fn floats(r: &OpResult) -> Vec<f64> {
+    match r {
+        OpResult::Array { data: ArrayData::Float(v), .. } => v.clone(),
+        OpResult::Scalars(v) => v.clone(),
+        o => panic!("{o:?}"),
+    }
+}
+
+/// Exact integer aggregates of (x, y) representatives: (N·Σxy − ΣxΣy), i.e. N²·cov in rep units².
+fn ncov(x: &[i128], y: &[i128]) -> i128 {
+    let n = x.len() as i128;
+    n * x.iter().zip(y).map(|(a, b)| a * b).sum::<i128>() - x.iter().sum::<i128>() * y.iter().sum::<i128>()
+}
+
+#[test]
+fn keys_at_2_and_6_decimals_are_rescaled_exactly_inside_the_mpc() {
+    let (d2, d6) = (NumScale::Decimal(2), NumScale::Decimal(6));
+    let n = 24;
+    // a: two decimals up to ±1000; b: six decimals around 1
+    let (ra, xa) = decimal_data(2, n, 0, 100_000, 31);
+    let (rb, xb) = decimal_data(6, n, 1, 600_000, 32);
+    let (a, b) = (farr(&xa), farr(&xb));
+    // the references, exact, in representatives at the finer scale 10^-6
+    let ra6: Vec<i128> = ra.iter().map(|r| r * 10_000).collect();
+    let all: Vec<i128> = ra6.iter().chain(&rb).copied().collect();
+    let nn = all.len() as f64;
+    let forbidden: Vec<Fp> = ra.iter().chain(&ra6).chain(&rb).map(|r| Fp::from_i128(*r)).collect();
+    let mag = all.iter().map(|r| r.abs() as f64).sum::<f64>() / nn / 1e6;
+    let keys = [a.clone(), b.clone()];
+    let sc = [d2, d6];
+
+    let (r, audits) = run_at(3, 1, &Op::Mean, &keys, &sc, false, 40);
+    let mean = all.iter().sum::<i128>() as f64 / nn / 1e6;
+    assert!(within(scalar(&r.unwrap().0), mean, 1e-12, mag), "mean");
+    assert_masked_only(&audits, &forbidden);
+    let w = ncov(&all, &all) as f64 / (nn * nn) / 1e12; // var, from the exact N²·var·10^12
+    let (r, _) = run_at(3, 1, &Op::Var, &keys, &sc, false, 41);
+    assert!(within(scalar(&r.unwrap().0), w, 1e-12, 0.0), "var");
+    let (r, _) = run_at(3, 1, &Op::Std, &keys, &sc, false, 42);
+    assert!(within(scalar(&r.unwrap().0), w.sqrt(), 1e-12, 0.0), "std");
+    let (r, _) = run_at(3, 1, &Op::Max, &keys, &sc, false, 43);
+    assert_eq!(floats(&r.unwrap().0), vec![dec(*all.iter().max().unwrap(), 6)], "max");
+    let (r, audits) = run_at(3, 1, &Op::Min, &keys, &sc, false, 44);
+    assert_eq!(floats(&r.unwrap().0), vec![dec(*all.iter().min().unwrap(), 6)], "min");
+    assert_masked_only(&audits, &forbidden);
+
+    // scalar keys: 1.2500001 at 7 decimals beats 1.25 at 2 (which 2 decimals cannot tell apart)
+    let (r, _) =
+        run_at(3, 1, &Op::Max, &[Value::Float(1.25), Value::Float(1.2500001)], &[d2, NumScale::Decimal(7)], false, 45);
+    assert_eq!(r.unwrap().0, OpResult::KeyIndex(1));
+
+    // dot: a at 10^-2 times b at 10^-6 is exact at 10^-8, no rescaling
+    let exact: i128 = ra.iter().zip(&rb).map(|(x, y)| x * y).sum();
+    let (r, audits) = run_at(3, 1, &Op::Dot, &keys, &sc, false, 46);
+    assert_eq!(floats(&r.unwrap().0), vec![dec(exact, 8)], "dot");
+    assert_masked_only(&audits, &forbidden);
+    // stored: divided by 10^2 to the finer scale, within t/2 + 1 units of 10^-6, and it says so
+    let (r, _) = run_at(3, 1, &Op::Dot, &keys, &sc, true, 47);
+    let (v, s) = r.unwrap().1.unwrap();
+    assert_eq!(s, d6);
+    let Value::Float(got) = v else { panic!("{v:?}") };
+    assert!((got - dec(exact, 8)).abs() <= 1.5e-6, "stored dot {got} vs {}", dec(exact, 8));
+    // integers at two scales: exact
+    let (r, _) = run_at(3, 1, &Op::Dot, &[Value::Int(7), Value::Int(-6)], &sc, false, 48);
+    assert!(matches!(r.unwrap().0, OpResult::Array { data: ArrayData::Int(ref v), .. } if v == &vec![-42]));
+
+    // linregress of y at 10^-6 on x at 10^-2
+    let (sxx, sxy, syy) = (ncov(&ra6, &ra6) as f64, ncov(&ra6, &rb) as f64, ncov(&rb, &rb) as f64);
+    let slope = sxy / sxx;
+    let (mx, my) = (ra6.iter().sum::<i128>() as f64 / 1e6 / n as f64, rb.iter().sum::<i128>() as f64 / 1e6 / n as f64);
+    let intercept = my - slope * mx;
+    let rv = sxy / (sxx * syy).sqrt();
+    let (r, audits) = run_at(3, 1, &Op::Linregress, &keys, &sc, false, 49);
+    match r.unwrap().0 {
+        OpResult::Linregress { slope: s, intercept: i, r_value, .. } => {
+            assert!(within(s, slope, 1e-9, 0.0), "slope {s} vs {slope}");
+            assert!(within(i, intercept, 1e-9, my.abs() + slope.abs() * mx.abs()), "intercept {i} vs {intercept}");
+            assert!((r_value - rv).abs() <= 1e-9, "r {r_value} vs {rv}");
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_masked_only(&audits, &forbidden);
+
+    // the median of the 48 values: (y_(23) + y_(24)) / 2, exact at 10^-7
+    let mut sorted = all.clone();
+    sorted.sort();
+    let med = dec(5 * (sorted[23] + sorted[24]), 7);
+    let (r, _) = run_at(3, 1, &Op::quantile(&[0.5], true), &keys, &sc, false, 50);
+    let got = floats(&r.unwrap().0)[0];
+    assert!(within(got, med, 1e-15, 0.0), "median {got} vs {med}");
+
+    // a histogram over both: the edges at the finer scale, the counts exact
+    let edges = [-2000.0, 0.0, 0.5, 1.0, 1.5, 2000.0];
+    let er: Vec<i128> = edges.iter().map(|e| (*e * 1e6) as i128).collect();
+    let mut want = vec![0i64; edges.len() - 1];
+    for v in &all {
+        let j = (0..edges.len() - 1)
+            .find(|&j| *v >= er[j] && (*v < er[j + 1] || (j == edges.len() - 2 && *v == er[j + 1])));
+        if let Some(j) = j {
+            want[j] += 1;
+        }
+    }
+    let (r, _) = run_at(3, 1, &Op::histogram(&edges), &keys, &sc, false, 51);
+    assert!(matches!(r.unwrap().0, OpResult::Array { data: ArrayData::Int(ref c), .. } if c == &want), "{want:?}");
+
+    // the pooled two-sample t-test of a against b
+    let (ssa, ssb) = (ncov(&ra6, &ra6) as f64 / n as f64 / 1e12, ncov(&rb, &rb) as f64 / n as f64 / 1e12);
+    let sp2 = (ssa + ssb) / (2 * n - 2) as f64;
+    let t = (mx - my) / (sp2 * 2.0 / n as f64).sqrt();
+    let (r, _) = run_at(3, 1, &Op::TtestInd, &keys, &sc, false, 52);
+    match r.unwrap().0 {
+        OpResult::Ttest { statistic, df, .. } => {
+            assert!(within(statistic, t, 1e-6, 0.0), "t {statistic} vs {t}");
+            assert_eq!(df, (2 * n - 2) as f64);
+        }
+        o => panic!("{o:?}"),
+    }
+
+    // one stored result: the mean of both keys, at 10^-6 (within t/2 + 1 units), and it says so
+    let (r, _) = run_at(3, 1, &Op::Mean, &keys, &sc, true, 53);
+    let (v, s) = r.unwrap().1.unwrap();
+    assert_eq!(s, d6);
+    let Value::Float(got) = v else { panic!("{v:?}") };
+    assert!((got - mean).abs() <= 1.5e-6, "stored mean {got} vs {mean}");
+}
+
+#[test]
+fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
+    // y = 2.5 + 0.75·x1 − 1.25·x2 + noise, X at 10^-1, y at 10^-4
+    let n = 12;
+    let x: Vec<f64> = (0..n).flat_map(|i| [(i as f64) * 0.5 - 2.0, ((i * 7) % 5) as f64 + 0.1]).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            let v = 2.5 + 0.75 * a - 1.25 * b + [0.0123, -0.0456, 0.0078][i % 3];
+            format!("{v:.4}").parse().unwrap()
+        })
+        .collect();
+    let xm = Value::Array(Array { shape: vec![n, 2], data: ArrayData::Float(x.clone()) });
+    // the reference: the normal equations of [1, x1, x2] solved in f64 (well conditioned)
+    let rows: Vec<[f64; 3]> = (0..n).map(|i| [1.0, x[2 * i], x[2 * i + 1]]).collect();
+    let mut m = [[0.0f64; 4]; 3];
+    for (row, yv) in rows.iter().zip(&y) {
+        for r in 0..3 {
+            for c in 0..3 {
+                m[r][c] += row[r] * row[c];
+            }
+            m[r][3] += row[r] * yv;
+        }
+    }
+    for p in 0..3 {
+        for r in 0..3 {
+            if r != p {
+                let f = m[r][p] / m[p][p];
+                let pivot = m[p];
+                for (v, w) in m[r].iter_mut().zip(pivot) {
+                    *v -= f * w;
+                }
+            }
+        }
+    }
+    let beta: Vec<f64> = (0..3).map(|i| m[i][3] / m[i][i]).collect();
+    let (r, _) = run_at(
+        3,
+        1,
+        &Op::Lstsq { intercept: true },
+        &[xm, farr(&y)],
+        &[NumScale::Decimal(1), NumScale::Decimal(4)],
+        false,
+        54,
+    );
+    let got = floats(&r.unwrap().0);
+    for (g, w) in got.iter().zip(&beta) {
+        assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "{got:?} vs {beta:?}");
+    }
+}
+
+#[test]
+fn a_mix_beyond_the_finer_scales_range_is_the_clear_error() {
+    // at 10^-6 the range is |x| ≤ ⌊(2^62 − 1)/10^6⌋·10^-6 = 4611686018427.387903; an integer key at 10^0
+    // holds 4611686018427 (fits after rescaling) and 4611686018428 (does not)
+    let (d0, d6) = (NumScale::Decimal(0), NumScale::DEFAULT);
+    let fits =
+        Value::Array(Array { shape: vec![2], data: ArrayData::Int(vec![-4_611_686_018_427, 4_611_686_018_427]) });
+    let (r, _) = run_at(3, 1, &Op::Max, &[fits, farr(&[0.5])], &[d0, d6], false, 60);
+    assert_eq!(floats(&r.unwrap().0), vec![4_611_686_018_427.0]);
+    for big in [4_611_686_018_428i64, -4_611_686_018_428, 1 << 61] {
+        let over = Value::Array(Array { shape: vec![2], data: ArrayData::Int(vec![3, big]) });
+        for (op, store) in [(Op::Mean, false), (Op::Max, false), (Op::Var, true), (Op::Linregress, false)] {
+            let (r, audits) = run_at(3, 1, &op, &[over.clone(), farr(&[0.5, 0.25])], &[d0, d6], store, 61);
+            assert!(
+                matches!(r, Err(MpcError::OutOfRange(ref m)) if m.contains("different decimal scales") && m.contains("10^-6")),
+                "{op:?} of {big}: {r:?}"
+            );
+            assert_masked_only(&audits, &[Fp::from_i128(big as i128), Fp::from_i128(big as i128 * 1_000_000)]);
+        }
+    }
 }
