@@ -676,7 +676,7 @@ impl Client {
 
     /// scipy.stats.ttest_ind(a, b, equal_var, axis=None): pooled variance, or with
     /// `equal_var = false` Welch's test (Welch–Satterthwaite df). Stored: the key of [statistic, df]
-    /// (pooled only; Welch's with `store` is `Unsupported`).
+    /// (for Welch's test too: its df is then computed inside the MPC).
     pub fn stats_ttest_ind(
         &mut self,
         key_a: &str,

@@ -993,7 +993,6 @@ class Stats:
 
     def _ttest(self, method: str, params: dict, progress) -> Tuple[float, ...]:
         # store=True: the node returns the key of the Float array [statistic, df] at the storage scale
-        # (Welch's test with store=True is refused, Error kind ``unsupported``)
         r = self._client()._request(method, params, progress)
         if isinstance(r, str):
             return r  # type: ignore[return-value]
@@ -1006,8 +1005,8 @@ class Stats:
         """``(statistic, pvalue, df)`` as scipy.stats.ttest_1samp(data, popmean, axis=None), two-sided.
 
         With ``store=True``: the key of the Float array ``[statistic, df]`` at the storage scale (no
-        p-value: it is formed at the requester). The same holds for ``ttest_ind`` (pooled) and
-        ``ttest_rel``; Welch's ``ttest_ind(equal_var=False, store=True)`` is ``unsupported``.
+        p-value: it is formed at the requester). The same holds for ``ttest_ind`` (pooled, and Welch's
+        with ``equal_var=False``, whose df is then a secret division inside the MPC) and ``ttest_rel``.
 
         Example::
 

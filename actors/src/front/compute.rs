@@ -169,15 +169,6 @@ pub async fn compute(ctx: FrontCtx, mut req: ComputeRequest) -> Result<ComputeOu
     let any_array = metas.iter().any(|m| !matches!(m, ValueMeta::Int | ValueMeta::Float));
     // max/min over arrays gives a new secret value: it is kept shared, never revealed
     let store = req.store || (matches!(req.op, Op::Max | Op::Min) && any_array);
-    if req.store && matches!(req.op, Op::TtestWelch) {
-        return Err(api(
-            ErrorCode::Unsupported,
-            format!(
-                "{name} with equal_var=False and store=True is not available: the Welch–Satterthwaite df is \
-                 formed at the requester from revealed values, and storing it would need a secret division"
-            ),
-        ));
-    }
     if req.store && matches!(req.op, Op::Max | Op::Min) && !any_array {
         return Err(api(
             ErrorCode::Unsupported,

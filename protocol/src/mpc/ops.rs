@@ -71,13 +71,6 @@ pub async fn run_stored<T: Transport>(
     op: &Op,
     inputs: Vec<SharedInput>,
 ) -> Result<OutputShare, MpcError> {
-    if matches!(op, Op::TtestWelch) {
-        return Err(MpcError::Unsupported(format!(
-            "{} with equal_var=False and store=True: the Welch–Satterthwaite df is formed at the requester \
-             (a secret division would be needed to store it)",
-            op.name()
-        )));
-    }
     if matches!(op, Op::Max | Op::Min) && inputs.iter().all(|i| shape_of(&i.meta).is_empty()) {
         return Err(MpcError::Unsupported(format!(
             "{op:?} of scalar keys returns one of the input keys; store=True does not apply"
@@ -298,7 +291,7 @@ async fn run_inner<T: Transport>(
         }
         Op::TtestRel => super::ttest::run_ttest(party, inputs, None, true, store).await,
         Op::TtestInd => super::ttest::run_ttest(party, inputs, None, false, store).await,
-        Op::TtestWelch => super::ttest::run_welch(party, inputs).await,
+        Op::TtestWelch => super::ttest::run_welch(party, inputs, store).await,
         Op::Histogram { edges, min_count } => {
             let edges: Vec<f64> = edges.iter().map(|b| f64::from_bits(*b)).collect();
             let (lower, upper) = super::histogram::edge_reps(&edges, ns).map_err(MpcError::Invalid)?;

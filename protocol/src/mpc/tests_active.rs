@@ -257,7 +257,8 @@ fn stored_results_are_correct_in_active_mode() {
     }
 }
 
-/// The issue-16 additions in active mode: Welch's t-test and the stored lstsq coefficients.
+/// The issue-16 additions in active mode: Welch's t-test (revealed and stored) and the stored lstsq
+/// coefficients.
 #[test]
 fn welch_and_stored_lstsq_are_correct_in_active_mode() {
     let a = [1.5, -2.25, 3.0, 7.5, 0.25, 4.0, 2.0];
@@ -289,6 +290,15 @@ fn welch_and_stored_lstsq_are_correct_in_active_mode() {
         let got = run_active(n, t, &Op::TtestInd, &[farr(&a), farr(&b)], 17, Adversary::None, true)
             .unwrap_or_else(|e| panic!("stored ttest_ind at n = {n}: {e}"));
         assert!(close(&scalars(&got), &[pooled, na + nb - 2.0], 1e-5), "n = {n}: {:?}", scalars(&got));
+        // stored Welch test: [t, df] at the storage scale, df by the secret division
+        let got = run_active(n, t, &Op::TtestWelch, &[farr(&a), farr(&b)], 18, Adversary::None, true)
+            .unwrap_or_else(|e| panic!("stored welch at n = {n}: {e}"));
+        assert!(close(&scalars(&got), &[want_t, want_df], 1e-6), "n = {n}: {:?}", scalars(&got));
+    }
+    // a cheat in the stored Welch test (its df's division included) is caught
+    match run_active(5, 2, &Op::TtestWelch, &[farr(&a), farr(&b)], 19, Adversary::Cheat(3, Cheat::Product), true) {
+        Err(MpcError::Integrity(_)) => {}
+        other => panic!("{other:?}"),
     }
     // a cheat in Welch's test is caught
     match run_active(3, 1, &Op::TtestWelch, &[farr(&a), farr(&b)], 17, Adversary::Cheat(1, Cheat::Product), false) {

@@ -32,6 +32,10 @@
 //!   Precision: T ≥ (n_s/4)·s²·2^40 for the smaller group's size n_s and variance s², so the 128
 //!   units of rounding are below 2^-29 relative when n_s·s² ≥ 2^-2 (t relative error ≤ 2^-30).
 //!
+//! - `store=True` (all four tests): the Float array [statistic, df] at the storage scale 2^20,
+//!   formed inside the MPC and kept shared ([`stored_t`]; for Welch's test [`stored_welch`], whose
+//!   df = K·T²/((n_b − 1)T_a² + (n_a − 1)T_b²) is a secret division by normalisation and Newton).
+//!
 //! Security: as `ratio.rs` and `multivar.rs`: products by `mul` and `inner_products`, exact
 //! decompositions, statically bounded truncations, a range certificate whose flag gates every
 //! data-dependent truncation bound and is an output to the requester only.
@@ -182,10 +186,12 @@ pub(crate) async fn run_ttest<T: Transport>(
     ratios(party, wt, dd, c, ea, flag, df, factor, store).await
 }
 
-/// Committee side of Welch's t-test (scipy.stats.ttest_ind(a, b, equal_var=False)).
+/// Committee side of Welch's t-test (scipy.stats.ttest_ind(a, b, equal_var=False)). With `store`:
+/// the Float array [statistic, df] at the storage scale ([`stored_welch`]).
 pub(crate) async fn run_welch<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
+    store: bool,
 ) -> Result<OutputShare, MpcError> {
     if inputs.len() != 2 {
         return Err(MpcError::Invalid(format!("ttest_ind takes 2 keys, got {}", inputs.len())));
@@ -198,7 +204,7 @@ pub(crate) async fn run_welch<T: Transport>(
         )));
     }
     party.progress_plan(7);
-    let TwoSample { n, flag, wt, dd, wbits } = two_sample(party, &a, &b, 7).await?;
+    let TwoSample { n, flag, wt, dd, wbits } = two_sample(party, &a, &b, if store { 8 } else { 7 }).await?;
     // T_a = W_a·n_b²/((n_a − 1)N²), T_b = W_b·n_a²/((n_b − 1)N²), from the bits of W_a, W_b
     let m = FIELD_BITS;
     let (na2, nb2, n2) = ((na as u128).pow(2), (nb as u128).pow(2), (n as u128).pow(2));
@@ -211,6 +217,14 @@ pub(crate) async fn run_welch<T: Transport>(
     let ea = clog2(n as u128).div_ceil(2);
     let f = super::bounds::NEWTON_F;
     let bits = party.decompose(&[wt, ta + tb, ta, dd + Fp::new(1u128 << SIGNED_OFF)]).await?;
+    if store {
+        // W and T normalised (ρ' and 1/u'); T_a only by its bits (λ, for the df)
+        let nbm = party.normed(&bits[..2 * m], 2).await?;
+        party.step("normalise");
+        let rho = party.rho(&nbm, &[0], &[dd], &bits[3 * m..], ea, flag).await?[0];
+        let w = WelchParts { n, na, nb, tt: ta + tb, ta, ea, flag };
+        return stored_welch(party, &nbm, &bits[m..3 * m], rho, w).await;
+    }
     let nbm = party.normed(&bits[..3 * m], 3).await?;
     party.step("normalise");
     let rho = party.rho(&nbm, &[0], &[dd], &bits[3 * m..], ea, flag).await?[0];
@@ -320,26 +334,9 @@ async fn ratios<T: Transport>(
     })
 }
 
-/// `store=True` for ttest_1samp / ttest_rel / ttest_ind: the Float array [statistic, df] at the
-/// storage scale 2^20, t = factor·ρ'·√(B/C) computed inside the MPC.
-///
-/// 1/u = √(B/C) comes from the same kernel as u with the pair reversed (`sqrt_ratio_parts`):
-/// u_m·2^(d − F) with u_m ∈ [2^(F−1), 2^(F+1)] and the one-hot of the secret exponent d = s_B − s_C.
-/// With ρ_rep = ρ'·2^(F − ea) (|ρ_rep| ≤ 2^F), P = ⌊ρ_rep·u_m/2^F⌋ (one Beaver product and a
-/// truncation, |P| < 2^(F+2) statically) and the public K = round(factor·2^KF) ∈ [2^29, 2^30):
-/// t·2^20 = P·K·2^(d − F + ea + 20 − KF), one secret shift (`scale_pow2_secret`, exact for a
-/// non-negative exponent, within t/2 + 1 units otherwise). Then an exact storage-range check of the
-/// result from its bits (`outside_storage_range`).
-///
-/// Range: exponents d > D_HIGH = 44 + ⌈log2 N⌉ are not shifted but flagged: there √(B/C) ≥
-/// 2^(d − 1), and since ρ² + u² = 1 (SST = SSB + SSW; u = N·u' for ttest_ind), |t| ≥ 2^42, outside
-/// the storage range anyway. C = 0 (constant data: t = ±inf or nan) is flagged too. Every flag
-/// feeds `Check::Range`, so the requester learns only [t fits the storage range], a function of t.
-///
-/// Leakage: nothing is opened but the masks of `mul`, `trunc`, `decompose`, the shift's
-/// truncations and the range check's comparisons; t and df stay shared (df is a public constant,
-/// shared as itself). Welch's test is not stored: its df is a rational function of λ that would need
-/// a secret division (refused in `run_stored`).
+/// `store=True` for ttest_1samp / ttest_ind / ttest_rel: the Float array [statistic, df] at the
+/// storage scale 2^20, t = factor·ρ'·√(B/C) computed inside the MPC ([`t_at_storage`]); df is a
+/// public constant, shared as itself.
 async fn stored_t<T: Transport>(
     party: &mut Party<T>,
     nb: &super::ratio::Normed,
@@ -349,24 +346,60 @@ async fn stored_t<T: Transport>(
     df: usize,
     factor: f64,
 ) -> Result<OutputShare, MpcError> {
-    let f = super::bounds::NEWTON_F as i32;
     let (um, g) = party.sqrt_ratio_parts(nb, nb, &[(1, 0)]).await?;
-    let p = party.mul(&[rho], &um).await?;
+    let d_high = 44 + clog2((df + 2) as u128) as i32;
+    let (t20, fits) = t_at_storage(party, um[0], &g[0], rho, ea, factor, d_high).await?;
+    let fits = party.mul(&[fits], &[nb.nonzero[1]]).await?[0];
+    let range = party.mul(&[flag], &[fits]).await?[0];
+    let t20 = party.mul(&[t20], &[range]).await?[0];
+    let df20 = Fp::from_u64(df as u64) * Fp::new(1u128 << FRAC_BITS);
+    party.step("done");
+    Ok(stored_pair(t20, df20, range))
+}
+
+/// The stored [statistic, df] (1-d Float array at 2^20), with the range flag.
+fn stored_pair(t20: Fp, df20: Fp, range: Fp) -> OutputShare {
+    OutputShare {
+        layout: OutputLayout::Array { shape: vec![2], dtype: crate::value::Dtype::Float, scale: Scale::STORAGE },
+        checks: vec![Check::Range],
+        shares: vec![t20, df20, range],
+    }
+}
+
+/// t·2^20 = factor·ρ_rep·√(B/C)·2^(20 − F + ea) from ρ_rep = ρ'·2^(F − ea) (|ρ_rep| ≤ 2^F) and the
+/// parts (u_m, g) of √(B/C) = u_m·2^(d − F) (`sqrt_ratio_parts` with the pair reversed: u_m ∈
+/// [2^(F−1), 2^(F+1)], g the one-hot of the secret exponent d); returns (t·2^20, [t fits]).
+///
+/// P = ⌊ρ_rep·u_m/2^F⌋ (one Beaver product and a truncation, |P| < 2^(F+2) statically) and the
+/// public K = round(factor·2^KF) ∈ [2^29, 2^30): t·2^20 = P·K·2^(d − F + ea + 20 − KF), one secret
+/// shift (`scale_pow2_secret`, exact for a non-negative exponent, within t/2 + 1 units otherwise).
+/// Then an exact storage-range check of the result from its bits (`outside_storage_range`).
+///
+/// Range: exponents d > `d_high` are not shifted but flagged. The caller picks `d_high` so that
+/// √(B/C) ≥ 2^(d − 1) > 2^d_high implies |t| ≥ 2^42, outside the storage range anyway: for the
+/// pooled tests D_HIGH = 44 + ⌈log2 N⌉ (ρ² + u² = 1 since SST = SSB + SSW; u = N·u' for
+/// ttest_ind), for Welch's 44 + 2⌈log2 N⌉ (see [`run_welch`]). The flag is the requester's only
+/// output about it, [t fits the storage range], a function of t.
+///
+/// Leakage: nothing is opened but the masks of `mul`, `trunc`, `decompose`, the shift's
+/// truncations and the range check's comparisons.
+async fn t_at_storage<T: Transport>(
+    party: &mut Party<T>,
+    um: Fp,
+    g: &[Fp],
+    rho: Fp,
+    ea: u32,
+    factor: f64,
+    d_high: i32,
+) -> Result<(Fp, Fp), MpcError> {
+    let f = super::bounds::NEWTON_F as i32;
+    let p = party.mul(&[rho], &[um]).await?;
     let p = party.trunc(&p, f as u32, 2 * f as u32 + 3).await?;
-    if !(factor.is_finite() && factor > 0.0) {
-        return Err(MpcError::Invalid(format!("t-test factor {factor}")));
-    }
-    let kf = 29 - factor.log2().floor() as i32;
-    let k = (factor * 2f64.powi(kf)).round();
-    if !(1.0..2f64.powi(31)).contains(&k) {
-        return Err(MpcError::OutOfRange(format!("t-test factor {factor}")));
-    }
-    let bm = p[0] * Fp::new(k as u128);
-    let n_total = (df + 2) as u128;
-    let d_high = 44 + clog2(n_total) as i32;
+    let (k, kf) = normalised_const(factor, "t-test factor")?;
+    let bm = p[0] * Fp::new(k);
     let w = super::ratio::onehot_width() as i32;
     let (mut oh, mut exps, mut over) = (Vec::new(), Vec::new(), Fp::ZERO);
-    for (i, v) in g[0].iter().enumerate() {
+    for (i, v) in g.iter().enumerate() {
         let d = i as i32 - (w - 1);
         if d > d_high {
             over += *v;
@@ -376,19 +409,142 @@ async fn stored_t<T: Transport>(
         }
         exps.push(d.min(d_high) - f + ea as i32 + FRAC_BITS as i32 - kf);
     }
-    // |P| < 2^(F+2), K < 2^31: |bm| < 2^(F+33)
+    // |P| < 2^(F+2), K < 2^30: |bm| < 2^(F+32) (the bound below keeps one bit more)
     let t20 = party.scale_pow2_secret(&[bm], f as u32 + 33, &oh, &exps).await?[0];
     let tb = party.decompose(&[t20 + Fp::new(1u128 << 125)]).await?;
     let outside = party.outside_storage_range(&tb, 1, 125).await?[0];
     let fits = party.mul(&[Fp::ONE - over], &[Fp::ONE - outside]).await?[0];
-    let fits = party.mul(&[fits], &[nb.nonzero[1]]).await?[0];
-    let range = party.mul(&[flag], &[fits]).await?[0];
-    let t20 = party.mul(&[t20], &[range]).await?[0];
-    let df20 = Fp::from_u64(df as u64) * Fp::new(1u128 << FRAC_BITS);
+    Ok((t20, fits))
+}
+
+/// A positive public constant c as (K, kf) with K = round(c·2^kf) ∈ [2^29, 2^30].
+fn normalised_const(c: f64, what: &str) -> Result<(u128, i32), MpcError> {
+    if !(c.is_finite() && c > 0.0) {
+        return Err(MpcError::Invalid(format!("{what} {c}")));
+    }
+    let kf = 29 - c.log2().floor() as i32;
+    let k = (c * 2f64.powi(kf)).round();
+    if !(1.0..2f64.powi(31)).contains(&k) {
+        return Err(MpcError::OutOfRange(format!("{what} {c}")));
+    }
+    Ok((k as u128, kf))
+}
+
+/// The public sizes and secret aggregates [`stored_welch`] starts from.
+struct WelchParts {
+    n: usize,
+    na: usize,
+    nb: usize,
+    /// T = T_a + T_b and T_a (exact integers, T_a ≤ T by construction).
+    tt: Fp,
+    ta: Fp,
+    ea: u32,
+    flag: Fp,
+}
+
+/// ⌊V/2^σ⌋ for an exact secret V ≥ 0 given by its bits and its sharing `v` (a public linear
+/// combination of the bits for σ ≥ 0, the exact V·2^(−σ) for σ < 0). Local.
+fn ushift(bits: &[Fp], v: Fp, sigma: i32) -> Fp {
+    if sigma < 0 {
+        return v * Fp::new(1u128 << (-sigma).min(126));
+    }
+    let s = sigma as usize;
+    bits.iter().enumerate().skip(s).fold(Fp::ZERO, |acc, (i, b)| acc + *b * Fp::new(1u128 << (i - s)))
+}
+
+/// `store=True` for Welch's t-test: the Float array [statistic, df] at the storage scale 2^20, both
+/// computed inside the MPC. `nbm`: W and T normalised; `tbits`: the bits of T and then of T_a.
+///
+/// **t** = ρ'/(N·u') as the pooled tests store it ([`t_at_storage`], factor 1/N, √(W/T) from the
+/// reversed u pair). Its range cut-off is D_HIGH = 44 + 2⌈log2 N⌉, because here ρ'² + u'² = 1 does
+/// not hold: with V = s_a²/n_a + s_b²/n_b, T = (n_a n_b/N)²·V, SSW ≤ N²·V and SSB = (n_a n_b/N)·t²·V,
+/// so W/T = N²·SST/T ≤ N⁶/(n_a n_b)² + N³t²/(n_a n_b) ≤ N⁴ + N²t² (n_a n_b ≥ N when both samples
+/// hold ≥ 2 values). An exponent d > D_HIGH means W/T ≥ 2^(2·D_HIGH) = 2^88·N⁴, hence t² ≥ 2^87·N²
+/// and |t| > 2^43: outside the storage range, flagged instead of shifted.
+///
+/// **df** = K·T²/h with K = (n_a − 1)(n_b − 1) and h = (n_b − 1)T_a² + (n_a − 1)T_b² (the
+/// Welch–Satterthwaite df times T²/T²), as a secret division:
+/// 1. With T's secret exponent s from its normalisation (T ≈ M·4^s, M ∈ [2^(F−2), 2^F)), one inner
+///    product of the one-hot with public shifts of the bits gives M' = ⌊T/4^(s−2)⌋ ∈ [2^(F+2),
+///    2^(F+4)) and a = ⌊T_a/4^(s−2)⌋ ≤ M' (T_a ≤ T), b = M' − a. So λ = T_a/T = a/M' within 2^-36.
+/// 2. h' = (n_b − 1)a² + (n_a − 1)b² exactly (Beaver products; h' = K·g(λ)·M'² with g(λ) = λ²/(n_a −
+///    1) + (1 − λ)²/(n_b − 1) ∈ [1/(N − 2), 1], so h' > 0 whenever T > 0), and M'² ∈ [2^72, 2^76),
+///    truncated to n = ⌊M'²/2^42⌋ < 2^34 + t + 1 (a static bound of 76 bits).
+/// 3. h' is decomposed and normalised (h' ≈ M_h·4^(s_h)); the Newton reciprocal (`div.rs::recip`,
+///    six steps, 2^-34 relative) of z = M_h/2^F ∈ [1/4, 1) gives y = 2^F/z (z is replaced by 1/2
+///    when h' = 0, i.e. T = 0, so every Newton product keeps its static bound). P = ⌊n·y/2^F⌋
+///    (|n·y| < 2^71 statically, P ∈ [2^30, 2^37)).
+/// 4. df·2^20 = K·P·2^(28 − 2 s_h) = K'·P·2^(28 − 2 s_h − kc) with the public K' = round(K·2^kc) ∈
+///    [2^29, 2^30]: one secret shift (`scale_pow2_secret`) of K'·P < 2^67 by the one-hot of s_h.
+///    df ≤ N − 2 and K'·P ≥ 2^59 make every true exponent ≤ ⌈log2 N⌉ − 39 < 0; candidates with a
+///    positive exponent cannot be the secret one for N < 2^39 and are flagged rather than shifted,
+///    so the shift's static bound 68 + 0 holds for every candidate.
+///
+/// Accuracy: t as the pooled tests (within (t/2 + 2)·2^-20 absolute plus 2^-29 relative). df: λ
+/// within 2^-36 (plus the 2^-29 relative of T's public scaling), and df's sensitivity to λ is at
+/// most (N − 2)/√((n_a − 1)(n_b − 1)) (≈ 2 for balanced samples, ≤ √N always), then M_h's 2^-32,
+/// the reciprocal's 2^-34, two truncations' (t + 1)·2^-30 and the shift's t/2 + 1 units of 2^-20:
+/// within 2^-26 relative plus (t/2 + 1)·2^-20 absolute for ordinary data (df ≥ 1 always).
+///
+/// Security: as the module's: Beaver products, inner products, exact decompositions and the
+/// normalisation's suffix-OR (all openings uniformly masked), truncations with static bounds
+/// (listed above, checked by `trunc::plan`), the shifts' truncations and the range check's
+/// comparisons. No exponent, mantissa, λ or aggregate is opened; t and df stay shared. The
+/// requester reconstructs only the range flag: [certificate holds ∧ T > 0 ∧ t fits the storage
+/// range], a function of the data the caller is entitled to (t = ±inf/nan is the T = 0 case).
+async fn stored_welch<T: Transport>(
+    party: &mut Party<T>,
+    nbm: &super::ratio::Normed,
+    tbits: &[Fp],
+    rho: Fp,
+    w: WelchParts,
+) -> Result<OutputShare, MpcError> {
+    let f = super::bounds::NEWTON_F as i32;
+    let m = FIELD_BITS;
+    let WelchParts { n, na, nb, tt, ta, ea, flag } = w;
+    let (um, g) = party.sqrt_ratio_parts(nbm, nbm, &[(1, 0)]).await?;
+    let d_high = 44 + 2 * clog2(n as u128) as i32;
+    let (t20, fits_t) = t_at_storage(party, um[0], &g[0], rho, ea, 1.0 / n as f64, d_high).await?;
+    party.step("statistic");
+    // 1. M' = ⌊T/4^(s−2)⌋ and a = ⌊T_a/4^(s−2)⌋ with T's one-hot
+    let (smin, _) = super::sqrt::s_range();
+    let oh = &nbm.onehot[1];
+    let shifts =
+        |bits: &[Fp], v: Fp| -> Vec<Fp> { (0..oh.len()).map(|k| ushift(bits, v, 2 * (k as i32 + smin - 2))).collect() };
+    let (sm, sa) = (shifts(&tbits[..m], tt), shifts(&tbits[m..2 * m], ta));
+    let ip = party.inner_products(&[(oh.as_slice(), sm.as_slice()), (oh.as_slice(), sa.as_slice())]).await?;
+    let (mp, a) = (ip[0], ip[1]);
+    let b = mp - a;
+    // 2. h' and n = ⌊M'²/2^42⌋
+    let sq = party.mul(&[a, b, mp], &[a, b, mp]).await?;
+    let (na1, nb1) = (Fp::from_u64(na as u64 - 1), Fp::from_u64(nb as u64 - 1));
+    let h = nb1 * sq[0] + na1 * sq[1];
+    let num = party.trunc(&[sq[2]], 2 * (f as u32 + 4) - f as u32, 2 * (f as u32 + 4)).await?[0];
+    // 3. 1/h' by normalisation and Newton
+    let hb = party.decompose(&[h]).await?;
+    let nh = party.normalise(&hb, 1).await?;
+    let z = nh.mant[0] + (Fp::ONE - nh.nonzero[0]) * Fp::new(1u128 << (f - 1));
+    let y = party.recip(&[z]).await?;
+    let p = party.mul(&[num], &y).await?;
+    let p = party.trunc(&p, f as u32, 2 * f as u32 + 3).await?[0];
+    // 4. df·2^20 = K'·P·2^(28 − 2 s_h − kc)
+    let (k, kc) = normalised_const(((na - 1) as f64) * ((nb - 1) as f64), "Welch df constant")?;
+    let x = p * Fp::new(k);
+    let (mut ohh, mut exps, mut over) = (Vec::new(), Vec::new(), Fp::ZERO);
+    for (i, v) in nh.onehot_s[0].iter().enumerate() {
+        let e = 28 - 2 * (i as i32 + smin) - kc;
+        if e > 0 {
+            over += *v;
+            ohh.push(Fp::ZERO);
+        } else {
+            ohh.push(*v);
+        }
+        exps.push(e.min(0));
+    }
+    let df20 = party.scale_pow2_secret(&[x], 68, &ohh, &exps).await?[0];
+    let fits = party.mul(&[fits_t, Fp::ONE - over], &[nbm.nonzero[1], flag]).await?;
+    let range = party.mul(&[fits[0]], &[fits[1]]).await?[0];
+    let out = party.mul(&[t20, df20], &[range, range]).await?;
     party.step("done");
-    Ok(OutputShare {
-        layout: OutputLayout::Array { shape: vec![2], dtype: crate::value::Dtype::Float, scale: Scale::STORAGE },
-        checks: vec![Check::Range],
-        shares: vec![t20, df20, range],
-    })
+    Ok(stored_pair(out[0], out[1], range))
 }

@@ -142,10 +142,60 @@ fn cov_and_corrcoef_errors_are_clear() {
     let c = mat2(2, 4, vec![1.0, 2.0, 3.0, 5.0, 7.0, 7.0, 7.0, 7.0]);
     let (r, _, _) = run_op(3, 1, Op::Corrcoef { rowvar: true }, &[c], 1);
     assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("constant")), "{r:?}");
-    // store=True of Welch's t-test is refused with a clear error (its df is formed at the requester;
-    // see docs/decisions.md)
-    let (r, _, _) = run_stored_op(3, 1, Op::TtestWelch, &[farr(&[1.0, 2.0]), farr(&[1.0, 3.0])], 1);
-    assert!(matches!(r, Err(MpcError::Unsupported(_))), "{r:?}");
+}
+
+/// store=True of Welch's t-test: the Float array [t, df] at the storage scale, t within a few
+/// units of 2^-20 of scipy's and df (a secret division in the MPC) within 1e-6 relative, in both
+/// committee sizes, balanced and very unbalanced samples, t small and large; every opening is
+/// masked and their number does not depend on the data; constant data (t = ±inf) is `value out of
+/// range`, never a wrapped value.
+#[test]
+fn stored_welch_is_statistic_and_df_at_the_storage_scale() {
+    let ulp = 1.0 / (1u64 << 20) as f64;
+    let mut opened: Vec<((usize, usize, usize), usize)> = Vec::new();
+    for (ci, (na, nb, sa, sb, shift)) in [
+        (30usize, 30usize, 1.0, 1.0, 0.2),
+        (5, 400, 3.0, 0.1, -1.0),
+        (400, 3, 1e-2, 50.0, 7.0),
+        (200, 150, 1e3, 2e3, 1e5),
+        (2, 2, 1.0, 2.0, 0.5),
+        (30, 30, 3.0, 0.5, -0.7),
+        (40, 25, 1e-3, 1e-3, 1e-4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = grid(&noise(600 + ci as u64, na).iter().map(|v| 10.0 + sa * v).collect::<Vec<_>>());
+        let b = grid(&noise(700 + ci as u64, nb).iter().map(|v| 10.0 + shift + sb * v).collect::<Vec<_>>());
+        let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
+        let (r, _, audits) = run_stored_op(nt.0, nt.1, Op::TtestWelch, &[farr(&a), farr(&b)], 60 + ci as u64);
+        let got = stored_f64s(&r.unwrap_or_else(|e| panic!("welch case {ci}: {e}")));
+        let (wt, wdf) = ref_welch(&a, &b);
+        assert_eq!(got.len(), 2, "welch case {ci}");
+        assert!((got[0] - wt).abs() <= 4.0 * ulp + 1e-9 * wt.abs(), "welch case {ci}: t {} vs {wt}", got[0]);
+        assert!((got[1] - wdf).abs() <= 1e-6 * wdf, "welch case {ci}: df {} vs {wdf}", got[1]);
+        assert_masked_only(&audits, &[]);
+        let count: usize = audits.iter().flatten().map(|e| e.values.len()).sum();
+        opened.push(((nt.0, na, nb), count));
+    }
+    // the same sizes, other data: the same openings
+    let (a, b) = (grid(&noise(1, 30)), grid(&noise(2, 30).iter().map(|v| 5.0 * v).collect::<Vec<_>>()));
+    let (r, _, audits) = run_stored_op(3, 1, Op::TtestWelch, &[farr(&a), farr(&b)], 99);
+    let got = stored_f64s(&r.unwrap());
+    let (wt, wdf) = ref_welch(&a, &b);
+    assert!((got[0] - wt).abs() <= 4.0 * ulp + 1e-9 * wt.abs() && (got[1] - wdf).abs() <= 1e-6 * wdf, "{got:?}");
+    let count: usize = audits.iter().flatten().map(|e| e.values.len()).sum();
+    assert_eq!(Some(&count), opened.iter().find(|(k, _)| *k == (3, 30, 30)).map(|(_, c)| c));
+    // constant samples: t = −inf, out of the storage range (scipy: −inf)
+    let (r, _, _) = run_stored_op(3, 1, Op::TtestWelch, &[farr(&[1.0; 4]), farr(&[2.0; 3])], 1);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    // |t| ≈ 2^44: tiny spreads around far-apart means
+    let lo: Vec<f64> = (0..8).map(|i| if i % 2 == 0 { 0.0 } else { ulp }).collect();
+    let hi: Vec<f64> = lo.iter().map(|v| v + 1e7).collect();
+    let (r, _, _) = run_stored_op(5, 2, Op::TtestWelch, &[farr(&lo), farr(&hi)], 2);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    let (r, _, _) = run_stored_op(3, 1, Op::TtestWelch, &[farr(&[1.0]), farr(&[2.0, 3.0, 4.0])], 1);
+    assert!(matches!(r, Err(MpcError::Invalid(ref m)) if m.contains("too few")), "{r:?}");
 }
 
 /// store=True of ttest_1samp / ttest_ind / ttest_rel: the Float array [t, df] at the storage scale
