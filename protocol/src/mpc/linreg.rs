@@ -202,9 +202,12 @@ pub(crate) async fn run_linregress<T: Transport>(
     let b2 = 2 * f + 8;
     let (mut lhs, mut rhs) = (vec![c, nm.mant[1], yx], vec![yx, yy, yy]);
     if !store {
-        // D' = Mx'·My' − C'² (exact: each factor < 2^62)
-        lhs.extend([sp[1], cg[1]]);
-        rhs.extend([sp[2], cg[1]]);
+        // D' = Mx'·My' − C'² (exact: each factor < 2^62); a zero mantissa is 1/2 as in z, so a
+        // constant y gives ρ = 1 (C' = 0 then)
+        let halfl = Fp::new(1u128 << (f + L_EXTRA - 1));
+        let long = |i: usize| sp[1 + i] + (Fp::ONE - nm.nonzero[i]) * halfl;
+        lhs.extend([long(0), cg[1]]);
+        rhs.extend([long(1), cg[1]]);
     }
     let pr = party.mul(&lhs, &rhs).await?;
     let d_res = if store { Fp::ZERO } else { pr[3] - pr[4] };
