@@ -199,7 +199,6 @@ pub(crate) async fn run_linregress<T: Transport>(
     let z: Vec<Fp> = nm.mant.iter().zip(&nm.nonzero).map(|(mt, nz)| *mt + (Fp::ONE - *nz) * halfz).collect();
     let ys = party.inv_sqrt(&z).await?;
     let (yx, yy) = (ys[0], ys[1]);
-    let b2 = 2 * f + 8;
     let (mut lhs, mut rhs) = (vec![c, nm.mant[1], yx], vec![yx, yy, yy]);
     if !store {
         // D' = Mx'·My' − C'² (exact: each factor < 2^62); a zero mantissa is 1/2 as in z, so a
@@ -211,12 +210,15 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let pr = party.mul(&lhs, &rhs).await?;
     let d_res = if store { Fp::ZERO } else { pr[3] - pr[4] };
-    // c·yx < 2^(2F + C_EXTRA + 2) (yx ≤ 2)
-    let cyx = party.trunc(&pr[..1], f + C_EXTRA, 2 * f + C_EXTRA + 2).await?[0];
-    let p1 = party.trunc(&pr[1..3], f, b2).await?; // [√my, a = yx·yy ≤ 4]
-    let p2 = party.mul(&[cyx, p1[0], cyx, p1[1]], &[yy, yx, yx, p1[1]]).await?;
-    let p2 = party.trunc(&p2, f, b2).await?; // [r, q_m, slope_m, a² = 1/(mx·my) ≤ 16]
-    let (r, qm, slope_m, a2) = (p2[0], p2[1], p2[2], p2[3]);
+    // r and the slope stay at 2^(F + C_EXTRA) until r is output: |c·yx| ≤ √my·2^(2F + C_EXTRA)
+    // (Cauchy–Schwarz, c gated), |c·yx²| ≤ √(my/mx) ≤ 2, yx, yy ≤ 2: every product below 2^b2
+    let b2 = 2 * f + C_EXTRA + 2;
+    let p1 = party.trunc(&pr[..3], f, b2).await?; // [c·yx at 2^(F+C), √my, a = yx·yy ≤ 4]
+    let cyx = p1[0];
+    let p2 = party.mul(&[cyx, p1[1], cyx, p1[2]], &[yy, yx, yx, p1[2]]).await?;
+    let p2 = party.trunc(&p2, f, b2).await?; // [r at 2^(F+C), q_m, slope_m at 2^(F+C), a² ≤ 16]
+    let (r, qm, a2) = (p2[0], p2[1], p2[3]);
+    let slope_m = party.trunc(&p2[2..3], C_EXTRA, f + C_EXTRA + 2).await?[0];
     // q = q_m·2^d, output at scale 2^(F + Q_LOW): factor Σ_{−Q_LOW ≤ d ≤ Q_HIGH} g_d·2^(d+Q_LOW)
     let q_high = if store { Q_HIGH_STORED } else { Q_HIGH };
     let mut qfac = Fp::ZERO;
@@ -271,11 +273,8 @@ pub(crate) async fn run_linregress<T: Transport>(
     let ib = party.decompose(&[intercept + half + Fp::new(1u128 << ib_off)]).await?;
     let hi_bits = &ib[ib_off as usize + 1..];
     // the bits of the clamped D' (and two zeros above 2^124), for ρ's normalisation
-    let dbits: Vec<Fp> = if store {
-        Vec::new()
-    } else {
-        reduced[1..126].iter().copied().chain([Fp::ZERO, Fp::ZERO]).collect()
-    };
+    let dbits: Vec<Fp> =
+        if store { Vec::new() } else { reduced[1..126].iter().copied().chain([Fp::ZERO, Fp::ZERO]).collect() };
     let (high, dnorm) = if store {
         (party.suffix_or(hi_bits, 1, hi_bits.len()).await?[0], None)
     } else {
@@ -338,13 +337,13 @@ pub(crate) async fn run_linregress<T: Transport>(
                 q - Fp::new((1u128 << (ib_off - dec)) / p5)
             }
         };
-        let r20 = shifted(&ub[2 * m..], r, down, STORE_OFF);
+        let r20 = shifted(&ub[2 * m..], r, down + C_EXTRA as i32, STORE_OFF);
         let layout = OutputLayout::Array { shape: vec![3], dtype: Dtype::Float, scale: Scale::STORAGE };
         (vec![slope20, icpt20, r20], layout)
     } else {
         let layout = OutputLayout::Linregress {
             n,
-            r: Scale::bin(f as i32, 1.0),
+            r: Scale::bin((f + C_EXTRA) as i32, 1.0),
             q: Scale::bin(f as i32 + Q_LOW, 1.0),
             intercept: Scale::bin(40, 1.0).for_inputs(ns, 1),
             rho: Scale::bin(RHO_BITS, 1.0),
