@@ -7,8 +7,9 @@ reference, on a real devnet.
 
 Starts `enigma devnet` (3 nodes by default), stores each family at its decimal scale, and prints a
 markdown table: the worst relative error of Enigma's result against the exact value (Python's
-`fractions`; roots from `decimal` at 60 digits), and numpy float64's error on the same data when
-numpy is installed. A relative error is taken against max(|exact|, the data's scale mean|x|) where
+`fractions`; roots from `decimal` at 60 digits; linregress's p_value and std_err from the exact
+residual with `mpmath` at 50 digits), and numpy float64's error on the same data when numpy is
+installed (for p_value and std_err: scipy.stats.linregress's float64 formulas). A relative error is taken against max(|exact|, the data's scale mean|x|) where
 the exact value can be 0. A family out of range gives "clear error" and the error's text. Seeded:
 the same command prints the same data."""
 
@@ -29,6 +30,10 @@ try:
     import numpy as np
 except ImportError:  # pragma: no cover
     np = None
+try:
+    import mpmath
+except ImportError:  # pragma: no cover
+    mpmath = None
 
 decimal.getcontext().prec = 60
 
@@ -63,6 +68,47 @@ def exact(op, xs, ys=None):
     slope = sxy / sxx
     r = float(sxy) / dsqrt(sxx * syy) if syy > 0 else 0.0
     return float(slope), float(mb - slope * m), r
+
+
+def exact_p_se(xs, ys):
+    """linregress's (p_value, std_err), exact: ρ = 1 − r² from the exact residual (fractions),
+    then the t distribution's tail with mpmath at 50 digits."""
+    a, b = [fr(v) for v in xs], [fr(v) for v in ys]
+    n = len(a)
+    ma, mb = sum(a) / n, sum(b) / n
+    sxx = sum((v - ma) ** 2 for v in a)
+    syy = sum((v - mb) ** 2 for v in b)
+    sxy = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    rss = syy - sxy * sxy / sxx  # the exact residual sum of squares
+    df = n - 2
+    mpmath.mp.dps = 50
+    se = mpmath.sqrt(mpmath.mpf(rss.numerator) / rss.denominator / df / (mpmath.mpf(sxx.numerator) / sxx.denominator))
+    if rss == 0:
+        return 0.0, float(se)
+    t2 = mpmath.mpf(df) * (mpmath.mpf((sxy * sxy).numerator) / (sxy * sxy).denominator) / (
+        mpmath.mpf((rss * sxx).numerator) / (rss * sxx).denominator)
+    return float(t_tail(t2, df)), float(se)
+
+
+def t_tail(t2, df):
+    """P(|T| ≥ t) for t² = t2 with df degrees of freedom (mpmath)."""
+    return mpmath.betainc(mpmath.mpf(df) / 2, mpmath.mpf(1) / 2, 0, mpmath.mpf(df) / (df + t2), regularized=True)
+
+
+def float64_p_se(xs, ys):
+    """scipy.stats.linregress's float64 formulas for p_value and std_err with numpy (the t tail
+    itself with mpmath, so only float64's r, 1 − r² and moments carry error)."""
+    x, y = np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
+    ssxm, ssxym, _, ssym = np.cov(x, y, bias=1).flat
+    r = ssxym / np.sqrt(ssxm * ssym) if ssxm != 0 and ssym != 0 else 0.0
+    r = max(min(r, 1.0), -1.0)
+    df = len(xs) - 2
+    tiny = 1.0e-20
+    t = r * np.sqrt(df / ((1.0 - r + tiny) * (1.0 + r + tiny)))
+    slope = ssxym / ssxm
+    se = np.sqrt((1 - r**2) * ssym / ssxm / df)
+    mpmath.mp.dps = 50
+    return float(t_tail(mpmath.mpf(float(t)) ** 2, df)), float(se), slope
 
 
 def numpy_result(op, xs, ys=None):
@@ -103,6 +149,10 @@ def families(sizes, rng):
         if n > 1:
             const[-1] = 2.500001
         out.append(("near-constant", 6, const, [float(i) for i in range(n)]))
+        near = [round(rng.uniform(-5, 5), 3) for _ in range(n)]
+        out.append(("|r| near 1: y = 3x + 1e-6 noise", 6, near, [round(3 * v + rng.choice([-1, 0, 1]) * 1e-6, 6) for v in near]))
+        mid = [round(rng.uniform(0, 10), 2) for _ in range(n)]
+        out.append(("r ≈ 0.9: y = x + noise", 6, mid, [round(v + rng.gauss(0, 1.5), 2) for v in mid]))
     out.append(("out of range 1e13 (6 decimals)", 6, [1e13, 1.0], [1.0, 2.0]))
     return out
 
@@ -110,6 +160,7 @@ def families(sizes, rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1,100,10000")
+    ap.add_argument("--stats-sizes", default="", help="extra sizes for mean, var and std only")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=15)
     a = ap.parse_args()
@@ -118,12 +169,15 @@ def main():
         sys.exit("set ENIGMA_BIN to the enigma binary")
     rng = random.Random(a.seed)
     sizes = [int(s) for s in a.sizes.split(",")]
+    stats_sizes = [int(s) for s in a.stats_sizes.split(",") if s]
     net = Devnet(binary, nodes=a.nodes)
     net.start()
     rows = []
     try:
         c = enigma.Client(net.socket(0), timeout=600)
-        for name, dec, xs, ys in families(sizes, rng):
+        fams = [f + (False,) for f in families(sizes, rng)]
+        fams += [f + (True,) for f in families(stats_sizes, rng)[:-1] if not f[0].startswith(("|r|", "r ≈"))]
+        for name, dec, xs, ys, stats_only in fams:
             n = len(xs)
             scale = sum(abs(v) for v in xs) / n
             try:
@@ -132,13 +186,17 @@ def main():
             except enigma.Error as e:
                 rows.append((name, n, "store", "clear error: %s" % str(e)[:60], ""))
                 continue
-            ops = ["mean", "var", "std", "dot"] + (["linregress"] if n >= 3 else [])
+            if stats_only:
+                ops = ["mean", "var", "std"]
+            else:
+                ops = ["mean", "var", "std", "dot"] + (["linregress"] if n >= 3 else [])
             for op in ops:
                 try:
                     if op == "dot":
                         got = c.linalg.dot(kx, ky)
                     elif op == "linregress":
-                        got = tuple(c.stats.linregress(kx, ky)[:3])
+                        full = tuple(c.stats.linregress(kx, ky))
+                        got = full[:3]
                     else:
                         got = getattr(c.stats, op)(kx)[0]
                 except enigma.Error as e:
@@ -154,6 +212,16 @@ def main():
                     e = err(got, want, s)
                     ne = err(npv, want, s) if npv is not None else None
                 rows.append((name, n, op, "%.1e" % e, "%.1e" % ne if ne is not None else "no numpy"))
+                if op == "linregress" and mpmath is not None:
+                    wp, wse = exact_p_se(xs, ys)
+                    fp = float64_p_se(xs, ys) if np is not None else None
+                    for i, (label, w) in enumerate((("p_value", wp), ("std_err", wse))):
+                        g = full[3 + i]
+                        # relative; an exact 0 (a perfect fit) is compared absolutely, against the
+                        # std_err's scale |slope|·1e-16 for std_err
+                        sc = 1e-300 if label == "p_value" else abs(want[0]) * 1e-16
+                        ne = "%.1e" % err(fp[i], w, sc) if fp else "no numpy"
+                        rows.append((name, n, "linregress " + label, "%.1e" % err(g, w, sc), ne))
     finally:
         net.stop()
     print("| data | N | op | Enigma rel. error | numpy float64 rel. error |")

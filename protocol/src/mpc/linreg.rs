@@ -11,7 +11,7 @@ use super::compare::ltz_needs;
 use super::div::{bits_times_const, round_pow2_div};
 use super::prep::Needs;
 use super::spec::{Check, OpResult, OutputLayout, OutputShare, Scale, SharedInput};
-use super::sqrt::s_range;
+use super::sqrt::{bits_shifted, normalise_terms, s_range};
 use super::stats::cert_plan;
 use super::{MpcError, Party, Transport, tdist, trunc};
 use crate::field::Fp;
@@ -24,6 +24,16 @@ const Q_LOW: i32 = 48;
 const Q_HIGH: i32 = 42;
 /// With `store`: q = q_m·2^d with q_m < 2 and d ≤ 40, so |slope| ≤ q < 2^41 fits the storage range.
 const Q_HIGH_STORED: i32 = 40;
+/// Extra bits of c = Cxy/2^(sx+sy) before its first product, so a small |r| keeps F bits of
+/// relative precision in r and the slope (c·yx is truncated by 2^(F + C_EXTRA)).
+const C_EXTRA: u32 = 10;
+/// Extra bits of the long mantissas Mx', My', C' of the residual D = Cxx·Cyy − Cxy² (F + 28 = 62
+/// bits each, so Mx'·My' < 2^124 is exact in the field).
+const L_EXTRA: u32 = 28;
+/// Extra bits of D's mantissa (ρ's truncation bound 2F + D_EXTRA + 5 stays at 80).
+const D_EXTRA: u32 = 7;
+/// Output scale of ρ = 1 − r²: ρ_rep = ρ·2^RHO_BITS (ρ < 2^-80 reads as 0).
+const RHO_BITS: i32 = 119;
 /// Offset making slope_m and r non-negative for their decomposition (both are far below 2^60,
 /// even for the bounded garbage of a failing check).
 const STORE_OFF: u32 = 80;
@@ -42,7 +52,29 @@ const STORE_OFF: u32 = 80;
 ///    and a secret shift by (F − d), d = sy − sx, as one inner product; a last decomposition checks
 ///    |intercept| < 2^42.
 ///
-/// Outputs r, q, intercept (gated by the checks) and the check flags [x varies], [in range].
+/// 7. (revealed results only) ρ = 1 − r² from the exact residual, without cancellation: long
+///    mantissas Mx' = ⌊Cxx·2^L/4^sx⌋, My', C' = ⌊Cxy·2^L/2^(sx+sy)⌋ (L = 28: 62 bits each, exact
+///    when the aggregates are below 2^61) join step 4's reduction; D' = Mx'·My' − C'² (< 2^124,
+///    exact in the field) is the residual Cxx·Cyy − Cxy² = Cxx·Cyy·(1 − r²) at scale 4^-(sx+sy+...)
+///    up to the mantissas' floors (|error| < 2^(F+L+3), i.e. < 2^-55 absolute on ρ). D' joins the
+///    step-6 decomposition (as D' + 2^125, whose bit 125 is [D' ≥ 0]: a D' below 0, possible only
+///    from the floors when ρ < 2^-55, is clamped to 0 in the step-6 reduction), is normalised
+///    (its suffix-OR shares a call with the intercept's range check), and ρ = D'/(Mx'·My') =
+///    Dm·(yx·yy)²·2^(2sd − …) with Dm = ⌊D'·2^7/4^sd⌋ and the Newton values of step 5. ρ is
+///    output at scale 2^RHO_BITS by a secret left shift (a one-hot of sd); ρ < 2^-80 reads as 0.
+///    Its relative error is that of the Newton step (≈ 2^-31), whatever r is: before, the requester
+///    took 1 − r² from r's rounding and lost digits as 1/(1 − r²).
+///
+/// Security of ρ: ρ is 1 − r² (r is an output), computed from the same secret aggregates and
+/// opened only at the end, gated by the same checks as the other outputs; it differs from the
+/// exact 1 − r² only by rounding noise of the same kind and size as r's own (the masked
+/// truncations' and the mantissas' floors), so it reveals nothing beyond the outputs' value up to
+/// that noise, as r, q and the intercept do. Every intermediate opening (decompositions,
+/// truncations, suffix-ORs, products) is masked, as in steps 1–6; the exponents sx, sy, sd and the
+/// sign of D' stay inside secret one-hots and bits.
+///
+/// Outputs r, q, intercept, ρ (gated by the checks; ρ only for revealed results) and the check
+/// flags [x varies], [in range].
 ///
 /// With `store` (stored linregress = the Float array [slope, intercept, r] at the storage scale;
 /// p-value and std_err are not stored, see docs/mpc.md): slope_m and r join u in the step-6
@@ -130,26 +162,63 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let hg = party.sum_products(&hg).await?;
     let (h, g) = hg.split_at(2 * w - 1);
-    // Cxy' = Σ_k h_k·⌊Cxy / 2^σ⌋, σ = k + 2·smin
+    // Cxy'·2^C_EXTRA = Σ_k h_k·⌊Cxy·2^C_EXTRA / 2^σ⌋, σ = k + 2·smin (and the long C' = the same at
+    // 2^L_EXTRA, with Mx', My' from the one-hots of sx, sy, for ρ)
     let mut acc = Vec::with_capacity(h.len());
+    let mut acc_long = Vec::with_capacity(h.len());
     for (k, hk) in h.iter().enumerate() {
         let sigma = k as i32 + 2 * smin;
-        acc.push((*hk, shifted(cxy_bits, cxy, sigma, 126)));
+        acc.push((*hk, shifted(cxy_bits, cxy, sigma - C_EXTRA as i32, 126)));
+        acc_long.push((*hk, shifted(cxy_bits, cxy, sigma - L_EXTRA as i32, 126)));
     }
-    let c = party.sum_products(&[acc]).await?[0];
-    // gate c by the certificate so that a failing range never feeds an out-of-bound truncation
-    let c = party.mul(&[c], &[flag_c]).await?[0];
+    let mut sums = vec![acc];
+    if !store {
+        for (e, oh) in nm.onehot_s.iter().enumerate() {
+            let bits = &cb[e * m..(e + 1) * m];
+            sums.push(
+                oh.iter()
+                    .enumerate()
+                    .map(|(k, u)| (*u, bits_shifted(bits, 2 * (k as i32 + smin) - L_EXTRA as i32)))
+                    .collect(),
+            );
+        }
+        sums.push(acc_long);
+    }
+    let sp = party.sum_products(&sums).await?;
+    // gate c (and C') by the certificate so that a failing range never feeds an out-of-bound
+    // truncation (|Cxy| ≤ √(Cxx·Cyy) holds when the aggregates are exact)
+    let gated = if store { vec![sp[0]] } else { vec![sp[0], sp[3]] };
+    let cg = party.mul(&gated, &vec![flag_c; gated.len()]).await?;
+    let c = cg[0]; // |c| < 2^(F + C_EXTRA)
     party.step("shift");
 
     // 5. Newton and the outputs r, q
-    let ys = party.inv_sqrt(&nm.mant).await?;
+    // a mantissa 0 (W = 0) is replaced by 1/2 so that yx, yy ≤ 2 always (the outputs it touches
+    // are 0 or gated then: Cyy = 0 forces Cxy = 0, and Cxx = 0 fails [x varies])
+    let halfz = Fp::new(1u128 << (f - 1));
+    let z: Vec<Fp> = nm.mant.iter().zip(&nm.nonzero).map(|(mt, nz)| *mt + (Fp::ONE - *nz) * halfz).collect();
+    let ys = party.inv_sqrt(&z).await?;
     let (yx, yy) = (ys[0], ys[1]);
-    let b2 = 2 * f + 8;
-    let p1 = party.mul(&[c, nm.mant[1]], &[yx, yy]).await?;
-    let p1 = party.trunc(&p1, f, b2).await?; // [c·yx, √my]
-    let p2 = party.mul(&[p1[0], p1[1], p1[0]], &[yy, yx, yx]).await?;
-    let p2 = party.trunc(&p2, f, b2).await?; // [r, q_m, slope_m]
-    let (r, qm, slope_m) = (p2[0], p2[1], p2[2]);
+    let (mut lhs, mut rhs) = (vec![c, nm.mant[1], yx], vec![yx, yy, yy]);
+    if !store {
+        // D' = Mx'·My' − C'² (exact: each factor < 2^62); a zero mantissa is 1/2 as in z, so a
+        // constant y gives ρ = 1 (C' = 0 then)
+        let halfl = Fp::new(1u128 << (f + L_EXTRA - 1));
+        let long = |i: usize| sp[1 + i] + (Fp::ONE - nm.nonzero[i]) * halfl;
+        lhs.extend([long(0), cg[1]]);
+        rhs.extend([long(1), cg[1]]);
+    }
+    let pr = party.mul(&lhs, &rhs).await?;
+    let d_res = if store { Fp::ZERO } else { pr[3] - pr[4] };
+    // r and the slope stay at 2^(F + C_EXTRA) until r is output: |c·yx| ≤ √my·2^(2F + C_EXTRA)
+    // (Cauchy–Schwarz, c gated), |c·yx²| ≤ √(my/mx) ≤ 2, yx, yy ≤ 2: every product below 2^b2
+    let b2 = 2 * f + C_EXTRA + 2;
+    let p1 = party.trunc(&pr[..3], f, b2).await?; // [c·yx at 2^(F+C), √my, a = yx·yy ≤ 4]
+    let cyx = p1[0];
+    let p2 = party.mul(&[cyx, p1[1], cyx, p1[2]], &[yy, yx, yx, p1[2]]).await?;
+    let p2 = party.trunc(&p2, f, b2).await?; // [r at 2^(F+C), q_m, slope_m at 2^(F+C), a² ≤ 16]
+    let (r, qm, a2) = (p2[0], p2[1], p2[3]);
+    let slope_m = party.trunc(&p2[2..3], C_EXTRA, f + C_EXTRA + 2).await?[0];
     // q = q_m·2^d, output at scale 2^(F + Q_LOW): factor Σ_{−Q_LOW ≤ d ≤ Q_HIGH} g_d·2^(d+Q_LOW)
     let q_high = if store { Q_HIGH_STORED } else { Q_HIGH };
     let mut qfac = Fp::ZERO;
@@ -172,7 +241,8 @@ pub(crate) async fn run_linregress<T: Transport>(
     let ub = if store {
         party.decompose(&[u + Fp::new(1u128 << uoff), slope_m + soff, r + soff]).await?
     } else {
-        party.decompose(&[u + Fp::new(1u128 << uoff)]).await?
+        // D' + 2^125 ∈ (2^124, 3·2^124): bit 125 is [D' ≥ 0]
+        party.decompose(&[u + Fp::new(1u128 << uoff), d_res + Fp::new(1u128 << 125)]).await?
     };
     let down = (f - FRAC_BITS) as i32; // from scale 2^F to the storage scale
     let mut term = Vec::new();
@@ -186,7 +256,12 @@ pub(crate) async fn run_linregress<T: Transport>(
             }
         }
     }
-    let to_reduce = if store { vec![term, slope_acc] } else { vec![term] };
+    let mut to_reduce = if store { vec![term, slope_acc] } else { vec![term] };
+    if !store {
+        // clamp D' at 0: its bits times [D' ≥ 0] (single-product sums in the same round)
+        let db = &ub[m..2 * m];
+        to_reduce.extend(db[..125].iter().map(|b| vec![(*b, db[125])]));
+    }
     let reduced = party.sum_products(&to_reduce).await?;
     let intercept = ybar - reduced[0];
     // store: decompose intercept + 2^19 so that the shift by 2^20 below rounds to nearest (at a
@@ -196,14 +271,49 @@ pub(crate) async fn run_linregress<T: Transport>(
     // leave I/S·2^20 above the storage range near 2^82, so there the bound is 2^80
     let ib_off = intercept_bound(ns);
     let ib = party.decompose(&[intercept + half + Fp::new(1u128 << ib_off)]).await?;
-    let high = party.suffix_or(&ib[ib_off as usize + 1..], 1, m - ib_off as usize - 1).await?[0];
+    let hi_bits = &ib[ib_off as usize + 1..];
+    // the bits of the clamped D' (and two zeros above 2^124), for ρ's normalisation
+    let dbits: Vec<Fp> =
+        if store { Vec::new() } else { reduced[1..126].iter().copied().chain([Fp::ZERO, Fp::ZERO]).collect() };
+    let (high, dnorm) = if store {
+        (party.suffix_or(hi_bits, 1, hi_bits.len()).await?[0], None)
+    } else {
+        // one suffix-OR for both: the intercept's high bits padded with zeros below
+        let mut both = dbits.clone();
+        both.extend(std::iter::repeat_n(Fp::ZERO, m - hi_bits.len()));
+        both.extend_from_slice(hi_bits);
+        let y = party.suffix_or(&both, 2, m).await?;
+        (y[m], Some(normalise_terms(&dbits, &y[..m], 1, D_EXTRA)))
+    };
     let flag_i = Fp::ONE - high;
     party.step("intercept");
 
-    // checks and gating
-    let fl = party.mul(&[flag_c, nm.nonzero[0]], &[flag_q, flag_i]).await?;
-    let range = party.mul(&[fl[0]], &[fl[1]]).await?[0];
-    let ok = party.mul(&[range], &[nm.nonzero[0]]).await?[0];
+    // checks and gating (with ρ's mantissa Dm = ⌊D'·2^D_EXTRA/4^sd⌋ in the first reduction)
+    let mut fl_terms = vec![vec![(flag_c, flag_q)], vec![(nm.nonzero[0], flag_i)]];
+    if let Some((dterms, _, _)) = &dnorm {
+        fl_terms.push(dterms[0].clone());
+    }
+    let fl = party.sum_products(&fl_terms).await?;
+    let (rg_l, rg_r) = if store { (vec![fl[0]], vec![fl[1]]) } else { (vec![fl[0], fl[2]], vec![fl[1], a2]) };
+    let rg = party.mul(&rg_l, &rg_r).await?;
+    let range = rg[0];
+    let (ok, rho_out) = if let Some((_, ohd, _)) = &dnorm {
+        // ρm = Dm·a²/2^(F + D_EXTRA) < 2^(F+5): Dm·a² < 2^(2F + D_EXTRA + 4)·(1 + ε)
+        let rho_m = party.trunc(&rg[1..2], f + D_EXTRA, 2 * f + D_EXTRA + 5).await?[0];
+        // ρ = ρm·4^sd/2^(2F + 2·L_EXTRA): at scale 2^RHO_BITS a left shift by k = 2sd + RHO_BITS −
+        // 2F − 2L (k ≤ 85 as D' < 2^124; k < 0 only for ρ < 2^-80, which reads as 0)
+        let mut efac = Fp::ZERO;
+        for (i, o) in ohd[0].iter().enumerate() {
+            let k = 2 * (i as i32 + smin) + RHO_BITS - 2 * f as i32 - 2 * L_EXTRA as i32;
+            if k >= 0 {
+                efac += *o * Fp::new(1u128 << k);
+            }
+        }
+        let okr = party.mul(&[range, rho_m], &[nm.nonzero[0], efac]).await?;
+        (okr[0], Some(okr[1]))
+    } else {
+        (party.mul(&[range], &[nm.nonzero[0]]).await?[0], None)
+    };
     let (values, layout) = if store {
         let slope20 = reduced[1];
         // the intercept I is at 2^20 times the inputs' scale S; stored at 2^20: I/2^20 for binary
@@ -227,19 +337,21 @@ pub(crate) async fn run_linregress<T: Transport>(
                 q - Fp::new((1u128 << (ib_off - dec)) / p5)
             }
         };
-        let r20 = shifted(&ub[2 * m..], r, down, STORE_OFF);
+        let r20 = shifted(&ub[2 * m..], r, down + C_EXTRA as i32, STORE_OFF);
         let layout = OutputLayout::Array { shape: vec![3], dtype: Dtype::Float, scale: Scale::STORAGE };
-        ([slope20, icpt20, r20], layout)
+        (vec![slope20, icpt20, r20], layout)
     } else {
         let layout = OutputLayout::Linregress {
             n,
-            r: Scale::bin(f as i32, 1.0),
+            r: Scale::bin((f + C_EXTRA) as i32, 1.0),
             q: Scale::bin(f as i32 + Q_LOW, 1.0),
             intercept: Scale::bin(40, 1.0).for_inputs(ns, 1),
+            rho: Scale::bin(RHO_BITS, 1.0),
         };
-        ([r, q_out, intercept], layout)
+        let rho_out = rho_out.ok_or_else(|| MpcError::Invalid("linregress: ρ missing".into()))?;
+        (vec![r, q_out, intercept, rho_out], layout)
     };
-    let outs = party.mul(&values, &[ok, ok, ok]).await?;
+    let outs = party.mul(&values, &vec![ok; values.len()]).await?;
     party.step("done");
     let mut shares = outs;
     shares.push(nm.nonzero[0]);
@@ -282,25 +394,41 @@ fn plan(n: usize, t: usize, store: bool, ns: NumScale) -> Result<Needs, MpcError
     let (spec, _) = trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
     needs.pair(spec, 2 * n);
     needs.add(&ltz_needs(2, k));
-    needs.add(&decompose_needs(if store { 7 } else { 5 }));
+    needs.add(&decompose_needs(if store { 7 } else { 6 }));
     needs.add(&suffix_or_needs(2, FIELD_BITS));
-    needs.add(&suffix_or_needs(1, FIELD_BITS - intercept_bound(ns) as usize - 1));
+    if store {
+        needs.add(&suffix_or_needs(1, FIELD_BITS - intercept_bound(ns) as usize - 1));
+    } else {
+        // the intercept's range check shares a call with ρ's normalisation
+        needs.add(&suffix_or_needs(2, FIELD_BITS));
+    }
     needs.doubles += 3 + 2 + 2 * 127 + 2 + usize::from(store);
     needs.triples += 48;
     Ok(needs)
 }
 
-/// Requester side: scipy.stats.linregress's outputs from the revealed r, q, intercept and n.
-pub(crate) fn finish(n: usize, r: f64, q: f64, intercept: f64) -> OpResult {
+/// Requester side: scipy.stats.linregress's outputs from the revealed r, q, intercept, ρ = 1 − r²
+/// and n. Near |r| = 1 (ρ < 1/2), r is taken as ±√(1 − ρ) (absolute error ρ·ε/2 for ρ's relative
+/// error ε, instead of r's own ≈ 2^-32), so t = r·√(df/ρ) and std_err = q·√(ρ/df) have the
+/// relative error of ρ and q (≈ 2^-31) whatever r is; ρ = 0 (|r| = 1 to 2^-80) gives p = 0 and
+/// std_err = 0, as scipy does for a perfect fit.
+pub(crate) fn finish(n: usize, r: f64, q: f64, intercept: f64, rho: f64) -> OpResult {
+    let rho = rho.clamp(0.0, 1.0);
     let r = r.clamp(-1.0, 1.0);
+    let r = if rho < 0.5 { (1.0 - rho).sqrt().copysign(r) } else { r };
     let slope = r * q;
     let (p_value, std_err) = if n == 2 {
         (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)
     } else {
         let df = (n - 2) as f64;
-        const TINY: f64 = 1e-20;
-        let t = r * (df / ((1.0 - r + TINY) * (1.0 + r + TINY))).sqrt();
-        (tdist::t_two_sided(t, df), q * ((1.0 - r * r).max(0.0) / df).sqrt())
+        let t = if rho > 0.0 {
+            r * (df / rho).sqrt()
+        } else if r == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        (tdist::t_two_sided(t, df), q * (rho / df).sqrt())
     };
     OpResult::Linregress { slope, intercept, r_value: r, p_value, std_err }
 }

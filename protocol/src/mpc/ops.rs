@@ -494,9 +494,13 @@ fn reveal_shares(
             };
             Ok(OpResult::Array { shape: shape.clone(), dtype: *dtype, data })
         }
-        OutputLayout::Linregress { n, r, q, intercept } => {
-            Ok(super::linreg::finish(*n, r.decode(vals[0]), q.decode(vals[1]), intercept.decode(vals[2])))
-        }
+        OutputLayout::Linregress { n, r, q, intercept, rho } => Ok(super::linreg::finish(
+            *n,
+            r.decode(vals[0]),
+            q.decode(vals[1]),
+            intercept.decode(vals[2]),
+            rho.decode(vals[3]),
+        )),
         OutputLayout::Ttest { df, factor, rho, u } => {
             Ok(super::ttest::finish(*df, *factor, rho.decode(vals[0]), u.decode(vals[1])))
         }

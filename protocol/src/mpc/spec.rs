@@ -237,8 +237,9 @@ pub enum OutputLayout {
     KeyIndex { keys: usize },
     /// An array (0-d for a scalar result) at the given scale.
     Array { shape: Vec<usize>, dtype: Dtype, scale: Scale },
-    /// linregress: r, q = √(Syy/Sxx), intercept, and the number of points.
-    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale },
+    /// linregress: r, q = √(Syy/Sxx), intercept, ρ = 1 − r² (from the exact residual), and the
+    /// number of points.
+    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale, rho: Scale },
     /// t-tests: ρ (bounded) and u = √(SSW/SST) (with a secret exponent); the requester computes
     /// t = factor·ρ/u and the two-sided p-value with `df` degrees of freedom.
     Ttest { df: usize, factor: f64, rho: Scale, u: Scale },
@@ -259,7 +260,7 @@ impl OutputLayout {
             OutputLayout::Root(_) => 1,
             OutputLayout::KeyIndex { .. } => 1,
             OutputLayout::Array { shape, .. } => shape.iter().product(),
-            OutputLayout::Linregress { .. } => 3,
+            OutputLayout::Linregress { .. } => 4,
             OutputLayout::Ttest { .. } => 2,
             OutputLayout::Coefficients(s) => s.len(),
             OutputLayout::TtestWelch { .. } => 3,

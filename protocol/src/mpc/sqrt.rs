@@ -58,39 +58,57 @@ pub(crate) fn sqrt_mantissa_pairs(needs: &mut super::prep::Needs, count: usize, 
     Ok(())
 }
 
+/// Per element: the product terms of a mantissa, the one-hot of s − s_min, and [W ≠ 0].
+pub(crate) type NormTerms = (Vec<Vec<(Fp, Fp)>>, Vec<Vec<Fp>>, Vec<Fp>);
+
+/// The local part of [`Party::normalise`] from W's bits and their suffix-OR `ys` (both 127 per
+/// element): per element the product terms whose sum is M·2^extra = ⌊W·2^extra / 4^s⌋ (a mantissa
+/// in [2^(F−2+extra), 2^(F+extra)), exact when 2s ≤ extra), the one-hot of s − s_min and [W ≠ 0].
+/// `extra` ≤ 127 − F keeps every shifted bit of the top term inside the field.
+pub(crate) fn normalise_terms(wbits: &[Fp], ys_all: &[Fp], count: usize, extra: u32) -> NormTerms {
+    let m = FIELD_BITS;
+    let (smin, smax) = s_range();
+    let mut local = Vec::with_capacity(count);
+    let mut onehot_s = Vec::with_capacity(count);
+    let mut nonzero = Vec::with_capacity(count);
+    for e in 0..count {
+        let mut oh = vec![Fp::ZERO; (smax - smin + 1) as usize];
+        let b = &wbits[e * m..(e + 1) * m];
+        let ys = &ys_all[e * m..(e + 1) * m];
+        let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(m);
+        for j in 0..m {
+            let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
+            oh[(shift(j) - smin) as usize] += onehot;
+            // ⌊W·2^extra / 4^s(j)⌋ as a linear combination of W's bits (bits above j are 0 when
+            // this term is selected, so the ones dropped at 2^127 and above never matter)
+            acc.push((onehot, bits_shifted(b, 2 * shift(j) - extra as i32)));
+        }
+        local.push(acc);
+        onehot_s.push(oh);
+        nonzero.push(ys[0]);
+    }
+    (local, onehot_s, nonzero)
+}
+
+/// ⌊W / 2^s2⌋ (a left shift when s2 < 0) as a public linear combination of W's bits, keeping the
+/// terms below 2^127.
+pub(crate) fn bits_shifted(bits: &[Fp], s2: i32) -> Fp {
+    let mut vj = Fp::ZERO;
+    for (i, bi) in bits.iter().enumerate() {
+        let e2 = i as i32 - s2;
+        if (0..127).contains(&e2) {
+            vj += *bi * Fp::new(1u128 << e2);
+        }
+    }
+    vj
+}
+
 impl<T: Transport> Party<T> {
     /// For each element (127 bits each, element-major): (M, one-hot) with M ∈ [2^(F−2), 2^F) the
     /// mantissa at scale 2^F (0 when W = 0) and the one-hot of s, so W ≈ M·4^s.
     pub(crate) async fn normalise(&mut self, wbits: &[Fp], count: usize) -> Result<Normalised, MpcError> {
-        let m = FIELD_BITS;
-        let y = self.suffix_or(wbits, count, m).await?;
-        let mut local = Vec::with_capacity(count);
-        let (smin, smax) = s_range();
-        let mut onehot_s = Vec::with_capacity(count);
-        let mut nonzero = Vec::with_capacity(count);
-        for e in 0..count {
-            let mut oh = vec![Fp::ZERO; (smax - smin + 1) as usize];
-            let b = &wbits[e * m..(e + 1) * m];
-            let ys = &y[e * m..(e + 1) * m];
-            let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(m);
-            for j in 0..m {
-                let onehot = ys[j] - if j + 1 < m { ys[j + 1] } else { Fp::ZERO };
-                oh[(shift(j) - smin) as usize] += onehot;
-                let s2 = 2 * shift(j);
-                // ⌊W / 2^s2⌋ as a linear combination of W's bits (left shift when s2 < 0)
-                let mut vj = Fp::ZERO;
-                for (i, bi) in b.iter().enumerate() {
-                    let e2 = i as i32 - s2;
-                    if (0..127).contains(&e2) {
-                        vj += *bi * Fp::new(1u128 << e2);
-                    }
-                }
-                acc.push((onehot, vj)); // one product term, summed below
-            }
-            local.push(acc);
-            onehot_s.push(oh);
-            nonzero.push(ys[0]);
-        }
+        let y = self.suffix_or(wbits, count, FIELD_BITS).await?;
+        let (local, onehot_s, nonzero) = normalise_terms(wbits, &y, count, 0);
         let mant = self.sum_products(&local).await?;
         Ok(Normalised { mant, onehot_s, nonzero })
     }

@@ -1052,11 +1052,14 @@ fn stored_openings_add_only_masked_rescaling_steps() {
     // inv: the shift of the d² = 9 entries by 47 candidate truncations in one opening, one
     // reduction per entry, instead of the Beaver product by the revealed output's power of two
     assert_eq!(first(Op::Inv), vec![("beaver", -1, -18), ("reduce", 1, 9), ("trunc", 1, 9 * 47)]);
-    // linregress: no extra round at all; slope_m and r join the decomposition (2 elements and
-    // their adders' reductions), the slope's shift joins the term's reduction
+    // linregress: no extra round at all. The stored op decomposes slope_m and r where the revealed
+    // one decomposes ρ's residual D' (one element more, and its adder's reductions); the revealed
+    // op's ρ costs 6 Beaver products (12 openings' elements), one truncation and a 127-bit
+    // suffix-OR shared with the intercept's check (one round more than the stored op's 45-bit
+    // one), minus the clamp's 125 single-product reductions; the slope's shift joins the term's
+    // reduction
     let lr = first(Op::Linregress);
-    let adder = bits::decompose_needs(1).doubles as i64;
-    assert_eq!(lr, vec![("decompose", 0, 2), ("reduce", 0, 2 * adder + 1)]);
+    assert_eq!(lr, vec![("beaver", 0, -12), ("decompose", 0, 1), ("reduce", -1, 237), ("trunc", -1, -1)]);
 }
 
 /// The windowed tournament (large max/min, `stats::tournament_windowed`) finds the same winner and

@@ -419,3 +419,83 @@ fn a_mix_beyond_the_finer_scales_range_is_the_clear_error() {
         }
     }
 }
+
+/// a·b as a 256-bit (hi, lo).
+fn mul_wide(a: u128, b: u128) -> (u128, u128) {
+    let (a1, a0) = (a >> 64, a & u64::MAX as u128);
+    let (b1, b0) = (b >> 64, b & u64::MAX as u128);
+    let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+    let mid = (p00 >> 64) + (p01 & u64::MAX as u128) + (p10 & u64::MAX as u128);
+    let lo = (p00 & u64::MAX as u128) | (mid << 64);
+    (p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64), lo)
+}
+
+/// scipy.stats.linregress's (slope, r, p, std_err, ρ = 1 − r²) from the integer representatives,
+/// with the residual D = Cxx·Cyy − Cxy² exact (256 bits) and one rounding per quotient, so ρ, t
+/// and std_err are exact to a few ulps even when 1 − r² is 10^-15.
+fn exact_linregress(xr: &[i128], yr: &[i128]) -> (f64, f64, f64, f64, f64) {
+    let n = xr.len() as i128;
+    let (sx, sy): (i128, i128) = (xr.iter().sum(), yr.iter().sum());
+    let sxx: i128 = xr.iter().map(|v| v * v).sum();
+    let syy: i128 = yr.iter().map(|v| v * v).sum();
+    let sxy: i128 = xr.iter().zip(yr).map(|(a, b)| a * b).sum();
+    let (cxx, cyy, cxy) = (n * sxx - sx * sx, n * syy - sy * sy, n * sxy - sx * sy);
+    let (pa, pb) = (mul_wide(cxx as u128, cyy as u128), mul_wide(cxy.unsigned_abs(), cxy.unsigned_abs()));
+    let (lo, borrow) = pa.1.overflowing_sub(pb.1);
+    let hi = pa.0 - pb.0 - u128::from(borrow);
+    let d = hi as f64 * 2f64.powi(128) + lo as f64;
+    let (fx, fy, fc) = (cxx as f64, cyy as f64, cxy as f64);
+    let rho = d / (fx * fy);
+    let df = (n - 2) as f64;
+    let t = if d > 0.0 { fc.signum() * (df * fc * fc / d).sqrt() } else { f64::INFINITY };
+    let p = crate::mpc::tdist::t_two_sided(t, df);
+    (fc / fx, fc / (fx.sqrt() * fy.sqrt()), p, (fy / fx).sqrt() * (rho / df).sqrt(), rho)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, rng_seed: proptest::test_runner::RngSeed::Fixed(151), ..ProptestConfig::default() })]
+
+    /// p_value and std_err against the exact reference, for r anywhere in [−1, 1] and especially
+    /// near ±1 (y = a·x + tiny noise): their error no longer grows like 1/(1 − r²).
+    #[test]
+    fn linregress_p_and_std_err_match_the_exact_residual(
+        d in 0u32..=9,
+        n in 3usize..200,
+        offset in prop_oneof![Just(0i64), Just(1), Just(1000)],
+        spread in 1i64..10_000_000,
+        a in prop_oneof![Just(3i128), Just(-3), Just(1), Just(-7)],
+        noise in prop_oneof![Just(0i64), Just(1), Just(3), Just(100), Just(10_000), Just(10_000_000), Just(1_000_000_000)],
+        seed in 0u64..1000,
+    ) {
+        let (xr, xs) = decimal_data(d, n, offset, spread, seed);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let yr: Vec<i128> = xr.iter().map(|x| a * x + rng.random_range(-noise..=noise) as i128).collect();
+        let ys: Vec<f64> = yr.iter().map(|r| format!("{r}e-{d}").parse::<f64>().unwrap()).collect();
+        let (slope, r, p, se, rho) = exact_linregress(&xr, &yr);
+        let scale = NumScale::decimal(d as i64).unwrap();
+        let (res, audits) = run_at(3, 1, &Op::Linregress, &[farr(&xs), farr(&ys)], &[scale, scale], false, seed);
+        let OpResult::Linregress { slope: gs, r_value: gr, p_value: gp, std_err: ge, .. } = res.unwrap().0 else {
+            panic!("not a linregress result")
+        };
+        let df = (n - 2) as f64;
+        let q = slope.abs() / r.abs().max(1e-300);
+        // r: 1e-10 absolute; slope = r·q: q carries the Newton step's ≈ 2^-32 (docs/accuracy.md)
+        prop_assert!((gr - r).abs() <= 1e-10, "r {gr} vs {r} (ρ {rho})");
+        prop_assert!(within(gs, slope, 1e-9, q * 1e-3), "slope {gs} vs {slope}");
+        // std_err: 1e-8 relative, or the floor of float64's 1 − r² (2^-53 absolute on ρ, which
+        // scipy cannot beat); ρ's own absolute error is below 2^-55 (the mantissas' floors)
+        let floor = q * (2f64.powi(-53) / df).sqrt();
+        prop_assert!((ge - se).abs() <= 1e-8 * se + floor, "std_err {ge} vs {se} (ρ {rho}, n {n})");
+        // p: 1e-8 relative times the conditioning of p in t (|d ln p / d ln t|, ≥ 1 only in the
+        // tail), or scipy's own floor from float64's 1 − r²
+        if p > 1e-300 {
+            let tt = r.signum() * (df * (1.0 - rho) / rho).sqrt();
+            let cond = ((crate::mpc::tdist::t_two_sided(tt * (1.0 + 1e-7), df) / p).ln() / 1e-7).abs();
+            let tol = cond.max(1.0) * (1e-8 + 2f64.powi(-53) / rho);
+            prop_assert!((gp - p).abs() <= tol * p, "p {gp} vs {p} (ρ {rho}, cond {cond}, n {n}, rel {})", (gp - p).abs() / p);
+        } else {
+            prop_assert!(gp <= 1e-290, "p {gp} vs {p}");
+        }
+        assert_masked_only(&audits, &[]);
+    }
+}
