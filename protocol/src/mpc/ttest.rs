@@ -468,8 +468,8 @@ fn ushift(bits: &[Fp], v: Fp, sigma: i32) -> Fp {
 ///    product of the one-hot with public shifts of the bits gives M' = ⌊T/4^(s−2)⌋ ∈ [2^(F+2),
 ///    2^(F+4)) and a = ⌊T_a/4^(s−2)⌋ ≤ M' (T_a ≤ T), b = M' − a. So λ = T_a/T = a/M' within 2^-36.
 /// 2. h' = (n_b − 1)a² + (n_a − 1)b² exactly (Beaver products; h' = K·g(λ)·M'² with
-///    g(λ) = λ²/(n_a − 1) + (1 − λ)²/(n_b − 1) ∈ [1/(N − 2), 1], so h' > 0 whenever T > 0), and M'² ∈ [2^72, 2^76),
-///    truncated to n = ⌊M'²/2^42⌋ < 2^34 + t + 1 (a static bound of 76 bits).
+///    g(λ) = λ²/(n_a − 1) + (1 − λ)²/(n_b − 1) ∈ [1/(N − 2), 1], so h' > 0 whenever T > 0), and
+///    M'² ∈ [2^72, 2^76), truncated to n = ⌊M'²/2^42⌋ < 2^34 + t + 1 (a static bound of 76 bits).
 /// 3. h' is decomposed and normalised (h' ≈ M_h·4^(s_h)); the Newton reciprocal (`div.rs::recip`,
 ///    six steps, 2^-34 relative) of z = M_h/2^F ∈ [1/4, 1) gives y = 2^F/z (z is replaced by 1/2
 ///    when h' = 0, i.e. T = 0, so every Newton product keeps its static bound). P = ⌊n·y/2^F⌋
