@@ -120,29 +120,19 @@ impl Drop for Registration {
 
 pub async fn compute(ctx: FrontCtx, mut req: ComputeRequest) -> Result<ComputeOutput, ApiError> {
     let name = op_name(&req.op);
-    let arity_ok = match req.op {
+    // the keys each op takes: exactly 2, exactly 1, or at least 1
+    let (want, arity_ok) = match req.op {
         Op::Linregress
         | Op::Dot
         | Op::TtestInd
         | Op::TtestWelch
         | Op::TtestRel
         | Op::Lstsq { .. }
-        | Op::LstsqStats { .. } => req.keys.len() == 2,
-        Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => req.keys.len() == 1,
-        _ => !req.keys.is_empty(),
+        | Op::LstsqStats { .. } => ("two keys", req.keys.len() == 2),
+        Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => ("one key", req.keys.len() == 1),
+        _ => ("at least one key", !req.keys.is_empty()),
     };
     if !arity_ok {
-        let want = match req.op {
-            Op::Linregress
-            | Op::Dot
-            | Op::TtestInd
-            | Op::TtestWelch
-            | Op::TtestRel
-            | Op::Lstsq { .. }
-            | Op::LstsqStats { .. } => "two keys",
-            Op::Inv | Op::Cov { .. } | Op::Corrcoef { .. } | Op::Ttest1samp { .. } => "one key",
-            _ => "at least one key",
-        };
         return Err(api(ErrorCode::InvalidParams, format!("{name} takes {want}, got {}", req.keys.len())));
     }
 
