@@ -10,6 +10,12 @@
 //! ‖row‖·‖col‖ < 2^80 for floats (then truncating by 2^20 keeps κ = 40 bits of masking) or < 2^124
 //! for ints (exact, multiplied by the field inverse of 2^20). The flag multiplies every output
 //! before any truncation, and is an output to the requester.
+//!
+//! A **stored** product must also fit the storage range |rep| < 2^62, which the certificate does
+//! not imply for integers (|Σ| < 2^124/S) nor for floats at a scale S < 2^19 (|Σ| < 2^80/S), i.e.
+//! below 6 decimals: there every output gets a secret range test ([`stored_dot_range_tested`],
+//! `Party::fits_storage`) and the flag becomes [certificate]·[every output fits], so a result that
+//! would wrap is the requester's `out_of_range` error and is never committed.
 
 use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::{MpcError, Party, Transport};
@@ -42,6 +48,8 @@ pub fn dot_shape(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, usize), MpcErr
 impl<T: Transport> Party<T> {
     /// numpy.dot on secret arrays at the storage scale; returns (output shares at scale 2^20, flag).
     /// `ns` is the scale the products are divided by (the coarser key's for two decimal scales).
+    /// With `range_test` (a stored result that the certificate alone does not keep below 2^62, see
+    /// [`stored_dot_range_tested`]) the flag also says that every output fits the storage range.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dot_impl(
         &mut self,
@@ -52,6 +60,7 @@ impl<T: Transport> Party<T> {
         ints: bool,
         ns: NumScale,
         exact: bool,
+        range_test: bool,
     ) -> Result<(Vec<Fp>, Fp), MpcError> {
         let (_, k) = dot_shape(ash, bsh)?;
         // no truncation follows an integer or exact result, so its sums may use the field up to 2^125
@@ -101,8 +110,45 @@ impl<T: Transport> Party<T> {
             self.trunc_div(&centred, sf, 2 * l + 1).await?
         };
         self.step("rescale");
+        if !range_test {
+            return Ok((out, flag));
+        }
+        let fits = self.fits_storage(&out).await?;
+        let flag = self.mul(&[flag], &[fits]).await?[0];
+        self.step("range test");
         Ok((out, flag))
     }
+
+    /// [every |x| < 2^62] for shared values anywhere in the field (|x| up to 2^124 here, too wide
+    /// for a statistically masked LTZ): y = x + 2^62 − 1 is decomposed into its 127 bits exactly
+    /// and fits ⇔ y ≤ 2^63 − 2 ⇔ ¬[2^63 − 2 < y] (`bit_lt`), then the product of the flags.
+    /// Leakage: the decomposition opens y + r for r uniform over [0, 2^127) (perfectly masked);
+    /// the carry tree and the product tree open only Beaver / degree-reduction masks. The flag is
+    /// never opened here: it is an output check.
+    pub(crate) async fn fits_storage(&mut self, x: &[Fp]) -> Result<Fp, MpcError> {
+        let shift = Fp::new((1u128 << STORED_BITS) - 1);
+        let ys: Vec<Fp> = x.iter().map(|v| *v + shift).collect();
+        let bits = self.decompose(&ys).await?;
+        let top = vec![(1u128 << (STORED_BITS + 1)) - 2; x.len()];
+        let over = self.bit_lt(&top, &bits, super::bits::FIELD_BITS).await?;
+        self.all_of(over.iter().map(|o| Fp::ONE - *o).collect()).await
+    }
+}
+
+/// Whether a stored dot product needs [`Party::fits_storage`]: integers always (the certificate
+/// allows |Σ| up to 2^124/S), floats when the products' scale S is below 2^19 (|Σ| < 2^80/S plus
+/// the truncation's t/2 + 1 units stays below 2^61 + 2^20 < 2^62 only for S ≥ 2^19: 10^6 and 2^20
+/// do, 10^5 and coarser do not).
+pub(crate) fn stored_dot_range_tested(ints: bool, ns: NumScale) -> bool {
+    ints || ns.factor() < 1 << 19
+}
+
+/// Preprocessing [`Party::fits_storage`] of `count` values consumes.
+pub(crate) fn fits_storage_needs(count: usize) -> super::prep::Needs {
+    let mut needs = super::bits::decompose_needs(count);
+    needs.doubles += count * super::bits::carry_out_products(super::bits::FIELD_BITS);
+    needs.triples += count.saturating_sub(1) + 1;
+    needs
 }
 
 /// Fractional bits of the Newton–Schulz iteration.

@@ -240,7 +240,6 @@ async fn run_inner<T: Transport>(
             }
             let (ash, bsh) = (shape_of(&inputs[0].meta), shape_of(&inputs[1].meta));
             let (oshape, _) = super::linalg::dot_shape(&ash, &bsh)?;
-            party.progress_plan(4);
             // a at 10^-da times b at 10^-db is exact at 10^-(da + db) = 10^-(D + m), D = max, m = min:
             // decimal floats, revealed: the exact Σ a·b there (no rescaling, no range test); revealed
             // integers (exact multiples of 10^(D + m)): divided by 10^m to the finer scale D, exactly;
@@ -256,10 +255,18 @@ async fn run_inner<T: Transport>(
                 _ => (ns, ns, Scale::bin(2 * FRAC_BITS as i32, 1.0).for_inputs(ns, 2)),
             };
             let exact = !store && !all_int && out_ns.decimals().is_some();
-            party.preprocess(&plan_dot(&ash, &bsh, all_int || exact, t, div, !exact)?).await?;
+            // a stored result must fit the storage range, which the certificate alone does not
+            // ensure for integers or below 6 decimals (`linalg::stored_dot_range_tested`)
+            let range_test = store && super::linalg::stored_dot_range_tested(all_int, div);
+            party.progress_plan(if range_test { 5 } else { 4 });
+            let mut needs = plan_dot(&ash, &bsh, all_int || exact, t, div, !exact)?;
+            if range_test {
+                needs.add(&super::linalg::fits_storage_needs(oshape.iter().product()));
+            }
+            party.preprocess(&needs).await?;
             party.step("preprocessing");
             let (out, flag) =
-                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, div, exact).await?;
+                party.dot_impl(&inputs[0].share, &ash, &inputs[1].share, &bsh, all_int, div, exact, range_test).await?;
             let mut shares = out;
             shares.push(flag);
             party.step("done");

@@ -358,6 +358,24 @@ fn keys_at_two_decimal_scales_are_rescaled_in_active_mode_and_a_cheat_is_caught(
 }
 
 #[test]
+fn a_stored_integer_dot_product_is_range_tested_in_active_mode() {
+    use crate::fixed::NumScale;
+    let ints = |v: &[i64]| Value::Array(Array { shape: vec![v.len()], data: ArrayData::Int(v.to_vec()) });
+    let sc = [NumScale::DEFAULT; 2];
+    let fits = [ints(&[2_000_000, 5]), ints(&[2_000_000, -1])];
+    run_active_at(3, 1, &Op::Dot, &fits, &sc, 20, Adversary::None, true).expect("a product that fits is stored");
+    let over = [ints(&[3_000_000, 1]), ints(&[3_000_000, 0])];
+    let r = run_active_at(3, 1, &Op::Dot, &over, &sc, 21, Adversary::None, true);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    for how in [Cheat::Open, Cheat::Product] {
+        match run_active_at(3, 1, &Op::Dot, &over, &sc, 22, Adversary::Cheat(1, how), true) {
+            Err(MpcError::Integrity(_)) => {}
+            other => panic!("{how:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn every_kind_of_cheat_is_caught() {
     for (op, vals, _) in cases() {
         for how in [Cheat::Open, Cheat::Product, Cheat::Output] {

@@ -499,3 +499,29 @@ proptest! {
         assert_masked_only(&audits, &[]);
     }
 }
+
+#[test]
+fn a_stored_dot_product_beyond_the_storage_range_is_refused_not_wrapped() {
+    let ints = |v: &[i64]| Value::Array(Array { shape: vec![v.len()], data: ArrayData::Int(v.to_vec()) });
+    // integers at 10^-6 store |v| ≤ ⌊(2^62 − 1)/10^6⌋ = 4611686018427: 2·10^6 squared fits, 3·10^6 does not
+    let s = NumScale::DEFAULT;
+    let (r, _) = run_at(3, 1, &Op::Dot, &[ints(&[2_000_000, 5]), ints(&[2_000_000, -1])], &[s, s], true, 70);
+    assert_eq!(r.unwrap().1.unwrap(), (Value::Int(3_999_999_999_995), s));
+    let (a, b) = (ints(&[3_000_000, 1]), ints(&[3_000_000, 0]));
+    let (r, audits) = run_at(3, 1, &Op::Dot, &[a.clone(), b.clone()], &[s, s], true, 71);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    assert_masked_only(&audits, &[Fp::from_i128(9_000_000_000_000), Fp::from_i128(9_000_000_000_000_000_000)]);
+    // revealed, the same product is an output like any other
+    let (r, _) = run_at(3, 1, &Op::Dot, &[a, b], &[s, s], false, 72);
+    assert!(matches!(r.unwrap().0, OpResult::Array { data: ArrayData::Int(ref v), .. } if v == &[9_000_000_000_000]));
+    // floats at 10^-2 store |v| ≤ 46116860184273879.03: 2·10^8 squared fits, 2.5·10^8 does not
+    let d2 = NumScale::Decimal(2);
+    let (r, _) = run_at(3, 1, &Op::Dot, &[farr(&[2e8]), farr(&[2e8])], &[d2, d2], true, 73);
+    assert_eq!(r.unwrap().1.unwrap(), (Value::Float(4e16), d2));
+    let (r, _) = run_at(3, 1, &Op::Dot, &[farr(&[2.5e8, 0.5]), farr(&[2.5e8, 1.0])], &[d2, d2], true, 74);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
+    // at 10^-6 the certificate is enough and no range test runs (the bench's default)
+    assert!(!crate::mpc::linalg::stored_dot_range_tested(false, s));
+    assert!(crate::mpc::linalg::stored_dot_range_tested(true, s));
+    assert!(crate::mpc::linalg::stored_dot_range_tested(false, NumScale::Decimal(5)));
+}
