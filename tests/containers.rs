@@ -134,9 +134,25 @@ fn within<R: Send + 'static>(what: &str, limit: Duration, f: impl FnOnce() -> R 
     match rx.recv_timeout(limit) {
         Ok(v) => v,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            show_node_logs(&format!("{what} hung"));
             panic!("{what}: no answer within {limit:?} — a hang")
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+/// The containers of the running suite, for [`show_node_logs`].
+static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Prints the end of every suite container's log (what the nodes saw when a request hung).
+fn show_node_logs(why: &str) {
+    let names = CONTAINERS.lock().map(|n| n.clone()).unwrap_or_default();
+    for name in names {
+        // a node logs to stderr, which `docker logs` replays on its own stderr
+        match run(Command::new("docker").args(["logs", "--tail", "80", &name]), Duration::from_secs(30)) {
+            Ok(out) => eprintln!("[containers] ---- {name}'s log after {why}:\n{}{}", out.stdout, out.stderr),
+            Err(e) => eprintln!("[containers] ---- no log of {name}: {e}"),
+        }
     }
 }
 
@@ -414,6 +430,7 @@ impl Net {
             ports: vec![0; NODES],
             running: vec![false; NODES],
         };
+        *CONTAINERS.lock().unwrap() = net.names.clone();
         step("1. start a seed and four joiners", || {
             for i in 0..NODES {
                 net.run_node(i);
@@ -444,6 +461,9 @@ impl Net {
             &mount,
             "-p",
             &publish,
+            // the load's per-holder answers, for the log a slow step prints
+            "-e",
+            "ENIGMA_LOG=info,enigma_actors::front::load=debug,enigma::rpc=debug",
             &self.image,
         ];
         if i > 0 {
@@ -746,7 +766,10 @@ fn five_containers_store_survive_loss_restart_and_partition() {
             net.kill(i);
         }
         for (key, v) in &data.stored {
-            assert_eq!(&net.load(1, key).expect("load with t holders down"), v);
+            let t0 = Instant::now();
+            let got = net.load(1, key);
+            eprintln!("[containers]   load of {} with t holders down: {:.1}s", &key[..12], t0.elapsed().as_secs_f64());
+            assert_eq!(&got.expect("load with t holders down"), v);
         }
         // a computation never runs on fewer nodes or at a lower threshold than its inputs were
         // stored at (docs/threat-model.md): with no node left to take the lost seats, it refuses

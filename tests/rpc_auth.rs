@@ -285,3 +285,71 @@ fn a_restart_writes_a_new_cookie_and_keeps_the_certificate() {
     let fresh = TcpAuth::token(new_token).pin(&fp).unwrap();
     assert!(Client::connect_with(&ep, &fresh).expect("the new cookie").get_pubkey().is_ok());
 }
+
+/// A TCP relay to `target` that forwards the node's bytes to the client slowly (16 KiB every 2 ms,
+/// through small socket buffers), as a busy proxy or a slow network does: the node's socket is full
+/// while it writes a large reply. Returns the relay's endpoint.
+fn slow_relay(target: &str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let target = target.to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(node) = TcpStream::connect(&target) else { return };
+            // small buffers on the relay's side of the node's connection keep the node's window small
+            let raw = socket2::SockRef::from(&node);
+            let _ = raw.set_recv_buffer_size(16 << 10);
+            let (mut c_in, mut n_out) = (client.try_clone().unwrap(), node.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut n_out);
+            });
+            let (mut n_in, mut c_out) = (node, client);
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 16 << 10];
+                loop {
+                    match std::io::Read::read(&mut n_in, &mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => {
+                            if c_out.write_all(&buf[..k]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// End to end through a node process: large loads over TLS through a slow link arrive whole. Whether
+/// a missing flush shows here depends on the kernel's buffer sizes at the reply's last write, so the
+/// deterministic check of that is `rpc::server::tests::a_large_tls_reply_reaches_a_slow_reader_whole`.
+#[test]
+fn a_large_reply_over_tls_reaches_a_slow_reader_whole() {
+    let c = Cluster::start(Opts {
+        nodes: 3,
+        group_size: 3,
+        extra: ["--rpc", "127.0.0.1:0", "--rpc-tls"].iter().map(|s| s.to_string()).collect(),
+    });
+    let big = enigma_protocol::value::Value::Bytes((0..(6usize << 20)).map(|i| (i * 7 + i / 251) as u8).collect());
+    let key = c.client(0).store(&big).expect("store 6 MiB");
+    let n = &c.nodes[0];
+    let fp = n.info()["rpc_tls_fingerprint"].as_str().expect("a fingerprint").to_string();
+    let auth = TcpAuth::token(cookie(n)).pin(&fp).unwrap();
+    let relay = slow_relay(&endpoint(n));
+    // a few loads: the reply's last TLS records must not wait in the node's buffer for a next write
+    for round in 0..3 {
+        let (relay, auth, key) = (relay.clone(), auth.clone(), key.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(Client::connect_with(&relay, &auth).and_then(|mut cl| cl.load(&key)));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("load {round} of 6 MiB over TLS through a slow reader: no whole reply within 60 s")
+        });
+        assert!(got.expect("the load") == big, "load {round}: a wrong value");
+    }
+}

@@ -22,7 +22,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
+    let started = std::time::Instant::now();
     let mut manifest = ctx.find_manifest(key).await?;
+    tracing::debug!(%key, ms = started.elapsed().as_millis() as u64, "load: manifest found");
     let shares = match gather_shares(&ctx, &manifest).await {
         Ok(s) => s,
         // the manifest found first may predate a share repair: ask the holders for a newer one
@@ -36,6 +38,7 @@ pub async fn load(ctx: FrontCtx, key: DataKey) -> Result<Value, ApiError> {
         }
         Err(e) => return Err(e),
     };
+    tracing::debug!(%key, ms = started.elapsed().as_millis() as u64, shares = shares.len(), "load: shares gathered");
     let meta = manifest.body.meta.clone();
     let scale = manifest.body.scale;
     let t = manifest.body.threshold as usize;
@@ -92,6 +95,7 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
     let mut good = Vec::new();
     let mut errors: Vec<ApiError> = Vec::new();
     let mut asks = FuturesUnordered::new();
+    let asked = std::time::Instant::now();
     for (peer, timeout) in queue.by_ref().take(want) {
         asks.push(ask(peer, timeout));
     }
@@ -107,6 +111,7 @@ pub async fn gather_shares(ctx: &FrontCtx, manifest: &Manifest) -> Result<Vec<(u
             asks.next().await
         };
         let Some((peer, r)) = next else { break };
+        tracing::debug!(%peer, %key, ok = r.is_ok(), ms = asked.elapsed().as_millis() as u64, "share request answered");
         match r {
             Ok(Response::Share { salt, share }) => match manifest.check_share(&peer.to_bytes(), &salt, &share.0) {
                 Ok(x) => good.push((x, share.0)),

@@ -49,8 +49,10 @@ macro_rules! ask {
 /// Runs one call, counting it for the metrics.
 pub async fn dispatch(ctx: &RpcCtx, m: &str, params: Option<Json>, call: CallCtx) -> Result<Json, ApiError> {
     let started = std::time::Instant::now();
+    tracing::debug!(method = m, "call started");
     let inputs = ctx.metrics.call_started(m, params.as_ref());
     let result = dispatch_method(ctx, m, params, call).await;
+    tracing::debug!(method = m, ok = result.is_ok(), ms = started.elapsed().as_millis() as u64, "call ended");
     ctx.metrics.call(m, &result, started.elapsed(), inputs);
     result
 }

@@ -217,7 +217,7 @@ async fn gated<R, W>(
         let refused = match tokio::time::timeout_at(deadline, authenticate(&mut reader, token)).await {
             Ok(Ok(id)) => {
                 let ok = format!("{}\n", jsonrpc::result_response(id, json!(true)));
-                if w.write_all(ok.as_bytes()).await.is_err() {
+                if w.write_all(ok.as_bytes()).await.is_err() || w.flush().await.is_err() {
                     return;
                 }
                 None
@@ -276,22 +276,28 @@ async fn authenticate<R: AsyncRead + Unpin>(
     Ok(req.id)
 }
 
-async fn connection<R, W>(mut reader: BufReader<R>, mut w: W, ctx: RpcCtx, limits: RpcLimits)
+/// Writes a connection's replies, one JSON line each, in the order they are queued, until the queue
+/// closes or the client goes away. Each reply is flushed: TLS keeps what the socket did not take in
+/// its own buffer (a large reply to a slow reader), and without a flush the reply's tail would wait
+/// there for the next write — for ever, when the client is waiting for this very reply.
+async fn write_replies<W: AsyncWrite + Unpin>(mut w: W, mut replies: mpsc::Receiver<Json>) {
+    while let Some(msg) = replies.recv().await {
+        let mut line = msg.to_string();
+        line.push('\n');
+        if w.write_all(line.as_bytes()).await.is_err() || w.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn connection<R, W>(mut reader: BufReader<R>, w: W, ctx: RpcCtx, limits: RpcLimits)
 where
     R: AsyncRead + Unpin + 'static,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, mut out_rx) = mpsc::channel::<Json>(limits.max_queued_replies);
+    let (out_tx, out_rx) = mpsc::channel::<Json>(limits.max_queued_replies);
     let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
-    let writer = actix_rt::spawn(async move {
-        while let Some(msg) = out_rx.recv().await {
-            let mut line = msg.to_string();
-            line.push('\n');
-            if w.write_all(line.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-    });
+    let writer = actix_rt::spawn(write_replies(w, out_rx));
     let ctx = Arc::new(ctx);
     // closing the connection cancels what it asked for
     let conn_cancel = Cancel::new();
@@ -438,5 +444,54 @@ async fn read_line_limited<R: AsyncRead + Unpin>(
         if done {
             return Ok(out.len());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// A large reply over TLS through a pipe that holds 8 KiB (a slow reader): the client gets all
+    /// of it while the writer waits for the next reply. Without the flush in [`write_replies`] the
+    /// last TLS records stay in the server's buffer (the pipe was full when they were made) and the
+    /// client waits for ever.
+    #[tokio::test]
+    async fn a_large_tls_reply_reaches_a_slow_reader_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = super::super::tls::load_or_create(dir.path()).unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let cert = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join(super::super::tls::CERT_FILE));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.unwrap()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let (client_io, server_io) = tokio::io::duplex(8 << 10);
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let (client, accepted) = tokio::join!(connector.connect(name, client_io), server.acceptor.accept(server_io));
+        let (mut client, accepted) = (client.unwrap(), accepted.unwrap());
+        let (_server_read, server_write) = tokio::io::split(accepted);
+        let (tx, rx) = mpsc::channel(4);
+        let writer = tokio::spawn(write_replies(server_write, rx));
+        let reply = json!({ "result": "x".repeat(1 << 20) });
+        tx.send(reply.clone()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 4 << 10];
+        let read = async {
+            while !got.ends_with(b"\n") {
+                let n = client.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the server closed the connection");
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read).await.expect("the whole reply within 20 s");
+        assert_eq!(serde_json::from_slice::<Json>(&got).unwrap(), reply);
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(5), writer).await.unwrap().unwrap();
     }
 }
