@@ -150,6 +150,24 @@ class DecimalTest(unittest.TestCase):
         self.assertEqual(cm.exception.kind, "out_of_range")
         self.assertIn("different decimal scales", str(cm.exception))
 
+    def test_a_stored_lstsq_with_an_intercept_at_the_default_scale(self):
+        # y = 1.0e7 + 0.75·x + noise at 10^-6; the stored array [intercept, slope] is at 2^-20
+        xs = [0.5 * i - 2.0 for i in range(12)]
+        ys = [round(1.0e7 + 0.75 * x + (0.0123, -0.0456, 0.0078)[i % 3], 6) for i, x in enumerate(xs)]
+        kx = self.client.store([[x] for x in xs])
+        ky = self.client.store(ys)
+        fx, fy = [Fraction(repr(v)) for v in xs], [Fraction(repr(v)) for v in ys]
+        n = len(fx)
+        mx, my = sum(fx) / n, sum(fy) / n
+        slope = sum((x - mx) * (y - my) for x, y in zip(fx, fy)) / sum((x - mx) ** 2 for x in fx)
+        intercept = my - slope * mx
+        back = self.client.load(self.client.stats.lstsq(kx, ky, intercept=True, store=True))
+        self.assertEqual(len(back), 2)
+        # 1e7 within a few units of 2^-20: brought from 10^-6 to 2^-20 inside the MPC
+        err = abs(back[0] - float(intercept))
+        self.assertLessEqual(err, 8 * 2**-20, "stored intercept %r vs %s" % (back[0], float(intercept)))
+        self.assertLessEqual(abs(back[1] - float(slope)), 4 * 2**-20, "stored slope")
+
     def test_bad_decimals_are_clear_errors(self):
         for bad in (13, -1, "six", 1.5, True):
             with self.assertRaises(enigma.Error) as cm:

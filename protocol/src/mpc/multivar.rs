@@ -75,6 +75,40 @@ fn pair_index(k: usize, i: usize, j: usize) -> usize {
 }
 
 impl<T: Transport> Party<T> {
+    /// The stored intercept of `lstsq(intercept=True, store=True)` on keys at 10^-d, at the stored
+    /// array's scale 2^-20 (its coefficients are scale-free, so the array is at 2^-20 as every
+    /// scale-free stored result): intercept·2^20 = rep·2^(20 − d)/5^d for the intercept's
+    /// representative rep = v/2^60 (v = intercept·10^d·2^60, given with `ib`, the bits of
+    /// v + 2^59 + 2^125).
+    /// - x = ⌊(v + 2^59)/2^(40 + d)⌋ − 2^(19 − d) = ⌊v/2^(40 + d)⌋ exactly (2^59 is a multiple of
+    ///   2^(40 + d) for d ≤ 19), a public combination of the bits, |x| < 2^(85 − d);
+    /// - q = trunc_div(x − ⌊t·5^d/2⌋, 5^d): intercept·2^20 within t/2 + 2 units (the truncation's
+    ///   centred error plus x's floor, 5^-d of a unit). Its opening is masked as every truncation's.
+    ///
+    /// Returns q and the bound the caller checks rep = round(v/2^60) against: |q| < 2^62 ⇐ |rep| ≤
+    /// 2^42·10^d − 10^d (the margin absorbs the rounding), or `None` when every |rep| < 2^65 fits
+    /// (d ≥ 7).
+    pub(crate) async fn intercept_at_2_20(
+        &mut self,
+        ib: &[Fp],
+        v_half: Fp,
+        d: u32,
+    ) -> Result<(Fp, Option<u128>), MpcError> {
+        if d > 19 {
+            return Err(MpcError::OutOfRange(format!("a stored intercept at 10^-{d}")));
+        }
+        let x = super::ratio::shifted(ib, v_half, 40 + d as i32, 125) - Fp::new(1u128 << (19 - d));
+        let five = 5u128.pow(d);
+        let q = if d == 0 {
+            x
+        } else {
+            let c = Fp::new(self.t as u128 * five / 2);
+            self.trunc_div(&[x - c], five, 86 - d).await?[0]
+        };
+        let bound = (1u128 << (STORED_BITS - 20)) * 10u128.pow(d) - 10u128.pow(d);
+        Ok((q, (bound < 1u128 << 65).then_some(bound)))
+    }
+
     /// For `count` values given by the bits of v + 2^off (127 per value, off ≤ 125): the secret
     /// bits [|v| ≥ 2^62], i.e. v outside the storage range (|v| < 2^62 at the storage scale). Two
     /// `bit_lt` per value.
@@ -84,11 +118,22 @@ impl<T: Transport> Party<T> {
         count: usize,
         off: u32,
     ) -> Result<Vec<Fp>, MpcError> {
+        self.outside_range(bits, count, off, 1u128 << STORED_BITS).await
+    }
+
+    /// [|v| ≥ bound] for `count` values given by the bits of v + 2^off (bound ≤ 2^off ≤ 2^125).
+    pub(crate) async fn outside_range(
+        &mut self,
+        bits: &[Fp],
+        count: usize,
+        off: u32,
+        bound: u128,
+    ) -> Result<Vec<Fp>, MpcError> {
         let m = FIELD_BITS;
-        if !(63..=125).contains(&off) {
-            return Err(MpcError::OutOfRange(format!("storage-range check with offset 2^{off}")));
+        if !(63..=125).contains(&off) || bound == 0 || bound > 1u128 << off {
+            return Err(MpcError::OutOfRange(format!("range check of bound {bound} with offset 2^{off}")));
         }
-        let (lo, hi) = ((1u128 << off) - (1u128 << STORED_BITS), (1u128 << off) + (1u128 << STORED_BITS));
+        let (lo, hi) = ((1u128 << off) - bound, (1u128 << off) + bound);
         let mut twice = Vec::with_capacity(2 * count * m);
         let mut cs = Vec::with_capacity(2 * count);
         for j in 0..count {
@@ -498,8 +543,10 @@ fn beta_scale() -> Scale {
 /// with `intercept`, as numpy.linalg.lstsq's solution, at the storage scale): β_j·2^20 by a secret
 /// shift of β_std·u_m (`scale_pow2_secret`, exponents d + 20 − F, d ≤ [`B_HIGH_STORED`]), the
 /// intercept·2^20 by an exact shift of its decomposition (taken of intercept·2^80 + 2^59, so the
-/// shift rounds to nearest) and a storage-range check on those bits (two `bit_lt`). Any part that
-/// does not fit the storage range fails `Check::Range`.
+/// shift rounds to nearest) and a storage-range check on those bits (two `bit_lt`); at a decimal
+/// scale 10^-d the shift gives the intercept's representative, which one truncation by 5^d brings
+/// to 2^-20 (`Party::intercept_at_2_20`). Any part that does not fit the storage range fails
+/// `Check::Range`.
 pub(crate) async fn run_lstsq<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<SharedInput>,
@@ -529,15 +576,6 @@ pub(crate) async fn run_lstsq<T: Transport>(
         return Err(MpcError::Shape(format!("lstsq: X has {n} rows but y has {} values", ys[0])));
     }
     let inputs_scale = super::spec::common_scale(&inputs)?;
-    if store && intercept && inputs_scale.decimals().is_some() {
-        // the stored array would mix the coefficients (no scale) and the intercept (the inputs'
-        // scale) at two different scales (docs/decisions.md)
-        return Err(MpcError::Unsupported(
-            "lstsq with an intercept and store=True on keys at a decimal scale: not supported yet (store \
-             without the intercept, or compute it without store)"
-                .into(),
-        ));
-    }
     if k == 0 || k > LSTSQ_MAX_K {
         return Err(MpcError::Shape(format!("lstsq takes 1 to {LSTSQ_MAX_K} predictors, got {k}")));
     }
@@ -724,13 +762,21 @@ pub(crate) async fn run_lstsq<T: Transport>(
             fl = party.mul(&[fl], &[Fp::ONE - o]).await?[0];
         }
         if store {
+            // i20 = ⌊(v + 2^59)/2^60⌋: the intercept in the inputs' representative units, rounded;
+            // its bits, offset 2^65 (|i20| < 2^65), are ib's from bit 60
             let i20 = super::ratio::shifted(&ib, v + half, 60, 125);
-            // storage range of i20 = ⌊(v + 2^59)/2^60⌋: its bits, offset 2^65, are ib's from bit 60
             let sh: Vec<Fp> =
                 (0..FIELD_BITS).map(|i| if i + 60 < FIELD_BITS { ib[i + 60] } else { Fp::ZERO }).collect();
-            let out = party.outside_storage_range(&sh, 1, 65).await?[0];
-            fl = party.mul(&[fl], &[Fp::ONE - out]).await?[0];
-            let mut outs = vec![i20];
+            let (stored, bound) = match inputs_scale.decimals() {
+                // at 2^-20 the representative is the stored value
+                None => (i20, Some(1u128 << STORED_BITS)),
+                Some(d) => party.intercept_at_2_20(&ib, v + half, d).await?,
+            };
+            if let Some(bound) = bound {
+                let out = party.outside_range(&sh, 1, 65, bound).await?[0];
+                fl = party.mul(&[fl], &[Fp::ONE - out]).await?[0];
+            }
+            let mut outs = vec![stored];
             outs.extend(b20);
             (outs, vec![], fl)
         } else {

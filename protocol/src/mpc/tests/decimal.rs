@@ -347,23 +347,13 @@ fn keys_at_2_and_6_decimals_are_rescaled_exactly_inside_the_mpc() {
     assert!((got - mean).abs() <= 1.5e-6, "stored mean {got} vs {mean}");
 }
 
-#[test]
-fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
-    // y = 2.5 + 0.75·x1 − 1.25·x2 + noise, X at 10^-1, y at 10^-4
-    let n = 12;
-    let x: Vec<f64> = (0..n).flat_map(|i| [(i as f64) * 0.5 - 2.0, ((i * 7) % 5) as f64 + 0.1]).collect();
-    let y: Vec<f64> = (0..n)
-        .map(|i| {
-            let (a, b) = (x[2 * i], x[2 * i + 1]);
-            let v = 2.5 + 0.75 * a - 1.25 * b + [0.0123, -0.0456, 0.0078][i % 3];
-            format!("{v:.4}").parse().unwrap()
-        })
-        .collect();
-    let xm = Value::Array(Array { shape: vec![n, 2], data: ArrayData::Float(x.clone()) });
-    // the reference: the normal equations of [1, x1, x2] solved in f64 (well conditioned)
+/// The least-squares solution of y on [1, x1, x2] (x row-major, n × 2) by the normal equations in
+/// f64 (well conditioned here): the reference of the lstsq tests.
+fn ols3(x: &[f64], y: &[f64]) -> Vec<f64> {
+    let n = y.len();
     let rows: Vec<[f64; 3]> = (0..n).map(|i| [1.0, x[2 * i], x[2 * i + 1]]).collect();
     let mut m = [[0.0f64; 4]; 3];
-    for (row, yv) in rows.iter().zip(&y) {
+    for (row, yv) in rows.iter().zip(y) {
         for r in 0..3 {
             for c in 0..3 {
                 m[r][c] += row[r] * row[c];
@@ -382,12 +372,28 @@ fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
             }
         }
     }
-    let beta: Vec<f64> = (0..3).map(|i| m[i][3] / m[i][i]).collect();
+    (0..3).map(|i| m[i][3] / m[i][i]).collect()
+}
+
+#[test]
+fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
+    // y = 2.5 + 0.75·x1 − 1.25·x2 + noise, X at 10^-1, y at 10^-4
+    let n = 12;
+    let x: Vec<f64> = (0..n).flat_map(|i| [(i as f64) * 0.5 - 2.0, ((i * 7) % 5) as f64 + 0.1]).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            let v = 2.5 + 0.75 * a - 1.25 * b + [0.0123, -0.0456, 0.0078][i % 3];
+            format!("{v:.4}").parse().unwrap()
+        })
+        .collect();
+    let xm = Value::Array(Array { shape: vec![n, 2], data: ArrayData::Float(x.clone()) });
+    let beta = ols3(&x, &y);
     let (r, _) = run_at(
         3,
         1,
         &Op::Lstsq { intercept: true },
-        &[xm, farr(&y)],
+        &[xm.clone(), farr(&y)],
         &[NumScale::Decimal(1), NumScale::Decimal(4)],
         false,
         54,
@@ -396,6 +402,41 @@ fn lstsq_on_keys_at_two_scales_solves_the_exact_system() {
     for (g, w) in got.iter().zip(&beta) {
         assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "{got:?} vs {beta:?}");
     }
+    // stored: [intercept, β_1, β_2] at 2^-20, the intercept brought there from 10^-4 in the MPC
+    let (r, audits) = run_at(
+        3,
+        1,
+        &Op::Lstsq { intercept: true },
+        &[xm.clone(), farr(&y)],
+        &[NumScale::Decimal(1), NumScale::Decimal(4)],
+        true,
+        55,
+    );
+    let (v, sc) = r.unwrap().1.unwrap();
+    assert_eq!(sc, NumScale::Binary20);
+    let Value::Array(Array { data: ArrayData::Float(a), .. }) = v else { panic!("{v:?}") };
+    for (g, w) in a.iter().zip(&beta) {
+        assert!((g - w).abs() <= 4e-6 * w.abs().max(1.0), "stored {a:?} vs {beta:?}");
+    }
+    assert_masked_only(&audits, &[]);
+    // a large intercept at the default 10^-6 (beyond 2^42·10^-6, where the old check on the
+    // representative would have refused it) and at 10^-0; one beyond 2^42 is out of range
+    for (d, c) in [(6u8, 1.0e7), (0, -3.0e6)] {
+        let yc: Vec<f64> = y.iter().map(|v| format!("{:.*}", d as usize, v + c).parse().unwrap()).collect();
+        let xc: Vec<f64> = x.iter().map(|v| format!("{:.*}", d as usize, v).parse().unwrap()).collect();
+        let want = ols3(&xc, &yc);
+        let s = NumScale::Decimal(d);
+        let xcm = Value::Array(Array { shape: vec![n, 2], data: ArrayData::Float(xc) });
+        let (r, _) = run_at(3, 1, &Op::Lstsq { intercept: true }, &[xcm, farr(&yc)], &[s, s], true, 56);
+        let Value::Array(Array { data: ArrayData::Float(a), .. }) = r.unwrap().1.unwrap().0 else { panic!() };
+        for (g, w) in a.iter().zip(&want) {
+            assert!((g - w).abs() <= 4e-6 * w.abs().max(1.0), "stored at 10^-{d}: {a:?} vs {want:?}");
+        }
+    }
+    let yc: Vec<f64> = y.iter().map(|v| v + 5.0e12).collect();
+    let s = NumScale::Decimal(0);
+    let (r, _) = run_at(3, 1, &Op::Lstsq { intercept: true }, &[xm, farr(&yc)], &[s, s], true, 57);
+    assert!(matches!(r, Err(MpcError::OutOfRange(_))), "{r:?}");
 }
 
 #[test]
