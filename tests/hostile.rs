@@ -293,14 +293,23 @@ fn a_hostile_owner_cannot_place_shares_in_a_group_of_its_choosing() {
         let r = ask(&net, Proto::Custody, victim, wire::encode(&put)).await;
         assert_eq!(r, Some(Response::Ack), "a share in the rule's group was refused");
 
-        // 3. the attacker claims the honest user's stored key, in that key's own group: a holder
-        //    never replaces a committed share with another owner's
-        let view: Vec<PeerId> = rule::group(&stored_key, &entries, &Rule::new(3))
-            .iter()
-            .map(|e| PeerId::from_bytes(&e.id).unwrap())
-            .collect();
-        let (m, salt, shares) = manifest_for(stored_key, &owner, &view, &mut rng);
-        for (i, p) in view.iter().enumerate().filter(|(_, p)| honest.contains(p)) {
+        // 3. the attacker claims the honest user's stored key, in the group that holds it (read
+        //    from the key's public manifest), under its own identity: every holder refuses it —
+        //    a committed share is never replaced by another owner's manifest
+        let mut held = None;
+        for p in &honest {
+            if let Some(Response::Manifest(Some(m))) =
+                ask(&net, Proto::Custody, *p, wire::encode(&Request::GetManifest { key: stored_key })).await
+            {
+                held = Some(m);
+                break;
+            }
+        }
+        let held = held.expect("a holder of the stored key answers with its manifest");
+        let holders: Vec<PeerId> = held.body.holders.iter().map(|h| PeerId::from_bytes(&h.peer).unwrap()).collect();
+        assert!(holders.iter().all(|h| honest.contains(h)), "the key was stored before the attacker joined");
+        let (m, salt, shares) = manifest_for(stored_key, &owner, &holders, &mut rng);
+        for (i, p) in holders.iter().enumerate() {
             let put = Request::PutShare { manifest: m.clone(), salt, share: FpVec(shares[i].clone()) };
             let r = ask(&net, Proto::Custody, *p, wire::encode(&put)).await;
             assert!(matches!(r, Some(Response::Error { .. })), "the claim on a stored key was accepted by {p}: {r:?}");
