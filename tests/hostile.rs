@@ -58,33 +58,10 @@ fn a_hostile_peer_is_refused_and_cut_off_and_the_honest_nodes_keep_serving() {
 
     let sys = actix_rt::System::new();
     let hostile_id = sys.block_on(async {
-        let node_key = libp2p::identity::Keypair::generate_ed25519();
-        let hostile_id = node_key.public().to_peer_id();
-        let net = Network::start(
-            node_key,
-            NetConfig {
-                listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-                seed: Some(seed),
-                // the hostile peer's own limit is large, so it can send what the others refuse
-                max_frame: 16 << 20,
-                request_timeout: Duration::from_secs(5),
-                guard: GuardConfig::default(),
-                streams: Default::default(),
-                wan: None,
-            },
-        )
-        .await
-        .unwrap();
-        // it joins like any node and finds everyone
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let live = net.send(LivePeers).await.unwrap();
-            if victims.iter().all(|v| live.contains(v)) {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the hostile peer did not find the network");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // the hostile peer's own frame limit is large, so it can send what the others refuse; it
+        // joins like any node and finds everyone
+        let (hostile_id, net) = attacker_peer(&seed, 16 << 20, Duration::from_secs(5)).await;
+        sees_all(&net, &victims).await;
 
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let user = Identity::generate(&mut rng);
@@ -166,20 +143,38 @@ fn a_hostile_peer_is_refused_and_cut_off_and_the_honest_nodes_keep_serving() {
     c.wait_full_mesh();
 }
 
-/// Starts an in-process libp2p peer of the attacker's that joins through `seed` like any node.
-async fn attacker_peer(seed: &Multiaddr) -> (PeerId, actix::Addr<Network>) {
+/// Starts an in-process libp2p peer of the attacker's that joins through `seed` like any node, with
+/// its own frame limit and request deadline.
+async fn attacker_peer(
+    seed: &Multiaddr,
+    max_frame: usize,
+    request_timeout: Duration,
+) -> (PeerId, actix::Addr<Network>) {
     let node_key = libp2p::identity::Keypair::generate_ed25519();
     let id = node_key.public().to_peer_id();
     let cfg = NetConfig {
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
         seed: Some(seed.clone()),
-        max_frame: 4 << 20,
-        request_timeout: Duration::from_secs(10),
+        max_frame,
+        request_timeout,
         guard: GuardConfig::default(),
         streams: Default::default(),
         wan: None,
     };
     (id, Network::start(node_key, cfg).await.unwrap())
+}
+
+/// Waits (30 s at most) until the peer behind `net` is connected to every one of `peers`.
+async fn sees_all(net: &actix::Addr<Network>, peers: &[PeerId]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = net.send(LivePeers).await.unwrap();
+        if peers.iter().all(|v| live.contains(v)) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the attacker's peer did not find the network");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A manifest for `key` owned by `owner`, one share per `group` member (salted commitments), and
@@ -229,19 +224,10 @@ fn a_hostile_owner_cannot_place_shares_in_a_group_of_its_choosing() {
     let sys = actix_rt::System::new();
     let victim = sys.block_on(async {
         // the attacker: one peer that talks, two Sybils that only sit in the DHT
-        let (hostile, net) = attacker_peer(&seed).await;
-        let (sybil_a, _a) = attacker_peer(&seed).await;
-        let (sybil_b, _b) = attacker_peer(&seed).await;
+        let peer = || attacker_peer(&seed, 4 << 20, Duration::from_secs(10));
+        let ((hostile, net), (sybil_a, _a), (sybil_b, _b)) = (peer().await, peer().await, peer().await);
         let everyone: Vec<PeerId> = honest.iter().copied().chain([hostile, sybil_a, sybil_b]).collect();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let live = net.send(LivePeers).await.unwrap();
-            if honest.iter().all(|v| live.contains(v)) {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the attacker did not find the network");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        sees_all(&net, &honest).await;
         // every node must know the Sybils too, or "not in my view" would be the trivial refusal
         for i in 0..honest.len() {
             wait_for("the Sybils in every node's view", Duration::from_secs(30), || {
