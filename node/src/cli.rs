@@ -472,13 +472,16 @@ pub enum BenchCmd {
         /// Smaller inputs (10^4 instead of 10^5).
         #[arg(long)]
         quick: bool,
-        /// Only the issue-16 toolbox rows (histogram, corrcoef, t-tests, lstsq) in memory, at n = 3
-        /// and n = 5 in both security modes.
+        /// Only the issue-16 rows (histogram, corrcoef, t-tests, lstsq, then the median) in memory,
+        /// at n = 3 and n = 5 in both security modes.
         #[arg(long, conflicts_with = "wan")]
         toolbox: bool,
         /// With --toolbox: the histogram row's number of values (default: the other rows' size).
         #[arg(long, requires = "toolbox")]
         hist_n: Option<usize>,
+        /// With --toolbox: only this security mode (`active` or `semi-honest`; default both).
+        #[arg(long, requires = "toolbox", value_parser = ["active", "semi-honest"])]
+        security: Option<String>,
         /// Run the network table over emulated wide-area links, RTT_MS[:MBIT] (e.g. 50:1000).
         #[arg(long, value_name = "RTT_MS[:MBIT]")]
         wan: Option<enigma_actors::network::wan::WanProfile>,

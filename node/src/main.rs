@@ -21,8 +21,8 @@ fn main() -> std::process::ExitCode {
         None => run::run(cli.run),
         Some(cli::Command::Devnet(args)) => devnet::run(args),
         Some(cli::Command::Bench(cli::BenchCmd::Storage { nodes, quick })) => bench::storage::run(nodes, quick),
-        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, toolbox: true, hist_n, .. })) => {
-            bench::mpc::toolbox(quick, hist_n);
+        Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, toolbox: true, hist_n, security, .. })) => {
+            bench::mpc::toolbox(quick, hist_n, security.as_deref());
             Ok(())
         }
         Some(cli::Command::Bench(cli::BenchCmd::Mpc { quick, wan, .. })) => bench::mpc::run(quick, wan),

@@ -216,15 +216,26 @@ fn network_table(nodes: usize, quick: bool, security: Security, wan: Option<WanP
     Ok(())
 }
 
-/// The issue-16 toolbox rows (histogram, corrcoef, t-tests, lstsq) in memory at n = 3 and n = 5,
-/// in both security modes (`enigma bench mpc --toolbox` runs only these); `hist` overrides the
-/// histogram's size (its 21 comparisons per value make it the slow row).
-pub fn toolbox(quick: bool, hist: Option<usize>) {
+/// The issue-16 rows in memory at n = 3 and n = 5: the toolbox (histogram, corrcoef, t-tests,
+/// lstsq), then the median of 10^4 (and, full size, 10^5) values (`enigma bench mpc --toolbox`
+/// runs only these). `hist` overrides the histogram's size (its 21 comparisons per value make it
+/// the slow row); `security` keeps one mode ("active" or "semi-honest"; `None`: both, active first).
+pub fn toolbox(quick: bool, hist: Option<usize>, security: Option<&str>) {
     let size = if quick { 10_000 } else { 100_000 };
     let hist = hist.unwrap_or(size);
-    for security in [Security::Active, Security::SemiHonest] {
+    let modes: Vec<Security> = [Security::Active, Security::SemiHonest]
+        .into_iter()
+        .filter(|s| security.is_none_or(|m| m == s.as_str()))
+        .collect();
+    for &security in &modes {
         for (n, t) in [(3, 1), (5, 2)] {
             println!("{}", enigma_protocol::mpc::bench::run_toolbox_in_memory(n, t, size, hist, security));
+        }
+    }
+    let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
+    for &security in &modes {
+        for (n, t) in [(3, 1), (5, 2)] {
+            println!("{}", enigma_protocol::mpc::bench::run_order_in_memory(n, t, sizes, security));
         }
     }
 }
@@ -241,14 +252,7 @@ pub fn run(quick: bool, wan: Option<WanProfile>) -> anyhow::Result<()> {
         }
     }
     if wan.is_none() {
-        toolbox(quick, None);
-        // issue 16: the median of 10^4 (and, full size, 10^5) values, both modes
-        let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
-        for security in [Security::Active, Security::SemiHonest] {
-            for (n, t) in [(3, 1), (5, 2)] {
-                println!("{}", enigma_protocol::mpc::bench::run_order_in_memory(n, t, sizes, security));
-            }
-        }
+        toolbox(quick, None, None);
     }
     for security in [Security::Active, Security::SemiHonest] {
         network_table(3, quick, security, wan)?;
