@@ -712,8 +712,8 @@ impl Client {
 
     /// `stats.lstsq(key_x, key_y, stats=True)`: the coefficients with statsmodels OLS's standard
     /// errors, t and two-sided p values per coefficient, R² and adjusted R² (uncentred R² without an
-    /// intercept, as statsmodels). The intercept's bse, t and p are NaN (not computed). Cannot be
-    /// stored (`Unsupported`).
+    /// intercept, as statsmodels), the intercept's first when there is one. Cannot be stored
+    /// (`Unsupported`).
     pub fn stats_lstsq_stats(
         &mut self,
         key_x: &str,
@@ -904,7 +904,7 @@ pub struct Ttest {
 
 /// statsmodels' OLS results of `stats.lstsq(stats=True)`: per coefficient (the intercept first
 /// when there is one) `params`, `bse`, `tvalues`, `pvalues`; then R², adjusted R² and the residual
-/// degrees of freedom. NaN where not computed (the intercept's bse, t, p) or undefined.
+/// degrees of freedom. NaN where undefined.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ols {
     pub params: Vec<f64>,

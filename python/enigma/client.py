@@ -1157,8 +1157,8 @@ class Stats:
         With ``stats=True`` the result is a dict of statsmodels OLS's results: ``params``, ``bse``
         (standard errors), ``tvalues``, ``pvalues`` (two-sided, ``df_resid`` degrees of freedom)
         per coefficient, ``rsquared`` and ``rsquared_adj`` (uncentred R² without an intercept, as
-        statsmodels). The intercept's ``bse``, ``tvalues`` and ``pvalues`` are NaN: they are not
-        computed (the slopes' are). ``stats=True`` cannot be stored (``Error`` kind ``unsupported``).
+        statsmodels), the intercept's first when there is one. ``stats=True`` cannot be stored
+        (``Error`` kind ``unsupported``).
 
         Example::
 

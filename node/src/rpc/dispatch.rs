@@ -374,7 +374,7 @@ async fn compute(ctx: &RpcCtx, op: Op, keys: Vec<DataKey>, store: bool, call: Ca
         }
         ComputeResult::Value(OpResult::Ttest { statistic, pvalue, df }) => json!([statistic, pvalue, df]),
         ComputeResult::Value(OpResult::Lstsq { params, bse, tvalues, pvalues, rsquared, rsquared_adj, df_resid }) => {
-            // NaN (the intercept's bse, t and p) travels as null
+            // NaN (undefined) and ±inf (a perfect fit) travel as null
             json!({
                 "params": params, "bse": bse, "tvalues": tvalues, "pvalues": pvalues,
                 "rsquared": rsquared, "rsquared_adj": rsquared_adj, "df_resid": df_resid,

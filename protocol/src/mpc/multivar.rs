@@ -28,8 +28,9 @@
 use super::bits::FIELD_BITS;
 use super::bounds::{NEWTON_F, STORED_BITS, clog2};
 use super::div::{bits_times_const, round_pow2_div};
-use super::ratio::{SIGNED_OFF, onehot_width};
+use super::ratio::{Normed, SIGNED_OFF, onehot_width};
 use super::spec::{Check, OutputLayout, OutputShare, Scale, SharedInput};
+use super::sqrt::s_range;
 use super::{MpcError, Party, Transport};
 use crate::field::Fp;
 use crate::fixed::FRAC_BITS;
@@ -393,7 +394,26 @@ pub(crate) struct TParts {
     u: Vec<Fp>,
     /// The u window's range bits (part of `Check::Range`).
     over: Vec<Fp>,
+    /// max(0, 1 − R²) at 2^NS_F (the intercept's t reuses it).
+    om: Fp,
 }
+
+/// The intercept's t statistic, revealed in a window (see [`Party::intercept_t_parts`]).
+pub(crate) struct InterceptT {
+    /// τ' = t0/(N·√(N − p)) at 2^[`TAU_SCALE`] (0 below the window, and when `over`).
+    tau: Fp,
+    /// [|τ'| is above the window] (t0 = ±inf, the sign of the intercept).
+    over: Fp,
+    /// [1 − R² ≤ 0] (a perfect fit: t0 = ±inf, as the slopes' u = 0).
+    perfect: Fp,
+}
+
+/// Window of τ' = P·2^(E − 60) (P the mantissa product, E the secret exponent): E ∈ [TAU_E_LO,
+/// TAU_E_HI], revealed as P·2^(E − TAU_E_LO) at scale 2^TAU_SCALE; P < 2^44 statically, so the
+/// width keeps the product below 2^126.
+const TAU_E_LO: i64 = -22;
+const TAU_E_HI: i64 = 60;
+pub(crate) const TAU_SCALE: i32 = (60 - TAU_E_LO) as i32;
 
 impl<T: Transport> Party<T> {
     /// The per-predictor t statistics of lstsq, in the t-tests' (ρ, u) form, and R².
@@ -450,17 +470,228 @@ impl<T: Transport> Party<T> {
         let pairs: Vec<(usize, usize)> = (0..k).map(|j| (j, k + j)).collect();
         let (um, g) = self.sqrt_ratio_parts(&nb, &nb, &pairs).await?;
         let (u, over) = self.times_pow2_window(&um, &g, super::ratio::U_LOW, super::ratio::U_HIGH).await?;
-        Ok(TParts { r2, rho, u, over })
+        Ok(TParts { r2, rho, u, over, om })
+    }
+
+    /// The intercept's t statistic of `lstsq(intercept=True, stats=True)`, as statsmodels' OLS
+    /// reports it (`tvalues[0]`), revealed as τ' = t0/(N·√(N − p)) in a fixed-point window.
+    ///
+    /// **What is computed.** With m_i = Σx_i/√G_ii = x̄_i/σ_i for each predictor (G the centred
+    /// Gram matrix, G_ii = N²·σ_i², exact in representative units), statsmodels' intercept has
+    /// se0² = σ̂²·[(ZᵀZ)^-1]_00 = (1 − R²)·σ_y²·V0/(N − p) with V0 = 1 + mᵀR^-1·m (R the
+    /// predictors' correlation matrix), so t0 = β0/se0 = √(N − p)·A0/√C0 with A0 = N·β0/√G_yy and
+    /// C0 = (1 − R²)·V0. The m_i range over 2^±80 (a nearly constant column with a large mean) and
+    /// A0 over more, so both are carried in a floating form:
+    /// 1. |S_i| (S_i = Σx_i; its sign from the top bit of S_i + 2^126) is normalised,
+    ///    |S_i| ≈ Ma_i·4^(sa_i); with G_ii ≈ M_i·4^(s_i) (normalised already, Newton inverse
+    ///    square root y_i), |m_i| = μ_i·2^(L_i − F), μ_i = ⌊Ma_i·y_i/2^F⌋ ∈ [2^(F−2), 2^(F+1)],
+    ///    L_i = 2·sa_i − s_i + F/2, so |m_i| ∈ [2^(L_i − 2), 2^(L_i + 1)). The one-hot of L_i is one
+    ///    inner product of the two exponents' one-hots per candidate (`onehot_combination`).
+    /// 2. ê = max(0, L_1, …, L_k): [ê ≥ v] = 1 − Π_i (1 − [L_i ≥ v]), a product tree of secret bits,
+    ///    and its one-hot g by differences. So |m̃_i| < 2 for m̃ = m·2^-ê.
+    /// 3. m̃_i at 2^H (H = 29) by a secret shift of ±μ_i (`scale_pow2_secret`, exponent
+    ///    L_i − ê + H − F from the one-hot of L_i − ê; candidates below 2^-(F+2) give 0).
+    /// 4. Q̃ = m̃ᵀR^-1·m̃ with X ≈ 2^e·R^-1 (the solve's iterate): w = X·m̃/2^(NS_F + e), one inner
+    ///    product; V'' = (4^-ê + Q̃)·2^38 = V0·4^-ê·2^38 (4^-ê a public combination of g), which is
+    ///    ≥ 2^38/(16k) (when ê > 0, some |m̃_i| ≥ 1/4 and Q̃ ≥ ‖m̃‖²/k), and C = max(0, 1 − R²)·2^30·V''
+    ///    exactly, so C0 = C·4^ê·2^-68. C is decomposed and normalised (C ≈ M_c·4^(s_c)).
+    /// 5. |v| (v = β0·2^60 in representative units, sign from its bits) is normalised,
+    ///    |v| ≈ M_v·4^(s_v). Then |A0|/√C0 = N·P·2^(E − 60) with the mantissa product
+    ///    P = ⌊⌊M_v·y_y/2^F⌋·y_c/2^F⌋ and E = 2·s_v − s_y − s_c − ê (three rounds of
+    ///    `onehot_combination`).
+    /// 6. τ' = ±P·2^(E − 60) is revealed as ±P·2^(E − TAU_E_LO) for E in the window (one product
+    ///    with a public combination of E's one-hot), with the bit [E > TAU_E_HI]; the requester
+    ///    forms t0 = N·√(N − p)·τ'.
+    ///
+    /// **Static bounds** (whatever the data): the mantissas are < 2^F and the Newton roots
+    /// ≤ 2^(F+5), so μ, P and every truncated product are bounded by construction; |X·m̃| ≤
+    /// ‖X‖₂·‖m̃‖ < 2^(17.5 + 3.5) at 2^(NS_F + H) = 2^59 (the ‖X‖₂ bound the coefficients use,
+    /// k ≤ 32); ‖R^-1‖ ≤ 2^12.5 when the solve's check holds, so Q̃ < 4k·2^12.5 ≤ 2^19.5 (< 2^78
+    /// at 2^58), and Q̃ is multiplied by the caller's `gate` (certificate · solve check) before its
+    /// truncation. The decomposed values are below 2^127: |S_i| < 2^82, |v| < 2^125, C < 2^90.
+    ///
+    /// **Leakage.** τ' is t0/(N·√(N − p)), a function of statsmodels' output t0 (N and p are
+    /// public), with rounding noise of the kind every output has; `over` is [|t0| beyond the
+    /// window], a function of t0; `perfect` is [computed R² ≥ 1], a function of the revealed R².
+    /// Everything else stays shared: the sums, their signs, every exponent and one-hot, m̃, Q̃,
+    /// V0, C0 and se0. Every opening is the mask of `decompose`, `normalise`, `mul`,
+    /// `inner_products`, `matmul`, `trunc` or `scale_pow2_secret`.
+    #[allow(clippy::too_many_arguments)]
+    async fn intercept_t_parts(
+        &mut self,
+        rows: &[Vec<Fp>],
+        nb: &Normed,
+        xm: &[Fp],
+        e: u32,
+        om: Fp,
+        v: Fp,
+        ib: &[Fp],
+        gate: Fp,
+    ) -> Result<InterceptT, MpcError> {
+        const H: i32 = 29;
+        let f = NEWTON_F;
+        let m = FIELD_BITS;
+        let k = rows.len() - 1;
+        let (smin, _) = s_range();
+        let smin = smin as i64;
+        let w = onehot_width() as i64;
+        let half = (f / 2) as i64;
+        // 1. signs and magnitudes of the predictors' sums and of v
+        let sums: Vec<Fp> = rows[..k].iter().map(|r| r.iter().copied().sum()).collect();
+        let soff = Fp::new(1u128 << SIGNED_OFF);
+        let sb = self.decompose(&sums.iter().map(|x| *x + soff).collect::<Vec<_>>()).await?;
+        let two = Fp::new(2);
+        let mut sgn: Vec<Fp> = (0..k).map(|i| sb[i * m + SIGNED_OFF as usize] * two - Fp::ONE).collect();
+        let sgn_v = ib[125] * two - Fp::ONE;
+        sgn.push(sgn_v);
+        let mut vals = sums.clone();
+        vals.push(v);
+        let abs = self.mul(&sgn, &vals).await?;
+        let ab = self.decompose(&abs).await?;
+        let na = self.normalise(&ab, k + 1).await?;
+        let mu = self.mul(&na.mant[..k], &nb.y[..k]).await?;
+        let mu = self.trunc(&mu, f, 2 * f + 6).await?;
+        let (l_lo, l_hi) = (smin - (w - 1) + half, smin + 2 * (w - 1) + half);
+        // L = 2·(a + smin) − (b + smin) + F/2 for one-hot indices a (of sa) and b (of s)
+        let lpairs: Vec<(&[Fp], &[Fp])> =
+            (0..k).map(|i| (na.onehot_s[i].as_slice(), nb.onehot[i].as_slice())).collect();
+        let hl = onehot_combination(self, &lpairs, |a, b| 2 * a - b + smin + half, l_lo, l_hi).await?;
+        // 2. ê = max(0, max L_i): 1 − P[v] = Π_i (1 − [L_i ≥ v]) for v = 1..=top
+        let top = l_hi.max(1) as usize;
+        let mut layer: Vec<Vec<Fp>> = hl
+            .iter()
+            .map(|h| {
+                (1..=top).map(|v| Fp::ONE - (v as i64..=l_hi).map(|l| h[(l - l_lo) as usize]).sum::<Fp>()).collect()
+            })
+            .collect();
+        while layer.len() > 1 {
+            let (mut xa, mut xb) = (Vec::new(), Vec::new());
+            for pair in layer.chunks_exact(2) {
+                xa.extend_from_slice(&pair[0]);
+                xb.extend_from_slice(&pair[1]);
+            }
+            let prod = self.mul(&xa, &xb).await?;
+            let odd = (layer.len() % 2 == 1).then(|| layer[layer.len() - 1].clone());
+            layer = prod.chunks(top).map(|c| c.to_vec()).collect();
+            layer.extend(odd);
+        }
+        let pge: Vec<Fp> = std::iter::once(Fp::ONE).chain(layer[0].iter().map(|z| Fp::ONE - *z)).collect();
+        let g: Vec<Fp> = (0..=top).map(|v| if v < top { pge[v] - pge[v + 1] } else { pge[v] }).collect();
+        // 3. m̃_i at 2^H: D_i = L_i − ê ∈ [−d_min, 0] (lower: below one unit, taken as 0)
+        let d_min = 2 * (f as i64) + 2 - H as i64;
+        let dpairs: Vec<(&[Fp], &[Fp])> = (0..k).map(|i| (hl[i].as_slice(), g.as_slice())).collect();
+        let dh = onehot_combination(self, &dpairs, |a, b| a + l_lo - b, -d_min, 0).await?;
+        let x = self.mul(&sgn[..k], &mu).await?;
+        let exps: Vec<i32> = (-d_min..=0).map(|d| d as i32 + H - f as i32).collect();
+        let mut mt = Vec::with_capacity(k);
+        for i in 0..k {
+            mt.push(self.scale_pow2_secret(&x[i..i + 1], f + 2, &dh[i], &exps).await?[0]);
+        }
+        // 4. Q̃, V'' and C
+        let wv = self.matmul(xm, &mt, k, k, 1).await?;
+        let wv = self.trunc(&wv, NS_F + e, 2 * NS_F + 21).await?;
+        let q = self.inner_products(&[(&mt, &wv)]).await?[0];
+        let q = self.mul(&[q], &[gate]).await?[0];
+        let q = self.trunc(&[q], 2 * H as u32 - 38, 80).await?[0];
+        let quarter: Fp = g.iter().take(20).enumerate().map(|(v, gv)| *gv * Fp::new(1u128 << (38 - 2 * v))).sum();
+        let c = self.mul(&[om], &[quarter + q]).await?[0];
+        let cb = self.decompose(&[c]).await?;
+        let nc = self.normed(&cb, 1).await?;
+        // 5. the mantissa product and the exponent E = 2·s_v − s_y − s_c − ê
+        let p1 = self.mul(&[na.mant[k]], &[nb.y[k]]).await?;
+        let p1 = self.trunc(&p1, f, 2 * f + 6).await?;
+        let pm = self.mul(&p1, &[nc.y[0]]).await?;
+        let pm = self.trunc(&pm, f, 2 * f + 11).await?[0];
+        let e1 = onehot_combination(
+            self,
+            &[(na.onehot_s[k].as_slice(), nb.onehot[k].as_slice())],
+            |a, b| 2 * a - b + smin,
+            smin - (w - 1),
+            smin + 2 * (w - 1),
+        )
+        .await?;
+        let e1_lo = smin - (w - 1);
+        // the largest E: 2·s_max − s_min − s_min (ê ≥ 0)
+        let e2_hi = 2 * (w - 1);
+        let e2 = onehot_combination(
+            self,
+            &[(e1[0].as_slice(), nc.onehot[0].as_slice())],
+            |a, b| a + e1_lo - (b + smin),
+            TAU_E_LO,
+            e2_hi,
+        )
+        .await?;
+        let e3 =
+            onehot_combination(self, &[(e2[0].as_slice(), g.as_slice())], |a, b| a + TAU_E_LO - b, TAU_E_LO, e2_hi)
+                .await?;
+        // 6. the window
+        let (mut fac, mut over) = (Fp::ZERO, Fp::ZERO);
+        for (i, h) in e3[0].iter().enumerate() {
+            let ex = i as i64 + TAU_E_LO;
+            if ex > TAU_E_HI {
+                over += *h;
+            } else {
+                fac += *h * Fp::new(1u128 << (ex - TAU_E_LO));
+            }
+        }
+        let ps = self.mul(&[pm], &[sgn_v]).await?;
+        let tau = self.mul(&ps, &[fac]).await?[0];
+        Ok(InterceptT { tau, over, perfect: Fp::ONE - nc.nonzero[0] })
     }
 }
 
+/// For each pair of one-hots (a over its indices, b over its indices) and each value v in
+/// [lo, hi]: the share of [value(ia, ib) = v] = Σ_{value(ia, ib) = v} a[ia]·b[ib], one inner
+/// product per entry, one round for the whole batch (the one-hot of a public function of two
+/// secret exponents).
+async fn onehot_combination<T: Transport>(
+    party: &mut Party<T>,
+    pairs: &[(&[Fp], &[Fp])],
+    value: impl Fn(i64, i64) -> i64,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<Vec<Fp>>, MpcError> {
+    let width = (hi - lo + 1).max(0) as usize;
+    let mut vecs: Vec<(Vec<Fp>, Vec<Fp>)> = vec![(Vec::new(), Vec::new()); pairs.len() * width];
+    for (p, (ua, ub)) in pairs.iter().enumerate() {
+        for (ia, xa) in ua.iter().enumerate() {
+            for (ib, xb) in ub.iter().enumerate() {
+                let v = value(ia as i64, ib as i64);
+                if (lo..=hi).contains(&v) {
+                    let slot = &mut vecs[p * width + (v - lo) as usize];
+                    slot.0.push(*xa);
+                    slot.1.push(*xb);
+                }
+            }
+        }
+    }
+    let refs: Vec<(&[Fp], &[Fp])> = vecs.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
+    let flat = party.inner_products(&refs).await?;
+    Ok(flat.chunks(width.max(1)).map(|c| c.to_vec()).collect())
+}
+
+/// The intercept's t0 from the revealed τ' (at 2^TAU_SCALE), its window bit and the perfect-fit
+/// bit (see [`Party::intercept_t_parts`]); `beta0` gives the sign of an infinite t0.
+pub(crate) fn intercept_t(n: usize, p: usize, tau: f64, over: bool, perfect: bool, beta0: f64) -> f64 {
+    if over || perfect {
+        return if beta0 > 0.0 {
+            f64::INFINITY
+        } else if beta0 < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        };
+    }
+    n as f64 * ((n - p) as f64).sqrt() * tau
+}
+
 /// Requester side of `lstsq(stats=True)`: statsmodels' OLS results from the revealed
-/// coefficients, R² and the (ρ', u) pair of each predictor. The intercept's standard error, t and p
-/// are not computed (NaN; see docs/decisions.md).
+/// coefficients, R², the (ρ', u) pair of each predictor (t_j = factor·ρ'_j/u_j) and, with an
+/// intercept, its t0 (`intercept_t`, formed by [`intercept_t`]). se = |β/t|.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finish_lstsq_stats(
     n: usize,
-    intercept: bool,
+    intercept_t: Option<f64>,
     params: Vec<f64>,
     r2: f64,
     rho: &[f64],
@@ -472,14 +703,8 @@ pub(crate) fn finish_lstsq_stats(
     let mut bse = Vec::with_capacity(p);
     let mut tvalues = Vec::with_capacity(p);
     let mut pvalues = Vec::with_capacity(p);
-    if intercept {
-        bse.push(f64::NAN);
-        tvalues.push(f64::NAN);
-        pvalues.push(f64::NAN);
-    }
-    let slopes = &params[usize::from(intercept)..];
-    for ((b, r), uu) in slopes.iter().zip(rho).zip(u) {
-        let t = if *uu > 0.0 {
+    let slopes = rho.iter().zip(u).map(|(r, uu)| {
+        if *uu > 0.0 {
             factor * r / uu
         } else if *r > 0.0 {
             f64::INFINITY
@@ -487,7 +712,10 @@ pub(crate) fn finish_lstsq_stats(
             f64::NEG_INFINITY
         } else {
             f64::NAN
-        };
+        }
+    });
+    let ts: Vec<f64> = intercept_t.into_iter().chain(slopes).collect();
+    for (b, t) in params.iter().zip(ts) {
         tvalues.push(t);
         bse.push(if t.is_finite() && t != 0.0 {
             (b / t).abs()
@@ -498,6 +726,7 @@ pub(crate) fn finish_lstsq_stats(
         });
         pvalues.push(super::tdist::t_two_sided(t, df_resid));
     }
+    let intercept = intercept_t.is_some();
     // statsmodels: rsquared_adj = 1 − (nobs − k_constant)/df_resid·(1 − rsquared)
     let rsquared_adj = 1.0 - (n - usize::from(intercept)) as f64 / df_resid * (1.0 - r2);
     super::spec::OpResult::Lstsq { params, bse, tvalues, pvalues, rsquared: r2, rsquared_adj, df_resid }
@@ -725,7 +954,8 @@ pub(crate) async fn run_lstsq<T: Transport>(
     }
     let range0 = party.mul(&[flag_c], &[fits]).await?[0];
 
-    // 6. intercept
+    // 6. intercept (its value v = β0·2^60 in representative units and the bits of v + 2^125 are kept for its t)
+    let mut icpt: Option<(Fp, Vec<Fp>)> = None;
     let (mut outs, mut scales, range) = if intercept {
         let w = onehot_width() as i32;
         let exps: Vec<i32> = (0..2 * w - 1).map(|i| i - (w - 1) + 40 - f as i32).collect();
@@ -757,6 +987,7 @@ pub(crate) async fn run_lstsq<T: Transport>(
         let v = ybar * Fp::new(1u128 << 40) - ip;
         let half = if store { Fp::new(1u128 << 59) } else { Fp::ZERO };
         let ib = party.decompose(&[v + half + Fp::new(1u128 << 125)]).await?;
+        icpt = Some((v, ib.clone()));
         let mut fl = party.mul(&[range0], &[flag_d]).await?[0];
         for o in over {
             fl = party.mul(&[fl], &[Fp::ONE - o]).await?[0];
@@ -800,6 +1031,11 @@ pub(crate) async fn run_lstsq<T: Transport>(
         outs.push(st.r2);
         outs.extend_from_slice(&st.rho);
         outs.extend_from_slice(&st.u);
+        if let Some((v, ib)) = &icpt {
+            let gate = party.mul(&[flag_c], &[flag_i]).await?[0];
+            let it = party.intercept_t_parts(&rows, &nb, &xm, e, st.om, *v, ib, gate).await?;
+            outs.extend([it.tau, it.over, it.perfect]);
+        }
     }
     outs = party.mul(&outs, &vec![ok; outs.len()]).await?;
     party.step("done");

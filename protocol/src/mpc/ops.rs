@@ -520,7 +520,13 @@ fn reveal_shares(
             let params: Vec<f64> = vals[..p].iter().zip(coef).map(|(v, s)| s.decode(*v)).collect();
             let rhos: Vec<f64> = vals[p + 1..p + 1 + k].iter().map(|v| rho.decode(*v)).collect();
             let us: Vec<f64> = vals[p + 1 + k..p + 1 + 2 * k].iter().map(|v| u.decode(*v)).collect();
-            Ok(super::multivar::finish_lstsq_stats(*n, *intercept, params, r2.decode(vals[p]), &rhos, &us, *factor))
+            let i0 = intercept.then(|| {
+                let j = p + 1 + 2 * k;
+                let tau = Scale::bin(super::multivar::TAU_SCALE, 1.0).decode(vals[j]);
+                let bit = |x: Fp| x != Fp::ZERO;
+                super::multivar::intercept_t(*n, p, tau, bit(vals[j + 1]), bit(vals[j + 2]), params[0])
+            });
+            Ok(super::multivar::finish_lstsq_stats(*n, i0, params, r2.decode(vals[p]), &rhos, &us, *factor))
         }
         OutputLayout::Coefficients(scales) => Ok(OpResult::Array {
             shape: vec![scales.len()],

@@ -249,7 +249,8 @@ pub enum OutputLayout {
     /// + s_b²/n_b) gives the Welch–Satterthwaite df = 1/(λ²/(n_a − 1) + (1 − λ)²/(n_b − 1)).
     TtestWelch { na: usize, nb: usize, factor: f64, rho: Scale, u: Scale, v: Scale },
     /// lstsq(stats=True): the coefficients (`coef`, the intercept first when there is one), R², then
-    /// ρ'_j for each predictor and u_j for each predictor; t_j = factor·ρ'_j/u_j.
+    /// ρ'_j for each predictor and u_j for each predictor (t_j = factor·ρ'_j/u_j), then with an
+    /// intercept τ' = t0/(N·√(N − p)) at 2^TAU_SCALE, [t0 beyond the window], [a perfect fit].
     LstsqStats { n: usize, intercept: bool, coef: Vec<Scale>, r2: Scale, rho: Scale, u: Scale, factor: f64 },
 }
 
@@ -265,8 +266,9 @@ impl OutputLayout {
             OutputLayout::Coefficients(s) => s.len(),
             OutputLayout::TtestWelch { .. } => 3,
             OutputLayout::LstsqStats { intercept, coef, .. } => {
+                // R², a (ρ, u) pair per slope and, with an intercept, the intercept's pair
                 let k = coef.len() - usize::from(*intercept);
-                coef.len() + 1 + 2 * k
+                coef.len() + 1 + 2 * k + 3 * usize::from(*intercept)
             }
         }
     }
@@ -337,7 +339,7 @@ pub enum OpResult {
     KeyIndex(usize),
     /// lstsq(stats=True), as statsmodels' OLS results: `params` (the intercept first when there is
     /// one), `bse`, `tvalues`, `pvalues` (two-sided, t with `df_resid` degrees of freedom) per
-    /// coefficient, `rsquared`, `rsquared_adj`. The intercept's bse, t and p are NaN (not computed).
+    /// coefficient, `rsquared`, `rsquared_adj`.
     Lstsq {
         params: Vec<f64>,
         bse: Vec<f64>,

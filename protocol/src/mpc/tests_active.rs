@@ -307,8 +307,8 @@ fn welch_and_stored_lstsq_are_correct_in_active_mode() {
     }
 }
 
-/// lstsq(stats=True) in active mode: the same OLS results as semi-honest (y = 1 + 2·x + noise), and
-/// a cheat in its t parts is caught.
+/// lstsq(stats=True) in active mode: the same OLS results as semi-honest (y = 1 + 2·x + noise; the
+/// intercept's t too), and a cheat in its t parts is caught.
 #[test]
 fn lstsq_stats_are_correct_in_active_mode_and_a_cheat_is_caught() {
     let xs: Vec<f64> = (0..12).map(|i| i as f64 * 0.75).collect();
@@ -324,7 +324,9 @@ fn lstsq_stats_are_correct_in_active_mode_and_a_cheat_is_caught() {
     let b1 = sxy / sxx;
     let rss = syy - b1 * sxy;
     let t1 = b1 / (rss / 10.0 / sxx).sqrt();
-    let want = [my - b1 * mx, b1, t1, 1.0 - rss / syy];
+    let b0 = my - b1 * mx;
+    let t0 = b0 / (rss / 10.0 * (1.0 / 12.0 + mx * mx / sxx)).sqrt();
+    let want = [b0, b1, t0, t1, 1.0 - rss / syy];
     for (n, t) in [(3, 1), (5, 2)] {
         let got = run_active(n, t, &op, &[x.clone(), farr(&y)], 18, Adversary::None, false)
             .unwrap_or_else(|e| panic!("lstsq stats at n = {n}: {e}"));

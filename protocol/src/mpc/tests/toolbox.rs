@@ -571,18 +571,11 @@ fn toolbox_bench_table() {
     }
 }
 
-/// statsmodels OLS in f64: (params, bse, tvalues, pvalues, rsquared, rsquared_adj), by the
-/// inverse of XᵀX (Gauss–Jordan with partial pivoting) of the design [1, X] or X.
-#[allow(clippy::type_complexity)]
-fn ref_ols(x: &[Vec<f64>], y: &[f64], intercept: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, f64, f64) {
-    let n = y.len();
-    let mut cols: Vec<Vec<f64>> = Vec::new();
-    if intercept {
-        cols.push(vec![1.0; n]);
-    }
-    cols.extend(x.iter().cloned());
+/// (AᵀA)^-1 of the columns `cols` (Gauss–Jordan with partial pivoting).
+fn ref_gram_inverse(cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let p = cols.len();
-    // [XᵀX | I] → [I | (XᵀX)^-1]
+    let n = cols.first().map_or(0, |c| c.len());
+    // [AᵀA | I] → [I | (AᵀA)^-1]
     let mut a = vec![vec![0.0; 2 * p]; p];
     for i in 0..p {
         for j in 0..p {
@@ -607,15 +600,40 @@ fn ref_ols(x: &[Vec<f64>], y: &[f64], intercept: bool) -> (Vec<f64>, Vec<f64>, V
             }
         }
     }
-    let inv = |i: usize, j: usize| a[i][p + j];
-    let xty: Vec<f64> = (0..p).map(|i| (0..n).map(|o| cols[i][o] * y[o]).sum()).collect();
-    let beta: Vec<f64> = (0..p).map(|i| (0..p).map(|j| inv(i, j) * xty[j]).sum()).collect();
-    let rss: f64 = (0..n).map(|o| (y[o] - (0..p).map(|j| beta[j] * cols[j][o]).sum::<f64>()).powi(2)).sum();
-    let ybar = if intercept { y.iter().sum::<f64>() / n as f64 } else { 0.0 };
-    let tss: f64 = y.iter().map(|v| (v - ybar).powi(2)).sum();
+    a.iter().map(|row| row[p..].to_vec()).collect()
+}
+
+/// statsmodels OLS in f64: (params, bse, tvalues, pvalues, rsquared, rsquared_adj). With an
+/// intercept, from the centred columns (accurate for large means): β = (X_cᵀX_c)^-1·X_cᵀy_c,
+/// β0 = ȳ − x̄ᵀβ, Var(β0) = s²·(1/N + x̄ᵀ(X_cᵀX_c)^-1·x̄), as [(ZᵀZ)^-1]_00 for Z = [1, X]; through
+/// the origin, from the raw columns.
+#[allow(clippy::type_complexity)]
+fn ref_ols(x: &[Vec<f64>], y: &[f64], intercept: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, f64, f64) {
+    let n = y.len();
+    let k = x.len();
+    let mean = |v: &[f64]| if intercept { v.iter().sum::<f64>() / n as f64 } else { 0.0 };
+    let xbar: Vec<f64> = x.iter().map(|c| mean(c)).collect();
+    let ybar = mean(y);
+    let cols: Vec<Vec<f64>> = x.iter().zip(&xbar).map(|(c, m)| c.iter().map(|v| v - m).collect()).collect();
+    let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
+    let inv = ref_gram_inverse(&cols);
+    let xty: Vec<f64> = (0..k).map(|i| (0..n).map(|o| cols[i][o] * yc[o]).sum()).collect();
+    let slopes: Vec<f64> = (0..k).map(|i| (0..k).map(|j| inv[i][j] * xty[j]).sum()).collect();
+    let rss: f64 = (0..n).map(|o| (yc[o] - (0..k).map(|j| slopes[j] * cols[j][o]).sum::<f64>()).powi(2)).sum();
+    let tss: f64 = yc.iter().map(|v| v * v).sum();
+    let p = k + usize::from(intercept);
     let df = (n - p) as f64;
     let s2 = rss / df;
-    let bse: Vec<f64> = (0..p).map(|j| (s2 * inv(j, j)).sqrt()).collect();
+    let mut beta = Vec::new();
+    let mut var = Vec::new();
+    if intercept {
+        beta.push(ybar - (0..k).map(|j| xbar[j] * slopes[j]).sum::<f64>());
+        let q: f64 = (0..k).map(|i| (0..k).map(|j| xbar[i] * inv[i][j] * xbar[j]).sum::<f64>()).sum();
+        var.push(s2 * (1.0 / n as f64 + q));
+    }
+    beta.extend(&slopes);
+    var.extend((0..k).map(|j| s2 * inv[j][j]));
+    let bse: Vec<f64> = var.iter().map(|v| v.sqrt()).collect();
     let tv: Vec<f64> = beta.iter().zip(&bse).map(|(b, s)| b / s).collect();
     let pv: Vec<f64> = tv.iter().map(|t| tdist::t_two_sided(*t, df)).collect();
     let r2 = 1.0 - rss / tss;
@@ -625,19 +643,33 @@ fn ref_ols(x: &[Vec<f64>], y: &[f64], intercept: bool) -> (Vec<f64>, Vec<f64>, V
 
 #[test]
 fn lstsq_stats_match_statsmodels_ols() {
-    // (k, N, intercept, noise): moderate and strong fits, through the origin and with an intercept
-    for (ci, (k, n, intercept, sigma)) in
-        [(2usize, 40usize, true, 2.0), (3, 100, false, 1.0), (1, 12, true, 0.5), (5, 300, true, 3.0)]
-            .into_iter()
-            .enumerate()
+    // (k, N, intercept, noise, the predictors' mean, y's offset): moderate and strong fits,
+    // through the origin and with an intercept; with an intercept also predictors whose mean is
+    // 300 of their standard deviations, predictors near 0 under a y whose mean dominates (the
+    // intercept's common exponent is 0), a mean of 50 with y's offset far from it, and a mean of
+    // 30000 standard deviations (m ≈ 2^15) under a y of mean 10^6 (so that the intercept is not
+    // the cancellation of two large terms, which the slope's 2^-34 relative error would show). (A near-perfect
+    // fit loses digits in every t, slope or intercept alike: 1 − R² is carried at 2^-30.) Through the origin, a
+    // large mean makes the uncentred R² close to 1, and t's relative error is about
+    // κ(R)·2^-30/(1 − R²) (see multivar.rs): that case's data are shifted less
+    for (ci, (k, n, intercept, sigma, shift, y0)) in [
+        (2usize, 40usize, true, 2.0, 10.0, 4.0),
+        (3, 100, false, 1.0, 1.0, 4.0),
+        (1, 12, true, 0.5, 10.0, 4.0),
+        (5, 300, true, 3.0, 10.0, 4.0),
+        (2, 80, true, 1.0, 1e3, 4.0),
+        (3, 60, true, 1.5, 0.0, 1e5),
+        (1, 50, true, 0.5, 50.0, -7.0),
+        (1, 40, true, 1.0, 1e5, 1e6),
+    ]
+    .into_iter()
+    .enumerate()
     {
-        // through the origin, a large mean makes the uncentred R² close to 1, and t's relative error
-        // is about κ(R)·2^-30/(1 − R²) (see multivar.rs): shift that case's data less
-        let cols = test_rows(k, n, 800 + ci as u64, 3.0, if intercept { 10.0 } else { 1.0 });
+        let cols = test_rows(k, n, 800 + ci as u64, 3.0, shift);
         let e = noise(900 + ci as u64, n);
         let beta: Vec<f64> = (0..k).map(|j| 0.5 * j as f64 - 1.25 + 1e-3).collect();
         let y = grid(
-            &(0..n).map(|o| 4.0 + (0..k).map(|j| beta[j] * cols[j][o]).sum::<f64>() + sigma * e[o]).collect::<Vec<_>>(),
+            &(0..n).map(|o| y0 + (0..k).map(|j| beta[j] * cols[j][o]).sum::<f64>() + sigma * e[o]).collect::<Vec<_>>(),
         );
         let xflat: Vec<f64> = (0..n).flat_map(|o| cols.iter().map(move |c| c[o])).collect();
         let nt = if ci % 2 == 0 { (3, 1) } else { (5, 2) };
@@ -650,15 +682,9 @@ fn lstsq_stats_match_statsmodels_ols() {
                 let s = usize::from(intercept);
                 assert_eq!(df_resid, (n - k - s) as f64, "{c}");
                 assert_all_close(&format!("{c} params"), &gp, &params, 1e-6, 1e-7);
-                assert_all_close(&format!("{c} bse"), &gb[s..], &bse[s..], 1e-6, 1e-9);
-                assert_all_close(&format!("{c} t"), &gt[s..], &tv[s..], 1e-6, 1e-7);
-                assert_all_close(&format!("{c} p"), &gpv[s..], &pv[s..], 1e-6, 1e-9);
-                if intercept {
-                    assert!(
-                        gb[0].is_nan() && gt[0].is_nan() && gpv[0].is_nan(),
-                        "{c}: the intercept's bse is not computed"
-                    );
-                }
+                assert_all_close(&format!("{c} bse"), &gb, &bse, 1e-6, 1e-9);
+                assert_all_close(&format!("{c} t"), &gt, &tv, 1e-6, 1e-7);
+                assert_all_close(&format!("{c} p"), &gpv, &pv, 1e-6, 1e-9);
                 assert!(close(rsquared, r2, 1e-7, 1e-8), "{c}: R² {rsquared} vs {r2}");
                 assert!(close(rsquared_adj, adj, 1e-7, 1e-8), "{c}: adj R² {rsquared_adj} vs {adj}");
             }
