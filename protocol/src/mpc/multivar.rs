@@ -537,14 +537,13 @@ impl<T: Transport> Party<T> {
         let w = onehot_width() as i64;
         let half = (f / 2) as i64;
         // 1. signs and magnitudes of the predictors' sums and of v
-        let sums: Vec<Fp> = rows[..k].iter().map(|r| r.iter().copied().sum()).collect();
+        let mut vals: Vec<Fp> = rows[..k].iter().map(|r| r.iter().copied().sum()).collect();
         let soff = Fp::new(1u128 << SIGNED_OFF);
-        let sb = self.decompose(&sums.iter().map(|x| *x + soff).collect::<Vec<_>>()).await?;
+        let sb = self.decompose(&vals.iter().map(|x| *x + soff).collect::<Vec<_>>()).await?;
         let two = Fp::new(2);
         let mut sgn: Vec<Fp> = (0..k).map(|i| sb[i * m + SIGNED_OFF as usize] * two - Fp::ONE).collect();
         let sgn_v = ib[125] * two - Fp::ONE;
         sgn.push(sgn_v);
-        let mut vals = sums.clone();
         vals.push(v);
         let abs = self.mul(&sgn, &vals).await?;
         let ab = self.decompose(&abs).await?;
@@ -555,7 +554,7 @@ impl<T: Transport> Party<T> {
         // L = 2·(a + smin) − (b + smin) + F/2 for one-hot indices a (of sa) and b (of s)
         let lpairs: Vec<(&[Fp], &[Fp])> =
             (0..k).map(|i| (na.onehot_s[i].as_slice(), nb.onehot[i].as_slice())).collect();
-        let hl = onehot_combination(self, &lpairs, |a, b| 2 * a - b + smin + half, l_lo, l_hi).await?;
+        let hl = self.onehot_combination(&lpairs, |a, b| 2 * a - b + smin + half, l_lo, l_hi).await?;
         // 2. ê = max(0, max L_i): 1 − P[v] = Π_i (1 − [L_i ≥ v]) for v = 1..=top
         let top = l_hi.max(1) as usize;
         let mut layer: Vec<Vec<Fp>> = hl
@@ -580,13 +579,11 @@ impl<T: Transport> Party<T> {
         // 3. m̃_i at 2^H: D_i = L_i − ê ∈ [−d_min, 0] (lower: below one unit, taken as 0)
         let d_min = 2 * (f as i64) + 2 - H as i64;
         let dpairs: Vec<(&[Fp], &[Fp])> = (0..k).map(|i| (hl[i].as_slice(), g.as_slice())).collect();
-        let dh = onehot_combination(self, &dpairs, |a, b| a + l_lo - b, -d_min, 0).await?;
+        let dh = self.onehot_combination(&dpairs, |a, b| a + l_lo - b, -d_min, 0).await?;
         let x = self.mul(&sgn[..k], &mu).await?;
         let exps: Vec<i32> = (-d_min..=0).map(|d| d as i32 + H - f as i32).collect();
-        let mut mt = Vec::with_capacity(k);
-        for i in 0..k {
-            mt.push(self.scale_pow2_secret(&x[i..i + 1], f + 2, &dh[i], &exps).await?[0]);
-        }
+        let dh: Vec<&[Fp]> = dh.iter().map(|h| h.as_slice()).collect();
+        let mt = self.scale_pow2_secret_each(&x, f + 2, &dh, &exps).await?;
         // 4. Q̃, V'' and C
         let wv = self.matmul(xm, &mt, k, k, 1).await?;
         let wv = self.trunc(&wv, NS_F + e, 2 * NS_F + 21).await?;
@@ -602,28 +599,28 @@ impl<T: Transport> Party<T> {
         let p1 = self.trunc(&p1, f, 2 * f + 6).await?;
         let pm = self.mul(&p1, &[nc.y[0]]).await?;
         let pm = self.trunc(&pm, f, 2 * f + 11).await?[0];
-        let e1 = onehot_combination(
-            self,
-            &[(na.onehot_s[k].as_slice(), nb.onehot[k].as_slice())],
-            |a, b| 2 * a - b + smin,
-            smin - (w - 1),
-            smin + 2 * (w - 1),
-        )
-        .await?;
+        let e1 = self
+            .onehot_combination(
+                &[(na.onehot_s[k].as_slice(), nb.onehot[k].as_slice())],
+                |a, b| 2 * a - b + smin,
+                smin - (w - 1),
+                smin + 2 * (w - 1),
+            )
+            .await?;
         let e1_lo = smin - (w - 1);
         // the largest E: 2·s_max − s_min − s_min (ê ≥ 0)
         let e2_hi = 2 * (w - 1);
-        let e2 = onehot_combination(
-            self,
-            &[(e1[0].as_slice(), nc.onehot[0].as_slice())],
-            |a, b| a + e1_lo - (b + smin),
-            TAU_E_LO,
-            e2_hi,
-        )
-        .await?;
-        let e3 =
-            onehot_combination(self, &[(e2[0].as_slice(), g.as_slice())], |a, b| a + TAU_E_LO - b, TAU_E_LO, e2_hi)
-                .await?;
+        let e2 = self
+            .onehot_combination(
+                &[(e1[0].as_slice(), nc.onehot[0].as_slice())],
+                |a, b| a + e1_lo - (b + smin),
+                TAU_E_LO,
+                e2_hi,
+            )
+            .await?;
+        let e3 = self
+            .onehot_combination(&[(e2[0].as_slice(), g.as_slice())], |a, b| a + TAU_E_LO - b, TAU_E_LO, e2_hi)
+            .await?;
         // 6. the window
         let (mut fac, mut over) = (Fp::ZERO, Fp::ZERO);
         for (i, h) in e3[0].iter().enumerate() {
@@ -638,36 +635,6 @@ impl<T: Transport> Party<T> {
         let tau = self.mul(&ps, &[fac]).await?[0];
         Ok(InterceptT { tau, over, perfect: Fp::ONE - nc.nonzero[0] })
     }
-}
-
-/// For each pair of one-hots (a over its indices, b over its indices) and each value v in
-/// [lo, hi]: the share of [value(ia, ib) = v] = Σ_{value(ia, ib) = v} a[ia]·b[ib], one inner
-/// product per entry, one round for the whole batch (the one-hot of a public function of two
-/// secret exponents).
-async fn onehot_combination<T: Transport>(
-    party: &mut Party<T>,
-    pairs: &[(&[Fp], &[Fp])],
-    value: impl Fn(i64, i64) -> i64,
-    lo: i64,
-    hi: i64,
-) -> Result<Vec<Vec<Fp>>, MpcError> {
-    let width = (hi - lo + 1).max(0) as usize;
-    let mut vecs: Vec<(Vec<Fp>, Vec<Fp>)> = vec![(Vec::new(), Vec::new()); pairs.len() * width];
-    for (p, (ua, ub)) in pairs.iter().enumerate() {
-        for (ia, xa) in ua.iter().enumerate() {
-            for (ib, xb) in ub.iter().enumerate() {
-                let v = value(ia as i64, ib as i64);
-                if (lo..=hi).contains(&v) {
-                    let slot = &mut vecs[p * width + (v - lo) as usize];
-                    slot.0.push(*xa);
-                    slot.1.push(*xb);
-                }
-            }
-        }
-    }
-    let refs: Vec<(&[Fp], &[Fp])> = vecs.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
-    let flat = party.inner_products(&refs).await?;
-    Ok(flat.chunks(width.max(1)).map(|c| c.to_vec()).collect())
 }
 
 /// The intercept's t0 from the revealed τ' (at 2^TAU_SCALE), its window bit and the perfect-fit
@@ -933,9 +900,8 @@ pub(crate) async fn run_lstsq<T: Transport>(
     if store {
         let w = onehot_width() as i32;
         let exps: Vec<i32> = (0..2 * w - 1).map(|i| (i - (w - 1)).min(B_HIGH) + FRAC_BITS as i32 - f as i32).collect();
-        for j in 0..k {
-            b20.push(party.scale_pow2_secret(&bm[j..j + 1], BM_BITS, &gq[j], &exps).await?[0]);
-        }
+        let oh: Vec<&[Fp]> = gq.iter().map(|g| g.as_slice()).collect();
+        b20 = party.scale_pow2_secret_each(&bm, BM_BITS, &oh, &exps).await?;
         let off = Fp::new(1u128 << 125);
         let bits = party.decompose(&b20.iter().map(|v| *v + off).collect::<Vec<_>>()).await?;
         over20 = party.outside_storage_range(&bits, k, 125).await?;
@@ -960,21 +926,17 @@ pub(crate) async fn run_lstsq<T: Transport>(
         let w = onehot_width() as i32;
         let exps: Vec<i32> = (0..2 * w - 1).map(|i| i - (w - 1) + 40 - f as i32).collect();
         let bm_bits = BM_BITS;
-        let mut b40 = Vec::with_capacity(k);
+        let mut ohs: Vec<Vec<Fp>> = Vec::with_capacity(k);
         let mut over = Vec::with_capacity(k);
-        for j in 0..k {
+        for gj in &gq[..k] {
             // candidates d > BETA_HIGH are left out (β40 = 0) and flagged
-            let oh: Vec<Fp> = gq[j]
-                .iter()
-                .enumerate()
-                .map(|(i, v)| if i as i32 - (w - 1) > BETA_HIGH { Fp::ZERO } else { *v })
-                .collect();
-            let o: Fp =
-                gq[j].iter().enumerate().filter(|(i, _)| *i as i32 - (w - 1) > BETA_HIGH).map(|(_, v)| *v).sum();
-            over.push(o);
-            let ex: Vec<i32> = exps.iter().map(|&x| x.min(BETA_HIGH + 40 - f as i32)).collect();
-            b40.push(party.scale_pow2_secret(&bm[j..j + 1], bm_bits, &oh, &ex).await?[0]);
+            let too_high = |i: usize| i as i32 - (w - 1) > BETA_HIGH;
+            ohs.push(gj.iter().enumerate().map(|(i, v)| if too_high(i) { Fp::ZERO } else { *v }).collect());
+            over.push(gj.iter().enumerate().filter(|(i, _)| too_high(*i)).map(|(_, v)| *v).sum::<Fp>());
         }
+        let ex: Vec<i32> = exps.iter().map(|&x| x.min(BETA_HIGH + 40 - f as i32)).collect();
+        let oh: Vec<&[Fp]> = ohs.iter().map(|h| h.as_slice()).collect();
+        let b40 = party.scale_pow2_secret_each(&bm[..k], bm_bits, &oh, &ex).await?;
         let b40 = party.mul(&b40, &vec![range0; k]).await?;
         let xbar = mu40[..k].to_vec();
         let ybar = mu40[k];

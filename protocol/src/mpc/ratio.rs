@@ -91,31 +91,44 @@ impl<T: Transport> Party<T> {
 
     /// For each pair (a, b) of one-hots of width w: the one-hot of s_a + s_b (index s_a + s_b −
     /// 2·s_min, width 2w − 1) when `diff` is false, of s_b − s_a (index s_b − s_a + w − 1) when it is
-    /// true. Every entry is one inner product of one-hot entries: one round for the whole batch.
+    /// true. One round for the whole batch ([`Party::onehot_combination`]).
     pub(crate) async fn joint_onehots(
         &mut self,
         pairs: &[(&[Fp], &[Fp])],
         diff: bool,
     ) -> Result<Vec<Vec<Fp>>, MpcError> {
-        let mut vecs: Vec<(Vec<Fp>, Vec<Fp>)> = Vec::new();
-        let mut width = 0;
-        for (ua, ub) in pairs {
-            let w = ua.len();
-            if ub.len() != w {
-                return Err(MpcError::Shape("one-hots of different widths".into()));
-            }
-            width = 2 * w - 1;
-            for m in 0..2 * w - 1 {
-                let (mut xa, mut xb) = (Vec::new(), Vec::new());
-                for a in 0..w {
-                    // sum: b = m − a; difference: b − a = m − (w − 1)
-                    let b = if diff { a as i64 + m as i64 - (w as i64 - 1) } else { m as i64 - a as i64 };
-                    if (0..w as i64).contains(&b) {
-                        xa.push(ua[a]);
-                        xb.push(ub[b as usize]);
+        let w = pairs.first().map_or(0, |(ua, _)| ua.len()) as i64;
+        if pairs.iter().any(|(ua, ub)| ua.len() as i64 != w || ub.len() as i64 != w) {
+            return Err(MpcError::Shape("one-hots of different widths".into()));
+        }
+        // sum: index a + b; difference: b − a + w − 1
+        let value = |a: i64, b: i64| if diff { b - a + w - 1 } else { a + b };
+        self.onehot_combination(pairs, value, 0, 2 * w - 2).await
+    }
+
+    /// For each pair of one-hots (a over its indices, b over its indices) and each value v in
+    /// [lo, hi]: the share of [value(ia, ib) = v] = Σ_{value(ia, ib) = v} a[ia]·b[ib] (the one-hot
+    /// of a public function of two secret exponents; values outside [lo, hi] are dropped). One
+    /// inner product per entry, one round for the whole batch.
+    pub(crate) async fn onehot_combination(
+        &mut self,
+        pairs: &[(&[Fp], &[Fp])],
+        value: impl Fn(i64, i64) -> i64,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<Vec<Fp>>, MpcError> {
+        let width = (hi - lo + 1).max(0) as usize;
+        let mut vecs: Vec<(Vec<Fp>, Vec<Fp>)> = vec![(Vec::new(), Vec::new()); pairs.len() * width];
+        for (p, (ua, ub)) in pairs.iter().enumerate() {
+            for (ia, xa) in ua.iter().enumerate() {
+                for (ib, xb) in ub.iter().enumerate() {
+                    let v = value(ia as i64, ib as i64);
+                    if (lo..=hi).contains(&v) {
+                        let slot = &mut vecs[p * width + (v - lo) as usize];
+                        slot.0.push(*xa);
+                        slot.1.push(*xb);
                     }
                 }
-                vecs.push((xa, xb));
             }
         }
         let refs: Vec<(&[Fp], &[Fp])> = vecs.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();

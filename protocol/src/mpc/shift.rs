@@ -63,8 +63,24 @@ impl<T: Transport> Party<T> {
         onehot: &[Fp],
         exps: &[i32],
     ) -> Result<Vec<Fp>, MpcError> {
-        if onehot.len() != exps.len() {
-            return Err(MpcError::Shape(format!("{} one-hot entries for {} exponents", onehot.len(), exps.len())));
+        let onehots = vec![onehot; x.len()];
+        self.scale_pow2_secret_each(x, bound, &onehots, exps).await
+    }
+
+    /// [`Party::scale_pow2_secret`] with a one-hot of its own per element (`onehots[i]` for
+    /// `x[i]`, over the same candidates `exps`): every element in the same two rounds.
+    pub async fn scale_pow2_secret_each(
+        &mut self,
+        x: &[Fp],
+        bound: u32,
+        onehots: &[&[Fp]],
+        exps: &[i32],
+    ) -> Result<Vec<Fp>, MpcError> {
+        if onehots.len() != x.len() {
+            return Err(MpcError::Shape(format!("{} one-hots for {} values", onehots.len(), x.len())));
+        }
+        if let Some(h) = onehots.iter().find(|h| h.len() != exps.len()) {
+            return Err(MpcError::Shape(format!("{} one-hot entries for {} exponents", h.len(), exps.len())));
         }
         check(bound, exps)?;
         // every truncation of every element, in one opening
@@ -80,7 +96,7 @@ impl<T: Transport> Party<T> {
         }
         let tr = self.trunc_each(&vals, &ms, trunc_bound(bound, self.t)).await?;
         let mut local = Vec::with_capacity(x.len());
-        for (i, xi) in x.iter().enumerate() {
+        for (i, (xi, onehot)) in x.iter().zip(onehots).enumerate() {
             let mut acc: Vec<(Fp, Fp)> = Vec::with_capacity(onehot.len());
             for (h, &e) in onehot.iter().zip(exps) {
                 let term = if e >= 0 {
