@@ -157,12 +157,54 @@ def families(sizes, rng):
     return out
 
 
+def conditioned(d, kappa, rng):
+    """A d×d matrix with condition number ≈ kappa, U·diag(1 … 1/kappa)·Vᵀ·30 for two Householder
+    reflections of seeded unit vectors, rounded to 6 decimals."""
+    def unit():
+        v = [rng.random() - 0.5 for _ in range(d)]
+        nv = math.sqrt(sum(x * x for x in v))
+        return [x / nv for x in v]
+    u, v = unit(), unit()
+    sv = [kappa ** (-i / (d - 1)) for i in range(d)]
+    h = lambda w, i, j: (1.0 if i == j else 0.0) - 2 * w[i] * w[j]  # noqa: E731
+    return [[round(30 * sum(h(u, i, k) * sv[k] * h(v, j, k) for k in range(d)), 6) for j in range(d)] for i in range(d)]
+
+
+def inv_residual(a, x):
+    """‖A·X − I‖∞ in exact rational arithmetic (A as stored, X as returned)."""
+    d = len(a)
+    fa = [[fr(v) for v in row] for row in a]
+    fx = [[Fraction(v) for v in row] for row in x]
+    worst = Fraction(0)
+    for i in range(d):
+        row = sum(abs(sum(fa[i][k] * fx[k][j] for k in range(d)) - (1 if i == j else 0)) for j in range(d))
+        worst = max(worst, row)
+    return float(worst)
+
+
+def inv_rows(c, rng, emit):
+    """inv of seeded matrices of condition number 10, 10^3 and 10^6 at 10×10 and 32×32."""
+    for d in (10, 32):
+        for kappa in (10.0, 1e3, 1e6):
+            a = conditioned(d, kappa, rng)
+            name = "inv, κ = %.0e" % kappa
+            k = c.store(a, decimals=6)
+            try:
+                x = c.linalg.inv(k)
+            except enigma.Error as e:
+                emit((name, "%d×%d" % (d, d), "‖A·inv(A) − I‖∞", "clear error: %s" % str(e)[:60], ""))
+                continue
+            ne = "%.1e" % inv_residual(a, np.linalg.inv(np.array(a)).tolist()) if np is not None else "no numpy"
+            emit((name, "%d×%d" % (d, d), "‖A·inv(A) − I‖∞", "%.1e" % inv_residual(a, x), ne))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1,100,10000")
     ap.add_argument("--stats-sizes", default="", help="extra sizes for mean, var and std only")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--inv", action="store_true", help="only the inverse rows")
     a = ap.parse_args()
     binary = os.environ.get("ENIGMA_BIN")
     if not binary:
@@ -172,9 +214,18 @@ def main():
     stats_sizes = [int(s) for s in a.stats_sizes.split(",") if s]
     net = Devnet(binary, nodes=a.nodes)
     net.start()
-    rows = []
+    print("| data | N | op | Enigma rel. error | numpy float64 rel. error |")
+    print("|---|---|---|---|---|", flush=True)
+
+    def emit(row):
+        # each row as soon as it is measured, so that a long run shows its progress
+        print("| %s | %s | %s | %s | %s |" % row, flush=True)
+
     try:
         c = enigma.Client(net.socket(0), timeout=600)
+        inv_rows(c, random.Random(a.seed), emit)
+        if a.inv:
+            return
         fams = [f + (False,) for f in families(sizes, rng)]
         fams += [f + (True,) for f in families(stats_sizes, rng)[:-1] if not f[0].startswith(("|r|", "r ≈"))]
         for name, dec, xs, ys, stats_only in fams:
@@ -184,7 +235,7 @@ def main():
                 kx = c.store(xs, decimals=dec)
                 ky = c.store(ys, decimals=dec)
             except enigma.Error as e:
-                rows.append((name, n, "store", "clear error: %s" % str(e)[:60], ""))
+                emit((name, n, "store", "clear error: %s" % str(e)[:60], ""))
                 continue
             if stats_only:
                 ops = ["mean", "var", "std"]
@@ -200,7 +251,7 @@ def main():
                     else:
                         got = getattr(c.stats, op)(kx)[0]
                 except enigma.Error as e:
-                    rows.append((name, n, op, "clear error: %s" % str(e)[:60], ""))
+                    emit((name, n, op, "clear error: %s" % str(e)[:60], ""))
                     continue
                 want = exact(op, xs, ys)
                 npv = numpy_result(op, xs, ys)
@@ -211,7 +262,7 @@ def main():
                     s = scale if op in ("mean", "dot") else 0.0
                     e = err(got, want, s)
                     ne = err(npv, want, s) if npv is not None else None
-                rows.append((name, n, op, "%.1e" % e, "%.1e" % ne if ne is not None else "no numpy"))
+                emit((name, n, op, "%.1e" % e, "%.1e" % ne if ne is not None else "no numpy"))
                 if op == "linregress" and mpmath is not None:
                     wp, wse = exact_p_se(xs, ys)
                     fp = float64_p_se(xs, ys) if np is not None else None
@@ -221,13 +272,9 @@ def main():
                         # std_err's scale |slope|·1e-16 for std_err
                         sc = 1e-300 if label == "p_value" else abs(want[0]) * 1e-16
                         ne = "%.1e" % err(fp[i], w, sc) if fp else "no numpy"
-                        rows.append((name, n, "linregress " + label, "%.1e" % err(g, w, sc), ne))
+                        emit((name, n, "linregress " + label, "%.1e" % err(g, w, sc), ne))
     finally:
         net.stop()
-    print("| data | N | op | Enigma rel. error | numpy float64 rel. error |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print("| %s | %s | %s | %s | %s |" % r)
 
 
 if __name__ == "__main__":

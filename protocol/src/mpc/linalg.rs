@@ -164,20 +164,56 @@ pub(crate) fn ns_iterations(d: usize) -> u32 {
     need.log2().ceil() as u32
 }
 
+/// Fractional bits of the refined inverse X' that is revealed. |X'| < 2^18 (see [`run_inv`]), so
+/// the output X'·2^(47 − u) stays below 2^(INV_F + 18 + 63) ≤ 2^126 for every exponent u ≥ −16.
+const INV_F: u32 = 45;
+/// The residual check accepts ‖I − A'·X‖_F ≤ 2^-RES_LOG2, for A' = A·2^(3−u) exactly.
+const RES_LOG2: u32 = 12;
+/// Largest d·(t + 3) of an inverse: it keeps the fine term δB·X of the residual below 1 in every
+/// entry (|δB·X| ≤ d(t + 3)·2^-12 statically), which the check's and the correction's static
+/// bounds use.
+const INV_MAX_DT: usize = 1 << 12;
+
+/// Public exponents of the refinement for a d×d inverse with threshold t: the scale 2^a of the
+/// fine normalised matrix B_a (its error term δB·X stays below 2^79, see [`run_inv`]) and the
+/// scale 2^fe of the residual E fed to the correction X·E (below 2^79 too).
+fn refine_scales(d: usize, t: usize) -> (u32, u32) {
+    let a = 61 - clog2((d * (t + 3)) as u128);
+    let fe = 42 - clog2(d as u128).div_ceil(2);
+    (a, fe)
+}
+
 /// Committee side of inv: numpy.linalg.inv of a square 2-D matrix.
 ///
 /// 1. Range certificate ‖A‖_F < 2^62 (rep units), s = ‖A‖_F² exactly (one reduction), bits of s,
 ///    secret normalisation s ≈ M·4^u.
-/// 2. B = A·2^(3−u) (real), i.e. B_rep = trunc(A_rep·2^(F−17−u+35), 35): ‖B‖_F ∈ [1/2, 1).
-///    The secret power of two is a linear combination of the one-hot of u.
+/// 2. A' = A·2^(3−u) exactly, at scale 2^64 (‖A'‖_F ∈ [1/2, 1)): A_rep times a secret power of two,
+///    a linear combination of the one-hot of u. From it, in one opening, two centred truncations:
+///    B = A' at 2^F (the iteration's matrix) and B_a = A' at 2^a (a ≈ 55). δB = B_a − B·2^(a−F)
+///    is then A' − B at 2^a up to B_a's own rounding: a statically small matrix
+///    (|δB| ≤ (t + 3)·2^-F), local.
 /// 3. Newton–Schulz X ← X(2I − B·X) from X0 = Bᵀ, a fixed (public, size-only) number of
 ///    iterations. Every |entry| stays below 2^17 even for singular B (the iteration maps each
 ///    singular value σ to f ≤ min(2^k·σ, 1/σ)), so every truncation has a static bound.
-/// 4. Residual check ‖I − B·X‖_F² ≤ 2^-40 by one LTZ: its bit is an output (Check::Invertible)
-///    and gates the result, so a singular input reveals nothing but the flag.
-/// 5. inv(A) = X·2^(3−u): output X_rep·2^(47−u) at public scale 2^(F+44). With `store`, the output
-///    is at the storage scale instead: inv_rep = X_rep·2^(−6−u) by a secret shift of X (`shift.rs`;
-///    |X_rep| < 2^46, so |inv_rep| < 2^56 fits the storage range), error ≤ t/2 + 1 units of 2^-20.
+/// 4. Residual against A' itself, not against the rounded B: E = I − A'·X = I − B·X − δB·X. B·X
+///    (exact at 2^2F) and δB·X (exact at 2^(a+F)) are one stacked matrix product; one opening of
+///    centred truncations gives E at 2^F (for the check) and at 2^2F (for the refinement). The
+///    check ‖E‖_F ≤ 2^-RES_LOG2 is one LTZ: its bit is an output (Check::Invertible) and gates the
+///    result, so a singular input reveals nothing but the flag.
+/// 5. Refinement X' = X + X·E (one step of Newton on the residual): I − A'·X' = E² exactly, so the
+///    residual goes from ‖E‖ (≈ κ·2^-29, the rounding of B times ‖inv‖) to ‖E‖² plus the
+///    refinement's own roundings (≈ d·2^-fe). E is gated by the check bit before its truncation
+///    to 2^fe, which gives it the static bound ‖E‖_F < 2^-11 (2^-12 checked, plus the roundings of
+///    step 4), so |X·E| < √d·2^46·2^(fe−10) ≤ 2^79 at 2^(F+fe) and |X'| < 2^17 + √d·2^6 < 2^18.
+///    X' is at 2^INV_F (45) for a revealed result and at 2^F for a stored one.
+/// 6. inv(A) = X'·2^(3−u): output X'_rep·2^(47−u) at public scale 2^(INV_F+44). With `store`, the
+///    output is at the storage scale instead: inv_rep = X'_rep·2^(−6−u) by a secret shift of X'
+///    (`shift.rs`; |X'_rep| < 2^47, so |inv_rep| < 2^57 fits the storage range), error ≤ t/2 + 1
+///    units of 2^-20.
+///
+/// Security: every opening is a masked truncation (statically bounded as above), a product's
+/// degree reduction, the LTZ's masked opening, or the shift's; nothing depends on the data but the
+/// gated values. The refinement adds three rounds and no new kind of opening.
 pub(crate) async fn run_inv<T: Transport>(
     party: &mut Party<T>,
     inputs: Vec<super::spec::SharedInput>,
@@ -196,30 +232,47 @@ pub(crate) async fn run_inv<T: Transport>(
         return Err(MpcError::Shape(format!("last 2 dimensions of the array must be square, got {shape:?}")));
     }
     let d = shape[0];
+    let t = party.t;
+    if d * (t + 3) > INV_MAX_DT {
+        return Err(MpcError::OutOfRange(format!(
+            "inv of a {d}×{d} matrix with threshold {t}: d·(t + 3) must be at most {INV_MAX_DT}"
+        )));
+    }
     let ns = inputs[0].scale;
     let a = inputs[0].share.clone();
     let f = NS_F;
     let iters = ns_iterations(d);
-    party.progress_plan(iters as u64 + 4);
-    let t = party.t;
+    let (a_f, fe) = refine_scales(d, t);
+    let target = if store { f } else { INV_F };
+    let bound = 2 * f + 21;
+    party.progress_plan(iters as u64 + 5);
     // preprocessing sized from d
     {
+        let dd = d * d;
         let mut needs = super::bits::decompose_needs(1);
         needs.add(&super::bits::suffix_or_needs(1, super::bits::FIELD_BITS));
-        let (s, k) = super::stats::cert_plan(d * d, STORED_BITS + 1, 62, t)?;
+        let (s, k) = super::stats::cert_plan(dd, STORED_BITS + 1, 62, t)?;
         let (spec, _) = super::trunc::plan(1u128 << s, STORED_BITS + 1, t)?;
-        needs.pair(spec, d * d);
+        needs.pair(spec, dd);
         needs.add(&super::compare::ltz_needs(2, k.max(70)));
-        let (spec, _) = super::trunc::plan(1u128 << 35, 66, t)?;
-        needs.pair(spec, d * d);
-        let (spec, _) = super::trunc::plan(1u128 << f, 2 * f + 21, t)?;
-        needs.pair(spec, 2 * d * d * iters as usize + d * d);
-        needs.doubles += 2 * d * d * iters as usize + d * d + 4;
-        needs.triples += 2 * d * d + 8;
+        for (m, bd, count) in [
+            (35, 66, dd),
+            (64 - a_f, 66, dd),
+            (f, bound, 2 * dd * iters as usize + dd),
+            (a_f, bound, dd),
+            (a_f - f, bound, dd),
+            (2 * f - fe, 2 * f - RES_LOG2 + 2, dd),
+            (f + fe - target, bound, dd),
+        ] {
+            let (spec, _) = super::trunc::plan(1u128 << m, bd, t)?;
+            needs.pair(spec, count);
+        }
+        needs.doubles += 2 * dd * iters as usize + 4 * dd + 5;
+        needs.triples += 2 * dd + 8;
         if store {
             let (smin, smax) = super::sqrt::s_range();
             let to = inv_store_target(ns);
-            needs.add(&super::shift::scale_pow2_needs(d * d, to.bound, &inv_store_exponents(smin, smax, &to), t)?);
+            needs.add(&super::shift::scale_pow2_needs(dd, to.bound, &inv_store_exponents(smin, smax, &to), t)?);
         }
         party.preprocess(&needs).await?;
     }
@@ -231,7 +284,7 @@ pub(crate) async fn run_inv<T: Transport>(
     let sb = party.decompose(&[s]).await?;
     let nm = party.normalise(&sb, 1).await?;
     let (smin, _) = super::sqrt::s_range();
-    // 2. B = A·2^(3−u): factor 2^(F − 17 − u + 33) from the one-hot of u
+    // 2. A' = A·2^(3−u) at 2^64: factor 2^(F − 17 − u + 35) from the one-hot of u
     let half = (NEWTON_F / 2) as i32;
     let mut fac = Fp::ZERO;
     let mut outfac = Fp::ZERO;
@@ -254,17 +307,20 @@ pub(crate) async fn run_inv<T: Transport>(
     let g = party.mul(&av, &gate).await?;
     let (ag, facg) = (&g[..d * d], g[d * d]);
     let scaled = party.mul(ag, &vec![facg; d * d]).await?;
-    let b = party.trunc(&scaled, 35, 66).await?;
+    let mut ms = vec![35; d * d];
+    ms.extend(vec![64 - a_f; d * d]);
+    let both = party.trunc_centred_each(&[scaled.clone(), scaled].concat(), &ms, 66).await?;
+    let (b, b_a) = both.split_at(d * d);
+    let lift = Fp::new(1u128 << (a_f - f));
+    let db: Vec<Fp> = b_a.iter().zip(b).map(|(fine, coarse)| *fine - *coarse * lift).collect();
     party.step("normalise");
 
     // 3. Newton–Schulz from X0 = Bᵀ
     let mut x: Vec<Fp> = (0..d * d).map(|i| b[(i % d) * d + i / d]).collect();
     let two = Fp::new(2u128 << f);
-    let bound = 2 * f + 21;
-    let mut bx = Vec::new();
     for _ in 0..iters {
-        let p = party.matmul(&b, &x, d, d, d).await?;
-        bx = party.trunc(&p, f, bound).await?;
+        let p = party.matmul(b, &x, d, d, d).await?;
+        let bx = party.trunc(&p, f, bound).await?;
         let mut q: Vec<Fp> = bx.iter().map(|v| -*v).collect();
         for i in 0..d {
             q[i * d + i] += two;
@@ -273,29 +329,51 @@ pub(crate) async fn run_inv<T: Transport>(
         x = party.trunc(&nx, f, bound).await?;
         party.step("newton-schulz");
     }
-    // 4. residual of the final X
-    let p = party.matmul(&b, &x, d, d, d).await?;
-    bx.clone_from(&party.trunc(&p, f, bound).await?);
-    let mut res: Vec<Fp> = bx.iter().map(|v| -*v).collect();
+    // 4. residual E = I − B·X − δB·X of the final X, at 2^F and at 2^2F
+    let pq = party.matmul(&[b, db.as_slice()].concat(), &x, 2 * d, d, d).await?;
+    let (p, q) = pq.split_at(d * d);
+    let mut ms = vec![f; d * d];
+    ms.extend(vec![a_f; d * d]);
+    ms.extend(vec![a_f - f; d * d]);
+    let tr = party.trunc_centred_each(&[p, q, q].concat(), &ms, bound).await?;
+    let (p1, rest) = tr.split_at(d * d);
+    let (q1, q2) = rest.split_at(d * d);
+    let mut e1: Vec<Fp> = p1.iter().zip(q1).map(|(u, v)| -(*u + *v)).collect();
+    let mut e2: Vec<Fp> = p.iter().zip(q2).map(|(u, v)| -(*u + *v)).collect();
     for i in 0..d {
-        res[i * d + i] += Fp::new(1u128 << f);
+        e1[i * d + i] += Fp::new(1u128 << f);
+        e2[i * d + i] += Fp::new(1u128 << (2 * f));
     }
-    let rr = party.inner_products(&[(&res, &res)]).await?[0];
-    // ‖R‖_F² ≤ 2^-40 ⇔ rr ≤ 2^(2F−40); |rr| < d²·2^(2F+2)
-    let thr = Fp::new(1u128 << (2 * f - 40));
-    let kbits = clog2((d * d) as u128) + 2 * f + 4;
+    let rr = party.inner_products(&[(&e1, &e1)]).await?[0];
+    // ‖E‖_F ≤ 2^-RES_LOG2 ⇔ rr ≤ 2^(2F − 2·RES_LOG2); |E| ≤ 1 + |B·X| + |δB·X| + roundings < 4
+    // in every entry (|B·X| ≤ 1 by the iteration, |δB·X| ≤ d(t + 3)·2^-12 ≤ 1), so |rr| < d²·2^(2F+4)
+    let thr = Fp::new(1u128 << (2 * (f - RES_LOG2)));
+    let kbits = clog2((d * d) as u128) + 2 * f + 6;
     let neg = party.ltz(&[thr - rr], kbits).await?[0];
     let flag_i = Fp::ONE - neg;
-    // 5. output
-    let ok = party.mul(&[flag_r], &[flag_i]).await?[0];
+    // gate E (and the range flag, for the output) by the check bit in one round
+    e2.push(flag_r);
+    let gated = party.mul(&e2, &vec![flag_i; d * d + 1]).await?;
+    let (eg, ok) = (&gated[..d * d], gated[d * d]);
+    party.step("residual");
+
+    // 5. refinement X' = X + X·E at 2^target
+    let ef = party.trunc_centred_each(eg, &vec![2 * f - fe; d * d], 2 * f - RES_LOG2 + 2).await?;
+    let corr = party.matmul(&x, &ef, d, d, d).await?;
+    let corr = party.trunc_centred_each(&corr, &vec![f + fe - target; d * d], bound).await?;
+    let lift = Fp::new(1u128 << (target - f));
+    let xr: Vec<Fp> = x.iter().zip(&corr).map(|(v, c)| *v * lift + *c).collect();
+    party.step("refine");
+
+    // 6. output
     let (xo, scale) = if store {
         let to = inv_store_target(ns);
         let exps = inv_store_exponents(smin, smin + nm.onehot_s[0].len() as i32 - 1, &to);
-        let xm: Vec<Fp> = x.iter().map(|v| *v * Fp::new(to.mult)).collect();
+        let xm: Vec<Fp> = xr.iter().map(|v| *v * Fp::new(to.mult)).collect();
         (party.scale_pow2_secret(&xm, to.bound, &nm.onehot_s[0], &exps).await?, Scale::storage(to.ns))
     } else {
         // an inverse has degree −1 in its input
-        (party.mul(&x, &vec![outfac; d * d]).await?, Scale::bin(f as i32 + 44, 1.0).for_inputs(ns, -1))
+        (party.mul(&xr, &vec![outfac; d * d]).await?, Scale::bin(INV_F as i32 + 44, 1.0).for_inputs(ns, -1))
     };
     let mut out = party.mul(&xo, &vec![ok; d * d]).await?;
     party.step("done");
@@ -308,7 +386,8 @@ pub(crate) async fn run_inv<T: Transport>(
     })
 }
 
-/// Static bound (bits) of the Newton–Schulz entries X_rep (|X| < 2^17 at scale 2^NS_F, plus sign).
+/// Static bound (bits) of the refined entries X'_rep of a stored inverse (|X'| < 2^18 at scale
+/// 2^NS_F, see [`run_inv`]).
 const X_BITS: u32 = NS_F + 18;
 
 /// Candidate exponents of the stored inverse: inv_rep = X_rep·mult·2^(FRAC_BITS − NS_F + 3 − u + shift)

@@ -104,4 +104,21 @@ impl<T: Transport> Party<T> {
         }
         Ok(out)
     }
+
+    /// [`Party::trunc_each`] with each error centred: x_i − ⌊t·2^(m_i)/2⌋ is truncated, so the
+    /// result is within t/2 + 1 units of x_i/2^(m_i) either way instead of [0, t + 1] upward. The
+    /// caller's bound covers |x_i| plus that offset.
+    pub async fn trunc_centred_each(&mut self, x: &[Fp], ms: &[u32], bound: u32) -> Result<Vec<Fp>, MpcError> {
+        if x.len() != ms.len() {
+            return Err(MpcError::Shape(format!(
+                "trunc_centred_each of {} values with {} exponents",
+                x.len(),
+                ms.len()
+            )));
+        }
+        let t = self.t as u128;
+        let centred: Vec<Fp> =
+            x.iter().zip(ms).map(|(v, m)| if *m == 0 { *v } else { *v - Fp::new(t * (1u128 << *m) / 2) }).collect();
+        self.trunc_each(&centred, ms, bound).await
+    }
 }
