@@ -34,6 +34,9 @@ const L_EXTRA: u32 = 28;
 const D_EXTRA: u32 = 7;
 /// Output scale of ρ = 1 − r²: ρ_rep = ρ·2^RHO_BITS (ρ < 2^-80 reads as 0).
 const RHO_BITS: i32 = 119;
+/// Extra bits of the mantissas mx'', my'' (F + 16 = 50 bits) of the refinement (step 5b): their
+/// product with the truncated yx², yy² stays exact in the field.
+const REF_EXTRA: u32 = 16;
 /// Offset making slope_m and r non-negative for their decomposition (both are far below 2^60,
 /// even for the bounded garbage of a failing check).
 const STORE_OFF: u32 = 80;
@@ -48,6 +51,13 @@ const STORE_OFF: u32 = 80;
 ///    Cxy' = ⌊Cxy / 2^(sx+sy)⌋ (|Cxy'| < 2^F) as one inner product with shifted bit combinations.
 /// 5. Newton: yx = 1/√mx, yy = 1/√my. r = c·yx·yy, q = my·yy·yx·2^(sy−sx), slope = c·yx²·2^(sy−sx)
 ///    with c = Cxy'/2^F.
+/// 5b. (revealed results only, [`refine`]) the Newton values are corrected to first order by the
+///    residuals e_x = 1 − mx·yx², e_y = 1 − my·yy² of the true mantissas (held to 50 bits), which
+///    removes both the 34-bit mantissas' floor (≤ 2^-32 relative) and the Newton step's roundings:
+///    r, q_m and slope_m keep ≈ 2^-42 (they are held at 2^(F+C) = 2^44), and a² (ρ's factor)
+///    ≈ 2^-33. q is revealed as q_hi + q_lo (its 34-bit part at the output scale and the rest at
+///    2^C below it: 44 + 90 bits of range do not fit one field element), and the intercept uses
+///    slope_m split the same way (u = x̄·slope_m,hi, u_lo = x̄·slope_m,lo). One round more.
 /// 6. intercept = ȳ − x̄·slope at scale 2^40: u = x̄·(c·yx²) exactly, then one decomposition of u
 ///    and a secret shift by (F − d), d = sy − sx, as one inner product; a last decomposition checks
 ///    |intercept| < 2^42.
@@ -183,6 +193,16 @@ pub(crate) async fn run_linregress<T: Transport>(
             );
         }
         sums.push(acc_long);
+        // mx'', my'' = ⌊Cxx·2^16/4^sx⌋, ⌊Cyy·2^16/4^sy⌋ for the refinement (step 5b)
+        for (e, oh) in nm.onehot_s.iter().enumerate() {
+            let bits = &cb[e * m..(e + 1) * m];
+            sums.push(
+                oh.iter()
+                    .enumerate()
+                    .map(|(k, u)| (*u, bits_shifted(bits, 2 * (k as i32 + smin) - REF_EXTRA as i32)))
+                    .collect(),
+            );
+        }
     }
     let sp = party.sum_products(&sums).await?;
     // gate c (and C') by the certificate so that a failing range never feeds an out-of-bound
@@ -205,20 +225,47 @@ pub(crate) async fn run_linregress<T: Transport>(
         // constant y gives ρ = 1 (C' = 0 then)
         let halfl = Fp::new(1u128 << (f + L_EXTRA - 1));
         let long = |i: usize| sp[1 + i] + (Fp::ONE - nm.nonzero[i]) * halfl;
-        lhs.extend([long(0), cg[1]]);
-        rhs.extend([long(1), cg[1]]);
+        lhs.extend([long(0), cg[1], yx, yy]);
+        rhs.extend([long(1), cg[1], yx, yy]);
     }
     let pr = party.mul(&lhs, &rhs).await?;
     let d_res = if store { Fp::ZERO } else { pr[3] - pr[4] };
     // r and the slope stay at 2^(F + C_EXTRA) until r is output: |c·yx| ≤ √my·2^(2F + C_EXTRA)
     // (Cauchy–Schwarz, c gated), |c·yx²| ≤ √(my/mx) ≤ 2, yx, yy ≤ 2: every product below 2^b2
     let b2 = 2 * f + C_EXTRA + 2;
-    let p1 = party.trunc(&pr[..3], f, b2).await?; // [c·yx at 2^(F+C), √my, a = yx·yy ≤ 4]
+    // the refinement's scales: yx², yy² at 2^(F + 16 − cl), its residuals at 2^(50 − cl), so that
+    // its bounds hold for any t (cl = ⌈log2(t + 1)⌉)
+    let cl = clog2(t as u128 + 1);
+    let (mut v1, mut e1) = (pr[..3].to_vec(), vec![f; 3]);
+    if !store {
+        // √my at 2^(F+C) rather than 2^F (its rounding would be q's), and yx², yy²
+        e1[1] = f - C_EXTRA;
+        v1.extend_from_slice(&pr[5..7]);
+        e1.extend([f - REF_EXTRA + cl; 2]);
+    }
+    // [c·yx at 2^(F+C), √my, a = yx·yy ≤ 4] (and yx², yy² < 2^(F + 18 − cl))
+    let p1 = party.trunc_each(&v1, &e1, b2).await?;
     let cyx = p1[0];
-    let p2 = party.mul(&[cyx, p1[1], cyx, p1[2]], &[yy, yx, yx, p1[2]]).await?;
-    let p2 = party.trunc(&p2, f, b2).await?; // [r at 2^(F+C), q_m, slope_m at 2^(F+C), a² ≤ 16]
-    let (r, qm, a2) = (p2[0], p2[1], p2[3]);
-    let slope_m = party.trunc(&p2[2..3], C_EXTRA, f + C_EXTRA + 2).await?[0];
+    let (mut lhs2, mut rhs2) = (vec![cyx, p1[1], cyx, p1[2]], vec![yy, yx, yx, p1[2]]);
+    if !store {
+        // P_x = mx''·yx², P_y = my''·yy², P_d = δy·yy² at 2^(2F + 32 − cl), exact: each factor is
+        // below 2^50 and 2^(52 − cl); δy = my'' − my·2^16 ∈ [0, 2^16) is the part of my below the
+        // 34-bit mantissa (a zero mantissa is 1/2 in both, as in z)
+        let halfr = Fp::new(1u128 << (f + REF_EXTRA - 1));
+        let mid = |i: usize| sp[4 + i] + (Fp::ONE - nm.nonzero[i]) * halfr;
+        let dy = mid(1) - z[1] * Fp::new(1u128 << REF_EXTRA);
+        lhs2.extend([mid(0), mid(1), dy]);
+        rhs2.extend([p1[3], p1[4], p1[4]]);
+    }
+    let p2 = party.mul(&lhs2, &rhs2).await?;
+    let (r, qm, a2, slope_m, fine) = if store {
+        let p2 = party.trunc(&p2[..4], f, b2).await?; // [r at 2^(F+C), q_m, slope_m at 2^(F+C), a² ≤ 16]
+        let slope_m = party.trunc(&p2[2..3], C_EXTRA, f + C_EXTRA + 2).await?[0];
+        (p2[0], p2[1], p2[3], slope_m, None)
+    } else {
+        let (r, qm, a2, slope_m, fine) = refine(party, &p2, cl).await?;
+        (r, qm, a2, slope_m, Some(fine))
+    };
     // q = q_m·2^d, output at scale 2^(F + Q_LOW): factor Σ_{−Q_LOW ≤ d ≤ Q_HIGH} g_d·2^(d+Q_LOW)
     let q_high = if store { Q_HIGH_STORED } else { Q_HIGH };
     let mut qfac = Fp::ZERO;
@@ -234,15 +281,23 @@ pub(crate) async fn run_linregress<T: Transport>(
     let flag_q = Fp::ONE - too_big;
 
     // 6. intercept = ȳ − x̄·slope_m·2^d at scale 2^40
-    let u = party.mul(&[xbar, qm], &[slope_m, qfac]).await?;
-    let (u, q_out) = (u[0], u[1]);
+    let (mut lu, mut ru) = (vec![xbar, qm], vec![slope_m, qfac]);
+    if let Some(fine) = &fine {
+        // the low parts: q_lo = q_m,lo·2^(d + Q_LOW) at 2^(F + C + Q_LOW), u_lo = x̄·slope_m,lo
+        lu.extend([fine.qm_lo, xbar]);
+        ru.extend([qfac, fine.slope_lo]);
+    }
+    let uq = party.mul(&lu, &ru).await?;
+    let (u, q_out) = (uq[0], uq[1]);
+    let (q_lo, u_lo) = if fine.is_some() { (uq[2], uq[3]) } else { (Fp::ZERO, Fp::ZERO) };
     let uoff = 119u32;
+    let uo = Fp::new(1u128 << uoff);
     let soff = Fp::new(1u128 << STORE_OFF);
     let ub = if store {
-        party.decompose(&[u + Fp::new(1u128 << uoff), slope_m + soff, r + soff]).await?
+        party.decompose(&[u + uo, slope_m + soff, r + soff]).await?
     } else {
         // D' + 2^125 ∈ (2^124, 3·2^124): bit 125 is [D' ≥ 0]
-        party.decompose(&[u + Fp::new(1u128 << uoff), d_res + Fp::new(1u128 << 125)]).await?
+        party.decompose(&[u + uo, d_res + Fp::new(1u128 << 125), u_lo + uo]).await?
     };
     let down = (f - FRAC_BITS) as i32; // from scale 2^F to the storage scale
     let mut term = Vec::new();
@@ -251,6 +306,10 @@ pub(crate) async fn run_linregress<T: Transport>(
         let d = i as i32 - (w as i32 - 1);
         if d <= q_high {
             term.push((*gd, shifted(&ub[..m], u, f as i32 - d, uoff)));
+            if !store {
+                // x̄·slope_m,lo is at 2^C_EXTRA times u's scale: |u_lo| < 2^119, shift F + C − d > 0
+                term.push((*gd, shifted(&ub[2 * m..3 * m], u_lo, (f + C_EXTRA) as i32 - d, uoff)));
+            }
             if store {
                 slope_acc.push((*gd, shifted(&ub[m..2 * m], slope_m, down - d, STORE_OFF)));
             }
@@ -295,6 +354,7 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let fl = party.sum_products(&fl_terms).await?;
     let (rg_l, rg_r) = if store { (vec![fl[0]], vec![fl[1]]) } else { (vec![fl[0], fl[2]], vec![fl[1], a2]) };
+    // (a2 is the refined a² for a revealed result: ρ's relative error is then that of a², ≈ 2^-33)
     let rg = party.mul(&rg_l, &rg_r).await?;
     let range = rg[0];
     let (ok, rho_out) = if let Some((_, ohd, _)) = &dnorm {
@@ -347,9 +407,10 @@ pub(crate) async fn run_linregress<T: Transport>(
             q: Scale::bin(f as i32 + Q_LOW, 1.0),
             intercept: Scale::bin(40, 1.0).for_inputs(ns, 1),
             rho: Scale::bin(RHO_BITS, 1.0),
+            q_lo: Scale::bin((f + C_EXTRA) as i32 + Q_LOW, 1.0),
         };
         let rho_out = rho_out.ok_or_else(|| MpcError::Invalid("linregress: ρ missing".into()))?;
-        (vec![r, q_out, intercept, rho_out], layout)
+        (vec![r, q_out, intercept, rho_out, q_lo], layout)
     };
     let outs = party.mul(&values, &vec![ok; values.len()]).await?;
     party.step("done");
@@ -357,6 +418,66 @@ pub(crate) async fn run_linregress<T: Transport>(
     shares.push(nm.nonzero[0]);
     shares.push(range);
     Ok(OutputShare { layout, checks: vec![Check::XVaries, Check::Range], shares })
+}
+
+/// The low parts a refined revealed linregress adds (step 5b of [`run_linregress`]).
+struct Fine {
+    /// q_m,lo = q_m·2^(F+C) − ⌊q_m·2^F⌋·2^C (q_m refined), |q_m,lo| < 2^(26 + cl).
+    qm_lo: Fp,
+    /// slope_m,lo likewise, |slope_m,lo| < 2^(26 + cl).
+    slope_lo: Fp,
+}
+
+/// Step 5b of [`run_linregress`] for a revealed result: the first-order correction of the Newton
+/// values by the residuals of the long mantissas, and the split of q_m and slope_m into a 34-bit
+/// high part and a low part.
+///
+/// yx, yy are 1/√ of the 34-bit mantissas, up to the Newton step's roundings: with the true
+/// mantissas mx, my (held to 50 bits as mx'', my''), e_x = 1 − mx·yx² and e_y = 1 − my·yy² are
+/// ≈ (t + 1)·2^-30 (the floor of the 34-bit mantissa, ≤ 2^-32 relative, and the roundings). Then
+/// 1/√mx = yx·(1 + e_x/2) up to e_x² ≈ 2^-60, so
+/// - r = c·yx·yy·(1 + (e_x + e_y)/2),
+/// - q = √(my/mx) = my₃₄·yy·yx·(1 + (e_x + e_y)/2 + δy/my) (δy: the part of my below 34 bits),
+/// - slope_m = c·yx²·(1 + e_x),
+/// - a² = yx²·yy²·(1 + e_x + e_y) (ρ's factor).
+/// `p2` holds [r, q_m, slope_m, a²] at 2^(2F + C), 2^(2F + C), 2^(2F + C), 2^2F and P_x = mx''·yx²,
+/// P_y, P_d = δy·yy² at 2^(2F + 32 − cl), all exact products.
+///
+/// Static bounds (every truncation below has one, so each opening keeps its κ = 40 bits of mask):
+/// |e_x|, |e_y| ≤ 2^(cl − 21) whatever the data (the mantissas are in [1/4, 1) or replaced by
+/// 1/2, where the Newton step of `inv_sqrt` is within (t + 1)·2^-30; the bound leaves a factor
+/// 2^8), so e·2^(2F + 32 − cl) < 2^79. The corrections k·2^(51 − cl) are below 2^31, and each
+/// product with r, q_m, slope_m (< 2^46) or a² (< 2^38) below 2^77. The low parts are the
+/// difference of a value at 2^(F+C) and its own truncation to 2^F, plus a correction below
+/// 2^(25 + cl): below 2^(26 + cl).
+///
+/// Security: one truncation opening, one Beaver opening and one truncation opening, all masked and
+/// statically bounded as above; nothing here depends on a revealed value. What the requester gets
+/// is the same outputs at a finer precision (q as two terms, q_hi + q_lo, whose split is the
+/// truncation's rounding: a function of the masks, not of the data).
+async fn refine<T: Transport>(party: &mut Party<T>, p2: &[Fp], cl: u32) -> Result<(Fp, Fp, Fp, Fp, Fine), MpcError> {
+    let f = NEWTON_F;
+    let b2 = 2 * f + C_EXTRA + 2;
+    let one = Fp::new(1u128 << (2 * f + 2 * REF_EXTRA - cl));
+    // [r·2^(F+C), q_m·2^(F+C), slope_m·2^(F+C), a²·2^F, e_x, e_y, P_d at 2^(F + 16 − cl)]
+    let sh = 2 * f + 2 * REF_EXTRA - cl - (f + REF_EXTRA - cl);
+    let v = [p2[0], p2[1], p2[2], p2[3], one - p2[4], one - p2[5], p2[6]];
+    let w = party.trunc_each(&v, &[f, f, f, f, sh, sh, sh], b2).await?;
+    let (ex, ey, pd) = (w[4], w[5], w[6]);
+    // the corrections at 2^(F + 17 − cl): (e_x + e_y)/2, that + δy/my, e_x, e_x + e_y
+    let kr = ex + ey;
+    let kq = kr + pd + pd;
+    let ks = ex + ex;
+    let ka = kr + kr;
+    let pk = party.mul(&w[..4], &[kr, kq, ks, ka]).await?;
+    let m = f + REF_EXTRA + 1 - cl;
+    let hi = party.trunc_each(&[w[2], w[1], pk[0], pk[1], pk[2], pk[3]], &[C_EXTRA, C_EXTRA, m, m, m, m], b2).await?;
+    let lift = Fp::new(1u128 << C_EXTRA);
+    let (slope_m, qm) = (hi[0], hi[1]);
+    let r = w[0] + hi[2];
+    let a2 = w[3] + hi[5];
+    let fine = Fine { qm_lo: w[1] + hi[3] - qm * lift, slope_lo: w[2] + hi[4] - slope_m * lift };
+    Ok((r, qm, a2, slope_m, fine))
 }
 
 /// The exponent of the intercept's range check |I| < 2^b (I at 2^20 times the inputs' scale). At a
@@ -394,7 +515,7 @@ fn plan(n: usize, t: usize, store: bool, ns: NumScale) -> Result<Needs, MpcError
     let (spec, _) = trunc::plan(1u128 << s, STORED_BITS + 2, t)?;
     needs.pair(spec, 2 * n);
     needs.add(&ltz_needs(2, k));
-    needs.add(&decompose_needs(if store { 7 } else { 6 }));
+    needs.add(&decompose_needs(7));
     needs.add(&suffix_or_needs(2, FIELD_BITS));
     if store {
         needs.add(&suffix_or_needs(1, FIELD_BITS - intercept_bound(ns) as usize - 1));
@@ -402,20 +523,40 @@ fn plan(n: usize, t: usize, store: bool, ns: NumScale) -> Result<Needs, MpcError
         // the intercept's range check shares a call with ρ's normalisation
         needs.add(&suffix_or_needs(2, FIELD_BITS));
     }
+    // the Newton steps and the fixed-scale truncations of steps 5–7, so that none of them tops up
+    super::sqrt::sqrt_mantissa_pairs(&mut needs, 2, t)?;
+    let (f, b2, cl) = (NEWTON_F, 2 * NEWTON_F + C_EXTRA + 2, clog2(t as u128 + 1));
+    let truncs: Vec<(u32, u32, usize)> = if store {
+        vec![(f, b2, 7), (C_EXTRA, f + C_EXTRA + 2, 1)]
+    } else {
+        vec![
+            (f, b2, 6),
+            (f - C_EXTRA, b2, 1),
+            (f - REF_EXTRA + cl, b2, 2),
+            (f + REF_EXTRA, b2, 3),
+            (C_EXTRA, b2, 2),
+            (f + REF_EXTRA + 1 - cl, b2, 4),
+            (f + D_EXTRA, 2 * f + D_EXTRA + 5, 1),
+        ]
+    };
+    for (m, bound, count) in truncs {
+        let (spec, _) = trunc::plan(1u128 << m, bound, t)?;
+        needs.pair(spec, count);
+    }
     needs.doubles += 3 + 2 + 2 * 127 + 2 + usize::from(store);
-    needs.triples += 48;
+    needs.triples += 48 + if store { 0 } else { 11 };
     Ok(needs)
 }
 
 /// Requester side: scipy.stats.linregress's outputs from the revealed r, q, intercept, ρ = 1 − r²
-/// and n. Near |r| = 1 (ρ < 1/2), r is taken as ±√(1 − ρ) (absolute error ρ·ε/2 for ρ's relative
-/// error ε, instead of r's own ≈ 2^-32), so t = r·√(df/ρ) and std_err = q·√(ρ/df) have the
-/// relative error of ρ and q (≈ 2^-31) whatever r is; ρ = 0 (|r| = 1 to 2^-80) gives p = 0 and
-/// std_err = 0, as scipy does for a perfect fit.
+/// and n. Near |r| = 1 (ρ < 2^-10), r is taken as ±√(1 − ρ): its absolute error is then ρ·ε/2 for
+/// ρ's relative error ε ≈ 2^-33, below r's own ≈ 2^-42 there; elsewhere r's own is the smaller.
+/// So t = r·√(df/ρ) and std_err = q·√(ρ/df) have the relative error of ρ and q whatever r is;
+/// ρ = 0 (|r| = 1 to 2^-80) gives p = 0 and std_err = 0, as scipy does for a perfect fit.
 pub(crate) fn finish(n: usize, r: f64, q: f64, intercept: f64, rho: f64) -> OpResult {
     let rho = rho.clamp(0.0, 1.0);
     let r = r.clamp(-1.0, 1.0);
-    let r = if rho < 0.5 { (1.0 - rho).sqrt().copysign(r) } else { r };
+    let r = if rho < 1.0 / 1024.0 { (1.0 - rho).sqrt().copysign(r) } else { r };
     let slope = r * q;
     let (p_value, std_err) = if n == 2 {
         (if r == 0.0 { 1.0 } else { 0.0 }, 0.0)

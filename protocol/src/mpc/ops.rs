@@ -501,10 +501,10 @@ fn reveal_shares(
             };
             Ok(OpResult::Array { shape: shape.clone(), dtype: *dtype, data })
         }
-        OutputLayout::Linregress { n, r, q, intercept, rho } => Ok(super::linreg::finish(
+        OutputLayout::Linregress { n, r, q, intercept, rho, q_lo } => Ok(super::linreg::finish(
             *n,
             r.decode(vals[0]),
-            q.decode(vals[1]),
+            q.decode(vals[1]) + q_lo.decode(vals[4]),
             intercept.decode(vals[2]),
             rho.decode(vals[3]),
         )),

@@ -238,8 +238,9 @@ pub enum OutputLayout {
     /// An array (0-d for a scalar result) at the given scale.
     Array { shape: Vec<usize>, dtype: Dtype, scale: Scale },
     /// linregress: r, q = √(Syy/Sxx), intercept, ρ = 1 − r² (from the exact residual), and the
-    /// number of points.
-    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale, rho: Scale },
+    /// number of points; q is revealed as two values, q + q_lo (the high part and the refinement's
+    /// low part, `linreg.rs` step 5b), in that order after ρ.
+    Linregress { n: usize, r: Scale, q: Scale, intercept: Scale, rho: Scale, q_lo: Scale },
     /// t-tests: ρ (bounded) and u = √(SSW/SST) (with a secret exponent); the requester computes
     /// t = factor·ρ/u and the two-sided p-value with `df` degrees of freedom.
     Ttest { df: usize, factor: f64, rho: Scale, u: Scale },
@@ -261,7 +262,7 @@ impl OutputLayout {
             OutputLayout::Root(_) => 1,
             OutputLayout::KeyIndex { .. } => 1,
             OutputLayout::Array { shape, .. } => shape.iter().product(),
-            OutputLayout::Linregress { .. } => 4,
+            OutputLayout::Linregress { .. } => 5,
             OutputLayout::Ttest { .. } => 2,
             OutputLayout::Coefficients(s) => s.len(),
             OutputLayout::TtestWelch { .. } => 3,

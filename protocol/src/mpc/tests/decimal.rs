@@ -515,14 +515,28 @@ proptest! {
         let (slope, r, p, se, rho) = exact_linregress(&xr, &yr);
         let scale = NumScale::decimal(d as i64).unwrap();
         let (res, audits) = run_at(3, 1, &Op::Linregress, &[farr(&xs), farr(&ys)], &[scale, scale], false, seed);
-        let OpResult::Linregress { slope: gs, r_value: gr, p_value: gp, std_err: ge, .. } = res.unwrap().0 else {
+        let OpResult::Linregress { slope: gs, intercept: gi, r_value: gr, p_value: gp, std_err: ge } = res.unwrap().0 else {
             panic!("not a linregress result")
         };
         let df = (n - 2) as f64;
         let q = slope.abs() / r.abs().max(1e-300);
-        // r: 1e-10 absolute; slope = r·q: q carries the Newton step's ≈ 2^-32 (docs/accuracy.md)
-        prop_assert!((gr - r).abs() <= 1e-10, "r {gr} vs {r} (ρ {rho})");
-        prop_assert!(within(gs, slope, 1e-9, q * 1e-3), "slope {gs} vs {slope}");
+        // r: 1e-11 absolute; slope = r·q: 1e-10 relative (issue 15), or 1e-12·q absolute where
+        // |r| < 10^-2 (r's own absolute error ≈ 2^-42, linreg.rs step 5b)
+        prop_assert!((gr - r).abs() <= 1e-11, "r {gr} vs {r} (ρ {rho})");
+        prop_assert!(within(gs, slope, 1e-10, q * 1e-2), "slope {gs} vs {slope} (r {r})");
+        // intercept = ȳ − x̄·slope: 1e-10 relative to the larger of itself and x̄·slope (float64's
+        // own reference error is ≈ 1e-16 of that), plus its fixed-point floor: x̄ and ȳ are held
+        // at 2^20 times the inputs' scale, each within 64 units (`bits_times_const`), so the
+        // intercept within 64·(1 + |slope|) units of 2^-20·10^-d (2^-34 at 6 decimals, 2^-14 for
+        // integers: the field's room, since |x̄·slope| may reach 2^104 units)
+        let p10 = 10f64.powi(d as i32);
+        let (mx, my) = (xr.iter().sum::<i128>() as f64 / p10 / n as f64, yr.iter().sum::<i128>() as f64 / p10 / n as f64);
+        let icpt = my - slope * mx;
+        let quantum = 64.0 * (1.0 + slope.abs()) * 2f64.powi(-20) / p10;
+        prop_assert!(
+            (gi - icpt).abs() <= 1e-10 * icpt.abs().max((slope * mx).abs()) + quantum,
+            "intercept {gi} vs {icpt} (x̄ {mx}, slope {slope})"
+        );
         // std_err: 1e-8 relative, or the floor of float64's 1 − r² (2^-53 absolute on ρ, which
         // scipy cannot beat); ρ's own absolute error is below 2^-55 (the mantissas' floors)
         let floor = q * (2f64.powi(-53) / df).sqrt();
