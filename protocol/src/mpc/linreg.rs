@@ -51,13 +51,15 @@ const STORE_OFF: u32 = 80;
 ///    Cxy' = ⌊Cxy / 2^(sx+sy)⌋ (|Cxy'| < 2^F) as one inner product with shifted bit combinations.
 /// 5. Newton: yx = 1/√mx, yy = 1/√my. r = c·yx·yy, q = my·yy·yx·2^(sy−sx), slope = c·yx²·2^(sy−sx)
 ///    with c = Cxy'/2^F.
-/// 5b. (revealed results only, [`refine`]) the Newton values are corrected to first order by the
-///    residuals e_x = 1 − mx·yx², e_y = 1 − my·yy² of the true mantissas (held to 50 bits), which
-///    removes both the 34-bit mantissas' floor (≤ 2^-32 relative) and the Newton step's roundings:
-///    r, q_m and slope_m keep ≈ 2^-42 (they are held at 2^(F+C) = 2^44), and a² (ρ's factor)
-///    ≈ 2^-33. q is revealed as q_hi + q_lo (its 34-bit part at the output scale and the rest at
-///    2^C below it: 44 + 90 bits of range do not fit one field element), and the intercept uses
-///    slope_m split the same way (u = x̄·slope_m,hi, u_lo = x̄·slope_m,lo). One round more.
+///
+///    Step 5b (revealed results only, [`refine`]): the Newton values are corrected to first order
+///    by the residuals e_x = 1 − mx·yx², e_y = 1 − my·yy² of the true mantissas (held to 50
+///    bits), which removes both the 34-bit mantissas' floor (≤ 2^-32 relative) and the Newton
+///    step's roundings: r, q_m and slope_m keep ≈ 2^-42 (they are held at 2^(F+C) = 2^44), and
+///    a² (ρ's factor) ≈ 2^-33. q is revealed as q_hi + q_lo (its 34-bit part at the output scale
+///    and the rest at 2^C below it: 44 + 90 bits of range do not fit one field element), and the
+///    intercept uses slope_m split the same way (u = x̄·slope_m,hi, u_lo = x̄·slope_m,lo). One
+///    round more.
 /// 6. intercept = ȳ − x̄·slope at scale 2^40: u = x̄·(c·yx²) exactly, then one decomposition of u
 ///    and a secret shift by (F − d), d = sy − sx, as one inner product; a last decomposition checks
 ///    |intercept| < 2^42.
@@ -440,6 +442,7 @@ struct Fine {
 /// - q = √(my/mx) = my₃₄·yy·yx·(1 + (e_x + e_y)/2 + δy/my) (δy: the part of my below 34 bits),
 /// - slope_m = c·yx²·(1 + e_x),
 /// - a² = yx²·yy²·(1 + e_x + e_y) (ρ's factor).
+///
 /// `p2` holds [r, q_m, slope_m, a²] at 2^(2F + C), 2^(2F + C), 2^(2F + C), 2^2F and P_x = mx''·yx²,
 /// P_y, P_d = δy·yy² at 2^(2F + 32 − cl), all exact products.
 ///
