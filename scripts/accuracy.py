@@ -205,6 +205,10 @@ def main():
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--inv", action="store_true", help="only the inverse rows")
+    ap.add_argument("--skip-inv", action="store_true", help="leave out the inverse rows")
+    ap.add_argument("--security", choices=["active", "semi-honest"], default=None,
+                    help="the devnet's MPC mode (default: the node's, active); the arithmetic, and so "
+                         "every error, is the same in both, active only adds checks")
     a = ap.parse_args()
     binary = os.environ.get("ENIGMA_BIN")
     if not binary:
@@ -212,6 +216,8 @@ def main():
     rng = random.Random(a.seed)
     sizes = [int(s) for s in a.sizes.split(",")]
     stats_sizes = [int(s) for s in a.stats_sizes.split(",") if s]
+    if a.security:
+        os.environ["ENIGMA_MPC_SECURITY"] = a.security  # the devnet's nodes inherit it
     net = Devnet(binary, nodes=a.nodes)
     net.start()
     print("| data | N | op | Enigma rel. error | numpy float64 rel. error |")
@@ -223,7 +229,8 @@ def main():
 
     try:
         c = enigma.Client(net.socket(0), timeout=600)
-        inv_rows(c, random.Random(a.seed), emit)
+        if not a.skip_inv:
+            inv_rows(c, random.Random(a.seed), emit)
         if a.inv:
             return
         fams = [f + (False,) for f in families(sizes, rng)]
