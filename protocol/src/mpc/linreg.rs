@@ -185,26 +185,24 @@ pub(crate) async fn run_linregress<T: Transport>(
     }
     let mut sums = vec![acc];
     if !store {
-        for (e, oh) in nm.onehot_s.iter().enumerate() {
-            let bits = &cb[e * m..(e + 1) * m];
-            sums.push(
-                oh.iter()
-                    .enumerate()
-                    .map(|(k, u)| (*u, bits_shifted(bits, 2 * (k as i32 + smin) - L_EXTRA as i32)))
-                    .collect(),
-            );
-        }
+        // ⌊Cxx·2^extra/4^sx⌋ and ⌊Cyy·2^extra/4^sy⌋ from the one-hots of sx, sy
+        let mantissas_at = |extra: u32| -> Vec<Vec<(Fp, Fp)>> {
+            nm.onehot_s
+                .iter()
+                .enumerate()
+                .map(|(e, oh)| {
+                    let bits = &cb[e * m..(e + 1) * m];
+                    oh.iter()
+                        .enumerate()
+                        .map(|(k, u)| (*u, bits_shifted(bits, 2 * (k as i32 + smin) - extra as i32)))
+                        .collect()
+                })
+                .collect()
+        };
+        // sp[1..3] = Mx', My' (ρ), sp[3] = C', sp[4..6] = mx'', my'' (the refinement, step 5b)
+        sums.extend(mantissas_at(L_EXTRA));
         sums.push(acc_long);
-        // mx'', my'' = ⌊Cxx·2^16/4^sx⌋, ⌊Cyy·2^16/4^sy⌋ for the refinement (step 5b)
-        for (e, oh) in nm.onehot_s.iter().enumerate() {
-            let bits = &cb[e * m..(e + 1) * m];
-            sums.push(
-                oh.iter()
-                    .enumerate()
-                    .map(|(k, u)| (*u, bits_shifted(bits, 2 * (k as i32 + smin) - REF_EXTRA as i32)))
-                    .collect(),
-            );
-        }
+        sums.extend(mantissas_at(REF_EXTRA));
     }
     let sp = party.sum_products(&sums).await?;
     // gate c (and C') by the certificate so that a failing range never feeds an out-of-bound
